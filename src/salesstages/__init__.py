@@ -1,0 +1,77 @@
+"""salesstages: model a B2B sales pipeline in code and measure it.
+
+Define stages with guarded transitions (:class:`Stage`, :class:`Pipeline`,
+:mod:`salesstages.guards`), run live deals (:class:`Deal`) that write every
+change to an append-only event log (:class:`Event`, :class:`MemoryStore`,
+:class:`JsonlStore`, :class:`SqliteStore`), and compute what sales leaders ask
+for with :mod:`salesstages.metrics` and :mod:`salesstages.forecast`.
+"""
+
+from __future__ import annotations
+
+from ._deal import Deal, UnknownDealError
+from ._errors import (
+    ConcurrencyError,
+    DataError,
+    InvalidLogError,
+    NaiveTimeError,
+    OutOfOrderError,
+    PipelineError,
+    SalesStagesError,
+    TransitionRefused,
+    UnknownStageError,
+)
+from ._events import Event
+from ._pipeline import Pipeline, Stage
+from ._replay import Problem
+from ._stores import EventStore, MemoryStore
+from .guards import (
+    DealView,
+    Verdict,
+    activity,
+    all_of,
+    any_of,
+    at_least,
+    document_sent,
+    field,
+    guard,
+    meeting_accepted,
+    not_,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConcurrencyError",
+    "DataError",
+    "Deal",
+    "DealView",
+    "Event",
+    "EventStore",
+    "InvalidLogError",
+    "MemoryStore",
+    "NaiveTimeError",
+    "OutOfOrderError",
+    "Pipeline",
+    "PipelineError",
+    "Problem",
+    "SalesStagesError",
+    "Stage",
+    "TransitionRefused",
+    "UnknownDealError",
+    "UnknownStageError",
+    "Verdict",
+    "activity",
+    "all_of",
+    "any_of",
+    "at_least",
+    "document_sent",
+    "field",
+    "guard",
+    "meeting_accepted",
+    "not_",
+]
+
+
+def __dir__() -> list[str]:
+    return [*__all__, "__version__"]

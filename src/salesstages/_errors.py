@@ -1,0 +1,99 @@
+"""The exception hierarchy: one root, each child also subclassing the matching builtin."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .guards import Verdict
+
+__all__ = [
+    "ConcurrencyError",
+    "DataError",
+    "InvalidLogError",
+    "NaiveTimeError",
+    "OutOfOrderError",
+    "PipelineError",
+    "SalesStagesError",
+    "TransitionRefused",
+    "UnknownStageError",
+]
+
+
+class SalesStagesError(Exception):
+    """Root of every error this library raises on purpose."""
+
+
+class PipelineError(SalesStagesError, ValueError):
+    """A pipeline definition is invalid (or cannot be serialised)."""
+
+
+class NaiveTimeError(SalesStagesError, ValueError):
+    """A timestamp without a timezone was given; every timestamp must be aware."""
+
+
+class OutOfOrderError(SalesStagesError, ValueError):
+    """An event would go back in time within its deal."""
+
+
+class TransitionRefused(SalesStagesError):
+    """A move was refused by the stage graph or by the target stage's entry criteria.
+
+    ``verdict`` is the :class:`~salesstages.Verdict` that lists every reason.
+    """
+
+    def __init__(self, message: str, verdict: Verdict) -> None:
+        super().__init__(message)
+        self.verdict = verdict
+
+
+class UnknownStageError(SalesStagesError, KeyError):
+    """A stage (or sub-state) name that the pipeline does not define."""
+
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return str(self.args[0]) if self.args else ""
+
+
+class ConcurrencyError(SalesStagesError):
+    """An append lost a race: the ``seq`` it wanted is already taken.
+
+    Reload the deal from its store and try again.
+    """
+
+
+class InvalidLogError(SalesStagesError, ValueError):
+    """An event log breaks one of the pipeline's rules.
+
+    ``deal_id``, ``seq`` and ``rule`` say where and which.
+    """
+
+    def __init__(self, message: str, *, deal_id: str, seq: int | None, rule: str) -> None:
+        super().__init__(message)
+        self.deal_id = deal_id
+        self.seq = seq
+        self.rule = rule
+
+
+class DataError(SalesStagesError, ValueError):
+    """A data file is malformed; the message names the file, the line and the field."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        where = []
+        if path is not None:
+            where.append(str(path))
+        if line is not None:
+            where.append(f"line {line}")
+        if field is not None:
+            where.append(f"field {field!r}")
+        full = f"{', '.join(where)}: {message}" if where else message
+        super().__init__(full)
+        self.path = path
+        self.line = line
+        self.field = field

@@ -1,0 +1,129 @@
+"""The immutable :class:`Event` record and its JSON form."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any, Final, Literal, TypeAlias, cast
+
+import attrs
+
+from ._time import parse_iso, to_utc
+
+__all__ = ["EVENT_KINDS", "Event", "EventKind", "freeze_data"]
+
+EventKind: TypeAlias = Literal["opened", "stage_entered", "substate_entered", "activity", "updated"]
+EVENT_KINDS: Final[frozenset[str]] = frozenset(
+    ("opened", "stage_entered", "substate_entered", "activity", "updated")
+)
+_EMPTY: Final[Mapping[str, Any]] = MappingProxyType({})
+
+
+def freeze_data(data: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """Return a read-only copy of ``data`` (shared empty mapping when empty)."""
+    if not data:
+        return _EMPTY
+    if isinstance(data, MappingProxyType):
+        return data
+    return MappingProxyType(dict(data))
+
+
+@attrs.frozen(kw_only=True)
+class Event:
+    """One immutable entry of a deal's append-only log.
+
+    Attributes:
+        deal_id: The deal the event belongs to.
+        seq: 0-based position within the deal's log.
+        at: When it happened, an aware UTC datetime.
+        kind: ``"opened"``, ``"stage_entered"``, ``"substate_entered"``,
+            ``"activity"`` or ``"updated"``.
+        stage: The stage entered (``stage_entered``), else the stage the deal
+            is in; ``None`` on ``opened``.
+        name: The activity or sub-state name, else ``None``.
+        data: Read-only mapping of JSON values: initial attributes on
+            ``opened``, changed attributes on ``updated``, the activity's data
+            on ``activity``, ``{"reason": ...}`` when entering a lost stage.
+    """
+
+    deal_id: str
+    seq: int
+    at: datetime
+    kind: EventKind
+    stage: str | None = None
+    name: str | None = None
+    data: Mapping[str, Any] = attrs.field(default=_EMPTY, hash=False)
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        deal_id: str,
+        seq: int,
+        at: datetime,
+        kind: str,
+        stage: str | None = None,
+        name: str | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> Event:
+        """Build an event, checking every field (the constructor trusts its input)."""
+        if not isinstance(deal_id, str) or not deal_id:
+            raise ValueError(f"deal_id must be a non-empty string, got {deal_id!r}")
+        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+            raise ValueError(f"seq must be an int >= 0, got {seq!r}")
+        if kind not in EVENT_KINDS:
+            raise ValueError(f"kind must be one of {sorted(EVENT_KINDS)}, got {kind!r}")
+        if stage is not None and not isinstance(stage, str):
+            raise ValueError(f"stage must be a string or None, got {stage!r}")
+        if name is not None and not isinstance(name, str):
+            raise ValueError(f"name must be a string or None, got {name!r}")
+        if data is not None and not isinstance(data, Mapping):
+            raise ValueError(f"data must be a mapping, got {type(data).__name__}")
+        return cls(
+            deal_id=deal_id,
+            seq=seq,
+            at=to_utc(at, "at"),
+            kind=cast(EventKind, kind),
+            stage=stage,
+            name=name,
+            data=freeze_data(data),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict (``at`` as ISO 8601 with its offset)."""
+        return {
+            "deal_id": self.deal_id,
+            "seq": self.seq,
+            "at": self.at.isoformat(),
+            "kind": self.kind,
+            "stage": self.stage,
+            "name": self.name,
+            "data": dict(self.data),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Event:
+        """Rebuild an event from :meth:`to_dict`'s form; raises ``ValueError`` on bad input."""
+        if not isinstance(d, Mapping):
+            raise ValueError(f"an event must be a JSON object, got {type(d).__name__}")
+        missing = [k for k in ("deal_id", "seq", "at", "kind") if k not in d]
+        if missing:
+            raise ValueError(f"event is missing field(s): {', '.join(missing)}")
+        at = d["at"]
+        if isinstance(at, str):
+            at = parse_iso(at)
+        return cls.create(
+            deal_id=d["deal_id"],
+            seq=d["seq"],
+            at=at,
+            kind=d["kind"],
+            stage=d.get("stage"),
+            name=d.get("name"),
+            data=d.get("data") or None,
+        )
+
+    def to_json(self) -> str:
+        """Return the event as one compact JSON line."""
+        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)

@@ -1,0 +1,555 @@
+"""Stage and Pipeline: the definition, its validation, and its compiled transition table."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
+
+import attrs
+
+from ._errors import PipelineError, UnknownStageError
+from .guards import GuardLike, _describe, _guard_to_dict, guard_from_dict
+
+if TYPE_CHECKING:
+    from ._deal import Deal
+    from ._events import Event
+    from ._replay import Problem
+    from ._stores import EventStore
+
+__all__ = ["SEPARATOR", "Outcome", "Pipeline", "Stage"]
+
+Outcome: TypeAlias = Literal["open", "won", "lost"]
+_OUTCOMES: Final = ("open", "won", "lost")
+#: Separator between a stage and its sub-state in the live machine's state names;
+#: stage and sub-state names may not contain it.
+SEPARATOR: Final = "/"
+_FORMAT: Final = 1
+
+
+def _check_name(what: str, name: object) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise PipelineError(f"{what} names must be non-empty strings, got {name!r}")
+    if SEPARATOR in name:
+        raise PipelineError(f"{what} name {name!r} may not contain {SEPARATOR!r}")
+    return name
+
+
+def _to_substates(value: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(value, str):
+        raise PipelineError(f"substates must be a sequence of names, not the string {value!r}")
+    return tuple(value)
+
+
+@attrs.frozen
+class Stage:
+    """One stage of a pipeline.
+
+    Args:
+        name: Unique identifier, for example ``"formal_proposal"``.
+        label: Human-readable name (defaults to ``name``).
+        entry: The entry criteria, a guard (see :mod:`salesstages.guards`).
+        substates: Ordered sub-states of an open stage.
+        probability: Chance of winning from this stage, in [0, 1].
+        rot_after: Idle time after which an open deal here counts as stalled.
+        outcome: ``"open"``, ``"won"`` or ``"lost"``.
+    """
+
+    name: str
+    label: str | None = attrs.field(default=None, kw_only=True)
+    entry: GuardLike | None = attrs.field(default=None, kw_only=True)
+    substates: tuple[str, ...] = attrs.field(default=(), kw_only=True, converter=_to_substates)
+    probability: float | None = attrs.field(default=None, kw_only=True)
+    rot_after: timedelta | None = attrs.field(default=None, kw_only=True)
+    outcome: Outcome = attrs.field(default="open", kw_only=True)
+
+    def __attrs_post_init__(self) -> None:
+        _check_name("stage", self.name)
+        if self.label is not None and not isinstance(self.label, str):
+            raise PipelineError(f"stage {self.name!r}: label must be a string, got {self.label!r}")
+        if self.outcome not in _OUTCOMES:
+            raise PipelineError(
+                f"stage {self.name!r}: outcome must be 'open', 'won' or 'lost', "
+                f"got {self.outcome!r}"
+            )
+        if self.entry is not None and not callable(self.entry):
+            raise PipelineError(
+                f"stage {self.name!r}: entry must be a guard (a callable), got {self.entry!r}"
+            )
+        if self.substates and self.outcome != "open":
+            raise PipelineError(
+                f"stage {self.name!r} is a closed ({self.outcome}) stage and cannot have "
+                "sub-states; only open stages have sub-states"
+            )
+        seen: set[str] = set()
+        for sub in self.substates:
+            _check_name(f"sub-state of stage {self.name!r}:", sub)
+            if sub in seen:
+                raise PipelineError(f"stage {self.name!r} has duplicate sub-state {sub!r}")
+            seen.add(sub)
+        p = self.probability
+        if p is not None and (
+            isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 <= p <= 1.0
+        ):
+            raise PipelineError(
+                f"stage {self.name!r}: probability must be a number in [0, 1], got {p!r}"
+            )
+        if self.rot_after is not None and (
+            not isinstance(self.rot_after, timedelta) or self.rot_after <= timedelta(0)
+        ):
+            raise PipelineError(
+                f"stage {self.name!r}: rot_after must be a positive timedelta, "
+                f"got {self.rot_after!r}"
+            )
+
+    @property
+    def title(self) -> str:
+        """The label, or the name when there is no label."""
+        return self.label or self.name
+
+    @property
+    def is_open(self) -> bool:
+        """True for an open (not closed) stage."""
+        return self.outcome == "open"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON/TOML/YAML-friendly dict (keys whose value is unset are left out)."""
+        d: dict[str, Any] = {"name": self.name}
+        if self.label is not None:
+            d["label"] = self.label
+        if self.outcome != "open":
+            d["outcome"] = self.outcome
+        if self.entry is not None:
+            d["entry"] = _guard_to_dict(self.entry)
+        if self.substates:
+            d["substates"] = list(self.substates)
+        if self.probability is not None:
+            d["probability"] = self.probability
+        if self.rot_after is not None:
+            seconds = self.rot_after.total_seconds()
+            d["rot_after_seconds"] = int(seconds) if seconds.is_integer() else seconds
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Stage:
+        """Rebuild a stage from :meth:`to_dict`'s form."""
+        if not isinstance(d, Mapping) or "name" not in d:
+            raise PipelineError(f"a stage must be a mapping with a 'name', got {d!r}")
+        unknown = set(d) - {
+            "name",
+            "label",
+            "outcome",
+            "entry",
+            "substates",
+            "probability",
+            "rot_after_seconds",
+        }
+        if unknown:
+            raise PipelineError(f"stage {d['name']!r} has unknown key(s): {sorted(unknown)}")
+        rot = d.get("rot_after_seconds")
+        if rot is not None and (isinstance(rot, bool) or not isinstance(rot, int | float)):
+            raise PipelineError(f"stage {d['name']!r}: rot_after_seconds must be a number")
+        entry = d.get("entry")
+        return cls(
+            d["name"],
+            label=d.get("label"),
+            outcome=d.get("outcome", "open"),
+            entry=guard_from_dict(entry) if entry is not None else None,
+            substates=tuple(d.get("substates", ())),
+            probability=d.get("probability"),
+            rot_after=timedelta(seconds=rot) if rot is not None else None,
+        )
+
+
+class Pipeline:
+    """A sales pipeline: ordered stages and the moves allowed between them.
+
+    Args:
+        name: The pipeline's name.
+        stages: Open stages first (in funnel order), then at least one ``"won"``
+            and one ``"lost"`` stage.
+        allow_skip: Allow moves to any later open stage, and to a won stage from
+            any open stage.
+        allow_regress: Allow moves back to an earlier open stage.
+        allow_reopen: Allow moves from a lost stage back to an open stage.
+        auto_advance: After :meth:`Deal.record`, move the deal forward while the
+            next stage's entry criteria hold.
+        transitions: When given, exactly these ``(from, to)`` moves are allowed,
+            plus any open stage to any lost stage.
+
+    Raises:
+        PipelineError: The definition is invalid; the message names the problem.
+    """
+
+    __slots__ = (
+        "_by_name",
+        "_index",
+        "_machine",
+        "_next",
+        "_targets",
+        "allow_regress",
+        "allow_reopen",
+        "allow_skip",
+        "auto_advance",
+        "lost_stages",
+        "name",
+        "open_stages",
+        "stages",
+        "transitions",
+        "won_stages",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        stages: Sequence[Stage],
+        *,
+        allow_skip: bool = True,
+        allow_regress: bool = False,
+        allow_reopen: bool = True,
+        auto_advance: bool = False,
+        transitions: Sequence[tuple[str, str]] | None = None,
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise PipelineError(f"a pipeline needs a non-empty name, got {name!r}")
+        if isinstance(stages, str | bytes) or not isinstance(stages, Iterable):
+            raise PipelineError(f"stages must be a sequence of Stage, got {stages!r}")
+        stage_list = tuple(stages)
+        for s in stage_list:
+            if not isinstance(s, Stage):
+                raise PipelineError(f"stages must be Stage objects, got {s!r}")
+        self.name: str = name
+        self.stages: tuple[Stage, ...] = stage_list
+        self.allow_skip: bool = bool(allow_skip)
+        self.allow_regress: bool = bool(allow_regress)
+        self.allow_reopen: bool = bool(allow_reopen)
+        self.auto_advance: bool = bool(auto_advance)
+        self.transitions: tuple[tuple[str, str], ...] | None = None
+        self._machine: Any = None
+        self._validate_stages()
+        self._by_name: dict[str, Stage] = {s.name: s for s in stage_list}
+        self._index: dict[str, int] = {s.name: i for i, s in enumerate(stage_list)}
+        self.open_stages: tuple[Stage, ...] = tuple(s for s in stage_list if s.is_open)
+        self.won_stages: tuple[Stage, ...] = tuple(s for s in stage_list if s.outcome == "won")
+        self.lost_stages: tuple[Stage, ...] = tuple(s for s in stage_list if s.outcome == "lost")
+        if transitions is not None:
+            self.transitions = self._check_transitions(transitions)
+        self._targets: dict[str, frozenset[str]] = self._compile()
+        opens = self.open_stages
+        self._next: dict[str, str | None] = {
+            s.name: (opens[i + 1].name if i + 1 < len(opens) else None) for i, s in enumerate(opens)
+        }
+        self._check_reachability()
+
+    # ----------------------------------------------------------------- validation
+    def _validate_stages(self) -> None:
+        stages = self.stages
+        if not stages:
+            raise PipelineError(f"pipeline {self.name!r} has no stages")
+        seen: set[str] = set()
+        for s in stages:
+            if s.name in seen:
+                raise PipelineError(f"pipeline {self.name!r} has duplicate stage name {s.name!r}")
+            seen.add(s.name)
+        closed_seen: str | None = None
+        for s in stages:
+            if s.is_open and closed_seen is not None:
+                raise PipelineError(
+                    f"pipeline {self.name!r}: open stage {s.name!r} comes after closed stage "
+                    f"{closed_seen!r}; list open stages first, then the won and lost stages"
+                )
+            if not s.is_open:
+                closed_seen = s.name
+        outcomes = {s.outcome for s in stages}
+        if "open" not in outcomes:
+            raise PipelineError(f"pipeline {self.name!r} has no open stage")
+        if "won" not in outcomes:
+            raise PipelineError(
+                f"pipeline {self.name!r} has no won stage; add Stage('closed_won', outcome='won')"
+            )
+        if "lost" not in outcomes:
+            raise PipelineError(
+                f"pipeline {self.name!r} has no lost stage; "
+                "add Stage('closed_lost', outcome='lost')"
+            )
+
+    def _check_transitions(
+        self, transitions: Sequence[tuple[str, str]]
+    ) -> tuple[tuple[str, str], ...]:
+        pairs: list[tuple[str, str]] = []
+        for pair in transitions:
+            if isinstance(pair, str) or len(pair) != 2:
+                raise PipelineError(f"transitions must be (from, to) pairs, got {pair!r}")
+            a, b = pair
+            for n in (a, b):
+                if n not in self._by_name:
+                    raise PipelineError(
+                        f"transitions name unknown stage {n!r}; known stages: "
+                        + ", ".join(s.name for s in self.stages)
+                    )
+            if a == b:
+                raise PipelineError(f"transition ({a!r}, {b!r}) goes from a stage to itself")
+            if self._by_name[a].outcome == "won":
+                raise PipelineError(
+                    f"transition ({a!r}, {b!r}) leaves won stage {a!r}; nothing leaves a won stage"
+                )
+            pairs.append((a, b))
+        return tuple(pairs)
+
+    def _compile(self) -> dict[str, frozenset[str]]:
+        targets: dict[str, set[str]] = {s.name: set() for s in self.stages}
+        opens = [s.name for s in self.open_stages]
+        lost = [s.name for s in self.lost_stages]
+        won = [s.name for s in self.won_stages]
+        for o in opens:
+            targets[o].update(lost)
+        if self.transitions is not None:
+            for a, b in self.transitions:
+                targets[a].add(b)
+        else:
+            last = len(opens) - 1
+            for i, o in enumerate(opens):
+                for j, p in enumerate(opens):
+                    if (
+                        j == i + 1
+                        or (j > i + 1 and self.allow_skip)
+                        or (j < i and self.allow_regress)
+                    ):
+                        targets[o].add(p)
+                if i == last or self.allow_skip:
+                    targets[o].update(won)
+            if self.allow_reopen:
+                for lo in lost:
+                    targets[lo].update(opens)
+        return {k: frozenset(v) for k, v in targets.items()}
+
+    def _check_reachability(self) -> None:
+        first = self.open_stages[0].name
+        seen = {first}
+        queue = deque([first])
+        while queue:
+            for nxt in self._targets[queue.popleft()]:
+                if nxt not in seen:
+                    seen.add(nxt)
+                    queue.append(nxt)
+        for s in self.open_stages:
+            if s.name not in seen:
+                raise PipelineError(
+                    f"pipeline {self.name!r}: open stage {s.name!r} cannot be reached from "
+                    f"the first stage {first!r}; allow a move into it"
+                )
+        reverse: dict[str, set[str]] = {s.name: set() for s in self.stages}
+        for a, bs in self._targets.items():
+            for b in bs:
+                reverse[b].add(a)
+        can_win = {s.name for s in self.won_stages}
+        queue = deque(can_win)
+        while queue:
+            for prev in reverse[queue.popleft()]:
+                if prev not in can_win:
+                    can_win.add(prev)
+                    queue.append(prev)
+        for s in self.open_stages:
+            if s.name not in can_win:
+                raise PipelineError(
+                    f"pipeline {self.name!r}: no won stage can be reached from open stage "
+                    f"{s.name!r}; allow a move out of it towards a won stage"
+                )
+
+    # ----------------------------------------------------------------- queries
+    def stage(self, name: str) -> Stage:
+        """The stage called ``name``; raises :class:`UnknownStageError`."""
+        try:
+            return self._by_name[name]
+        except (KeyError, TypeError):
+            raise UnknownStageError(
+                f"pipeline {self.name!r} has no stage {name!r}; known stages: "
+                + ", ".join(s.name for s in self.stages)
+            ) from None
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name in self._by_name
+
+    def index(self, name: str) -> int:
+        """Position of stage ``name`` in the pipeline's order."""
+        self.stage(name)
+        return self._index[name]
+
+    def next_stage(self, name: str) -> str | None:
+        """The open stage after open stage ``name``; ``None`` after the last open stage
+        and for closed stages."""
+        self.stage(name)
+        return self._next.get(name)
+
+    def allowed(self, from_stage: str, to_stage: str) -> bool:
+        """Whether the stage graph allows a move from ``from_stage`` to ``to_stage``.
+
+        Entry criteria are not looked at; see :meth:`Deal.can_move` for both.
+        """
+        self.stage(from_stage)
+        self.stage(to_stage)
+        return to_stage in self._targets[from_stage]
+
+    def targets(self, from_stage: str) -> tuple[str, ...]:
+        """Every stage the graph allows a move to from ``from_stage``, in pipeline order."""
+        self.stage(from_stage)
+        allowed = self._targets[from_stage]
+        return tuple(s.name for s in self.stages if s.name in allowed)
+
+    @property
+    def first_stage(self) -> Stage:
+        """The first open stage, where new deals start."""
+        return self.open_stages[0]
+
+    # ----------------------------------------------------------------- deals and logs
+    def open_deal(
+        self,
+        deal_id: str,
+        *,
+        at: datetime,
+        store: EventStore | None = None,
+        stage: str | None = None,
+        **attributes: Any,
+    ) -> Deal:
+        """Open a new deal: appends ``opened`` and ``stage_entered`` for the first
+        open stage (or ``stage``, which must be open).
+
+        Entry criteria of the starting stage are not evaluated: a new deal has
+        no activities yet. ``store=None`` keeps the events in a fresh
+        :class:`MemoryStore`.
+        """
+        from ._deal import open_deal
+
+        return open_deal(self, deal_id, at=at, store=store, stage=stage, attributes=attributes)
+
+    def replay(self, events: Iterable[Event], *, strict: bool = True) -> dict[str, Deal]:
+        """Rebuild deals from events in any order, checking the graph's rules.
+
+        Raises:
+            InvalidLogError: With ``strict=True``, at the first event that breaks
+                a rule. With ``strict=False`` each deal is kept as far as its
+                events make sense.
+        """
+        from ._replay import replay
+
+        return replay(self, events, strict=strict)
+
+    def check(self, events: Iterable[Event], *, guards: bool = False) -> list[Problem]:
+        """List every problem in a log; with ``guards=True`` also re-evaluate each
+        move's entry criteria."""
+        from ._replay import check
+
+        return check(self, events, guards=guards)
+
+    # ----------------------------------------------------------------- export
+    def to_mermaid(self) -> str:
+        """The pipeline as a Mermaid ``stateDiagram-v2``."""
+        lines = ["stateDiagram-v2"]
+        for s in self.stages:
+            if s.label and s.label != s.name:
+                label = s.label.replace('"', "'")
+                lines.append(f'    state "{label}" as {s.name}')
+        for s in self.stages:
+            if s.substates:
+                lines.append(f"    state {s.name} {{")
+                lines.append(f"        [*] --> {s.name}__{s.substates[0]}")
+                for sub in s.substates:
+                    lines.append(f'        state "{sub}" as {s.name}__{sub}')
+                for a, b in zip(s.substates, s.substates[1:], strict=False):
+                    lines.append(f"        {s.name}__{a} --> {s.name}__{b}")
+                lines.append("    }")
+        lines.append(f"    [*] --> {self.first_stage.name}")
+        for s in self.stages:
+            for t in self.targets(s.name):
+                target = self._by_name[t]
+                label = ""
+                if target.entry is not None:
+                    text = _describe(target.entry).replace(":", " -").replace('"', "'")
+                    label = f" : {text}"
+                lines.append(f"    {s.name} --> {t}{label}")
+        for s in self.won_stages + self.lost_stages:
+            if not self._targets[s.name]:
+                lines.append(f"    {s.name} --> [*]")
+        return "\n".join(lines) + "\n"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-, TOML- and YAML-friendly dict that :meth:`from_dict` turns back into
+        an equal pipeline.
+
+        Raises:
+            PipelineError: A stage's entry criteria hold a custom Python callable.
+        """
+        d: dict[str, Any] = {
+            "format": _FORMAT,
+            "name": self.name,
+            "allow_skip": self.allow_skip,
+            "allow_regress": self.allow_regress,
+            "allow_reopen": self.allow_reopen,
+            "auto_advance": self.auto_advance,
+            "stages": [s.to_dict() for s in self.stages],
+        }
+        if self.transitions is not None:
+            d["transitions"] = [list(p) for p in self.transitions]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Pipeline:
+        """Rebuild a pipeline from :meth:`to_dict`'s form (never runs code)."""
+        if not isinstance(d, Mapping):
+            raise PipelineError(f"a pipeline must be a mapping, got {type(d).__name__}")
+        fmt = d.get("format", _FORMAT)
+        if fmt != _FORMAT:
+            raise PipelineError(
+                f"unsupported pipeline format {fmt!r}; this version reads {_FORMAT}"
+            )
+        unknown = set(d) - {
+            "format",
+            "name",
+            "stages",
+            "allow_skip",
+            "allow_regress",
+            "allow_reopen",
+            "auto_advance",
+            "transitions",
+        }
+        if unknown:
+            raise PipelineError(f"pipeline has unknown key(s): {sorted(unknown)}")
+        if "name" not in d or "stages" not in d:
+            raise PipelineError("a pipeline mapping needs 'name' and 'stages'")
+        stages = d["stages"]
+        if not isinstance(stages, list | tuple):
+            raise PipelineError("'stages' must be a list of stage mappings")
+        transitions = d.get("transitions")
+        return cls(
+            d["name"],
+            [Stage.from_dict(s) for s in stages],
+            allow_skip=d.get("allow_skip", True),
+            allow_regress=d.get("allow_regress", False),
+            allow_reopen=d.get("allow_reopen", True),
+            auto_advance=d.get("auto_advance", False),
+            transitions=[tuple(p) for p in transitions] if transitions is not None else None,
+        )
+
+    # ----------------------------------------------------------------- dunder
+    def _key(self) -> tuple[Any, ...]:
+        return (
+            self.name,
+            self.stages,
+            self.allow_skip,
+            self.allow_regress,
+            self.allow_reopen,
+            self.auto_advance,
+            self.transitions,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Pipeline):
+            return NotImplemented
+        return self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        names = ", ".join(s.name for s in self.stages)
+        return f"Pipeline({self.name!r}, stages=[{names}])"

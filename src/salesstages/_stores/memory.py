@@ -1,0 +1,72 @@
+"""An in-memory event store."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from .._events import Event
+from ._protocol import check_batch, check_times
+
+if TYPE_CHECKING:
+    from .._deal import Deal
+    from .._pipeline import Pipeline
+
+__all__ = ["MemoryStore"]
+
+
+class MemoryStore:
+    """Keeps events in memory; thread-safe; lost when the process ends.
+
+    The global position of an event is its 1-based place in append order;
+    ``events_after(position)`` follows the log incrementally.
+    """
+
+    def __init__(self) -> None:
+        self._by_deal: dict[str, list[Event]] = {}
+        self._log: list[Event] = []
+        self._lock = threading.Lock()
+
+    def append(self, events: Sequence[Event]) -> None:
+        """Append events of one deal, all or nothing (see :class:`EventStore`)."""
+        batch = list(events)
+        with self._lock:
+            deal_id = batch[0].deal_id if batch else ""
+            current = self._by_deal.get(deal_id, [])
+            check_batch(batch, len(current))
+            check_times(batch, current[-1] if current else None)
+            self._by_deal.setdefault(deal_id, current).extend(batch)
+            self._log.extend(batch)
+
+    def events(self, deal_id: str | None = None) -> Iterator[Event]:
+        """Iterate one deal's events, or every deal's (grouped by deal, ``seq`` order)."""
+        with self._lock:
+            if deal_id is not None:
+                snapshot = list(self._by_deal.get(deal_id, ()))
+            else:
+                snapshot = [e for evs in self._by_deal.values() for e in evs]
+        return iter(snapshot)
+
+    def events_after(self, position: int = 0) -> Iterator[tuple[int, Event]]:
+        """Iterate ``(position, event)`` in append order, for positions after ``position``."""
+        with self._lock:
+            tail = self._log[position:]
+        return ((position + i + 1, e) for i, e in enumerate(tail))
+
+    def deal_ids(self) -> list[str]:
+        """Every deal id, in order of first append."""
+        with self._lock:
+            return list(self._by_deal)
+
+    def load(self, pipeline: Pipeline, deal_id: str) -> Deal:
+        """Rebuild deal ``deal_id``; raises ``KeyError`` when the store has none."""
+        from .._deal import load_deal
+
+        return load_deal(pipeline, self, deal_id, self.events(deal_id))
+
+    def __len__(self) -> int:
+        return len(self._log)
+
+    def __repr__(self) -> str:
+        return f"MemoryStore({len(self._by_deal)} deals, {len(self._log)} events)"

@@ -1,0 +1,524 @@
+"""Entry criteria: :class:`Verdict`, the read-only :class:`DealView`, and built-in guards.
+
+A guard is any callable that takes a :class:`DealView` and returns a
+:class:`Verdict` (a plain ``bool`` is accepted too and turned into one).
+The built-in guards also know how to describe themselves, serialise to a dict
+(:meth:`Guard.to_dict`) and list activities that would satisfy them (used by
+:mod:`salesstages.testing` to reach guarded stages).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
+
+import attrs
+
+from ._errors import PipelineError
+
+if TYPE_CHECKING:
+    from ._events import Event
+
+__all__ = [
+    "DealView",
+    "Guard",
+    "GuardLike",
+    "Step",
+    "Verdict",
+    "activity",
+    "all_of",
+    "any_of",
+    "at_least",
+    "document_sent",
+    "field",
+    "guard",
+    "guard_from_dict",
+    "meeting_accepted",
+    "not_",
+]
+
+
+@attrs.frozen
+class Verdict:
+    """The answer to "may this happen?": ``ok`` and the ``reasons`` it may not.
+
+    A verdict is truthy exactly when ``ok``. Reasons are sentences that name
+    what is missing.
+    """
+
+    ok: bool
+    reasons: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    @classmethod
+    def yes(cls) -> Verdict:
+        """The verdict that allows."""
+        return _YES
+
+    @classmethod
+    def no(cls, *reasons: str) -> Verdict:
+        """A refusing verdict with the given reasons."""
+        return cls(False, tuple(reasons))
+
+
+_YES = Verdict(True, ())
+
+
+@attrs.frozen(kw_only=True)
+class DealView:
+    """A read-only view of a deal, as guards see it.
+
+    Attributes:
+        id: The deal's id.
+        stage: The current stage.
+        substate: The current sub-state, or ``None``.
+        attributes: The deal's attributes (read-only).
+        events: Every event so far, oldest first.
+    """
+
+    id: str
+    stage: str
+    substate: str | None
+    attributes: Mapping[str, Any]
+    events: Sequence[Event]
+
+    def activities(self, name: str | None = None) -> Iterator[Event]:
+        """Iterate over activity events, oldest first, optionally only those named ``name``."""
+        for event in self.events:
+            if event.kind == "activity" and (name is None or event.name == name):
+                yield event
+
+
+@attrs.frozen
+class Step:
+    """Something that would help satisfy a guard: an activity to record or a field to set."""
+
+    kind: str  # "activity" | "field"
+    name: str
+    data: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
+
+
+@runtime_checkable
+class Guard(Protocol):
+    """The protocol of built-in guards (any ``DealView -> Verdict`` callable also works)."""
+
+    @property
+    def description(self) -> str:
+        """One sentence saying what the guard requires."""
+        ...
+
+    def __call__(self, deal: DealView) -> Verdict: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+    def steps(self) -> tuple[Step, ...]: ...
+
+
+GuardLike: TypeAlias = Callable[[DealView], "Verdict | bool"]
+
+
+def evaluate(guard_: GuardLike, deal: DealView) -> Verdict:
+    """Run a guard and normalise its answer to a :class:`Verdict`."""
+    result = guard_(deal)
+    if isinstance(result, Verdict):
+        return result
+    if result:
+        return _YES
+    description = getattr(guard_, "description", None) or getattr(guard_, "__name__", "guard")
+    return Verdict(False, (f"{description} does not hold",))
+
+
+def _matches(data: Mapping[str, Any], match: Mapping[str, Any]) -> bool:
+    return all(k in data and data[k] == v for k, v in match.items())
+
+
+@attrs.frozen
+class _MeetingAccepted:
+    meeting: str
+    by: tuple[str, ...]
+
+    @property
+    def description(self) -> str:
+        return f"meeting {self.meeting!r} booked and accepted by {' and '.join(self.by)}"
+
+    def __call__(self, deal: DealView) -> Verdict:
+        booked = False
+        undone: str | None = None
+        accepted: set[str] = set()
+        for event in deal.events:
+            if event.kind != "activity" or event.data.get("meeting") != self.meeting:
+                continue
+            name = event.name
+            if name == "meeting_booked":
+                booked, undone = True, None
+                accepted = set()
+            elif name == "meeting_accepted" and booked:
+                party = event.data.get("party")
+                if isinstance(party, str):
+                    accepted.add(party)
+            elif name in ("meeting_declined", "meeting_cancelled") and booked:
+                booked = False
+                undone = "declined" if name == "meeting_declined" else "cancelled"
+                accepted = set()
+        if not booked:
+            if undone:
+                return Verdict.no(
+                    f"meeting {self.meeting!r} was {undone} and has not been booked again"
+                )
+            return Verdict.no(f"meeting {self.meeting!r} has not been booked")
+        missing = [p for p in self.by if p not in accepted]
+        if missing:
+            return Verdict.no(
+                f"meeting {self.meeting!r} has not been accepted by {' and '.join(missing)}"
+            )
+        return _YES
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "meeting_accepted", "meeting": self.meeting, "by": list(self.by)}
+
+    def steps(self) -> tuple[Step, ...]:
+        booked = Step("activity", "meeting_booked", {"meeting": self.meeting})
+        accepted = (
+            Step("activity", "meeting_accepted", {"meeting": self.meeting, "party": p})
+            for p in self.by
+        )
+        return (booked, *accepted)
+
+
+@attrs.frozen
+class _ActivityGuard:
+    name: str
+    match: tuple[tuple[str, Any], ...]
+    reason: str | None = None
+
+    @property
+    def description(self) -> str:
+        if self.name == "document_sent" and self.reason:
+            return f"document {dict(self.match)['document']!r} sent"
+        if not self.match:
+            return f"activity {self.name!r} recorded"
+        items = ", ".join(f"{k}={v!r}" for k, v in self.match)
+        return f"activity {self.name!r} with {items} recorded"
+
+    def __call__(self, deal: DealView) -> Verdict:
+        match = dict(self.match)
+        for event in deal.activities(self.name):
+            if _matches(event.data, match):
+                return _YES
+        if self.reason:
+            return Verdict.no(self.reason)
+        if not self.match:
+            return Verdict.no(f"no activity {self.name!r} has been recorded")
+        items = ", ".join(f"{k}={v!r}" for k, v in self.match)
+        return Verdict.no(f"no activity {self.name!r} with {items} has been recorded")
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.name == "document_sent" and self.reason:
+            return {"type": "document_sent", "document": dict(self.match)["document"]}
+        return {"type": "activity", "name": self.name, "match": dict(self.match)}
+
+    def steps(self) -> tuple[Step, ...]:
+        return (Step("activity", self.name, dict(self.match)),)
+
+
+def _empty(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str | bytes | list | tuple | dict | set | frozenset):
+        return len(value) == 0
+    return False
+
+
+@attrs.frozen
+class _FieldGuard:
+    name: str
+    predicate: Callable[[Any], bool] | None = attrs.field(default=None, eq=False)
+
+    @property
+    def description(self) -> str:
+        if self.predicate is None:
+            return f"field {self.name!r} set"
+        return f"field {self.name!r} satisfies {_callable_name(self.predicate)}"
+
+    def __call__(self, deal: DealView) -> Verdict:
+        value = deal.attributes.get(self.name)
+        if _empty(value):
+            return Verdict.no(f"field {self.name!r} is missing or empty")
+        if self.predicate is not None and not self.predicate(value):
+            return Verdict.no(
+                f"field {self.name!r} (= {value!r}) does not satisfy "
+                f"{_callable_name(self.predicate)}"
+            )
+        return _YES
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.predicate is not None:
+            raise PipelineError(
+                f"guard field({self.name!r}, predicate=...) holds a Python callable and "
+                "cannot be serialised; use field() without a predicate, or keep the "
+                "pipeline in code"
+            )
+        return {"type": "field", "name": self.name}
+
+    def steps(self) -> tuple[Step, ...]:
+        return (Step("field", self.name),)
+
+
+def _callable_name(fn: Callable[..., Any]) -> str:
+    return getattr(fn, "__name__", None) or repr(fn)
+
+
+@attrs.frozen
+class _AllOf:
+    guards: tuple[GuardLike, ...]
+
+    @property
+    def description(self) -> str:
+        return "all of: " + "; ".join(_describe(g) for g in self.guards)
+
+    def __call__(self, deal: DealView) -> Verdict:
+        reasons: list[str] = []
+        for g in self.guards:
+            verdict = evaluate(g, deal)
+            if not verdict.ok:
+                reasons.extend(verdict.reasons)
+        return Verdict(False, tuple(reasons)) if reasons else _YES
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "all_of", "guards": [_guard_to_dict(g) for g in self.guards]}
+
+    def steps(self) -> tuple[Step, ...]:
+        return tuple(s for g in self.guards for s in _steps(g))
+
+
+@attrs.frozen
+class _AtLeast:
+    k: int
+    guards: tuple[GuardLike, ...]
+    kind: str = "at_least"
+
+    @property
+    def description(self) -> str:
+        inner = "; ".join(_describe(g) for g in self.guards)
+        if self.kind == "any_of":
+            return f"any of: {inner}"
+        return f"at least {self.k} of: {inner}"
+
+    def __call__(self, deal: DealView) -> Verdict:
+        met = 0
+        reasons: list[str] = []
+        for g in self.guards:
+            verdict = evaluate(g, deal)
+            if verdict.ok:
+                met += 1
+                if met >= self.k:
+                    return _YES
+            else:
+                reasons.extend(verdict.reasons)
+        if self.kind == "any_of":
+            return Verdict(False, ("none of the alternatives holds: " + "; or ".join(reasons),))
+        return Verdict(
+            False,
+            (
+                f"needs at least {self.k} of {len(self.guards)} criteria, "
+                f"{met} met; missing: " + "; ".join(reasons),
+            ),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"type": self.kind, "guards": [_guard_to_dict(g) for g in self.guards]}
+        if self.kind == "at_least":
+            d["k"] = self.k
+        return d
+
+    def steps(self) -> tuple[Step, ...]:
+        return tuple(s for g in self.guards[: self.k] for s in _steps(g))
+
+
+@attrs.frozen
+class _Not:
+    guard: GuardLike
+
+    @property
+    def description(self) -> str:
+        return f"not ({_describe(self.guard)})"
+
+    def __call__(self, deal: DealView) -> Verdict:
+        if evaluate(self.guard, deal).ok:
+            return Verdict.no(f"must not hold: {_describe(self.guard)}")
+        return _YES
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "not", "guard": _guard_to_dict(self.guard)}
+
+    def steps(self) -> tuple[Step, ...]:
+        return ()
+
+
+@attrs.frozen
+class _FunctionGuard:
+    fn: Callable[[DealView], bool] = attrs.field(eq=False)
+    description: str
+
+    def __call__(self, deal: DealView) -> Verdict:
+        return _YES if self.fn(deal) else Verdict.no(self.description)
+
+    def to_dict(self) -> dict[str, Any]:
+        raise PipelineError(
+            f"custom guard {self.description!r} ({_callable_name(self.fn)}) is Python code "
+            "and cannot be serialised; build the pipeline in code, or express the rule "
+            "with the built-in guards"
+        )
+
+    def steps(self) -> tuple[Step, ...]:
+        return ()
+
+
+def _describe(g: GuardLike) -> str:
+    return str(getattr(g, "description", None) or _callable_name(g))
+
+
+def _steps(g: GuardLike) -> tuple[Step, ...]:
+    fn = getattr(g, "steps", None)
+    return tuple(fn()) if callable(fn) else ()
+
+
+def _guard_to_dict(g: GuardLike) -> dict[str, Any]:
+    fn = getattr(g, "to_dict", None)
+    if not callable(fn):
+        raise PipelineError(
+            f"guard {_describe(g)!r} is a plain callable and cannot be serialised; "
+            "use the built-in guards of salesstages.guards to make the pipeline serialisable"
+        )
+    result: dict[str, Any] = fn()
+    return result
+
+
+def _check_guards(name: str, guards: Sequence[Any]) -> tuple[GuardLike, ...]:
+    for g in guards:
+        if not callable(g):
+            raise PipelineError(f"{name}() takes guards (callables), got {g!r}")
+    return tuple(guards)
+
+
+def meeting_accepted(meeting: str, by: Sequence[str] = ("prospect", "rep")) -> Guard:
+    """Meeting ``meeting`` is booked and, since that booking, accepted by every party in ``by``.
+
+    Looks for activity ``meeting_booked`` with ``meeting=<meeting>`` and, after
+    it, ``meeting_accepted`` with the same ``meeting`` and ``party=<name>`` for
+    each party. A later ``meeting_declined`` or ``meeting_cancelled`` for that
+    meeting undoes it until it is booked and accepted again.
+    """
+    if not isinstance(meeting, str) or not meeting:
+        raise PipelineError(f"meeting_accepted() needs a meeting name, got {meeting!r}")
+    parties = (by,) if isinstance(by, str) else tuple(by)
+    if not parties or not all(isinstance(p, str) and p for p in parties):
+        raise PipelineError(f"meeting_accepted(by=...) needs party names, got {by!r}")
+    return _MeetingAccepted(meeting, parties)
+
+
+def document_sent(document: str) -> Guard:
+    """Activity ``document_sent`` with ``document=<document>`` has been recorded."""
+    if not isinstance(document, str) or not document:
+        raise PipelineError(f"document_sent() needs a document name, got {document!r}")
+    return _ActivityGuard(
+        "document_sent",
+        (("document", document),),
+        reason=f"document {document!r} has not been sent",
+    )
+
+
+def activity(name: str, **match: Any) -> Guard:
+    """An activity called ``name`` whose data contains every ``match`` item has been recorded."""
+    if not isinstance(name, str) or not name:
+        raise PipelineError(f"activity() needs an activity name, got {name!r}")
+    return _ActivityGuard(name, tuple(sorted(match.items())))
+
+
+def field(name: str, predicate: Callable[[Any], bool] | None = None) -> Guard:
+    """Deal attribute ``name`` is present and not empty, and ``predicate(value)`` holds if given."""
+    if not isinstance(name, str) or not name:
+        raise PipelineError(f"field() needs an attribute name, got {name!r}")
+    if predicate is not None and not callable(predicate):
+        raise PipelineError(f"field(predicate=...) must be callable, got {predicate!r}")
+    return _FieldGuard(name, predicate)
+
+
+def all_of(*guards: GuardLike) -> Guard:
+    """Every guard holds; the reasons list every one that does not."""
+    return _AllOf(_check_guards("all_of", guards))
+
+
+def any_of(*guards: GuardLike) -> Guard:
+    """At least one guard holds."""
+    checked = _check_guards("any_of", guards)
+    if not checked:
+        raise PipelineError("any_of() needs at least one guard")
+    return _AtLeast(1, checked, kind="any_of")
+
+
+def at_least(k: int, *guards: GuardLike) -> Guard:
+    """At least ``k`` of the guards hold (for example an MQL rule: 3 of the 4 BANT answers)."""
+    checked = _check_guards("at_least", guards)
+    if not isinstance(k, int) or isinstance(k, bool) or not 0 <= k <= len(checked):
+        raise PipelineError(
+            f"at_least(k, ...) needs 0 <= k <= {len(checked)} (the number of guards), got {k!r}"
+        )
+    return _AtLeast(k, checked)
+
+
+def not_(guard_: GuardLike) -> Guard:
+    """The guard does not hold."""
+    return _Not(_check_guards("not_", (guard_,))[0])
+
+
+def guard(description: str) -> Callable[[Callable[[DealView], bool]], Guard]:
+    """Decorator: turn a ``deal -> bool`` function into a guard failing with ``description``.
+
+    Example::
+
+        @guard("the deal has an amount of at least 10,000")
+        def big_enough(deal):
+            return deal.attributes.get("amount", 0) >= 10_000
+    """
+    if not isinstance(description, str) or not description:
+        raise PipelineError("guard(description) needs a non-empty description")
+
+    def decorate(fn: Callable[[DealView], bool]) -> Guard:
+        if not callable(fn):
+            raise PipelineError(f"@guard(...) decorates a function, got {fn!r}")
+        return _FunctionGuard(fn, description)
+
+    return decorate
+
+
+def guard_from_dict(d: Mapping[str, Any]) -> Guard:
+    """Rebuild a built-in guard from its :meth:`Guard.to_dict` form."""
+    if not isinstance(d, Mapping) or "type" not in d:
+        raise PipelineError(f"a guard must be a mapping with a 'type' key, got {d!r}")
+    kind = d["type"]
+    try:
+        if kind == "meeting_accepted":
+            return meeting_accepted(d["meeting"], tuple(d.get("by", ("prospect", "rep"))))
+        if kind == "document_sent":
+            return document_sent(d["document"])
+        if kind == "activity":
+            return activity(d["name"], **dict(d.get("match") or {}))
+        if kind == "field":
+            return field(d["name"])
+        if kind == "all_of":
+            return all_of(*(guard_from_dict(g) for g in d["guards"]))
+        if kind == "any_of":
+            return any_of(*(guard_from_dict(g) for g in d["guards"]))
+        if kind == "at_least":
+            return at_least(int(d["k"]), *(guard_from_dict(g) for g in d["guards"]))
+        if kind == "not":
+            return not_(guard_from_dict(d["guard"]))
+    except KeyError as exc:
+        raise PipelineError(f"guard of type {kind!r} is missing key {exc.args[0]!r}") from None
+    raise PipelineError(
+        f"unknown guard type {kind!r}; known: meeting_accepted, document_sent, activity, "
+        "field, all_of, any_of, at_least, not"
+    )
