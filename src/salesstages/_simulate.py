@@ -1,0 +1,178 @@
+"""A deterministic simulator of realistic deal histories, for demos and benchmarks.
+
+It writes valid logs straight from the compiled transition table (no live
+machine), so it can produce millions of events quickly; with
+``activities=True`` it also records the activities each guarded stage's entry
+criteria ask for, so ``pipeline.check(events, guards=True)`` finds nothing.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from ._events import Event, freeze_data
+from ._pipeline import Pipeline
+from ._time import to_utc
+
+__all__ = ["LOST_REASONS", "OWNERS", "REGIONS", "SOURCES", "simulate"]
+
+OWNERS: Final = ("ana", "ben", "chloe", "dev", "eli", "fay")
+SOURCES: Final = ("inbound", "outbound", "referral", "event", "partner")
+REGIONS: Final = ("emea", "na", "apac", "latam")
+LOST_REASONS: Final = (
+    "price",
+    "no budget",
+    "went with competitor",
+    "no decision",
+    "timing",
+    "missing feature",
+)
+_DAY: Final = 86_400.0
+
+
+def simulate(
+    pipeline: Pipeline,
+    *,
+    deals: int = 100,
+    start: datetime,
+    days: float = 90.0,
+    seed: int = 0,
+    activities: bool = True,
+    skip_rate: float = 0.15,
+    regress_rate: float = 0.12,
+    loss_rate: float = 0.45,
+    reopen_rate: float = 0.25,
+    mean_stage_days: float = 9.0,
+    prefix: str = "D",
+) -> list[Event]:
+    """Simulate ``deals`` deals opened over ``days`` days from ``start``; return their events.
+
+    Deals still open at ``start + days`` stay open (their later events are not
+    written), so a run yields a realistic mix of won, lost and open deals.
+    Events come grouped by deal, in ``seq`` order.
+    """
+    start = to_utc(start, "start")
+    rng = random.Random(seed)
+    end = start + timedelta(days=days)
+    opens = [s.name for s in pipeline.open_stages]
+    index = {name: i for i, name in enumerate(opens)}
+    won = pipeline.won_stages[0].name
+    lost = pipeline.lost_stages[0].name
+    targets = pipeline._targets
+    substates = {s.name: s.substates for s in pipeline.stages}
+    steps: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for s in pipeline.stages:
+        fn = getattr(s.entry, "steps", None)
+        steps[s.name] = (
+            [(st.name, dict(st.data)) for st in fn() if st.kind == "activity"]
+            if activities and callable(fn)
+            else []
+        )
+    fields_needed = {
+        st.name
+        for s in pipeline.stages
+        for st in (getattr(s.entry, "steps", lambda: ())() if s.entry is not None else ())
+        if st.kind == "field"
+    }
+    out: list[Event] = []
+    for n in range(deals):
+        deal_id = f"{prefix}{n:07d}"
+        t = start + timedelta(seconds=rng.random() * days * _DAY)
+        attrs: dict[str, Any] = {
+            "amount": float(rng.choice((5, 8, 10, 12, 15, 20, 25, 40, 60, 100)) * 1000),
+            "owner": rng.choice(OWNERS),
+            "lead_source": rng.choice(SOURCES),
+            "region": rng.choice(REGIONS),
+        }
+        for f in fields_needed:
+            attrs.setdefault(f, f"{f}-value")
+        evs: list[Event] = []
+
+        def emit(
+            kind: str,
+            at: datetime,
+            stage: str | None,
+            name: str | None = None,
+            data: dict[str, Any] | None = None,
+            *,
+            _evs: list[Event] = evs,
+            _id: str = deal_id,
+        ) -> None:
+            _evs.append(
+                Event(
+                    deal_id=_id,
+                    seq=len(_evs),
+                    at=at,
+                    kind=kind,  # type: ignore[arg-type]
+                    stage=stage,
+                    name=name,
+                    data=freeze_data(data),
+                )
+            )
+
+        emit("opened", t, None, data=attrs)
+        stage = opens[0]
+        emit("stage_entered", t, stage)
+        lost_from: str | None = None
+        while True:
+            t = t + timedelta(seconds=rng.expovariate(1.0 / (mean_stage_days * _DAY)))
+            if t > end:
+                break
+            if stage == lost:
+                if rng.random() < reopen_rate and lost_from is not None:
+                    for name, data in steps[lost_from]:
+                        emit("activity", t, stage, name, data)
+                    emit("stage_entered", t, lost_from)
+                    stage = lost_from
+                    continue
+                break
+            subs = substates[stage]
+            if subs and rng.random() < 0.8:
+                k = rng.randint(1, len(subs))
+                for i, sub in enumerate(subs[:k]):
+                    emit("substate_entered", t + timedelta(hours=6 * i), stage, sub)
+                t = t + timedelta(hours=6 * k)
+            if rng.random() < 0.15:
+                attrs_change = {"amount": float(attrs["amount"] * rng.choice((0.8, 0.9, 1.1)))}
+                attrs.update(attrs_change)
+                emit("updated", t, stage, data=attrs_change)
+            i = index[stage]
+            at_last = i == len(opens) - 1
+            r = rng.random()
+            if r < loss_rate / max(1, len(opens) - i):
+                lost_from = stage
+                emit("stage_entered", t, lost, data={"reason": rng.choice(LOST_REASONS)})
+                stage = lost
+                continue
+            choices: list[str]
+            if at_last:
+                choices = [won] if won in targets[stage] else []
+            elif rng.random() < regress_rate and i > 0:
+                choices = [s for s in opens[:i] if s in targets[stage]]
+            elif rng.random() < skip_rate:
+                choices = [s for s in [*opens[i + 2 :], won] if s in targets[stage]]
+            else:
+                choices = [opens[i + 1]] if opens[i + 1] in targets[stage] else []
+            if not choices:
+                choices = [s for s in targets[stage] if s != lost] or [lost]
+            nxt = rng.choice(choices)
+            for name, data in steps[nxt]:
+                emit("activity", t, stage, name, data)
+            if nxt == lost:
+                lost_from = stage
+                emit("stage_entered", t, lost, data={"reason": rng.choice(LOST_REASONS)})
+            else:
+                emit("stage_entered", t, nxt)
+            stage = nxt
+            if stage == won:
+                break
+        out.extend(evs)
+    return out
+
+
+def stage_names(pipeline: Pipeline) -> Sequence[str]:
+    """The open stages' names, in order (a small convenience for reports)."""
+    return [s.name for s in pipeline.open_stages]
