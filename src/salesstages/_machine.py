@@ -91,7 +91,7 @@ class LiveMachine:
             return self.fire(scratch, trigger)
         except MachineError:
             return False
-        except (KeyError, ValueError):  # unknown trigger name
+        except AttributeError:  # transitions: "Do not know event named …"
             return False
 
 

@@ -153,8 +153,7 @@ class _Fold:
                         return None, i
                     return self._deal(deal_id, stage, sub, good, attributes, lost_from), i
                 problems.append(problem)
-                if rule == "seq":
-                    expected = e.seq + 1
+                expected = e.seq + 1  # skip the bad event, resynchronise on its seq
                 continue
             # apply
             expected += 1

@@ -1,0 +1,395 @@
+"""Live deals: opening, moves, refusals, sub-states, closing, reopening, time and stores."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from _helpers import T0, day, plain_pipeline, small_pipeline
+from salesstages import (
+    ConcurrencyError,
+    Deal,
+    MemoryStore,
+    NaiveTimeError,
+    OutOfOrderError,
+    Pipeline,
+    TransitionRefused,
+    UnknownStageError,
+)
+from salesstages._machine import live_machine
+
+
+def to_discovery(deal: Deal, at: datetime) -> None:
+    """Book and accept the discovery meeting, then move."""
+    deal.record("meeting_booked", at=at, meeting="discovery")
+    deal.record("meeting_accepted", at=at, meeting="discovery", party="prospect")
+    deal.record("meeting_accepted", at=at, meeting="discovery", party="rep")
+    deal.move("discovery", at=at)
+
+
+class TestOpen:
+    """Pipeline.open_deal."""
+
+    def test_opened_then_stage_entered(self, pipeline: Pipeline) -> None:
+        """open_deal appends opened (with the attributes) and stage_entered for the first stage."""
+        deal = pipeline.open_deal("D1", at=T0, amount=1000, owner="ana")
+        opened, entered = deal.events
+        assert (opened.kind, opened.seq, opened.stage, dict(opened.data)) == (
+            "opened",
+            0,
+            None,
+            {"amount": 1000, "owner": "ana"},
+        )
+        assert (entered.kind, entered.seq, entered.stage) == ("stage_entered", 1, "lead")
+        assert (deal.stage, deal.substate, deal.outcome, deal.is_open) == (
+            "lead",
+            None,
+            "open",
+            True,
+        )
+        assert dict(deal.attributes) == {"amount": 1000, "owner": "ana"}
+        assert isinstance(deal.store, MemoryStore)
+        assert list(deal.store.events("D1")) == list(deal.events)
+
+    def test_open_in_given_stage(self, pipeline: Pipeline) -> None:
+        """stage= opens in that open stage without evaluating its criteria."""
+        deal = pipeline.open_deal("D1", at=T0, stage="proposal")
+        assert deal.stage == "proposal"
+
+    def test_open_in_closed_stage_is_refused(self, pipeline: Pipeline) -> None:
+        """A deal cannot open in a closed stage; nothing is stored."""
+        store = MemoryStore()
+        with pytest.raises(TransitionRefused, match="it is a closed stage"):
+            pipeline.open_deal("D1", at=T0, stage="closed_won", store=store)
+        assert store.deal_ids() == []
+
+    def test_open_in_unknown_stage(self, pipeline: Pipeline) -> None:
+        """An unknown starting stage raises UnknownStageError."""
+        with pytest.raises(UnknownStageError):
+            pipeline.open_deal("D1", at=T0, stage="nope")
+
+    def test_open_twice_in_one_store(self, pipeline: Pipeline) -> None:
+        """Opening an existing deal id in the same store is a concurrency conflict."""
+        store = MemoryStore()
+        pipeline.open_deal("D1", at=T0, store=store)
+        with pytest.raises(ConcurrencyError, match="seq 0 is already taken"):
+            pipeline.open_deal("D1", at=T0, store=store)
+
+    def test_naive_time_refused(self, pipeline: Pipeline) -> None:
+        """A naive timestamp raises NaiveTimeError naming the fix."""
+        with pytest.raises(NaiveTimeError, match="naive datetime; pass an aware one"):
+            pipeline.open_deal("D1", at=datetime(2026, 1, 1))
+
+    def test_non_datetime_refused(self, pipeline: Pipeline) -> None:
+        """A string timestamp is a TypeError."""
+        with pytest.raises(TypeError, match="timezone-aware datetime"):
+            pipeline.open_deal("D1", at="2026-01-01")  # type: ignore[arg-type]
+
+    def test_bad_deal_id(self, pipeline: Pipeline) -> None:
+        """Deal ids are non-empty strings."""
+        with pytest.raises(ValueError, match="deal_id"):
+            pipeline.open_deal("", at=T0)
+
+    def test_times_normalised_to_utc(self, pipeline: Pipeline) -> None:
+        """Timestamps in other zones are stored in UTC."""
+        paris = timezone(timedelta(hours=1))
+        deal = pipeline.open_deal("D1", at=datetime(2026, 1, 5, 10, 0, tzinfo=paris))
+        assert deal.events[0].at == T0
+        assert deal.events[0].at.utcoffset() == timedelta(0)
+
+
+class TestMove:
+    """move, can_move and refusals."""
+
+    def test_guarded_move_refused_with_every_reason(self, pipeline: Pipeline) -> None:
+        """can_move lists the graph's and the criteria's reasons; move refuses and records nothing."""
+        deal = pipeline.open_deal("D1", at=T0)
+        verdict = deal.can_move("discovery")
+        assert verdict.reasons == ("meeting 'discovery' has not been booked",)
+        with pytest.raises(TransitionRefused) as info:
+            deal.move("discovery", at=day(1))
+        assert str(info.value) == (
+            "Cannot move deal 'D1' from 'lead' to 'discovery': meeting 'discovery' has not "
+            "been booked; allowed next: discovery, proposal, closed_won, closed_lost."
+        )
+        assert info.value.verdict == verdict
+        assert len(deal.events) == 2
+        assert deal.stage == "lead"
+
+    def test_graph_and_guard_reasons_together(self) -> None:
+        """A move the graph forbids and whose criteria fail lists both reasons."""
+        p = small_pipeline(allow_skip=False)
+        deal = p.open_deal("D1", at=T0)
+        verdict = deal.can_move("proposal")
+        assert verdict.reasons == (
+            "the pipeline does not allow moving from 'lead' to 'proposal'; allowed next: discovery, closed_lost",
+            "document 'proposal' has not been sent",
+        )
+
+    def test_move_after_criteria_hold(self, pipeline: Pipeline) -> None:
+        """Once the meeting is booked and accepted by both, the move happens."""
+        deal = pipeline.open_deal("D1", at=T0)
+        to_discovery(deal, day(1))
+        assert deal.stage == "discovery"
+        assert deal.events[-1].kind == "stage_entered"
+        assert deal.events[-1].seq == 5
+
+    def test_move_to_unknown_stage(self, pipeline: Pipeline) -> None:
+        """Unknown target stages raise UnknownStageError and record nothing."""
+        deal = pipeline.open_deal("D1", at=T0)
+        with pytest.raises(UnknownStageError):
+            deal.move("nope", at=day(1))
+        with pytest.raises(UnknownStageError):
+            deal.can_move("nope")
+        assert len(deal.events) == 2
+
+    def test_move_to_current_stage(self, plain: Pipeline) -> None:
+        """Moving to the stage the deal is in is refused."""
+        deal = plain.open_deal("D1", at=T0)
+        assert deal.can_move("a").reasons == ("the deal is already in 'a'",)
+
+    def test_regression_needs_allow_regress(self) -> None:
+        """Moving back is refused unless allow_regress."""
+        deal = plain_pipeline().open_deal("D1", at=T0)
+        deal.move("b", at=day(1))
+        assert not deal.can_move("a")
+        deal2 = plain_pipeline(allow_regress=True).open_deal("D2", at=T0)
+        deal2.move("b", at=day(1))
+        deal2.move("a", at=day(2))
+        assert deal2.stage == "a"
+
+    def test_out_of_order_records_nothing(self, plain: Pipeline) -> None:
+        """A call earlier than the last event raises OutOfOrderError and records nothing."""
+        deal = plain.open_deal("D1", at=day(5))
+        with pytest.raises(OutOfOrderError, match="earlier than its last event"):
+            deal.move("b", at=day(4))
+        with pytest.raises(OutOfOrderError):
+            deal.record("call", at=day(4))
+        assert len(deal.events) == 2
+
+    def test_equal_timestamps_are_fine(self, plain: Pipeline) -> None:
+        """Several hops at one moment are allowed."""
+        deal = plain.open_deal("D1", at=T0)
+        deal.move("b", at=T0)
+        deal.move("c", at=T0)
+        assert deal.stage == "c"
+
+
+class TestSubstates:
+    """enter_substate."""
+
+    def test_enter_substates(self, pipeline: Pipeline) -> None:
+        """Sub-states of the current stage are entered and leaving the stage clears them."""
+        deal = pipeline.open_deal("D1", at=T0, stage="proposal")
+        event = deal.enter_substate("review", at=day(1))
+        assert (event.kind, event.stage, event.name) == ("substate_entered", "proposal", "review")
+        assert (deal.stage, deal.substate, deal.state) == ("proposal", "review", "proposal/review")
+        deal.enter_substate("negotiation", at=day(2))
+        assert deal.substate == "negotiation"
+        deal.win(at=day(3))
+        assert deal.substate is None
+
+    def test_substate_of_another_stage_refused(self, pipeline: Pipeline) -> None:
+        """A sub-state that the current stage does not have is refused, listing its sub-states."""
+        deal = pipeline.open_deal("D1", at=T0, stage="proposal")
+        with pytest.raises(
+            TransitionRefused, match="has no sub-state 'demo'; its sub-states: delivered, review"
+        ):
+            deal.enter_substate("demo", at=day(1))
+        deal2 = pipeline.open_deal("D2", at=T0)
+        with pytest.raises(TransitionRefused, match="stage 'lead' has no sub-states"):
+            deal2.enter_substate("review", at=day(1))
+        assert len(deal.events) == 2
+
+
+class TestClosing:
+    """win, lose, reopen, and nothing leaving a won stage."""
+
+    def test_lose_keeps_reason_and_reopen_returns(self, pipeline: Pipeline) -> None:
+        """lose keeps the reason; reopen goes back to the stage the deal was lost from."""
+        deal = pipeline.open_deal("D1", at=T0)
+        to_discovery(deal, day(1))
+        event = deal.lose(at=day(2), reason="no budget")
+        assert (event.stage, dict(event.data)) == ("closed_lost", {"reason": "no budget"})
+        assert (deal.outcome, deal.is_open, deal.lost_from) == ("lost", False, "discovery")
+        deal.reopen(at=day(3))
+        assert deal.stage == "discovery"
+
+    def test_reopen_elsewhere(self, pipeline: Pipeline) -> None:
+        """reopen(to=...) goes to another open stage, checking its criteria."""
+        deal = pipeline.open_deal("D1", at=T0)
+        deal.lose(at=day(1), reason="timing")
+        with pytest.raises(TransitionRefused, match="document 'proposal' has not been sent"):
+            deal.reopen(at=day(2), to="proposal")
+        deal.reopen(at=day(2), to="lead")
+        assert deal.stage == "lead"
+
+    def test_reopen_refused_when_not_lost_or_not_allowed(self) -> None:
+        """Only lost deals reopen, into open stages, and only with allow_reopen."""
+        deal = plain_pipeline().open_deal("D1", at=T0)
+        with pytest.raises(TransitionRefused, match="only lost deals reopen"):
+            deal.reopen(at=day(1))
+        deal.lose(at=day(1), reason="x")
+        with pytest.raises(TransitionRefused, match="is not an open stage"):
+            deal.reopen(at=day(2), to="won")
+        closed = plain_pipeline(allow_reopen=False).open_deal("D2", at=T0)
+        closed.lose(at=day(1), reason="x")
+        with pytest.raises(TransitionRefused, match="does not allow moving from 'lost' to 'a'"):
+            closed.reopen(at=day(2))
+
+    def test_nothing_leaves_won(self, plain: Pipeline) -> None:
+        """A won deal refuses moves, activities, updates and losing; nothing is recorded."""
+        deal = plain.open_deal("D1", at=T0)
+        deal.win(at=day(1))
+        n = len(deal.events)
+        with pytest.raises(TransitionRefused, match="nothing leaves a won stage"):
+            deal.move("a", at=day(2))
+        with pytest.raises(TransitionRefused, match="nothing follows a won stage"):
+            deal.record("call", at=day(2))
+        with pytest.raises(TransitionRefused, match="nothing follows a won stage"):
+            deal.update(at=day(2), amount=1)
+        with pytest.raises(TransitionRefused):
+            deal.lose(at=day(2), reason="x")
+        assert len(deal.events) == n
+        assert deal.outcome == "won"
+
+    def test_win_without_skip_only_from_last_stage(self) -> None:
+        """With allow_skip=False a deal wins only from the last open stage."""
+        deal = plain_pipeline(allow_skip=False).open_deal("D1", at=T0)
+        with pytest.raises(TransitionRefused, match="does not allow moving from 'a' to 'won'"):
+            deal.win(at=day(1))
+
+    def test_win_into_a_non_won_stage(self, plain: Pipeline) -> None:
+        """win(stage=...) must name a won stage; lose(stage=...) a lost one."""
+        deal = plain.open_deal("D1", at=T0)
+        with pytest.raises(TransitionRefused, match="'lost' is not a won stage"):
+            deal.win(at=day(1), stage="lost")
+        with pytest.raises(TransitionRefused, match="'won' is not a lost stage"):
+            deal.lose(at=day(1), stage="won", reason="x")
+
+    def test_move_into_lost_stage_records_null_reason(self, plain: Pipeline) -> None:
+        """A plain move into a lost stage still carries the reason key (None)."""
+        deal = plain.open_deal("D1", at=T0)
+        event = deal.move("lost", at=day(1))
+        assert dict(event.data) == {"reason": None}
+
+    def test_lose_reason_must_be_string(self, plain: Pipeline) -> None:
+        """A non-string reason is a TypeError."""
+        deal = plain.open_deal("D1", at=T0)
+        with pytest.raises(TypeError, match="reason must be a string"):
+            deal.lose(at=day(1), reason=3)  # type: ignore[arg-type]
+
+
+class TestRecordAndUpdate:
+    """record, update and auto_advance."""
+
+    def test_update_merges_attributes(self, plain: Pipeline) -> None:
+        """update appends the changed attributes and merges them."""
+        deal = plain.open_deal("D1", at=T0, amount=5, owner="ana")
+        event = deal.update(at=day(1), amount=7)
+        assert (event.kind, event.stage, dict(event.data)) == ("updated", "a", {"amount": 7})
+        assert dict(deal.attributes) == {"amount": 7, "owner": "ana"}
+        with pytest.raises(TypeError):
+            deal.attributes["amount"] = 1  # type: ignore[index]
+
+    def test_update_needs_attributes(self, plain: Pipeline) -> None:
+        """An empty update is refused."""
+        deal = plain.open_deal("D1", at=T0)
+        with pytest.raises(ValueError, match="at least one attribute"):
+            deal.update(at=day(1))
+
+    def test_record_bad_name(self, plain: Pipeline) -> None:
+        """Activity names are non-empty strings."""
+        deal = plain.open_deal("D1", at=T0)
+        with pytest.raises(ValueError, match="non-empty string"):
+            deal.record("", at=day(1))
+
+    def test_auto_advance_hops(self) -> None:
+        """With auto_advance, recording the last missing activity hops as far as criteria hold."""
+        p = small_pipeline(auto_advance=True)
+        deal = p.open_deal("D1", at=T0)
+        deal.record("document_sent", at=day(1), document="proposal")
+        assert deal.stage == "lead"  # discovery's meeting is still missing
+        deal.record("meeting_booked", at=day(2), meeting="discovery")
+        deal.record("meeting_accepted", at=day(2), meeting="discovery", party="rep")
+        assert deal.stage == "lead"
+        event = deal.record("meeting_accepted", at=day(3), meeting="discovery", party="prospect")
+        assert event.kind == "activity"
+        assert deal.stage == "proposal"
+        hops = [e for e in deal.events if e.kind == "stage_entered"][1:]
+        assert [(e.stage, e.at) for e in hops] == [("discovery", day(3)), ("proposal", day(3))]
+
+    def test_no_auto_advance_by_default(self, pipeline: Pipeline) -> None:
+        """Without auto_advance, criteria holding does not move the deal."""
+        deal = pipeline.open_deal("D1", at=T0)
+        deal.record("meeting_booked", at=day(1), meeting="discovery")
+        deal.record("meeting_accepted", at=day(1), meeting="discovery", party="rep")
+        deal.record("meeting_accepted", at=day(1), meeting="discovery", party="prospect")
+        assert deal.stage == "lead"
+
+
+class TestStoreInteraction:
+    """Appends reach the store before state changes, and conflicts leave the deal as it was."""
+
+    def test_conflicting_writer_leaves_deal_unchanged(self, plain: Pipeline) -> None:
+        """A second copy of the deal that lost the race raises ConcurrencyError and keeps its state."""
+        store = MemoryStore()
+        plain.open_deal("D1", at=T0, store=store)
+        first = store.load(plain, "D1")
+        second = store.load(plain, "D1")
+        first.move("b", at=day(1))
+        with pytest.raises(ConcurrencyError, match="reload the deal and retry"):
+            second.move("c", at=day(1))
+        assert (second.stage, len(second.events)) == ("a", 2)
+        assert store.load(plain, "D1").stage == "b"
+
+    def test_load_unknown_deal(self, plain: Pipeline) -> None:
+        """Loading an unknown deal raises a KeyError naming it."""
+        with pytest.raises(KeyError, match="no deal 'X'"):
+            MemoryStore().load(plain, "X")
+
+    def test_deals_are_not_registered_with_the_machine(self, plain: Pipeline) -> None:
+        """The shared machine holds no models and deals get no per-deal attributes."""
+        deal = plain.open_deal("D1", at=T0)
+        deal.move("b", at=day(1))
+        machine = live_machine(plain)
+        assert machine.machine.models == []
+        assert not hasattr(deal, "__dict__")
+        assert live_machine(plain) is machine
+
+    def test_store_rejects_mixed_batches(self) -> None:
+        """A batch must belong to one deal with consecutive seq."""
+        from salesstages import Event
+
+        store = MemoryStore()
+        a = Event(deal_id="A", seq=0, at=T0, kind="opened")
+        b = Event(deal_id="B", seq=1, at=T0, kind="stage_entered", stage="a")
+        with pytest.raises(ValueError, match="one deal"):
+            store.append([a, b])
+        with pytest.raises(ValueError, match="consecutive seq"):
+            store.append([a, Event(deal_id="A", seq=2, at=T0, kind="opened")])
+        with pytest.raises(ValueError, match="at least one event"):
+            store.append([])
+        with pytest.raises(ConcurrencyError, match="not the next one"):
+            store.append([Event(deal_id="A", seq=3, at=T0, kind="opened")])
+        assert len(store) == 0
+
+    def test_store_rejects_time_going_back(self) -> None:
+        """The store refuses a batch that goes back in time, writing nothing."""
+        from salesstages import Event
+
+        store = MemoryStore()
+        store.append([Event(deal_id="A", seq=0, at=day(2), kind="opened")])
+        with pytest.raises(OutOfOrderError):
+            store.append([Event(deal_id="A", seq=1, at=day(1), kind="stage_entered", stage="a")])
+        assert len(store) == 1
+
+    def test_events_after_position(self, plain: Pipeline) -> None:
+        """events_after follows the log in append order across deals."""
+        store = MemoryStore()
+        plain.open_deal("A", at=T0, store=store)
+        plain.open_deal("B", at=T0, store=store)
+        got: list[Any] = list(store.events_after(3))
+        assert [(pos, e.deal_id, e.seq) for pos, e in got] == [(4, "B", 1)]
