@@ -393,3 +393,25 @@ class TestStoreInteraction:
         plain.open_deal("B", at=T0, store=store)
         got: list[Any] = list(store.events_after(3))
         assert [(pos, e.deal_id, e.seq) for pos, e in got] == [(4, "B", 1)]
+
+
+class TestJsonValues:
+    """Event data must be JSON values; anything else is refused before it is recorded."""
+
+    def test_datetime_attribute_refused_with_hint(self, plain: Pipeline) -> None:
+        """A datetime attribute is refused naming the key and the fix."""
+        with pytest.raises(
+            TypeError, match=r"close_date is a datetime, not a JSON value .*isoformat"
+        ):
+            plain.open_deal("D1", at=T0, close_date=T0)
+
+    def test_nested_values_checked(self, plain: Pipeline) -> None:
+        """Nested lists and dicts are walked, and nothing is recorded on refusal."""
+        deal = plain.open_deal("D1", at=T0)
+        with pytest.raises(TypeError, match=r"people\[1\] is a set"):
+            deal.record("call", at=day(1), people=["a", {"b"}])
+        with pytest.raises(TypeError, match="key 1 in meta is not a string"):
+            deal.update(at=day(1), meta={1: "x"})
+        assert len(deal.events) == 2
+        deal.update(at=day(1), meta={"stakeholders": ["cfo", "cto"], "score": 0.5, "ok": None})
+        assert deal.attributes["meta"] == {"stakeholders": ["cfo", "cto"], "score": 0.5, "ok": None}

@@ -107,3 +107,13 @@ def test_from_dict_errors(d: Any, message: str) -> None:
     """from_dict raises ValueError subclasses naming the problem."""
     with pytest.raises(ValueError, match=message):
         Event.from_dict(d)
+
+
+def test_constructor_normalises_and_refuses_naive_time() -> None:
+    """Even the plain constructor stores UTC and refuses naive timestamps."""
+    paris = timezone(timedelta(hours=1))
+    e = Event(deal_id="D", seq=0, at=datetime(2026, 1, 5, 10, tzinfo=paris), kind="opened")
+    assert e.at == T0
+    assert e.at.tzinfo is UTC
+    with pytest.raises(NaiveTimeError):
+        Event(deal_id="D", seq=0, at=datetime(2026, 1, 5), kind="opened")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Final, Literal, TypeAlias, cast
 
@@ -12,13 +12,53 @@ import attrs
 
 from ._time import parse_iso, to_utc
 
-__all__ = ["EVENT_KINDS", "Event", "EventKind", "freeze_data"]
+__all__ = ["EVENT_KINDS", "Event", "EventKind", "check_json", "freeze_data"]
 
 EventKind: TypeAlias = Literal["opened", "stage_entered", "substate_entered", "activity", "updated"]
 EVENT_KINDS: Final[frozenset[str]] = frozenset(
     ("opened", "stage_entered", "substate_entered", "activity", "updated")
 )
 _EMPTY: Final[Mapping[str, Any]] = MappingProxyType({})
+
+
+def _utc(value: datetime) -> datetime:
+    """attrs converter for ``Event.at``: aware UTC in, same object out (fast path)."""
+    if type(value) is datetime and value.tzinfo is UTC:
+        return value
+    return to_utc(value, "at")
+
+
+_JSON_SCALARS: Final = (str, int, float, bool, type(None))
+
+
+def check_json(data: Mapping[str, Any], where: str) -> None:
+    """Raise ``TypeError`` unless ``data`` holds only JSON values (naming the bad key)."""
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, _JSON_SCALARS):
+            return
+        if isinstance(value, list | tuple):
+            for i, item in enumerate(value):
+                walk(item, f"{path}[{i}]")
+            return
+        if isinstance(value, Mapping):
+            for k, item in value.items():
+                if not isinstance(k, str):
+                    raise TypeError(f"{where}: key {k!r} in {path} is not a string; JSON keys are")
+                walk(item, f"{path}.{k}")
+            return
+        hint = (
+            " (store dates as ISO strings: value.isoformat())"
+            if hasattr(value, "isoformat")
+            else ""
+        )
+        raise TypeError(
+            f"{where}: {path} is a {type(value).__name__}, not a JSON value "
+            f"(str, int, float, bool, None, list, dict){hint}"
+        )
+
+    for key, value in data.items():
+        walk(value, key)
 
 
 def freeze_data(data: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -50,7 +90,7 @@ class Event:
 
     deal_id: str
     seq: int
-    at: datetime
+    at: datetime = attrs.field(converter=_utc)
     kind: EventKind
     stage: str | None = None
     name: str | None = None
