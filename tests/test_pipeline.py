@@ -288,7 +288,7 @@ class TestExport:
         assert "    [*] --> lead\n" in text
         assert "lead --> discovery : meeting 'discovery' booked and accepted" in text
         assert "state proposal {" in text
-        assert "proposal__review --> proposal__negotiation" in text
+        assert "proposal__review_1 --> proposal__negotiation_2" in text
         assert "closed_won --> [*]" in text
         assert "closed_won --> lead" not in text
 
@@ -317,6 +317,22 @@ class TestExport:
         assert "None" not in json.dumps(d)  # TOML-friendly: no nulls
         assert "null" not in json.dumps(d)
         assert Pipeline.from_dict(json.loads(json.dumps(d))) == p
+
+    def test_mermaid_safe_ids_and_labels(self) -> None:
+        """Names that are not identifiers get safe ids; labels lose Mermaid's special characters."""
+        p = Pipeline(
+            "p",
+            [
+                Stage("first-call", label='Call "one": intro'),
+                Stage("2nd", entry=all_of(activity("a"), activity("b"))),
+                WON,
+                LOST,
+            ],
+        )
+        text = p.to_mermaid()
+        assert "state \"Call 'one' - intro\" as first_call" in text
+        assert 'state "2nd" as s_2nd' in text
+        assert "first_call --> s_2nd : all of - activity 'a' recorded, activity 'b' recorded" in text
 
     def test_custom_guard_refuses_to_dict(self) -> None:
         """A pipeline with a custom callable guard cannot be serialised."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -160,6 +162,30 @@ class Stage:
             probability=d.get("probability"),
             rot_after=timedelta(seconds=rot) if rot is not None else None,
         )
+
+
+def _mermaid_id(name: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    return safe if safe[:1].isalpha() else f"s_{safe}"
+
+
+def _mermaid_ids(stages: Sequence[Stage]) -> dict[str, str]:
+    ids: dict[str, str] = {}
+    used: set[str] = set()
+    for s in stages:
+        base = candidate = _mermaid_id(s.name)
+        n = 2
+        while candidate in used:
+            candidate = f"{base}_{n}"
+            n += 1
+        used.add(candidate)
+        ids[s.name] = candidate
+    return ids
+
+
+def _mermaid_text(text: str) -> str:
+    """Text safe inside a Mermaid label: no quotes, colons, semicolons or braces."""
+    return re.sub(r"[\"{}#]", "'", text.replace(":", " -").replace(";", ","))
 
 
 class Pipeline:
@@ -444,33 +470,39 @@ class Pipeline:
 
     # ----------------------------------------------------------------- export
     def to_mermaid(self) -> str:
-        """The pipeline as a Mermaid ``stateDiagram-v2``."""
+        """The pipeline as a Mermaid ``stateDiagram-v2``.
+
+        Stage names that are not plain identifiers get safe ids and keep their
+        name as the label; entry criteria label the edges into guarded stages.
+        """
+        ids = _mermaid_ids(self.stages)
         lines = ["stateDiagram-v2"]
         for s in self.stages:
-            if s.label and s.label != s.name:
-                label = s.label.replace('"', "'")
-                lines.append(f'    state "{label}" as {s.name}')
+            label = s.label or s.name
+            if label != ids[s.name]:
+                lines.append(f'    state "{_mermaid_text(label)}" as {ids[s.name]}')
         for s in self.stages:
             if s.substates:
-                lines.append(f"    state {s.name} {{")
-                lines.append(f"        [*] --> {s.name}__{s.substates[0]}")
-                for sub in s.substates:
-                    lines.append(f'        state "{sub}" as {s.name}__{sub}')
-                for a, b in zip(s.substates, s.substates[1:], strict=False):
-                    lines.append(f"        {s.name}__{a} --> {s.name}__{b}")
+                sid = ids[s.name]
+                sub_ids = [f"{sid}__{_mermaid_id(sub)}_{i}" for i, sub in enumerate(s.substates)]
+                lines.append(f"    state {sid} {{")
+                lines.append(f"        [*] --> {sub_ids[0]}")
+                for sub, sub_id in zip(s.substates, sub_ids, strict=True):
+                    lines.append(f'        state "{_mermaid_text(sub)}" as {sub_id}')
+                for a, b in itertools.pairwise(sub_ids):
+                    lines.append(f"        {a} --> {b}")
                 lines.append("    }")
-        lines.append(f"    [*] --> {self.first_stage.name}")
+        lines.append(f"    [*] --> {ids[self.first_stage.name]}")
         for s in self.stages:
             for t in self.targets(s.name):
                 target = self._by_name[t]
                 label = ""
                 if target.entry is not None:
-                    text = _describe(target.entry).replace(":", " -").replace('"', "'")
-                    label = f" : {text}"
-                lines.append(f"    {s.name} --> {t}{label}")
+                    label = f" : {_mermaid_text(_describe(target.entry))}"
+                lines.append(f"    {ids[s.name]} --> {ids[t]}{label}")
         for s in self.won_stages + self.lost_stages:
             if not self._targets[s.name]:
-                lines.append(f"    {s.name} --> [*]")
+                lines.append(f"    {ids[s.name]} --> [*]")
         return "\n".join(lines) + "\n"
 
     def to_dict(self) -> dict[str, Any]:
