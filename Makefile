@@ -21,7 +21,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks
 
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict src/salesstages
+	$(BIN)/mypy --strict src/salesstages tests/typing
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest

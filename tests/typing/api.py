@@ -1,0 +1,59 @@
+"""Typed usage examples: ``mypy --strict`` must accept this file (it is not run).
+
+If a public signature changes in a way that breaks user code, this file stops
+type-checking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import salesstages as ss
+from salesstages import guards, presets
+
+
+def build() -> ss.Pipeline:
+    entry: guards.Guard = ss.all_of(ss.meeting_accepted("discovery"), ss.field("amount"))
+    stages = [
+        ss.Stage("lead", rot_after=timedelta(days=14)),
+        ss.Stage("discovery", entry=entry, probability=0.2),
+        ss.Stage("proposal", entry=ss.document_sent("proposal"), substates=("review",)),
+        ss.Stage("won", outcome="won"),
+        ss.Stage("lost", outcome="lost"),
+    ]
+    return ss.Pipeline("typed", stages, allow_regress=True)
+
+
+@ss.guard("has a champion")
+def has_champion(deal: ss.DealView) -> bool:
+    return bool(deal.attributes.get("champion"))
+
+
+def use(pipeline: ss.Pipeline) -> None:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    store: ss.EventStore = ss.MemoryStore()
+    deal: ss.Deal = pipeline.open_deal("D", at=at, store=store, amount=10)
+    verdict: ss.Verdict = deal.can_move("discovery")
+    reasons: tuple[str, ...] = verdict.reasons
+    ok: bool = bool(verdict)
+    event: ss.Event = deal.record("meeting_booked", at=at, meeting="discovery")
+    data: Mapping[str, Any] = event.data
+    deal.update(at=at, amount=12)
+    try:
+        deal.move("discovery", at=at)
+    except ss.TransitionRefused as exc:
+        refused: ss.Verdict = exc.verdict
+        del refused
+    deal.lose(at=at, reason="price")
+    deal.reopen(at=at)
+    deals: dict[str, ss.Deal] = pipeline.replay(store.events(), strict=False)
+    problems: list[ss.Problem] = pipeline.check(store.events(), guards=True)
+    d: dict[str, Any] = pipeline.to_dict()
+    again: ss.Pipeline = ss.Pipeline.from_dict(d)
+    text: str = pipeline.to_mermaid()
+    outcome: str = deal.outcome
+    del reasons, ok, data, deals, problems, again, text, outcome
+    preset: ss.Pipeline = presets.inbound_b2b()
+    del preset
