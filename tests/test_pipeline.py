@@ -332,7 +332,9 @@ class TestExport:
         text = p.to_mermaid()
         assert "state \"Call 'one' - intro\" as first_call" in text
         assert 'state "2nd" as s_2nd' in text
-        assert "first_call --> s_2nd : all of - activity 'a' recorded, activity 'b' recorded" in text
+        assert (
+            "first_call --> s_2nd : all of - activity 'a' recorded, activity 'b' recorded" in text
+        )
 
     def test_custom_guard_refuses_to_dict(self) -> None:
         """A pipeline with a custom callable guard cannot be serialised."""
