@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+DOCS_STAMP := $(VENV)/.installed-docs
 
-.PHONY: install test lint typecheck pytest demo bench clean
+.PHONY: install test lint typecheck pytest demo bench clean docs docs-serve screenshot
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +32,23 @@ test: lint typecheck pytest
 demo: $(STAMP)
 	$(BIN)/salesstages demo
 
+# The documentation site (MkDocs + Material), warnings as errors; output in site/.
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[docs]'
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+docs-serve: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
+
+# Refresh docs/images/report.png from the browser test (needs Chromium).
+screenshot: $(STAMP)
+	SALESSTAGES_SCREENSHOT_DIR=docs/images $(BIN)/python -m pytest -q tests/test_cli_browser.py
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/replay.py
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist site .pytest_cache .mypy_cache .ruff_cache

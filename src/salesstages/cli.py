@@ -6,18 +6,30 @@ Nothing in the library imports this module.
 from __future__ import annotations
 
 import argparse
+import json
+import sqlite3
 import sys
+import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TextIO
+from pathlib import Path
+from typing import Final, TextIO
 
+from . import __version__
 from ._deal import Deal
 from ._errors import SalesStagesError, TransitionRefused
 from ._events import Event
-from ._stores import MemoryStore
+from ._html import render_html
+from ._import import IMPORT_KINDS, _cmd_import
+from ._pipeline import Pipeline
+from ._report import build_report, render_csv, render_text, table
+from ._simulate import simulate
+from ._spec import PRESETS, CliError, is_store, load_events, load_pipeline, parse_as_of
+from ._stores import EventStore, MemoryStore, SqliteStore
+from .guards import _describe as describe_guard
 from .presets import PROPOSAL_SUBSTATES, inbound_b2b
 
-__all__ = ["main"]
+__all__ = ["main", "play_demo", "simulate_quarter", "to_dot"]
 
 
 def _describe(event: Event) -> str:
@@ -113,21 +125,386 @@ def play_demo(out: TextIO) -> MemoryStore:
     return store
 
 
+# ---------------------------------------------------------------- the quarter
+#: The simulated quarter of ``salesstages demo``: deals opened, first day, length.
+DEMO_DEALS: Final = 400
+DEMO_START: Final = datetime(2026, 1, 1, tzinfo=UTC)
+DEMO_DAYS: Final = 90.0
+
+
+def simulate_quarter(store: EventStore, *, deals: int = DEMO_DEALS, seed: int = 7) -> int:
+    """Simulate a realistic quarter of the inbound preset into ``store``; return the
+    number of events written."""
+    pipeline = inbound_b2b()
+    events = simulate(pipeline, deals=deals, start=DEMO_START, days=DEMO_DAYS, seed=seed)
+    batch: list[Event] = []
+    for e in events:  # events come grouped by deal, in seq order: one append per deal
+        if batch and e.deal_id != batch[0].deal_id:
+            store.append(batch)
+            batch = []
+        batch.append(e)
+    if batch:
+        store.append(batch)
+    return len(events)
+
+
+def _open_demo_store(db: str | None, folder: Path) -> tuple[SqliteStore, Path]:
+    path = Path(db) if db else folder / "demo.sqlite3"
+    if path.is_file() and path.stat().st_size and not is_store(path):
+        raise CliError(
+            f"--db {str(path)!r} is a file but not a salesstages store; give a new file name"
+        )
+    store = SqliteStore(path)
+    held = len(store)
+    if held:
+        store.close()
+        raise CliError(
+            f"--db {str(path)!r} already holds {held:,} events; give a new file "
+            "(or delete that one) so the demo can simulate a fresh quarter into it"
+        )
+    return store, path
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
-    play_demo(sys.stdout)
+    out = sys.stdout
+    pipeline = inbound_b2b()
+    with tempfile.TemporaryDirectory(prefix="salesstages-demo-") as folder:
+        store, path = _open_demo_store(args.db, Path(folder))
+        try:
+            print(_heading("1. A few deals, step by step"), file=out)
+            play_demo(out)
+            n = simulate_quarter(store, deals=args.deals, seed=args.seed)
+            print(_heading("2. A simulated quarter"), file=out)
+            where = str(path) if args.db else "a SQLite store in a temporary folder"
+            print(
+                f"Simulated {args.deals:,} inbound deals over {DEMO_DAYS:g} days from "
+                f"{DEMO_START:%Y-%m-%d} into {where} ({n:,} events).",
+                file=out,
+            )
+            events = list(store.events())
+        finally:
+            store.close()
+    problems = pipeline.check(events, guards=True)
+    print(f"Checked the log, entry criteria included: {len(problems)} problems.", file=out)
+    print(file=out)
+    report = build_report(events, pipeline, by="lead_source", source=args.db)
+    print(render_text(report), file=out, end="")
+    if args.html:
+        _write(args.html, render_html(report))
+        print(f"\nHTML report written to {args.html}", file=out)
     return 0
+
+
+def _heading(text: str) -> str:
+    return f"\n{text}\n{'#' * len(text)}\n"
+
+
+# ------------------------------------------------------------------ commands
+def _write(path: str, text: str) -> None:
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"cannot write {path!r} ({exc.strerror}); check the folder exists") from None
+
+
+def _emit(text: str, out_path: str | None) -> None:
+    if out_path:
+        _write(out_path, text)
+    else:
+        sys.stdout.write(text)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    pipeline = load_pipeline(args.pipeline)
+    events = load_events(args.events)
+    as_of = parse_as_of(args.as_of) if args.as_of else None
+    _check_by(events, args.by)
+    report = build_report(
+        events,
+        pipeline,
+        as_of=as_of,
+        by=args.by,
+        skips=args.skips,
+        horizon=timedelta(days=args.horizon),
+        source=Path(args.events).name,
+    )
+    if args.format == "json":
+        text = json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    elif args.format == "csv":
+        text = render_csv(report)
+    elif args.format == "html":
+        text = render_html(report)
+    else:
+        text = render_text(report)
+    _emit(text, args.out)
+    return 0
+
+
+def _check_by(events: Sequence[Event], by: str | None) -> None:
+    if by is None:
+        return
+    seen: set[str] = set()
+    for e in events:
+        if e.kind == "opened":
+            if by in e.data:
+                return
+            seen.update(e.data)
+    if events:
+        known = ", ".join(sorted(seen)) or "none"
+        raise CliError(f"no deal has the attribute {by!r} at opening; --by takes one of: {known}")
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    pipeline = load_pipeline(args.pipeline)
+    events = load_events(args.events, complete=False)
+    problems = pipeline.check(events, guards=args.guards)
+    if args.format == "json":
+        rows = [
+            {"deal_id": p.deal_id, "seq": p.seq, "rule": p.rule, "message": p.message}
+            for p in problems
+        ]
+        sys.stdout.write(json.dumps({"problems": rows}, indent=2, ensure_ascii=False) + "\n")
+    elif problems:
+        shown = problems if args.limit == 0 else problems[: args.limit]
+        print(
+            table(
+                ["deal", "seq", "rule", "message"],
+                [
+                    [p.deal_id, "–" if p.seq is None else str(p.seq), p.rule, p.message]
+                    for p in shown
+                ],
+                align="lrll",
+            )
+        )
+        if len(shown) < len(problems):
+            print(f"… and {len(problems) - len(shown):,} more (--limit 0 or --format json: all)")
+        deals = len({p.deal_id for p in problems})
+        rules: dict[str, int] = {}
+        for p in problems:
+            rules[p.rule] = rules.get(p.rule, 0) + 1
+        by_rule = ", ".join(f"{r} {n:,}" for r, n in sorted(rules.items(), key=lambda kv: -kv[1]))
+        print(f"\n{len(problems):,} problems in {deals:,} deals: {by_rule}.")
+    else:
+        n = len({e.deal_id for e in events})
+        print(f"No problems: {len(events):,} events of {n:,} deals follow {pipeline.name!r}.")
+    return 1 if problems else 0
+
+
+def to_dot(pipeline: Pipeline) -> str:
+    """The pipeline as a Graphviz ``digraph`` (entry criteria under each stage's name)."""
+
+    def q(text: str) -> str:
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    shapes = {"open": "box", "won": "doublecircle", "lost": "circle"}
+    colours = {"open": "#dbeafe", "won": "#bbf7d0", "lost": "#fecaca"}
+    lines = [
+        f"digraph {q(pipeline.name)} {{",
+        "    rankdir=LR;",
+        '    node [style="rounded,filled", fontname="Helvetica"];',
+    ]
+    for s in pipeline.stages:
+        label = s.title
+        if s.substates:
+            label += "\\n(" + " → ".join(s.substates) + ")"
+        if s.entry is not None:
+            label += "\\nentry: " + describe_guard(s.entry)
+        lines.append(
+            f"    {q(s.name)} [label={q(label)}, shape={shapes[s.outcome]}, "
+            f"fillcolor={q(colours[s.outcome])}];"
+        )
+    for s in pipeline.stages:
+        for t in pipeline.targets(s.name):
+            style = ""
+            if pipeline.stage(t).is_open and pipeline.index(t) < pipeline.index(s.name):
+                style = " [style=dashed]"
+            lines.append(f"    {q(s.name)} -> {q(t)}{style};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _cmd_diagram(args: argparse.Namespace) -> int:
+    pipeline = load_pipeline(args.pipeline)
+    if args.format == "dot":
+        text = to_dot(pipeline)
+    elif args.format == "json":
+        text = json.dumps(pipeline.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    else:
+        text = pipeline.to_mermaid()
+    _emit(text, args.out)
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from ._plot import save_charts
+
+    pipeline = load_pipeline(args.pipeline)
+    events = load_events(args.events)
+    as_of = parse_as_of(args.as_of) if args.as_of else None
+    _check_by(events, args.by)
+    report = build_report(events, pipeline, as_of=as_of, by=args.by)
+    for path in save_charts(report, args.out, fmt=args.format):
+        print(path)
+    return 0
+
+
+# -------------------------------------------------------------------- parser
+def _add_common(p: argparse.ArgumentParser, *, events: bool = True) -> None:
+    if events:
+        p.add_argument(
+            "events", metavar="EVENTS", help="a JSONL or CSV events file, or a SQLite store"
+        )
+    p.add_argument(
+        "--pipeline",
+        "-p",
+        metavar="SPEC",
+        required=True,
+        help="a preset name (" + ", ".join(PRESETS) + "), module:attribute, "
+        "or a .json/.toml/.yaml file in Pipeline.to_dict form",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="salesstages",
         description="Model a B2B sales pipeline in code and measure it.",
+        epilog="Errors exit with status 2; `check` exits 1 when the log has problems.",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="play realistic deals through the inbound preset")
+    parser.add_argument("--version", action="version", version=f"salesstages {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser(
+        "demo",
+        help="play a few deals, then simulate a quarter and print its report",
+        description="Play a few deals through the inbound preset step by step, then "
+        "simulate a realistic quarter into a SQLite store and print the full report.",
+    )
+    demo.add_argument(
+        "--db", metavar="PATH", help="SQLite file to simulate into (default: a temporary one)"
+    )
+    demo.add_argument(
+        "--deals", type=_positive_int, default=DEMO_DEALS, help="deals opened in the quarter"
+    )
+    demo.add_argument("--seed", type=int, default=7, help="random seed of the simulation")
+    demo.add_argument("--html", metavar="PATH", help="also write the HTML report there")
     demo.set_defaults(func=_cmd_demo)
+
+    report = sub.add_parser(
+        "report",
+        help="report the funnel, time in stage, win rate, cycle, stalls, lost reasons, forecasts",
+        description="Compute every figure of the pipeline report from an event log.",
+    )
+    _add_common(report)
+    report.add_argument(
+        "--as-of", metavar="DATE", help="as it stood then (ISO date = end of that day, UTC)"
+    )
+    report.add_argument(
+        "--by", metavar="ATTR", help="add a segment table by this attribute at opening"
+    )
+    report.add_argument("--format", "-f", choices=("text", "json", "csv", "html"), default="text")
+    report.add_argument(
+        "--out", "-o", metavar="PATH", help="write there instead of standard output"
+    )
+    report.add_argument(
+        "--skips",
+        choices=("imputed", "touched", "ordered"),
+        default="imputed",
+        help="funnel policy for skipped stages (default: imputed)",
+    )
+    report.add_argument(
+        "--horizon",
+        type=_positive_int,
+        default=30,
+        metavar="DAYS",
+        help="forecast horizon (default 30)",
+    )
+    report.set_defaults(func=_cmd_report)
+
+    check = sub.add_parser(
+        "check",
+        help="list every rule the event log breaks (exit 1 when there are any)",
+        description="List every problem of an event log against the pipeline's rules.",
+    )
+    _add_common(check)
+    check.add_argument(
+        "--guards", action="store_true", help="also re-check each move's entry criteria"
+    )
+    check.add_argument("--format", "-f", choices=("text", "json"), default="text")
+    check.add_argument(
+        "--limit", type=int, default=50, metavar="N", help="list at most N problems (0: all)"
+    )
+    check.set_defaults(func=_cmd_check)
+
+    diagram = sub.add_parser(
+        "diagram",
+        help="print the pipeline as a Mermaid or Graphviz diagram (or its JSON definition)",
+        description="Print the pipeline's stage graph.",
+    )
+    _add_common(diagram, events=False)
+    diagram.add_argument("--format", "-f", choices=("mermaid", "dot", "json"), default="mermaid")
+    diagram.add_argument(
+        "--out", "-o", metavar="PATH", help="write there instead of standard output"
+    )
+    diagram.set_defaults(func=_cmd_diagram)
+
+    imp = sub.add_parser(
+        "import",
+        help="convert a CRM export into a canonical events file",
+        description="Import a CRM export with one of the importers of salesstages.io.",
+    )
+    imp.add_argument("kind", metavar="KIND", choices=IMPORT_KINDS, help=" | ".join(IMPORT_KINDS))
+    imp.add_argument("file", metavar="FILE", help="the export to read")
+    _add_common(imp, events=False)
+    imp.add_argument(
+        "--mapping", "-m", metavar="MAPPING", help="a .json/.toml/.yaml file (see docs/cli.md)"
+    )
+    imp.add_argument(
+        "--out",
+        "-o",
+        metavar="EVENTS",
+        required=True,
+        help="the events file to write (.jsonl or .csv)",
+    )
+    imp.add_argument(
+        "--strict", action="store_true", help="stop at the first problem instead of listing them"
+    )
+    imp.add_argument(
+        "--problems", metavar="PATH", help="write every import problem to this CSV file"
+    )
+    imp.set_defaults(func=_cmd_import)
+
+    plot = sub.add_parser(
+        "plot",
+        help="save each chart of the report as PNG or SVG (needs salesstages[plot])",
+        description="Draw the report's charts with matplotlib, one file per chart.",
+    )
+    _add_common(plot)
+    plot.add_argument(
+        "--out", "-o", metavar="DIR", required=True, help="folder for the chart files"
+    )
+    plot.add_argument("--format", "-f", choices=("png", "svg"), default="png")
+    plot.add_argument("--as-of", metavar="DATE", help="as it stood then")
+    plot.add_argument("--by", metavar="ATTR", help="segment the win-rate chart by this attribute")
+    plot.set_defaults(func=_cmd_plot)
     return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    if isinstance(exc, KeyError) and text.startswith(("'", '"')) and text.endswith(("'", '"')):
+        text = text[1:-1]  # KeyError's str() quotes its message
+    return text or type(exc).__name__
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -136,10 +513,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         result: int = args.func(args)
-    except (SalesStagesError, OSError) as exc:
+    except KeyboardInterrupt:
         if args.debug:
             raise
-        print(f"salesstages: error: {exc}", file=sys.stderr)
+        print("salesstages: interrupted", file=sys.stderr)
+        return 130
+    except (SalesStagesError, OSError, ValueError, ImportError, sqlite3.Error) as exc:
+        if args.debug:
+            raise
+        print(f"salesstages: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     return result
 

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from ._protocol import EventStore, check_batch
+from ._protocol import EventStore, check_batch, check_shape, check_times
+from .jsonl import JsonlStore
 from .memory import MemoryStore
+from .sqlite import SqliteStore
 
-__all__ = ["EventStore", "MemoryStore", "check_batch"]
+__all__ = [
+    "EventStore",
+    "JsonlStore",
+    "MemoryStore",
+    "SqliteStore",
+    "check_batch",
+    "check_shape",
+    "check_times",
+]

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from .._deal import Deal
     from .._pipeline import Pipeline
 
-__all__ = ["EventStore", "check_batch"]
+__all__ = ["EventStore", "check_batch", "check_shape", "check_times"]
 
 
 @runtime_checkable
@@ -40,30 +40,51 @@ class EventStore(Protocol):
         """Rebuild a deal from its events; further changes are appended to this store."""
         ...
 
+    def events_after(self, position: int = 0) -> Iterator[tuple[int, Event]]:
+        """Iterate ``(position, event)`` in append order for positions after ``position``.
 
-def check_batch(events: Sequence[Event], current_length: int) -> str:
-    """Validate one append batch against the deal's current length; return its deal id.
+        Positions are 1, 2, 3 … in append order across deals; a reader that keeps
+        the last position it saw follows the log incrementally.
+        """
+        ...
 
-    Raises ``ValueError`` for a malformed batch, :class:`ConcurrencyError` when the
-    first ``seq`` is not the deal's current length, and :class:`OutOfOrderError`
-    is the caller's job (it needs the last event's time).
+
+def check_shape(events: Sequence[Event]) -> str:
+    """Check that a batch is non-empty, all :class:`Event`, one deal, consecutive ``seq``;
+    return its deal id.
+
+    Raises ``ValueError`` (``TypeError`` for a non-event) naming what is wrong.
     """
     if not events:
         raise ValueError("append() needs at least one event")
-    deal_id = events[0].deal_id
-    for i, e in enumerate(events):
+    for e in events:
         if not isinstance(e, Event):
             raise TypeError(f"append() takes Event objects, got {type(e).__name__}")
+    deal_id = events[0].deal_id
+    first = events[0].seq
+    for i, e in enumerate(events):
         if e.deal_id != deal_id:
             raise ValueError(
                 f"all events of one append must belong to one deal; got {deal_id!r} "
                 f"and {e.deal_id!r}"
             )
-        if i and e.seq != events[0].seq + i:
+        if e.seq != first + i:
             raise ValueError(
                 f"events of one append must carry consecutive seq; got {events[i - 1].seq} "
                 f"then {e.seq} for deal {deal_id!r}"
             )
+    return deal_id
+
+
+def check_batch(events: Sequence[Event], current_length: int) -> str:
+    """Validate one append batch against the deal's current length; return its deal id.
+
+    Raises ``ValueError`` for a malformed batch (see :func:`check_shape`),
+    :class:`ConcurrencyError` when the first ``seq`` is not the deal's current
+    length; :class:`OutOfOrderError` is :func:`check_times`' job (it needs the
+    last event's time).
+    """
+    deal_id = check_shape(events)
     first = events[0].seq
     if first != current_length:
         raise ConcurrencyError(

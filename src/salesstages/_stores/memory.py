@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from .._events import Event
-from ._protocol import check_batch, check_times
+from ._protocol import check_batch, check_shape, check_times
 
 if TYPE_CHECKING:
     from .._deal import Deal
@@ -31,8 +31,8 @@ class MemoryStore:
     def append(self, events: Sequence[Event]) -> None:
         """Append events of one deal, all or nothing (see :class:`EventStore`)."""
         batch = list(events)
+        deal_id = check_shape(batch)
         with self._lock:
-            deal_id = batch[0].deal_id if batch else ""
             current = self._by_deal.get(deal_id, [])
             check_batch(batch, len(current))
             check_times(batch, current[-1] if current else None)
@@ -50,6 +50,8 @@ class MemoryStore:
 
     def events_after(self, position: int = 0) -> Iterator[tuple[int, Event]]:
         """Iterate ``(position, event)`` in append order, for positions after ``position``."""
+        if not isinstance(position, int) or position < 0:
+            raise ValueError(f"position must be an int >= 0, got {position!r}")
         with self._lock:
             tail = self._log[position:]
         return ((position + i + 1, e) for i, e in enumerate(tail))

@@ -1,0 +1,759 @@
+"""The pipeline report: every figure in one JSON-ready dict, and its text and CSV forms.
+
+:func:`build_report` computes the figures with :mod:`salesstages.metrics` and
+:mod:`salesstages.forecast` and returns a plain dict in the stable schema
+documented in ``docs/cli.md`` (``"schema": "salesstages.report/1"``). The text,
+CSV and HTML renderers all read that dict, so the formats never disagree.
+Durations are floats in days (keys end in ``_days``), money is a float in the
+deals' own currency, timestamps are ISO 8601 in UTC, rates are in [0, 1] or
+``null``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, Literal, cast
+
+from . import forecast, metrics
+from ._events import Event
+from ._pipeline import Pipeline
+
+__all__ = ["SCHEMA", "build_report", "render_csv", "render_text"]
+
+#: The report schema's name and version; a change that breaks a reader bumps it.
+SCHEMA: Final = "salesstages.report/1"
+#: How many rows of the long lists (stalled deals) the text report prints.
+TEXT_LIMIT: Final = 10
+_DAY: Final = timedelta(days=1)
+#: The funnel's policies for skipped stages (see :func:`salesstages.metrics.funnel`).
+Skips = Literal["touched", "imputed", "ordered"]
+_Durations = dict[str, metrics.DurationStats]
+
+
+def _days(td: timedelta | None) -> float | None:
+    return None if td is None else td / _DAY
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat()
+
+
+def _jsonable(value: object) -> str | int | float | bool | None:
+    """A segment key as a JSON scalar (anything else as its text)."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def _stats(s: metrics.DurationStats) -> dict[str, Any]:
+    return {
+        "count": s.count,
+        "open_count": s.open_count,
+        "mean_days": _days(s.mean),
+        "median_days": _days(s.median),
+        "p90_days": _days(s.p90),
+        "min_days": _days(s.min),
+        "max_days": _days(s.max),
+    }
+
+
+def _ratio(r: metrics.Ratio) -> dict[str, Any]:
+    return {"numerator": r.numerator, "denominator": r.denominator, "rate": r.rate}
+
+
+def _funnel_rows(rows: Sequence[metrics.FunnelRow], labels: Mapping[str, str]) -> list[Any]:
+    return [
+        {
+            "stage": r.stage,
+            "label": labels[r.stage],
+            "reached": r.reached,
+            "conversion_rate": r.conversion_rate,
+            "win_rate": r.win_rate,
+        }
+        for r in rows
+    ]
+
+
+def backtest_dates(
+    first: datetime, as_of: datetime, horizon: timedelta, *, count: int = 6
+) -> list[datetime]:
+    """Up to ``count`` evenly spaced dates whose horizon ends by ``as_of``, after one
+    horizon of history; empty when the log is shorter than two horizons."""
+    start = first + horizon
+    end = as_of - horizon
+    if end <= start:
+        return []
+    step = (end - start) / max(1, count - 1)
+    return [start + step * i for i in range(count)]
+
+
+def build_report(
+    events: Iterable[Event],
+    pipeline: Pipeline,
+    *,
+    as_of: datetime | None = None,
+    by: str | None = None,
+    skips: Skips = "imputed",
+    horizon: timedelta = timedelta(days=30),
+    source: str | None = None,
+) -> dict[str, Any]:
+    """Every figure of the report as a JSON-ready dict (schema :data:`SCHEMA`).
+
+    ``as_of`` defaults to the latest event; later events are ignored. ``by``
+    adds a ``segments`` section keyed by that attribute's value at opening.
+    """
+    from . import __version__
+
+    evs = list(events)
+    if as_of is None:
+        as_of = max((e.at for e in evs), default=None)
+    else:
+        evs = [e for e in evs if e.at <= as_of]
+    labels = {s.name: s.title for s in pipeline.stages}
+    report: dict[str, Any] = {
+        "schema": SCHEMA,
+        "generator": f"salesstages {__version__}",
+        "source": source,
+        "pipeline": {
+            "name": pipeline.name,
+            "stages": [
+                {
+                    "name": s.name,
+                    "label": s.title,
+                    "outcome": s.outcome,
+                    "probability": s.probability,
+                    "rot_after_days": _days(s.rot_after),
+                    "substates": list(s.substates),
+                }
+                for s in pipeline.stages
+            ],
+        },
+        "as_of": _iso(as_of),
+        "by": by,
+    }
+    if as_of is None or not evs:  # no events at all, or none by as_of
+        report.update(_empty_sections(pipeline, labels, skips))
+        return report
+    first = min(e.at for e in evs)
+    kw: dict[str, Any] = {"as_of": as_of}
+    wr = cast(metrics.Ratio, metrics.win_rate(evs, pipeline, **kw))
+    wr_value = cast(metrics.Ratio, metrics.win_rate(evs, pipeline, by_value=True, **kw))
+    funnel = cast(list[metrics.FunnelRow], metrics.funnel(evs, pipeline, skips=skips, **kw))
+    durations = cast(_Durations, metrics.stage_durations(evs, pipeline, **kw))
+    durations_all = cast(
+        _Durations, metrics.stage_durations(evs, pipeline, include_open=True, **kw)
+    )
+    snap = metrics.snapshot(evs, pipeline, as_of)
+    deal_outcomes = _outcome_counts(evs, pipeline)
+    cycle_won = cast(metrics.DurationStats, metrics.sales_cycle(evs, pipeline, outcome="won", **kw))
+    cycle_lost = cast(
+        metrics.DurationStats, metrics.sales_cycle(evs, pipeline, outcome="lost", **kw)
+    )
+    velocity = cast(float, metrics.velocity(evs, pipeline, **kw))
+    survival = forecast.time_to_close(evs, pipeline, **kw)
+    model = forecast.markov(evs, pipeline)
+    report.update(
+        {
+            "period": {"first_event": _iso(first), "last_event": _iso(max(e.at for e in evs))},
+            "counts": {"events": len(evs), **deal_outcomes},
+            "funnel": {"policy": skips, "rows": _funnel_rows(funnel, labels)},
+            "time_in_stage": [
+                {
+                    "stage": name,
+                    "label": labels[name],
+                    **_stats(durations[name]),
+                    "current_median_days": _days(durations_all[name].median),
+                }
+                for name in durations
+            ],
+            "time_in_substate": _substates(evs, pipeline, as_of, labels),
+            "win_rate": {"deals": _ratio(wr), "amount": _ratio(wr_value)},
+            "sales_cycle": {"won": _stats(cycle_won), "lost": _stats(cycle_lost)},
+            "snapshot": [
+                {"stage": k, "label": labels[k], "count": v.count, "amount": v.amount}
+                for k, v in snap.items()
+            ],
+            "stalled": [
+                {"deal_id": s.deal_id, "stage": s.stage, "idle_days": _days(s.idle)}
+                for s in metrics.stalled(evs, pipeline, **kw)
+            ],
+            "lost_reasons": [
+                {"reason": reason, "deals": n, "amount": amount}
+                for reason, n, amount in metrics.lost_reasons(evs, pipeline, **kw)
+            ],
+            "velocity_per_day": velocity,
+            "forecast": {
+                "weighted": forecast.weighted(evs, pipeline, **kw),
+                "markov": forecast.markov_forecast(evs, pipeline, model=model, **kw),
+                "conditional": forecast.conditional_forecast(evs, pipeline, **kw),
+                "conditional_within_horizon": forecast.conditional_forecast(
+                    evs, pipeline, horizon=horizon, **kw
+                ),
+                "horizon_days": _days(horizon),
+                "markov_win_probability": [
+                    {
+                        "stage": s,
+                        "label": labels[s],
+                        "win_probability": model.win_probability[s],
+                        "expected_moves": model.expected_moves[s],
+                    }
+                    for s in model.stages
+                ],
+            },
+            "time_to_close": {
+                "deals": survival.deals,
+                "censored": survival.censored,
+                "median_days": _days(survival.median),
+                "level": survival.level,
+                "curve": [
+                    {"days": _days(t), "survival": s, "lower": lo, "upper": hi}
+                    for t, s, lo, hi in zip(
+                        survival.times,
+                        survival.survival,
+                        survival.lower,
+                        survival.upper,
+                        strict=True,
+                    )
+                ],
+            },
+            "backtest": _backtest(evs, pipeline, first, as_of, horizon),
+            "segments": _segments(evs, pipeline, by, as_of, skips, labels) if by else None,
+        }
+    )
+    finite: dict[str, Any] = _finite(report)
+    return finite
+
+
+def _finite(value: Any) -> Any:
+    """The report with infinite or NaN floats (e.g. a velocity over zero-length cycles)
+    replaced by None, so that it is valid JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _empty_sections(pipeline: Pipeline, labels: Mapping[str, str], skips: Skips) -> dict[str, Any]:
+    zero = _stats(
+        metrics.DurationStats(
+            count=0, open_count=0, mean=None, median=None, p90=None, min=None, max=None
+        )
+    )
+    none_ratio = {"numerator": 0, "denominator": 0, "rate": None}
+    return {
+        "period": {"first_event": None, "last_event": None},
+        "counts": {"events": 0, "deals": 0, "open": 0, "won": 0, "lost": 0},
+        "funnel": {
+            "policy": skips,
+            "rows": [
+                {
+                    "stage": s.name,
+                    "label": s.title,
+                    "reached": 0,
+                    "conversion_rate": None,
+                    "win_rate": None,
+                }
+                for s in pipeline.open_stages
+            ],
+        },
+        "time_in_stage": [
+            {"stage": s.name, "label": s.title, **zero, "current_median_days": None}
+            for s in pipeline.open_stages
+        ],
+        "time_in_substate": [],
+        "win_rate": {"deals": none_ratio, "amount": none_ratio},
+        "sales_cycle": {"won": zero, "lost": zero},
+        "snapshot": [
+            {"stage": s.name, "label": labels[s.name], "count": 0, "amount": 0.0}
+            for s in pipeline.open_stages
+        ],
+        "stalled": [],
+        "lost_reasons": [],
+        "velocity_per_day": 0.0,
+        "forecast": {
+            "weighted": 0.0,
+            "markov": 0.0,
+            "conditional": 0.0,
+            "conditional_within_horizon": 0.0,
+            "horizon_days": None,
+            "markov_win_probability": [],
+        },
+        "time_to_close": {
+            "deals": 0,
+            "censored": 0,
+            "median_days": None,
+            "level": 0.95,
+            "curve": [],
+        },
+        "backtest": None,
+        "segments": None,
+    }
+
+
+def _outcome_counts(evs: Sequence[Event], pipeline: Pipeline) -> dict[str, int]:
+    """Deals by outcome now, from the last stage each deal entered."""
+    outcome = {s.name: s.outcome for s in pipeline.stages}
+    last: dict[str, tuple[int, str]] = {}
+    for e in evs:
+        if e.kind == "stage_entered" and e.stage is not None:
+            seen = last.get(e.deal_id)
+            if seen is None or e.seq > seen[0]:
+                last[e.deal_id] = (e.seq, e.stage)
+    counts = {"deals": len({e.deal_id for e in evs}), "open": 0, "won": 0, "lost": 0}
+    for _, stage in last.values():
+        counts[outcome.get(stage, "open")] += 1
+    return counts
+
+
+def _substates(
+    evs: Sequence[Event], pipeline: Pipeline, as_of: datetime, labels: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for s in pipeline.open_stages:
+        if not s.substates:
+            continue
+        stats = metrics.substate_durations(evs, pipeline, s.name, as_of=as_of)
+        for sub in s.substates:
+            rows.append(
+                {"stage": s.name, "label": labels[s.name], "substate": sub, **_stats(stats[sub])}
+            )
+    return rows
+
+
+def _backtest(
+    evs: Sequence[Event], pipeline: Pipeline, first: datetime, as_of: datetime, horizon: timedelta
+) -> dict[str, Any] | None:
+    dates = backtest_dates(first, as_of, horizon)
+    if not dates:
+        return None
+    bt = forecast.backtest(evs, pipeline, at=dates, horizon=horizon)
+    return {
+        "horizon_days": _days(bt.horizon),
+        "rows": [
+            {
+                "at": _iso(r.at),
+                "open_deals": r.open_deals,
+                "open_amount": r.open_amount,
+                "actual": r.actual,
+                "won_new": r.won_new,
+                "forecasts": dict(r.forecasts),
+            }
+            for r in bt.rows
+        ],
+        "errors": [
+            {"method": e.method, "bias": e.bias, "mae": e.mae, "rmse": e.rmse, "mape": e.mape}
+            for e in bt.errors.values()
+        ],
+    }
+
+
+def _segments(
+    evs: Sequence[Event],
+    pipeline: Pipeline,
+    by: str,
+    as_of: datetime,
+    skips: Skips,
+    labels: Mapping[str, str],
+) -> list[dict[str, Any]]:
+    kw: dict[str, Any] = {"as_of": as_of, "by": by}
+    wr = cast(Mapping[Hashable, metrics.Ratio], metrics.win_rate(evs, pipeline, **kw))
+    wr_value = cast(
+        Mapping[Hashable, metrics.Ratio], metrics.win_rate(evs, pipeline, by_value=True, **kw)
+    )
+    cycle = cast(Mapping[Hashable, metrics.DurationStats], metrics.sales_cycle(evs, pipeline, **kw))
+    fun = cast(
+        Mapping[Hashable, list[metrics.FunnelRow]],
+        metrics.funnel(evs, pipeline, skips=skips, **kw),
+    )
+    vel = cast(Mapping[Hashable, float], metrics.velocity(evs, pipeline, **kw))
+    out: list[dict[str, Any]] = []
+    for key, ratio in wr.items():
+        first = fun[key][0].reached if fun.get(key) else 0
+        out.append(
+            {
+                "value": _jsonable(key),
+                "deals": first,
+                "win_rate": _ratio(ratio),
+                "win_rate_amount": _ratio(wr_value[key]),
+                "sales_cycle_won": _stats(cycle[key]),
+                "velocity_per_day": vel.get(key, 0.0),
+                "funnel": _funnel_rows(fun.get(key, []), labels),
+            }
+        )
+    return out
+
+
+# ----------------------------------------------------------------------- text
+def _num(x: float | None, fmt: str = ",.0f") -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    return format(x, fmt)
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{x:.1%}"
+
+
+def _d(x: float | None) -> str:
+    return "–" if x is None else f"{x:.1f} d"
+
+
+def table(
+    headers: Sequence[str], rows: Iterable[Sequence[str]], *, left: int = 1, align: str = ""
+) -> str:
+    """An aligned text table: the first ``left`` columns left-aligned, the rest right
+    (or, with ``align``, one letter per column: ``l`` or ``r``)."""
+    body = [list(r) for r in rows]
+    align = align or "l" * left + "r" * (len(headers) - left)
+    widths = [len(h) for h in headers]
+    for r in body:
+        for i, cell in enumerate(r):
+            widths[i] = max(widths[i], len(cell))
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            c.ljust(widths[i]) if align[i] == "l" else c.rjust(widths[i])
+            for i, c in enumerate(cells)
+        ]
+        return "  ".join(parts).rstrip()
+
+    out = [line(headers), "  ".join("-" * w for w in widths)]
+    out.extend(line(r) for r in body)
+    return "\n".join(out)
+
+
+def _when(iso: str | None) -> str:
+    """An ISO timestamp (UTC) as ``2026-04-01 09:58 UTC``."""
+    if not iso:
+        return "–"
+    return iso[:10] + " " + iso[11:16] + " UTC"
+
+
+def _title(text: str) -> str:
+    return f"{text}\n{'=' * len(text)}"
+
+
+def _segment_name(value: object) -> str:
+    return "(none)" if value is None else str(value)
+
+
+def render_text(report: Mapping[str, Any]) -> str:
+    """The report as aligned text tables, for a terminal."""
+    p = report["pipeline"]
+    c = report["counts"]
+    parts = [
+        _title(f"Pipeline report: {p['name']}"),
+        f"As of {_when(report['as_of'])}"
+        + (f" · source {report['source']}" if report.get("source") else ""),
+        f"{c['deals']:,} deals ({c['open']:,} open, {c['won']:,} won, {c['lost']:,} lost) "
+        f"from {c['events']:,} events",
+    ]
+    f = report["funnel"]
+    parts += [
+        "",
+        _title(f"Funnel (skips policy: {f['policy']})"),
+        table(
+            ["stage", "reached", "conversion", "win rate"],
+            [
+                [r["label"], f"{r['reached']:,}", _pct(r["conversion_rate"]), _pct(r["win_rate"])]
+                for r in f["rows"]
+            ],
+        ),
+    ]
+    parts += [
+        "",
+        _title("Time in stage (completed visits)"),
+        table(
+            ["stage", "visits", "median", "p90", "mean", "open now", "open median age"],
+            [
+                [
+                    r["label"],
+                    f"{r['count']:,}",
+                    _d(r["median_days"]),
+                    _d(r["p90_days"]),
+                    _d(r["mean_days"]),
+                    f"{r['open_count']:,}",
+                    _d(r["current_median_days"]),
+                ]
+                for r in report["time_in_stage"]
+            ],
+        ),
+    ]
+    if report["time_in_substate"]:
+        parts += [
+            "",
+            _title("Time in sub-state (completed visits)"),
+            table(
+                ["stage", "sub-state", "visits", "median", "p90", "open now"],
+                [
+                    [
+                        r["label"],
+                        r["substate"],
+                        f"{r['count']:,}",
+                        _d(r["median_days"]),
+                        _d(r["p90_days"]),
+                        f"{r['open_count']:,}",
+                    ]
+                    for r in report["time_in_substate"]
+                ],
+                left=2,
+            ),
+        ]
+    wr = report["win_rate"]
+    sc = report["sales_cycle"]
+    parts += [
+        "",
+        _title("Win rate and sales cycle"),
+        table(
+            ["figure", "value", "detail"],
+            [
+                [
+                    "win rate (deals)",
+                    _pct(wr["deals"]["rate"]),
+                    f"{_num(wr['deals']['numerator'])} won of "
+                    f"{_num(wr['deals']['denominator'])} closed",
+                ],
+                [
+                    "win rate (amount)",
+                    _pct(wr["amount"]["rate"]),
+                    f"{_num(wr['amount']['numerator'])} won of {_num(wr['amount']['denominator'])}",
+                ],
+                [
+                    "sales cycle, won",
+                    _d(sc["won"]["median_days"]),
+                    f"median; p90 {_d(sc['won']['p90_days'])}; {sc['won']['count']:,} deals",
+                ],
+                [
+                    "sales cycle, lost",
+                    _d(sc["lost"]["median_days"]),
+                    f"median; p90 {_d(sc['lost']['p90_days'])}; {sc['lost']['count']:,} deals",
+                ],
+                ["velocity", _num(report["velocity_per_day"]), "money per day"],
+            ],
+            align="lrl",
+        ),
+    ]
+    if report.get("segments"):
+        parts += [
+            "",
+            _title(f"By {report['by']}"),
+            table(
+                [
+                    str(report["by"]),
+                    "deals",
+                    "won",
+                    "closed",
+                    "win rate",
+                    "won cycle",
+                    "velocity/day",
+                ],
+                [
+                    [
+                        _segment_name(s["value"]),
+                        f"{s['deals']:,}",
+                        _num(s["win_rate"]["numerator"]),
+                        _num(s["win_rate"]["denominator"]),
+                        _pct(s["win_rate"]["rate"]),
+                        _d(s["sales_cycle_won"]["median_days"]),
+                        _num(s["velocity_per_day"]),
+                    ]
+                    for s in report["segments"]
+                ],
+            ),
+        ]
+    parts += [
+        "",
+        _title("Open pipeline now"),
+        table(
+            ["stage", "deals", "amount"],
+            [[r["label"], f"{r['count']:,}", _num(r["amount"])] for r in report["snapshot"]],
+        ),
+    ]
+    stalled = report["stalled"]
+    parts += ["", _title(f"Stalled deals ({len(stalled):,})")]
+    if stalled:
+        parts.append(
+            table(
+                ["deal", "stage", "idle"],
+                [[s["deal_id"], s["stage"], _d(s["idle_days"])] for s in stalled[:TEXT_LIMIT]],
+                left=2,
+            )
+        )
+        if len(stalled) > TEXT_LIMIT:
+            parts.append(f"… and {len(stalled) - TEXT_LIMIT:,} more (all of them in --format json)")
+    else:
+        parts.append("none")
+    reasons = report["lost_reasons"]
+    parts += ["", _title("Lost reasons")]
+    parts.append(
+        table(
+            ["reason", "deals", "amount"],
+            [[r["reason"], f"{r['deals']:,}", _num(r["amount"])] for r in reasons],
+        )
+        if reasons
+        else "none"
+    )
+    fc = report["forecast"]
+    parts += [
+        "",
+        _title("Forecast of the open pipeline"),
+        table(
+            ["method", "amount", "meaning"],
+            [
+                ["weighted", _num(fc["weighted"]), "Σ amount × stage probability"],
+                ["markov", _num(fc["markov"]), "Σ amount × P(win | stage), from observed moves"],
+                [
+                    "conditional",
+                    _num(fc["conditional"]),
+                    "Σ amount × P(win | stage, days in stage)",
+                ],
+                [
+                    "conditional, horizon",
+                    _num(fc["conditional_within_horizon"]),
+                    f"the same, won within {_d(fc['horizon_days'])}",
+                ],
+            ],
+            align="lrl",
+        ),
+    ]
+    ttc = report["time_to_close"]
+    parts += [
+        "",
+        _title("Time to close (Kaplan–Meier, open deals censored)"),
+        f"median {_d(ttc['median_days'])} over {ttc['deals']:,} deals "
+        f"({ttc['censored']:,} still open)",
+    ]
+    bt = report["backtest"]
+    parts += ["", _title("Forecast backtest")]
+    if bt is None:
+        parts.append("not enough history (needs at least two horizons of events)")
+    else:
+        methods = [e["method"] for e in bt["errors"]]
+        parts.append(
+            table(
+                ["as of", "open", "actual", *methods],
+                [
+                    [
+                        r["at"][:10],
+                        f"{r['open_deals']:,}",
+                        _num(r["actual"]),
+                        *(_num(r["forecasts"][m]) for m in methods),
+                    ]
+                    for r in bt["rows"]
+                ],
+            )
+        )
+        parts.append("")
+        parts.append(
+            table(
+                ["method", "bias", "MAE", "RMSE", "MAPE"],
+                [
+                    [
+                        e["method"],
+                        _num(e["bias"]),
+                        _num(e["mae"]),
+                        _num(e["rmse"]),
+                        _pct(e["mape"]),
+                    ]
+                    for e in bt["errors"]
+                ],
+            )
+        )
+        parts.append(
+            f"horizon {_d(bt['horizon_days'])}; best method first (lowest mean absolute error)"
+        )
+    return "\n".join(parts) + "\n"
+
+
+# ------------------------------------------------------------------------ csv
+CSV_COLUMNS: Final = ("section", "segment", "item", "metric", "value")
+
+
+def _csv_rows(report: Mapping[str, Any]) -> Iterable[tuple[Any, ...]]:
+    yield ("report", "", "", "schema", report["schema"])
+    yield ("report", "", "", "pipeline", report["pipeline"]["name"])
+    yield ("report", "", "", "as_of", report["as_of"])
+    for k, v in report["counts"].items():
+        yield ("counts", "", "", k, v)
+
+    def funnel(segment: str, rows: Iterable[Mapping[str, Any]]) -> Iterable[tuple[Any, ...]]:
+        for r in rows:
+            for m in ("reached", "conversion_rate", "win_rate"):
+                yield ("funnel", segment, r["stage"], m, r[m])
+
+    yield from funnel("", report["funnel"]["rows"])
+    for r in report["time_in_stage"]:
+        for m, v in r.items():
+            if m not in ("stage", "label"):
+                yield ("time_in_stage", "", r["stage"], m, v)
+    for r in report["time_in_substate"]:
+        for m, v in r.items():
+            if m not in ("stage", "label", "substate"):
+                yield ("time_in_substate", "", f"{r['stage']}/{r['substate']}", m, v)
+    for kind, ratio in report["win_rate"].items():
+        for m, v in ratio.items():
+            yield ("win_rate", "", kind, m, v)
+    for outcome, stats in report["sales_cycle"].items():
+        for m, v in stats.items():
+            yield ("sales_cycle", "", outcome, m, v)
+    for r in report["snapshot"]:
+        yield ("snapshot", "", r["stage"], "count", r["count"])
+        yield ("snapshot", "", r["stage"], "amount", r["amount"])
+    for s in report["stalled"]:
+        yield ("stalled", "", s["deal_id"], "stage", s["stage"])
+        yield ("stalled", "", s["deal_id"], "idle_days", s["idle_days"])
+    for r in report["lost_reasons"]:
+        yield ("lost_reasons", "", r["reason"], "deals", r["deals"])
+        yield ("lost_reasons", "", r["reason"], "amount", r["amount"])
+    yield ("velocity", "", "", "per_day", report["velocity_per_day"])
+    fc = report["forecast"]
+    for m in ("weighted", "markov", "conditional", "conditional_within_horizon", "horizon_days"):
+        yield ("forecast", "", "", m, fc[m])
+    for r in fc["markov_win_probability"]:
+        yield ("markov", "", r["stage"], "win_probability", r["win_probability"])
+        yield ("markov", "", r["stage"], "expected_moves", r["expected_moves"])
+    ttc = report["time_to_close"]
+    for m in ("deals", "censored", "median_days"):
+        yield ("time_to_close", "", "", m, ttc[m])
+    for pt in ttc["curve"]:
+        yield ("time_to_close", "", f"{pt['days']:.6f}", "survival", pt["survival"])
+    bt = report["backtest"]
+    if bt is not None:
+        for r in bt["rows"]:
+            yield ("backtest", "", r["at"], "actual", r["actual"])
+            for m, v in r["forecasts"].items():
+                yield ("backtest", "", r["at"], m, v)
+        for e in bt["errors"]:
+            for m in ("bias", "mae", "rmse", "mape"):
+                yield ("backtest_error", "", e["method"], m, e[m])
+    for s in report.get("segments") or ():
+        seg = _segment_name(s["value"])
+        yield ("segment", seg, "", "deals", s["deals"])
+        for m, v in s["win_rate"].items():
+            yield ("segment_win_rate", seg, "deals", m, v)
+        yield (
+            "segment",
+            seg,
+            "",
+            "sales_cycle_won_median_days",
+            s["sales_cycle_won"]["median_days"],
+        )
+        yield ("segment", seg, "", "velocity_per_day", s["velocity_per_day"])
+        yield from (("segment_" + r[0], seg, *r[2:]) for r in funnel(seg, s["funnel"]))
+
+
+def render_csv(report: Mapping[str, Any]) -> str:
+    """The report as one long CSV table: ``section, segment, item, metric, value``."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in _csv_rows(report):
+        writer.writerow(["" if v is None else v for v in row])
+    return buf.getvalue()

@@ -1,0 +1,428 @@
+"""An event store in one JSON Lines file, safe for several threads and processes.
+
+File format: UTF-8, one line per append call, each line ending in ``\\n``. An
+event is a JSON array of its fields in a fixed order,
+``[deal_id, seq, at, kind, stage, name, data]`` (``at`` in ISO 8601 with its
+offset, ``data`` a JSON object), which reads about twice as fast as an object
+with keys. A single-event append is one such array on its line; a batch is an
+array of them on one line, so a batch is all or nothing. The global position
+of an event is its 1-based place in the file. (For interchange, export with
+:func:`salesstages.io.write_jsonl`, which writes one JSON object per event.)
+
+Writers take an exclusive ``fcntl.flock`` on ``<path>.lock``, catch up with
+what other processes appended, check the batch, write it with one ``write``
+call and ``fsync`` it (unless ``fsync=False``). Readers take no lock.
+
+Torn-tail policy: a last line without its ``\\n`` is an append that has not
+finished, or one that a crash cut short. Readers ignore it (it was never
+acknowledged to its writer); the next append, holding the lock so no writer
+can be active, truncates it before writing. Every complete line must be a
+valid event or batch: anything else raises :class:`~salesstages.DataError`
+naming the file, the line and the field, because it is damage a tool cannot
+repair by guessing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from .._errors import DataError
+from .._events import Event
+from ._codec import (
+    FieldError,
+    Interner,
+    event_from_row,
+    event_to_row_json,
+    events_from_lines,
+    gc_paused,
+)
+from ._protocol import check_batch, check_shape, check_times
+
+if sys.platform != "win32":
+    import fcntl
+
+if TYPE_CHECKING:
+    from .._deal import Deal
+    from .._pipeline import Pipeline
+
+__all__ = ["JsonlStore"]
+
+_CHUNK: Final = 1 << 20  # bytes read and parsed at a time
+
+
+class JsonlStore:
+    """Events in one JSON Lines file; safe for several threads and processes.
+
+    Args:
+        path: The log file (created when missing). A lock file
+            ``<path>.lock`` is created beside it.
+        fsync: ``True`` (the default) fsyncs every append before returning, so a
+            power cut cannot lose it; ``False`` leaves flushing to the OS (a
+            process crash still loses nothing that was appended).
+
+    Each append is one line (a batch is a JSON array), written under an
+    exclusive lock on ``<path>.lock`` (POSIX ``flock``; on Windows only
+    threads of one process are serialised). A torn last line, left by a crash
+    in the middle of an append, is ignored by readers and truncated by the next
+    append; any other malformed line raises :class:`~salesstages.DataError`.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, fsync: bool = True) -> None:
+        self.path = Path(path)
+        real = self.path.resolve()  # one lock file per log, however the path is spelt
+        self.lock_path = real.with_name(real.name + ".lock")
+        self.fsync = bool(fsync)
+        self._lock = threading.RLock()
+        self._fd = -1
+        self._lock_fd = -1
+        self._pid = 0
+        # What this handle knows about the file: complete lines up to ``_offset``.
+        self._offset = 0
+        self._count = 0
+        self._lines = 0
+        self._index: dict[str, tuple[int, datetime]] = {}
+        self.path.touch(exist_ok=True)
+
+    # ------------------------------------------------------------------ files
+    def _open(self) -> int:
+        pid = os.getpid()
+        if self._fd < 0 or self._pid != pid:
+            # After fork() the parent's descriptors (and its flock) must not be shared.
+            self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            self._lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            self._pid = pid
+        return self._fd
+
+    def close(self) -> None:
+        """Close the file descriptors (a later append reopens them)."""
+        with self._lock:
+            if self._fd >= 0 and self._pid == os.getpid():
+                os.close(self._fd)
+                os.close(self._lock_fd)
+            self._fd = self._lock_fd = -1
+
+    def __enter__(self) -> JsonlStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # interpreter shutdown may have torn down os
+            self.close()
+
+    # ------------------------------------------------------------------ writing
+    def append(self, events: Sequence[Event]) -> None:
+        """Append events of one deal, all or nothing (see :class:`EventStore`).
+
+        Raises:
+            ConcurrencyError: The first ``seq`` is not the deal's current length
+                (another writer got there first); nothing was written.
+            OutOfOrderError: An event is earlier than the one before it.
+            DataError: A complete line of the file is malformed.
+            ValueError: A malformed batch, or data that JSON cannot represent.
+        """
+        self.append_many((events,))
+
+    def append_many(self, batches: Iterable[Sequence[Event]]) -> int:
+        """Append several batches (each one deal's, as for :meth:`append`) with one
+        write and one fsync. Returns the number of events written.
+
+        Every batch is checked before anything is written, so a refused call
+        writes nothing. Each batch is still its own line: if the process dies
+        in the middle of the write, the complete lines stand and the torn one
+        is dropped, so a crash may keep a prefix of the batches (each whole),
+        never half of one. Raises what :meth:`append` raises.
+        """
+        prepared = []
+        for events in batches:
+            batch = list(events)
+            deal_id = check_shape(batch)
+            if len(batch) == 1:
+                line = event_to_row_json(batch[0])
+            else:
+                line = "[" + ",".join(event_to_row_json(e) for e in batch) + "]"
+            prepared.append((deal_id, batch, line))
+        if not prepared:
+            return 0
+        payload = ("\n".join(p[2] for p in prepared) + "\n").encode("utf-8")
+        with self._lock:
+            fd = self._open()
+            if sys.platform != "win32":
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            try:
+                self._catch_up(fd)
+                state: dict[str, tuple[int, datetime]] = {}
+                for deal_id, batch, _ in prepared:
+                    known = state.get(deal_id) or self._index.get(deal_id)
+                    length, last_at = known if known is not None else (0, None)
+                    check_batch(batch, length)
+                    check_times(batch, None if last_at is None else _stub(deal_id, last_at))
+                    state[deal_id] = (length + len(batch), batch[-1].at)
+                view = memoryview(payload)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+                if self.fsync:
+                    os.fsync(fd)
+                self._offset += len(payload)
+                self._lines += len(prepared)
+                self._index.update(state)
+                count = sum(len(p[1]) for p in prepared)
+                self._count += count
+            finally:
+                if sys.platform != "win32":
+                    fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+        return count
+
+    def _catch_up(self, fd: int) -> None:
+        """Index what other writers appended; truncate a torn tail (the lock is held)."""
+        size = os.fstat(fd).st_size
+        if size < self._offset:
+            raise DataError(
+                f"the file shrank from {self._offset} to {size} bytes while open; "
+                "an event log must only grow (was it edited or replaced?)",
+                path=str(self.path),
+            )
+        if size == self._offset:
+            return
+        scan = _Scan(self.path, self._offset, self._lines)
+        index = self._index
+        seen: dict[str, tuple[int, datetime]] = {}  # applied only if the whole scan is good
+        count = 0
+        for chunk in scan.chunks(fd):
+            for e in chunk:
+                known = seen.get(e.deal_id) or index.get(e.deal_id)
+                length = 0 if known is None else known[0]
+                if e.seq != length:
+                    raise _seq_error(self.path, scan, e, length)
+                seen[e.deal_id] = (length + 1, e.at)
+            count += len(chunk)
+        index.update(seen)
+        self._count += count
+        self._offset = scan.offset
+        self._lines = scan.lines
+        if scan.offset < size:  # a torn last line: no writer is active, so a crash left it
+            os.ftruncate(fd, scan.offset)
+            if self.fsync:
+                os.fsync(fd)
+
+    # ------------------------------------------------------------------ reading
+    def events(self, deal_id: str | None = None) -> Iterator[Event]:
+        """Iterate one deal's events, or every deal's (deals in order of first
+        append, each in ``seq`` order).
+
+        Reads the file as it is now (complete lines only). Raises
+        :class:`~salesstages.DataError` for a malformed line, or for a ``seq``
+        that repeats or skips within a deal.
+        """
+        groups: dict[str, list[Event]] = {}
+        get = groups.get
+        scan = _Scan(self.path, 0, 0)
+        # Every event is kept until the end (to group them), so without the pause the
+        # collector would walk the growing heap again and again.
+        with open(self.path, "rb") as f, gc_paused():
+            for chunk in scan.chunks(f.fileno()):
+                for e in chunk:
+                    did = e.deal_id
+                    if deal_id is not None and did != deal_id:
+                        continue
+                    lst = get(did)
+                    if lst is None:
+                        lst = groups[did] = []
+                    if e.seq != len(lst):
+                        raise _seq_error(self.path, scan, e, len(lst))
+                    lst.append(e)
+        return (e for lst in groups.values() for e in lst)
+
+    def events_after(self, position: int = 0) -> Iterator[tuple[int, Event]]:
+        """Iterate ``(position, event)`` in append order, for positions after ``position``.
+
+        Positions are 1-based places in the file. Following the log from the
+        last position this handle wrote or read resumes at its byte offset.
+        """
+        if not isinstance(position, int) or position < 0:
+            raise ValueError(f"position must be an int >= 0, got {position!r}")
+        return self._after(position)
+
+    def _after(self, position: int) -> Iterator[tuple[int, Event]]:
+        with self._lock:
+            marks = [self._mark, (self._offset, self._lines, self._count)]
+        usable = [m for m in marks if m[2] <= position]
+        start, lines, pos = max(usable, key=lambda m: m[2]) if usable else (0, 0, 0)
+        scan = _Scan(self.path, start, lines)
+        with open(self.path, "rb") as f:
+            for chunk in scan.chunks(f.fileno()):
+                for e in chunk:
+                    pos += 1
+                    if pos > position:
+                        yield pos, e
+                with self._lock:
+                    if pos > self._mark[2]:
+                        self._mark = (scan.offset, scan.lines, pos)
+
+    # (byte offset, lines, position) at a line start, to resume following the log
+    _mark: tuple[int, int, int] = (0, 0, 0)
+
+    def deal_ids(self) -> list[str]:
+        """Every deal id, in order of first append."""
+        seen: dict[str, None] = {}
+        scan = _Scan(self.path, 0, 0)
+        with open(self.path, "rb") as f:
+            for chunk in scan.chunks(f.fileno()):
+                for e in chunk:
+                    seen.setdefault(e.deal_id)
+        return list(seen)
+
+    def load(self, pipeline: Pipeline, deal_id: str) -> Deal:
+        """Rebuild deal ``deal_id``; raises ``UnknownDealError`` (a ``KeyError``) when
+        the store has none."""
+        from .._deal import load_deal
+
+        return load_deal(pipeline, self, deal_id, self.events(deal_id))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.events_after(0))
+
+    def __repr__(self) -> str:
+        return f"JsonlStore({str(self.path)!r})"
+
+
+def _stub(deal_id: str, at: datetime) -> Event:
+    return Event(deal_id=deal_id, seq=0, at=at, kind="activity")
+
+
+def _seq_error(path: Path, scan: _Scan, e: Event, expected: int) -> DataError:
+    what = "repeats" if e.seq < expected else "skips"
+    return DataError(
+        f"deal {e.deal_id!r}: seq {e.seq} {what} (expected {expected}); "
+        "the log was edited by hand or two files were concatenated",
+        path=str(path),
+        line=scan.line_of(e),
+        field="seq",
+    )
+
+
+class _Scan:
+    """Parse complete lines of a JSON Lines event file in chunks.
+
+    ``offset`` and ``lines`` advance over complete lines only; a last line
+    without ``\\n`` (torn, or still being written) is left alone.
+    ``complete`` is true once the scan reached the end of the complete lines.
+    """
+
+    def __init__(self, path: Path, offset: int, lines: int) -> None:
+        self.path = path
+        self.offset = offset
+        self.lines = lines
+        self.complete = False
+        self._intern = Interner()
+        self._where: dict[int, int] = {}
+        self._last: tuple[list[Event], list[Any], int] = ([], [], 0)
+
+    def line_of(self, e: Event) -> int | None:
+        """The line an event of the last chunk came from (for error messages)."""
+        if id(e) in self._where:
+            return self._where[id(e)]
+        out, objs, first_line = self._last
+        i = next((i for i, x in enumerate(out) if x is e), None)
+        if i is None:
+            return None
+        for n, obj in enumerate(objs, first_line):
+            i -= len(obj) if type(obj) is list and obj and type(obj[0]) is list else 1
+            if i < 0:
+                return n
+        return None  # pragma: no cover - every event came from a line
+
+    def chunks(self, fd: int) -> Iterator[list[Event]]:
+        """Yield the events of each chunk of complete lines, in file order."""
+        pending = b""
+        pos = self.offset
+        while True:
+            os.lseek(fd, pos, os.SEEK_SET)  # (os.pread is POSIX-only)
+            block = os.read(fd, _CHUNK)
+            pos += len(block)
+            if not block:
+                self.complete = True
+                return
+            data = pending + block if pending else block
+            end = data.rfind(b"\n") + 1
+            if end == 0:
+                pending = data
+                continue
+            pending = data[end:]
+            body = data[:end]
+            with gc_paused():
+                events = self._parse(body)
+            self.offset += end
+            self.lines += body.count(b"\n")
+            yield events
+
+    def _parse(self, body: bytes) -> list[Event]:
+        first_line = self.lines + 1
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = first_line + body.count(b"\n", 0, exc.start)
+            raise DataError(
+                f"not UTF-8 text (byte {exc.object[exc.start]:#04x}); the file is damaged",
+                path=str(self.path),
+                line=line,
+            ) from None
+        lines = text.split("\n")
+        lines.pop()  # the empty string after the last newline
+        items = [ln for ln in lines if ln]
+        objs: list[Any] | None = None
+        if items:
+            try:
+                objs = json.loads("[" + ",".join(items) + "]")
+            except ValueError:
+                objs = None
+            if objs is not None and len(objs) != len(items):
+                objs = None  # a line held more than one value: find it line by line
+        if objs is None or len(items) != len(lines):
+            return self._parse_lines(lines, first_line)
+        try:
+            out = events_from_lines(objs, self._intern)
+        except FieldError:
+            return self._parse_lines(lines, first_line)  # again, slowly, to name the line
+        self._where = {}
+        self._last = (out, objs, first_line)
+        return out
+
+    def _parse_lines(self, lines: list[str], first_line: int) -> list[Event]:
+        intern = self._intern
+        out: list[Event] = []
+        where: dict[int, int] = {}
+        for n, text in enumerate(lines, first_line):
+            if not text.strip():
+                continue
+            try:
+                obj = json.loads(text)
+            except ValueError as exc:
+                raise DataError(
+                    f"not valid JSON ({exc}); every complete line must be one event or one batch",
+                    path=str(self.path),
+                    line=n,
+                ) from None
+            objs = obj if type(obj) is list and obj and type(obj[0]) is list else [obj]
+            for o in objs:
+                try:
+                    e = event_from_row(o, intern)
+                except FieldError as exc:
+                    raise DataError(
+                        exc.message, path=str(self.path), line=n, field=exc.field
+                    ) from None
+                where[id(e)] = n
+                out.append(e)
+        self._where = where
+        self._last = ([], [], 0)
+        return out

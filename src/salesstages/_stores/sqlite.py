@@ -1,0 +1,418 @@
+"""An event store in one SQLite file, safe for several threads and processes.
+
+Schema (created on first open):
+
+``events``
+    ``PRIMARY KEY (deal_id, seq)`` (a taken ``seq`` cannot be written twice),
+    ``position`` (``UNIQUE``: the global append order across deals, 1, 2, 3 …),
+    ``at`` (ISO 8601, UTC), ``kind``, ``stage``, ``name``, ``data`` (a JSON object).
+``deals``
+    ``deal_id`` and the position of its first event (the order of ``deal_ids()``).
+
+Triggers refuse every ``UPDATE`` and ``DELETE`` on both tables: the log is
+append-only, also for someone with a SQL shell.
+
+Every append is one ``BEGIN IMMEDIATE`` transaction: it takes the write lock
+first, then reads the deal's current length, checks the batch and inserts it,
+so two processes can never both take one ``seq`` (the loser gets
+:class:`~salesstages.ConcurrencyError`) and positions are committed in order.
+The file runs in WAL mode (readers never block the writer) with a busy timeout.
+
+Durability: ``synchronous=FULL`` by default, so an append that returned has
+been fsynced to the WAL: a power cut cannot lose it. With
+``synchronous="NORMAL"`` appends are faster, an application crash still loses
+nothing, but a power cut (or OS crash) may lose the most recent appends (never
+half of one, never an older one, and the file is never corrupted).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+from .._errors import ConcurrencyError, DataError, SalesStagesError
+from .._events import _EMPTY, Event
+from ._codec import EVENT_SETTERS, dump_data
+from ._protocol import check_batch, check_shape, check_times
+
+if TYPE_CHECKING:
+    from .._deal import Deal
+    from .._pipeline import Pipeline
+
+__all__ = ["SqliteStore"]
+
+_SCHEMA: Final = (
+    """CREATE TABLE IF NOT EXISTS events (
+    deal_id  TEXT    NOT NULL,
+    seq      INTEGER NOT NULL CHECK (seq >= 0),
+    position INTEGER NOT NULL UNIQUE CHECK (position > 0),
+    at       TEXT    NOT NULL,
+    kind     TEXT    NOT NULL CHECK (kind IN
+                 ('opened', 'stage_entered', 'substate_entered', 'activity', 'updated')),
+    stage    TEXT,
+    name     TEXT,
+    data     TEXT    NOT NULL DEFAULT '{}',
+    PRIMARY KEY (deal_id, seq)
+) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS deals (
+    deal_id  TEXT    NOT NULL PRIMARY KEY,
+    position INTEGER NOT NULL UNIQUE
+) WITHOUT ROWID""",
+    *(
+        f"CREATE TRIGGER IF NOT EXISTS {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, 'salesstages {table} are append-only: {verb} is refused'); "
+        "END"
+        for table in ("events", "deals")
+        for verb in ("UPDATE", "DELETE")
+    ),
+)
+_COLUMNS: Final = "e.deal_id, e.seq, e.at, e.kind, e.stage, e.name, e.data"
+_SELECT_ALL: Final = (
+    f"SELECT {_COLUMNS} FROM deals AS d CROSS JOIN events AS e "
+    "ON e.deal_id = d.deal_id ORDER BY d.position, e.seq"
+)
+_SELECT_DEAL: Final = f"SELECT {_COLUMNS} FROM events AS e WHERE e.deal_id = ? ORDER BY e.seq"
+_SELECT_AFTER: Final = (
+    f"SELECT e.position, {_COLUMNS} FROM events AS e WHERE e.position > ? "
+    "ORDER BY e.position LIMIT ?"
+)
+_SELECT_LAST: Final = "SELECT seq, at FROM events WHERE deal_id = ? ORDER BY seq DESC LIMIT 1"
+_INSERT: Final = (
+    "INSERT INTO events (deal_id, seq, position, at, kind, stage, name, data) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_CHUNK: Final = 2000
+_INHERITED: list[sqlite3.Connection] = []  # connections a forked child must not close
+
+Synchronous = Literal["FULL", "NORMAL"]
+# What reading a damaged row raises: bad UTF-8, bad JSON, a bad timestamp, a bad type.
+_DecodeErrors = (UnicodeDecodeError, ValueError, TypeError)
+
+
+class SqliteStore:
+    """Events in one SQLite file; safe for several threads and several processes.
+
+    Args:
+        path: The database file (created with its schema when missing).
+        synchronous: ``"FULL"`` (the default: an append that returned survives a
+            power cut) or ``"NORMAL"`` (faster; a power cut may lose the latest
+            appends, whole, but never corrupts the file). A crash of the
+            process loses nothing either way.
+        timeout: Seconds to wait for another process's write lock before
+            giving up with ``sqlite3.OperationalError``.
+
+    Rows are never updated or deleted (triggers refuse it). The global position
+    of an event (1, 2, 3 … in append order across deals) lets a reader follow
+    the log with :meth:`events_after`. A store may be shared by threads; after
+    ``fork()`` the child opens its own connection on first use.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        synchronous: Synchronous = "FULL",
+        timeout: float = 30.0,
+    ) -> None:
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ValueError(f"synchronous must be 'FULL' or 'NORMAL', got {synchronous!r}")
+        if not isinstance(timeout, int | float) or timeout < 0:
+            raise ValueError(f"timeout must be a number of seconds >= 0, got {timeout!r}")
+        self.path = Path(path)
+        self.synchronous: Synchronous = synchronous
+        self.timeout = float(timeout)
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        self._pid = 0
+        self._connection()  # create the file and schema now, so errors show at once
+
+    # ------------------------------------------------------------------ connection
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
+        )
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+            if not conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = 'deals_no_delete'"
+            ).fetchone():
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for statement in _SCHEMA:
+                        conn.execute(statement)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+        except BaseException as exc:
+            conn.close()
+            if isinstance(exc, sqlite3.OperationalError) and _transient(exc):
+                raise
+            if isinstance(exc, sqlite3.DatabaseError | UnicodeDecodeError):  # not a database
+                raise DataError(
+                    f"cannot open as a salesstages SQLite store: {exc}", path=str(self.path)
+                ) from exc
+            raise
+        return conn
+
+    def _connection(self) -> sqlite3.Connection:
+        pid = os.getpid()
+        if self._conn is None or self._pid != pid:
+            if self._conn is not None:
+                # After fork() the parent's connection must be neither used nor closed
+                # here (closing it could checkpoint the parent's WAL): keep it alive.
+                _INHERITED.append(self._conn)
+            self._conn = self._connect()
+            self._pid = pid
+        return self._conn
+
+    def close(self) -> None:
+        """Close the connection (a later call reopens it)."""
+        with self._lock:
+            if self._conn is not None:
+                if self._pid == os.getpid():
+                    self._conn.close()
+                else:  # inherited through fork(): the parent's to close, not ours
+                    _INHERITED.append(self._conn)
+            self._conn = None
+
+    def __enter__(self) -> SqliteStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # interpreter shutdown may have torn down sqlite3
+            self.close()
+
+    # ------------------------------------------------------------------ writing
+    def append(self, events: Sequence[Event]) -> None:
+        """Append events of one deal, all or nothing (see :class:`EventStore`).
+
+        Raises:
+            ConcurrencyError: The first ``seq`` is not the deal's current length
+                (another writer got there first); nothing was written.
+            OutOfOrderError: An event is earlier than the one before it.
+            ValueError: A malformed batch, or data that JSON cannot represent.
+            DataError: The database file is damaged.
+            sqlite3.OperationalError: Another process held the write lock for
+                longer than ``timeout``.
+        """
+        self.append_many((events,))
+
+    def append_many(self, batches: Iterable[Sequence[Event]]) -> int:
+        """Append several batches (each one deal's, as for :meth:`append`) in one
+        transaction: all of them or none. Returns the number of events written.
+
+        The fast way to load an import: one commit (and one fsync) for thousands
+        of deals instead of one each. Raises what :meth:`append` raises.
+        """
+        prepared = []
+        for events in batches:
+            batch = list(events)
+            deal_id = check_shape(batch)
+            # [deal_id, seq, position (set later), at, kind, stage, name, data]
+            rows = [
+                [deal_id, e.seq, 0, e.at.isoformat(), e.kind, e.stage, e.name, dump_data(e)]
+                for e in batch
+            ]
+            prepared.append((deal_id, batch, rows))
+        if not prepared:
+            return 0
+        with self._lock, self._guard():
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                top = conn.execute("SELECT max(position) FROM events").fetchone()[0] or 0
+                state: dict[str, tuple[int, Event | None]] = {}
+                new_deals: list[tuple[str, int]] = []
+                inserts: list[list[Any]] = []
+                for deal_id, batch, rows in prepared:
+                    if deal_id in state:
+                        length, last = state[deal_id]
+                    else:
+                        row = conn.execute(_SELECT_LAST, (deal_id,)).fetchone()
+                        length, last = (
+                            (0, None) if row is None else (row[0] + 1, _stub(deal_id, *row))
+                        )
+                    check_batch(batch, length)
+                    check_times(batch, last)
+                    if length == 0:
+                        new_deals.append((deal_id, top + 1))
+                    for i, r in enumerate(rows, top + 1):
+                        r[2] = i
+                    inserts.extend(rows)
+                    top += len(batch)
+                    state[deal_id] = (length + len(batch), batch[-1])
+                conn.executemany("INSERT INTO deals (deal_id, position) VALUES (?, ?)", new_deals)
+                conn.executemany(_INSERT, inserts)
+                conn.execute("COMMIT")
+            except sqlite3.IntegrityError as exc:
+                conn.execute("ROLLBACK")
+                if "UNIQUE" not in str(exc):
+                    raise
+                # The write lock makes this unreachable unless the file was edited by hand.
+                raise ConcurrencyError(
+                    f"a seq or position is already taken ({exc}); reload the deal and retry"
+                ) from exc
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        return len(inserts)
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Turn signs of a damaged database into :class:`DataError` naming the file.
+
+        Lock timeouts (``database is locked``) and errors raised by the store's
+        own checks pass through unchanged.
+        """
+        try:
+            yield
+        except SalesStagesError:
+            raise
+        except sqlite3.OperationalError as exc:
+            if _transient(exc):
+                raise
+            raise self._damaged(exc) from exc
+        except sqlite3.DatabaseError as exc:
+            raise self._damaged(exc) from exc
+        except _DecodeErrors as exc:
+            raise self._damaged(exc) from exc
+
+    def _damaged(self, exc: BaseException) -> DataError:
+        return DataError(
+            f"the database is damaged or not a salesstages store ({exc}); restore it from a "
+            "backup, or export what still reads with salesstages.io",
+            path=str(self.path),
+        )
+
+    # ------------------------------------------------------------------ reading
+    def events(self, deal_id: str | None = None) -> Iterator[Event]:
+        """Iterate one deal's events, or every deal's (deals in order of first
+        append, each in ``seq`` order).
+
+        Iterating every deal streams from a read transaction of its own, so the
+        iterator sees one consistent snapshot however long it takes.
+        """
+        if deal_id is not None:
+            with self._lock, self._guard():
+                rows = self._connection().execute(_SELECT_DEAL, (deal_id,)).fetchall()
+                return iter(_to_events(rows))
+        return self._stream_all()
+
+    def _stream_all(self) -> Iterator[Event]:
+        with self._lock:
+            self._connection()  # make sure the schema exists
+        conn = sqlite3.connect(
+            self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
+        )
+        try:
+            with self._guard():
+                conn.execute("BEGIN")  # one snapshot for the whole iteration
+                cur = conn.execute(_SELECT_ALL)
+            while True:
+                with self._guard():
+                    rows = cur.fetchmany(_CHUNK)
+                    if not rows:
+                        break
+                    events = _to_events(rows)
+                yield from events
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+
+    def events_after(self, position: int = 0) -> Iterator[tuple[int, Event]]:
+        """Iterate ``(position, event)`` in append order, for positions after ``position``.
+
+        Positions are 1, 2, 3 … across deals and are committed in order, so a
+        reader that remembers the last position it saw never misses an event.
+        """
+        if not isinstance(position, int) or position < 0:
+            raise ValueError(f"position must be an int >= 0, got {position!r}")
+        return self._stream_after(position)
+
+    def _stream_after(self, position: int) -> Iterator[tuple[int, Event]]:
+        while True:
+            with self._lock, self._guard():
+                rows = self._connection().execute(_SELECT_AFTER, (position, _CHUNK)).fetchall()
+                if not rows:
+                    return
+                events = _to_events([r[1:] for r in rows])
+            for r, e in zip(rows, events, strict=True):
+                yield r[0], e
+            position = rows[-1][0]
+
+    def deal_ids(self) -> list[str]:
+        """Every deal id, in order of first append."""
+        with self._lock, self._guard():
+            rows = self._connection().execute("SELECT deal_id FROM deals ORDER BY position")
+            return [r[0] for r in rows]
+
+    def load(self, pipeline: Pipeline, deal_id: str) -> Deal:
+        """Rebuild deal ``deal_id``; raises ``UnknownDealError`` (a ``KeyError``) when
+        the store has none."""
+        from .._deal import load_deal
+
+        return load_deal(pipeline, self, deal_id, self.events(deal_id))
+
+    def __len__(self) -> int:
+        with self._lock, self._guard():
+            return int(
+                self._connection()
+                .execute("SELECT coalesce(max(position), 0) FROM events")
+                .fetchone()[0]
+            )
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({str(self.path)!r})"
+
+
+def _transient(exc: sqlite3.OperationalError) -> bool:
+    """A lock timeout or an unreachable file: not damage, so not a :class:`DataError`."""
+    text = str(exc)
+    return "locked" in text or "busy" in text or "unable to open" in text
+
+
+def _stub(deal_id: str, seq: int, at: str) -> Event:
+    return Event(deal_id=deal_id, seq=seq, at=datetime.fromisoformat(at), kind="activity")
+
+
+def _to_events(rows: list[Any]) -> list[Event]:
+    """Rows as events: the database only holds what :meth:`SqliteStore.append` checked.
+
+    The hot loop of reading: :func:`~._codec.make_event` inlined.
+    """
+    fromiso = datetime.fromisoformat
+    loads = json.loads
+    proxy = MappingProxyType
+    empty = _EMPTY
+    new = object.__new__
+    sd, ss, sa, sk, sst, sn, sdata = EVENT_SETTERS
+    out: list[Event] = []
+    append = out.append
+    for d, s, a, k, st, n, data in rows:
+        e = new(Event)
+        sd(e, d)
+        ss(e, s)
+        sa(e, fromiso(a))
+        sk(e, k)
+        sst(e, st)
+        sn(e, n)
+        sdata(e, empty if data == "{}" else proxy(loads(data)))
+        append(e)
+    return out

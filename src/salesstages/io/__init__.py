@@ -1,0 +1,34 @@
+"""Import and export event logs and CRM histories.
+
+- The canonical event format, both directions: :func:`write_jsonl` /
+  :func:`read_jsonl` (one JSON object per event and line) and
+  :func:`write_csv` / :func:`read_csv` (one column per :class:`~salesstages.Event`
+  field, ``data`` as a JSON object).
+- :func:`read_stage_table`: a table with one row per deal and a date column per
+  stage entered (HubSpot's "date entered <stage>" export and the like).
+- :func:`read_opportunity_history`: a Salesforce ``OpportunityHistory`` export.
+
+Every reader raises :class:`~salesstages.DataError` naming the file, the line
+and the field for input it cannot read, and nothing else. The importers are
+lenient by default: they keep what they can and return every
+:class:`ImportProblem` in an :class:`ImportResult`; with ``strict=True`` they
+raise at the first problem instead.
+"""
+
+from __future__ import annotations
+
+from ._canonical import read_csv, read_jsonl, write_csv, write_jsonl
+from ._common import ImportProblem, ImportResult
+from ._salesforce import read_opportunity_history
+from ._stage_table import read_stage_table
+
+__all__ = [
+    "ImportProblem",
+    "ImportResult",
+    "read_csv",
+    "read_jsonl",
+    "read_opportunity_history",
+    "read_stage_table",
+    "write_csv",
+    "write_jsonl",
+]

@@ -1,0 +1,362 @@
+"""What every reader and importer shares: sources, CSV rows, dates, numbers, problems,
+and the builder that turns a CRM row history into a valid event log."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime, time, tzinfo
+from typing import IO, Any, Final, TypeAlias
+
+import attrs
+
+from .._errors import DataError
+from .._events import _EMPTY, Event, freeze_data
+from .._pipeline import Pipeline
+
+__all__ = [
+    "DealBuilder",
+    "ImportProblem",
+    "ImportResult",
+    "Reporter",
+    "Source",
+    "Target",
+    "attribute_map",
+    "csv_table",
+    "parse_date",
+    "parse_number",
+    "read_source",
+    "require_columns",
+    "source_name",
+]
+
+Source: TypeAlias = "str | os.PathLike[str] | IO[str] | IO[bytes]"
+Target: TypeAlias = "str | os.PathLike[str] | IO[str]"
+
+
+@attrs.frozen
+class ImportProblem:
+    """One thing an importer could not take as it was.
+
+    Attributes:
+        deal_id: The deal (row id) concerned, or ``None`` when the row has none.
+        row: The file line the row starts on (the header is line 1).
+        rule: A short, stable name: ``no_dates``, ``date``, ``amount``,
+            ``unknown_status``, ``unknown_stage``, ``status_mismatch``,
+            ``no_close_date``, ``move_not_allowed``, ``after_won``, ``time``,
+            ``duplicate_id``, ``no_id``, ``columns``.
+        message: What was wrong and what the importer did about it.
+    """
+
+    deal_id: str | None
+    row: int
+    rule: str
+    message: str
+
+
+@attrs.frozen
+class ImportResult:
+    """What an importer produced.
+
+    Attributes:
+        events: The events of every imported deal, each deal's in ``seq`` order;
+            they replay with ``strict=True`` on the pipeline they were built for.
+        problems: Every problem met (empty in strict mode, which raises instead).
+        rows: Data rows read (the header not counted).
+        deals: Deals imported (a deal whose rows were all unusable is not).
+    """
+
+    events: tuple[Event, ...]
+    problems: tuple[ImportProblem, ...]
+    rows: int
+    deals: int
+
+    def batches(self) -> list[list[Event]]:
+        """The events grouped by deal, one list per deal, ready for ``append_many``
+        (or one ``append`` per deal)."""
+        out: dict[str, list[Event]] = {}
+        for e in self.events:
+            out.setdefault(e.deal_id, []).append(e)
+        return list(out.values())
+
+    def counts(self) -> dict[str, int]:
+        """The number of problems per rule, most frequent first."""
+        out: dict[str, int] = {}
+        for p in self.problems:
+            out[p.rule] = out.get(p.rule, 0) + 1
+        return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+# ---------------------------------------------------------------------- sources
+def source_name(source: object) -> str:
+    """A name for error messages: the path, or the file object's ``name``."""
+    if isinstance(source, str | os.PathLike):
+        return os.fspath(source)
+    name = getattr(source, "name", None)
+    return str(name) if isinstance(name, str | int) else "<stream>"
+
+
+def read_source(source: Source) -> tuple[str, str]:
+    """Read a whole source as text: ``(name, text)``; a BOM is dropped.
+
+    Raises :class:`DataError` naming the line of the first byte that is not UTF-8.
+    """
+    name = source_name(source)
+    raw: str | bytes
+    if isinstance(source, str | os.PathLike):
+        try:
+            with open(source, "rb") as f:
+                raw = f.read()
+        except OSError as exc:
+            raise DataError(f"cannot read the file: {exc.strerror or exc}", path=name) from None
+    else:
+        raw = source.read()
+    if isinstance(raw, str):
+        return name, raw.removeprefix("\ufeff")
+    try:
+        return name, raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise DataError(
+            f"not UTF-8 text (byte {raw[exc.start]:#04x}); save the file as UTF-8",
+            path=name,
+            line=line,
+        ) from None
+
+
+def csv_table(name: str, text: str) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    """The header and an iterator of ``(line, cells)`` of a CSV text.
+
+    ``line`` is the physical line a row starts on. Raises :class:`DataError` for
+    an empty file, a blank or duplicated header name, or a CSV syntax error.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise DataError(f"bad CSV: {exc}", path=name, line=reader.line_num) from None
+    if not header:
+        raise DataError("the file is empty; expected a header row", path=name, line=1)
+    header = [h.strip() for h in header]
+    seen: set[str] = set()
+    for h in header:
+        if not h:
+            raise DataError("a column has no name in the header row", path=name, line=1)
+        if h in seen:
+            raise DataError("the column appears twice in the header", path=name, line=1, field=h)
+        seen.add(h)
+
+    def rows() -> Iterator[tuple[int, list[str]]]:
+        while True:
+            start = reader.line_num + 1
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise DataError(f"bad CSV: {exc}", path=name, line=start) from None
+            if cells:
+                yield start, cells
+
+    return header, rows()
+
+
+def require_columns(name: str, header: Sequence[str], columns: Sequence[str | None]) -> None:
+    """Raise :class:`DataError` naming the first configured column the header lacks."""
+    for c in columns:
+        if c is not None and c not in header:
+            raise DataError(
+                f"the header has no column {c!r} (it has: {', '.join(header)}); "
+                "check the column names passed to the importer",
+                path=name,
+                line=1,
+                field=c,
+            )
+
+
+def attribute_map(columns: Mapping[str, str] | Sequence[str]) -> dict[str, str]:
+    """``attribute_columns`` as ``{column: attribute}`` (a sequence keeps the names)."""
+    if isinstance(columns, str):
+        raise TypeError("attribute_columns must be a list of columns or a mapping, not a string")
+    if isinstance(columns, Mapping):
+        return dict(columns)
+    return {c: c for c in columns}
+
+
+# ---------------------------------------------------------------------- values
+_DATE_ONLY: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_THOUSANDS: Final = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+
+
+def parse_date(text: str, *, fmt: str | None = None, tz: tzinfo = UTC) -> datetime:
+    """A date or date-time cell as aware UTC; a naive value is taken in ``tz``.
+
+    Accepts ISO 8601 (``2024-05-01``, ``2024-05-01T09:30:00Z``,
+    ``2024-05-01 09:30:00.000+0000``) or, with ``fmt``, a :meth:`datetime.strptime`
+    format. A bare date means midnight in ``tz``. Raises ``ValueError``.
+    """
+    text = text.strip()
+    if fmt is not None:
+        value = datetime.strptime(text, fmt)
+    elif _DATE_ONLY.match(text):
+        value = datetime.combine(date.fromisoformat(text), time())
+    else:
+        value = datetime.fromisoformat(text)
+    if value.tzinfo is None or value.utcoffset() is None:
+        value = value.replace(tzinfo=tz)
+    return value.astimezone(UTC)
+
+
+def parse_number(text: str) -> int | float:
+    """An amount cell as ``int`` (when integral) or ``float``; ``1,234.50`` is fine.
+
+    Raises ``ValueError`` for anything else, including NaN and infinities.
+    """
+    t = text.strip().lstrip("$€£").strip()
+    if _THOUSANDS.match(t):
+        t = t.replace(",", "")
+    try:
+        return int(t)
+    except ValueError:
+        pass
+    value = float(t)
+    if not math.isfinite(value):
+        raise ValueError(f"{text!r} is not a finite number")
+    return value
+
+
+# ---------------------------------------------------------------------- problems
+class Reporter:
+    """Collects problems (lenient) or raises the first as :class:`DataError` (strict)."""
+
+    def __init__(self, name: str, strict: bool) -> None:
+        self.name = name
+        self.strict = strict
+        self.problems: list[ImportProblem] = []
+
+    def __call__(
+        self, deal_id: str | None, row: int, rule: str, message: str, field: str | None = None
+    ) -> None:
+        """Record one problem, or raise it in strict mode."""
+        if self.strict:
+            raise DataError(
+                f"{message} (rule {rule!r}); fix the row, or import with strict=False to "
+                "keep what can be kept and get every problem back",
+                path=self.name,
+                line=row,
+                field=field,
+            )
+        self.problems.append(ImportProblem(deal_id, row, rule, message))
+
+
+# ---------------------------------------------------------------------- building
+class DealBuilder:
+    """Builds one deal's events hop by hop, refusing what the pipeline's rules refuse.
+
+    Every refused step is reported (and skipped), so the events produced always
+    replay with ``strict=True``.
+    """
+
+    def __init__(self, pipeline: Pipeline, deal_id: str, report: Reporter) -> None:
+        self.pipeline = pipeline
+        self.deal_id = deal_id
+        self.report = report
+        self.events: list[Event] = []
+        self.stage: str | None = None
+        self.attributes: dict[str, Any] = {}
+
+    @property
+    def last_at(self) -> datetime | None:
+        """The time of the latest event, or ``None`` before the first."""
+        return self.events[-1].at if self.events else None
+
+    def _add(self, at: datetime, kind: str, stage: str | None, data: Mapping[str, Any]) -> None:
+        self.events.append(
+            Event(
+                deal_id=self.deal_id,
+                seq=len(self.events),
+                at=at,
+                kind=kind,  # type: ignore[arg-type]
+                stage=stage,
+                data=freeze_data(data) if data else _EMPTY,
+            )
+        )
+
+    def _in_time(self, at: datetime, row: int, what: str, field: str | None) -> bool:
+        last = self.last_at
+        if last is not None and at < last:
+            self.report(
+                self.deal_id,
+                row,
+                "time",
+                f"deal {self.deal_id!r}: {what} at {at.isoformat()} is earlier than the "
+                f"previous event at {last.isoformat()}; skipped",
+                field,
+            )
+            return False
+        return True
+
+    def open(
+        self, at: datetime, stage: str, attributes: Mapping[str, Any], row: int, field: str | None
+    ) -> None:
+        """Open the deal at ``at``; a closed ``stage`` opens in the first stage and moves."""
+        start = stage if self.pipeline.stage(stage).is_open else self.pipeline.first_stage.name
+        self.attributes = dict(attributes)
+        self._add(at, "opened", None, attributes)
+        self._add(at, "stage_entered", start, _EMPTY)
+        self.stage = start
+        if start != stage:
+            self.hop(stage, at, row, field)
+
+    def hop(
+        self,
+        stage: str,
+        at: datetime,
+        row: int,
+        field: str | None,
+        data: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Enter ``stage`` at ``at`` if the rules allow; report and skip otherwise."""
+        current = self.stage
+        assert current is not None, "open() first"
+        if stage == current:
+            return False
+        pipeline = self.pipeline
+        if pipeline.stage(current).outcome == "won":
+            self.report(
+                self.deal_id,
+                row,
+                "after_won",
+                f"deal {self.deal_id!r}: a move to {stage!r} after the deal was won in "
+                f"{current!r}; nothing leaves a won stage, skipped",
+                field,
+            )
+            return False
+        if not pipeline.allowed(current, stage):
+            allowed = pipeline.targets(current)
+            self.report(
+                self.deal_id,
+                row,
+                "move_not_allowed",
+                f"deal {self.deal_id!r}: the pipeline does not allow moving from {current!r} "
+                f"to {stage!r} (allowed next: {', '.join(allowed) or 'nothing'}); skipped",
+                field,
+            )
+            return False
+        if not self._in_time(at, row, f"entering {stage!r}", field):
+            return False
+        self._add(at, "stage_entered", stage, data or _EMPTY)
+        self.stage = stage
+        return True
+
+    def update(self, at: datetime, changes: Mapping[str, Any], row: int, field: str | None) -> None:
+        """Record changed attributes as an ``updated`` event (nothing when none changed)."""
+        changed = {k: v for k, v in changes.items() if self.attributes.get(k) != v}
+        if not changed or not self._in_time(at, row, "an update", field):
+            return
+        self.attributes.update(changed)
+        self._add(at, "updated", self.stage, changed)

@@ -1,0 +1,64 @@
+"""Metrics over an event log: pure functions of ``(events, pipeline, ...)``.
+
+Every function takes ``events`` (any iterable of :class:`~salesstages.Event`,
+in any order) and the :class:`~salesstages.Pipeline`. ``as_of`` defaults to
+the latest event time; events after it are ignored, so every metric can be
+asked "as it stood then". ``by="<attribute>"`` returns a dict keyed by that
+attribute's value when the deal was opened. Durations are exact
+``timedelta``\\ s of calendar time. See ``docs/metrics.md`` for every
+definition and counting policy.
+
+The log is folded once per call (:func:`visits` is the pivot: one record per
+stay in an open stage); the metrics trust it to follow the pipeline (check it
+with :meth:`~salesstages.Pipeline.check`).
+"""
+
+from __future__ import annotations
+
+from ._durations import stage_durations, substate_durations, substate_visits, visits
+from ._frames import records, to_pandas, to_polars
+from ._funnel import conversion, funnel, period_conversion, skips_and_regressions
+from ._outcomes import NO_REASON, lost_reasons, sales_cycle, snapshot, stalled, velocity, win_rate
+from ._types import (
+    DurationStats,
+    FunnelRow,
+    Ratio,
+    SnapshotRow,
+    StageFlow,
+    Stall,
+    SubstateVisit,
+    Visit,
+)
+
+__all__ = [
+    "NO_REASON",
+    "DurationStats",
+    "FunnelRow",
+    "Ratio",
+    "SnapshotRow",
+    "StageFlow",
+    "Stall",
+    "SubstateVisit",
+    "Visit",
+    "conversion",
+    "funnel",
+    "lost_reasons",
+    "period_conversion",
+    "records",
+    "sales_cycle",
+    "skips_and_regressions",
+    "snapshot",
+    "stage_durations",
+    "stalled",
+    "substate_durations",
+    "substate_visits",
+    "to_pandas",
+    "to_polars",
+    "velocity",
+    "visits",
+    "win_rate",
+]
+
+
+def __dir__() -> list[str]:
+    return list(__all__)

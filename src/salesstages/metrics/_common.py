@@ -1,0 +1,151 @@
+"""Helpers shared by the metrics: argument checks, segmentation, summary statistics."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from .._events import Event
+from .._pipeline import Pipeline
+from .._time import to_utc
+from ._history import DealHistory, Histories, histories
+from ._types import DurationStats
+
+__all__ = [
+    "amount_of",
+    "check_by",
+    "check_choice",
+    "check_stage",
+    "duration_stats",
+    "load",
+    "percentile",
+    "segmented",
+]
+
+T = TypeVar("T")
+_ZERO = timedelta(0)
+
+
+def load(events: Iterable[Event], pipeline: Pipeline, as_of: datetime | None) -> Histories:
+    """Check the common arguments and fold the log."""
+    if not isinstance(pipeline, Pipeline):
+        raise TypeError(
+            f"pipeline must be a salesstages.Pipeline, got {type(pipeline).__name__}; "
+            "metrics take (events, pipeline, ...)"
+        )
+    if isinstance(events, str | bytes) or not isinstance(events, Iterable):
+        raise TypeError(f"events must be an iterable of Event, got {type(events).__name__}")
+    if as_of is not None:
+        as_of = to_utc(as_of, "as_of")
+    return histories(events, pipeline, as_of=as_of)
+
+
+def check_by(by: object) -> str | None:
+    """``by`` must be ``None`` or an attribute name."""
+    if by is not None and (not isinstance(by, str) or not by):
+        raise TypeError(f"by must be an attribute name (a non-empty string) or None, got {by!r}")
+    return by
+
+
+def check_choice(name: str, value: object, choices: Sequence[str]) -> str:
+    """``value`` must be one of ``choices``."""
+    if not isinstance(value, str) or value not in choices:
+        options = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be one of {options}; got {value!r}")
+    return value
+
+
+def check_stage(pipeline: Pipeline, name: object, what: str, *, open_only: bool = False) -> str:
+    """``name`` must be a stage of ``pipeline`` (an open one with ``open_only``)."""
+    stage = pipeline.stage(name)  # type: ignore[arg-type]
+    if open_only and not stage.is_open:
+        raise ValueError(
+            f"{what} must be an open stage; {stage.name!r} is a {stage.outcome} stage "
+            f"(open stages: {', '.join(s.name for s in pipeline.open_stages)})"
+        )
+    return stage.name
+
+
+def _hashable(value: Any, by: str, deal_id: str) -> Hashable:
+    if isinstance(value, list):
+        return tuple(value)
+    try:
+        hash(value)
+    except TypeError:
+        raise TypeError(
+            f"by={by!r}: deal {deal_id!r} has {by}={value!r}, which cannot be a dict key; "
+            "segment on an attribute holding a string, number or boolean"
+        ) from None
+    return value  # type: ignore[no-any-return]
+
+
+def _sort_keys(keys: list[Hashable]) -> list[Hashable]:
+    try:
+        return sorted(keys, key=lambda k: (k is None, k))
+    except TypeError:  # mixed types: keep the order of first appearance
+        return keys
+
+
+def segmented(
+    deals: Iterable[DealHistory],
+    by: str | None,
+    compute: Callable[[list[DealHistory]], T],
+) -> T | dict[Hashable, T]:
+    """``compute(all deals)``, or with ``by`` a dict from each value of attribute
+    ``by`` at opening (``None`` when absent) to ``compute`` over those deals,
+    keys sorted (``None`` last; in order of appearance when they don't sort)."""
+    if by is None:
+        return compute(list(deals))
+    groups: dict[Hashable, list[DealHistory]] = {}
+    for h in deals:
+        key = h.opened_attributes.get(by)
+        try:
+            lst = groups.get(key)
+        except TypeError:
+            key = _hashable(key, by, h.deal_id)
+            lst = groups.get(key)
+        if lst is None:
+            groups[key] = [h]
+        else:
+            lst.append(h)
+    return {k: compute(groups[k]) for k in _sort_keys(list(groups))}
+
+
+def amount_of(value: Any) -> float:
+    """An ``amount`` attribute as a number: missing, ``None`` or not a number count as 0."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return 0.0
+
+
+def percentile(ordered: Sequence[timedelta], q: float) -> timedelta:
+    """The ``q`` quantile of non-empty sorted durations, by linear interpolation
+    (numpy's default): position ``(n - 1) * q`` between the two nearest values."""
+    h = (len(ordered) - 1) * q
+    lo = math.floor(h)
+    frac = h - lo
+    low = ordered[lo]
+    if frac == 0 or lo + 1 >= len(ordered):
+        return low
+    return low + (ordered[lo + 1] - low) * frac
+
+
+def duration_stats(durations: list[timedelta], open_count: int) -> DurationStats:
+    """Summarise ``durations`` (sorted in place)."""
+    n = len(durations)
+    if n == 0:
+        return DurationStats(
+            count=0, open_count=open_count, mean=None, median=None, p90=None, min=None, max=None
+        )
+    durations.sort()
+    return DurationStats(
+        count=n,
+        open_count=open_count,
+        mean=sum(durations, _ZERO) / n,
+        median=percentile(durations, 0.5),
+        p90=percentile(durations, 0.9),
+        min=durations[0],
+        max=durations[-1],
+    )

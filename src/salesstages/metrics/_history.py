@@ -1,0 +1,421 @@
+"""One pass over an event log: each deal folded into a compact :class:`DealHistory`.
+
+Everything in :mod:`salesstages.metrics` and :mod:`salesstages.forecast` is
+computed from the result of :func:`histories`, never from the raw events.
+
+Interface (stable; other modules build on it):
+
+``histories(events, pipeline, *, as_of=None) -> Histories``
+    Groups ``events`` (any iterable, any order) by deal, puts each deal in
+    ``seq`` order, drops the events later than ``as_of`` and folds each deal
+    into a :class:`DealHistory`. ``Histories.deals`` maps deal id to history
+    (deals in order of first appearance); ``Histories.as_of`` is the
+    effective cut-off: ``as_of`` when given (normalised to UTC), else the
+    latest event time kept, ``None`` for an empty log. A deal with no stage
+    entry at or before ``as_of`` (for example one opened later) is left out.
+
+``DealHistory`` (slotted; treat as read-only)
+    ``deal_id``; ``opened_at``; ``opened_attributes`` (the ``opened`` event's
+    data: what ``by=`` segments on); ``attributes`` (as of the deal's last
+    kept event); ``entries``: every ``stage_entered`` as ``(at, stage,
+    data)`` in order (never empty; ``data`` holds a lost stage's
+    ``"reason"``); ``substates``: every ``substate_entered`` as ``(at, stage,
+    substate, entry_index)`` where ``entry_index`` points into ``entries``;
+    ``last_at`` (last kept event of any kind); ``stage``, ``substate`` and
+    ``outcome`` (``"open"``, ``"won"`` or ``"lost"``) now; ``closed_at``,
+    ``closed_amount`` (the ``amount`` attribute then) and ``lost_reason`` of
+    the deal's *latest* closing, kept after a reopening (check ``outcome``).
+
+``stays(history) -> list[(stage, entered_at, exited_at, next_stage)]``
+    The deal's stays in open stages (``exited_at`` and ``next_stage`` are
+    ``None`` for the stay that is still open); :func:`visit_records` turns a
+    whole :class:`Histories` into :class:`~salesstages.metrics.Visit` records.
+
+The fast path: events that already come grouped by deal in ``seq`` order (as
+every store's ``events()`` yields them) are folded as they stream by, with no
+grouping dictionary and no sorting. The first event that shows otherwise
+switches to grouping all events by deal and sorting each deal's list by
+``seq`` (only the deals that need it). Either way the result is the same.
+
+The fold trusts the log (check it with :meth:`Pipeline.check`): it does not
+re-apply the stage graph's rules. An event naming a stage the pipeline does
+not define raises :class:`~salesstages.InvalidLogError`.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections import defaultdict, deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from functools import partial
+from itertools import chain
+from operator import attrgetter
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
+
+from .._errors import InvalidLogError
+from .._events import Event
+from .._time import to_utc
+from ._types import Visit, _fast_init
+
+if TYPE_CHECKING:
+    from .._pipeline import Outcome, Pipeline
+
+__all__ = [
+    "DealHistory",
+    "Histories",
+    "StageEntry",
+    "SubstateEntry",
+    "gc_paused",
+    "histories",
+    "stays",
+    "visit_records",
+]
+
+#: ``(at, stage, data)`` of one ``stage_entered`` event.
+StageEntry: TypeAlias = tuple[datetime, str, Mapping[str, Any]]
+#: ``(at, stage, substate, entry_index)`` of one ``substate_entered`` event.
+SubstateEntry: TypeAlias = tuple[datetime, str, str, int]
+#: One stay in an open stage: ``(stage, entered_at, exited_at, next_stage)``.
+Stay: TypeAlias = tuple[str, datetime, "datetime | None", "str | None"]
+
+_EMPTY: Final[Mapping[str, Any]] = MappingProxyType({})
+_DEAL_ID: Final = attrgetter("deal_id")
+_SEQ: Final = attrgetter("seq")
+_BY_SEQ: Final = partial(sorted, key=_SEQ)
+
+
+class DealHistory:
+    """One deal's log folded into what the metrics need (see the module docstring)."""
+
+    __slots__ = (
+        "attributes",
+        "closed_amount",
+        "closed_at",
+        "deal_id",
+        "entries",
+        "last_at",
+        "lost_reason",
+        "opened_at",
+        "opened_attributes",
+        "outcome",
+        "stage",
+        "substate",
+        "substates",
+    )
+
+    def __init__(
+        self,
+        deal_id: str,
+        opened_at: datetime,
+        opened_attributes: Mapping[str, Any],
+        attributes: Mapping[str, Any],
+        entries: list[StageEntry],
+        substates: list[SubstateEntry],
+        last_at: datetime,
+        stage: str,
+        substate: str | None,
+        outcome: Outcome,
+        closed_at: datetime | None,
+        closed_amount: Any,
+        lost_reason: str | None,
+    ) -> None:
+        self.deal_id = deal_id
+        self.opened_at = opened_at
+        self.opened_attributes = opened_attributes
+        self.attributes = attributes
+        self.entries = entries
+        self.substates = substates
+        self.last_at = last_at
+        self.stage = stage
+        self.substate = substate
+        self.outcome: Outcome = outcome
+        self.closed_at = closed_at
+        self.closed_amount = closed_amount
+        self.lost_reason = lost_reason
+
+    @property
+    def first_entered_at(self) -> datetime:
+        """When the deal entered its first stage."""
+        return self.entries[0][0]
+
+    @property
+    def is_open(self) -> bool:
+        """True when the deal is in an open stage now."""
+        return self.outcome == "open"
+
+    def __repr__(self) -> str:
+        path = " → ".join(stage for _, stage, _ in self.entries)
+        return (
+            f"DealHistory({self.deal_id!r}, opened_at={self.opened_at.isoformat()}, "
+            f"{path}, outcome={self.outcome!r})"
+        )
+
+
+class Histories:
+    """Every deal of a log folded by :func:`histories`.
+
+    Attributes:
+        pipeline: The pipeline the log follows.
+        deals: Deal id → :class:`DealHistory`, in order of first appearance.
+        as_of: The effective cut-off: the ``as_of`` asked for, else the latest
+            event time kept; ``None`` when no deal is left.
+        grouped: True when the input came grouped by deal in ``seq`` order and
+            the fast path folded it without grouping or sorting.
+    """
+
+    __slots__ = ("as_of", "deals", "grouped", "pipeline")
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        deals: dict[str, DealHistory],
+        as_of: datetime | None,
+        grouped: bool,
+    ) -> None:
+        self.pipeline = pipeline
+        self.deals = deals
+        self.as_of = as_of
+        self.grouped = grouped
+
+    def __repr__(self) -> str:
+        as_of = self.as_of.isoformat() if self.as_of is not None else None
+        return f"Histories({len(self.deals)} deals, as_of={as_of})"
+
+
+def histories(
+    events: Iterable[Event], pipeline: Pipeline, *, as_of: datetime | None = None
+) -> Histories:
+    """Fold ``events`` (any order) into one :class:`DealHistory` per deal.
+
+    Args:
+        events: Any iterable of :class:`~salesstages.Event`, in any order.
+        pipeline: The pipeline the events follow.
+        as_of: Ignore events later than this (aware) moment; ``None`` keeps all.
+
+    Raises:
+        NaiveTimeError: ``as_of`` has no timezone.
+        InvalidLogError: An event names a stage the pipeline does not define.
+    """
+    cutoff = None if as_of is None else to_utc(as_of, "as_of")
+    outcomes: dict[str, Outcome] = {s.name: s.outcome for s in pipeline.stages}
+    with gc_paused():
+        evs: Sequence[Event] = events if isinstance(events, list | tuple) else list(events)
+        deals = _fold(evs, outcomes, cutoff, True)
+        grouped = deals is not None
+        if deals is None:
+            deals = _fold(_grouped(evs), outcomes, cutoff, False)
+            assert deals is not None
+    latest: datetime | None = cutoff
+    if cutoff is None and deals:
+        latest = max(h.last_at for h in deals.values())
+    return Histories(pipeline, deals, latest, grouped)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a fold allocates its records.
+
+    Folding a million events allocates a million small containers, none of
+    them part of a cycle; left on, the collector would walk the ever-growing
+    heap again and again and more than double the time. It is switched back
+    on (if it was on) when the block ends, even on an error.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _grouped(events: Sequence[Event]) -> Iterable[Event]:
+    """The events grouped by deal (in order of first appearance), each deal in
+    ``seq`` order.
+
+    Every step runs in C (``map`` over ``attrgetter`` and ``list.append``, and
+    one small ``sorted`` per deal, done lazily as the fold reaches the deal):
+    on a shuffled log the time goes into fetching each event from memory, not
+    into the interpreter.
+    """
+    groups: defaultdict[str, list[Event]] = defaultdict(list)
+    ids = list(map(_DEAL_ID, events))
+    deque(map(list.append, map(groups.__getitem__, ids), events), maxlen=0)
+    # each deal is sorted just before the fold reads it, while it is in cache
+    return chain.from_iterable(map(_BY_SEQ, groups.values()))
+
+
+def _fold(
+    events: Iterable[Event],
+    outcomes: dict[str, Outcome],
+    cutoff: datetime | None,
+    check: bool,
+) -> dict[str, DealHistory] | None:
+    """Fold events that come grouped by deal in ``seq`` order.
+
+    With ``check`` return ``None`` as soon as an event shows the input is not
+    grouped that way (a deal seen before, or ``seq`` not increasing).
+    """
+    out: dict[str, DealHistory] = {}
+    cut: set[str] = set()  # deals met so far with no event kept (all after the cut-off)
+    new = DealHistory
+    cur = ""
+    prev_seq = -1
+    # the current deal's fold state
+    opened_at: datetime | None = None
+    opened_attrs: Mapping[str, Any] = _EMPTY
+    attributes: Mapping[str, Any] = _EMPTY
+    entries: list[StageEntry] = []
+    subs: list[SubstateEntry] = []
+    last_at: datetime | None = None
+    stage: str | None = None
+    sub: str | None = None
+    outcome: Outcome = "open"
+    closed_at: datetime | None = None
+    closed_amount: Any = None
+    reason: str | None = None
+    for e in events:
+        if e.deal_id != cur:
+            if not entries:
+                if cur:
+                    cut.add(cur)
+            else:
+                out[cur] = new(
+                    cur,
+                    opened_at or entries[0][0],
+                    opened_attrs,
+                    attributes,
+                    entries,
+                    subs,
+                    last_at,  # type: ignore[arg-type]
+                    stage,  # type: ignore[arg-type]
+                    sub,
+                    outcome,
+                    closed_at,
+                    closed_amount,
+                    reason,
+                )
+            cur = e.deal_id
+            if check and (cur in out or cur in cut):
+                return None
+            prev_seq = e.seq
+            opened_at = None
+            opened_attrs = attributes = _EMPTY
+            entries = []
+            subs = []
+            last_at = stage = sub = closed_at = closed_amount = reason = None
+            outcome = "open"
+        elif check:
+            if e.seq <= prev_seq:
+                return None
+            prev_seq = e.seq
+        at = e.at
+        if cutoff is not None and at > cutoff:
+            continue
+        last_at = at
+        kind = e.kind
+        if kind == "stage_entered":
+            st = e.stage
+            try:
+                oc = outcomes[st]  # type: ignore[index]
+            except KeyError:
+                raise _unknown_stage(e, outcomes) from None
+            entries.append((at, st, e.data))  # type: ignore[arg-type]
+            stage = st
+            sub = None
+            if oc != "open":
+                outcome = oc
+                closed_at = at
+                closed_amount = attributes.get("amount")
+                reason = e.data.get("reason") if oc == "lost" else None
+            else:
+                outcome = "open"
+        elif kind == "opened":
+            opened_at = at
+            opened_attrs = attributes = e.data
+        elif kind == "substate_entered":
+            if entries:
+                sub = e.name
+                subs.append((at, entries[-1][1], sub, len(entries) - 1))  # type: ignore[arg-type]
+        elif kind == "updated":
+            attributes = {**attributes, **e.data}
+    if entries:
+        out[cur] = new(
+            cur,
+            opened_at or entries[0][0],
+            opened_attrs,
+            attributes,
+            entries,
+            subs,
+            last_at,  # type: ignore[arg-type]
+            stage,  # type: ignore[arg-type]
+            sub,
+            outcome,
+            closed_at,
+            closed_amount,
+            reason,
+        )
+    return out
+
+
+def _unknown_stage(e: Event, outcomes: Mapping[str, Any]) -> InvalidLogError:
+    return InvalidLogError(
+        f"deal {e.deal_id!r}, seq {e.seq}: unknown stage {e.stage!r} (rule 'unknown_stage'); "
+        f"the pipeline's stages are {', '.join(outcomes)}; is this the pipeline the log "
+        "was written with?",
+        deal_id=e.deal_id,
+        seq=e.seq,
+        rule="unknown_stage",
+    )
+
+
+def stays(history: DealHistory, open_stages: frozenset[str] | set[str]) -> list[Stay]:
+    """The deal's stays in open stages, in order: ``(stage, entered_at, exited_at,
+    next_stage)``; the last one has ``exited_at`` and ``next_stage`` ``None`` when
+    the deal is still in it.
+
+    ``open_stages`` is the set of the pipeline's open stage names.
+    """
+    out: list[Stay] = []
+    entries = history.entries
+    last = len(entries) - 1
+    for i, (at, stage, _) in enumerate(entries):
+        if stage in open_stages:
+            if i < last:
+                nxt = entries[i + 1]
+                out.append((stage, at, nxt[0], nxt[1]))
+            else:
+                out.append((stage, at, None, None))
+    return out
+
+
+_make_visit = _fast_init(Visit)
+
+
+def visit_records(hist: Histories) -> list[Visit]:
+    """Every stay in an open stage of every deal, as :class:`Visit` records,
+    deal by deal (in order of first appearance) and in time order within a deal."""
+    opens = frozenset(s.name for s in hist.pipeline.open_stages)
+    make = _make_visit
+    out: list[Visit] = []
+    append = out.append
+    with gc_paused():
+        _visits_into(hist, opens, make, append)
+    return out
+
+
+def _visits_into(hist: Histories, opens: frozenset[str], make: Any, append: Any) -> None:
+    as_of = hist.as_of
+    for deal_id, h in hist.deals.items():
+        entries = iter(h.entries)
+        at, stage, _ = next(entries)
+        for nat, nstage, _ in entries:
+            if stage in opens:
+                append(make(deal_id, stage, at, nat, nstage, nat - at, False))
+            at = nat
+            stage = nstage
+        if stage in opens:
+            append(make(deal_id, stage, at, None, None, as_of - at, True))  # type: ignore[operator]

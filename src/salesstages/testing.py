@@ -1,0 +1,1058 @@
+"""Property-based testing tools for your own pipelines, built on Hypothesis.
+
+Tools shaped like Hypothesis's own:
+
+- :func:`events` draws valid event logs of several deals (every log replays
+  with ``strict=True``);
+- :func:`deals` draws live :class:`~salesstages.Deal` objects in reachable
+  states (in a sub-state, won, lost, reopened …);
+- :func:`pipeline_machine` builds a Hypothesis ``RuleBasedStateMachine`` (a
+  :class:`PipelineMachine`) that drives one deal with random activities,
+  moves, sub-states, wins, losses and reopenings, allowed or not, and checks
+  the library's invariants after every step. Subclass it and add your own
+  ``@rule`` and ``@invariant`` methods over ``self.deal``; Hypothesis then
+  finds and shrinks the shortest deal history that breaks your rules;
+- :class:`StoreSuite` is the test suite every event store runs; subclass it
+  to run it against your own backend.
+
+Guarded stages are reached without any help: every built-in guard can list
+the activities and fields that satisfy it (``guard.steps()``), and the tools
+record those before they try a move. A custom ``@guard`` function has no
+steps, so the stage behind it is entered only when the deal's history happens
+to satisfy it.
+
+Example::
+
+    from hypothesis.stateful import invariant
+    from salesstages.testing import pipeline_machine
+
+    class MyRules(pipeline_machine(my_pipeline)):
+        @invariant()
+        def won_deals_saw_a_proposal(self) -> None:
+            if self.deal.outcome == "won":
+                assert "proposal" in {e.stage for e in self.deal.events}
+
+    TestMyRules = MyRules.TestCase
+
+This module needs Hypothesis: ``pip install 'salesstages[testing]'``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import re
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from itertools import pairwise
+from typing import Any, ClassVar, Final, TypeAlias
+
+import attrs
+
+try:
+    from hypothesis import strategies as st
+    from hypothesis.errors import InvalidArgument, InvalidDefinition
+    from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+    from hypothesis.strategies import DrawFn, SearchStrategy
+except ImportError as exc:  # pragma: no cover - hypothesis is in the dev extra
+    raise ImportError(
+        "salesstages.testing needs Hypothesis; install it with "
+        "`pip install 'salesstages[testing]'` (or `pip install hypothesis`)"
+    ) from exc
+
+from ._deal import Deal
+from ._errors import OutOfOrderError, TransitionRefused
+from ._events import Event
+from ._pipeline import Pipeline
+from ._store_suite import StoreSuite
+from ._stores import MemoryStore
+from .guards import GuardLike, Step
+
+__all__ = ["PipelineMachine", "StoreSuite", "deals", "events", "pipeline_machine"]
+
+# Where generated time starts unless ``start=`` says otherwise.
+_START: Final = datetime(2024, 1, 1, tzinfo=UTC)
+# The lost reasons drawn for Deal.lose.
+_LOST_REASONS: Final = ("price", "timing", "competitor", "no_decision")
+
+_Activity: TypeAlias = tuple[str, dict[str, Any]]
+_Op: TypeAlias = tuple[str, int, int]
+_REFUSALS: Final = (TransitionRefused, OutOfOrderError)
+# The menu of operations a drawn deal goes through. Hypothesis shrinks a choice
+# towards the first entry, so shrunk examples are plain walks down the funnel;
+# repeated entries are drawn more often.
+_MENU: Final = (
+    "next",
+    "next",
+    "next",
+    "next",
+    "next",
+    "advance",
+    "advance",
+    "activity",
+    "activity",
+    "update",
+    "substate",
+    "substate",
+    "win",
+    "lose",
+    "reopen",
+)
+_PICKS: Final = 255
+
+
+def _default_field_values() -> SearchStrategy[Any]:
+    return st.integers(min_value=1, max_value=1_000_000)
+
+
+# --------------------------------------------------------------------------- validation
+def _fail(function: str, message: str) -> InvalidArgument:
+    return InvalidArgument(f"{function}(): {message}")
+
+
+def _check_pipeline(function: str, pipeline: object) -> Pipeline:
+    if not isinstance(pipeline, Pipeline):
+        raise _fail(
+            function,
+            f"pipeline={pipeline!r} is not a Pipeline; pass a salesstages.Pipeline, "
+            "for example salesstages.presets.classic_b2b()",
+        )
+    return pipeline
+
+
+def _check_count(function: str, name: str, value: object, least: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _fail(
+            function, f"{name}={value!r} must be an int; pass a whole number such as {name}=3"
+        )
+    if value < least:
+        raise _fail(function, f"{name}={value!r} must be at least {least}; pass {name}={least}")
+    return value
+
+
+def _check_range(function: str, low: str, lo: int, high: str, hi: int) -> None:
+    if hi < lo:
+        raise _fail(
+            function,
+            f"{high}={hi!r} is less than {low}={lo!r}; pass {high} >= {low}, "
+            f"for example {high}={lo}",
+        )
+
+
+def _check_bool(function: str, name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(function, f"{name}={value!r} must be True or False")
+    return value
+
+
+def _check_start(function: str, value: object) -> datetime:
+    if not isinstance(value, datetime):
+        raise _fail(
+            function,
+            f"start={value!r} must be a datetime; pass an aware one such as "
+            "datetime(2024, 1, 1, tzinfo=datetime.UTC)",
+        )
+    if value.utcoffset() is None:
+        raise _fail(
+            function,
+            f"start={value!r} is a naive datetime; pass an aware one, for example "
+            f"{value.replace(tzinfo=UTC)!r}",
+        )
+    return value.astimezone(UTC)
+
+
+def _check_duration(function: str, name: str, value: object) -> timedelta:
+    if not isinstance(value, timedelta):
+        raise _fail(
+            function, f"{name}={value!r} must be a timedelta, such as {name}=timedelta(days=30)"
+        )
+    if value < timedelta(0):
+        raise _fail(function, f"{name}={value!r} is negative; pass a timedelta of zero or more")
+    return value
+
+
+def _check_fields(function: str, value: object) -> dict[str, SearchStrategy[Any]]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise _fail(
+            function,
+            f"fields={value!r} must be a mapping from attribute name to strategy, "
+            "such as fields={'amount': st.integers(1, 10**6)}",
+        )
+    checked: dict[str, SearchStrategy[Any]] = {}
+    for key, strategy in value.items():
+        if not isinstance(key, str) or not key:
+            raise _fail(function, f"fields has key {key!r}; keys must be attribute names")
+        if not isinstance(strategy, SearchStrategy):
+            raise _fail(
+                function,
+                f"fields[{key!r}]={strategy!r} is not a strategy; pass one such as "
+                "st.integers(1, 10**6) or st.just(value)",
+            )
+        checked[key] = strategy
+    return checked
+
+
+def _check_attributes(function: str, value: object) -> SearchStrategy[Mapping[str, Any]]:
+    if value is None:
+        return st.just({})
+    if not isinstance(value, SearchStrategy):
+        raise _fail(
+            function,
+            f"attributes={value!r} is not a strategy; pass one that draws dicts of opening "
+            "attributes, such as st.fixed_dictionaries({'amount': st.integers(1, 10**6)})",
+        )
+    return value
+
+
+def _check_deal_id(function: str, value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise _fail(function, f"deal_id={value!r} must be a non-empty string, such as 'D-1'")
+    return value
+
+
+# --------------------------------------------------------------------------- the plan
+def _guard_tree(g: GuardLike) -> Iterator[GuardLike]:
+    """The guard and every guard nested in it (``all_of``, ``any_of``, ``not_`` …)."""
+    yield g
+    for sub in getattr(g, "guards", None) or ():
+        if callable(sub):
+            yield from _guard_tree(sub)
+    inner = getattr(g, "guard", None)
+    if callable(inner):
+        yield from _guard_tree(inner)
+
+
+def _steps(g: GuardLike | None) -> tuple[Step, ...]:
+    fn = getattr(g, "steps", None)
+    return tuple(fn()) if callable(fn) else ()
+
+
+@attrs.frozen
+class _Plan:
+    """What the tools know about one pipeline: its stages and what its guards look for."""
+
+    pipeline: Pipeline
+    stage_names: tuple[str, ...]
+    open_names: tuple[str, ...]
+    won_names: tuple[str, ...]
+    lost_names: tuple[str, ...]
+    entry_steps: Mapping[str, tuple[Step, ...]]
+    activities: tuple[_Activity, ...]
+    fields: tuple[str, ...]
+    entry_fields: tuple[str, ...]
+    substates: tuple[str, ...]
+
+    @classmethod
+    def of(cls, pipeline: Pipeline) -> _Plan:
+        activities: dict[str, _Activity] = {}
+        fields: dict[str, None] = {}
+
+        def add(name: str, data: Mapping[str, Any]) -> None:
+            activities.setdefault(f"{name}:{sorted(data.items())!r}", (name, dict(data)))
+
+        for s in pipeline.stages:
+            if s.entry is None:
+                continue
+            for g in _guard_tree(s.entry):
+                for step in _steps(g):
+                    if step.kind == "field":
+                        fields.setdefault(step.name, None)
+                    else:
+                        add(step.name, step.data)
+        # A meeting that was booked can also be declined or cancelled, which undoes
+        # its acceptance: try those too.
+        for name, data in list(activities.values()):
+            meeting = data.get("meeting")
+            if name == "meeting_booked" and isinstance(meeting, str):
+                add("meeting_declined", {"meeting": meeting, "party": "prospect"})
+                add("meeting_cancelled", {"meeting": meeting})
+        add("note", {})
+        fields.setdefault("amount", None)
+        entry_steps = {s.name: _steps(s.entry) for s in pipeline.stages}
+        substates: dict[str, None] = {}
+        for s in pipeline.stages:
+            for sub in s.substates:
+                substates.setdefault(sub, None)
+        return cls(
+            pipeline=pipeline,
+            stage_names=tuple(s.name for s in pipeline.stages),
+            open_names=tuple(s.name for s in pipeline.open_stages),
+            won_names=tuple(s.name for s in pipeline.won_stages),
+            lost_names=tuple(s.name for s in pipeline.lost_stages),
+            entry_steps=entry_steps,
+            activities=tuple(activities.values()),
+            fields=tuple(fields),
+            entry_fields=tuple(
+                dict.fromkeys(
+                    step.name
+                    for steps in entry_steps.values()
+                    for step in steps
+                    if step.kind == "field"
+                )
+            ),
+            substates=tuple(substates),
+        )
+
+    def next_target(self, deal: Deal) -> str | None:
+        """The stage a deal would go to next: the next open stage, a won stage after the
+        last open stage, or (for a lost deal) the stage it was lost from."""
+        if deal.outcome == "lost":
+            return deal.lost_from or self.pipeline.first_stage.name
+        if deal.outcome == "won":
+            return None
+        nxt = self.pipeline.next_stage(deal.stage)
+        return nxt if nxt is not None else self.won_names[0]
+
+
+def _next_substate(deal: Deal) -> str | None:
+    """The sub-state after the deal's current one in its stage (the first when in none)."""
+    subs = deal.pipeline.stage(deal.stage).substates
+    current = deal.substate
+    index = subs.index(current) + 1 if current in subs else 0
+    return subs[index] if index < len(subs) else None
+
+
+def _enter(deal: Deal, target: str, at: datetime, reason: str) -> Event:
+    """Enter ``target`` with the call that fits it (win, lose, reopen or move)."""
+    outcome = deal.pipeline.stage(target).outcome
+    if outcome == "won":
+        return deal.win(at=at, stage=target)
+    if outcome == "lost":
+        return deal.lose(at=at, reason=reason, stage=target)
+    if deal.outcome == "lost":
+        return deal.reopen(at=at, to=target)
+    return deal.move(target, at=at)
+
+
+# --------------------------------------------------------------------------- strategies
+@attrs.frozen
+class _Options:
+    min_steps: int
+    max_steps: int
+    start: datetime
+    span: timedelta
+    max_gap: timedelta
+    close: bool
+    reopen: bool
+    fields: Mapping[str, SearchStrategy[Any]]
+    attributes: SearchStrategy[Mapping[str, Any]]
+
+    def menu(self) -> tuple[str, ...]:
+        skip = set()
+        if not self.close:
+            skip |= {"win", "lose", "reopen"}
+        if not self.reopen:
+            skip.add("reopen")
+        return tuple(k for k in _MENU if k not in skip)
+
+    def value(self, field_name: str) -> SearchStrategy[Any]:
+        strategy = self.fields.get(field_name)
+        return _default_field_values() if strategy is None else strategy
+
+
+class _Driver:
+    """Applies drawn operations to one live deal; every call it makes is allowed."""
+
+    def __init__(self, draw: DrawFn, plan: _Plan, options: _Options, deal: Deal) -> None:
+        self.draw = draw
+        self.plan = plan
+        self.options = options
+        self.deal = deal
+
+    def apply(self, kind: str, pick: int, at: datetime) -> None:
+        deal = self.deal
+        before = len(deal.events)
+        handler = getattr(self, f"_op_{kind}")
+        handler(pick, at)
+        if len(deal.events) == before and deal.outcome != "won":
+            self._op_activity(pick, at)
+
+    def _allowed(self, target: str) -> bool:
+        """Whether the options let the deal go to ``target`` at all."""
+        stage = self.plan.pipeline.stage(target)
+        if not stage.is_open:
+            return self.options.close
+        if self.deal.outcome == "lost":
+            return self.options.reopen
+        return True
+
+    def _reach(self, target: str | None, pick: int, at: datetime) -> None:
+        """Record what ``target``'s entry criteria look for, then enter it if allowed."""
+        deal = self.deal
+        if target is None or deal.outcome == "won" or not self._allowed(target):
+            return
+        if not deal.pipeline.allowed(deal.stage, target):
+            return
+        if not deal.can_move(target).ok:
+            for step in self.plan.entry_steps[target]:
+                if step.kind == "field":
+                    value = self.draw(self.options.value(step.name))
+                    deal.update(at=at, **{step.name: value})
+                else:
+                    deal.record(step.name, at=at, **step.data)
+            if not deal.can_move(target).ok:
+                return
+        _enter(deal, target, at, _LOST_REASONS[pick % len(_LOST_REASONS)])
+
+    def _op_next(self, pick: int, at: datetime) -> None:
+        # Walk a stage's sub-states in order before moving on to the next stage.
+        sub = _next_substate(self.deal) if self.deal.is_open else None
+        if sub is not None:
+            self.deal.enter_substate(sub, at=at)
+        else:
+            self._reach(self.plan.next_target(self.deal), pick, at)
+
+    def _op_advance(self, pick: int, at: datetime) -> None:
+        deal = self.deal
+        if deal.outcome == "won":
+            return
+        targets = [
+            t
+            for t in deal.pipeline.targets(deal.stage)
+            if self._allowed(t) and deal.pipeline.stage(t).is_open
+        ]
+        if targets:
+            self._reach(targets[pick % len(targets)], pick, at)
+
+    def _op_activity(self, pick: int, at: datetime) -> None:
+        if self.deal.outcome == "won":
+            return
+        name, data = self.plan.activities[pick % len(self.plan.activities)]
+        self.deal.record(name, at=at, **data)
+
+    def _op_update(self, pick: int, at: datetime) -> None:
+        if self.deal.outcome == "won":
+            return
+        name = self.plan.fields[pick % len(self.plan.fields)]
+        self.deal.update(at=at, **{name: self.draw(self.options.value(name))})
+
+    def _op_substate(self, pick: int, at: datetime) -> None:
+        deal = self.deal
+        subs = deal.pipeline.stage(deal.stage).substates
+        if not subs:
+            return
+        # Candidates in funnel order starting after the current sub-state, so that
+        # the simplest choice is the next one.
+        current = deal.substate
+        start = subs.index(current) + 1 if current in subs else 0
+        candidates = [s for s in subs[start:] + subs[:start] if s != current]
+        if candidates:
+            deal.enter_substate(candidates[pick % len(candidates)], at=at)
+
+    def _op_win(self, pick: int, at: datetime) -> None:
+        # From the last open stage a deal is won; from an earlier one it is won
+        # straight away one time in four (where the pipeline allows skipping)
+        # and otherwise walks on, so that most deals see the later stages first.
+        deal = self.deal
+        won = self.plan.won_names
+        if deal.is_open and (pick % 4 == 0 or deal.pipeline.next_stage(deal.stage) is None):
+            self._reach(won[pick % len(won)], pick, at)
+        else:
+            self._op_next(pick, at)
+
+    def _op_lose(self, pick: int, at: datetime) -> None:
+        if self.deal.is_open:
+            lost = self.plan.lost_names
+            self._reach(lost[pick % len(lost)], pick, at)
+
+    def _op_reopen(self, pick: int, at: datetime) -> None:
+        deal = self.deal
+        if deal.outcome != "lost":
+            return
+        choices = [self.plan.next_target(deal), *self.plan.open_names]
+        self._reach(choices[pick % len(choices)], pick, at)
+
+
+def _seconds(delta: timedelta) -> int:
+    return int(delta.total_seconds())
+
+
+def _draw_deal(
+    draw: DrawFn,
+    plan: _Plan,
+    options: _Options,
+    deal_id: str,
+    store: MemoryStore,
+) -> Deal:
+    start, end = options.start, options.start + options.span
+    at = start + timedelta(seconds=draw(st.integers(0, _seconds(options.span))))
+    attributes = draw(options.attributes)
+    deal = plan.pipeline.open_deal(deal_id, at=at, store=store, **dict(attributes))
+    op: SearchStrategy[_Op] = st.tuples(
+        st.sampled_from(options.menu()),
+        st.integers(0, _PICKS),
+        st.integers(0, _seconds(options.max_gap)),
+    )
+    # Hypothesis keeps lists short on average (about five items); drawing a floor
+    # first spreads the number of operations over the whole range, and both the
+    # floor and the list still shrink.
+    floor = draw(st.integers(options.min_steps, options.max_steps))
+    ops = draw(st.lists(op, min_size=floor, max_size=options.max_steps))
+    driver = _Driver(draw, plan, options, deal)
+    for kind, pick, gap in ops:
+        if deal.outcome == "won":
+            break
+        at = min(at + timedelta(seconds=gap), end)
+        driver.apply(kind, pick, at)
+    return deal
+
+
+def _options(
+    function: str,
+    *,
+    min_steps: object,
+    max_steps: object,
+    start: object,
+    span: object,
+    max_gap: object,
+    close: object,
+    reopen: object,
+    fields: object,
+    attributes: object,
+) -> _Options:
+    lo = _check_count(function, "min_steps", min_steps, 0)
+    hi = _check_count(function, "max_steps", max_steps, 0)
+    _check_range(function, "min_steps", lo, "max_steps", hi)
+    return _Options(
+        min_steps=lo,
+        max_steps=hi,
+        start=_check_start(function, start),
+        span=_check_duration(function, "span", span),
+        max_gap=_check_duration(function, "max_gap", max_gap),
+        close=_check_bool(function, "close", close),
+        reopen=_check_bool(function, "reopen", reopen),
+        fields=_check_fields(function, fields),
+        attributes=_check_attributes(function, attributes),
+    )
+
+
+def events(
+    pipeline: Pipeline,
+    *,
+    min_deals: int = 1,
+    max_deals: int = 5,
+    min_steps: int = 0,
+    max_steps: int = 20,
+    start: datetime = _START,
+    span: timedelta = timedelta(days=365),
+    max_gap: timedelta = timedelta(days=14),
+    close: bool = True,
+    reopen: bool = True,
+    fields: Mapping[str, SearchStrategy[Any]] | None = None,
+    attributes: SearchStrategy[Mapping[str, Any]] | None = None,
+) -> SearchStrategy[list[Event]]:
+    """A strategy for valid event logs of several deals following ``pipeline``.
+
+    Each deal is opened and then driven by real :class:`~salesstages.Deal`
+    calls (sharing one :class:`~salesstages.MemoryStore`), so every drawn log
+    replays with ``pipeline.replay(log, strict=True)``. Before a move the deal
+    records what the target stage's entry criteria look for (the built-in
+    guards' ``steps()``), so guarded stages are reached in a good share of
+    examples. The log is in time order (ties broken by deal, then ``seq``).
+
+    Args:
+        pipeline: The pipeline the deals follow.
+        min_deals: Fewest deals in a log (deal ids ``"D-1"``, ``"D-2"`` …).
+        max_deals: Most deals in a log.
+        min_steps: Fewest operations applied to each deal after it is opened.
+            An operation records one or more events (an activity, an update, a
+            sub-state, a move with the activities that allow it …); a won deal
+            takes no further operations.
+        max_steps: Most operations per deal.
+        start: The earliest timestamp (timezone-aware).
+        span: Every event falls in ``[start, start + span]``; deals open at a
+            drawn time in that window.
+        max_gap: The largest time between two consecutive operations of a deal;
+            gaps are drawn from zero (equal timestamps happen) to ``max_gap``.
+        close: Whether deals may be won or lost.
+        reopen: Whether lost deals may be reopened (only when ``close``).
+        fields: Strategies for attribute values, by name, used when a
+            ``field()`` guard or an update needs a value; the default draws
+            integers from 1 to 1,000,000.
+        attributes: A strategy for each deal's opening attributes (a dict);
+            none by default.
+
+    Shrinking:
+        Examples shrink towards fewer deals, fewer operations per deal,
+        operations that walk a deal to its next sub-state or stage (the first
+        entry of the menu), zero gaps (all of a deal's events at one moment) and deals that
+        open at ``start``. A shrunk failing log is therefore usually one deal
+        taking the shortest walk through the funnel that shows the problem.
+
+    Raises:
+        hypothesis.errors.InvalidArgument: An option is invalid (raised when
+            the strategy is built, not when it is drawn from).
+    """
+    plan = _Plan.of(_check_pipeline("events", pipeline))
+    lo = _check_count("events", "min_deals", min_deals, 0)
+    hi = _check_count("events", "max_deals", max_deals, 0)
+    _check_range("events", "min_deals", lo, "max_deals", hi)
+    options = _options(
+        "events",
+        min_steps=min_steps,
+        max_steps=max_steps,
+        start=start,
+        span=span,
+        max_gap=max_gap,
+        close=close,
+        reopen=reopen,
+        fields=fields,
+        attributes=attributes,
+    )
+
+    @st.composite
+    def draw_log(draw: DrawFn) -> list[Event]:
+        store = MemoryStore()
+        n = draw(st.integers(lo, hi))
+        order = {}
+        for i in range(n):
+            deal_id = f"D-{i + 1}"
+            order[deal_id] = i
+            _draw_deal(draw, plan, options, deal_id, store)
+        return sorted(store.events(), key=lambda e: (e.at, order[e.deal_id], e.seq))
+
+    return draw_log()
+
+
+def deals(
+    pipeline: Pipeline,
+    *,
+    min_steps: int = 0,
+    max_steps: int = 20,
+    start: datetime = _START,
+    span: timedelta = timedelta(days=365),
+    max_gap: timedelta = timedelta(days=14),
+    close: bool = True,
+    reopen: bool = True,
+    fields: Mapping[str, SearchStrategy[Any]] | None = None,
+    attributes: SearchStrategy[Mapping[str, Any]] | None = None,
+    deal_id: str = "D-1",
+) -> SearchStrategy[Deal]:
+    """A strategy for live deals of ``pipeline`` in reachable states.
+
+    The deal is opened and driven exactly as in :func:`events` (same options,
+    same shrinking), so it may sit in any open stage or sub-state, be won,
+    lost, or lost and reopened. It is attached to its own
+    :class:`~salesstages.MemoryStore` (``deal.store``), so you can go on
+    calling its methods.
+
+    Args:
+        deal_id: The id of the drawn deal.
+
+    The other options are those of :func:`events`.
+
+    Shrinking:
+        Towards fewer operations (a deal just opened in the first stage), walks
+        to the next stage, and zero time gaps.
+
+    Raises:
+        hypothesis.errors.InvalidArgument: An option is invalid (raised when
+            the strategy is built).
+    """
+    plan = _Plan.of(_check_pipeline("deals", pipeline))
+    options = _options(
+        "deals",
+        min_steps=min_steps,
+        max_steps=max_steps,
+        start=start,
+        span=span,
+        max_gap=max_gap,
+        close=close,
+        reopen=reopen,
+        fields=fields,
+        attributes=attributes,
+    )
+    checked_id = _check_deal_id("deals", deal_id)
+
+    @st.composite
+    def draw_deal(draw: DrawFn) -> Deal:
+        return _draw_deal(draw, plan, options, checked_id, MemoryStore())
+
+    return draw_deal()
+
+
+# --------------------------------------------------------------------------- the machine
+@attrs.frozen
+class _Snapshot:
+    state: str
+    events: tuple[Event, ...]
+    attributes: dict[str, Any]
+    lost_from: str | None
+    stored: tuple[Event, ...]
+
+    @classmethod
+    def of(cls, deal: Deal) -> _Snapshot:
+        store = deal.store
+        stored = tuple(store.events(deal.id)) if store is not None else ()
+        return cls(deal.state, deal.events, dict(deal.attributes), deal.lost_from, stored)
+
+
+def _metrics() -> Any:
+    """``salesstages.metrics``, or ``None`` while that package does not exist."""
+    spec = importlib.util.find_spec("salesstages.metrics")
+    if spec is None or spec.origin is None:  # pragma: no cover - absent, or a bare folder
+        return None
+    return importlib.import_module("salesstages.metrics")
+
+
+class PipelineMachine(RuleBasedStateMachine):
+    """The base of the machines :func:`pipeline_machine` builds.
+
+    Use :func:`pipeline_machine` to get a runnable subclass for a pipeline (it
+    adds the rules); this class holds the state and the built-in invariants,
+    and is what to annotate with.
+
+    Attributes:
+        pipeline: The pipeline under test (a class attribute).
+        start: When the deal is opened (a class attribute).
+        deal: The live deal the rules drive, opened in the first stage.
+        store: The :class:`~salesstages.MemoryStore` the deal writes to.
+        now: The machine's clock; rules use it as ``at`` and ``wait`` moves it on.
+        refusals: Every refused call so far, as ``(description, error)``.
+        field_values: The values :meth:`prepare` gives fields that entry criteria
+            look for (drawn once per run when the pipeline has ``field()`` guards).
+    """
+
+    pipeline: ClassVar[Pipeline]
+    start: ClassVar[datetime] = _START
+
+    def __init__(self) -> None:
+        super().__init__()
+        pipeline = getattr(type(self), "pipeline", None)
+        if not isinstance(pipeline, Pipeline):
+            raise InvalidDefinition(
+                f"{type(self).__name__} has no pipeline; build the machine with "
+                "salesstages.testing.pipeline_machine(your_pipeline) and subclass that"
+            )
+        self.now: datetime = self.start
+        self.store: MemoryStore = MemoryStore()
+        self.deal: Deal = pipeline.open_deal("deal", at=self.now, store=self.store)
+        self.refusals: list[tuple[str, Exception]] = []
+        self.field_values: dict[str, Any] = {}
+        self._pending: list[tuple[str, _Snapshot, _Snapshot]] = []
+        self._won: tuple[str, int] | None = None
+        self._seen: tuple[Event, ...] = self.deal.events
+
+    # ------------------------------------------------------------------- helpers
+    def attempt(self, description: str, call: Callable[[], object]) -> bool:
+        """Make one call on the deal that the library may refuse.
+
+        Returns ``True`` when it went through. A ``TransitionRefused`` or
+        ``OutOfOrderError`` is caught, kept in :attr:`refusals`, and the deal is
+        checked (by an invariant) to be exactly as it was before the call. Any
+        other error propagates and fails the test.
+        """
+        before = _Snapshot.of(self.deal)
+        try:
+            call()
+        except _REFUSALS as exc:
+            self.refusals.append((description, exc))
+            self._pending.append((description, before, _Snapshot.of(self.deal)))
+            return False
+        return True
+
+    def prepare(self, target: str) -> None:
+        """Record the activities and set the fields ``target``'s entry criteria look for,
+        unless they already hold."""
+        if self.deal.can_move(target).ok:
+            return
+        for step in self._plan().entry_steps[target]:
+            if step.kind == "activity":
+                call = partial(self.deal.record, step.name, at=self.now, **step.data)
+                self.attempt(f"record {step.name!r}", call)
+            elif step.name in self.field_values:
+                value = self.field_values[step.name]
+                call = partial(self.deal.update, at=self.now, **{step.name: value})
+                self.attempt(f"update {step.name!r}", call)
+
+    def enter(self, target: str) -> bool:
+        """Try to enter ``target`` with the call that fits it (move, win, lose or reopen)."""
+        return self.attempt(
+            f"enter {target!r}", lambda: _enter(self.deal, target, self.now, _LOST_REASONS[0])
+        )
+
+    @classmethod
+    def _plan(cls) -> _Plan:
+        plan = cls._plan_cache
+        if plan is None or plan.pipeline is not cls.pipeline:
+            plan = cls._plan_cache = _Plan.of(cls.pipeline)
+        return plan
+
+    _plan_cache: ClassVar[_Plan | None] = None
+
+    # ------------------------------------------------------------------- invariants
+    @invariant()
+    def builtin_invariants(self) -> None:
+        """The library's own invariants, checked after every step (one line in reports).
+
+        Override one of the ``check_*`` methods to change or skip a check.
+        """
+        self.check_nothing_leaves_a_won_stage()
+        self.check_refused_calls_record_nothing()
+        self.check_log_is_append_only()
+        self.check_replay_gives_the_live_state()
+        self.check_visits_have_non_negative_durations()
+        self.check_imputed_funnel_never_grows()
+
+    def check_nothing_leaves_a_won_stage(self) -> None:
+        """Once won, the deal stays in that stage and records nothing more."""
+        deal = self.deal
+        if self._won is None:
+            if deal.outcome == "won":
+                self._won = (deal.state, len(deal.events))
+            return
+        state, count = self._won
+        assert deal.state == state, f"the deal left won stage {state!r} for {deal.state!r}"
+        assert len(deal.events) == count, (
+            f"the won deal recorded {len(deal.events) - count} more event(s): "
+            f"{deal.events[count:]!r}"
+        )
+
+    def check_refused_calls_record_nothing(self) -> None:
+        """A call that raised ``TransitionRefused`` or ``OutOfOrderError`` changed nothing."""
+        pending, self._pending = self._pending, []
+        for description, before, after in pending:
+            assert after == before, (
+                f"the refused call ({description}) changed the deal: {before!r} -> {after!r}"
+            )
+
+    def check_log_is_append_only(self) -> None:
+        """Events are only ever added at the end, and the store holds exactly them."""
+        events = self.deal.events
+        seen = self._seen
+        assert events[: len(seen)] == seen, "an event already recorded was changed or removed"
+        self._seen = events
+        stored = tuple(self.store.events(self.deal.id))
+        assert stored == events, "the store's events differ from the deal's"
+
+    def check_replay_gives_the_live_state(self) -> None:
+        """Replaying the deal's events strictly rebuilds a deal equal to the live one."""
+        live = self.deal
+        replayed = self.pipeline.replay(live.events, strict=True).get(live.id)
+        assert replayed is not None, f"replay lost deal {live.id!r}"
+        if replayed != live:
+            differences = [
+                f"{name}: replayed {getattr(replayed, name)!r}, live {getattr(live, name)!r}"
+                for name in ("state", "lost_from", "attributes", "events")
+                if getattr(replayed, name) != getattr(live, name)
+            ]
+            raise AssertionError(
+                "replay gave a different deal than the live one; " + "; ".join(differences)
+            )
+
+    def check_visits_have_non_negative_durations(self) -> None:
+        """Every visit of ``salesstages.metrics.visits`` lasts zero or more."""
+        metrics = _metrics()
+        if metrics is None:  # pragma: no cover - skipped only while metrics is missing
+            return
+        for visit in metrics.visits(self.deal.events, self.pipeline):
+            assert visit.duration >= timedelta(0), f"negative duration in {visit!r}"
+
+    def check_imputed_funnel_never_grows(self) -> None:
+        """``funnel(skips="imputed")`` counts never grow from one stage to the next."""
+        metrics = _metrics()
+        if metrics is None:  # pragma: no cover - skipped only while metrics is missing
+            return
+        rows = metrics.funnel(self.deal.events, self.pipeline, skips="imputed")
+        for a, b in pairwise(rows):
+            assert b.reached <= a.reached, f"the funnel grows from {a!r} to {b!r}"
+
+
+def _class_name(pipeline: Pipeline) -> str:
+    words = re.split(r"[^0-9A-Za-z]+", pipeline.name)
+    name = "".join(w[:1].upper() + w[1:] for w in words if w)
+    if not name or not name[0].isalpha():
+        name = "Pipeline" + name
+    return f"{name}Machine"
+
+
+def pipeline_machine(
+    pipeline: Pipeline,
+    *,
+    fields: Mapping[str, SearchStrategy[Any]] | None = None,
+    start: datetime = _START,
+    max_wait: timedelta = timedelta(days=30),
+) -> type[PipelineMachine]:
+    """A Hypothesis state machine that drives one deal of ``pipeline``.
+
+    The deal (``self.deal``) is opened in the first stage at ``start``. Its
+    rules, picked at random at every step:
+
+    - ``record(activity=...)``: an activity the pipeline's guards look for
+      (every alternative of ``any_of``/``at_least``, and those under
+      ``not_``), a booked meeting declined or cancelled, or a plain ``note``;
+    - ``update(field=...)``: a field a ``field()`` guard looks for, or ``amount``;
+    - ``walk(hops=...)``: down the open stages, through the stage's
+      sub-states in order, then into the next stage after recording what its
+      entry criteria look for (a lost deal reopens; the walk stops short of
+      winning, so that deals live longer);
+    - ``advance(to=...)``: record what stage ``to`` needs, then try to enter
+      it; ``reopen(to=...)``: the same for reopening a lost deal;
+    - ``move(to=...)``, ``enter_substate(name=...)`` (only when the pipeline
+      has sub-states), ``win(stage=...)``, ``lose(stage=..., reason=...)``:
+      the raw calls, allowed or not;
+    - ``wait(seconds=...)``: let time pass (calls at one moment happen too);
+    - ``record_in_the_past()``: a call dated before the last event must be
+      refused with ``OutOfOrderError``.
+
+    After every step these invariants are checked:
+
+    - nothing leaves a won stage (and a won deal records nothing more);
+    - a refused call records nothing: events, state, attributes and store
+      unchanged;
+    - the log is append-only and the store holds exactly the deal's events;
+    - ``pipeline.replay(deal.events)`` gives a deal equal to the live one;
+    - every visit of :func:`salesstages.metrics.visits` has a non-negative
+      duration, and :func:`salesstages.metrics.funnel` counts (skips imputed)
+      never grow down the funnel.
+
+    They run as one invariant, ``builtin_invariants``, which calls the
+    ``check_*`` methods of :class:`PipelineMachine`; override one to change it.
+
+    Subclass the result and add your own ``@rule`` and ``@invariant`` methods
+    over ``self.deal`` (use :meth:`PipelineMachine.attempt` for calls that may
+    be refused); run it under pytest through its ``TestCase`` attribute, and
+    tune it with ``@settings(max_examples=..., stateful_step_count=...)`` on
+    the class.
+
+    Args:
+        pipeline: The pipeline under test.
+        fields: Strategies for attribute values by name (see :func:`events`).
+        start: When the deal is opened (timezone-aware).
+        max_wait: The longest time one ``wait`` step lets pass.
+
+    Raises:
+        hypothesis.errors.InvalidArgument: An option is invalid.
+    """
+    checked = _check_pipeline("pipeline_machine", pipeline)
+    field_values = _check_fields("pipeline_machine", fields)
+    opened_at = _check_start("pipeline_machine", start)
+    wait_seconds = _seconds(_check_duration("pipeline_machine", "max_wait", max_wait))
+    plan = _Plan.of(checked)
+
+    def value(name: str) -> SearchStrategy[Any]:
+        strategy = field_values.get(name)
+        return _default_field_values() if strategy is None else strategy
+
+    updates: SearchStrategy[tuple[str, Any]] = st.one_of(
+        *(st.tuples(st.just(name), value(name)) for name in plan.fields)
+    )
+    stages = st.sampled_from(plan.stage_names)
+    substates = st.sampled_from((*plan.substates, "no_such_substate"))
+    reopen_to: SearchStrategy[str | None] = st.none() | st.sampled_from(plan.open_names)
+
+    class Machine(PipelineMachine):
+        if plan.entry_fields:
+
+            @initialize(values=st.fixed_dictionaries({f: value(f) for f in plan.entry_fields}))
+            def choose_field_values(self, values: dict[str, Any]) -> None:
+                """Choose the values that prepare() gives the fields entry criteria need."""
+                self.field_values = dict(values)
+
+        @rule(activity=st.sampled_from(plan.activities))
+        def record(self, activity: _Activity) -> None:
+            """Record one activity (maybe refused: a won deal records nothing)."""
+            name, data = activity
+            self.attempt(f"record {name!r}", lambda: self.deal.record(name, at=self.now, **data))
+
+        @rule(field=updates)
+        def update(self, field: tuple[str, Any]) -> None:
+            """Set one attribute (maybe refused on a won deal)."""
+            name, new = field
+            self.attempt(f"update {name!r}", lambda: self.deal.update(at=self.now, **{name: new}))
+
+        @rule(hops=st.integers(1, len(plan.open_names)))
+        def walk(self, hops: int) -> None:
+            """Walk ``hops`` steps down the open stages: into the stage's next sub-state, or
+            (after its last) into the next open stage with what that stage needs recorded
+            first. A lost deal reopens; the walk stops before a won stage (winning is left
+            to the other rules, so that deals live longer); a won deal tries to leave,
+            which must be refused."""
+            for _ in range(hops):
+                deal = self.deal
+                sub = _next_substate(deal) if deal.is_open else None
+                if sub is not None:
+                    call = partial(deal.enter_substate, sub, at=self.now)
+                    ok = self.attempt(f"enter sub-state {sub!r}", call)
+                else:
+                    target = self._plan().next_target(deal)
+                    if target is None:
+                        self.enter(self.pipeline.first_stage.name)
+                        return
+                    if target in self._plan().won_names:
+                        return
+                    self.prepare(target)
+                    ok = self.enter(target)
+                if not ok:
+                    return
+
+        @rule(to=stages)
+        def advance(self, to: str) -> None:
+            """Record what stage ``to`` needs, then try to enter it."""
+            self.prepare(to)
+            self.enter(to)
+
+        @rule(to=stages)
+        def move(self, to: str) -> None:
+            """Try a plain move, allowed or not."""
+            self.attempt(f"move to {to!r}", lambda: self.deal.move(to, at=self.now))
+
+        if plan.substates:  # without sub-states every try would be refused: a wasted step
+
+            @rule(name=substates)
+            def enter_substate(self, name: str) -> None:
+                """Try to enter a sub-state (of this stage, another one, or none)."""
+                self.attempt(
+                    f"enter sub-state {name!r}",
+                    lambda: self.deal.enter_substate(name, at=self.now),
+                )
+
+        @rule(stage=st.sampled_from(plan.won_names))
+        def win(self, stage: str) -> None:
+            """Try to win the deal."""
+            self.attempt(f"win into {stage!r}", lambda: self.deal.win(at=self.now, stage=stage))
+
+        @rule(stage=st.sampled_from(plan.lost_names), reason=st.sampled_from(_LOST_REASONS))
+        def lose(self, stage: str, reason: str) -> None:
+            """Try to lose the deal."""
+            self.attempt(
+                f"lose into {stage!r}",
+                lambda: self.deal.lose(at=self.now, reason=reason, stage=stage),
+            )
+
+        @rule(to=reopen_to)
+        def reopen(self, to: str | None) -> None:
+            """Try to reopen the deal (to where it was lost from, or to ``to``), after
+            recording what the target stage needs."""
+            target = to if to is not None else self._plan().next_target(self.deal)
+            if target is not None and self.deal.outcome == "lost":
+                self.prepare(target)
+            self.attempt(f"reopen to {to!r}", lambda: self.deal.reopen(at=self.now, to=to))
+
+        @rule(seconds=st.integers(0, wait_seconds))
+        def wait(self, seconds: int) -> None:
+            """Let time pass."""
+            self.now += timedelta(seconds=seconds)
+
+        @rule()
+        def record_in_the_past(self) -> None:
+            """A call dated before the deal's last event is refused with OutOfOrderError."""
+            past = self.deal.events[-1].at - timedelta(microseconds=1)
+            ok = self.attempt(
+                "record 'note' in the past", lambda: self.deal.record("note", at=past)
+            )
+            assert not ok, f"a call at {past.isoformat()} before the last event went through"
+            assert isinstance(self.refusals[-1][1], OutOfOrderError), (
+                f"expected OutOfOrderError, got {self.refusals[-1][1]!r}"
+            )
+
+    name = _class_name(checked)
+    Machine.__name__ = name
+    Machine.__qualname__ = name
+    Machine.pipeline = checked
+    Machine.start = opened_at
+    Machine._plan_cache = plan
+    return Machine
