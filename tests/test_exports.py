@@ -33,6 +33,8 @@ CONTRACT_NAMES = {
     "Deal",
     "Event",
     "MemoryStore",
+    "JsonlStore",
+    "SqliteStore",
 }
 
 

@@ -4,7 +4,9 @@ Define stages with guarded transitions (:class:`Stage`, :class:`Pipeline`,
 :mod:`salesstages.guards`), run live deals (:class:`Deal`) that write every
 change to an append-only event log (:class:`Event`, :class:`MemoryStore`,
 :class:`JsonlStore`, :class:`SqliteStore`), and compute what sales leaders ask
-for with :mod:`salesstages.metrics` and :mod:`salesstages.forecast`.
+for with :mod:`salesstages.metrics` and :mod:`salesstages.forecast`. Import
+and export CRM histories with :mod:`salesstages.io`, and property-test your
+own pipeline with the Hypothesis toolkit in :mod:`salesstages.testing`.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from ._errors import (
 from ._events import Event
 from ._pipeline import Pipeline, Stage
 from ._replay import Problem
-from ._stores import EventStore, MemoryStore
+from ._stores import EventStore, JsonlStore, MemoryStore, SqliteStore
 from .guards import (
     DealView,
     Verdict,
@@ -49,6 +51,7 @@ __all__ = [
     "Event",
     "EventStore",
     "InvalidLogError",
+    "JsonlStore",
     "MemoryStore",
     "NaiveTimeError",
     "OutOfOrderError",
@@ -56,6 +59,7 @@ __all__ = [
     "PipelineError",
     "Problem",
     "SalesStagesError",
+    "SqliteStore",
     "Stage",
     "TransitionRefused",
     "UnknownDealError",

@@ -29,9 +29,19 @@ from ._types import (
     SubstateVisit,
     Visit,
 )
+from ._winloss import (
+    ClosedDeal,
+    WinLoss,
+    WinLossGroup,
+    days_until,
+    fewer_than,
+    win_loss,
+    within,
+)
 
 __all__ = [
     "NO_REASON",
+    "ClosedDeal",
     "DurationStats",
     "FunnelRow",
     "Ratio",
@@ -40,7 +50,11 @@ __all__ = [
     "Stall",
     "SubstateVisit",
     "Visit",
+    "WinLoss",
+    "WinLossGroup",
     "conversion",
+    "days_until",
+    "fewer_than",
     "funnel",
     "lost_reasons",
     "period_conversion",
@@ -56,7 +70,9 @@ __all__ = [
     "to_polars",
     "velocity",
     "visits",
+    "win_loss",
     "win_rate",
+    "within",
 ]
 
 

@@ -119,4 +119,4 @@ def to_polars(result: Any, *, names: Sequence[str] | None = None) -> Any:
     if not rows:
         return pl.DataFrame()
     columns = {name: [row.get(name) for row in rows] for name in rows[0]}
-    return pl.DataFrame(columns, strict=False)
+    return pl.DataFrame(columns)

@@ -23,10 +23,11 @@ Interface (stable; other modules build on it):
     substate, entry_index)`` where ``entry_index`` points into ``entries``;
     ``last_at`` (last kept event of any kind); ``stage``, ``substate`` and
     ``outcome`` (``"open"``, ``"won"`` or ``"lost"``) now; ``closed_at``,
-    ``closed_amount`` (the ``amount`` attribute then) and ``lost_reason`` of
-    the deal's *latest* closing, kept after a reopening (check ``outcome``).
+    ``closed_amount`` (the ``amount`` attribute then) and ``lost_reason``
+    (``None`` for a win) of the deal's *latest* closing, kept after a
+    reopening (check ``outcome``); all ``None`` when it never closed.
 
-``stays(history) -> list[(stage, entered_at, exited_at, next_stage)]``
+``stays(history, open_stages) -> list[(stage, entered_at, exited_at, next_stage)]``
     The deal's stays in open stages (``exited_at`` and ``next_stage`` are
     ``None`` for the stay that is still open); :func:`visit_records` turns a
     whole :class:`Histories` into :class:`~salesstages.metrics.Visit` records.
@@ -34,8 +35,14 @@ Interface (stable; other modules build on it):
 The fast path: events that already come grouped by deal in ``seq`` order (as
 every store's ``events()`` yields them) are folded as they stream by, with no
 grouping dictionary and no sorting. The first event that shows otherwise
-switches to grouping all events by deal and sorting each deal's list by
-``seq`` (only the deals that need it). Either way the result is the same.
+switches to grouping all events by deal (in C, one ``dict`` lookup and one
+``list.append`` an event) and sorting each deal's short list by ``seq``.
+Either way the result is the same. Folding allocates many small records;
+the cyclic garbage collector is paused meanwhile (:func:`gc_paused`).
+
+Helpers in :mod:`salesstages.metrics._common` (``load``, ``check_stage``,
+``amount_of``, ``segmented``, ``duration_stats``) sit on top of this and are
+shared with :mod:`salesstages.forecast`.
 
 The fold trusts the log (check it with :meth:`Pipeline.check`): it does not
 re-apply the stage graph's rules. An event naming a stage the pipeline does
