@@ -415,3 +415,23 @@ class TestJsonValues:
         assert len(deal.events) == 2
         deal.update(at=day(1), meta={"stakeholders": ["cfo", "cto"], "score": 0.5, "ok": None})
         assert deal.attributes["meta"] == {"stakeholders": ["cfo", "cto"], "score": 0.5, "ok": None}
+
+
+class TestLoadDeal:
+    """pipeline.load_deal: the public way for any store backend to implement load()."""
+
+    def test_attaches_to_the_given_store(self, plain: Pipeline) -> None:
+        """A loaded deal appends its next events to the store it was attached to."""
+        store = MemoryStore()
+        plain.open_deal("D1", at=T0, store=store)
+        deal = plain.load_deal("D1", store.events("D1"), store=store)
+        deal.move("b", at=day(1))
+        assert deal.store is store
+        assert [e.stage for e in store.events("D1")] == [None, "a", "b"]
+
+    def test_unknown_deal(self, plain: Pipeline) -> None:
+        """Events of other deals only: a KeyError naming the deal."""
+        store = MemoryStore()
+        plain.open_deal("D1", at=T0, store=store)
+        with pytest.raises(KeyError, match="no deal 'D2'"):
+            plain.load_deal("D2", store.events(), store=store)

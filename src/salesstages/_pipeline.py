@@ -461,6 +461,20 @@ class Pipeline:
 
         return replay(self, events, strict=strict)
 
+    def load_deal(self, deal_id: str, events: Iterable[Event], *, store: EventStore) -> Deal:
+        """Rebuild deal ``deal_id`` from its events and attach it to ``store``.
+
+        The events are replayed strictly; later changes to the deal are appended
+        to ``store``. Store backends call this from their ``load()``.
+
+        Raises:
+            UnknownDealError: ``events`` hold no event of ``deal_id``.
+            InvalidLogError: The events break one of the pipeline's rules.
+        """
+        from ._deal import load_deal
+
+        return load_deal(self, store, deal_id, events)
+
     def check(self, events: Iterable[Event], *, guards: bool = False) -> list[Problem]:
         """List every problem in a log; with ``guards=True`` also re-evaluate each
         move's entry criteria."""

@@ -53,6 +53,8 @@ def use(pipeline: ss.Pipeline) -> None:
     d: dict[str, Any] = pipeline.to_dict()
     again: ss.Pipeline = ss.Pipeline.from_dict(d)
     text: str = pipeline.to_mermaid()
+    attached: ss.Deal = pipeline.load_deal("D", store.events("D"), store=store)
+    del attached
     outcome: str = deal.outcome
     del reasons, ok, data, deals, problems, again, text, outcome
     preset: ss.Pipeline = presets.inbound_b2b()

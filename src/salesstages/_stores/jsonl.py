@@ -285,9 +285,7 @@ class JsonlStore:
     def load(self, pipeline: Pipeline, deal_id: str) -> Deal:
         """Rebuild deal ``deal_id``; raises ``UnknownDealError`` (a ``KeyError``) when
         the store has none."""
-        from .._deal import load_deal
-
-        return load_deal(pipeline, self, deal_id, self.events(deal_id))
+        return pipeline.load_deal(deal_id, self.events(deal_id), store=self)
 
     def __len__(self) -> int:
         return sum(1 for _ in self.events_after(0))

@@ -366,9 +366,7 @@ class SqliteStore:
     def load(self, pipeline: Pipeline, deal_id: str) -> Deal:
         """Rebuild deal ``deal_id``; raises ``UnknownDealError`` (a ``KeyError``) when
         the store has none."""
-        from .._deal import load_deal
-
-        return load_deal(pipeline, self, deal_id, self.events(deal_id))
+        return pipeline.load_deal(deal_id, self.events(deal_id), store=self)
 
     def __len__(self) -> int:
         with self._lock, self._guard():
