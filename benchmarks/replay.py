@@ -19,7 +19,7 @@ import tracemalloc
 from datetime import UTC, datetime, timedelta
 
 from salesstages import Event
-from salesstages._machine import live_machine, move_trigger, substate_trigger
+from salesstages._machine import build_machine, live_machine, move_trigger, substate_trigger
 from salesstages._simulate import simulate
 from salesstages.presets import inbound_b2b
 
@@ -119,25 +119,8 @@ def bench_transitions_per_event(
     )
 
     # (b) add_model per deal, like the transitions README does
-    from transitions.extensions.nesting import HierarchicalMachine
-
     small = log[: sample // 3]
-    states: list[object] = [
-        {"name": s.name, "children": list(s.substates)} if s.substates else s.name for s in p.stages
-    ]
-
-    class Naive(HierarchicalMachine):  # type: ignore[misc]
-        state_cls = type(machine.machine).state_cls
-
-    naive = Naive(model=None, states=states, initial=p.first_stage.name, auto_transitions=False)
-    for target in p.stages:
-        sources = [s.name for s in p.stages if p.allowed(s.name, target.name)]
-        if sources:
-            naive.add_transition(move_trigger(target.name), sources, target.name)
-        for sub in target.substates:
-            naive.add_transition(
-                substate_trigger(target.name, sub), target.name, f"{target.name}/{sub}"
-            )
+    naive = build_machine(p, initial=p.first_stage.name)
     naive_models: dict[str, object] = {}
     t = time.perf_counter()
     for e in small:

@@ -19,7 +19,7 @@ from ._pipeline import SEPARATOR
 if TYPE_CHECKING:
     from ._pipeline import Pipeline
 
-__all__ = ["LiveMachine", "live_machine", "move_trigger", "substate_trigger"]
+__all__ = ["LiveMachine", "build_machine", "live_machine", "move_trigger", "substate_trigger"]
 
 
 class _State(NestedState):
@@ -40,37 +40,44 @@ def substate_trigger(stage: str, substate: str) -> str:
     return f"sub:{stage}{SEPARATOR}{substate}"
 
 
+def build_machine(pipeline: Pipeline, *, initial: str | None = None) -> HierarchicalMachine:
+    """A new HierarchicalMachine for ``pipeline``: one ``to:<stage>`` trigger per
+    target stage from every stage the graph allows, one ``sub:<stage>/<sub>``
+    trigger per sub-state; no auto transitions and no models."""
+    states: list[Any] = []
+    for s in pipeline.stages:
+        if s.substates:
+            states.append({"name": s.name, "children": list(s.substates)})
+        else:
+            states.append(s.name)
+    machine = _Machine(
+        model=None,
+        states=states,
+        initial=initial,
+        auto_transitions=False,
+        send_event=True,
+        ignore_invalid_triggers=False,
+    )
+    for target in pipeline.stages:
+        sources = [s.name for s in pipeline.stages if pipeline.allowed(s.name, target.name)]
+        if sources:
+            machine.add_transition(move_trigger(target.name), sources, target.name)
+        for sub in target.substates:
+            machine.add_transition(
+                substate_trigger(target.name, sub),
+                target.name,
+                f"{target.name}{SEPARATOR}{sub}",
+            )
+    return machine
+
+
 class LiveMachine:
     """A pipeline's shared transitions machine and the lock that guards it."""
 
     __slots__ = ("lock", "machine")
 
     def __init__(self, pipeline: Pipeline) -> None:
-        states: list[Any] = []
-        for s in pipeline.stages:
-            if s.substates:
-                states.append({"name": s.name, "children": list(s.substates)})
-            else:
-                states.append(s.name)
-        machine = _Machine(
-            model=None,
-            states=states,
-            initial=None,
-            auto_transitions=False,
-            send_event=True,
-            ignore_invalid_triggers=False,
-        )
-        for target in pipeline.stages:
-            sources = [s.name for s in pipeline.stages if pipeline.allowed(s.name, target.name)]
-            if sources:
-                machine.add_transition(move_trigger(target.name), sources, target.name)
-            for sub in target.substates:
-                machine.add_transition(
-                    substate_trigger(target.name, sub),
-                    target.name,
-                    f"{target.name}{SEPARATOR}{sub}",
-                )
-        self.machine = machine
+        self.machine = build_machine(pipeline)
         self.lock = threading.Lock()
 
     def fire(self, model: Any, trigger: str) -> bool:

@@ -131,7 +131,16 @@ def weighted(
     dimension.
     """
     hist = _hist(events, pipeline, as_of)
-    prob = {s.name: s.probability or 0.0 for s in pipeline.open_stages}
+    return _expected_value(hist, _stage_probabilities(pipeline))
+
+
+def _stage_probabilities(pipeline: Pipeline) -> dict[str, float]:
+    """Each open stage's configured probability (0 when it has none)."""
+    return {s.name: s.probability or 0.0 for s in pipeline.open_stages}
+
+
+def _expected_value(hist: Histories, prob: Mapping[str, float]) -> float:
+    """Σ amount × probability of the open deal's current stage, over open deals."""
     total = 0.0
     for h in hist.deals.values():
         if h.outcome == "open":
@@ -319,15 +328,9 @@ def markov_forecast(
 
 
 def _markov_sum(hist: Histories, pipeline: Pipeline, model: MarkovModel) -> float:
-    prob = {s.name: s.probability or 0.0 for s in pipeline.open_stages}
+    prob = _stage_probabilities(pipeline)
     prob.update(model.win_probability)
-    total = 0.0
-    for h in hist.deals.values():
-        if h.outcome == "open":
-            p = prob[h.stage]
-            if p:
-                total += _open_amount(h) * p
-    return total
+    return _expected_value(hist, prob)
 
 
 # ------------------------------------------------------------ Kaplan–Meier
