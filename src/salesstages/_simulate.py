@@ -132,9 +132,13 @@ def simulate(
             subs = substates[stage]
             if subs and rng.random() < 0.8:
                 k = rng.randint(1, len(subs))
-                for i, sub in enumerate(subs[:k]):
-                    emit("substate_entered", t + timedelta(hours=6 * i), stage, sub)
-                t = t + timedelta(hours=6 * k)
+                for sub in subs[:k]:
+                    if t > end:
+                        break
+                    emit("substate_entered", t, stage, sub)
+                    t = t + timedelta(seconds=rng.expovariate(1.0 / (0.3 * mean_stage_days * _DAY)))
+                if t > end:
+                    break
             if rng.random() < 0.15:
                 attrs_change = {"amount": float(attrs["amount"] * rng.choice((0.8, 0.9, 1.1)))}
                 attrs.update(attrs_change)
