@@ -435,3 +435,13 @@ class TestLoadDeal:
         plain.open_deal("D1", at=T0, store=store)
         with pytest.raises(KeyError, match="no deal 'D2'"):
             plain.load_deal("D2", store.events(), store=store)
+
+
+def test_tuples_become_lists_and_non_finite_numbers_are_refused(plain: Pipeline) -> None:
+    """Data is stored as plain JSON: tuples become lists (so JSON round-trips), NaN is refused."""
+    deal = plain.open_deal("D1", at=T0, tags=("a", "b"))
+    assert deal.attributes["tags"] == ["a", "b"]
+    assert deal.events[0].data["tags"] == ["a", "b"]
+    with pytest.raises(ValueError, match="score is nan; JSON holds only finite numbers"):
+        deal.record("call", at=day(1), score=float("nan"))
+    assert len(deal.events) == 2

@@ -14,7 +14,7 @@ from ._errors import (
     SalesStagesError,
     TransitionRefused,
 )
-from ._events import Event, check_json, freeze_data
+from ._events import Event, freeze_data, json_data
 from ._machine import live_machine, move_trigger, substate_trigger
 from ._pipeline import SEPARATOR
 from ._time import to_utc
@@ -320,7 +320,7 @@ class Deal:
         if not isinstance(activity, str) or not activity:
             raise ValueError(f"activity must be a non-empty string, got {activity!r}")
         self._check_not_won(f"record {activity!r} on deal {self.id!r}")
-        check_json(data, f"record({activity!r})")
+        data = json_data(data, f"record({activity!r})")
         event = self._make("activity", at, stage=self.stage, name=activity, data=data)
         self._append([event])
         if self.pipeline.auto_advance:
@@ -343,7 +343,7 @@ class Deal:
         if not attributes:
             raise ValueError("update() needs at least one attribute, e.g. update(at=..., amount=1)")
         self._check_not_won(f"update deal {self.id!r}")
-        check_json(attributes, "update()")
+        attributes = json_data(attributes, "update()")
         event = self._make("updated", at, stage=self.stage, data=attributes)
         self._append([event])
         self._attributes.update(attributes)
@@ -379,7 +379,7 @@ def open_deal(
     if not isinstance(deal_id, str) or not deal_id:
         raise ValueError(f"deal_id must be a non-empty string, got {deal_id!r}")
     at = to_utc(at, "at")
-    check_json(attributes, "open_deal()")
+    attributes = json_data(attributes, "open_deal()")
     first = pipeline.first_stage.name if stage is None else pipeline.stage(stage).name
     if not pipeline.stage(first).is_open:
         raise TransitionRefused(

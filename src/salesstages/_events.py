@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -12,7 +13,7 @@ import attrs
 
 from ._time import parse_iso, to_utc
 
-__all__ = ["EVENT_KINDS", "Event", "EventKind", "check_json", "freeze_data"]
+__all__ = ["EVENT_KINDS", "Event", "EventKind", "freeze_data", "json_data"]
 
 EventKind: TypeAlias = Literal["opened", "stage_entered", "substate_entered", "activity", "updated"]
 EVENT_KINDS: Final[frozenset[str]] = frozenset(
@@ -31,22 +32,29 @@ def _utc(value: datetime) -> datetime:
 _JSON_SCALARS: Final = (str, int, float, bool, type(None))
 
 
-def check_json(data: Mapping[str, Any], where: str) -> None:
-    """Raise ``TypeError`` unless ``data`` holds only JSON values (naming the bad key)."""
+def json_data(data: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """A deep copy of ``data`` as plain JSON values (tuples become lists).
 
-    def walk(value: Any, path: str) -> None:
-        if isinstance(value, _JSON_SCALARS):
-            return
+    Raises ``TypeError`` naming the key for anything JSON cannot hold, and
+    ``ValueError`` for a float that is not finite.
+    """
+
+    def walk(value: Any, path: str) -> Any:
+        if isinstance(value, str | bool | int | type(None)):
+            return value
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                raise ValueError(f"{where}: {path} is {value!r}; JSON holds only finite numbers")
+            return value
         if isinstance(value, list | tuple):
-            for i, item in enumerate(value):
-                walk(item, f"{path}[{i}]")
-            return
+            return [walk(item, f"{path}[{i}]") for i, item in enumerate(value)]
         if isinstance(value, Mapping):
+            out: dict[str, Any] = {}
             for k, item in value.items():
                 if not isinstance(k, str):
                     raise TypeError(f"{where}: key {k!r} in {path} is not a string; JSON keys are")
-                walk(item, f"{path}.{k}")
-            return
+                out[k] = walk(item, f"{path}.{k}")
+            return out
         hint = (
             " (store dates as ISO strings: value.isoformat())"
             if hasattr(value, "isoformat")
@@ -57,17 +65,32 @@ def check_json(data: Mapping[str, Any], where: str) -> None:
             f"(str, int, float, bool, None, list, dict){hint}"
         )
 
-    for key, value in data.items():
-        walk(value, key)
+    return {key: walk(value, key) for key, value in data.items()}
 
 
 def freeze_data(data: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    """Return a read-only copy of ``data`` (shared empty mapping when empty)."""
+    """Return a read-only copy of ``data`` (shared empty mapping when empty).
+
+    A ``MappingProxyType`` is taken as already frozen (the library's own).
+    """
     if not data:
         return _EMPTY
     if isinstance(data, MappingProxyType):
         return data
     return MappingProxyType(dict(data))
+
+
+def _refuse_fields(deal_id: Any, seq: Any, kind: Any, stage: Any, name: Any) -> None:
+    if not isinstance(deal_id, str) or not deal_id:
+        raise ValueError(f"deal_id must be a non-empty string, got {deal_id!r}")
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+        raise ValueError(f"seq must be an int >= 0, got {seq!r}")
+    if kind not in EVENT_KINDS:
+        raise ValueError(f"kind must be one of {sorted(EVENT_KINDS)}, got {kind!r}")
+    if stage is not None and not isinstance(stage, str):
+        raise ValueError(f"stage must be a string or None, got {stage!r}")
+    if name is not None and not isinstance(name, str):
+        raise ValueError(f"name must be a string or None, got {name!r}")
 
 
 @attrs.frozen(kw_only=True)
@@ -94,7 +117,20 @@ class Event:
     kind: EventKind
     stage: str | None = None
     name: str | None = None
-    data: Mapping[str, Any] = attrs.field(default=_EMPTY, hash=False)
+    data: Mapping[str, Any] = attrs.field(default=_EMPTY, hash=False, converter=freeze_data)
+
+    def __attrs_post_init__(self) -> None:
+        # One cheap pass over the fields (stores reading their own rows bypass it).
+        if (
+            self.kind not in EVENT_KINDS
+            or type(self.seq) is not int
+            or self.seq < 0
+            or type(self.deal_id) is not str
+            or not self.deal_id
+            or (self.stage is not None and type(self.stage) is not str)
+            or (self.name is not None and type(self.name) is not str)
+        ):
+            _refuse_fields(self.deal_id, self.seq, self.kind, self.stage, self.name)
 
     @classmethod
     def create(
@@ -109,18 +145,14 @@ class Event:
         data: Mapping[str, Any] | None = None,
     ) -> Event:
         """Build an event, checking every field (the constructor trusts its input)."""
-        if not isinstance(deal_id, str) or not deal_id:
-            raise ValueError(f"deal_id must be a non-empty string, got {deal_id!r}")
-        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
-            raise ValueError(f"seq must be an int >= 0, got {seq!r}")
-        if kind not in EVENT_KINDS:
-            raise ValueError(f"kind must be one of {sorted(EVENT_KINDS)}, got {kind!r}")
-        if stage is not None and not isinstance(stage, str):
-            raise ValueError(f"stage must be a string or None, got {stage!r}")
-        if name is not None and not isinstance(name, str):
-            raise ValueError(f"name must be a string or None, got {name!r}")
+        _refuse_fields(deal_id, seq, kind, stage, name)
         if data is not None and not isinstance(data, Mapping):
             raise ValueError(f"data must be a mapping, got {type(data).__name__}")
+        if data:
+            try:
+                data = json_data(data, "data")
+            except TypeError as exc:
+                raise ValueError(str(exc)) from None
         return cls(
             deal_id=deal_id,
             seq=seq,

@@ -141,6 +141,8 @@ class _Fold:
                     message = f"{e.name!r} is not a sub-state of {stage!r}"
             elif kind == "opened":
                 rule, message = "duplicate_opened", "a second 'opened' event"
+            elif kind != "activity" and kind != "updated":
+                rule, message = "unknown_kind", f"unknown event kind {kind!r}"
             elif e.stage is not None and e.stage != stage:
                 rule = "stage_mismatch"
                 message = f"{kind!r} event names stage {e.stage!r} but the deal is in {stage!r}"

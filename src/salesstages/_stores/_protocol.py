@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from .._errors import ConcurrencyError, OutOfOrderError
-from .._events import Event
+from .._events import EVENT_KINDS, Event
 
 if TYPE_CHECKING:
     from .._deal import Deal
@@ -60,6 +60,16 @@ def check_shape(events: Sequence[Event]) -> str:
     for e in events:
         if not isinstance(e, Event):
             raise TypeError(f"append() takes Event objects, got {type(e).__name__}")
+        if (
+            e.kind not in EVENT_KINDS
+            or (e.stage is not None and type(e.stage) is not str)
+            or (e.name is not None and type(e.name) is not str)
+        ):
+            # an event whose fields were changed behind the constructor's back
+            raise ValueError(
+                f"deal {e.deal_id!r}, seq {e.seq}: malformed event (kind={e.kind!r}, "
+                f"stage={e.stage!r}, name={e.name!r}); build events with Event(...)"
+            )
     deal_id = events[0].deal_id
     first = events[0].seq
     for i, e in enumerate(events):

@@ -32,6 +32,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -39,7 +40,8 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from .._errors import ConcurrencyError, DataError, SalesStagesError
-from .._events import _EMPTY, Event
+from .._events import _EMPTY, EVENT_KINDS, Event
+from .._time import to_utc
 from ._codec import EVENT_SETTERS, dump_data
 from ._protocol import check_batch, check_shape, check_times
 
@@ -135,14 +137,31 @@ class SqliteStore:
         self._connection()  # create the file and schema now, so errors show at once
 
     # ------------------------------------------------------------------ connection
+    def _enable_wal(self, conn: sqlite3.Connection) -> None:
+        """Switch a new file to WAL, retrying while another process holds the lock.
+
+        Changing the journal mode needs an exclusive lock and SQLite does not
+        always apply the busy timeout to it, so several processes creating the
+        same new file at once would otherwise see "database is locked".
+        """
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _transient(exc) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.005)
+
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
             self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
         )
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                conn.execute("PRAGMA journal_mode = WAL")
+            self._enable_wal(conn)
             conn.execute(f"PRAGMA synchronous = {self.synchronous}")
             if not conn.execute(
                 "SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = 'deals_no_delete'"
@@ -295,6 +314,13 @@ class SqliteStore:
             raise self._damaged(exc) from exc
 
     def _damaged(self, exc: BaseException) -> DataError:
+        if isinstance(exc, _RowError):
+            return DataError(
+                f"{exc}; the database is damaged: restore it from a backup, or export what "
+                "still reads with salesstages.io",
+                path=str(self.path),
+                field=exc.field,
+            )
         return DataError(
             f"the database is damaged or not a salesstages store ({exc}); restore it from a "
             "backup, or export what still reads with salesstages.io",
@@ -390,11 +416,59 @@ def _stub(deal_id: str, seq: int, at: str) -> Event:
     return Event(deal_id=deal_id, seq=seq, at=datetime.fromisoformat(at), kind="activity")
 
 
+class _RowError(ValueError):
+    """One field of one row does not decode; names the row and the field."""
+
+    def __init__(self, deal_id: object, seq: object, field: str, exc: BaseException) -> None:
+        super().__init__(f"row deal_id={deal_id!r}, seq={seq!r}: field {field!r}: {exc}")
+        self.field = field
+
+
+def _locate(rows: list[Any]) -> _RowError | None:
+    """Find the first row whose fields do not decode (the slow path after a failure)."""
+    for d, s, a, k, st, n, data in rows:
+        problem: tuple[str, BaseException] | None = None
+        if not isinstance(d, str) or not d:
+            problem = ("deal_id", ValueError("not a non-empty string"))
+        elif not isinstance(s, int) or s < 0:
+            problem = ("seq", ValueError("not an int >= 0"))
+        elif k not in EVENT_KINDS:
+            problem = ("kind", ValueError(f"unknown kind {k!r}"))
+        elif not all(v is None or isinstance(v, str) for v in (st, n)):
+            problem = (
+                "stage" if not (st is None or isinstance(st, str)) else "name",
+                ValueError("not a string"),
+            )
+        else:
+            try:
+                to_utc(datetime.fromisoformat(a))
+            except (TypeError, ValueError) as exc:
+                problem = ("at", exc)
+            else:
+                try:
+                    json.loads(data)
+                except (TypeError, ValueError) as exc:
+                    problem = ("data", exc)
+        if problem is not None:
+            return _RowError(d, s, *problem)
+    return None
+
+
 def _to_events(rows: list[Any]) -> list[Event]:
     """Rows as events: the database only holds what :meth:`SqliteStore.append` checked.
 
-    The hot loop of reading: :func:`~._codec.make_event` inlined.
+    On a row that does not decode, raises ``ValueError`` naming the row and the
+    field (the store turns it into :class:`DataError` naming the file too).
     """
+    try:
+        return _decode(rows)
+    except (ValueError, TypeError) as exc:
+        located = _locate(rows)
+        raise (located or exc) from exc
+
+
+def _decode(rows: list[Any]) -> list[Event]:
+    """The hot loop of reading: :func:`~._codec.make_event` inlined."""
     fromiso = datetime.fromisoformat
     loads = json.loads
     proxy = MappingProxyType
