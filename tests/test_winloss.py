@@ -27,9 +27,7 @@ def closed(pipeline: Pipeline, deals: list[tuple[str, str, dict[str, Any]]]) -> 
     """
     events: list[Event] = []
     for deal_id, outcome, attributes in deals:
-        events.append(
-            Event(deal_id=deal_id, seq=0, at=day(0), kind="opened", data=attributes)
-        )
+        events.append(Event(deal_id=deal_id, seq=0, at=day(0), kind="opened", data=attributes))
         events.append(
             Event.create(deal_id=deal_id, seq=1, at=day(0), kind="stage_entered", stage="a")
         )
