@@ -445,3 +445,37 @@ def test_tuples_become_lists_and_non_finite_numbers_are_refused(plain: Pipeline)
     with pytest.raises(ValueError, match="score is nan; JSON holds only finite numbers"):
         deal.record("call", at=day(1), score=float("nan"))
     assert len(deal.events) == 2
+
+
+def test_threads_share_one_machine_safely() -> None:
+    """Deals of one pipeline driven from several threads at once all end where they should."""
+    import threading
+
+    p = plain_pipeline(allow_regress=True)
+    store = MemoryStore()
+    errors: list[BaseException] = []
+
+    def work(worker: int) -> None:
+        try:
+            for i in range(60):
+                deal = p.open_deal(f"W{worker}-{i}", at=T0, store=store)
+                deal.move("b", at=day(1))
+                deal.move("c", at=day(2))
+                deal.move("a", at=day(3))
+                if i % 2:
+                    deal.win(at=day(4))
+                else:
+                    deal.lose(at=day(4), reason="x")
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    deals = p.replay(store.events())
+    assert len(deals) == 360
+    assert sum(d.outcome == "won" for d in deals.values()) == 180
+    assert all(len(d.events) == 6 for d in deals.values())
