@@ -121,3 +121,11 @@ def test_simulate_quarter_appends_one_batch_per_deal() -> None:
     n = simulate_quarter(store, deals=30, seed=1)
     assert n == len(store)
     assert len(inbound_b2b().replay(store.events())) == 30
+
+
+def test_dot_labels_break_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    """Graphviz labels use dot's line-break escape, not a literal backslash-n."""
+    assert main(["diagram", "-p", "inbound_b2b", "--format", "dot"]) == 0
+    out = capsys.readouterr().out
+    assert '"Discovery\\nentry: meeting ' in out
+    assert "\\\\n" not in out

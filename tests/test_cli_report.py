@@ -573,3 +573,27 @@ def test_every_chart_is_well_formed_svg() -> None:
             assert root.tag == "{http://www.w3.org/2000/svg}svg"
             shapes = [el for el in root.iter() if el.tag.split("}")[1] in ("rect", "polyline")]
             assert shapes, fn.__name__
+
+
+def test_open_median_age_counts_only_visits_still_under_way() -> None:
+    """The text column "open median age" is the median age of open visits, not of all visits."""
+    from datetime import timedelta
+
+    from salesstages import Pipeline, Stage
+    from salesstages._report import build_report
+
+    p = Pipeline(
+        "p", [Stage("a"), Stage("b"), Stage("won", outcome="won"), Stage("lost", outcome="lost")]
+    )
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    done = p.open_deal("done", at=t0)
+    done.move("b", at=t0 + timedelta(days=1))
+    done.win(at=t0 + timedelta(days=2))
+    stuck = p.open_deal("stuck", at=t0)
+    late = p.open_deal("late", at=t0 + timedelta(days=20))
+    report = build_report([*done.events, *stuck.events, *late.events], p)
+    rows = {r["stage"]: r for r in report["time_in_stage"]}
+    # as_of = day 20 (the last event): open visits of 'a' are 20 d (stuck) and 0 d (late) → median 10 d
+    assert rows["a"]["open_median_age_days"] == pytest.approx(10.0)
+    # 'b' has no open visit
+    assert rows["b"]["open_median_age_days"] is None

@@ -74,7 +74,10 @@ class TestOpen:
         """Opening an existing deal id in the same store is a concurrency conflict."""
         store = MemoryStore()
         pipeline.open_deal("D1", at=T0, store=store)
-        with pytest.raises(ConcurrencyError, match="seq 0 is already taken"):
+        with pytest.raises(
+            ConcurrencyError,
+            match=r"deal .D1. already exists in this store \(seq 0 is already taken\); load it with store.load",
+        ):
             pipeline.open_deal("D1", at=T0, store=store)
 
     def test_naive_time_refused(self, pipeline: Pipeline) -> None:

@@ -153,3 +153,27 @@ class TestLenient:
         other = [attrs.evolve(e, deal_id="E") for e in good_log()]
         deals = p.replay([*broken(0, kind="updated"), *other], strict=False)
         assert list(deals) == ["E"]
+
+
+def test_unmet_criteria_do_not_cascade() -> None:
+    """check(guards=True) reports an unmet entry criterion once and judges later events from there."""
+    from salesstages import Stage, activity
+
+    def stages(entry: Any) -> list[Stage]:
+        return [
+            Stage("a"),
+            Stage("b", entry=entry),
+            Stage("c"),
+            Stage("won", outcome="won"),
+            Stage("lost", outcome="lost"),
+        ]
+
+    loose = Pipeline("p", stages(None), allow_skip=False)
+    strict = Pipeline("p", stages(activity("call")), allow_skip=False)
+    deal = loose.open_deal("D", at=T0)
+    deal.move("b", at=day(1))
+    deal.record("note", at=day(2))
+    deal.move("c", at=day(3))
+    deal.win(at=day(4))
+    problems = strict.check(deal.events, guards=True)
+    assert [(p.seq, p.rule) for p in problems] == [(2, "entry_criteria")]

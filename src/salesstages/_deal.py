@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from transitions import MachineError
 
 from ._errors import (
+    ConcurrencyError,
     OutOfOrderError,
     SalesStagesError,
     TransitionRefused,
@@ -393,7 +394,13 @@ def open_deal(
         deal_id=deal_id, seq=0, at=at, kind="opened", stage=None, data=freeze_data(attributes)
     )
     entered = Event(deal_id=deal_id, seq=1, at=at, kind="stage_entered", stage=first)
-    store.append([opened, entered])
+    try:
+        store.append([opened, entered])
+    except ConcurrencyError as exc:
+        raise ConcurrencyError(
+            f"deal {deal_id!r} already exists in this store (seq 0 is already taken); load it with "
+            f"store.load(pipeline, {deal_id!r}) or open the new deal under another id"
+        ) from exc
     return Deal(
         pipeline,
         deal_id,

@@ -561,8 +561,12 @@ def render_html(report: Mapping[str, Any]) -> str:
         _section(
             "Win rate" + (f" by {report['by']}" if report.get("segments") else ""),
             svg["win-rate"],
-            "Won / (won + lost) by the deals' attribute at opening; open deals are left out. "
-            "The dashed line is the overall rate.",
+            (
+                "Won / (won + lost) by the deals' attribute at opening; "
+                if report.get("segments")
+                else "Won / (won + lost) among the deals that reached each stage; "
+            )
+            + "open deals are left out. The dashed line is the overall rate.",
             win_table,
         ),
         _section(

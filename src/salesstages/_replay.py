@@ -153,8 +153,11 @@ class _Fold:
                         return None, i
                     return self._deal(deal_id, stage, sub, good, attributes, lost_from), i
                 problems.append(problem)
-                expected = e.seq + 1  # skip the bad event, resynchronise on its seq
-                continue
+                if rule != "entry_criteria":
+                    expected = e.seq + 1  # skip the bad event, resynchronise on its seq
+                    continue
+                # unmet entry criteria: the move is allowed by the graph and did
+                # happen; report it and apply it, so later events are not misjudged
             # apply
             expected += 1
             last_at = e.at

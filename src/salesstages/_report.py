@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import statistics
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal, cast
@@ -147,6 +148,7 @@ def build_report(
     durations_all = cast(
         _Durations, metrics.stage_durations(evs, pipeline, include_open=True, **kw)
     )
+    open_ages = _open_median_ages(evs, pipeline, as_of)
     snap = metrics.snapshot(evs, pipeline, as_of)
     deal_outcomes = _outcome_counts(evs, pipeline)
     cycle_won = cast(metrics.DurationStats, metrics.sales_cycle(evs, pipeline, outcome="won", **kw))
@@ -167,6 +169,7 @@ def build_report(
                     "label": labels[name],
                     **_stats(durations[name]),
                     "current_median_days": _days(durations_all[name].median),
+                    "open_median_age_days": _days(open_ages.get(name)),
                 }
                 for name in durations
             ],
@@ -264,7 +267,13 @@ def _empty_sections(pipeline: Pipeline, labels: Mapping[str, str], skips: Skips)
             ],
         },
         "time_in_stage": [
-            {"stage": s.name, "label": s.title, **zero, "current_median_days": None}
+            {
+                "stage": s.name,
+                "label": s.title,
+                **zero,
+                "current_median_days": None,
+                "open_median_age_days": None,
+            }
             for s in pipeline.open_stages
         ],
         "time_in_substate": [],
@@ -480,7 +489,7 @@ def render_text(report: Mapping[str, Any]) -> str:
                     _d(r["p90_days"]),
                     _d(r["mean_days"]),
                     f"{r['open_count']:,}",
-                    _d(r["current_median_days"]),
+                    _d(r["open_median_age_days"]),
                 ]
                 for r in report["time_in_stage"]
             ],
@@ -757,3 +766,14 @@ def render_csv(report: Mapping[str, Any]) -> str:
     for row in _csv_rows(report):
         writer.writerow(["" if v is None else v for v in row])
     return buf.getvalue()
+
+
+def _open_median_ages(
+    evs: list[Event], pipeline: Pipeline, as_of: datetime | None
+) -> dict[str, timedelta]:
+    """Per open stage, the median age of the visits still under way at ``as_of``."""
+    ages: dict[str, list[float]] = {}
+    for v in metrics.visits(evs, pipeline, as_of=as_of):
+        if v.is_open:
+            ages.setdefault(v.stage, []).append(v.duration.total_seconds())
+    return {stage: timedelta(seconds=statistics.median(xs)) for stage, xs in ages.items()}

@@ -6,7 +6,9 @@ Nothing in the library imports this module.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sqlite3
 import sys
 import tempfile
@@ -294,7 +296,8 @@ def to_dot(pipeline: Pipeline) -> str:
     """The pipeline as a Graphviz ``digraph`` (entry criteria under each stage's name)."""
 
     def q(text: str) -> str:
-        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return '"' + escaped + '"'
 
     shapes = {"open": "box", "won": "doublecircle", "lost": "circle"}
     colours = {"open": "#dbeafe", "won": "#bbf7d0", "lost": "#fecaca"}
@@ -306,9 +309,9 @@ def to_dot(pipeline: Pipeline) -> str:
     for s in pipeline.stages:
         label = s.title
         if s.substates:
-            label += "\\n(" + " → ".join(s.substates) + ")"
+            label += "\n(" + " → ".join(s.substates) + ")"
         if s.entry is not None:
-            label += "\\nentry: " + describe_guard(s.entry)
+            label += "\nentry: " + describe_guard(s.entry)
         lines.append(
             f"    {q(s.name)} [label={q(label)}, shape={shapes[s.outcome]}, "
             f"fillcolor={q(colours[s.outcome])}];"
@@ -518,6 +521,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print("salesstages: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (``salesstages report … | head``): not an error;
+        # point stdout at devnull so the interpreter's final flush stays quiet
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (SalesStagesError, OSError, ValueError, ImportError, sqlite3.Error) as exc:
         if args.debug:
             raise
