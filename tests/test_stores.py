@@ -418,3 +418,11 @@ def test_sqlite_hand_inserted_row_is_a_concurrency_error(tmp_path: Path) -> None
     with pytest.raises(ConcurrencyError, match=r"already taken \(UNIQUE constraint failed"):
         store.append(opening("B"))
     assert list(store.events()) == []
+
+
+def test_sqlite_store_in_a_missing_folder(tmp_path: Path) -> None:
+    """A SQLite store in a folder that does not exist raises FileNotFoundError naming it."""
+    from salesstages import SqliteStore
+
+    with pytest.raises(FileNotFoundError, match=r"its folder .* does not exist; create it first"):
+        SqliteStore(tmp_path / "missing" / "x.db")

@@ -129,6 +129,11 @@ class SqliteStore:
         if not isinstance(timeout, int | float) or timeout < 0:
             raise ValueError(f"timeout must be a number of seconds >= 0, got {timeout!r}")
         self.path = Path(path)
+        if not self.path.parent.is_dir():
+            raise FileNotFoundError(
+                f"cannot create the SQLite store {str(self.path)!r}: its folder "
+                f"{str(self.path.parent)!r} does not exist; create it first"
+            )
         self.synchronous: Synchronous = synchronous
         self.timeout = float(timeout)
         self._lock = threading.RLock()
