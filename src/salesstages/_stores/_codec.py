@@ -9,10 +9,8 @@ the file and the line.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Final, cast
@@ -20,6 +18,7 @@ from typing import Any, Final, cast
 import attrs
 
 from .._events import _EMPTY, EVENT_KINDS, Event, EventKind
+from .._gc import gc_paused
 
 __all__ = [
     "EVENT_SETTERS",
@@ -100,24 +99,6 @@ class Interner:
     def __call__(self, value: str) -> str:
         """Return the shared copy of ``value``."""
         return self._cache.setdefault(value, value)
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a block builds many objects.
-
-    Decoding a chunk of JSON creates tens of thousands of short-lived lists and
-    dicts but no reference cycles; left on, the collector re-walks every event
-    already built, which more than halves read speed. Restores the previous
-    state, so a caller that had disabled the collector keeps it disabled.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def dump_data(event: Event) -> str:

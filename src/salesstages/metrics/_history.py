@@ -51,10 +51,7 @@ not define raises :class:`~salesstages.InvalidLogError`.
 
 from __future__ import annotations
 
-import gc
-from collections import defaultdict, deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from functools import partial
 from itertools import chain
@@ -64,6 +61,8 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from .._errors import InvalidLogError
 from .._events import Event
+from .._gc import gc_paused
+from .._replay import group_events
 from .._time import to_utc
 from ._types import Visit, _fast_init
 
@@ -221,38 +220,10 @@ def histories(
     return Histories(pipeline, deals, latest, grouped)
 
 
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a fold allocates its records.
-
-    Folding a million events allocates a million small containers, none of
-    them part of a cycle; left on, the collector would walk the ever-growing
-    heap again and again and more than double the time. It is switched back
-    on (if it was on) when the block ends, even on an error.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def _grouped(events: Sequence[Event]) -> Iterable[Event]:
     """The events grouped by deal (in order of first appearance), each deal in
-    ``seq`` order.
-
-    Every step runs in C (``map`` over ``attrgetter`` and ``list.append``, and
-    one small ``sorted`` per deal, done lazily as the fold reaches the deal):
-    on a shuffled log the time goes into fetching each event from memory, not
-    into the interpreter.
-    """
-    groups: defaultdict[str, list[Event]] = defaultdict(list)
-    ids = list(map(_DEAL_ID, events))
-    deque(map(list.append, map(groups.__getitem__, ids), events), maxlen=0)
-    # each deal is sorted just before the fold reads it, while it is in cache
-    return chain.from_iterable(map(_BY_SEQ, groups.values()))
+    ``seq`` order: :func:`salesstages._replay.group_events`, chained."""
+    return chain.from_iterable(group_events(events).values())
 
 
 def _fold(
@@ -284,27 +255,32 @@ def _fold(
     closed_at: datetime | None = None
     closed_amount: Any = None
     reason: str | None = None
+
+    def flush() -> None:
+        """Store the summary of the deal folded so far (reads the fold state above)."""
+        out[cur] = new(
+            cur,
+            opened_at or entries[0][0],
+            opened_attrs,
+            attributes,
+            entries,
+            subs,
+            last_at,  # type: ignore[arg-type]
+            stage,  # type: ignore[arg-type]
+            sub,
+            outcome,
+            closed_at,
+            closed_amount,
+            reason,
+        )
+
     for e in events:
         if e.deal_id != cur:
             if not entries:
                 if cur:
                     cut.add(cur)
             else:
-                out[cur] = new(
-                    cur,
-                    opened_at or entries[0][0],
-                    opened_attrs,
-                    attributes,
-                    entries,
-                    subs,
-                    last_at,  # type: ignore[arg-type]
-                    stage,  # type: ignore[arg-type]
-                    sub,
-                    outcome,
-                    closed_at,
-                    closed_amount,
-                    reason,
-                )
+                flush()
             cur = e.deal_id
             if check and (cur in out or cur in cut):
                 return None
@@ -350,21 +326,7 @@ def _fold(
         elif kind == "updated":
             attributes = {**attributes, **e.data}
     if entries:
-        out[cur] = new(
-            cur,
-            opened_at or entries[0][0],
-            opened_attrs,
-            attributes,
-            entries,
-            subs,
-            last_at,  # type: ignore[arg-type]
-            stage,  # type: ignore[arg-type]
-            sub,
-            outcome,
-            closed_at,
-            closed_amount,
-            reason,
-        )
+        flush()
     return out
 
 
