@@ -75,7 +75,8 @@ class InvalidLogError(SalesStagesError, ValueError):
 
 
 class DataError(SalesStagesError, ValueError):
-    """A data file is malformed; the message names the file, the line and the field."""
+    """Bad data, in a file or in a call; for a file the message names the file, the
+    line and the field."""
 
     def __init__(
         self,

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 import attrs
 
-from ._events import Event
+from ._errors import DataError
 from ._stats import (
     aalen_johansen,
     absorbing_chain,
@@ -48,6 +48,7 @@ from ._stats import (
 )
 from ._time import to_utc
 from .metrics._common import amount_of, check_stage, load
+from .metrics._engine import Events, engine
 from .metrics._history import DealHistory, Histories
 
 if TYPE_CHECKING:
@@ -114,14 +115,13 @@ def _check_horizon(horizon: Any, what: str = "horizon") -> timedelta:
     return horizon
 
 
-def _hist(events: Iterable[Event], pipeline: Pipeline, as_of: datetime | None) -> Histories:
+def _hist(events: Events, pipeline: Pipeline, as_of: datetime | None) -> Histories:
     return load(events, pipeline, as_of)
 
 
 # ----------------------------------------------------------------- weighted
-def weighted(
-    events: Iterable[Event], pipeline: Pipeline, *, as_of: datetime | None = None
-) -> float:
+@engine
+def weighted(events: Events, pipeline: Pipeline, *, as_of: datetime | None = None) -> float:
     """Σ amount × stage probability over the deals open at ``as_of``.
 
     The probability is each open stage's configured
@@ -260,9 +260,8 @@ def _fit_chain(
     return order, transition, absorption, chain.expected_steps, unresolved
 
 
-def markov(
-    events: Iterable[Event], pipeline: Pipeline, *, as_of: datetime | None = None
-) -> MarkovModel:
+@engine
+def markov(events: Events, pipeline: Pipeline, *, as_of: datetime | None = None) -> MarkovModel:
     """Estimate the pipeline's absorbing Markov chain from every observed move.
 
     Each ``stage_entered`` that follows a deal's stay in an open stage is one
@@ -307,8 +306,9 @@ def _markov(hist: Histories, pipeline: Pipeline) -> MarkovModel:
     )
 
 
+@engine
 def markov_forecast(
-    events: Iterable[Event],
+    events: Events,
     pipeline: Pipeline,
     *,
     as_of: datetime | None = None,
@@ -424,8 +424,9 @@ def _close_samples(hist: Histories) -> tuple[list[int], list[str | None]]:
     return durations, causes
 
 
+@engine
 def time_to_close(
-    events: Iterable[Event],
+    events: Events,
     pipeline: Pipeline,
     *,
     as_of: datetime | None = None,
@@ -509,8 +510,9 @@ def _check_outcome(outcome: Any) -> Literal["won", "lost"]:
     return outcome  # type: ignore[no-any-return]
 
 
+@engine
 def cumulative_incidence(
-    events: Iterable[Event],
+    events: Events,
     pipeline: Pipeline,
     outcome: Literal["won", "lost"] = "won",
     *,
@@ -700,8 +702,9 @@ def _outlook(stays: _Stays, stage: str, age_us: int, horizon_us: int | None) -> 
     )
 
 
+@engine
 def stage_outlook(
-    events: Iterable[Event],
+    events: Events,
     pipeline: Pipeline,
     stage: str,
     *,
@@ -732,8 +735,9 @@ def stage_outlook(
     return _outlook(_Stays(hist, pipeline, stage), stage, _us(age), h_us)
 
 
+@engine
 def conditional_forecast(
-    events: Iterable[Event],
+    events: Events,
     pipeline: Pipeline,
     *,
     as_of: datetime | None = None,
@@ -921,8 +925,9 @@ class Backtest:
         return "\n".join(lines)
 
 
+@engine
 def backtest(
-    events: Iterable[Event],
+    events: Events,
     pipeline: Pipeline,
     *,
     at: Sequence[datetime],
@@ -951,39 +956,54 @@ def backtest(
     dates = sorted({to_utc(d, "at") for d in at})
     if not dates:
         raise ValueError("at must name at least one date")
-    evs = events if isinstance(events, list | tuple) else list(events)
-    h_us = _us(horizon)
-    rows: list[BacktestRow] = []
-    for d in dates:
-        now = _hist(evs, pipeline, d)
-        later = _hist(evs, pipeline, d + horizon)
-        open_now = {k: h for k, h in now.deals.items() if h.outcome == "open"}
-        actual = won_new = 0.0
-        for k, h in later.deals.items():
-            if h.outcome != "won" or h.closed_at is None or h.closed_at <= d:
-                continue
-            amount = amount_of(h.closed_amount)
-            if k in open_now:
-                actual += amount
-            elif k not in now.deals:
-                won_new += amount
-        prob = {s.name: s.probability or 0.0 for s in pipeline.open_stages}
-        w = sum(_open_amount(h) * prob[h.stage] for h in open_now.values())
-        forecasts = {
-            "weighted": w,
-            "markov": _markov_sum(now, pipeline, _markov(now, pipeline)),
-            "conditional": _conditional_sum(now, pipeline, h_us),
-        }
-        rows.append(
-            BacktestRow(
-                at=d,
-                open_deals=len(open_now),
-                open_amount=sum(_open_amount(h) for h in open_now.values()),
-                actual=actual,
-                won_new=won_new,
-                forecasts=_frozen_map(forecasts),
-            )
+    if isinstance(events, Histories):
+        raise DataError(
+            "backtest refits every forecast as of each date, so it needs the events "
+            "themselves, not Histories folded at one date; pass the events"
         )
+    evs = events if isinstance(events, list | tuple) else list(events)
+    final = _hist(evs, pipeline, dates[-1] + horizon)
+    rows = [_backtest_row(_hist(evs, pipeline, d), final, pipeline, d, horizon) for d in dates]
+    return _backtest_result(rows, horizon)
+
+
+def _backtest_row(
+    now: Histories, final: Histories, pipeline: Pipeline, d: datetime, horizon: timedelta
+) -> BacktestRow:
+    """One backtest date: the forecasts fitted on ``now`` (the log folded at ``d``)
+    against the actual wins in ``(d, d + horizon]``, read from ``final`` (the log
+    folded at ``d + horizon`` or later: a win is final, so a deal won by then is
+    won there too, at the same time and amount)."""
+    end = d + horizon
+    open_now = {k: h for k, h in now.deals.items() if h.outcome == "open"}
+    actual = won_new = 0.0
+    for k, h in final.deals.items():
+        if h.outcome != "won" or h.closed_at is None or not d < h.closed_at <= end:
+            continue
+        amount = amount_of(h.closed_amount)
+        if k in open_now:
+            actual += amount
+        elif k not in now.deals:
+            won_new += amount
+    prob = {s.name: s.probability or 0.0 for s in pipeline.open_stages}
+    w = sum(_open_amount(h) * prob[h.stage] for h in open_now.values())
+    forecasts = {
+        "weighted": w,
+        "markov": _markov_sum(now, pipeline, _markov(now, pipeline)),
+        "conditional": _conditional_sum(now, pipeline, _us(horizon)),
+    }
+    return BacktestRow(
+        at=d,
+        open_deals=len(open_now),
+        open_amount=sum(_open_amount(h) for h in open_now.values()),
+        actual=actual,
+        won_new=won_new,
+        forecasts=_frozen_map(forecasts),
+    )
+
+
+def _backtest_result(rows: Sequence[BacktestRow], horizon: timedelta) -> Backtest:
+    """Each method's errors over the backtest ``rows``, best first."""
     errors: list[MethodError] = []
     for m in METHODS:
         diffs = [r.forecasts[m] - r.actual for r in rows]

@@ -18,6 +18,7 @@ from __future__ import annotations
 from ._durations import stage_durations, substate_durations, substate_visits, visits
 from ._frames import records, to_pandas, to_polars
 from ._funnel import conversion, funnel, period_conversion, skips_and_regressions
+from ._history import DealHistory, Histories, histories
 from ._outcomes import NO_REASON, lost_reasons, sales_cycle, snapshot, stalled, velocity, win_rate
 from ._types import (
     DurationStats,
@@ -42,8 +43,10 @@ from ._winloss import (
 __all__ = [
     "NO_REASON",
     "ClosedDeal",
+    "DealHistory",
     "DurationStats",
     "FunnelRow",
+    "Histories",
     "Ratio",
     "SnapshotRow",
     "StageFlow",
@@ -56,6 +59,7 @@ __all__ = [
     "days_until",
     "fewer_than",
     "funnel",
+    "histories",
     "lost_reasons",
     "period_conversion",
     "records",

@@ -7,9 +7,10 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from .._events import Event
+from .._errors import DataError
 from .._pipeline import Pipeline
 from .._time import to_utc
+from ._engine import Events
 from ._history import DealHistory, Histories, histories
 from ._types import DurationStats
 
@@ -28,18 +29,42 @@ T = TypeVar("T")
 _ZERO = timedelta(0)
 
 
-def load(events: Iterable[Event], pipeline: Pipeline, as_of: datetime | None) -> Histories:
-    """Check the common arguments and fold the log."""
+def load(events: Events, pipeline: Pipeline, as_of: datetime | None) -> Histories:
+    """Check the common arguments and fold the log, or take a log already folded.
+
+    A :class:`Histories` is used as it is (no second fold) when it was built
+    for ``pipeline`` and ``as_of`` is ``None`` or its own cut-off.
+    """
     if not isinstance(pipeline, Pipeline):
         raise TypeError(
             f"pipeline must be a salesstages.Pipeline, got {type(pipeline).__name__}; "
             "metrics take (events, pipeline, ...)"
         )
+    if isinstance(events, Histories):
+        return _folded(events, pipeline, as_of)
     if isinstance(events, str | bytes) or not isinstance(events, Iterable):
         raise TypeError(f"events must be an iterable of Event, got {type(events).__name__}")
     if as_of is not None:
         as_of = to_utc(as_of, "as_of")
     return histories(events, pipeline, as_of=as_of)
+
+
+def _folded(hist: Histories, pipeline: Pipeline, as_of: datetime | None) -> Histories:
+    if hist.pipeline is not pipeline and hist.pipeline != pipeline:
+        raise DataError(
+            f"these histories were folded for pipeline {hist.pipeline.name!r}, not for "
+            f"{pipeline.name!r}; fold the log again with metrics.histories(events, pipeline)"
+        )
+    if as_of is not None:
+        as_of = to_utc(as_of, "as_of")
+        if as_of != hist.as_of:
+            folded = "no cut-off (an empty log)" if hist.as_of is None else hist.as_of.isoformat()
+            raise DataError(
+                f"as_of={as_of.isoformat()} differs from the as_of these histories were "
+                f"folded for ({folded}); leave as_of out, or fold again with "
+                f"metrics.histories(events, pipeline, as_of={as_of.isoformat()!r})"
+            )
+    return hist
 
 
 def check_by(by: object) -> str | None:

@@ -7,9 +7,9 @@ from collections.abc import Hashable, Iterable
 from datetime import datetime, timedelta
 from typing import Literal, overload
 
-from .._events import Event
 from .._pipeline import Pipeline
 from ._common import check_by, check_choice, check_stage, duration_stats, load, segmented
+from ._engine import Events, engine
 from ._history import DealHistory, gc_paused, visit_records
 from ._types import DurationStats, SubstateVisit, Visit, _fast_init
 
@@ -18,9 +18,8 @@ __all__ = ["stage_durations", "substate_durations", "substate_visits", "visits"]
 _PER = ("visit", "deal")
 
 
-def visits(
-    events: Iterable[Event], pipeline: Pipeline, *, as_of: datetime | None = None
-) -> list[Visit]:
+@engine
+def visits(events: Events, pipeline: Pipeline, *, as_of: datetime | None = None) -> list[Visit]:
     """One :class:`Visit` per stay of a deal in an open stage.
 
     A stay starts with the deal's ``stage_entered`` event for the stage and
@@ -106,7 +105,7 @@ def _deal_durations(
 
 @overload
 def stage_durations(
-    events: Iterable[Event],
+    events: Events,
     pipeline: Pipeline,
     *,
     as_of: datetime | None = None,
@@ -118,7 +117,7 @@ def stage_durations(
 
 @overload
 def stage_durations(
-    events: Iterable[Event],
+    events: Events,
     pipeline: Pipeline,
     *,
     as_of: datetime | None = None,
@@ -128,8 +127,9 @@ def stage_durations(
 ) -> dict[Hashable, dict[str, DurationStats]]: ...
 
 
+@engine
 def stage_durations(
-    events: Iterable[Event],
+    events: Events,
     pipeline: Pipeline,
     *,
     as_of: datetime | None = None,
@@ -205,8 +205,9 @@ def _substate_visits(
     return out
 
 
+@engine
 def substate_visits(
-    events: Iterable[Event],
+    events: Events,
     pipeline: Pipeline,
     *,
     stage: str | None = None,
@@ -238,7 +239,7 @@ def substate_visits(
 
 @overload
 def substate_durations(
-    events: Iterable[Event],
+    events: Events,
     pipeline: Pipeline,
     stage: str,
     *,
@@ -250,7 +251,7 @@ def substate_durations(
 
 @overload
 def substate_durations(
-    events: Iterable[Event],
+    events: Events,
     pipeline: Pipeline,
     stage: str,
     *,
@@ -260,8 +261,9 @@ def substate_durations(
 ) -> dict[Hashable, dict[str, DurationStats]]: ...
 
 
+@engine
 def substate_durations(
-    events: Iterable[Event],
+    events: Events,
     pipeline: Pipeline,
     stage: str,
     *,

@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable
 from datetime import datetime
 from typing import Literal, overload
 
-from .._events import Event
 from .._pipeline import Pipeline
 from .._time import to_utc
 from ._common import check_by, check_choice, check_stage, load, segmented
+from ._engine import Events, engine
 from ._history import DealHistory, gc_paused
 from ._types import FunnelRow, Ratio, StageFlow
 
@@ -75,7 +75,7 @@ def _funnel_rows(deals: list[DealHistory], pipeline: Pipeline, skips: str) -> li
 
 @overload
 def funnel(
-    events: Iterable[Event],
+    events: Events,
     pipeline: Pipeline,
     *,
     skips: Literal["touched", "imputed", "ordered"] = "imputed",
@@ -86,7 +86,7 @@ def funnel(
 
 @overload
 def funnel(
-    events: Iterable[Event],
+    events: Events,
     pipeline: Pipeline,
     *,
     skips: Literal["touched", "imputed", "ordered"] = "imputed",
@@ -95,8 +95,9 @@ def funnel(
 ) -> dict[Hashable, list[FunnelRow]]: ...
 
 
+@engine
 def funnel(
-    events: Iterable[Event],
+    events: Events,
     pipeline: Pipeline,
     *,
     skips: Literal["touched", "imputed", "ordered"] = "imputed",
@@ -155,7 +156,7 @@ def _conversion(deals: list[DealHistory], from_stage: str, to_stage: str) -> Rat
 
 @overload
 def conversion(
-    events: Iterable[Event],
+    events: Events,
     pipeline: Pipeline,
     from_stage: str,
     to_stage: str,
@@ -167,7 +168,7 @@ def conversion(
 
 @overload
 def conversion(
-    events: Iterable[Event],
+    events: Events,
     pipeline: Pipeline,
     from_stage: str,
     to_stage: str,
@@ -177,8 +178,9 @@ def conversion(
 ) -> dict[Hashable, Ratio]: ...
 
 
+@engine
 def conversion(
-    events: Iterable[Event],
+    events: Events,
     pipeline: Pipeline,
     from_stage: str,
     to_stage: str,
@@ -213,7 +215,7 @@ def conversion(
 
 @overload
 def period_conversion(
-    events: Iterable[Event],
+    events: Events,
     pipeline: Pipeline,
     stage: str,
     *,
@@ -226,7 +228,7 @@ def period_conversion(
 
 @overload
 def period_conversion(
-    events: Iterable[Event],
+    events: Events,
     pipeline: Pipeline,
     stage: str,
     *,
@@ -237,8 +239,9 @@ def period_conversion(
 ) -> dict[Hashable, Ratio]: ...
 
 
+@engine
 def period_conversion(
-    events: Iterable[Event],
+    events: Events,
     pipeline: Pipeline,
     stage: str,
     *,
@@ -318,8 +321,9 @@ def period_conversion(
     return segmented(hist.deals.values(), by, compute)
 
 
+@engine
 def skips_and_regressions(
-    events: Iterable[Event], pipeline: Pipeline, *, as_of: datetime | None = None
+    events: Events, pipeline: Pipeline, *, as_of: datetime | None = None
 ) -> list[StageFlow]:
     """Per open stage, in order: how many deals entered it, skipped it (jumped over
     it from an earlier open stage to a later open stage or a won stage),

@@ -4,14 +4,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable
 from datetime import datetime, timedelta
 from typing import Literal, overload
 
-from .._events import Event
 from .._pipeline import Pipeline
 from .._time import to_utc
 from ._common import amount_of, check_by, check_choice, duration_stats, load, segmented
+from ._engine import Events, engine
 from ._history import DealHistory
 from ._types import DurationStats, Ratio, SnapshotRow, Stall
 
@@ -46,7 +46,7 @@ def _win_ratio(deals: list[DealHistory], by_value: bool) -> Ratio:
 
 @overload
 def win_rate(
-    events: Iterable[Event],
+    events: Events,
     pipeline: Pipeline,
     *,
     by_value: bool = False,
@@ -57,7 +57,7 @@ def win_rate(
 
 @overload
 def win_rate(
-    events: Iterable[Event],
+    events: Events,
     pipeline: Pipeline,
     *,
     by_value: bool = False,
@@ -66,8 +66,9 @@ def win_rate(
 ) -> dict[Hashable, Ratio]: ...
 
 
+@engine
 def win_rate(
-    events: Iterable[Event],
+    events: Events,
     pipeline: Pipeline,
     *,
     by_value: bool = False,
@@ -105,7 +106,7 @@ def _cycle(deals: list[DealHistory], outcome: str) -> DurationStats:
 
 @overload
 def sales_cycle(
-    events: Iterable[Event],
+    events: Events,
     pipeline: Pipeline,
     *,
     outcome: Literal["won", "lost"] = "won",
@@ -116,7 +117,7 @@ def sales_cycle(
 
 @overload
 def sales_cycle(
-    events: Iterable[Event],
+    events: Events,
     pipeline: Pipeline,
     *,
     outcome: Literal["won", "lost"] = "won",
@@ -125,8 +126,9 @@ def sales_cycle(
 ) -> dict[Hashable, DurationStats]: ...
 
 
+@engine
 def sales_cycle(
-    events: Iterable[Event],
+    events: Events,
     pipeline: Pipeline,
     *,
     outcome: Literal["won", "lost"] = "won",
@@ -152,9 +154,8 @@ def sales_cycle(
     return segmented(hist.deals.values(), by, lambda deals: _cycle(deals, outcome))
 
 
-def snapshot(
-    events: Iterable[Event], pipeline: Pipeline, as_of: datetime
-) -> dict[str, SnapshotRow]:
+@engine
+def snapshot(events: Events, pipeline: Pipeline, as_of: datetime) -> dict[str, SnapshotRow]:
     """Where the open deals stood at ``as_of``: per open stage (all of them, in
     order) how many deals were there and the sum of their ``amount`` attribute
     as it was then (missing or non-numeric amounts count as 0).
@@ -174,9 +175,8 @@ def snapshot(
     }
 
 
-def stalled(
-    events: Iterable[Event], pipeline: Pipeline, *, as_of: datetime | None = None
-) -> list[Stall]:
+@engine
+def stalled(events: Events, pipeline: Pipeline, *, as_of: datetime | None = None) -> list[Stall]:
     """Open deals whose last event (of any kind) is more than their stage's
     ``rot_after`` before ``as_of``; ``idle`` is ``as_of`` minus that event's time.
 
@@ -201,8 +201,9 @@ def stalled(
     return out
 
 
+@engine
 def lost_reasons(
-    events: Iterable[Event], pipeline: Pipeline, *, as_of: datetime | None = None
+    events: Events, pipeline: Pipeline, *, as_of: datetime | None = None
 ) -> list[tuple[str, int, float]]:
     """``(reason, deals, amount)`` over deals that are lost now: their lost reason
     (from their latest loss; :data:`NO_REASON` when it has none), how many
@@ -248,7 +249,7 @@ def _velocity(deals: list[DealHistory]) -> float:
 
 @overload
 def velocity(
-    events: Iterable[Event],
+    events: Events,
     pipeline: Pipeline,
     *,
     as_of: datetime | None = None,
@@ -258,7 +259,7 @@ def velocity(
 
 @overload
 def velocity(
-    events: Iterable[Event],
+    events: Events,
     pipeline: Pipeline,
     *,
     as_of: datetime | None = None,
@@ -266,8 +267,9 @@ def velocity(
 ) -> dict[Hashable, float]: ...
 
 
+@engine
 def velocity(
-    events: Iterable[Event],
+    events: Events,
     pipeline: Pipeline,
     *,
     as_of: datetime | None = None,

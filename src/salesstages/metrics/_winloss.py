@@ -13,7 +13,7 @@ criteria) and stakeholder lists are ordinary deal attributes; :func:`within`,
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 import attrs
 
 from .._errors import DataError
-from .._events import Event
 from .._stats import wilson_interval, z_value
 from ._common import load
+from ._engine import Events, engine
 
 if TYPE_CHECKING:
     from .._pipeline import Pipeline
@@ -168,8 +168,9 @@ def _hashable(value: Any) -> Hashable:
     return value  # type: ignore[no-any-return]
 
 
+@engine
 def win_loss(
-    events: Iterable[Event],
+    events: Events,
     pipeline: Pipeline,
     by: str | Bucketer,
     *,
