@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from _helpers import T0, day, plain_pipeline, small_pipeline
 from salesstages import (
@@ -720,3 +722,66 @@ class TestExtraData:
         deal = plain.open_deal("D1", at=T0)
         event = deal.move("b", at=day(1), by="ana", scores=[1, 2.5], meta={"ok": None})
         assert Event.from_dict(json.loads(json.dumps(event.to_dict()))) == event
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner),
+    max_leaves=5,
+)
+_EXTRAS = st.dictionaries(
+    st.sampled_from(["by", "note", "source", "reason", "score"]), _JSON, max_size=3
+)
+_CALLS = st.lists(
+    st.tuples(st.sampled_from(["move_b", "move_c", "lose", "move_lost", "reopen", "win"]), _EXTRAS),
+    max_size=8,
+)
+
+
+@given(calls=_CALLS)
+def test_extra_data_never_changes_replay_or_metrics(
+    calls: list[tuple[str, dict[str, Any]]],
+) -> None:
+    """Whatever extra data the stage changes carry, the log replays to the live deal and the
+    visits, funnel and lost reasons equal those of the same log without the extras."""
+    from hypothesis import assume
+
+    from salesstages import Event
+    from salesstages.metrics import funnel, lost_reasons, visits
+
+    plain = plain_pipeline()
+    deal = plain.open_deal("D1", at=T0, amount=10)
+    for i, (call, extras) in enumerate(calls):
+        at = day(i + 1)
+        plain_extras = {k: v for k, v in extras.items() if k != "reason"}
+        try:
+            if call == "move_b":
+                deal.move("b", at=at, **extras)
+            elif call == "move_c":
+                deal.move("c", at=at, **extras)
+            elif call == "lose":
+                deal.lose(at=at, reason="price", **plain_extras)
+            elif call == "move_lost":
+                reason = extras.get("reason")
+                assume(reason is None or isinstance(reason, str))
+                deal.move("lost", at=at, **extras)
+            elif call == "reopen":
+                deal.reopen(at=at, **extras)
+            else:
+                deal.win(at=at, **extras)
+        except TransitionRefused:
+            pass
+    log = list(deal.events)
+    assert plain.replay(log)["D1"] == deal
+
+    def bare(e: Event) -> Event:
+        if e.kind != "stage_entered":
+            return e
+        lost = plain.stage(e.stage or "").outcome == "lost"
+        data = {"reason": e.data.get("reason")} if lost else {}
+        return Event(deal_id=e.deal_id, seq=e.seq, at=e.at, kind=e.kind, stage=e.stage, data=data)
+
+    stripped = [bare(e) for e in log]
+    assert visits(log, plain) == visits(stripped, plain)
+    assert funnel(log, plain) == funnel(stripped, plain)
+    assert lost_reasons(log, plain) == lost_reasons(stripped, plain)

@@ -165,6 +165,18 @@ class TestDelivery:
         assert seen.calls == [("D1", "activity", "lead", 4)]
         assert deal.stage == "lead"
 
+        def broken(deal: Deal, event: Event) -> None:
+            raise RuntimeError("handler down")
+
+        p.subscribe(broken)
+        with pytest.raises(ConcurrencyError) as caught:
+            deal.record("meeting_accepted", at=day(1), meeting="discovery", party="rep")
+        # the append's error wins; the handler's failure is attached as a note
+        notes = getattr(caught.value, "__notes__", [])
+        assert len(notes) == 1
+        assert "RuntimeError: handler down" in notes[0]
+        assert seen.calls[-1] == ("D1", "activity", "lead", 5)
+
 
 class TestFilters:
     """kinds= and stages= filters, and their validation."""
