@@ -120,18 +120,18 @@ class TestHistoriesErrors:
         with pytest.raises(DataError, match="folded for pipeline"):
             metrics.funnel(hist, inbound_b2b())
 
-    def test_backtest_needs_events(self) -> None:
-        """``backtest`` refits at each date, so it refuses a ``Histories``."""
-        hist = metrics.histories(EVENTS, P)
-        with pytest.raises(DataError, match="needs the events"):
-            forecast.backtest(hist, P, at=[day(2)], horizon=timedelta(days=3))
+    def test_backtest_date_after_the_fold(self) -> None:
+        """``backtest`` on a ``Histories`` refuses a date after its ``as_of``."""
+        hist = metrics.histories(EVENTS, P, as_of=day(5))
+        with pytest.raises(DataError, match=r"backtest date 2026-01-12T09:00:00\+00:00 is after"):
+            forecast.backtest(hist, P, at=[day(2), day(7)], horizon=timedelta(days=3))
 
 
 class TestReportFoldsOnce:
     """``build_report`` folds once per distinct ``as_of`` and nothing more."""
 
-    def test_one_fold_per_as_of(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """One fold for the report and one per backtest date (6 here): 7 folds."""
+    def test_one_fold(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """One fold for the report; the 6 backtest dates are rewound from it."""
         p = inbound_b2b()
         log = simulate(p, deals=300, start=day(0), days=200, seed=3)
         cutoffs: list[object] = []
@@ -146,8 +146,7 @@ class TestReportFoldsOnce:
         report = build_report(log, p)
         dates = [row["at"] for row in report["backtest"]["rows"]]
         assert len(dates) == 6
-        assert len(cutoffs) == 7
-        assert len(set(cutoffs)) == 7
+        assert cutoffs == [None]
 
     def test_backtest_unchanged(self) -> None:
         """The report's backtest (actuals from its own fold) equals ``forecast.backtest``."""
@@ -178,3 +177,56 @@ class TestReportFoldsOnce:
         }
         ages = {r["stage"]: r["open_median_age_days"] for r in report["time_in_stage"]}
         assert ages["qualified"] == 0.0  # B entered qualified at d3, the as_of
+
+
+class TestRewind:
+    """A fold rewound to an earlier moment equals the fold at that moment, in what
+    it promises to keep exact (``metrics._history.rewind``)."""
+
+    @settings(max_examples=60)
+    @given(log=event_logs(inbound_b2b()), cut=st.integers(0, 30), hours=st.integers(0, 23))
+    def test_rewind_matches_a_fold(self, log: list[Event], cut: int, hours: int) -> None:
+        """Entries, sub-states, outcome, closing and amount agree, deal by deal."""
+        p = inbound_b2b()
+        if not log:
+            return
+        d = min(e.at for e in log) + timedelta(days=cut, hours=hours)
+        folded = metrics.histories(log, p, as_of=d).deals
+        rewound = _history.rewind(metrics.histories(log, p), d).deals
+        assert list(rewound) == list(folded)
+        for k, h in folded.items():
+            r = rewound[k]
+            assert (r.entries, r.substates) == (h.entries, h.substates)
+            assert (r.stage, r.substate, r.outcome) == (h.stage, h.substate, h.outcome)
+            assert (r.closed_at, r.lost_reason) == (h.closed_at, h.lost_reason)
+            assert r.closed_amount == h.closed_amount
+            assert r.attributes.get("amount") == h.attributes.get("amount")
+
+    def test_amount_changes(self) -> None:
+        """A deal whose amount went 100 → 150 (d2) → 90 (d4): 150 as of d3, 90 at d4."""
+        deal = P.open_deal("A", at=day(0), amount=100)
+        deal.update(at=day(2), amount=150)
+        deal.move("qualified", at=day(3))
+        deal.update(at=day(4), amount=90)
+        deal.win(at=day(5))
+        full = metrics.histories(deal.events, P)
+        assert full.deals["A"].amounts == [(day(0), 100), (day(2), 150), (day(4), 90)]
+        at3 = _history.rewind(full, day(3)).deals["A"]
+        assert (at3.attributes["amount"], at3.stage, at3.outcome) == (150, "qualified", "open")
+        at4 = _history.rewind(full, day(4)).deals["A"]
+        assert at4.attributes["amount"] == 90
+        assert _history.rewind(full, day(5)).deals["A"].closed_amount == 90
+
+    @settings(max_examples=20)
+    @given(seed=st.integers(0, 10_000))
+    def test_backtest_same_as_folding_each_date(self, seed: int) -> None:
+        """Simulated logs: the rewound backtest equals one fold per date (the old way)."""
+        p = inbound_b2b()
+        log = simulate(p, deals=60, start=day(0), days=120, seed=seed)
+        dates = [day(30), day(55), day(80)]
+        horizon = timedelta(days=20)
+        bt = forecast.backtest(log, p, at=dates, horizon=horizon)
+        final = metrics.histories(log, p, as_of=dates[-1] + horizon)
+        for row, d in zip(bt.rows, dates, strict=True):
+            old = forecast._backtest_row(metrics.histories(log, p, as_of=d), final, p, d, horizon)
+            assert row == old

@@ -22,9 +22,9 @@ from typing import Any, Final, Literal, cast
 import attrs
 
 from . import forecast, metrics
-from ._events import Event
+from ._gc import gc_paused
 from ._pipeline import Pipeline
-from .metrics._engine import is_ibis_table
+from .metrics._engine import Events, is_ibis_table
 
 __all__ = ["SCHEMA", "build_report", "render_csv", "render_text"]
 
@@ -96,7 +96,7 @@ def backtest_dates(
 
 
 def build_report(
-    events: Iterable[Event],
+    events: Events,
     pipeline: Pipeline,
     *,
     as_of: datetime | None = None,
@@ -109,7 +109,27 @@ def build_report(
 
     ``as_of`` defaults to the latest event; later events are ignored. ``by``
     adds a ``segments`` section keyed by that attribute's value at opening.
+    ``events`` may also be a :class:`~salesstages.metrics.Histories` (folded at
+    the report's ``as_of``) or an Ibis table, computed on its own backend.
+
+    The log is folded once; the backtest's dates are rewound from that fold.
+    The cyclic garbage collector is paused for the whole computation: it
+    allocates millions of short-lived acyclic records, all freed (by reference
+    counting) before the collector runs again.
     """
+    with gc_paused():
+        return _build_report(events, pipeline, as_of, by, skips, horizon, source)
+
+
+def _build_report(
+    events: Events,
+    pipeline: Pipeline,
+    as_of: datetime | None,
+    by: str | None,
+    skips: Skips,
+    horizon: timedelta,
+    source: str | None,
+) -> dict[str, Any]:
     from . import __version__
 
     labels = {s.name: s.title for s in pipeline.stages}
@@ -120,8 +140,11 @@ def build_report(
         facts = _Facts(**report_facts(events, pipeline, as_of))
         data = events
     else:
-        evs = events if isinstance(events, list | tuple) else list(events)
-        data = metrics.histories(evs, pipeline, as_of=as_of)
+        data = (
+            events
+            if isinstance(events, metrics.Histories)
+            else metrics.histories(events, pipeline, as_of=as_of)
+        )
         facts = _facts(data)
     as_of = facts.as_of
     report: dict[str, Any] = {
@@ -233,9 +256,7 @@ def build_report(
                     )
                 ],
             },
-            "backtest": _backtest(
-                data, None if data is events else evs, pipeline, first, as_of, horizon
-            ),
+            "backtest": _backtest(data, pipeline, first, as_of, horizon),
             "segments": _segments(data, pipeline, by, as_of, skips, labels) if by else None,
         }
     )
@@ -371,22 +392,17 @@ def _substates(
 
 
 def _backtest(
-    data: Any,
-    events: Sequence[Event] | None,
-    pipeline: Pipeline,
-    first: datetime,
-    as_of: datetime,
-    horizon: timedelta,
+    data: Any, pipeline: Pipeline, first: datetime, as_of: datetime, horizon: timedelta
 ) -> dict[str, Any] | None:
-    """The backtest section: with ``events``, one fold per date (the report's own
-    fold ``data`` gives the actual wins); else ``data`` is a table for the engine."""
+    """The backtest section: from the report's own fold (each date's view rewound
+    from it), or on the table's engine when ``data`` is a table."""
     dates = backtest_dates(first, as_of, horizon)
     if not dates:
         return None
-    if events is None:
-        bt = forecast.backtest(data, pipeline, at=dates, horizon=horizon)
+    if isinstance(data, metrics.Histories):
+        bt = forecast._backtest_folded(data, pipeline, dates, horizon)
     else:
-        bt = forecast._backtest_folded(events, data, pipeline, dates, horizon)
+        bt = forecast.backtest(data, pipeline, at=dates, horizon=horizon)
     return {
         "horizon_days": _days(bt.horizon),
         "rows": [

@@ -36,7 +36,6 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import attrs
 
 from ._errors import DataError
-from ._events import Event
 from ._stats import (
     aalen_johansen,
     absorbing_chain,
@@ -50,7 +49,7 @@ from ._stats import (
 from ._time import to_utc
 from .metrics._common import amount_of, check_stage, load
 from .metrics._engine import Events, engine
-from .metrics._history import DealHistory, Histories
+from .metrics._history import DealHistory, Histories, rewind
 
 if TYPE_CHECKING:
     from ._pipeline import Pipeline
@@ -946,8 +945,14 @@ def backtest(
     log are measured against an incomplete future: pick dates at least
     ``horizon`` before the last event.
 
+    The log is folded once (at the last date + ``horizon``); each date's view
+    is rewound from that fold. ``events`` may be a
+    :class:`~salesstages.metrics.Histories`: its ``as_of`` then ends every
+    actual, and no date may be later than it.
+
     Raises:
         ValueError: ``at`` is empty or ``horizon`` is not a positive timedelta.
+        DataError: A date is after the ``as_of`` of the given ``Histories``.
         NaiveTimeError: A date has no timezone.
     """
     if not isinstance(horizon, timedelta) or horizon <= _ZERO:
@@ -958,27 +963,28 @@ def backtest(
     if not dates:
         raise ValueError("at must name at least one date")
     if isinstance(events, Histories):
-        raise DataError(
-            "backtest refits every forecast as of each date, so it needs the events "
-            "themselves, not Histories folded at one date; pass the events"
-        )
-    evs = events if isinstance(events, list | tuple) else list(events)
-    return _backtest_folded(
-        evs, _hist(evs, pipeline, dates[-1] + horizon), pipeline, dates, horizon
-    )
+        final = _hist(events, pipeline, None)
+        if final.as_of is not None and dates[-1] > final.as_of:
+            raise DataError(
+                f"backtest date {dates[-1].isoformat()} is after the as_of these histories "
+                f"were folded for ({final.as_of.isoformat()}); fold the log at the last "
+                "date + horizon or later"
+            )
+    else:
+        final = _hist(events, pipeline, dates[-1] + horizon)
+    return _backtest_folded(final, pipeline, dates, horizon)
 
 
 def _backtest_folded(
-    events: Sequence[Event],
     final: Histories,
     pipeline: Pipeline,
     dates: Sequence[datetime],
     horizon: timedelta,
 ) -> Backtest:
     """:func:`backtest` over sorted aware ``dates``, given ``final``: the log folded
-    at the last date + ``horizon`` or later, which gives every date's actual wins.
-    Folds the events once per date."""
-    rows = [_backtest_row(_hist(events, pipeline, d), final, pipeline, d, horizon) for d in dates]
+    at the last date + ``horizon`` or later. Each date's view is rewound from it
+    (no pass over the events), and it gives every date's actual wins."""
+    rows = [_backtest_row(rewind(final, d), final, pipeline, d, horizon) for d in dates]
     return _backtest_result(rows, horizon)
 
 

@@ -26,7 +26,16 @@ Interface (stable; other modules build on it):
     ``closed_amount`` (the ``amount`` attribute then) and ``lost_reason``
     (``None`` for a win) of the deal's *latest* closing, kept after a
     reopening (check ``outcome``); all ``None`` when it never closed;
-    ``events``: how many of its events were kept (at or before ``as_of``).
+    ``events``: how many of its events were kept (at or before ``as_of``);
+    ``amounts``: ``None`` while no ``updated`` event set ``amount``, else every
+    ``(at, amount)`` the deal had, in order, the opening's first.
+
+``rewind(hist, as_of) -> Histories``
+    The fold as it stood at an earlier ``as_of``, derived from a later one with
+    no pass over the events (what a backtest asks at each of its dates). Stage
+    and sub-state entries, outcome, closing and the ``amount`` attribute are
+    exact; ``attributes`` holds the opening's attributes with the amount then,
+    and ``last_at``/``events`` count stage entries only.
 
 ``stays(history, open_stages) -> list[(stage, entered_at, exited_at, next_stage)]``
     The deal's stays in open stages (``exited_at`` and ``next_stage`` are
@@ -52,11 +61,12 @@ not define raises :class:`~salesstages.InvalidLogError`.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from functools import partial
 from itertools import chain
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
@@ -77,6 +87,7 @@ __all__ = [
     "SubstateEntry",
     "gc_paused",
     "histories",
+    "rewind",
     "stays",
     "visit_records",
 ]
@@ -98,6 +109,7 @@ class DealHistory:
     """One deal's log folded into what the metrics need (see the module docstring)."""
 
     __slots__ = (
+        "amounts",
         "attributes",
         "closed_amount",
         "closed_at",
@@ -130,6 +142,7 @@ class DealHistory:
         closed_amount: Any,
         lost_reason: str | None,
         events: int,
+        amounts: list[tuple[datetime, Any]] | None = None,
     ) -> None:
         self.deal_id = deal_id
         self.opened_at = opened_at
@@ -145,6 +158,7 @@ class DealHistory:
         self.closed_amount = closed_amount
         self.lost_reason = lost_reason
         self.events = events
+        self.amounts = amounts
 
     @property
     def first_entered_at(self) -> datetime:
@@ -260,6 +274,7 @@ def _fold(
     closed_amount: Any = None
     reason: str | None = None
     kept = 0  # events kept (at or before the cut-off)
+    amounts: list[tuple[datetime, Any]] | None = None  # set once an update changes "amount"
 
     def flush() -> None:
         """Store the summary of the deal folded so far (reads the fold state above)."""
@@ -278,6 +293,7 @@ def _fold(
             closed_amount,
             reason,
             kept,
+            amounts,
         )
 
     for e in events:
@@ -298,6 +314,7 @@ def _fold(
             last_at = stage = sub = closed_at = closed_amount = reason = None
             outcome = "open"
             kept = 0
+            amounts = None
         elif check:
             if e.seq <= prev_seq:
                 return None
@@ -332,7 +349,12 @@ def _fold(
                 sub = e.name
                 subs.append((at, entries[-1][1], sub, len(entries) - 1))  # type: ignore[arg-type]
         elif kind == "updated":
-            attributes = {**attributes, **e.data}
+            data = e.data
+            if "amount" in data:
+                if amounts is None:
+                    amounts = [(opened_at or at, attributes.get("amount"))]
+                amounts.append((at, data["amount"]))
+            attributes = {**attributes, **data}
     if entries:
         flush()
     return out
@@ -396,3 +418,69 @@ def _visits_into(hist: Histories, opens: frozenset[str], make: Any, append: Any)
             stage = nstage
         if stage in opens:
             append(make(deal_id, stage, at, None, None, as_of - at, True))  # type: ignore[operator]
+
+
+def rewind(hist: Histories, as_of: datetime) -> Histories:
+    """``hist`` as it stood at an earlier ``as_of`` (see the module docstring for
+    what is exact): per deal, its stage entries up to ``as_of`` and its amount
+    then; deals with no stage entry by then are left out."""
+    outcomes: dict[str, Outcome] = {s.name: s.outcome for s in hist.pipeline.stages}
+    out: dict[str, DealHistory] = {}
+    new = DealHistory
+    at_of = _AT
+    with gc_paused():
+        for deal_id, h in hist.deals.items():
+            entries = h.entries
+            n = len(entries)
+            if entries[-1][0] > as_of:
+                n = bisect_right(entries, as_of, key=at_of)
+                if n == 0:
+                    continue
+                entries = entries[:n]
+            subs = h.substates
+            if subs and subs[-1][0] > as_of:
+                subs = subs[: bisect_right(subs, as_of, key=at_of)]
+            at, stage, _ = entries[-1]
+            outcome = outcomes[stage]
+            amounts = h.amounts
+            attributes = h.opened_attributes
+            if amounts is not None:
+                attributes = {**attributes, "amount": _amount_at(amounts, as_of)}
+            closed_at = closed_amount = reason = None
+            for c_at, c_stage, c_data in reversed(entries):
+                oc = outcomes[c_stage]
+                if oc != "open":
+                    closed_at = c_at
+                    closed_amount = (
+                        attributes.get("amount") if amounts is None else _amount_at(amounts, c_at)
+                    )
+                    reason = c_data.get("reason") if oc == "lost" else None
+                    break
+            sub = subs[-1][2] if subs and subs[-1][3] == n - 1 else None
+            out[deal_id] = new(
+                deal_id,
+                h.opened_at,
+                h.opened_attributes,
+                attributes,
+                entries,
+                subs,
+                max(at, subs[-1][0]) if subs else at,
+                stage,
+                sub,
+                outcome,
+                closed_at,
+                closed_amount,
+                reason,
+                n + len(subs),
+                None if amounts is None else [a for a in amounts if a[0] <= as_of],
+            )
+    return Histories(hist.pipeline, out, as_of, hist.grouped)
+
+
+_AT: Final = itemgetter(0)
+
+
+def _amount_at(amounts: list[tuple[datetime, Any]], moment: datetime) -> Any:
+    """The amount a deal had at ``moment`` (its last setting at or before it)."""
+    i = bisect_right(amounts, moment, key=_AT)
+    return amounts[i - 1][1] if i else None
