@@ -24,12 +24,11 @@ table) before it reads the deal's length and the table's highest position,
 and keeps it until it commits: appends to one table are serialised, a
 position is never committed after a higher one, and positions are gapless
 (a rolled-back append leaves no hole). The cost: appends to one table run one
-at a time, so throughput is bounded by one commit's latency (about 1 ms with
-``synchronous_commit=on`` on an SSD); reads are never blocked. That is the
-choice of mature event stores (for example Marten and Eventuous's Postgres
-stores); the alternative, waiting for older in-flight transactions through
-``pg_snapshot_xmin``, keeps writers parallel but makes every follower query
-more complex and leaves gaps in positions.
+at a time, so their throughput is bounded by one commit's latency; reads are
+never blocked, and ``append_many`` (sent with ``COPY``) amortises the commit
+over a whole import. The alternative, letting followers wait for older
+in-flight transactions through ``pg_snapshot_xmin``, keeps writers parallel
+but makes every follower query subtler and leaves holes in the positions.
 
 Followers wait with ``LISTEN``: each append sends a ``NOTIFY`` that arrives
 when it commits, so a follower wakes at once; ``poll`` bounds each wait.
