@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Protocol, TypeGuard, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeGuard, runtime_checkable
 
 from .._errors import ConcurrencyError, DataError, OutOfOrderError
 from .._events import EVENT_KINDS, Event
@@ -169,6 +169,25 @@ def _walk_data(value: object, path: str, nul: bool) -> tuple[str, str] | None:
     return None
 
 
+def _plain(value: str, nul: bool) -> bool:
+    """True when ``value`` is ASCII (and, with ``nul``, has no NUL): surely storable."""
+    return value.isascii() and not (nul and "\x00" in value)
+
+
+def _flat_plain(data: Mapping[str, Any], nul: bool) -> bool:
+    """The common case, quickly: flat data whose strings are all plain."""
+    for k, v in data.items():
+        if type(k) is str and not _plain(k, nul):
+            return False
+        t = type(v)
+        if t is str:
+            if not _plain(v, nul):
+                return False
+        elif t is not int and t is not float and t is not bool and v is not None:
+            return False  # nested (or unusual): walk it
+    return True
+
+
 def check_text(events: Sequence[Event], *, nul: bool = False) -> None:
     """Refuse text a store cannot keep exactly, the same way in every store.
 
@@ -177,22 +196,34 @@ def check_text(events: Sequence[Event], *, nul: bool = False) -> None:
     naming the deal, the seq and the field.
     """
     for e in events:
-        for name, value in (("deal_id", e.deal_id), ("stage", e.stage), ("name", e.name)):
-            if value is not None and (nul or not value.isascii()):
-                why = _unstorable(value, nul)
-                if why is not None:
-                    raise DataError(
-                        f"deal {e.deal_id!r}, seq {e.seq}: {name} holds {why}; "
-                        "store only valid text",
-                        field=name,
-                    )
-        if e.data:
-            found = _walk_data(e.data, "data", nul)
+        st = e.stage
+        n = e.name
+        if (
+            nul
+            or not e.deal_id.isascii()
+            or (st is not None and not st.isascii())
+            or (n is not None and not n.isascii())
+        ):
+            _check_fields(e, nul)
+        data = e.data
+        if data and not _flat_plain(data, nul):
+            found = _walk_data(data, "data", nul)
             if found is not None:
                 raise DataError(
                     f"deal {e.deal_id!r}, seq {e.seq}: {found[0]} holds {found[1]}; "
                     "store only valid text",
                     field=found[0],
+                )
+
+
+def _check_fields(e: Event, nul: bool) -> None:
+    for name, value in (("deal_id", e.deal_id), ("stage", e.stage), ("name", e.name)):
+        if value is not None and not _plain(value, nul):
+            why = _unstorable(value, nul)
+            if why is not None:
+                raise DataError(
+                    f"deal {e.deal_id!r}, seq {e.seq}: {name} holds {why}; store only valid text",
+                    field=name,
                 )
 
 
