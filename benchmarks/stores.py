@@ -26,6 +26,19 @@ The file stores run twice where it matters: with their durable defaults
 (``NORMAL`` / ``fsync=False``), the setting for a bulk import.
 Targets: SQLite read >= 300,000 events/s; batched append >= 100,000 events/s;
 JSONL read >= 300,000 events/s.
+
+``--inbound`` measures reading SQLite against its own floor instead, on the
+1M-event inbound log with activities that ``benchmarks/replay.py`` builds:
+``list(store.events())`` against a raw ``fetchall`` of the same rows (same
+run, each best of three in a fresh process), and the bytes each event holds
+(tracemalloc). Targets (issue 10): ratio <= 2, <= 350 B per event.
+
+``--postgres`` measures ``PostgresStore`` on a throw-away server started for
+the run (or the one in ``SALESSTAGES_BENCH_PG``, a conninfo): single appends
+from 1 and 4 processes on distinct deals, ``append_many``, reading, and a
+follower's delay from commit to delivery while 4 processes append. Targets
+(issue 11): >= 1,000/s, >= 2,500/s, >= 50,000 events/s, >= 200,000 events/s,
+median delay <= 100 ms.
 """
 
 from __future__ import annotations
@@ -225,14 +238,220 @@ def line(label: str, result: dict[str, Any]) -> None:
     )
 
 
+def inbound_child(task: str, path: str) -> dict[str, Any]:
+    """One inbound-log reading measurement in this (fresh) process."""
+    import sqlite3
+    import tracemalloc
+
+    from salesstages._stores import sqlite as sqlite_store
+
+    def raw() -> int:
+        conn = sqlite3.connect(path)
+        try:
+            return len(conn.execute(sqlite_store._SELECT_ALL).fetchall())
+        finally:
+            conn.close()
+
+    def events() -> int:
+        return len(list(SqliteStore(path).events()))
+
+    if task == "memory":
+        tracemalloc.start()
+        held = list(SqliteStore(path).events())
+        current = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        return {"count": len(held), "bytes": current}
+    clock = best_of(REPEAT, raw if task == "raw" else events)
+    return {"count": clock.result, "seconds": clock.wall, "cpu": clock.cpu}
+
+
+def bench_inbound(directory: Path, n: int) -> None:
+    """SqliteStore.events() against a raw fetchall on the inbound log, and bytes per event."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from replay import build_log
+
+    path = directory / "inbound.db"
+    log = build_log(n)
+    by_deal: dict[str, list[Event]] = {}
+    for e in log:
+        by_deal.setdefault(e.deal_id, []).append(e)
+    SqliteStore(path, synchronous="NORMAL").append_many(by_deal.values())
+    print(f"inbound log: {len(log):,} events, {len(by_deal):,} deals, in SQLite")
+    del log, by_deal
+    results = {}
+    for task in ("raw", "events", "memory"):
+        out = subprocess.run(
+            [sys.executable, __file__, "--inbound-child", task, str(path)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        results[task] = json.loads(out.stdout.strip().splitlines()[-1])
+    raw, events, memory = results["raw"], results["events"], results["memory"]
+    line("raw fetchall of the same rows (tuples)", raw)
+    line("list(store.events()) into Event objects", events)
+    print(
+        f"  ratio events()/fetchall: {events['seconds'] / raw['seconds']:.2f}x wall, "
+        f"{events['cpu'] / raw['cpu']:.2f}x cpu (target <= 2)"
+    )
+    print(
+        f"  held: {memory['bytes'] / memory['count']:,.0f} B per event (tracemalloc; target <= 350)"
+    )
+
+
+def pg_child(task: str, conninfo: str, table: str, n_text: str) -> dict[str, Any]:
+    """One PostgreSQL measurement in this (fresh) process."""
+    import statistics
+
+    from salesstages import PostgresStore
+
+    store = PostgresStore(conninfo, table=table)
+    n = int(n_text)
+    if task.startswith("single"):  # "single:<worker>": one event per append, distinct deals
+        worker = task.split(":")[1]
+        events = [
+            Event(deal_id=f"S{worker}-{i}", seq=0, at=T0, kind="opened", data={"t": 0})
+            for i in range(n)
+        ]
+        with Clock() as clock:
+            for e in events:
+                store.append([e])
+        return {"count": n, "seconds": clock.wall, "cpu": clock.cpu}
+    if task.startswith("timed"):  # appends carrying their send time, for the follower
+        worker = task.split(":")[1]
+        with Clock() as clock:
+            for i in range(n):
+                store.append(
+                    [
+                        Event(
+                            deal_id=f"F{worker}-{i}",
+                            seq=0,
+                            at=T0,
+                            kind="opened",
+                            data={"t": time.time()},
+                        )
+                    ]
+                )
+        return {"count": n, "seconds": clock.wall, "cpu": clock.cpu}
+    if task == "bulk":
+        batches = list(deal_batches(n))
+        with Clock() as clock:
+            for i in range(0, len(batches), 1000):
+                store.append_many(batches[i : i + 1000])
+        return {"count": len(batches) * PER_DEAL, "seconds": clock.wall, "cpu": clock.cpu}
+    if task == "read":
+        clock = best_of(REPEAT, lambda: sum(1 for _ in store.events()))
+        return {"count": clock.result, "seconds": clock.wall, "cpu": clock.cpu}
+    if task == "follow":  # n events expected, from the current end of the log
+        delays = []
+        print("ready", flush=True)
+        for _position, e in store.follow(len(store), poll=0.5, idle_timeout=30):
+            if e.deal_id.startswith("F"):
+                delays.append(time.time() - e.data["t"])
+                if len(delays) == n:
+                    break
+        delays.sort()
+        return {
+            "count": len(delays),
+            "median_ms": statistics.median(delays) * 1000,
+            "p95_ms": delays[int(len(delays) * 0.95)] * 1000,
+        }
+    raise SystemExit(f"unknown task {task!r}")  # pragma: no cover
+
+
+def bench_postgres(n: int) -> None:
+    """PostgresStore figures on a throw-away (durable) server, or SALESSTAGES_BENCH_PG's."""
+    import contextlib
+
+    conninfo = os.environ.get("SALESSTAGES_BENCH_PG")
+    server = None
+    if not conninfo:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+        from _services import PostgresServer, pg_bindir
+
+        bindir = pg_bindir()
+        if bindir is None:
+            raise SystemExit("PostgreSQL server binaries not found: apt-get install postgresql")
+        server = PostgresServer(bindir, durable=True)
+        server.start()
+        conninfo = server.conninfo()
+        print("a throw-away PostgreSQL server on 127.0.0.1, fsync on (its defaults)")
+
+    def child(task: str, table: str, count: int) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, __file__, "--pg-child", task, conninfo, table, str(count)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def result(proc: subprocess.Popen[str]) -> dict[str, Any]:
+        out, _ = proc.communicate(timeout=3600)
+        if proc.returncode:
+            raise SystemExit(f"a benchmark child failed with status {proc.returncode}")
+        figures: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+        return figures
+
+    try:
+        singles = 2_000
+        print("postgres")
+        line("append, single events, 1 process", result(child("single:0", "b_single", singles)))
+        procs = [child(f"single:{w}", "b_single4", singles) for w in range(4)]
+        with Clock() as clock:
+            rs = [result(p) for p in procs]
+        total = sum(r["count"] for r in rs)
+        line(
+            "append, single events, 4 processes (distinct deals)",
+            {"count": total, "seconds": clock.wall, "cpu": 0, "peak_mb": rs[0]["peak_mb"]},
+        )
+        line("append_many, 1,000 deals per call", result(child("bulk", "b_bulk", n)))
+        line("read events() into Event objects", result(child("read", "b_bulk", n)))
+        follower = child("follow", "b_follow", 4 * singles)
+        assert follower.stdout is not None
+        with contextlib.suppress(Exception):
+            follower.stdout.readline()  # "ready"
+        time.sleep(0.5)
+        writers = [child(f"timed:{w}", "b_follow", singles) for w in range(4)]
+        for w in writers:
+            result(w)
+        f = result(follower)
+        print(
+            f"  follower delay, commit to delivery, under 4 writers: median {f['median_ms']:.1f} ms, "
+            f"p95 {f['p95_ms']:.1f} ms over {f['count']:,} events"
+        )
+    finally:
+        if server is not None:
+            server.stop()
+
+
 def main() -> None:
     """Run every measurement and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--single", type=int, default=20_000, help="events for single appends")
     parser.add_argument("--dir", type=Path, default=None, help="where the files go")
+    parser.add_argument("--inbound", action="store_true", help="SQLite reading on the inbound log")
+    parser.add_argument("--postgres", action="store_true", help="PostgresStore figures")
     parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--inbound-child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--pg-child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.inbound_child:
+        result = inbound_child(*args.inbound_child)
+        result["peak_mb"] = peak_mb()
+        print(json.dumps(result))
+        return
+    if args.pg_child:
+        result = pg_child(*args.pg_child)
+        result["peak_mb"] = peak_mb()
+        print(json.dumps(result))
+        return
+    if args.inbound:
+        with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+            bench_inbound(Path(tmp), args.events)
+        return
+    if args.postgres:
+        bench_postgres(args.events)
+        return
     if args.child:
         task, kind, directory, n, durable = args.child
         result = child(task, kind, Path(directory), int(n), bool(int(durable)))

@@ -76,8 +76,9 @@ def _free_port() -> int:
 class PostgresServer:
     """A PostgreSQL cluster in a temporary folder, listening on 127.0.0.1 only, trust auth."""
 
-    def __init__(self, bindir: Path) -> None:
+    def __init__(self, bindir: Path, *, durable: bool = False) -> None:
         self.bindir = bindir
+        self.durable = durable  # False: fsync off, fine for tests, not for benchmarks
         self.root = Path(tempfile.mkdtemp(prefix="salesstages-pg-"))
         self.data = self.root / "data"
         self.log = self.root / "server.log"
@@ -135,9 +136,10 @@ class PostgresServer:
             self.port = _free_port()
             options = (
                 f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
                 "-c max_connections=200"
             )
+            if not self.durable:
+                options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
             done = self._run(
                 str(self.bindir / "pg_ctl"),
                 "start",

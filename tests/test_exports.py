@@ -35,6 +35,7 @@ CONTRACT_NAMES = {
     "MemoryStore",
     "JsonlStore",
     "SqliteStore",
+    "PostgresStore",
 }
 #: Section 11 (living inside an application); PostgresStore comes with its own branch.
 SECTION_11_NAMES = {"HandlerError"}
@@ -96,6 +97,20 @@ def test_error_hierarchy() -> None:
     assert issubclass(s.NaiveTimeError, ValueError)
     assert issubclass(s.UnknownStageError, KeyError)
     assert issubclass(s.DataError, ValueError)
+    assert issubclass(s.StoreUnavailableError, s.SalesStagesError)
+    assert issubclass(s.StoreUnavailableError, ConnectionError)
+
+
+def test_importing_salesstages_does_not_import_psycopg() -> None:
+    """The PostgreSQL extra is imported only when a PostgresStore is made."""
+    import subprocess
+    import sys
+
+    code = "import sys, salesstages; print('psycopg' in sys.modules, salesstages.PostgresStore)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.startswith("False ")
 
 
 def test_unknown_stage_error_message_is_not_quoted() -> None:

@@ -426,3 +426,64 @@ def test_sqlite_store_in_a_missing_folder(tmp_path: Path) -> None:
 
     with pytest.raises(FileNotFoundError, match=r"its folder .* does not exist; create it first"):
         SqliteStore(tmp_path / "missing" / "x.db")
+
+
+def test_sqlite_reading_shares_strings_and_flat_data(tmp_path: Path) -> None:
+    """One read shares one object per distinct deal id, stage and name, and one mapping per
+    distinct flat ``data``; nested data is never shared, and every value reads back equal."""
+    store = SqliteStore(tmp_path / "e.db")
+    for d in ("A", "B"):
+        store.append(
+            [
+                *opening(d),
+                ev(d, 2, 1, data={"meeting": "discovery"}),
+                ev(d, 3, 2, data={"meeting": "discovery"}),
+                ev(d, 4, 3, data={"tags": ["x"]}),
+                ev(d, 5, 4, data={"tags": ["x"]}),
+            ]
+        )
+    for read in (list(store.events()), [e for _, e in store.events_after(0)]):
+        a, b = read[:6], read[6:]
+        assert len({id(e.deal_id) for e in a}) == 1
+        assert a[1].stage is b[1].stage is a[2].stage
+        assert a[2].name is b[3].name
+        assert a[2].data is a[3].data is b[2].data
+        assert a[2].data == {"meeting": "discovery"}
+        assert a[4].data is not a[5].data
+        assert a[4].data == a[5].data == {"tags": ["x"]}
+        assert [e.kind for e in a] == ["opened", "stage_entered", *["activity"] * 4]
+
+
+def test_sqlite_damaged_kind_raises_data_error_naming_the_field(tmp_path: Path) -> None:
+    """A row whose kind was changed behind the store's back raises DataError naming 'kind'."""
+    path = tmp_path / "e.db"
+    SqliteStore(path).append(opening("A"))
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA ignore_check_constraints = ON")
+    conn.execute("DROP TRIGGER events_no_update")
+    conn.execute("UPDATE events SET kind = 'won' WHERE seq = 1")
+    conn.commit()
+    conn.close()
+    with pytest.raises(DataError, match=r"e\.db, field 'kind': .*unknown kind 'won'"):
+        list(SqliteStore(path).events())
+
+
+def test_bulk_read_freezes_what_it_built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past FREEZE_AFTER events a read moves what it built out of the collector's way, and
+    leaves the collector enabled."""
+    import gc
+
+    from salesstages._stores import sqlite
+
+    monkeypatch.setattr(sqlite, "FREEZE_AFTER", 10)
+    monkeypatch.setattr(sqlite, "_CHUNK", 8)
+    store = SqliteStore(tmp_path / "e.db")
+    store.append([ev("A", s, s, "opened" if s == 0 else "activity") for s in range(40)])
+    before = gc.get_freeze_count()
+    try:
+        events = list(store.events())
+        assert gc.get_freeze_count() > before
+        assert gc.isenabled()
+        assert [e.seq for e in events] == list(range(40))
+    finally:
+        gc.unfreeze()

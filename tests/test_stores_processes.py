@@ -15,13 +15,12 @@ from pathlib import Path
 import pytest
 
 from salesstages import ConcurrencyError, Event, EventStore, Pipeline, Stage
-from salesstages._stores import JsonlStore, SqliteStore
+from salesstages._stores import JsonlStore, PostgresStore, SqliteStore
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX processes and signals")
 
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
 WORKERS = 4
-PER_WORKER = 25
 CTX = multiprocessing.get_context("spawn")
 
 
@@ -38,15 +37,26 @@ def _pipeline() -> Pipeline:
 
 
 def _open(kind: str, path: str) -> EventStore:
+    if kind == "postgres":  # path is "conninfo|table"
+        conninfo, table = path.split("|")
+        return PostgresStore(conninfo, table=table)
     return SqliteStore(path) if kind == "sqlite" else JsonlStore(path)
 
 
-def _contender(kind: str, path: str, worker: int, start: float) -> None:
-    """Append PER_WORKER activities to deal 'D', re-reading and retrying on conflicts."""
+def _where(request: pytest.FixtureRequest, kind: str, tmp_path: Path, name: str) -> str:
+    """Where a store of ``kind`` lives: a file under ``tmp_path``, or a new PostgreSQL table."""
+    if kind == "postgres":
+        conninfo = request.getfixturevalue("pg_conninfo")
+        return f"{conninfo}|{request.getfixturevalue('pg_table')}"
+    return str(tmp_path / (f"{name}.db" if kind == "sqlite" else f"{name}.jsonl"))
+
+
+def _contender(kind: str, path: str, worker: int, start: float, per_worker: int) -> None:
+    """Append ``per_worker`` activities to deal 'D', re-reading and retrying on conflicts."""
     store = _open(kind, path)
     while time.time() < start:  # start together, to collide as much as possible
         time.sleep(0.001)
-    for k in range(PER_WORKER):
+    for k in range(per_worker):
         for _attempt in range(10_000):
             n = sum(1 for _ in store.events("D"))
             event = Event(
@@ -67,24 +77,29 @@ def _contender(kind: str, path: str, worker: int, start: float) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["sqlite", "jsonl"])
-def test_four_processes_append_exactly_once(tmp_path: Path, kind: str) -> None:
+@pytest.mark.parametrize(("kind", "per_worker"), [("sqlite", 25), ("jsonl", 25), ("postgres", 200)])
+def test_four_processes_append_exactly_once(
+    request: pytest.FixtureRequest, tmp_path: Path, kind: str, per_worker: int
+) -> None:
     """Four processes racing on one deal: every event is there once, seq 0..n-1."""
-    path = str(tmp_path / ("e.db" if kind == "sqlite" else "e.jsonl"))
+    path = _where(request, kind, tmp_path, "e")
     store = _open(kind, path)
     _pipeline().open_deal("D", at=T0, store=store)
     start = time.time() + 1.0
-    procs = [CTX.Process(target=_contender, args=(kind, path, w, start)) for w in range(WORKERS)]
+    procs = [
+        CTX.Process(target=_contender, args=(kind, path, w, start, per_worker))
+        for w in range(WORKERS)
+    ]
     for p in procs:
         p.start()
     for p in procs:
-        p.join(timeout=30)
+        p.join(timeout=120)
     assert [p.exitcode for p in procs] == [0] * WORKERS
     events = list(_open(kind, path).events("D"))
-    total = 2 + WORKERS * PER_WORKER
+    total = 2 + WORKERS * per_worker  # the opening pair, then 4 workers x per_worker
     assert [e.seq for e in events] == list(range(total))
     names = [e.name for e in events[2:]]
-    assert sorted(names) == sorted(f"w{w}-{k}" for w in range(WORKERS) for k in range(PER_WORKER))
+    assert sorted(names) == sorted(f"w{w}-{k}" for w in range(WORKERS) for k in range(per_worker))
     assert [p for p, _ in _open(kind, path).events_after(0)] == list(range(1, total + 1))
 
 
@@ -112,10 +127,12 @@ def _check_after_crash(store: EventStore) -> int:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["sqlite", "jsonl"])
-def test_sigkill_mid_append_leaves_a_whole_log(tmp_path: Path, kind: str) -> None:
+@pytest.mark.parametrize("kind", ["sqlite", "jsonl", "postgres"])
+def test_sigkill_mid_append_leaves_a_whole_log(
+    request: pytest.FixtureRequest, tmp_path: Path, kind: str
+) -> None:
     """A writer killed with SIGKILL leaves a store that opens with every deal whole."""
-    path = str(tmp_path / ("e.db" if kind == "sqlite" else "e.jsonl"))
+    path = _where(request, kind, tmp_path, "e")
     _open(kind, path)
     for round_ in range(3):
         proc = CTX.Process(target=_opener, args=(kind, path, f"R{round_}-"))
@@ -288,11 +305,13 @@ def _follower(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["sqlite", "jsonl"])
-def test_followers_see_every_event_once_while_processes_write(tmp_path: Path, kind: str) -> None:
+@pytest.mark.parametrize("kind", ["sqlite", "jsonl", "postgres"])
+def test_followers_see_every_event_once_while_processes_write(
+    request: pytest.FixtureRequest, tmp_path: Path, kind: str
+) -> None:
     """Four writer processes and two follower processes at once: each follower receives
     every event exactly once, in position order."""
-    path = str(tmp_path / ("e.db" if kind == "sqlite" else "e.jsonl"))
+    path = _where(request, kind, tmp_path, "e")
     _open(kind, path)
     total = FOLLOW_WRITERS * FOLLOW_DEALS * 5  # 4 writers x 10 deals x 5 events = 200
     queue: multiprocessing.queues.Queue[object] = CTX.Queue()

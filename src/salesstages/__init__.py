@@ -27,7 +27,14 @@ from ._errors import (
 from ._events import Event
 from ._pipeline import Pipeline, Stage
 from ._replay import Problem
-from ._stores import EventStore, JsonlStore, MemoryStore, SqliteStore
+from ._stores import (
+    EventStore,
+    JsonlStore,
+    MemoryStore,
+    PostgresStore,
+    SqliteStore,
+    StoreUnavailableError,
+)
 from .guards import (
     DealView,
     Verdict,
@@ -59,10 +66,12 @@ __all__ = [
     "OutOfOrderError",
     "Pipeline",
     "PipelineError",
+    "PostgresStore",
     "Problem",
     "SalesStagesError",
     "SqliteStore",
     "Stage",
+    "StoreUnavailableError",
     "TransitionRefused",
     "UnknownDealError",
     "UnknownStageError",

@@ -281,6 +281,24 @@ class StoreSuite:
         assert self._all(store) == []
         assert store.deal_ids() == []
 
+    def test_text_no_store_can_keep_is_refused(self, tmp_path: Path) -> None:
+        """A lone surrogate in any text field, key or nested value raises DataError naming
+        the field, and writes nothing."""
+        store = self._store(tmp_path)
+        bad = "x\ud800y"
+        cases = [
+            ([ev(bad, 0, 0, "opened")], "field 'deal_id'"),
+            ([*opening("A")[:1], ev("A", 1, 0, "stage_entered", stage=bad)], "field 'stage'"),
+            ([ev("A", 0, 0, "opened", data={"notes": ["fine", {"deep": bad}]})], "notes"),
+            ([ev("A", 0, 0, "opened", data={bad: 1})], "key"),
+        ]
+        for batch, field in cases:
+            with _raises(DataError, f"{field}.*lone surrogate"):
+                store.append(batch)
+        assert self._all(store) == []
+        store.append(opening("A", owner="Zoë 日本 \U0001f600"))
+        assert self._all(store)[0].data == {"owner": "Zoë 日本 \U0001f600"}
+
     def test_accepts_any_sequence(self, tmp_path: Path) -> None:
         """``append`` takes a tuple as well as a list."""
         store = self._store(tmp_path)

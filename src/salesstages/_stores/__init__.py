@@ -5,13 +5,16 @@ from __future__ import annotations
 from ._protocol import EventStore, check_batch, check_shape, check_times
 from .jsonl import JsonlStore
 from .memory import MemoryStore
+from .postgres import PostgresStore, StoreUnavailableError
 from .sqlite import SqliteStore
 
 __all__ = [
     "EventStore",
     "JsonlStore",
     "MemoryStore",
+    "PostgresStore",
     "SqliteStore",
+    "StoreUnavailableError",
     "check_batch",
     "check_shape",
     "check_times",

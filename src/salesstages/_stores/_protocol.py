@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Protocol, TypeGuard, runtime_checkable
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeGuard, runtime_checkable
 
 from .._errors import ConcurrencyError, DataError, OutOfOrderError
 from .._events import EVENT_KINDS, Event
@@ -20,6 +20,7 @@ __all__ = [
     "check_follow",
     "check_position",
     "check_shape",
+    "check_text",
     "check_times",
     "poll_follow",
 ]
@@ -131,6 +132,101 @@ def poll_follow(
         sleep(after, min(poll, left))
 
 
+def _unstorable(text: str, nul: bool) -> str | None:
+    """What makes ``text`` unstorable: a lone surrogate (never UTF-8), or NUL when refused."""
+    if nul and "\x00" in text:
+        return "a NUL character (\\x00), which PostgreSQL cannot store in text"
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return (
+            f"a lone surrogate ({text[exc.start]!r} at index {exc.start}), which is not "
+            "Unicode text any store can keep"
+        )
+    return None
+
+
+def _walk_data(value: object, path: str, nul: bool) -> tuple[str, str] | None:
+    if type(value) is str:
+        why = _unstorable(value, nul)
+        return None if why is None else (path, why)
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            if type(k) is str:
+                why = _unstorable(k, nul)
+                if why is not None:
+                    return (f"{path} key {k!r}", why)
+            found = _walk_data(v, f"{path}[{k!r}]", nul)
+            if found is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            found = _walk_data(v, f"{path}[{i}]", nul)
+            if found is not None:
+                return found
+    return None
+
+
+def _plain(value: str, nul: bool) -> bool:
+    """True when ``value`` is ASCII (and, with ``nul``, has no NUL): surely storable."""
+    return value.isascii() and not (nul and "\x00" in value)
+
+
+def _flat_plain(data: Mapping[str, Any], nul: bool) -> bool:
+    """The common case, quickly: flat data whose strings are all plain."""
+    for k, v in data.items():
+        if type(k) is str and not _plain(k, nul):
+            return False
+        t = type(v)
+        if t is str:
+            if not _plain(v, nul):
+                return False
+        elif t is not int and t is not float and t is not bool and v is not None:
+            return False  # nested (or unusual): walk it
+    return True
+
+
+def check_text(events: Sequence[Event], *, nul: bool = False) -> None:
+    """Refuse text a store cannot keep exactly, the same way in every store.
+
+    Lone surrogates are refused everywhere (no encoding of Unicode holds them);
+    with ``nul=True`` (PostgreSQL) NUL characters too. Raises :class:`DataError`
+    naming the deal, the seq and the field.
+    """
+    for e in events:
+        st = e.stage
+        n = e.name
+        if (
+            nul
+            or not e.deal_id.isascii()
+            or (st is not None and not st.isascii())
+            or (n is not None and not n.isascii())
+        ):
+            _check_fields(e, nul)
+        data = e.data
+        if data and not _flat_plain(data, nul):
+            found = _walk_data(data, "data", nul)
+            if found is not None:
+                raise DataError(
+                    f"deal {e.deal_id!r}, seq {e.seq}: {found[0]} holds {found[1]}; "
+                    "store only valid text",
+                    field=found[0],
+                )
+
+
+def _check_fields(e: Event, nul: bool) -> None:
+    for name, value in (("deal_id", e.deal_id), ("stage", e.stage), ("name", e.name)):
+        if value is not None and not _plain(value, nul):
+            why = _unstorable(value, nul)
+            if why is not None:
+                raise DataError(
+                    f"deal {e.deal_id!r}, seq {e.seq}: {name} holds {why}; store only valid text",
+                    field=name,
+                )
+
+
 def check_shape(events: Sequence[Event]) -> str:
     """Check that a batch is non-empty, all :class:`Event`, one deal, consecutive ``seq``;
     return its deal id.
@@ -152,6 +248,7 @@ def check_shape(events: Sequence[Event]) -> str:
                 f"deal {e.deal_id!r}, seq {e.seq}: malformed event (kind={e.kind!r}, "
                 f"stage={e.stage!r}, name={e.name!r}); build events with Event(...)"
             )
+    check_text(events)
     deal_id = events[0].deal_id
     first = events[0].seq
     for i, e in enumerate(events):

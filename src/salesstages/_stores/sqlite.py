@@ -41,8 +41,9 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from .._errors import ConcurrencyError, DataError, SalesStagesError
 from .._events import _EMPTY, EVENT_KINDS, Event
+from .._gc import FREEZE_AFTER, gc_paused_then_frozen
 from .._time import to_utc
-from ._codec import EVENT_SETTERS, dump_data
+from ._codec import _KINDS, EVENT_SETTERS, dump_data
 from ._protocol import (
     check_batch,
     check_follow,
@@ -359,16 +360,21 @@ class SqliteStore:
         conn = sqlite3.connect(
             self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
         )
+        shared = _Shared()
+        built = 0
         try:
             with self._guard():
                 conn.execute("BEGIN")  # one snapshot for the whole iteration
                 cur = conn.execute(_SELECT_ALL)
             while True:
-                with self._guard():
+                # A bulk read freezes what it built, so the collector never walks it.
+                with self._guard(), gc_paused_then_frozen(built >= FREEZE_AFTER):
                     rows = cur.fetchmany(_CHUNK)
                     if not rows:
                         break
-                    events = _to_events(rows)
+                    events = _to_events(rows, shared)
+                    del rows
+                built += len(events)
                 yield from events
             conn.execute("COMMIT")
         finally:
@@ -384,12 +390,15 @@ class SqliteStore:
         return self._stream_after(position)
 
     def _stream_after(self, position: int) -> Iterator[tuple[int, Event]]:
+        shared = _Shared()
+        built = 0
         while True:
-            with self._lock, self._guard():
+            with self._lock, self._guard(), gc_paused_then_frozen(built >= FREEZE_AFTER):
                 rows = self._connection().execute(_SELECT_AFTER, (position, _CHUNK)).fetchall()
                 if not rows:
                     return
-                events = _to_events([r[1:] for r in rows])
+                events = _to_events([r[1:] for r in rows], shared)
+            built += len(events)
             for r, e in zip(rows, events, strict=True):
                 yield r[0], e
             position = rows[-1][0]
@@ -479,37 +488,88 @@ def _locate(rows: list[Any]) -> _RowError | None:
     return None
 
 
-def _to_events(rows: list[Any]) -> list[Event]:
+class _Shared:
+    """What one read shares between its events: one string object per distinct
+    deal id, stage and activity name, and one read-only mapping per distinct
+    flat ``data`` text (``{"meeting": "discovery"}`` repeats on thousands of
+    activities)."""
+
+    __slots__ = ("data", "strings")
+
+    def __init__(self) -> None:
+        self.strings: dict[str, str] = {}
+        self.data: dict[str, Any] = {}
+
+
+#: ``data`` texts longer than this, or beyond this many, are decoded each time.
+_SHARE_DATA_LEN: Final = 256
+_SHARE_DATA_MAX: Final = 100_000
+_SCALARS: Final = (str, int, float, bool, type(None))
+
+
+def _to_events(rows: list[Any], shared: _Shared | None = None) -> list[Event]:
     """Rows as events: the database only holds what :meth:`SqliteStore.append` checked.
 
     On a row that does not decode, raises ``ValueError`` naming the row and the
     field (the store turns it into :class:`DataError` naming the file too).
     """
     try:
-        return _decode(rows)
-    except (ValueError, TypeError) as exc:
+        return _decode(rows, shared or _Shared())
+    except (ValueError, TypeError, KeyError) as exc:
         located = _locate(rows)
-        raise (located or exc) from exc
+        raise (located or ValueError(f"a row does not decode: {exc!r}")) from exc
 
 
-def _decode(rows: list[Any]) -> list[Event]:
-    """The hot loop of reading: :func:`~._codec.make_event` inlined."""
+def _decode(rows: list[Any], shared: _Shared) -> list[Event]:
+    """The hot loop of reading: :func:`~._codec.make_event` inlined, strings shared.
+
+    Consecutive rows often repeat the deal id and the timestamp (a deal's rows
+    come together; ``opened`` and ``stage_entered`` share their moment), so
+    those are compared with the previous row's before any lookup.
+    """
     fromiso = datetime.fromisoformat
     loads = json.loads
     proxy = MappingProxyType
     empty = _EMPTY
     new = object.__new__
+    kinds = _KINDS
     sd, ss, sa, sk, sst, sn, sdata = EVENT_SETTERS
+    strings = shared.strings
+    share = strings.setdefault
+    datas = shared.data
+    get_data = datas.get
+    scalars = _SCALARS
     out: list[Event] = []
     append = out.append
+    prev_d = prev_a = ""
+    deal_id: str = ""
+    at: datetime | None = None
     for d, s, a, k, st, n, data in rows:
+        if d != prev_d:
+            deal_id = prev_d = share(d, d)
+        if a != prev_a:
+            at = fromiso(a)
+            prev_a = a
         e = new(Event)
-        sd(e, d)
+        sd(e, deal_id)
         ss(e, s)
-        sa(e, fromiso(a))
-        sk(e, k)
-        sst(e, st)
-        sn(e, n)
-        sdata(e, empty if data == "{}" else proxy(loads(data)))
+        sa(e, at)
+        sk(e, kinds[k])
+        sst(e, None if st is None else share(st, st))
+        sn(e, None if n is None else share(n, n))
+        if data == "{}":
+            sdata(e, empty)
+        else:
+            m = get_data(data)
+            if m is None:
+                obj = loads(data)
+                m = proxy(obj)
+                if (
+                    len(data) <= _SHARE_DATA_LEN
+                    and len(datas) < _SHARE_DATA_MAX
+                    and all(type(v) in scalars for v in obj.values())
+                ):
+                    datas[data] = m  # flat, so nothing in it can change: safe to share
+            sdata(e, m)
         append(e)
     return out
