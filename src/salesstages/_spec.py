@@ -13,6 +13,7 @@ import os
 import sqlite3
 import sys
 import tomllib
+import warnings
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -221,6 +222,7 @@ class EventSource:
                 f"{self.kind} source, which holds one log: drop --table"
             )
         self.table = table or "events"
+        self._connections: list[Any] = []
 
     @property
     def name(self) -> str:
@@ -284,19 +286,41 @@ class EventSource:
         source is read here and loaded into an in-memory DuckDB (through
         :func:`salesstages.io.to_arrow`).
         """
+        with warnings.catch_warnings():
+            # Ibis 12 reads schemas with DuckDB 2's deprecated fetch_arrow_table
+            warnings.filterwarnings("ignore", "fetch_arrow_table", DeprecationWarning)
+            return self._ibis_table()
+
+    def _ibis_table(self) -> Any:
         ibis = _ibis("duckdb" if self.kind != "postgres" else "postgres")
-        if self.kind == "parquet":
-            return ibis.duckdb.connect().read_parquet(self._file)
+        if self.kind == "postgres":
+            con = _postgres_connect(ibis, self.text)
+            self._connections.append(con)
+            return _postgres_table(con, self.text, self.table)
         if self.kind == "duckdb":
             _check_duckdb_table(self._file, self.table)
-            return ibis.duckdb.connect(str(self._file), read_only=True).table(self.table)
-        if self.kind == "postgres":
-            return _postgres_table(ibis, self.text, self.table)
+            con = ibis.duckdb.connect(str(self._file), read_only=True)
+            self._connections.append(con)
+            return con.table(self.table)
+        con = ibis.duckdb.connect()
+        self._connections.append(con)
+        if self.kind == "parquet":
+            return con.read_parquet(self._file)
         from .io import to_arrow
 
-        con = ibis.duckdb.connect()
         con.con.register("events", to_arrow(self))
         return con.table("events")
+
+    def close(self) -> None:
+        """Close the database connections :meth:`ibis_table` opened."""
+        while self._connections:
+            self._connections.pop().disconnect()
+
+    def __enter__(self) -> EventSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _sniff(path: Path) -> str:
@@ -450,20 +474,26 @@ def _scrub(text: str, url: str) -> str:
     return one_line
 
 
-def _postgres_table(ibis: Any, url: str, table: str) -> Any:
+def _postgres_connect(ibis: Any, url: str) -> Any:
     try:
-        con = ibis.connect(url)
+        return ibis.connect(url)
     except Exception as exc:  # the driver's own error types (psycopg.OperationalError …)
         raise CliError(
             f"cannot connect to {redact(url)} ({_scrub(str(exc), url)}); check the URL and "
             "that the server is running and lets you in"
         ) from None
+
+
+def _postgres_table(con: Any, url: str, table: str) -> Any:
     try:
         return con.table(table)
-    except Exception as exc:
+    except Exception as exc:  # Ibis's TableNotFound, or the driver's error
+        reason = _scrub(str(exc), url)
+        con.disconnect()
         raise CliError(
-            f"{redact(url)} has no table {table!r} ({_scrub(str(exc), url)}); "
-            "name the events table with --table"
+            f"{redact(url)} has no table {table!r}"
+            + (f" ({reason})" if reason != table else "")
+            + "; name the events table with --table"
         ) from None
 
 
@@ -526,9 +556,7 @@ def _read_duckdb(path: Path, table: str) -> Iterator[Event]:
         }
         # with a canonical column missing, read them all so that the check names it
         select = _FIELDS_SQL if columns >= set(_CANONICAL) else "*"
-        reader: Any = con.execute(f"SELECT {select} FROM {_quote(table)}").to_arrow_reader(
-            BATCH_SIZE
-        )
+        reader: Any = con.sql(f"SELECT {select} FROM {_quote(table)}").to_arrow_reader(BATCH_SIZE)
         yield from read_batches(reader, reader.schema, f"{path.name} table {table}")
     finally:
         con.close()
@@ -537,12 +565,16 @@ def _read_duckdb(path: Path, table: str) -> Iterator[Event]:
 def _read_postgres(url: str, table: str) -> Iterator[Event]:
     from .io._arrow import BATCH_SIZE, read_batches
 
-    t = _postgres_table(_ibis("postgres"), url, table)
-    name = f"{redact(url)} table {table}"
-    if set(t.columns) >= set(_CANONICAL):
-        t = t.select(*_CANONICAL)
-    reader = t.to_pyarrow_batches(chunk_size=BATCH_SIZE)
-    yield from read_batches(reader, reader.schema, name)
+    con = _postgres_connect(_ibis("postgres"), url)
+    try:
+        t = _postgres_table(con, url, table)
+        name = f"{redact(url)} table {table}"
+        if set(t.columns) >= set(_CANONICAL):
+            t = t.select(*_CANONICAL)
+        reader = t.to_pyarrow_batches(chunk_size=BATCH_SIZE)
+        yield from read_batches(reader, reader.schema, name)
+    finally:
+        con.disconnect()
 
 
 # ---------------------------------------------------------------------- dates

@@ -250,18 +250,18 @@ def _report_events(source: EventSource, engine: str | None, by: str | None) -> A
 
 def _cmd_report(args: argparse.Namespace) -> int:
     pipeline = load_pipeline(args.pipeline)
-    source = EventSource(args.events, table=args.table)
     as_of = parse_as_of(args.as_of) if args.as_of else None
-    events = _report_events(source, args.engine, args.by)
-    report = build_report(
-        events,
-        pipeline,
-        as_of=as_of,
-        by=args.by,
-        skips=args.skips,
-        horizon=timedelta(days=args.horizon),
-        source=source.name,
-    )
+    with EventSource(args.events, table=args.table) as source:
+        events = _report_events(source, args.engine, args.by)
+        report = build_report(
+            events,
+            pipeline,
+            as_of=as_of,
+            by=args.by,
+            skips=args.skips,
+            horizon=timedelta(days=args.horizon),
+            source=source.name,
+        )
     if args.format == "json":
         text = json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     elif args.format == "csv":
@@ -309,6 +309,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         total = len(events)
     deals: set[str] = set()
     with Progress(f"exporting to {target.name}", out=sys.stderr) as progress:
+        progress.update(0, total or 0)
 
         def counted() -> Any:
             add = deals.add
