@@ -170,6 +170,24 @@ def test_reading_shares_one_string_per_distinct_value(
         assert len(distinct) == len(set(values)), field
 
 
+def test_equal_flat_data_is_shared_and_nested_data_is_not(tmp_path: Path) -> None:
+    """Rows with the same flat data share one mapping; data holding containers never does."""
+    flat = {"meeting": "discovery", "party": "rep"}
+    nested = {"tags": ["a"]}
+    events = [
+        Event(deal_id="A", seq=0, at=T0, kind="opened", data=nested),
+        Event(deal_id="A", seq=1, at=T0, kind="activity", name="m", data=flat),
+        Event(deal_id="A", seq=2, at=T0, kind="activity", name="m", data=flat),
+        Event(deal_id="B", seq=0, at=T0, kind="opened", data=nested),
+    ]
+    path = tmp_path / "events.parquet"
+    write_parquet(events, path)
+    back = list(read_parquet(path))
+    assert back == events
+    assert back[1].data is back[2].data
+    assert back[0].data["tags"] is not back[3].data["tags"]
+
+
 def test_writing_streams_batches_from_a_generator(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -420,7 +438,7 @@ def test_row_numbers_count_across_batches(tmp_path: Path, monkeypatch: pytest.Mo
     path = tmp_path / "rows.parquet"
     pq.write_table(table, path)
     it = read_parquet(path)
-    assert [next(it) for _ in range(5)] == events[:5]
+    assert [next(it) for _ in range(4)] == events[:4]  # batches 1 and 2 are fine
     with pytest.raises(DataError, match=r"field 'data': row 6: not valid JSON"):
         next(it)
 

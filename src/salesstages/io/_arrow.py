@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 from .._errors import DataError
 from .._events import _EMPTY, EVENT_KINDS, Event, EventKind
-from .._stores._codec import FIELDS, Interner, dump_data, make_event
+from .._gc import gc_paused
+from .._stores._codec import EVENT_SETTERS, FIELDS, Interner, dump_data
 
 if TYPE_CHECKING:  # pyarrow ships no type information
     import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
@@ -279,7 +280,53 @@ def _times(pa: Any, array: Any, name: str, first: int) -> list[datetime]:
         raise  # pragma: no cover - the loop above finds the row
 
 
-def _decode_batch(pa: Any, batch: Any, name: str, first: int, intern: Interner) -> Iterator[Event]:
+def _data(pa: Any, array: Any, name: str, first: int) -> list[Any]:
+    """The ``data`` column as read-only mappings, each distinct text parsed once.
+
+    A flat object (no list or object inside) is shared by every row with the
+    same text, as nothing in it can change; one holding containers is parsed
+    again for each row, so no two events share a mutable value.
+    """
+    if isinstance(array.type, pa.BaseExtensionType):
+        array = array.storage
+    if pa.types.is_null(array.type):
+        return [_EMPTY] * len(array)
+    if not pa.types.is_dictionary(array.type):
+        array = array.dictionary_encode()
+    texts: list[str] = array.dictionary.to_pylist()
+    loads = json.loads
+    shared: list[Any] = []
+    for j, text in enumerate(texts):
+        try:
+            value = loads(text)
+        except ValueError as exc:
+            row = first + array.indices.to_pylist().index(j)
+            raise _row_error(name, row, "data", f"not valid JSON ({exc})") from None
+        if type(value) is not dict:
+            row = first + array.indices.to_pylist().index(j)
+            raise _row_error(
+                name, row, "data", f"expected a JSON object, got {type(value).__name__}"
+            )
+        if not value:
+            shared.append(_EMPTY)
+        elif any(type(v) is dict or type(v) is list for v in value.values()):
+            shared.append(None)  # holds containers: parse per row
+        else:
+            shared.append(MappingProxyType(value))
+    indices: list[int | None] = array.indices.to_pylist()
+    out: list[Any] = []
+    append = out.append
+    proxy = MappingProxyType
+    for i in indices:
+        if i is None:
+            append(_EMPTY)
+        else:
+            value = shared[i]
+            append(proxy(loads(texts[i])) if value is None else value)
+    return out
+
+
+def _decode_batch(pa: Any, batch: Any, name: str, first: int, intern: Interner) -> list[Event]:
     """The events of one record batch; ``first`` is its first row number (1-based)."""
     column = batch.column
     deal_ids = _strings(pa, column("deal_id"), intern)
@@ -292,42 +339,36 @@ def _decode_batch(pa: Any, batch: Any, name: str, first: int, intern: Interner) 
     kinds = _strings(pa, column("kind"), intern)
     stages = _strings(pa, column("stage"), intern)
     names = _strings(pa, column("name"), intern)
-    data_array = column("data")
-    if isinstance(data_array.type, pa.BaseExtensionType):
-        data_array = data_array.storage
-    datas: list[str | None] = data_array.to_pylist()
-    known = _KINDS
-    loads = json.loads
-    empty = _EMPTY
-    proxy = MappingProxyType
-
-    row = first
-    for d, s, at, k, st, n, text in zip(
+    datas = _data(pa, column("data"), name, first)
+    for i, (d, s, k) in enumerate(zip(deal_ids, seqs, kinds, strict=True)):
+        if not d:
+            raise _row_error(name, first + i, "deal_id", f"expected a non-empty string, got {d!r}")
+        if s < 0:
+            raise _row_error(name, first + i, "seq", f"expected an integer >= 0, got {s}")
+        if k not in _KINDS:
+            raise _row_error(
+                name,
+                first + i,
+                "kind",
+                f"expected one of {', '.join(sorted(_KINDS))}, got {k!r}",
+            )
+    new = object.__new__
+    sd, ss, sa, sk, sst, sn, sdata = EVENT_SETTERS
+    out: list[Event] = []
+    append = out.append
+    for d, s, at, k, st, n, data in zip(
         deal_ids, seqs, ats, kinds, stages, names, datas, strict=True
     ):
-        if not d:
-            raise _row_error(name, row, "deal_id", f"expected a non-empty string, got {d!r}")
-        if s < 0:
-            raise _row_error(name, row, "seq", f"expected an integer >= 0, got {s}")
-        kind = known.get(k) if k is not None else None
-        if kind is None:
-            raise _row_error(
-                name, row, "kind", f"expected one of {', '.join(sorted(known))}, got {k!r}"
-            )
-        if text is None or text == "{}":
-            data: Any = empty
-        else:
-            try:
-                value = loads(text)
-            except ValueError as exc:
-                raise _row_error(name, row, "data", f"not valid JSON ({exc})") from None
-            if type(value) is not dict:
-                raise _row_error(
-                    name, row, "data", f"expected a JSON object, got {type(value).__name__}"
-                )
-            data = proxy(value) if value else empty
-        yield make_event(d, s, at, kind, st, n, data)
-        row += 1
+        e = new(Event)
+        sd(e, d)
+        ss(e, s)
+        sa(e, at)
+        sk(e, k)
+        sst(e, st)
+        sn(e, n)
+        sdata(e, data)
+        append(e)
+    return out
 
 
 def read_parquet(path: str | os.PathLike[str]) -> Iterator[Event]:
@@ -375,7 +416,11 @@ def _decode_all(pa: Any, batches: Iterable[Any], name: str) -> Iterator[Event]:
     intern = Interner()
     first = 1
     for batch in batches:
-        yield from _decode_batch(pa, batch, name, first, intern)
+        # a batch's objects hold no cycles: building them with the collector
+        # paused saves it walking each new object several times
+        with gc_paused():
+            events = _decode_batch(pa, batch, name, first, intern)
+        yield from events
         first += batch.num_rows
 
 
