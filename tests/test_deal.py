@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from _helpers import T0, day, plain_pipeline, small_pipeline
 from salesstages import (
@@ -15,6 +18,7 @@ from salesstages import (
     NaiveTimeError,
     OutOfOrderError,
     Pipeline,
+    PipelineError,
     TransitionRefused,
     UnknownStageError,
 )
@@ -482,3 +486,302 @@ def test_threads_share_one_machine_safely() -> None:
     assert len(deals) == 360
     assert sum(d.outcome == "won" for d in deals.values()) == 180
     assert all(len(d.events) == 6 for d in deals.values())
+
+
+class FakeClock:
+    """A clock that returns the times it is given, in order, and counts its calls."""
+
+    def __init__(self, *times: datetime) -> None:
+        self.times = list(times)
+        self.calls = 0
+
+    def __call__(self) -> datetime:
+        self.calls += 1
+        return self.times.pop(0)
+
+
+class TestClock:
+    """``at`` may be left out: it then comes from ``pipeline.clock()``."""
+
+    def test_default_clock_is_the_current_utc_time(self) -> None:
+        """Without a clock, open_deal and the deal methods stamp the current UTC time."""
+        before = datetime.now(UTC)
+        deal = plain_pipeline().open_deal("D1")
+        deal.move("b")
+        after = datetime.now(UTC)
+        assert all(before <= e.at <= after for e in deal.events)
+        assert all(e.at.tzinfo is UTC for e in deal.events)
+
+    def test_every_method_takes_the_time_from_the_clock(self) -> None:
+        """open_deal, record, update, move, enter_substate, lose, reopen and win all call
+        the pipeline's clock when ``at`` is left out, once each."""
+        clock = FakeClock(*(day(n) for n in range(9)))
+        pipeline = small_pipeline(clock=clock)
+        deal = pipeline.open_deal("D1", amount=1)  # day 0
+        deal.record("document_sent", document="proposal")  # day 1
+        deal.update(amount=2)  # day 2
+        deal.move("proposal")  # day 3
+        deal.enter_substate("review")  # day 4
+        deal.lose(reason="price")  # day 5
+        deal.reopen()  # day 6
+        deal.win(at=None)  # day 7: at=None is the same as leaving it out
+        assert [e.at for e in deal.events] == [day(0), *(day(n) for n in range(8))]
+        assert clock.calls == 8
+        assert clock.times == [day(8)]
+
+    def test_explicit_at_does_not_call_the_clock(self) -> None:
+        """A given ``at`` wins over the clock, which is then not called."""
+        clock = FakeClock()
+        deal = plain_pipeline(clock=clock).open_deal("D1", at=T0)
+        deal.move("b", at=day(1))
+        assert (clock.calls, deal.events[-1].at) == (0, day(1))
+
+    def test_clock_in_another_zone_is_converted_to_utc(self) -> None:
+        """A clock returning an aware time in another zone gives UTC timestamps."""
+        paris = timezone(timedelta(hours=1))
+        deal = plain_pipeline(clock=lambda: datetime(2026, 1, 5, 10, 0, tzinfo=paris)).open_deal(
+            "D1"
+        )
+        assert deal.events[0].at == T0  # 10:00 at +01:00 is 09:00 UTC
+        assert deal.events[0].at.tzinfo is UTC
+
+    def test_naive_clock_raises_naming_the_clock(self) -> None:
+        """A clock that returns a naive datetime raises NaiveTimeError naming it; nothing is
+        recorded."""
+
+        def naive_clock() -> datetime:
+            return datetime(2026, 1, 5, 9, 0)
+
+        store = MemoryStore()
+        pipeline = plain_pipeline(clock=naive_clock)
+        with pytest.raises(NaiveTimeError, match=r"its clock .*naive_clock returned the naive"):
+            pipeline.open_deal("D1", store=store)
+        assert store.deal_ids() == []
+        deal = pipeline.open_deal("D1", at=T0, store=store)
+        with pytest.raises(NaiveTimeError, match="naive_clock"):
+            deal.move("b")
+        assert len(deal.events) == len(list(store.events())) == 2
+
+    def test_clock_returning_no_datetime_raises(self) -> None:
+        """A clock that returns something other than a datetime raises NaiveTimeError."""
+        pipeline = plain_pipeline(clock=lambda: "2026-01-05")
+        with pytest.raises(NaiveTimeError, match=r"returned '2026-01-05' \(a str\)"):
+            pipeline.clock()
+
+    def test_clock_must_be_callable(self) -> None:
+        """A clock that is not callable is refused when the pipeline is built."""
+        with pytest.raises(PipelineError, match="clock must be a zero-argument callable"):
+            plain_pipeline(clock=T0)
+
+    def test_clock_going_back_is_out_of_order(self) -> None:
+        """A clock that goes back in time raises OutOfOrderError saying the time came from it."""
+        pipeline = plain_pipeline(clock=FakeClock(day(2), day(1)))
+        deal = pipeline.open_deal("D1")
+        with pytest.raises(OutOfOrderError, match=r"\(from pipeline.clock\(\)\) is earlier"):
+            deal.move("b")
+        assert (deal.stage, len(deal.events)) == ("a", 2)
+
+    def test_clock_is_not_serialised_and_not_compared(self) -> None:
+        """to_dict leaves the clock out, from_dict takes one, and equality ignores it."""
+        with_clock = plain_pipeline(clock=lambda: T0)
+        without = plain_pipeline()
+        assert with_clock == without
+        assert with_clock.to_dict() == without.to_dict()
+        again = Pipeline.from_dict(with_clock.to_dict(), clock=lambda: day(3))
+        assert again == with_clock
+        assert again.clock() == day(3)
+        assert Pipeline.from_dict(with_clock.to_dict()).clock().tzinfo is UTC
+
+
+class TestExtraData:
+    """move, win, lose and reopen keep extra keyword data in the stage_entered event."""
+
+    def test_move_keeps_extra_data(self, plain: Pipeline) -> None:
+        """deal.move(to, by=..., note=...) stores both in the event's data."""
+        deal = plain.open_deal("D1", at=T0)
+        event = deal.move("b", at=day(1), by="ana", note="call went well")
+        assert dict(event.data) == {"by": "ana", "note": "call went well"}
+        assert (event.kind, event.stage, deal.stage) == ("stage_entered", "b", "b")
+
+    def test_win_lose_reopen_keep_extra_data(self, plain: Pipeline) -> None:
+        """lose keeps the extras beside its reason; reopen and win keep theirs."""
+        deal = plain.open_deal("D1", at=T0)
+        lost = deal.lose(at=day(1), reason="price", by="ana", competitor={"name": "X"})
+        assert dict(lost.data) == {"reason": "price", "by": "ana", "competitor": {"name": "X"}}
+        reopened = deal.reopen(at=day(2), by="bo", reason="budget approved")
+        assert dict(reopened.data) == {"by": "bo", "reason": "budget approved"}
+        won = deal.win(at=day(3), by="ana", amount_signed=1200)
+        assert dict(won.data) == {"by": "ana", "amount_signed": 1200}
+        assert (deal.stage, deal.lost_from) == ("won", "a")
+
+    def test_move_into_a_lost_stage_takes_reason(self, plain: Pipeline) -> None:
+        """move() into a lost stage keeps reason= as the lost reason (None when left out)."""
+        first = plain.open_deal("D1", at=T0)
+        assert dict(first.move("lost", at=day(1), by="ana").data) == {"reason": None, "by": "ana"}
+        second = plain.open_deal("D2", at=T0)
+        event = second.move("lost", at=day(1), reason="timing", by="ana")
+        assert dict(event.data) == {"reason": "timing", "by": "ana"}
+        third = plain.open_deal("D3", at=T0)
+        with pytest.raises(TypeError, match="reason must be a string, got int"):
+            third.move("lost", at=day(1), reason=3)
+        assert len(third.events) == 2
+
+    def test_replay_and_metrics_read_the_extras_rightly(self, tmp_path: Path) -> None:
+        """A log with extra data round-trips through a JSONL store, replays strictly, and
+        the lost reason stays the loss's reason, not a reopen's or a move's data."""
+        from salesstages import JsonlStore
+        from salesstages.metrics import lost_reasons
+
+        plain = plain_pipeline()
+        store = JsonlStore(tmp_path / "events.jsonl")
+        a = plain.open_deal("A", at=T0, store=store, amount=100)
+        a.move("b", at=day(1), by="ana", reason="qualified")
+        a.lose(at=day(2), reason="price", by="ana")
+        b = plain.open_deal("B", at=T0, store=store, amount=50)
+        b.lose(at=day(1), reason="timing")
+        b.reopen(at=day(2), reason="budget approved", by="bo")
+        store.close()
+        again = JsonlStore(tmp_path / "events.jsonl")
+        assert again.load(plain, "A") == a
+        assert plain.replay(again.events())["B"] == b
+        assert plain.check(again.events(), guards=True) == []
+        # A is lost for "price" (amount 100); B was reopened, so it is not lost now
+        assert lost_reasons(list(again.events()), plain) == [("price", 1, 100.0)]
+        again.close()
+
+    def test_non_json_extras_are_refused_and_nothing_is_recorded(self, plain: Pipeline) -> None:
+        """An extra that JSON cannot hold raises TypeError (NaN: ValueError) naming the key."""
+        deal = plain.open_deal("D1", at=T0)
+        with pytest.raises(TypeError, match=r"move\('b'\): when is a datetime, not a JSON value"):
+            deal.move("b", at=day(1), when=T0)
+        with pytest.raises(TypeError, match=r"lose\(\): tags\[0\] is a set"):
+            deal.lose(at=day(1), reason="price", tags=[{"x"}])
+        with pytest.raises(ValueError, match=r"win\(\): score is nan"):
+            deal.win(at=day(1), score=float("nan"))
+        assert (deal.stage, len(deal.events)) == ("a", 2)
+        deal.lose(at=day(1), reason="price")
+        with pytest.raises(TypeError, match=r"reopen\(\): who is a object"):
+            deal.reopen(at=day(2), who=object())
+        assert (deal.stage, len(deal.events)) == ("lost", 3)
+
+    def test_keyword_collisions(self, plain: Pipeline) -> None:
+        """``to``, ``at``, ``stage`` and ``reason`` keep their meaning when they come in a data
+        mapping (``**form``): they are never stored as extra data."""
+        deal = plain.open_deal("D1", at=T0)
+        form: dict[str, Any] = {"to": "c", "by": "ana"}
+        with pytest.raises(TypeError, match="multiple values for argument 'to'"):
+            deal.move("b", **form)
+        assert len(deal.events) == 2
+        # lose's reason is the lost reason and its stage selects the lost stage
+        form = {"reason": "price", "stage": "lost", "by": "ana"}
+        event = deal.lose(at=day(1), **form)
+        assert (event.stage, dict(event.data)) == ("lost", {"reason": "price", "by": "ana"})
+        # reopen's to is the target stage
+        form = {"to": "b", "by": "ana"}
+        event = deal.reopen(at=day(2), **form)
+        assert (event.stage, dict(event.data)) == ("b", {"by": "ana"})
+        # win's at is the time and its stage selects the won stage
+        form = {"at": day(3), "stage": "won", "by": "ana"}
+        event = deal.win(**form)
+        assert (event.at, event.stage, dict(event.data)) == (day(3), "won", {"by": "ana"})
+
+    def test_refused_move_with_extras_records_nothing(self, pipeline: Pipeline) -> None:
+        """A refused move with extras raises TransitionRefused and records nothing."""
+        deal = pipeline.open_deal("D1", at=T0)
+        with pytest.raises(TransitionRefused):
+            deal.move("proposal", at=day(1), by="ana")
+        assert len(deal.events) == 2
+
+    def test_auto_advance_hops_and_substates_carry_no_extras(self) -> None:
+        """A record with data that auto-advances gives hops without data; a later move's
+        extras stay on that move's event and sub-states still work."""
+        p = small_pipeline(auto_advance=True)
+        deal = p.open_deal("D1", at=T0)
+        deal.record("document_sent", at=day(1), document="proposal", by="ana")
+        deal.record("meeting_booked", at=day(1), meeting="discovery", by="ana")
+        deal.record("meeting_accepted", at=day(1), meeting="discovery", party="prospect")
+        assert deal.stage == "lead"
+        deal.record("meeting_accepted", at=day(2), meeting="discovery", party="rep", by="ana")
+        hops = [e for e in deal.events if e.kind == "stage_entered" and e.seq > 1]
+        assert [(e.stage, e.at, dict(e.data)) for e in hops] == [
+            ("discovery", day(2), {}),
+            ("proposal", day(2), {}),
+        ]
+        sub = deal.enter_substate("review", at=day(3))
+        assert (deal.state, dict(sub.data)) == ("proposal/review", {})
+        won = deal.win(at=day(4), by="ana")
+        assert dict(won.data) == {"by": "ana"}
+        assert p.replay(deal.events)["D1"] == deal
+
+    def test_event_with_extras_round_trips_through_json(self, plain: Pipeline) -> None:
+        """to_dict/from_dict keep a move's extra data."""
+        import json
+
+        from salesstages import Event
+
+        deal = plain.open_deal("D1", at=T0)
+        event = deal.move("b", at=day(1), by="ana", scores=[1, 2.5], meta={"ok": None})
+        assert Event.from_dict(json.loads(json.dumps(event.to_dict()))) == event
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner),
+    max_leaves=5,
+)
+_EXTRAS = st.dictionaries(
+    st.sampled_from(["by", "note", "source", "reason", "score"]), _JSON, max_size=3
+)
+_CALLS = st.lists(
+    st.tuples(st.sampled_from(["move_b", "move_c", "lose", "move_lost", "reopen", "win"]), _EXTRAS),
+    max_size=8,
+)
+
+
+@given(calls=_CALLS)
+def test_extra_data_never_changes_replay_or_metrics(
+    calls: list[tuple[str, dict[str, Any]]],
+) -> None:
+    """Whatever extra data the stage changes carry, the log replays to the live deal and the
+    visits, funnel and lost reasons equal those of the same log without the extras."""
+    from hypothesis import assume
+
+    from salesstages import Event
+    from salesstages.metrics import funnel, lost_reasons, visits
+
+    plain = plain_pipeline()
+    deal = plain.open_deal("D1", at=T0, amount=10)
+    for i, (call, extras) in enumerate(calls):
+        at = day(i + 1)
+        plain_extras = {k: v for k, v in extras.items() if k != "reason"}
+        try:
+            if call == "move_b":
+                deal.move("b", at=at, **extras)
+            elif call == "move_c":
+                deal.move("c", at=at, **extras)
+            elif call == "lose":
+                deal.lose(at=at, reason="price", **plain_extras)
+            elif call == "move_lost":
+                reason = extras.get("reason")
+                assume(reason is None or isinstance(reason, str))
+                deal.move("lost", at=at, **extras)
+            elif call == "reopen":
+                deal.reopen(at=at, **extras)
+            else:
+                deal.win(at=at, **extras)
+        except TransitionRefused:
+            pass
+    log = list(deal.events)
+    assert plain.replay(log)["D1"] == deal
+
+    def bare(e: Event) -> Event:
+        if e.kind != "stage_entered":
+            return e
+        lost = plain.stage(e.stage or "").outcome == "lost"
+        data = {"reason": e.data.get("reason")} if lost else {}
+        return Event(deal_id=e.deal_id, seq=e.seq, at=e.at, kind=e.kind, stage=e.stage, data=data)
+
+    stripped = [bare(e) for e in log]
+    assert visits(log, plain) == visits(stripped, plain)
+    assert funnel(log, plain) == funnel(stripped, plain)
+    assert lost_reasons(log, plain) == lost_reasons(stripped, plain)

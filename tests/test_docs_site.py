@@ -23,6 +23,7 @@ PAGES = [
     "how-to/forecast-a-quarter.md",
     "how-to/test-your-pipelines-rules.md",
     "how-to/sqlite-from-several-processes.md",
+    "how-to/react-to-stage-changes.md",
 ]
 
 

@@ -36,6 +36,8 @@ CONTRACT_NAMES = {
     "JsonlStore",
     "SqliteStore",
 }
+#: Section 11 (living inside an application); PostgresStore comes with its own branch.
+SECTION_11_NAMES = {"HandlerError"}
 
 
 def test_all_is_sorted_and_unique() -> None:
@@ -52,6 +54,12 @@ def test_all_names_exist() -> None:
 def test_contract_names_are_exported() -> None:
     """Every contract name of sections 1–6 is exported at top level."""
     assert set(salesstages.__all__) >= CONTRACT_NAMES
+
+
+def test_section_11_names_are_exported() -> None:
+    """The names section 11 of the contract adds are exported at top level."""
+    assert set(salesstages.__all__) >= SECTION_11_NAMES
+    assert issubclass(salesstages.HandlerError, salesstages.SalesStagesError)
 
 
 def test_public_names_have_docstrings() -> None:

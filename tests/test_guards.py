@@ -119,6 +119,23 @@ class TestMeetingAccepted:
         assert not self.g(view(*rebooked_only)).ok
         assert self.g(view(*undone, *accepted)).ok
 
+    def test_rebooking_needs_fresh_acceptances(self) -> None:
+        """Booked again with no decline in between: acceptances of the earlier booking no longer count."""
+        first = [
+            ("meeting_booked", {"meeting": "discovery"}),
+            ("meeting_accepted", {"meeting": "discovery", "party": "rep"}),
+            ("meeting_accepted", {"meeting": "discovery", "party": "prospect"}),
+        ]
+        rebooked = [*first, ("meeting_booked", {"meeting": "discovery"})]
+        assert self.g(view(*first)).ok
+        assert self.g(view(*rebooked)).reasons == (
+            "meeting 'discovery' has not been accepted by prospect and rep",
+        )
+        half = [*rebooked, ("meeting_accepted", {"meeting": "discovery", "party": "prospect"})]
+        assert self.g(view(*half)).reasons == ("meeting 'discovery' has not been accepted by rep",)
+        both = [*half, ("meeting_accepted", {"meeting": "discovery", "party": "rep"})]
+        assert self.g(view(*both)).ok
+
     def test_custom_parties(self) -> None:
         """by= names the parties; a single string is one party."""
         g = meeting_accepted("m", by="cfo")

@@ -440,6 +440,55 @@ class TestState:
 class TestBeyond:
     """Sub-states and the skips-and-regressions report."""
 
+    def test_substate_visit_ends_when_the_deal_leaves_the_stage(self) -> None:
+        """Review d1 → d2 (left for lead), proposal again d9, negotiation d10: review lasted 1d, not 9d."""
+        store = MemoryStore()
+        deal = P.open_deal("R", at=day(0), store=store)
+        deal.move("proposal", at=day(1))
+        deal.enter_substate("review", at=day(1))
+        deal.move("lead", at=day(2))
+        deal.move("proposal", at=day(9))
+        deal.enter_substate("negotiation", at=day(10))
+        events = list(store.events())
+        assert metrics.substate_visits(events, P) == [
+            SubstateVisit(
+                deal_id="R",
+                stage="proposal",
+                substate="review",
+                entered_at=day(1),
+                exited_at=day(2),  # the move back to lead, not the next sub-state at d10
+                duration=1 * D,
+                is_open=False,
+            ),
+            SubstateVisit(
+                deal_id="R",
+                stage="proposal",
+                substate="negotiation",
+                entered_at=day(10),
+                exited_at=None,
+                duration=0 * D,  # as_of defaults to the latest event, d10
+                is_open=True,
+            ),
+        ]
+        review = metrics.substate_durations(events, P, "proposal")["review"]
+        assert (review.count, review.mean) == (1, 1 * D)
+
+    def test_substate_visit_ends_at_re_entry_into_the_same_substate(self) -> None:
+        """Review d1 → d2 (left), review again from d9: two visits of 1d and (open) 3d at d12."""
+        store = MemoryStore()
+        deal = P.open_deal("R", at=day(0), store=store)
+        deal.move("proposal", at=day(1))
+        deal.enter_substate("review", at=day(1))
+        deal.move("qualified", at=day(2))
+        deal.move("proposal", at=day(9))
+        deal.enter_substate("review", at=day(9))
+        durations = [
+            (v.entered_at, v.exited_at, v.duration, v.is_open)
+            for v in metrics.substate_visits(list(store.events()), P, as_of=day(12))
+        ]
+        # 2 − 1 = 1 day closed; 12 − 9 = 3 days open at as_of
+        assert durations == [(day(1), day(2), 1 * D, False), (day(9), None, 3 * D, True)]
+
     def test_substate_visits(self) -> None:
         """A: review [6, 8], negotiation [8, 10] (ends with the win); F: review open from d7."""
         assert metrics.substate_visits(EVENTS, P) == [

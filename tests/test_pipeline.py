@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from datetime import timedelta
 from typing import Any
@@ -29,6 +30,8 @@ from salesstages import presets as presets_mod
 
 WON = Stage("won", outcome="won")
 LOST = Stage("lost", outcome="lost")
+#: The boolean flags of Pipeline, which from_dict may find left out.
+FLAGS = ("allow_skip", "allow_regress", "allow_reopen", "auto_advance")
 
 
 class TestStageValidation:
@@ -317,6 +320,44 @@ class TestExport:
         assert "None" not in json.dumps(d)  # TOML-friendly: no nulls
         assert "null" not in json.dumps(d)
         assert Pipeline.from_dict(json.loads(json.dumps(d))) == p
+
+    def test_from_dict_gives_constructor_defaults_for_left_out_flags(self) -> None:
+        """A hand-written mapping with no flags builds the same pipeline as the bare constructor."""
+        stages = [s.to_dict() for s in plain_pipeline().stages]
+        rebuilt = Pipeline.from_dict({"name": "plain", "stages": stages})
+        assert rebuilt == plain_pipeline()
+        # CONTRACT.md §1: allow_skip=True, allow_regress=False, allow_reopen=True,
+        # auto_advance=False, transitions=None
+        assert (
+            rebuilt.allow_skip,
+            rebuilt.allow_regress,
+            rebuilt.allow_reopen,
+            rebuilt.auto_advance,
+            rebuilt.transitions,
+        ) == (True, False, True, False, None)
+
+    @pytest.mark.parametrize("left_out", FLAGS)
+    def test_from_dict_defaults_each_flag_on_its_own(self, left_out: str) -> None:
+        """With every other flag set against its default, the left-out flag still gets its default."""
+        defaults = {
+            name: param.default
+            for name, param in inspect.signature(Pipeline.__init__).parameters.items()
+            if name in FLAGS
+        }
+        assert set(defaults) == set(FLAGS)
+        d: dict[str, Any] = {
+            "name": "plain",
+            "stages": [s.to_dict() for s in plain_pipeline().stages],
+        }
+        d.update({flag: not defaults[flag] for flag in FLAGS if flag != left_out})
+        rebuilt = Pipeline.from_dict(d)
+        got = {flag: getattr(rebuilt, flag) for flag in FLAGS}
+        assert got == {**{f: not defaults[f] for f in FLAGS}, left_out: defaults[left_out]}
+
+    def test_stage_from_dict_gives_constructor_defaults(self) -> None:
+        """A stage mapping with only a name is the bare Stage: open, no criteria, no extras."""
+        assert Stage.from_dict({"name": "a"}) == Stage("a")
+        assert Stage.from_dict({"name": "a"}).outcome == "open"
 
     def test_mermaid_safe_ids_and_labels(self) -> None:
         """Names that are not identifiers get safe ids; labels lose Mermaid's special characters."""

@@ -15,6 +15,7 @@ from ._deal import Deal, UnknownDealError
 from ._errors import (
     ConcurrencyError,
     DataError,
+    HandlerError,
     InvalidLogError,
     NaiveTimeError,
     OutOfOrderError,
@@ -50,6 +51,7 @@ __all__ = [
     "DealView",
     "Event",
     "EventStore",
+    "HandlerError",
     "InvalidLogError",
     "JsonlStore",
     "MemoryStore",

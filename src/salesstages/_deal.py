@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
+from threading import RLock
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
 from transitions import MachineError
 
 from ._errors import (
     ConcurrencyError,
+    HandlerError,
     OutOfOrderError,
     SalesStagesError,
     TransitionRefused,
@@ -27,6 +30,15 @@ if TYPE_CHECKING:
 
 __all__ = ["Deal", "load_deal", "open_deal"]
 
+_T = TypeVar("_T")
+#: Guards the lazy creation of each deal's lock.
+_LOCK_INIT: Final = threading.Lock()
+
+
+def _check_reason(reason: object) -> None:
+    if reason is not None and not isinstance(reason, str):
+        raise TypeError(f"reason must be a string, got {type(reason).__name__}")
+
 
 class Deal:
     """A deal moving through a pipeline, backed by an append-only event log.
@@ -37,13 +49,31 @@ class Deal:
     in-memory state changes, so a failed append (for example a
     :class:`ConcurrencyError`) leaves the deal as it was.
 
+    One deal may be shared by threads: its calls are serialised by a
+    re-entrant lock, so checking the entry criteria, appending and changing the
+    state happen as one step. Handlers registered with
+    :meth:`Pipeline.subscribe` run under that lock too, after each call's
+    events are appended; they may call back into the deal from the same thread.
+    Two copies of one deal (loaded twice) are two deals: the store's
+    :class:`ConcurrencyError` is what keeps them apart.
+
     Attributes:
         id: The deal's id.
         pipeline: The pipeline the deal follows.
         state: The live machine's state name (``stage`` or ``stage/substate``).
     """
 
-    __slots__ = ("_attributes", "_events", "_lost_from", "_store", "id", "pipeline", "state")
+    __slots__ = (
+        "_attributes",
+        "_events",
+        "_lock",
+        "_lost_from",
+        "_queue",
+        "_store",
+        "id",
+        "pipeline",
+        "state",
+    )
 
     def __init__(
         self,
@@ -63,6 +93,8 @@ class Deal:
         self._attributes = attributes
         self._lost_from = lost_from
         self._store = store
+        self._lock: RLock | None = None
+        self._queue: list[Event] | None = None
 
     # ----------------------------------------------------------------- reading
     @property
@@ -124,7 +156,8 @@ class Deal:
         :class:`UnknownStageError` for a stage the pipeline does not have.
         """
         target = self.pipeline.stage(to)
-        return self._verdict(target.name)
+        with self._lock_of():
+            return self._verdict(target.name)
 
     def _verdict(self, to: str) -> Verdict:
         pipeline = self.pipeline
@@ -156,12 +189,11 @@ class Deal:
                 message += f"; allowed next: {', '.join(allowed)}"
         return TransitionRefused(message + ".", verdict)
 
-    def _check_time(self, at: datetime) -> datetime:
-        at = to_utc(at, "at")
+    def _check_time(self, at: datetime, source: str = "") -> datetime:
         last = self._events[-1].at if self._events else None
         if last is not None and at < last:
             raise OutOfOrderError(
-                f"deal {self.id!r}: at={at.isoformat()} is earlier than its last event "
+                f"deal {self.id!r}: at={at.isoformat()}{source} is earlier than its last event "
                 f"({last.isoformat()}); events of a deal never go back in time"
             )
         return at
@@ -211,26 +243,119 @@ class Deal:
             self._lost_from = from_stage
         return event
 
+    # ----------------------------------------------------------------- serialising
+    def _lock_of(self) -> RLock:
+        """The deal's re-entrant lock, created on first use (replayed deals never pay)."""
+        lock = self._lock
+        if lock is None:
+            with _LOCK_INIT:
+                lock = self._lock
+                if lock is None:
+                    lock = self._lock = RLock()
+        return lock
+
+    def _run(self, step: Callable[[], _T]) -> _T:
+        """Run one call as one step under the deal's lock, then hand its new events
+        to the pipeline's handlers (still under the lock, so they see events in order)."""
+        with self._lock_of():
+            start = len(self._events)
+            try:
+                result = step()
+            except BaseException as exc:
+                if len(self._events) > start:  # e.g. a hop failed after its activity
+                    try:
+                        self._dispatch(self._events[start:])
+                    except HandlerError as failed:
+                        exc.add_note(f"besides, {failed}")
+                raise
+            if len(self._events) > start:
+                self._dispatch(self._events[start:])
+            return result
+
+    def _dispatch(self, events: list[Event]) -> None:
+        """Call every matching handler for each event, in order; raise
+        :class:`HandlerError` once all ran if any raised.
+
+        A handler that calls back into this deal (same thread, re-entrant lock)
+        appends to the queue of the dispatch already running, so every handler
+        still sees the events in order; that outermost dispatch raises.
+        """
+        if self._queue is not None:
+            self._queue.extend(events)
+            return
+        if not self.pipeline._subscriptions:
+            return
+        queue = self._queue = list(events)
+        failures: list[tuple[Event, Exception]] = []
+        try:
+            i = 0
+            while i < len(queue):
+                event = queue[i]
+                i += 1
+                for sub in self.pipeline._subscriptions:
+                    if sub.active and sub.matches(event):
+                        try:
+                            sub.handler(self, event)
+                        except Exception as exc:  # every handler runs; reported below
+                            failures.append((event, exc))
+        finally:
+            self._queue = None
+        if failures:
+            event, first = failures[0]
+            exceptions = tuple(exc for _, exc in failures)
+            raise HandlerError(
+                f"{len(exceptions)} handler call(s) raised on deal {self.id!r}, first on its "
+                f"{event.kind!r} event (seq {event.seq}): {type(first).__name__}: {first}; "
+                "the events are recorded and the deal's state includes them; the other handlers "
+                "ran; see .exceptions",
+                deal=self,
+                event=event,
+                exceptions=exceptions,
+            ) from first
+
     # ----------------------------------------------------------------- changing
-    def move(self, to: str, *, at: datetime) -> Event:
+    def _when(self, at: datetime | None) -> datetime:
+        """``at`` (or the pipeline's clock when ``None``) in UTC, not before the last event."""
+        if at is None:
+            return self._check_time(self.pipeline.clock(), " (from pipeline.clock())")
+        return self._check_time(to_utc(at, "at"))
+
+    def move(self, to: str, *, at: datetime | None = None, **data: Any) -> Event:
         """Move the deal into stage ``to``.
+
+        ``at=None`` takes the time from :meth:`Pipeline.clock`. Extra keyword
+        data (JSON values, for example ``by="ana", note="call went well"``) is
+        kept in the ``stage_entered`` event's data; into a lost stage,
+        ``reason=`` is the lost reason (``None`` when left out), as for
+        :meth:`lose`. ``to`` and ``at`` cannot be data keys.
 
         Raises:
             TransitionRefused: The graph or ``to``'s entry criteria refuse it;
                 nothing is recorded. ``.verdict`` lists every reason.
             OutOfOrderError: ``at`` is earlier than the deal's last event.
+            TypeError: A data value is not a JSON value.
         """
-        at = self._check_time(at)
+        return self._run(lambda: self._move(to, at, data))
+
+    def _move(self, to: str, at: datetime | None, data: dict[str, Any]) -> Event:
+        when = self._when(at)
         target = self.pipeline.stage(to)
+        payload = json_data(data, f"move({to!r})") if data else {}
+        if target.outcome == "lost":
+            reason = payload.pop("reason", None)
+            _check_reason(reason)
+            payload = {"reason": reason, **payload}
         verdict = self._verdict(target.name)
         if not verdict.ok:
             raise self._refuse(f"move deal {self.id!r} from {self.stage!r} to {to!r}", verdict)
-        data = {"reason": None} if target.outcome == "lost" else None
-        return self._enter(to, at, data)
+        return self._enter(target.name, when, payload)
 
-    def enter_substate(self, name: str, *, at: datetime) -> Event:
-        """Enter sub-state ``name`` of the current stage."""
-        at = self._check_time(at)
+    def enter_substate(self, name: str, *, at: datetime | None = None) -> Event:
+        """Enter sub-state ``name`` of the current stage (``at=None``: the pipeline's clock)."""
+        return self._run(lambda: self._enter_substate(name, at))
+
+    def _enter_substate(self, name: str, at: datetime | None) -> Event:
+        when = self._when(at)
         stage = self.pipeline.stage(self.stage)
         if name not in stage.substates:
             if stage.substates:
@@ -243,7 +368,7 @@ class Deal:
             raise self._refuse(
                 f"enter sub-state {name!r} for deal {self.id!r}", Verdict.no(reason), hint=False
             )
-        event = self._make("substate_entered", at, stage=stage.name, name=name)
+        event = self._make("substate_entered", when, stage=stage.name, name=name)
         self._append([event])
         self._fire(substate_trigger(stage.name, name))
         return event
@@ -260,29 +385,55 @@ class Deal:
             )
         return target.name
 
-    def win(self, *, at: datetime, stage: str | None = None) -> Event:
-        """Move into a won stage (the pipeline's first by default); rules as :meth:`move`."""
-        at = self._check_time(at)
+    def win(self, *, at: datetime | None = None, stage: str | None = None, **data: Any) -> Event:
+        """Move into a won stage (the pipeline's first by default); rules as :meth:`move`.
+
+        Extra keyword data is kept in the event's data; ``stage`` and ``at``
+        cannot be data keys.
+        """
+        return self._run(lambda: self._win(at, stage, data))
+
+    def _win(self, at: datetime | None, stage: str | None, data: dict[str, Any]) -> Event:
+        when = self._when(at)
         to = self._closed_stage(stage, "won")
+        payload = json_data(data, "win()") if data else None
         verdict = self._verdict(to)
         if not verdict.ok:
             raise self._refuse(f"win deal {self.id!r} ({self.stage!r} to {to!r})", verdict)
-        return self._enter(to, at)
+        return self._enter(to, when, payload)
 
-    def lose(self, *, at: datetime, reason: str, stage: str | None = None) -> Event:
-        """Move into a lost stage, keeping ``reason`` in the event's data."""
-        at = self._check_time(at)
-        if reason is not None and not isinstance(reason, str):
-            raise TypeError(f"reason must be a string, got {type(reason).__name__}")
+    def lose(
+        self, *, at: datetime | None = None, reason: str, stage: str | None = None, **data: Any
+    ) -> Event:
+        """Move into a lost stage, keeping ``reason`` in the event's data.
+
+        Extra keyword data is kept beside ``"reason"``; ``reason``, ``stage``
+        and ``at`` cannot be data keys (``reason`` is always the lost reason).
+        """
+        return self._run(lambda: self._lose(at, reason, stage, data))
+
+    def _lose(
+        self, at: datetime | None, reason: str, stage: str | None, data: dict[str, Any]
+    ) -> Event:
+        when = self._when(at)
+        _check_reason(reason)
         to = self._closed_stage(stage, "lost")
+        payload = json_data(data, "lose()") if data else {}
         verdict = self._verdict(to)
         if not verdict.ok:
             raise self._refuse(f"lose deal {self.id!r} ({self.stage!r} to {to!r})", verdict)
-        return self._enter(to, at, {"reason": reason})
+        return self._enter(to, when, {"reason": reason, **payload})
 
-    def reopen(self, *, at: datetime, to: str | None = None) -> Event:
-        """Move a lost deal back to an open stage (by default the one it was lost from)."""
-        at = self._check_time(at)
+    def reopen(self, *, at: datetime | None = None, to: str | None = None, **data: Any) -> Event:
+        """Move a lost deal back to an open stage (by default the one it was lost from).
+
+        Extra keyword data is kept in the event's data (a ``reason`` here is
+        plain data, not a lost reason); ``to`` and ``at`` cannot be data keys.
+        """
+        return self._run(lambda: self._reopen(at, to, data))
+
+    def _reopen(self, at: datetime | None, to: str | None, data: dict[str, Any]) -> Event:
+        when = self._when(at)
         if self.outcome != "lost":
             raise self._refuse(
                 f"reopen deal {self.id!r}",
@@ -295,10 +446,11 @@ class Deal:
                 f"reopen deal {self.id!r} into {target!r}",
                 Verdict.no(f"stage {target!r} is not an open stage"),
             )
+        payload = json_data(data, "reopen()") if data else None
         verdict = self._verdict(target)
         if not verdict.ok:
             raise self._refuse(f"reopen deal {self.id!r} into {target!r}", verdict)
-        return self._enter(target, at)
+        return self._enter(target, when, payload)
 
     def _check_not_won(self, action: str) -> None:
         if self.outcome == "won":
@@ -310,22 +462,26 @@ class Deal:
                 ),
             )
 
-    def record(self, activity: str, *, at: datetime, **data: Any) -> Event:
+    def record(self, activity: str, *, at: datetime | None = None, **data: Any) -> Event:
         """Record an activity (a meeting booked, a document sent …) and return its event.
 
         With ``auto_advance=True`` the deal then moves, hop by hop, while the next
         open stage has entry criteria that hold; each hop is a ``stage_entered``
-        event at the same ``at``.
+        event at the same ``at``, without data. ``at=None`` takes the time from
+        :meth:`Pipeline.clock`.
         """
-        at = self._check_time(at)
+        return self._run(lambda: self._record(activity, at, data))
+
+    def _record(self, activity: str, at: datetime | None, data: dict[str, Any]) -> Event:
+        when = self._when(at)
         if not isinstance(activity, str) or not activity:
             raise ValueError(f"activity must be a non-empty string, got {activity!r}")
         self._check_not_won(f"record {activity!r} on deal {self.id!r}")
         data = json_data(data, f"record({activity!r})")
-        event = self._make("activity", at, stage=self.stage, name=activity, data=data)
+        event = self._make("activity", when, stage=self.stage, name=activity, data=data)
         self._append([event])
         if self.pipeline.auto_advance:
-            self._advance(at)
+            self._advance(when)
         return event
 
     def _advance(self, at: datetime) -> None:
@@ -338,14 +494,20 @@ class Deal:
                 return
             self._enter(nxt, at)
 
-    def update(self, *, at: datetime, **attributes: Any) -> Event:
-        """Change attributes (amount, owner, close date …); appends an ``updated`` event."""
-        at = self._check_time(at)
+    def update(self, *, at: datetime | None = None, **attributes: Any) -> Event:
+        """Change attributes (amount, owner, close date …); appends an ``updated`` event.
+
+        ``at=None`` takes the time from :meth:`Pipeline.clock`.
+        """
+        return self._run(lambda: self._update(at, attributes))
+
+    def _update(self, at: datetime | None, attributes: dict[str, Any]) -> Event:
+        when = self._when(at)
         if not attributes:
             raise ValueError("update() needs at least one attribute, e.g. update(at=..., amount=1)")
         self._check_not_won(f"update deal {self.id!r}")
         attributes = json_data(attributes, "update()")
-        event = self._make("updated", at, stage=self.stage, data=attributes)
+        event = self._make("updated", when, stage=self.stage, data=attributes)
         self._append([event])
         self._attributes.update(attributes)
         return event
@@ -369,7 +531,7 @@ def open_deal(
     pipeline: Pipeline,
     deal_id: str,
     *,
-    at: datetime,
+    at: datetime | None,
     store: EventStore | None,
     stage: str | None,
     attributes: Mapping[str, Any],
@@ -379,7 +541,7 @@ def open_deal(
 
     if not isinstance(deal_id, str) or not deal_id:
         raise ValueError(f"deal_id must be a non-empty string, got {deal_id!r}")
-    at = to_utc(at, "at")
+    at = pipeline.clock() if at is None else to_utc(at, "at")
     attributes = json_data(attributes, "open_deal()")
     first = pipeline.first_stage.name if stage is None else pipeline.stage(stage).name
     if not pipeline.stage(first).is_open:
@@ -401,7 +563,7 @@ def open_deal(
             f"deal {deal_id!r} already exists in this store (seq 0 is already taken); load it with "
             f"store.load(pipeline, {deal_id!r}) or open the new deal under another id"
         ) from exc
-    return Deal(
+    deal = Deal(
         pipeline,
         deal_id,
         state=first,
@@ -409,6 +571,10 @@ def open_deal(
         attributes=dict(attributes),
         store=store,
     )
+    if pipeline._subscriptions:
+        with deal._lock_of():
+            deal._dispatch([opened, entered])
+    return deal
 
 
 def load_deal(pipeline: Pipeline, store: EventStore, deal_id: str, events: Iterable[Event]) -> Deal:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import itertools
 import re
+import threading
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
 import attrs
 
-from ._errors import PipelineError, UnknownStageError
+from ._errors import DataError, NaiveTimeError, PipelineError, UnknownStageError
+from ._events import EVENT_KINDS
 from .guards import GuardLike, _describe, _guard_to_dict, guard_from_dict
 
 if TYPE_CHECKING:
@@ -20,9 +22,15 @@ if TYPE_CHECKING:
     from ._replay import Problem
     from ._stores import EventStore
 
-__all__ = ["SEPARATOR", "Outcome", "Pipeline", "Stage"]
+__all__ = ["SEPARATOR", "Clock", "Handler", "Outcome", "Pipeline", "Stage", "Subscription"]
 
 Outcome: TypeAlias = Literal["open", "won", "lost"]
+#: A zero-argument callable returning the current time as an aware datetime.
+Clock: TypeAlias = Callable[[], datetime]
+#: A handler registered with :meth:`Pipeline.subscribe`: called as ``handler(deal, event)``.
+Handler: TypeAlias = "Callable[[Deal, Event], object]"
+#: Guards every pipeline's subscription list (changes are rare; reads take no lock).
+_SUBSCRIBE_LOCK: Final = threading.Lock()
 _OUTCOMES: Final = ("open", "won", "lost")
 #: Separator between a stage and its sub-state in the live machine's state names;
 #: stage and sub-state names may not contain it.
@@ -164,6 +172,24 @@ class Stage:
         )
 
 
+def _check_kind(kind: str) -> None:
+    if kind not in EVENT_KINDS:
+        raise DataError(
+            f"subscribe(): unknown event kind {kind!r}; the kinds are "
+            + ", ".join(sorted(EVENT_KINDS)),
+            field="kinds",
+        )
+
+
+def _callable_name(fn: Callable[..., object]) -> str:
+    """``module.qualname`` of a function, else its repr (for error messages)."""
+    qualname = getattr(fn, "__qualname__", None)
+    module = getattr(fn, "__module__", None)
+    if isinstance(qualname, str):
+        return f"{module}.{qualname}" if isinstance(module, str) else qualname
+    return repr(fn)
+
+
 def _mermaid_id(name: str) -> str:
     safe = re.sub(r"[^A-Za-z0-9_]", "_", name)
     return safe if safe[:1].isalpha() else f"s_{safe}"
@@ -188,6 +214,44 @@ def _mermaid_text(text: str) -> str:
     return re.sub(r"[\"{}#]", "'", text.replace(":", " -").replace(";", ","))
 
 
+def _name_filter(
+    what: str, value: str | Iterable[str] | None, known: Callable[[str], object]
+) -> frozenset[str] | None:
+    """``None``, or the set of names in ``value`` (one string is one name), each checked."""
+    if value is None:
+        return None
+    names = (value,) if isinstance(value, str) else tuple(value)
+    if not names:
+        raise DataError(
+            f"subscribe(): {what}= is empty, so the handler would never run; "
+            f"pass None to receive every {what[:-1]}",
+            field=what,
+        )
+    for name in names:
+        known(name)
+    return frozenset(names)
+
+
+class Subscription:
+    """One handler registered with :meth:`Pipeline.subscribe` and its filters."""
+
+    __slots__ = ("active", "handler", "kinds", "stages")
+
+    def __init__(
+        self, handler: Handler, kinds: frozenset[str] | None, stages: frozenset[str] | None
+    ) -> None:
+        self.handler = handler
+        self.kinds = kinds
+        self.stages = stages
+        self.active = True
+
+    def matches(self, event: Event) -> bool:
+        """Whether the handler wants ``event`` (its kind and stage pass the filters)."""
+        return (self.kinds is None or event.kind in self.kinds) and (
+            self.stages is None or event.stage in self.stages
+        )
+
+
 class Pipeline:
     """A sales pipeline: ordered stages and the moves allowed between them.
 
@@ -203,6 +267,12 @@ class Pipeline:
             next stage's entry criteria hold.
         transitions: When given, exactly these ``(from, to)`` moves are allowed,
             plus any open stage to any lost stage.
+        clock: A zero-argument callable returning the current time as an aware
+            datetime; :meth:`clock` calls it whenever a deal method or
+            :meth:`open_deal` is called without ``at``. ``None`` means the
+            current UTC time. The clock belongs to the running program, not to
+            the definition: :meth:`to_dict` leaves it out and equality ignores
+            it (as it ignores :meth:`subscribe`'s handlers).
 
     Raises:
         PipelineError: The definition is invalid; the message names the problem.
@@ -210,9 +280,11 @@ class Pipeline:
 
     __slots__ = (
         "_by_name",
+        "_clock",
         "_index",
         "_machine",
         "_next",
+        "_subscriptions",
         "_targets",
         "allow_regress",
         "allow_reopen",
@@ -236,9 +308,17 @@ class Pipeline:
         allow_reopen: bool = True,
         auto_advance: bool = False,
         transitions: Sequence[tuple[str, str]] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise PipelineError(f"a pipeline needs a non-empty name, got {name!r}")
+        if clock is not None and not callable(clock):
+            raise PipelineError(
+                f"pipeline {name!r}: clock must be a zero-argument callable returning an aware "
+                f"datetime (or None for the current UTC time), got {clock!r}"
+            )
+        self._clock: Clock | None = clock
+        self._subscriptions: tuple[Subscription, ...] = ()
         if isinstance(stages, str | bytes) or not isinstance(stages, Iterable):
             raise PipelineError(f"stages must be a sequence of Stage, got {stages!r}")
         stage_list = tuple(stages)
@@ -428,12 +508,92 @@ class Pipeline:
         """The first open stage, where new deals start."""
         return self.open_stages[0]
 
+    # ----------------------------------------------------------------- time and handlers
+    def clock(self) -> datetime:
+        """The time a deal method (or :meth:`open_deal`) uses when called without ``at``.
+
+        The ``clock`` given to the pipeline, converted to UTC, or the current UTC time.
+
+        Raises:
+            NaiveTimeError: The clock returned a naive datetime (or no datetime);
+                the message names the clock.
+        """
+        clock = self._clock
+        if clock is None:
+            return datetime.now(UTC)
+        value = clock()
+        if not isinstance(value, datetime) or value.utcoffset() is None:
+            what = (
+                f"the naive datetime {value.isoformat()}"
+                if isinstance(value, datetime)
+                else f"{value!r} (a {type(value).__name__})"
+            )
+            raise NaiveTimeError(
+                f"pipeline {self.name!r}: its clock {_callable_name(clock)} returned {what}; "
+                "a clock must return an aware datetime, for example datetime.now(UTC)"
+            )
+        return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+    def subscribe(
+        self,
+        handler: Handler,
+        *,
+        kinds: str | Iterable[str] | None = None,
+        stages: str | Iterable[str] | None = None,
+    ) -> Callable[[], None]:
+        """Call ``handler(deal, event)`` for every event a deal of this pipeline appends.
+
+        Only live changes count: :meth:`open_deal` and the :class:`Deal` methods
+        (each event of an auto-advance, too), never :meth:`replay` or a store's
+        ``load``. ``kinds`` keeps only those event kinds, ``stages`` only events
+        whose ``stage`` is one of those stages (an ``opened`` event has no stage,
+        so it never passes a ``stages`` filter); one string counts as one name.
+
+        Handlers run in the calling thread, after the append has succeeded and
+        the deal's state includes the change, in event order, while the deal's
+        (re-entrant) lock is held: a handler may call back into the same deal,
+        and the events it appends are handed to every handler after the current
+        event's. Every matching handler runs; when any raised, the outermost
+        deal call raises :class:`HandlerError` afterwards, and the events stay
+        recorded. A handler runs in the writer's process only: to react from
+        another process, read the store instead.
+
+        Returns:
+            A callable that unsubscribes the handler (calling it again does
+            nothing). Once it returns, the handler is not called again, even
+            for an event being dispatched at that moment.
+
+        Raises:
+            DataError: ``handler`` is not callable, or ``kinds`` names an
+                unknown event kind.
+            UnknownStageError: ``stages`` names a stage the pipeline does not have.
+        """
+        if not callable(handler):
+            raise DataError(
+                f"subscribe() needs a callable handler(deal, event), got {handler!r}",
+                field="handler",
+            )
+        sub = Subscription(
+            handler,
+            _name_filter("kinds", kinds, _check_kind),
+            _name_filter("stages", stages, self.stage),
+        )
+        with _SUBSCRIBE_LOCK:
+            self._subscriptions = (*self._subscriptions, sub)
+
+        def unsubscribe() -> None:
+            with _SUBSCRIBE_LOCK:
+                sub.active = False
+                self._subscriptions = tuple(s for s in self._subscriptions if s is not sub)
+
+        return unsubscribe
+
     # ----------------------------------------------------------------- deals and logs
     def open_deal(
         self,
         deal_id: str,
         *,
-        at: datetime,
+        at: datetime | None = None,
         store: EventStore | None = None,
         stage: str | None = None,
         **attributes: Any,
@@ -443,7 +603,8 @@ class Pipeline:
 
         Entry criteria of the starting stage are not evaluated: a new deal has
         no activities yet. ``store=None`` keeps the events in a fresh
-        :class:`MemoryStore`.
+        :class:`MemoryStore`; ``at=None`` takes the time from :meth:`clock`.
+        Handlers registered with :meth:`subscribe` see both events.
         """
         from ._deal import open_deal
 
@@ -523,6 +684,9 @@ class Pipeline:
         """A JSON-, TOML- and YAML-friendly dict that :meth:`from_dict` turns back into
         an equal pipeline.
 
+        The clock and the subscribed handlers are not part of it: pass ``clock``
+        to :meth:`from_dict` and subscribe again after loading.
+
         Raises:
             PipelineError: A stage's entry criteria hold a custom Python callable.
         """
@@ -540,8 +704,11 @@ class Pipeline:
         return d
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Pipeline:
-        """Rebuild a pipeline from :meth:`to_dict`'s form (never runs code)."""
+    def from_dict(cls, d: Mapping[str, Any], *, clock: Clock | None = None) -> Pipeline:
+        """Rebuild a pipeline from :meth:`to_dict`'s form (never runs code).
+
+        ``clock`` is the new pipeline's clock (see :class:`Pipeline`).
+        """
         if not isinstance(d, Mapping):
             raise PipelineError(f"a pipeline must be a mapping, got {type(d).__name__}")
         fmt = d.get("format", _FORMAT)
@@ -575,6 +742,7 @@ class Pipeline:
             allow_reopen=d.get("allow_reopen", True),
             auto_advance=d.get("auto_advance", False),
             transitions=[tuple(p) for p in transitions] if transitions is not None else None,
+            clock=clock,
         )
 
     # ----------------------------------------------------------------- dunder

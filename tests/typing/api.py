@@ -6,7 +6,7 @@ type-checking.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -59,3 +59,42 @@ def use(pipeline: ss.Pipeline) -> None:
     del reasons, ok, data, deals, problems, again, text, outcome
     preset: ss.Pipeline = presets.inbound_b2b()
     del preset
+
+
+def live() -> None:
+    """Section 11: the clock, extra data on stage changes, and subscribe."""
+    fixed = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def clock() -> datetime:
+        return fixed
+
+    pipeline = ss.Pipeline(
+        "live",
+        [ss.Stage("a"), ss.Stage("won", outcome="won"), ss.Stage("lost", outcome="lost")],
+        clock=clock,
+    )
+    now: datetime = pipeline.clock()
+    again: ss.Pipeline = ss.Pipeline.from_dict(pipeline.to_dict(), clock=clock)
+
+    def on_event(deal: ss.Deal, event: ss.Event) -> None:
+        print(deal.id, event.kind)
+
+    unsubscribe: Callable[[], None] = pipeline.subscribe(
+        on_event, kinds=["stage_entered"], stages="won"
+    )
+    pipeline.subscribe(lambda deal, event: None, kinds="activity")
+    deal = pipeline.open_deal("D")
+    deal.record("call", note="first call")
+    deal.update(amount=10)
+    lost: ss.Event = deal.lose(reason="price", by="ana")
+    deal.reopen(by="ana", note="budget approved")
+    try:
+        won: ss.Event = deal.win(by="ana")
+        del won
+    except ss.HandlerError as exc:
+        failed: ss.Event = exc.event
+        errors: tuple[Exception, ...] = exc.exceptions
+        recorded: ss.Deal = exc.deal
+        del failed, errors, recorded
+    unsubscribe()
+    del now, again, lost
