@@ -49,8 +49,10 @@ def _describe(event: Event) -> str:
         attrs = ", ".join(f"{k}={v!r}" for k, v in event.data.items())
         return f"{when}  opened ({attrs})"
     if event.kind == "stage_entered":
-        reason = event.data.get("reason")
-        return f"{when}  → {event.stage}" + (f" (reason: {reason})" if reason else "")
+        data = dict(event.data)
+        reason = data.pop("reason", None)
+        notes = ([f"reason: {reason}"] if reason else []) + [f"{k}={v!r}" for k, v in data.items()]
+        return f"{when}  → {event.stage}" + (f" ({', '.join(notes)})" if notes else "")
     if event.kind == "substate_entered":
         return f"{when}    ↳ {event.stage}/{event.name}"
     if event.kind == "updated":
@@ -90,13 +92,13 @@ def play_demo(out: TextIO) -> MemoryStore:
         print(f"  {exc}", file=out)
         print(file=out)
     _meeting(acme, "evaluation", day(6))
-    acme.move("evaluation", at=day(7))
+    acme.move("evaluation", at=day(7), by="ana", note="two stakeholders joined")
     acme.record("document_sent", at=day(15), document="proposal")
     acme.move("formal_proposal", at=day(15))
     for i, sub in enumerate(PROPOSAL_SUBSTATES):
         acme.enter_substate(sub, at=day(16 + 3 * i))
     acme.update(at=day(26), amount=52_000)
-    acme.win(at=day(30))
+    acme.win(at=day(30), by="ana")
 
     # Globex: lost on price, then reopened and back in evaluation.
     globex = pipeline.open_deal(
@@ -106,7 +108,7 @@ def play_demo(out: TextIO) -> MemoryStore:
     globex.move("discovery", at=day(5))
     _meeting(globex, "evaluation", day(9))
     globex.move("evaluation", at=day(10))
-    globex.lose(at=day(18), reason="price")
+    globex.lose(at=day(18), reason="price", by="ben", competitor="Initrode")
     globex.record("call", at=day(40), note="new budget approved")
     globex.reopen(at=day(41))
 
