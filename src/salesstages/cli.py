@@ -49,9 +49,9 @@ def _describe(event: Event) -> str:
         attrs = ", ".join(f"{k}={v!r}" for k, v in event.data.items())
         return f"{when}  opened ({attrs})"
     if event.kind == "stage_entered":
-        data = dict(event.data)
-        reason = data.pop("reason", None)
-        notes = ([f"reason: {reason}"] if reason else []) + [f"{k}={v!r}" for k, v in data.items()]
+        extra = dict(event.extra)
+        reason = extra.pop("reason", None)
+        notes = ([f"reason: {reason}"] if reason else []) + [f"{k}={v!r}" for k, v in extra.items()]
         return f"{when}  → {event.stage}" + (f" ({', '.join(notes)})" if notes else "")
     if event.kind == "substate_entered":
         return f"{when}    ↳ {event.stage}/{event.name}"
