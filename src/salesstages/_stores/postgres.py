@@ -221,7 +221,14 @@ class PostgresStore:
                     "it is not a salesstages event table: pass another table="
                 )
         if not self._has_function(conn):
-            with conn.transaction():
+            errors = self._pg.errors
+            # Several processes may get here at once: the first creates it. (The
+            # check after the lock can still miss the winner's function, as a
+            # session's catalog cache is refreshed per transaction: hence the except.)
+            with (
+                contextlib.suppress(errors.DuplicateFunction, errors.UniqueViolation),
+                conn.transaction(),
+            ):
                 conn.execute(
                     "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_CLASS, ":ddl")
                 )
