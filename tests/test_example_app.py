@@ -4,6 +4,7 @@ test client, on the real PostgreSQL server of the test fixtures."""
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -233,10 +234,13 @@ def test_the_conninfo_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch
 
 def test_the_app_holds_no_machine_specifics() -> None:
     """The example's files name no host, port or credentials: those come from SALES_DB."""
-    for path in APP_FILE.parent.iterdir():
+    files = sorted(p for p in APP_FILE.parent.iterdir() if p.suffix in (".py", ".md"))
+    assert [p.name for p in files] == ["README.md", "app.py"]
+    for path in files:
         text = path.read_text(encoding="utf-8")
         assert "127.0.0.1" not in text
-        assert "password" not in text.lower()
+        assert "password=" not in text.lower()
+        assert re.search(r"postgres(ql)?://[^/\s]*:[^/\s]*@", text) is None  # user:secret@
 
 
 def test_events_round_trip_through_the_api(client: Any) -> None:
