@@ -26,7 +26,8 @@ def test_demo_plays_every_kind_of_change() -> None:
     )
     assert "↳ formal_proposal/signing" in text
     assert "ACME-1: closed_won (won)" in text
-    assert "→ closed_lost (reason: price)" in text
+    assert "→ closed_lost (reason: price, by='ben', competitor='Initrode')" in text
+    assert "→ evaluation (by='ana', note='two stakeholders joined')" in text  # who and why
     assert "GLOBEX-7: evaluation (open)" in text
     assert "identical = True" in text
     assert "stateDiagram-v2" in text

@@ -15,18 +15,27 @@ import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Final, TextIO
+from typing import Any, Final, TextIO
 
 from . import __version__
 from ._deal import Deal
 from ._errors import SalesStagesError, TransitionRefused
 from ._events import Event
 from ._html import render_html
-from ._import import IMPORT_KINDS, _cmd_import
+from ._import import IMPORT_KINDS, Progress, _cmd_import
 from ._pipeline import Pipeline
 from ._report import build_report, render_csv, render_text, table
 from ._simulate import simulate
-from ._spec import PRESETS, CliError, is_store, load_events, load_pipeline, parse_as_of
+from ._spec import (
+    ENGINES,
+    PRESETS,
+    CliError,
+    EventSource,
+    is_store,
+    load_events,
+    load_pipeline,
+    parse_as_of,
+)
 from ._stores import EventStore, MemoryStore, SqliteStore
 from .guards import _describe as describe_guard
 from .presets import PROPOSAL_SUBSTATES, inbound_b2b
@@ -40,8 +49,10 @@ def _describe(event: Event) -> str:
         attrs = ", ".join(f"{k}={v!r}" for k, v in event.data.items())
         return f"{when}  opened ({attrs})"
     if event.kind == "stage_entered":
-        reason = event.data.get("reason")
-        return f"{when}  → {event.stage}" + (f" (reason: {reason})" if reason else "")
+        data = dict(event.data)
+        reason = data.pop("reason", None)
+        notes = ([f"reason: {reason}"] if reason else []) + [f"{k}={v!r}" for k, v in data.items()]
+        return f"{when}  → {event.stage}" + (f" ({', '.join(notes)})" if notes else "")
     if event.kind == "substate_entered":
         return f"{when}    ↳ {event.stage}/{event.name}"
     if event.kind == "updated":
@@ -81,13 +92,13 @@ def play_demo(out: TextIO) -> MemoryStore:
         print(f"  {exc}", file=out)
         print(file=out)
     _meeting(acme, "evaluation", day(6))
-    acme.move("evaluation", at=day(7))
+    acme.move("evaluation", at=day(7), by="ana", note="two stakeholders joined")
     acme.record("document_sent", at=day(15), document="proposal")
     acme.move("formal_proposal", at=day(15))
     for i, sub in enumerate(PROPOSAL_SUBSTATES):
         acme.enter_substate(sub, at=day(16 + 3 * i))
     acme.update(at=day(26), amount=52_000)
-    acme.win(at=day(30))
+    acme.win(at=day(30), by="ana")
 
     # Globex: lost on price, then reopened and back in evaluation.
     globex = pipeline.open_deal(
@@ -97,7 +108,7 @@ def play_demo(out: TextIO) -> MemoryStore:
     globex.move("discovery", at=day(5))
     _meeting(globex, "evaluation", day(9))
     globex.move("evaluation", at=day(10))
-    globex.lose(at=day(18), reason="price")
+    globex.lose(at=day(18), reason="price", by="ben", competitor="Initrode")
     globex.record("call", at=day(40), note="new budget approved")
     globex.reopen(at=day(41))
 
@@ -216,20 +227,43 @@ def _emit(text: str, out_path: str | None) -> None:
         sys.stdout.write(text)
 
 
+def _ibis_engine_ready() -> bool:
+    """True once the Ibis engine of :mod:`salesstages.metrics` implements the metrics."""
+    from .metrics import _ibis
+
+    return hasattr(_ibis, "funnel")
+
+
+def _report_events(source: EventSource, engine: str | None, by: str | None) -> Any:
+    """What ``report`` passes to :func:`build_report`: the events, or an Ibis table."""
+    if engine is None:
+        engine = source.default_engine() if _ibis_engine_ready() else "python"
+    if engine == "duckdb":
+        if not _ibis_engine_ready():
+            raise CliError(
+                "--engine duckdb needs the Ibis engine of salesstages.metrics, which this "
+                "version lacks (metrics.funnel has no Ibis engine); pass --engine python"
+            )
+        return source.ibis_table()
+    events = source.read()
+    _check_by(events, by)
+    return events
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     pipeline = load_pipeline(args.pipeline)
-    events = load_events(args.events)
     as_of = parse_as_of(args.as_of) if args.as_of else None
-    _check_by(events, args.by)
-    report = build_report(
-        events,
-        pipeline,
-        as_of=as_of,
-        by=args.by,
-        skips=args.skips,
-        horizon=timedelta(days=args.horizon),
-        source=Path(args.events).name,
-    )
+    with EventSource(args.events, table=args.table) as source:
+        events = _report_events(source, args.engine, args.by)
+        report = build_report(
+            events,
+            pipeline,
+            as_of=as_of,
+            by=args.by,
+            skips=args.skips,
+            horizon=timedelta(days=args.horizon),
+            source=source.name,
+        )
     if args.format == "json":
         text = json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     elif args.format == "csv":
@@ -256,9 +290,46 @@ def _check_by(events: Sequence[Event], by: str | None) -> None:
         raise CliError(f"no deal has the attribute {by!r} at opening; --by takes one of: {known}")
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .io._arrow import write_parquet_counted
+
+    target = Path(args.out)
+    if target.suffix.lower() not in (".parquet", ".pq"):
+        raise CliError(
+            f"--out {args.out!r} must end in .parquet; export writes the canonical table as "
+            "Parquet (`salesstages import` writes JSONL and CSV)"
+        )
+    if not target.parent.is_dir():
+        raise CliError(f"cannot write {args.out!r}: the folder does not exist")
+    source = EventSource(args.events, table=args.table)
+    if source.path is not None and target.resolve() == source.path.resolve():
+        raise CliError(f"--out {args.out!r} is the source itself; give another file name")
+    total = source.count()
+    events: Any = source
+    if total is None and source.kind not in ("duckdb", "postgres"):
+        events = source.read()  # read whole anyway (JSONL, CSV): the bar can show a share
+        total = len(events)
+    deals: set[str] = set()
+    with Progress(f"exporting to {target.name}", out=sys.stderr) as progress:
+        progress.update(0, total or 0)
+
+        def counted() -> Any:
+            add = deals.add
+            for i, e in enumerate(events, 1):
+                add(e.deal_id)
+                if not i % 4096:
+                    progress.update(i, total or 0)
+                yield e
+
+        written = write_parquet_counted(counted(), target)
+        progress.update(written, total or 0)
+    print(f"Exported {written:,} events of {len(deals):,} deals from {source.name}: {target}")
+    return 0
+
+
 def _cmd_check(args: argparse.Namespace) -> int:
     pipeline = load_pipeline(args.pipeline)
-    events = load_events(args.events, complete=False)
+    events = load_events(args.events, complete=False, table=args.table)
     problems = pipeline.check(events, guards=args.guards)
     if args.format == "json":
         rows = [
@@ -342,7 +413,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     from ._plot import save_charts
 
     pipeline = load_pipeline(args.pipeline)
-    events = load_events(args.events)
+    events = load_events(args.events, table=args.table)
     as_of = parse_as_of(args.as_of) if args.as_of else None
     _check_by(events, args.by)
     report = build_report(events, pipeline, as_of=as_of, by=args.by)
@@ -352,11 +423,26 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
 
 # -------------------------------------------------------------------- parser
-def _add_common(p: argparse.ArgumentParser, *, events: bool = True) -> None:
+_EVENTS_HELP: Final = (
+    "a JSONL, CSV or Parquet events file, a SQLite store, a DuckDB file, "
+    "or a postgresql:// URL (with --table)"
+)
+
+
+def _add_events(p: argparse.ArgumentParser, metavar: str = "EVENTS") -> None:
+    p.add_argument("events", metavar=metavar, help=_EVENTS_HELP)
+    p.add_argument(
+        "--table",
+        metavar="NAME",
+        help="the events table of a DuckDB file or PostgreSQL database (default: events)",
+    )
+
+
+def _add_common(
+    p: argparse.ArgumentParser, *, events: bool = True, metavar: str = "EVENTS"
+) -> None:
     if events:
-        p.add_argument(
-            "events", metavar="EVENTS", help="a JSONL or CSV events file, or a SQLite store"
-        )
+        _add_events(p, metavar)
     p.add_argument(
         "--pipeline",
         "-p",
@@ -398,7 +484,7 @@ def _parser() -> argparse.ArgumentParser:
         help="report the funnel, time in stage, win rate, cycle, stalls, lost reasons, forecasts",
         description="Compute every figure of the pipeline report from an event log.",
     )
-    _add_common(report)
+    _add_common(report, metavar="SOURCE")
     report.add_argument(
         "--as-of", metavar="DATE", help="as it stood then (ISO date = end of that day, UTC)"
     )
@@ -422,7 +508,28 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DAYS",
         help="forecast horizon (default 30)",
     )
+    report.add_argument(
+        "--engine",
+        choices=ENGINES,
+        help="python: read every event and compute in this process; duckdb: run the "
+        "queries in DuckDB (in PostgreSQL itself for a postgresql:// source) and read "
+        "back only aggregates. Default: duckdb for Parquet, DuckDB and PostgreSQL sources "
+        "when salesstages[duckdb] is installed, python otherwise",
+    )
     report.set_defaults(func=_cmd_report)
+
+    export = sub.add_parser(
+        "export",
+        help="write an event log as a Parquet file (the canonical table)",
+        description="Write every event of a log, store or table to a Parquet file with the "
+        "canonical columns deal_id, seq, at, kind, stage, name, data (needs "
+        "salesstages[duckdb]). A progress bar shows on a terminal.",
+    )
+    _add_events(export)
+    export.add_argument(
+        "--out", "-o", metavar="FILE", required=True, help="the Parquet file to write"
+    )
+    export.set_defaults(func=_cmd_export)
 
     check = sub.add_parser(
         "check",

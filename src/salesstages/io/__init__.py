@@ -4,6 +4,10 @@
   :func:`read_jsonl` (one JSON object per event and line) and
   :func:`write_csv` / :func:`read_csv` (one column per :class:`~salesstages.Event`
   field, ``data`` as a JSON object).
+- The canonical table in Apache Arrow and Parquet (needs pyarrow, the
+  ``salesstages[duckdb]`` extra): :func:`to_arrow`, :func:`write_parquet` and
+  :func:`read_parquet`, the table the Ibis engine of
+  :mod:`salesstages.metrics` reads.
 - :func:`read_stage_table`: a table with one row per deal and a date column per
   stage entered (HubSpot's "date entered <stage>" export and the like).
 - :func:`read_opportunity_history`: a Salesforce ``OpportunityHistory`` export.
@@ -17,6 +21,7 @@ raise at the first problem instead.
 
 from __future__ import annotations
 
+from ._arrow import read_parquet, to_arrow, write_parquet
 from ._canonical import read_csv, read_jsonl, write_csv, write_jsonl
 from ._common import ImportProblem, ImportResult
 from ._salesforce import read_opportunity_history
@@ -28,7 +33,10 @@ __all__ = [
     "read_csv",
     "read_jsonl",
     "read_opportunity_history",
+    "read_parquet",
     "read_stage_table",
+    "to_arrow",
     "write_csv",
     "write_jsonl",
+    "write_parquet",
 ]
