@@ -24,6 +24,7 @@ PAGES = [
     "how-to/test-your-pipelines-rules.md",
     "how-to/sqlite-from-several-processes.md",
     "how-to/react-to-stage-changes.md",
+    "how-to/project-with-follow.md",
 ]
 
 

@@ -242,3 +242,70 @@ def test_appends_wait_for_an_open_append_so_positions_commit_in_order(
         writer.join(timeout=10)
     assert not writer.is_alive()
     assert [(p, e.deal_id) for p, e in store.events_after(2)] == [(3, "B"), (4, "B")]
+
+
+def test_an_append_is_one_statement(
+    pg_conninfo: str, pg_table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``append`` and ``append_many`` each send one statement (the table's append function)
+    and open no transaction of their own."""
+    store = PostgresStore(pg_conninfo, table=pg_table)
+    conn = store._connection()
+    sent: list[str] = []
+    real = conn.execute
+
+    def counting(query: object, params: object = None, **kwargs: object) -> object:
+        sent.append(query.as_string(conn) if hasattr(query, "as_string") else str(query))
+        return real(query, params, **kwargs)  # type: ignore[arg-type]
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise AssertionError("append opened a transaction")
+
+    monkeypatch.setattr(conn, "execute", counting)
+    monkeypatch.setattr(conn, "transaction", refused)
+    store.append(opening("A"))
+    store.append([ev("A", 2, 1)])
+    assert store.append_many([[ev("A", 3, 2)], opening("B")]) == 3
+    assert len(sent) == 3
+    assert all(f"{pg_table}_append_v1" in q for q in sent)
+    monkeypatch.undo()
+    assert [(p, e.deal_id, e.seq) for p, e in store.events_after(3)] == [
+        (4, "A", 3),
+        (5, "B", 0),
+        (6, "B", 1),
+    ]
+
+
+def test_a_table_without_the_append_function_gets_it(pg_conninfo: str, pg_table: str) -> None:
+    """A table an older version made (no append function) gets the function on first use."""
+    PostgresStore(pg_conninfo, table=pg_table).append(opening("A"))
+    with _conn(pg_conninfo) as conn:
+        conn.execute(f"DROP FUNCTION {pg_table}_append_v1")
+        assert conn.execute("SELECT to_regproc(%s)", (f"{pg_table}_append_v1",)).fetchone() == (
+            None,
+        )
+    store = PostgresStore(pg_conninfo, table=pg_table)
+    store.append([ev("A", 2, 1)])
+    assert [e.seq for e in store.events("A")] == [0, 1, 2]
+
+
+def test_later_batches_of_a_deal_in_one_call_follow_the_first(
+    pg_conninfo: str, pg_table: str
+) -> None:
+    """In one ``append_many``, a deal's second batch must start where its first ended and
+    not go back in time; otherwise nothing of the call is written."""
+    from salesstages import OutOfOrderError
+
+    store = PostgresStore(pg_conninfo, table=pg_table)
+    with pytest.raises(ConcurrencyError, match=r"seq 3 is not the next one \(the deal has 2"):
+        store.append_many([opening("A"), [ev("A", 3, 1)]])
+    with pytest.raises(OutOfOrderError, match="is earlier than the previous event"):
+        store.append_many([opening("A", 5), [ev("A", 2, 1)]])
+    assert len(store) == 0
+    assert store.append_many([opening("A"), [ev("A", 2, 1)], opening("B")]) == 5
+    # the server's check: B is stored with 2 events, so seq 0 is taken; A's batch is not written
+    with pytest.raises(ConcurrencyError, match=r"deal 'B': seq 0 is already taken"):
+        store.append_many([[ev("A", 3, 2)], opening("B")])
+    with pytest.raises(OutOfOrderError, match=r"deal 'A': event seq 3 .* is earlier"):
+        store.append_many([[ev("A", 3, 0.5)]])
+    assert len(store) == 5

@@ -262,10 +262,13 @@ def _first_opener(kind: str, path: str, worker: int, start: float) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["sqlite", "jsonl"])
-def test_processes_create_a_fresh_store_at_once(tmp_path: Path, kind: str) -> None:
-    """Four processes creating the same new store file at once all succeed."""
-    path = str(tmp_path / ("new.db" if kind == "sqlite" else "new.jsonl"))
+@pytest.mark.parametrize("kind", ["sqlite", "jsonl", "postgres"])
+def test_processes_create_a_fresh_store_at_once(
+    request: pytest.FixtureRequest, tmp_path: Path, kind: str
+) -> None:
+    """Four processes creating the same new store (file, or table and its append function)
+    at once all succeed."""
+    path = _where(request, kind, tmp_path, "new")
     start = time.time() + 1.0
     procs = [CTX.Process(target=_first_opener, args=(kind, path, w, start)) for w in range(WORKERS)]
     for p in procs:
