@@ -49,7 +49,7 @@ def _describe(event: Event) -> str:
         attrs = ", ".join(f"{k}={v!r}" for k, v in event.data.items())
         return f"{when}  opened ({attrs})"
     if event.kind == "stage_entered":
-        extra = dict(event.extra)
+        extra = dict(event.data)
         reason = extra.pop("reason", None)
         notes = ([f"reason: {reason}"] if reason else []) + [f"{k}={v!r}" for k, v in extra.items()]
         return f"{when}  → {event.stage}" + (f" ({', '.join(notes)})" if notes else "")
