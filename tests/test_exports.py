@@ -18,6 +18,7 @@ CONTRACT_NAMES = {
     "ConcurrencyError",
     "InvalidLogError",
     "DataError",
+    "DataTypeError",
     "Stage",
     "Pipeline",
     "Verdict",
@@ -96,6 +97,8 @@ def test_error_hierarchy() -> None:
     assert issubclass(s.NaiveTimeError, ValueError)
     assert issubclass(s.UnknownStageError, KeyError)
     assert issubclass(s.DataError, ValueError)
+    assert issubclass(s.DataTypeError, s.DataError)
+    assert issubclass(s.DataTypeError, TypeError)
 
 
 def test_unknown_stage_error_message_is_not_quoted() -> None:

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
 
 import attrs
 
-from ._errors import PipelineError
+from ._errors import DataError, PipelineError
+from ._values import MAX_DEPTH, json_data
 
 if TYPE_CHECKING:
     from ._events import Event
@@ -273,6 +274,11 @@ def _callable_name(fn: Callable[..., Any]) -> str:
 @attrs.frozen
 class _AllOf:
     guards: tuple[GuardLike, ...]
+    depth: int = attrs.field(init=False, eq=False, repr=False)
+
+    @depth.default
+    def _depth_default(self) -> int:
+        return 1 + max((_depth(g) for g in self.guards), default=0)
 
     @property
     def description(self) -> str:
@@ -298,6 +304,11 @@ class _AtLeast:
     k: int
     guards: tuple[GuardLike, ...]
     kind: str = "at_least"
+    depth: int = attrs.field(init=False, eq=False, repr=False)
+
+    @depth.default
+    def _depth_default(self) -> int:
+        return 1 + max((_depth(g) for g in self.guards), default=0)
 
     @property
     def description(self) -> str:
@@ -340,6 +351,11 @@ class _AtLeast:
 @attrs.frozen
 class _Not:
     guard: GuardLike
+    depth: int = attrs.field(init=False, eq=False, repr=False)
+
+    @depth.default
+    def _depth_default(self) -> int:
+        return 1 + _depth(self.guard)
 
     @property
     def description(self) -> str:
@@ -396,10 +412,21 @@ def _guard_to_dict(g: GuardLike) -> dict[str, Any]:
     return result
 
 
+def _depth(g: GuardLike) -> int:
+    """How many guards deep ``g`` nests (1 for a guard that holds no other guard)."""
+    depth = getattr(g, "depth", 1)
+    return depth if isinstance(depth, int) else 1
+
+
 def _check_guards(name: str, guards: Sequence[Any]) -> tuple[GuardLike, ...]:
     for g in guards:
         if not callable(g):
             raise PipelineError(f"{name}() takes guards (callables), got {g!r}")
+        if _depth(g) >= MAX_DEPTH:
+            raise PipelineError(
+                f"{name}() would nest guards deeper than {MAX_DEPTH} levels; "
+                "flatten the criteria (all_of, any_of and at_least take many guards at once)"
+            )
     return tuple(guards)
 
 
@@ -434,6 +461,10 @@ def activity(name: str, **match: Any) -> Guard:
     """An activity called ``name`` whose data contains every ``match`` item has been recorded."""
     if not isinstance(name, str) or not name:
         raise PipelineError(f"activity() needs an activity name, got {name!r}")
+    try:
+        json_data(match, f"activity({name!r})")  # match values are compared with JSON data
+    except DataError as exc:
+        raise PipelineError(f"{exc}; match values are JSON values") from None
     return _ActivityGuard(name, tuple(sorted(match.items())))
 
 
@@ -495,7 +526,20 @@ def guard(description: str) -> Callable[[Callable[[DealView], bool]], Guard]:
 
 
 def guard_from_dict(d: Mapping[str, Any]) -> Guard:
-    """Rebuild a built-in guard from its :meth:`Guard.to_dict` form."""
+    """Rebuild a built-in guard from its :meth:`Guard.to_dict` form.
+
+    Raises :class:`PipelineError` for anything it cannot rebuild, including
+    guards nested deeper than 64 levels.
+    """
+    return _guard_from_dict(d, 1)
+
+
+def _guard_from_dict(d: Mapping[str, Any], depth: int) -> Guard:
+    if depth > MAX_DEPTH:
+        raise PipelineError(
+            f"guards nest deeper than {MAX_DEPTH} levels; flatten the criteria "
+            "(all_of, any_of and at_least take many guards at once)"
+        )
     if not isinstance(d, Mapping) or "type" not in d:
         raise PipelineError(f"a guard must be a mapping with a 'type' key, got {d!r}")
     kind = d["type"]
@@ -509,16 +553,28 @@ def guard_from_dict(d: Mapping[str, Any]) -> Guard:
         if kind == "field":
             return field(d["name"])
         if kind == "all_of":
-            return all_of(*(guard_from_dict(g) for g in d["guards"]))
+            return all_of(*_inner(d["guards"], depth))
         if kind == "any_of":
-            return any_of(*(guard_from_dict(g) for g in d["guards"]))
+            return any_of(*_inner(d["guards"], depth))
         if kind == "at_least":
-            return at_least(int(d["k"]), *(guard_from_dict(g) for g in d["guards"]))
+            return at_least(_k(d["k"]), *_inner(d["guards"], depth))
         if kind == "not":
-            return not_(guard_from_dict(d["guard"]))
+            return not_(_guard_from_dict(d["guard"], depth + 1))
     except KeyError as exc:
         raise PipelineError(f"guard of type {kind!r} is missing key {exc.args[0]!r}") from None
     raise PipelineError(
         f"unknown guard type {kind!r}; known: meeting_accepted, document_sent, activity, "
         "field, all_of, any_of, at_least, not"
     )
+
+
+def _inner(guards: object, depth: int) -> list[Guard]:
+    if not isinstance(guards, list | tuple):
+        raise PipelineError(f"a guard's 'guards' must be a list of guards, got {guards!r}")
+    return [_guard_from_dict(g, depth + 1) for g in guards]
+
+
+def _k(k: object) -> int:
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise PipelineError(f"at_least's 'k' must be a whole number, got {k!r}")
+    return k
