@@ -132,6 +132,7 @@ def read_csv(source: Source, *, complete: bool = True) -> list[Event]:
     events: list[Event] = []
     lines: list[int] = []
     for n, cells in rows:
+        assert cells is not None  # csv_table raises for an oversized cell unless lenient
         if len(cells) != len(header):
             raise DataError(f"expected {len(header)} cells, got {len(cells)}", path=name, line=n)
         deal_id, seq, at, kind, stage, ev_name, data = (cells[i] for i in index)
