@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import math
+from datetime import timedelta, timezone
 
 import pytest
 from hypothesis import given
@@ -284,3 +285,17 @@ def test_nan_cell_is_not_a_float() -> None:
     )
     amounts = [e.data.get("amount", 0) for e in result.events]
     assert not any(isinstance(a, float) and math.isnan(a) for a in amounts)
+
+
+@pytest.mark.parametrize(
+    "cell", ["9999-12-31T23:00:00-05:00", "0001-01-01T00:30:00+01:00", "0001-01-01"]
+)
+def test_dates_out_of_range_are_problems_of_their_row(cell: str) -> None:
+    """A date that UTC cannot show is a 'date' problem, not an OverflowError."""
+    text = f"id,engaged\nD1,2024-01-02\nD2,{cell}\n"
+    options = {"id_column": "id", "stage_columns": {"engaged": "engaging"}}
+    result = read_stage_table(
+        named(text, "table.csv"), small(), tz=timezone(timedelta(hours=5)), **options
+    )
+    assert [(p.row, p.rule) for p in result.problems] == [(3, "date"), (3, "no_dates")]
+    assert {e.deal_id for e in result.events} == {"D1"}

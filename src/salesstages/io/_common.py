@@ -17,6 +17,7 @@ import attrs
 from .._errors import DataError
 from .._events import _EMPTY, Event, freeze_data
 from .._pipeline import Pipeline
+from .._time import as_utc
 from .._values import check_amount
 
 __all__ = [
@@ -265,7 +266,8 @@ def parse_date(text: str, *, fmt: str | None = None, tz: tzinfo = UTC) -> dateti
 
     Accepts ISO 8601 (``2024-05-01``, ``2024-05-01T09:30:00Z``,
     ``2024-05-01 09:30:00.000+0000``) or, with ``fmt``, a :meth:`datetime.strptime`
-    format. A bare date means midnight in ``tz``. Raises ``ValueError``.
+    format. A bare date means midnight in ``tz``. Raises ``ValueError`` (a
+    :class:`DataError` for a moment outside the years 1 to 9999 in UTC).
     """
     text = text.strip()
     if fmt is not None:
@@ -276,7 +278,7 @@ def parse_date(text: str, *, fmt: str | None = None, tz: tzinfo = UTC) -> dateti
         value = datetime.fromisoformat(text)
     if value.tzinfo is None or value.utcoffset() is None:
         value = value.replace(tzinfo=tz)
-    return value.astimezone(UTC)
+    return as_utc(value, "date")  # a DataError (a ValueError) past the years 1 to 9999
 
 
 def parse_number(text: str) -> int | float:
