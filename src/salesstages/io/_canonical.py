@@ -12,6 +12,7 @@ from typing import IO, Any
 from .._errors import DataError
 from .._events import Event
 from .._stores._codec import FIELDS, FieldError, Interner, dump_data, event_from_obj, event_to_json
+from .._text import csv_cell, csv_uncell
 from ._common import Source, Target, csv_table, read_source
 
 __all__ = ["read_csv", "read_jsonl", "write_csv", "write_jsonl"]
@@ -49,6 +50,13 @@ def write_csv(events: Iterable[Event], target: Target) -> int:
     ``target`` is a path (created or overwritten, UTF-8) or a text file object
     opened with ``newline=""``. Returns the number of events written. Raises
     ``ValueError`` when an event's data holds something JSON cannot represent.
+
+    The file is safe to open in a spreadsheet: a cell starting with ``=``,
+    ``+``, ``-``, ``@``, a tab or CR (a deal id such as ``=HYPERLINK(...)``)
+    is written with a leading ``'`` so that it is not run as a formula, and a
+    cell that starts with ``'`` followed by one of those (or another ``'``)
+    gets one more. :func:`read_csv` drops exactly that ``'`` again, so the
+    events read back are the events written.
     """
     n = 0
     with _text_target(target) as f:
@@ -57,7 +65,15 @@ def write_csv(events: Iterable[Event], target: Target) -> int:
         for e in events:
             data = dump_data(e)
             writer.writerow(
-                (e.deal_id, e.seq, e.at.isoformat(), e.kind, e.stage or "", e.name or "", data)
+                (
+                    csv_cell(e.deal_id),
+                    e.seq,
+                    e.at.isoformat(),
+                    e.kind,
+                    csv_cell(e.stage or ""),
+                    csv_cell(e.name or ""),
+                    data,
+                )
             )
             n += 1
     return n
@@ -108,7 +124,11 @@ def read_csv(source: Source, *, complete: bool = True) -> list[Event]:
 
     The header must name the seven columns (in any order) and nothing else. An
     empty ``stage`` or ``name`` cell is ``None``; an empty ``data`` cell is
-    ``{}``. ``complete`` works as in :func:`read_jsonl`.
+    ``{}``. ``complete`` works as in :func:`read_jsonl`. A ``deal_id``,
+    ``stage`` or ``name`` cell starting with ``'`` followed by a formula
+    character (``= + - @``, tab, CR) or another ``'`` loses that first ``'``:
+    it is the mark :func:`write_csv` adds to keep spreadsheets from running a
+    formula.
 
     Raises:
         DataError: The first malformed row, naming the file, the line and the
@@ -137,12 +157,12 @@ def read_csv(source: Source, *, complete: bool = True) -> list[Event]:
             raise DataError(f"expected {len(header)} cells, got {len(cells)}", path=name, line=n)
         deal_id, seq, at, kind, stage, ev_name, data = (cells[i] for i in index)
         obj: dict[str, Any] = {
-            "deal_id": deal_id,
+            "deal_id": csv_uncell(deal_id),
             "seq": _int(seq, name, n),
             "at": at,
             "kind": kind,
-            "stage": stage or None,
-            "name": ev_name or None,
+            "stage": csv_uncell(stage) or None,
+            "name": csv_uncell(ev_name) or None,
             "data": _json_object(data, name, n),
         }
         try:
