@@ -25,7 +25,7 @@ from ._machine import live_machine, move_trigger, substate_trigger
 from ._pipeline import SEPARATOR
 from ._time import to_utc
 from ._values import attribute_data, json_data
-from .guards import DealView, Verdict, evaluate
+from .guards import DealView, Verdict, _Prefix, evaluate
 
 if TYPE_CHECKING:
     from ._pipeline import Pipeline
@@ -67,6 +67,7 @@ class Deal:
     """
 
     __slots__ = (
+        "_activities",
         "_attributes",
         "_events",
         "_lock",
@@ -98,6 +99,8 @@ class Deal:
         self._store = store
         self._lock: RLock | None = None
         self._queue: list[Event] | None = None
+        # activities by name, built on the first guard evaluation, then extended by _append
+        self._activities: dict[str, list[Event]] | None = None
 
     # ----------------------------------------------------------------- reading
     @property
@@ -142,13 +145,27 @@ class Deal:
         return self._store
 
     def view(self) -> DealView:
-        """A read-only view of the deal, as guards see it."""
+        """A read-only view of the deal, as guards see it.
+
+        The view costs the same however long the log is: its ``events`` are the
+        log as it is now, without a copy (the log only grows), and activities
+        are looked up by name in an index the deal builds once and extends as
+        they arrive.
+        """
+        index = self._activities
+        if index is None:
+            index = {}
+            for event in self._events:
+                if event.kind == "activity" and event.name is not None:
+                    index.setdefault(event.name, []).append(event)
+            self._activities = index
         return DealView(
             id=self.id,
             stage=self.stage,
             substate=self.substate,
             attributes=MappingProxyType(dict(self._attributes)),
-            events=tuple(self._events),
+            events=_Prefix(self._events, len(self._events)),
+            activity_index=MappingProxyType(index),
         )
 
     # ----------------------------------------------------------------- rules
@@ -205,6 +222,11 @@ class Deal:
         if self._store is not None:
             self._store.append(events)
         self._events.extend(events)
+        index = self._activities
+        if index is not None:
+            for event in events:
+                if event.kind == "activity" and event.name is not None:
+                    index.setdefault(event.name, []).append(event)
 
     def _make(
         self,

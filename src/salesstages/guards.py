@@ -9,8 +9,10 @@ The built-in guards also know how to describe themselves, serialise to a dict
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias, overload, runtime_checkable
 
 import attrs
 
@@ -67,6 +69,51 @@ class Verdict:
 _YES = Verdict(True, ())
 
 
+class _Prefix(Sequence["Event"]):
+    """The first ``n`` events of a deal's growing log, without copying them.
+
+    A deal's log only grows, so a prefix of it never changes: a guard may keep
+    the view and still see the events as they were when it was asked.
+    """
+
+    __slots__ = ("_items", "_n")
+
+    def __init__(self, items: Sequence[Event], n: int) -> None:
+        self._items = items
+        self._n = n
+
+    def __len__(self) -> int:
+        return self._n
+
+    @overload
+    def __getitem__(self, index: int) -> Event: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Event, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> Event | tuple[Event, ...]:
+        if isinstance(index, slice):
+            return tuple(self)[index]
+        i = index + self._n if index < 0 else index
+        if not 0 <= i < self._n:
+            raise IndexError("event index out of range")
+        return self._items[i]
+
+    def __iter__(self) -> Iterator[Event]:
+        return itertools.islice(self._items, self._n)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _Prefix | tuple):
+            return tuple(self) == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return repr(tuple(self))
+
+
 @attrs.frozen(kw_only=True)
 class DealView:
     """A read-only view of a deal, as guards see it.
@@ -76,7 +123,7 @@ class DealView:
         stage: The current stage.
         substate: The current sub-state, or ``None``.
         attributes: The deal's attributes (read-only).
-        events: Every event so far, oldest first.
+        events: Every event so far, oldest first (a read-only sequence).
     """
 
     id: str
@@ -84,12 +131,37 @@ class DealView:
     substate: str | None
     attributes: Mapping[str, Any]
     events: Sequence[Event]
+    #: Internal: a deal's activities by name, in ``seq`` order (possibly holding events
+    #: beyond ``events``, which are ignored). Lets guards look activities up without
+    #: scanning the log; a view built by hand leaves it out.
+    _by_name: Mapping[str, Sequence[Event]] | None = attrs.field(
+        default=None, eq=False, repr=False, alias="activity_index"
+    )
 
     def activities(self, name: str | None = None) -> Iterator[Event]:
         """Iterate over activity events, oldest first, optionally only those named ``name``."""
-        for event in self.events:
-            if event.kind == "activity" and (name is None or event.name == name):
-                yield event
+        index = self._by_name
+        if index is None or name is None:
+            for event in self.events:
+                if event.kind == "activity" and (name is None or event.name == name):
+                    yield event
+            return
+        n = len(self.events)
+        for event in index.get(name, ()):
+            if event.seq >= n:
+                return
+            yield event
+
+    def _activities_named(self, names: tuple[str, ...]) -> Iterator[Event]:
+        """Activities with any of ``names``, oldest first (one pass per name when indexed)."""
+        if self._by_name is None:
+            wanted = frozenset(names)
+            return (e for e in self.events if e.kind == "activity" and e.name in wanted)
+        return heapq.merge(*(self.activities(n) for n in names), key=_seq)
+
+
+def _seq(event: Event) -> int:
+    return event.seq
 
 
 @attrs.frozen
@@ -135,6 +207,14 @@ def _matches(data: Mapping[str, Any], match: Mapping[str, Any]) -> bool:
     return all(k in data and data[k] == v for k, v in match.items())
 
 
+_MEETING_ACTIVITIES: Final = (
+    "meeting_booked",
+    "meeting_accepted",
+    "meeting_declined",
+    "meeting_cancelled",
+)
+
+
 @attrs.frozen
 class _MeetingAccepted:
     meeting: str
@@ -148,8 +228,8 @@ class _MeetingAccepted:
         booked = False
         undone: str | None = None
         accepted: set[str] = set()
-        for event in deal.events:
-            if event.kind != "activity" or event.data.get("meeting") != self.meeting:
+        for event in deal._activities_named(_MEETING_ACTIVITIES):
+            if event.data.get("meeting") != self.meeting:
                 continue
             name = event.name
             if name == "meeting_booked":
