@@ -19,6 +19,7 @@ from salesstages import (
     DataError,
     DataTypeError,
     Deal,
+    Event,
     JsonlStore,
     MemoryStore,
     Pipeline,
@@ -28,6 +29,7 @@ from salesstages import (
 )
 from salesstages._stores import EventStore
 from salesstages.guards import activity, all_of, document_sent, field, not_
+from salesstages.io import write_csv, write_jsonl
 
 UTC_MINUS_5 = timezone(timedelta(hours=-5))
 UTC_PLUS_1 = timezone(timedelta(hours=1))
@@ -388,3 +390,24 @@ class TestDefinitions:
         """activity(**match) refuses values no event's data could ever hold."""
         with pytest.raises(PipelineError, match="JSON"):
             activity("a", **match)
+
+
+# ---------------------------------------------------------------------- writers
+@pytest.mark.parametrize("writer", ["jsonl", "csv"])
+@pytest.mark.parametrize("where", ["deal_id", "name", "data"])
+def test_writer_refuses_text_it_cannot_encode(tmp_path: Path, writer: str, where: str) -> None:
+    """A lone surrogate in an event is a DataError naming the file, not a UnicodeEncodeError."""
+    bad = "x\ud800"
+    event = Event(
+        deal_id=bad if where == "deal_id" else "D1",
+        seq=0,
+        at=T0,
+        kind="activity",
+        stage="a",
+        name=bad if where == "name" else "call",
+        data={"note": bad} if where == "data" else {},
+    )
+    path = tmp_path / f"out.{writer}"
+    with pytest.raises(DataError) as info:
+        (write_jsonl if writer == "jsonl" else write_csv)([event], path)
+    assert_refused(info.value, ValueError, str(path), "cannot be encoded")

@@ -9,22 +9,29 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
-from .._errors import DataError
+from .._errors import DataError, typed_faults
 from .._events import Event
 from .._stores._codec import FIELDS, FieldError, Interner, dump_data, event_from_obj, event_to_json
 from .._text import csv_cell, csv_uncell
-from ._common import Source, Target, csv_table, read_source
+from ._common import Source, Target, csv_table, read_source, source_name
 
 __all__ = ["read_csv", "read_jsonl", "write_csv", "write_jsonl"]
 
 
 @contextmanager
 def _text_target(target: Target) -> Iterator[IO[str]]:
-    if isinstance(target, str | os.PathLike):
-        with open(target, "w", encoding="utf-8", newline="") as f:
-            yield f
-    else:
-        yield target
+    name = source_name(target)
+
+    def error(message: str) -> DataError:
+        return DataError(f"{message}; the file is incomplete", path=name)
+
+    # text that cannot be encoded (a lone surrogate) is a DataError naming the file
+    with typed_faults(error, "an event"):
+        if isinstance(target, str | os.PathLike):
+            with open(target, "w", encoding="utf-8", newline="") as f:
+                yield f
+        else:
+            yield target
 
 
 def write_jsonl(events: Iterable[Event], target: Target) -> int:
