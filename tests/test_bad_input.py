@@ -3,6 +3,7 @@ names the field, and records nothing."""
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -29,7 +30,7 @@ from salesstages import (
 )
 from salesstages._stores import EventStore
 from salesstages.guards import activity, all_of, document_sent, field, not_
-from salesstages.io import write_csv, write_jsonl
+from salesstages.io import read_csv, read_jsonl, write_csv, write_jsonl
 
 UTC_MINUS_5 = timezone(timedelta(hours=-5))
 UTC_PLUS_1 = timezone(timedelta(hours=1))
@@ -411,3 +412,47 @@ def test_writer_refuses_text_it_cannot_encode(tmp_path: Path, writer: str, where
     with pytest.raises(DataError) as info:
         (write_jsonl if writer == "jsonl" else write_csv)([event], path)
     assert_refused(info.value, ValueError, str(path), "cannot be encoded")
+
+
+# ---------------------------------------------------------------------- canonical readers
+_GOOD_LINE = '{"deal_id":"A","seq":0,"at":"2024-01-01T00:00:00+00:00","kind":"opened"}\n'
+
+
+@pytest.mark.parametrize(
+    ("second", "word"),
+    [
+        ('{"deal_id":"A","seq":1,"at":"9999-12-31T23:00:00-05:00","kind":"opened"}', "range"),
+        ('{"deal_id":"A","seq":1,"at":"0001-01-01T00:00:00+01:00","kind":"opened"}', "range"),
+        (
+            '{"deal_id":"A","seq":1,"at":"2024-01-01T00:00:00+00:00","kind":"updated",'
+            '"data":{"x":' + "[" * 100_000 + "]" * 100_000 + "}}",
+            "deeply",
+        ),
+    ],
+)
+def test_read_jsonl_faults_are_data_errors(second: str, word: str) -> None:
+    """A date out of range or data nested past the recursion limit is a DataError naming
+    the file and the line, not an OverflowError or a RecursionError."""
+    source = io.StringIO(_GOOD_LINE + second + "\n")
+    source.name = "events.jsonl"
+    with pytest.raises(DataError, match=rf"^events\.jsonl, line 2: .*{word}") as info:
+        read_jsonl(source)
+    assert_refused(info.value, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("row", "word"),
+    [
+        ("A,0,9999-12-31T23:00:00-05:00,opened,,,{}", "range"),
+        (
+            'A,0,2024-01-01T00:00:00+00:00,opened,,,"{""x"":' + "[" * 5000 + "]" * 5000 + '}"',
+            "deeply",
+        ),
+    ],
+)
+def test_read_csv_faults_are_data_errors(row: str, word: str) -> None:
+    """The canonical CSV reader names the file and the line the same way."""
+    source = io.StringIO("deal_id,seq,at,kind,stage,name,data\n" + row + "\n", newline="")
+    source.name = "events.csv"
+    with pytest.raises(DataError, match=rf"^events\.csv, line 2: .*{word}"):
+        read_csv(source)

@@ -103,24 +103,26 @@ def read_jsonl(source: Source, *, complete: bool = True) -> list[Event]:
     events: list[Event] = []
     lines: list[int] = []
     all_lines = text.split("\n")
-    for n, line in enumerate(all_lines, 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except ValueError as exc:
-            torn = n == len(all_lines) and not text.endswith("\n")
-            raise DataError(
-                f"not valid JSON ({exc})"
-                + ("; the last line has no newline: was the file cut short?" if torn else ""),
-                path=name,
-                line=n,
-            ) from None
-        try:
-            events.append(event_from_obj(obj, intern))
-        except FieldError as exc:
-            raise DataError(exc.message, path=name, line=n, field=exc.field) from None
-        lines.append(n)
+    n = 0
+    with typed_faults(lambda m: DataError(m, path=name, line=n), "the line"):
+        for n, line in enumerate(all_lines, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except ValueError as exc:
+                torn = n == len(all_lines) and not text.endswith("\n")
+                raise DataError(
+                    f"not valid JSON ({exc})"
+                    + ("; the last line has no newline: was the file cut short?" if torn else ""),
+                    path=name,
+                    line=n,
+                ) from None
+            try:
+                events.append(event_from_obj(obj, intern))
+            except FieldError as exc:
+                raise DataError(exc.message, path=name, line=n, field=exc.field) from None
+            lines.append(n)
     if complete:
         _check_complete(name, events, lines)
     return events
@@ -158,25 +160,29 @@ def read_csv(source: Source, *, complete: bool = True) -> list[Event]:
     intern = Interner()
     events: list[Event] = []
     lines: list[int] = []
-    for n, cells in rows:
-        assert cells is not None  # csv_table raises for an oversized cell unless lenient
-        if len(cells) != len(header):
-            raise DataError(f"expected {len(header)} cells, got {len(cells)}", path=name, line=n)
-        deal_id, seq, at, kind, stage, ev_name, data = (cells[i] for i in index)
-        obj: dict[str, Any] = {
-            "deal_id": csv_uncell(deal_id),
-            "seq": _int(seq, name, n),
-            "at": at,
-            "kind": kind,
-            "stage": csv_uncell(stage) or None,
-            "name": csv_uncell(ev_name) or None,
-            "data": _json_object(data, name, n),
-        }
-        try:
-            events.append(event_from_obj(obj, intern))
-        except FieldError as exc:
-            raise DataError(exc.message, path=name, line=n, field=exc.field) from None
-        lines.append(n)
+    n = 0
+    with typed_faults(lambda m: DataError(m, path=name, line=n), "the row"):
+        for n, cells in rows:
+            assert cells is not None  # csv_table raises for an oversized cell unless lenient
+            if len(cells) != len(header):
+                raise DataError(
+                    f"expected {len(header)} cells, got {len(cells)}", path=name, line=n
+                )
+            deal_id, seq, at, kind, stage, ev_name, data = (cells[i] for i in index)
+            obj: dict[str, Any] = {
+                "deal_id": csv_uncell(deal_id),
+                "seq": _int(seq, name, n),
+                "at": at,
+                "kind": kind,
+                "stage": csv_uncell(stage) or None,
+                "name": csv_uncell(ev_name) or None,
+                "data": _json_object(data, name, n),
+            }
+            try:
+                events.append(event_from_obj(obj, intern))
+            except FieldError as exc:
+                raise DataError(exc.message, path=name, line=n, field=exc.field) from None
+            lines.append(n)
     if complete:
         _check_complete(name, events, lines)
     return events
