@@ -18,6 +18,7 @@ CONTRACT_NAMES = {
     "ConcurrencyError",
     "InvalidLogError",
     "DataError",
+    "DataTypeError",
     "Stage",
     "Pipeline",
     "Verdict",
@@ -99,6 +100,8 @@ def test_error_hierarchy() -> None:
     assert issubclass(s.DataError, ValueError)
     assert issubclass(s.StoreUnavailableError, s.SalesStagesError)
     assert issubclass(s.StoreUnavailableError, ConnectionError)
+    assert issubclass(s.DataTypeError, s.DataError)
+    assert issubclass(s.DataTypeError, TypeError)
 
 
 def test_importing_salesstages_does_not_import_psycopg() -> None:

@@ -15,6 +15,7 @@ from ._deal import Deal, UnknownDealError
 from ._errors import (
     ConcurrencyError,
     DataError,
+    DataTypeError,
     HandlerError,
     InvalidLogError,
     NaiveTimeError,
@@ -54,6 +55,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ConcurrencyError",
     "DataError",
+    "DataTypeError",
     "Deal",
     "DealView",
     "Event",

@@ -13,16 +13,19 @@ from transitions import MachineError
 
 from ._errors import (
     ConcurrencyError,
+    DataError,
+    DataTypeError,
     HandlerError,
     OutOfOrderError,
     SalesStagesError,
     TransitionRefused,
 )
-from ._events import Event, freeze_data, json_data
+from ._events import Event, freeze_data
 from ._machine import live_machine, move_trigger, substate_trigger
 from ._pipeline import SEPARATOR
 from ._time import to_utc
-from .guards import DealView, Verdict, evaluate
+from ._values import attribute_data, json_data
+from .guards import DealView, Verdict, _Prefix, evaluate
 
 if TYPE_CHECKING:
     from ._pipeline import Pipeline
@@ -37,7 +40,7 @@ _LOCK_INIT: Final = threading.Lock()
 
 def _check_reason(reason: object) -> None:
     if reason is not None and not isinstance(reason, str):
-        raise TypeError(f"reason must be a string, got {type(reason).__name__}")
+        raise DataTypeError(f"reason must be a string, got {type(reason).__name__}", field="reason")
 
 
 class Deal:
@@ -64,6 +67,7 @@ class Deal:
     """
 
     __slots__ = (
+        "_activities",
         "_attributes",
         "_events",
         "_lock",
@@ -95,6 +99,8 @@ class Deal:
         self._store = store
         self._lock: RLock | None = None
         self._queue: list[Event] | None = None
+        # activities by name, built on the first guard evaluation, then extended by _append
+        self._activities: dict[str, list[Event]] | None = None
 
     # ----------------------------------------------------------------- reading
     @property
@@ -139,13 +145,27 @@ class Deal:
         return self._store
 
     def view(self) -> DealView:
-        """A read-only view of the deal, as guards see it."""
+        """A read-only view of the deal, as guards see it.
+
+        The view costs the same however long the log is: its ``events`` are the
+        log as it is now, without a copy (the log only grows), and activities
+        are looked up by name in an index the deal builds once and extends as
+        they arrive.
+        """
+        index = self._activities
+        if index is None:
+            index = {}
+            for event in self._events:
+                if event.kind == "activity" and event.name is not None:
+                    index.setdefault(event.name, []).append(event)
+            self._activities = index
         return DealView(
             id=self.id,
             stage=self.stage,
             substate=self.substate,
             attributes=MappingProxyType(dict(self._attributes)),
-            events=tuple(self._events),
+            events=_Prefix(self._events, len(self._events)),
+            activity_index=MappingProxyType(index),
         )
 
     # ----------------------------------------------------------------- rules
@@ -202,6 +222,11 @@ class Deal:
         if self._store is not None:
             self._store.append(events)
         self._events.extend(events)
+        index = self._activities
+        if index is not None:
+            for event in events:
+                if event.kind == "activity" and event.name is not None:
+                    index.setdefault(event.name, []).append(event)
 
     def _make(
         self,
@@ -475,7 +500,8 @@ class Deal:
     def _record(self, activity: str, at: datetime | None, data: dict[str, Any]) -> Event:
         when = self._when(at)
         if not isinstance(activity, str) or not activity:
-            raise ValueError(f"activity must be a non-empty string, got {activity!r}")
+            error = DataError if isinstance(activity, str) else DataTypeError
+            raise error(f"activity must be a non-empty string, got {activity!r}", field="activity")
         self._check_not_won(f"record {activity!r} on deal {self.id!r}")
         data = json_data(data, f"record({activity!r})")
         event = self._make("activity", when, stage=self.stage, name=activity, data=data)
@@ -504,9 +530,9 @@ class Deal:
     def _update(self, at: datetime | None, attributes: dict[str, Any]) -> Event:
         when = self._when(at)
         if not attributes:
-            raise ValueError("update() needs at least one attribute, e.g. update(at=..., amount=1)")
+            raise DataError("update() needs at least one attribute, e.g. update(at=..., amount=1)")
         self._check_not_won(f"update deal {self.id!r}")
-        attributes = json_data(attributes, "update()")
+        attributes = attribute_data(attributes, f"update() of deal {self.id!r}")
         event = self._make("updated", when, stage=self.stage, data=attributes)
         self._append([event])
         self._attributes.update(attributes)
@@ -540,9 +566,10 @@ def open_deal(
     from ._stores import MemoryStore
 
     if not isinstance(deal_id, str) or not deal_id:
-        raise ValueError(f"deal_id must be a non-empty string, got {deal_id!r}")
+        error = DataError if isinstance(deal_id, str) else DataTypeError
+        raise error(f"deal_id must be a non-empty string, got {deal_id!r}", field="deal_id")
     at = pipeline.clock() if at is None else to_utc(at, "at")
-    attributes = json_data(attributes, "open_deal()")
+    attributes = attribute_data(attributes, f"open_deal({deal_id!r})")
     first = pipeline.first_stage.name if stage is None else pipeline.stage(stage).name
     if not pipeline.stage(first).is_open:
         raise TransitionRefused(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -12,6 +14,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ConcurrencyError",
     "DataError",
+    "DataTypeError",
     "HandlerError",
     "InvalidLogError",
     "NaiveTimeError",
@@ -103,6 +106,14 @@ class DataError(SalesStagesError, ValueError):
         self.field = field
 
 
+class DataTypeError(DataError, TypeError):
+    """Bad data of the wrong type in a call: a set, bytes or an object where a JSON
+    value belongs, a string where an amount or a timestamp belongs.
+
+    A :class:`DataError` (so also a ``ValueError``) that is also a ``TypeError``.
+    """
+
+
 class HandlerError(SalesStagesError):
     """One or more handlers registered with :meth:`Pipeline.subscribe` raised.
 
@@ -126,3 +137,34 @@ class HandlerError(SalesStagesError):
         self.deal = deal
         self.event = event
         self.exceptions = exceptions
+
+
+@contextmanager
+def typed_faults(
+    error: Callable[[str], SalesStagesError],
+    what: str,
+    *,
+    also: tuple[type[Exception], ...] = (),
+) -> Iterator[None]:
+    """Turn the builtin faults bad input can set off inside the block into ``error``.
+
+    The one place where a ``RecursionError`` (input nested too deeply), an
+    ``OverflowError`` (a number or date out of range) or a ``UnicodeError``
+    (text that cannot be encoded), and any of the ``also`` types, become a typed
+    :class:`SalesStagesError` whose message names ``what``. Errors that already
+    are a :class:`SalesStagesError` pass unchanged.
+    """
+    try:
+        yield
+    except SalesStagesError:
+        raise
+    except RecursionError:
+        raise error(
+            f"{what} nests too deeply (Python's recursion limit was reached); flatten it"
+        ) from None
+    except OverflowError as exc:
+        raise error(f"{what} holds a number or a date out of range ({exc})") from exc
+    except UnicodeError as exc:
+        raise error(f"{what} holds text that cannot be encoded ({exc})") from exc
+    except also as exc:
+        raise error(f"{what} is malformed: {type(exc).__name__}: {exc}") from exc

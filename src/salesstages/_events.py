@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -11,7 +10,9 @@ from typing import Any, Final, Literal, TypeAlias, cast
 
 import attrs
 
+from ._errors import DataError, DataTypeError
 from ._time import parse_iso, to_utc
+from ._values import json_data
 
 __all__ = ["EVENT_KINDS", "Event", "EventKind", "freeze_data", "json_data"]
 
@@ -29,45 +30,6 @@ def _utc(value: datetime) -> datetime:
     return to_utc(value, "at")
 
 
-_JSON_SCALARS: Final = (str, int, float, bool, type(None))
-
-
-def json_data(data: Mapping[str, Any], where: str) -> dict[str, Any]:
-    """A deep copy of ``data`` as plain JSON values (tuples become lists).
-
-    Raises ``TypeError`` naming the key for anything JSON cannot hold, and
-    ``ValueError`` for a float that is not finite.
-    """
-
-    def walk(value: Any, path: str) -> Any:
-        if isinstance(value, str | bool | int | type(None)):
-            return value
-        if isinstance(value, float):
-            if not math.isfinite(value):
-                raise ValueError(f"{where}: {path} is {value!r}; JSON holds only finite numbers")
-            return value
-        if isinstance(value, list | tuple):
-            return [walk(item, f"{path}[{i}]") for i, item in enumerate(value)]
-        if isinstance(value, Mapping):
-            out: dict[str, Any] = {}
-            for k, item in value.items():
-                if not isinstance(k, str):
-                    raise TypeError(f"{where}: key {k!r} in {path} is not a string; JSON keys are")
-                out[k] = walk(item, f"{path}.{k}")
-            return out
-        hint = (
-            " (store dates as ISO strings: value.isoformat())"
-            if hasattr(value, "isoformat")
-            else ""
-        )
-        raise TypeError(
-            f"{where}: {path} is a {type(value).__name__}, not a JSON value "
-            f"(str, int, float, bool, None, list, dict){hint}"
-        )
-
-    return {key: walk(value, key) for key, value in data.items()}
-
-
 def freeze_data(data: Mapping[str, Any] | None) -> Mapping[str, Any]:
     """Return a read-only copy of ``data`` (shared empty mapping when empty).
 
@@ -82,15 +44,15 @@ def freeze_data(data: Mapping[str, Any] | None) -> Mapping[str, Any]:
 
 def _refuse_fields(deal_id: Any, seq: Any, kind: Any, stage: Any, name: Any) -> None:
     if not isinstance(deal_id, str) or not deal_id:
-        raise ValueError(f"deal_id must be a non-empty string, got {deal_id!r}")
+        raise DataError(f"deal_id must be a non-empty string, got {deal_id!r}", field="deal_id")
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
-        raise ValueError(f"seq must be an int >= 0, got {seq!r}")
+        raise DataError(f"seq must be an int >= 0, got {seq!r}", field="seq")
     if kind not in EVENT_KINDS:
-        raise ValueError(f"kind must be one of {sorted(EVENT_KINDS)}, got {kind!r}")
+        raise DataError(f"kind must be one of {sorted(EVENT_KINDS)}, got {kind!r}", field="kind")
     if stage is not None and not isinstance(stage, str):
-        raise ValueError(f"stage must be a string or None, got {stage!r}")
+        raise DataError(f"stage must be a string or None, got {stage!r}", field="stage")
     if name is not None and not isinstance(name, str):
-        raise ValueError(f"name must be a string or None, got {name!r}")
+        raise DataError(f"name must be a string or None, got {name!r}", field="name")
 
 
 @attrs.frozen(kw_only=True)
@@ -147,12 +109,9 @@ class Event:
         """Build an event, checking every field (the constructor trusts its input)."""
         _refuse_fields(deal_id, seq, kind, stage, name)
         if data is not None and not isinstance(data, Mapping):
-            raise ValueError(f"data must be a mapping, got {type(data).__name__}")
+            raise DataTypeError(f"data must be a mapping, got {type(data).__name__}", field="data")
         if data:
-            try:
-                data = json_data(data, "data")
-            except TypeError as exc:
-                raise ValueError(str(exc)) from None
+            data = json_data(data, "data")
         return cls(
             deal_id=deal_id,
             seq=seq,
@@ -177,12 +136,15 @@ class Event:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Event:
-        """Rebuild an event from :meth:`to_dict`'s form; raises ``ValueError`` on bad input."""
+        """Rebuild an event from :meth:`to_dict`'s form.
+
+        Raises :class:`DataError` (a ``ValueError``) naming the field on bad input.
+        """
         if not isinstance(d, Mapping):
-            raise ValueError(f"an event must be a JSON object, got {type(d).__name__}")
+            raise DataError(f"an event must be a JSON object, got {type(d).__name__}")
         missing = [k for k in ("deal_id", "seq", "at", "kind") if k not in d]
         if missing:
-            raise ValueError(f"event is missing field(s): {', '.join(missing)}")
+            raise DataError(f"event is missing field(s): {', '.join(missing)}", field=missing[0])
         at = d["at"]
         if isinstance(at, str):
             at = parse_iso(at)

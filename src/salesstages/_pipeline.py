@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
 import attrs
 
-from ._errors import DataError, NaiveTimeError, PipelineError, UnknownStageError
+from ._errors import DataError, NaiveTimeError, PipelineError, UnknownStageError, typed_faults
 from ._events import EVENT_KINDS
+from ._time import as_utc
 from .guards import GuardLike, _describe, _guard_to_dict, guard_from_dict
 
 if TYPE_CHECKING:
@@ -36,6 +37,8 @@ _OUTCOMES: Final = ("open", "won", "lost")
 #: stage and sub-state names may not contain it.
 SEPARATOR: Final = "/"
 _FORMAT: Final = 1
+#: The largest ``rot_after_seconds`` a definition may give (``timedelta.max``, whole seconds).
+_MAX_ROT_SECONDS: Final = timedelta.max.days * 86_400
 
 
 def _check_name(what: str, name: object) -> str:
@@ -158,8 +161,15 @@ class Stage:
         if unknown:
             raise PipelineError(f"stage {d['name']!r} has unknown key(s): {sorted(unknown)}")
         rot = d.get("rot_after_seconds")
-        if rot is not None and (isinstance(rot, bool) or not isinstance(rot, int | float)):
-            raise PipelineError(f"stage {d['name']!r}: rot_after_seconds must be a number")
+        if rot is not None and (
+            isinstance(rot, bool)
+            or not isinstance(rot, int | float)
+            or not 0 < rot <= _MAX_ROT_SECONDS  # also refuses NaN
+        ):
+            raise PipelineError(
+                f"stage {d['name']!r}: rot_after_seconds must be a number of seconds above 0 "
+                f"and at most {_MAX_ROT_SECONDS:,} (about 2.7 million years), got {rot!r}"
+            )
         entry = d.get("entry")
         return cls(
             d["name"],
@@ -532,7 +542,7 @@ class Pipeline:
                 f"pipeline {self.name!r}: its clock {_callable_name(clock)} returned {what}; "
                 "a clock must return an aware datetime, for example datetime.now(UTC)"
             )
-        return value if value.tzinfo is UTC else value.astimezone(UTC)
+        return value if value.tzinfo is UTC else as_utc(value, "clock()")
 
     def subscribe(
         self,
@@ -708,7 +718,20 @@ class Pipeline:
         """Rebuild a pipeline from :meth:`to_dict`'s form (never runs code).
 
         ``clock`` is the new pipeline's clock (see :class:`Pipeline`).
+
+        Raises:
+            PipelineError: Anything wrong with ``d``, including values of the
+                wrong type, guards nested deeper than 64 levels and numbers out
+                of range; never a bare ``TypeError``, ``OverflowError`` or
+                ``RecursionError``.
         """
+        with typed_faults(
+            PipelineError, "the pipeline definition", also=(TypeError, ValueError, KeyError)
+        ):
+            return cls._from_dict(d, clock)
+
+    @classmethod
+    def _from_dict(cls, d: Mapping[str, Any], clock: Clock | None) -> Pipeline:
         if not isinstance(d, Mapping):
             raise PipelineError(f"a pipeline must be a mapping, got {type(d).__name__}")
         fmt = d.get("format", _FORMAT)

@@ -24,6 +24,7 @@ import attrs
 from . import forecast, metrics
 from ._gc import gc_paused
 from ._pipeline import Pipeline
+from ._text import csv_cell, terminal
 from .metrics._engine import Events, is_ibis_table
 
 __all__ = ["SCHEMA", "build_report", "render_csv", "render_text"]
@@ -480,8 +481,13 @@ def table(
     headers: Sequence[str], rows: Iterable[Sequence[str]], *, left: int = 1, align: str = ""
 ) -> str:
     """An aligned text table: the first ``left`` columns left-aligned, the rest right
-    (or, with ``align``, one letter per column: ``l`` or ``r``)."""
-    body = [list(r) for r in rows]
+    (or, with ``align``, one letter per column: ``l`` or ``r``).
+
+    Every header and cell goes through :func:`salesstages._text.terminal`: control
+    characters show as escapes, so a cell is always one line and drives nothing.
+    """
+    headers = [terminal(h) for h in headers]
+    body = [[terminal(c) for c in r] for r in rows]
     align = align or "l" * left + "r" * (len(headers) - left)
     widths = [len(h) for h in headers]
     for r in body:
@@ -508,6 +514,7 @@ def _when(iso: str | None) -> str:
 
 
 def _title(text: str) -> str:
+    text = terminal(text)
     return f"{text}\n{'=' * len(text)}"
 
 
@@ -516,13 +523,19 @@ def _segment_name(value: object) -> str:
 
 
 def render_text(report: Mapping[str, Any]) -> str:
-    """The report as aligned text tables, for a terminal."""
+    """The report as aligned text tables, for a terminal.
+
+    Every value from the data (deal ids, stage labels, lost reasons, segment
+    values, the pipeline's name) has its control characters escaped
+    (:func:`salesstages._text.terminal`), so none can drive the terminal or
+    break a row in two.
+    """
     p = report["pipeline"]
     c = report["counts"]
     parts = [
         _title(f"Pipeline report: {p['name']}"),
         f"As of {_when(report['as_of'])}"
-        + (f" · source {report['source']}" if report.get("source") else ""),
+        + (f" · source {terminal(str(report['source']))}" if report.get("source") else ""),
         f"{c['deals']:,} deals ({c['open']:,} open, {c['won']:,} won, {c['lost']:,} lost) "
         f"from {c['events']:,} events",
     ]
@@ -821,10 +834,15 @@ def _csv_rows(report: Mapping[str, Any]) -> Iterable[tuple[Any, ...]]:
 
 
 def render_csv(report: Mapping[str, Any]) -> str:
-    """The report as one long CSV table: ``section, segment, item, metric, value``."""
+    """The report as one long CSV table: ``section, segment, item, metric, value``.
+
+    Text cells that a spreadsheet would run as a formula (starting with ``=``,
+    ``+``, ``-``, ``@``, a tab or CR) get a leading ``'``; see
+    :func:`salesstages._text.csv_cell`.
+    """
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for row in _csv_rows(report):
-        writer.writerow(["" if v is None else v for v in row])
+        writer.writerow(["" if v is None else csv_cell(v) for v in row])
     return buf.getvalue()

@@ -9,12 +9,15 @@ The built-in guards also know how to describe themselves, serialise to a dict
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias, overload, runtime_checkable
 
 import attrs
 
-from ._errors import PipelineError
+from ._errors import DataError, PipelineError
+from ._values import MAX_DEPTH, json_data
 
 if TYPE_CHECKING:
     from ._events import Event
@@ -66,6 +69,51 @@ class Verdict:
 _YES = Verdict(True, ())
 
 
+class _Prefix(Sequence["Event"]):
+    """The first ``n`` events of a deal's growing log, without copying them.
+
+    A deal's log only grows, so a prefix of it never changes: a guard may keep
+    the view and still see the events as they were when it was asked.
+    """
+
+    __slots__ = ("_items", "_n")
+
+    def __init__(self, items: Sequence[Event], n: int) -> None:
+        self._items = items
+        self._n = n
+
+    def __len__(self) -> int:
+        return self._n
+
+    @overload
+    def __getitem__(self, index: int) -> Event: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Event, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> Event | tuple[Event, ...]:
+        if isinstance(index, slice):
+            return tuple(self)[index]
+        i = index + self._n if index < 0 else index
+        if not 0 <= i < self._n:
+            raise IndexError("event index out of range")
+        return self._items[i]
+
+    def __iter__(self) -> Iterator[Event]:
+        return itertools.islice(self._items, self._n)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _Prefix | tuple):
+            return tuple(self) == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return repr(tuple(self))
+
+
 @attrs.frozen(kw_only=True)
 class DealView:
     """A read-only view of a deal, as guards see it.
@@ -75,7 +123,7 @@ class DealView:
         stage: The current stage.
         substate: The current sub-state, or ``None``.
         attributes: The deal's attributes (read-only).
-        events: Every event so far, oldest first.
+        events: Every event so far, oldest first (a read-only sequence).
     """
 
     id: str
@@ -83,12 +131,37 @@ class DealView:
     substate: str | None
     attributes: Mapping[str, Any]
     events: Sequence[Event]
+    #: Internal: a deal's activities by name, in ``seq`` order (possibly holding events
+    #: beyond ``events``, which are ignored). Lets guards look activities up without
+    #: scanning the log; a view built by hand leaves it out.
+    _by_name: Mapping[str, Sequence[Event]] | None = attrs.field(
+        default=None, eq=False, repr=False, alias="activity_index"
+    )
 
     def activities(self, name: str | None = None) -> Iterator[Event]:
         """Iterate over activity events, oldest first, optionally only those named ``name``."""
-        for event in self.events:
-            if event.kind == "activity" and (name is None or event.name == name):
-                yield event
+        index = self._by_name
+        if index is None or name is None:
+            for event in self.events:
+                if event.kind == "activity" and (name is None or event.name == name):
+                    yield event
+            return
+        n = len(self.events)
+        for event in index.get(name, ()):
+            if event.seq >= n:
+                return
+            yield event
+
+    def _activities_named(self, names: tuple[str, ...]) -> Iterator[Event]:
+        """Activities with any of ``names``, oldest first (one pass per name when indexed)."""
+        if self._by_name is None:
+            wanted = frozenset(names)
+            return (e for e in self.events if e.kind == "activity" and e.name in wanted)
+        return heapq.merge(*(self.activities(n) for n in names), key=_seq)
+
+
+def _seq(event: Event) -> int:
+    return event.seq
 
 
 @attrs.frozen
@@ -134,6 +207,14 @@ def _matches(data: Mapping[str, Any], match: Mapping[str, Any]) -> bool:
     return all(k in data and data[k] == v for k, v in match.items())
 
 
+_MEETING_ACTIVITIES: Final = (
+    "meeting_booked",
+    "meeting_accepted",
+    "meeting_declined",
+    "meeting_cancelled",
+)
+
+
 @attrs.frozen
 class _MeetingAccepted:
     meeting: str
@@ -147,8 +228,8 @@ class _MeetingAccepted:
         booked = False
         undone: str | None = None
         accepted: set[str] = set()
-        for event in deal.events:
-            if event.kind != "activity" or event.data.get("meeting") != self.meeting:
+        for event in deal._activities_named(_MEETING_ACTIVITIES):
+            if event.data.get("meeting") != self.meeting:
                 continue
             name = event.name
             if name == "meeting_booked":
@@ -273,6 +354,11 @@ def _callable_name(fn: Callable[..., Any]) -> str:
 @attrs.frozen
 class _AllOf:
     guards: tuple[GuardLike, ...]
+    depth: int = attrs.field(init=False, eq=False, repr=False)
+
+    @depth.default
+    def _depth_default(self) -> int:
+        return 1 + max((_depth(g) for g in self.guards), default=0)
 
     @property
     def description(self) -> str:
@@ -298,6 +384,11 @@ class _AtLeast:
     k: int
     guards: tuple[GuardLike, ...]
     kind: str = "at_least"
+    depth: int = attrs.field(init=False, eq=False, repr=False)
+
+    @depth.default
+    def _depth_default(self) -> int:
+        return 1 + max((_depth(g) for g in self.guards), default=0)
 
     @property
     def description(self) -> str:
@@ -340,6 +431,11 @@ class _AtLeast:
 @attrs.frozen
 class _Not:
     guard: GuardLike
+    depth: int = attrs.field(init=False, eq=False, repr=False)
+
+    @depth.default
+    def _depth_default(self) -> int:
+        return 1 + _depth(self.guard)
 
     @property
     def description(self) -> str:
@@ -396,10 +492,21 @@ def _guard_to_dict(g: GuardLike) -> dict[str, Any]:
     return result
 
 
+def _depth(g: GuardLike) -> int:
+    """How many guards deep ``g`` nests (1 for a guard that holds no other guard)."""
+    depth = getattr(g, "depth", 1)
+    return depth if isinstance(depth, int) else 1
+
+
 def _check_guards(name: str, guards: Sequence[Any]) -> tuple[GuardLike, ...]:
     for g in guards:
         if not callable(g):
             raise PipelineError(f"{name}() takes guards (callables), got {g!r}")
+        if _depth(g) >= MAX_DEPTH:
+            raise PipelineError(
+                f"{name}() would nest guards deeper than {MAX_DEPTH} levels; "
+                "flatten the criteria (all_of, any_of and at_least take many guards at once)"
+            )
     return tuple(guards)
 
 
@@ -434,6 +541,10 @@ def activity(name: str, **match: Any) -> Guard:
     """An activity called ``name`` whose data contains every ``match`` item has been recorded."""
     if not isinstance(name, str) or not name:
         raise PipelineError(f"activity() needs an activity name, got {name!r}")
+    try:
+        json_data(match, f"activity({name!r})")  # match values are compared with JSON data
+    except DataError as exc:
+        raise PipelineError(f"{exc}; match values are JSON values") from None
     return _ActivityGuard(name, tuple(sorted(match.items())))
 
 
@@ -495,7 +606,20 @@ def guard(description: str) -> Callable[[Callable[[DealView], bool]], Guard]:
 
 
 def guard_from_dict(d: Mapping[str, Any]) -> Guard:
-    """Rebuild a built-in guard from its :meth:`Guard.to_dict` form."""
+    """Rebuild a built-in guard from its :meth:`Guard.to_dict` form.
+
+    Raises :class:`PipelineError` for anything it cannot rebuild, including
+    guards nested deeper than 64 levels.
+    """
+    return _guard_from_dict(d, 1)
+
+
+def _guard_from_dict(d: Mapping[str, Any], depth: int) -> Guard:
+    if depth > MAX_DEPTH:
+        raise PipelineError(
+            f"guards nest deeper than {MAX_DEPTH} levels; flatten the criteria "
+            "(all_of, any_of and at_least take many guards at once)"
+        )
     if not isinstance(d, Mapping) or "type" not in d:
         raise PipelineError(f"a guard must be a mapping with a 'type' key, got {d!r}")
     kind = d["type"]
@@ -509,16 +633,28 @@ def guard_from_dict(d: Mapping[str, Any]) -> Guard:
         if kind == "field":
             return field(d["name"])
         if kind == "all_of":
-            return all_of(*(guard_from_dict(g) for g in d["guards"]))
+            return all_of(*_inner(d["guards"], depth))
         if kind == "any_of":
-            return any_of(*(guard_from_dict(g) for g in d["guards"]))
+            return any_of(*_inner(d["guards"], depth))
         if kind == "at_least":
-            return at_least(int(d["k"]), *(guard_from_dict(g) for g in d["guards"]))
+            return at_least(_k(d["k"]), *_inner(d["guards"], depth))
         if kind == "not":
-            return not_(guard_from_dict(d["guard"]))
+            return not_(_guard_from_dict(d["guard"], depth + 1))
     except KeyError as exc:
         raise PipelineError(f"guard of type {kind!r} is missing key {exc.args[0]!r}") from None
     raise PipelineError(
         f"unknown guard type {kind!r}; known: meeting_accepted, document_sent, activity, "
         "field, all_of, any_of, at_least, not"
     )
+
+
+def _inner(guards: object, depth: int) -> list[Guard]:
+    if not isinstance(guards, list | tuple):
+        raise PipelineError(f"a guard's 'guards' must be a list of guards, got {guards!r}")
+    return [_guard_from_dict(g, depth + 1) for g in guards]
+
+
+def _k(k: object) -> int:
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise PipelineError(f"at_least's 'k' must be a whole number, got {k!r}")
+    return k

@@ -9,21 +9,29 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
-from .._errors import DataError
+from .._errors import DataError, typed_faults
 from .._events import Event
 from .._stores._codec import FIELDS, FieldError, Interner, dump_data, event_from_obj, event_to_json
-from ._common import Source, Target, csv_table, read_source
+from .._text import csv_cell, csv_uncell
+from ._common import Source, Target, csv_table, read_source, source_name
 
 __all__ = ["read_csv", "read_jsonl", "write_csv", "write_jsonl"]
 
 
 @contextmanager
 def _text_target(target: Target) -> Iterator[IO[str]]:
-    if isinstance(target, str | os.PathLike):
-        with open(target, "w", encoding="utf-8", newline="") as f:
-            yield f
-    else:
-        yield target
+    name = source_name(target)
+
+    def error(message: str) -> DataError:
+        return DataError(f"{message}; the file is incomplete", path=name)
+
+    # text that cannot be encoded (a lone surrogate) is a DataError naming the file
+    with typed_faults(error, "an event"):
+        if isinstance(target, str | os.PathLike):
+            with open(target, "w", encoding="utf-8", newline="") as f:
+                yield f
+        else:
+            yield target
 
 
 def write_jsonl(events: Iterable[Event], target: Target) -> int:
@@ -49,6 +57,13 @@ def write_csv(events: Iterable[Event], target: Target) -> int:
     ``target`` is a path (created or overwritten, UTF-8) or a text file object
     opened with ``newline=""``. Returns the number of events written. Raises
     ``ValueError`` when an event's data holds something JSON cannot represent.
+
+    The file is safe to open in a spreadsheet: a cell starting with ``=``,
+    ``+``, ``-``, ``@``, a tab or CR (a deal id such as ``=HYPERLINK(...)``)
+    is written with a leading ``'`` so that it is not run as a formula, and a
+    cell that starts with ``'`` followed by one of those (or another ``'``)
+    gets one more. :func:`read_csv` drops exactly that ``'`` again, so the
+    events read back are the events written.
     """
     n = 0
     with _text_target(target) as f:
@@ -57,7 +72,15 @@ def write_csv(events: Iterable[Event], target: Target) -> int:
         for e in events:
             data = dump_data(e)
             writer.writerow(
-                (e.deal_id, e.seq, e.at.isoformat(), e.kind, e.stage or "", e.name or "", data)
+                (
+                    csv_cell(e.deal_id),
+                    e.seq,
+                    e.at.isoformat(),
+                    e.kind,
+                    csv_cell(e.stage or ""),
+                    csv_cell(e.name or ""),
+                    data,
+                )
             )
             n += 1
     return n
@@ -80,24 +103,26 @@ def read_jsonl(source: Source, *, complete: bool = True) -> list[Event]:
     events: list[Event] = []
     lines: list[int] = []
     all_lines = text.split("\n")
-    for n, line in enumerate(all_lines, 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except ValueError as exc:
-            torn = n == len(all_lines) and not text.endswith("\n")
-            raise DataError(
-                f"not valid JSON ({exc})"
-                + ("; the last line has no newline: was the file cut short?" if torn else ""),
-                path=name,
-                line=n,
-            ) from None
-        try:
-            events.append(event_from_obj(obj, intern))
-        except FieldError as exc:
-            raise DataError(exc.message, path=name, line=n, field=exc.field) from None
-        lines.append(n)
+    n = 0
+    with typed_faults(lambda m: DataError(m, path=name, line=n), "the line"):
+        for n, line in enumerate(all_lines, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except ValueError as exc:
+                torn = n == len(all_lines) and not text.endswith("\n")
+                raise DataError(
+                    f"not valid JSON ({exc})"
+                    + ("; the last line has no newline: was the file cut short?" if torn else ""),
+                    path=name,
+                    line=n,
+                ) from None
+            try:
+                events.append(event_from_obj(obj, intern))
+            except FieldError as exc:
+                raise DataError(exc.message, path=name, line=n, field=exc.field) from None
+            lines.append(n)
     if complete:
         _check_complete(name, events, lines)
     return events
@@ -108,7 +133,11 @@ def read_csv(source: Source, *, complete: bool = True) -> list[Event]:
 
     The header must name the seven columns (in any order) and nothing else. An
     empty ``stage`` or ``name`` cell is ``None``; an empty ``data`` cell is
-    ``{}``. ``complete`` works as in :func:`read_jsonl`.
+    ``{}``. ``complete`` works as in :func:`read_jsonl`. A ``deal_id``,
+    ``stage`` or ``name`` cell starting with ``'`` followed by a formula
+    character (``= + - @``, tab, CR) or another ``'`` loses that first ``'``:
+    it is the mark :func:`write_csv` adds to keep spreadsheets from running a
+    formula.
 
     Raises:
         DataError: The first malformed row, naming the file, the line and the
@@ -131,24 +160,29 @@ def read_csv(source: Source, *, complete: bool = True) -> list[Event]:
     intern = Interner()
     events: list[Event] = []
     lines: list[int] = []
-    for n, cells in rows:
-        if len(cells) != len(header):
-            raise DataError(f"expected {len(header)} cells, got {len(cells)}", path=name, line=n)
-        deal_id, seq, at, kind, stage, ev_name, data = (cells[i] for i in index)
-        obj: dict[str, Any] = {
-            "deal_id": deal_id,
-            "seq": _int(seq, name, n),
-            "at": at,
-            "kind": kind,
-            "stage": stage or None,
-            "name": ev_name or None,
-            "data": _json_object(data, name, n),
-        }
-        try:
-            events.append(event_from_obj(obj, intern))
-        except FieldError as exc:
-            raise DataError(exc.message, path=name, line=n, field=exc.field) from None
-        lines.append(n)
+    n = 0
+    with typed_faults(lambda m: DataError(m, path=name, line=n), "the row"):
+        for n, cells in rows:
+            assert cells is not None  # csv_table raises for an oversized cell unless lenient
+            if len(cells) != len(header):
+                raise DataError(
+                    f"expected {len(header)} cells, got {len(cells)}", path=name, line=n
+                )
+            deal_id, seq, at, kind, stage, ev_name, data = (cells[i] for i in index)
+            obj: dict[str, Any] = {
+                "deal_id": csv_uncell(deal_id),
+                "seq": _int(seq, name, n),
+                "at": at,
+                "kind": kind,
+                "stage": csv_uncell(stage) or None,
+                "name": csv_uncell(ev_name) or None,
+                "data": _json_object(data, name, n),
+            }
+            try:
+                events.append(event_from_obj(obj, intern))
+            except FieldError as exc:
+                raise DataError(exc.message, path=name, line=n, field=exc.field) from None
+            lines.append(n)
     if complete:
         _check_complete(name, events, lines)
     return events

@@ -17,8 +17,12 @@ import attrs
 from .._errors import DataError
 from .._events import _EMPTY, Event, freeze_data
 from .._pipeline import Pipeline
+from .._time import as_utc
+from .._values import check_amount
 
 __all__ = [
+    "CELL_LIMIT",
+    "TOO_LARGE",
     "DealBuilder",
     "ImportProblem",
     "ImportResult",
@@ -27,6 +31,7 @@ __all__ = [
     "Target",
     "attribute_map",
     "csv_table",
+    "parse_amount",
     "parse_date",
     "parse_number",
     "read_source",
@@ -48,7 +53,7 @@ class ImportProblem:
         rule: A short, stable name: ``no_dates``, ``date``, ``amount``,
             ``unknown_status``, ``unknown_stage``, ``status_mismatch``,
             ``no_close_date``, ``move_not_allowed``, ``after_won``, ``time``,
-            ``duplicate_id``, ``no_id``, ``columns``.
+            ``duplicate_id``, ``no_id``, ``columns``, ``cell_too_large``.
         message: What was wrong and what the importer did about it.
     """
 
@@ -128,13 +133,22 @@ def read_source(source: Source) -> tuple[str, str]:
         ) from None
 
 
-def csv_table(name: str, text: str) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+def csv_table(
+    name: str, text: str, *, lenient: bool = False
+) -> tuple[list[str], Iterator[tuple[int, list[str] | None]]]:
     """The header and an iterator of ``(line, cells)`` of a CSV text.
 
     ``line`` is the physical line a row starts on. Raises :class:`DataError` for
     an empty file, a blank or duplicated header name, or a CSV syntax error.
+
+    A row holding a cell larger than the CSV reader's limit (128 KiB,
+    :data:`CELL_LIMIT` characters) raises :class:`DataError` naming its line;
+    with ``lenient=True`` it is yielded as ``(line, None)`` instead, and
+    reading goes on with the next row (an importer reports it as a problem of
+    that row and keeps every other row).
     """
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    buf = io.StringIO(text, newline="")
+    reader = csv.reader(buf, strict=True)
     try:
         header = next(reader, None)
     except csv.Error as exc:
@@ -150,19 +164,75 @@ def csv_table(name: str, text: str) -> tuple[list[str], Iterator[tuple[int, list
             raise DataError("the column appears twice in the header", path=name, line=1, field=h)
         seen.add(h)
 
-    def rows() -> Iterator[tuple[int, list[str]]]:
+    def rows() -> Iterator[tuple[int, list[str] | None]]:
+        skipped = 0  # lines jumped over after an oversized cell, beyond what the reader read
         while True:
-            start = reader.line_num + 1
+            start = reader.line_num + skipped + 1
+            offset = buf.tell()
             try:
                 cells = next(reader)
             except StopIteration:
                 return
             except csv.Error as exc:
-                raise DataError(f"bad CSV: {exc}", path=name, line=start) from None
+                if not _oversized(exc):
+                    raise DataError(f"bad CSV: {exc}", path=name, line=start) from None
+                message = (
+                    f"a cell is larger than {CELL_LIMIT:,} characters (128 KiB), the most a "
+                    "CSV cell may hold; split the text or leave it out of the export"
+                )
+                if not lenient:
+                    raise DataError(message, path=name, line=start) from None
+                # resume after the whole record, however many lines its quoted cell spans
+                read_to = buf.tell()
+                end = max(_record_end(text, offset), read_to)
+                skipped += text.count("\n", read_to, end)
+                buf.seek(end)
+                yield start, None
+                continue
             if cells:
                 yield start, cells
 
     return header, rows()
+
+
+#: The most characters one CSV cell may hold (the ``csv`` module's field limit).
+CELL_LIMIT: Final = csv.field_size_limit()
+#: The message of a ``cell_too_large`` import problem.
+TOO_LARGE: Final = (
+    f"a cell is larger than {CELL_LIMIT:,} characters (128 KiB), the most a CSV cell may hold; "
+    "row skipped, the rows around it are kept"
+)
+
+
+def _oversized(exc: csv.Error) -> bool:
+    return "field larger than field limit" in str(exc)
+
+
+def _record_end(text: str, start: int) -> int:
+    """The offset just past the CSV record that starts at ``start`` (quote-aware:
+    a newline inside a quoted cell does not end it)."""
+    i, n = start, len(text)
+    while i < n:
+        if text.startswith('"', i):  # a quoted cell: up to its closing quote ("" is a quote)
+            j = i + 1
+            while True:
+                j = text.find('"', j)
+                if j < 0:
+                    return n
+                if not text.startswith('""', j):
+                    break
+                j += 2
+            i = j + 1
+        stop = _CELL_END.search(text, i)
+        if stop is None:
+            return n
+        i = stop.end()
+        if stop.group() == "\n":
+            return i
+    return n
+
+
+_CELL_END: Final = re.compile(r"[,\n]")
 
 
 def require_columns(name: str, header: Sequence[str], columns: Sequence[str | None]) -> None:
@@ -189,7 +259,6 @@ def attribute_map(columns: Mapping[str, str] | Sequence[str]) -> dict[str, str]:
 
 # ---------------------------------------------------------------------- values
 _DATE_ONLY: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_THOUSANDS: Final = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 
 
 def parse_date(text: str, *, fmt: str | None = None, tz: tzinfo = UTC) -> datetime:
@@ -197,7 +266,8 @@ def parse_date(text: str, *, fmt: str | None = None, tz: tzinfo = UTC) -> dateti
 
     Accepts ISO 8601 (``2024-05-01``, ``2024-05-01T09:30:00Z``,
     ``2024-05-01 09:30:00.000+0000``) or, with ``fmt``, a :meth:`datetime.strptime`
-    format. A bare date means midnight in ``tz``. Raises ``ValueError``.
+    format. A bare date means midnight in ``tz``. Raises ``ValueError`` (a
+    :class:`DataError` for a moment outside the years 1 to 9999 in UTC).
     """
     text = text.strip()
     if fmt is not None:
@@ -208,25 +278,65 @@ def parse_date(text: str, *, fmt: str | None = None, tz: tzinfo = UTC) -> dateti
         value = datetime.fromisoformat(text)
     if value.tzinfo is None or value.utcoffset() is None:
         value = value.replace(tzinfo=tz)
-    return value.astimezone(UTC)
+    return as_utc(value, "date")  # a DataError (a ValueError) past the years 1 to 9999
 
 
 def parse_number(text: str) -> int | float:
-    """An amount cell as ``int`` (when integral) or ``float``; ``1,234.50`` is fine.
+    """A number cell, read strictly: ``int`` when written without a point or an
+    exponent, else ``float``.
 
-    Raises ``ValueError`` for anything else, including NaN and infinities.
+    Accepted: ASCII digits with one optional leading minus, an optional decimal
+    part (``12.50``, ``.5``) and an optional exponent (``1.2e4``), surrounded by
+    optional spaces. Two conveniences of CRM exports are allowed and nothing
+    else: one currency sign ``$``, ``€`` or ``£`` right before the digits, and
+    thousands separated by commas in groups of exactly three (``1,234,567.89``).
+    So ``1,5``, ``1.234,50``, ``1_000``, ``12k``, ``１２`` (full-width digits),
+    ``٣`` (Arabic-Indic), ``+5``, ``NaN`` and ``inf`` are all refused.
+
+    Raises:
+        DataError: The text is not such a number, or it overflows a float.
     """
-    t = text.strip().lstrip("$€£").strip()
-    if _THOUSANDS.match(t):
-        t = t.replace(",", "")
-    try:
-        return int(t)
-    except ValueError:
-        pass
-    value = float(t)
+    match = _NUMBER.fullmatch(text.strip())
+    if match is None or (match["int"] is None and match["frac"] is None):
+        raise DataError(
+            f"{_show(text)} is not a number (ASCII digits, an optional minus, decimal point "
+            "and exponent; thousands may be grouped by commas: 1,234.50)"
+        )
+    sign, whole, frac, exp = match.group("sign", "int", "frac", "exp")
+    body = (sign or "") + (whole or "").replace(",", "") + (frac or "") + (exp or "")
+    if frac is None and exp is None:
+        if len(body) > 309:  # beyond any float: no amount, and int() would refuse 4,300 digits
+            raise DataError(f"{_show(text)} is too large for a number")
+        return int(body)
+    value = float(body)
     if not math.isfinite(value):
-        raise ValueError(f"{text!r} is not a finite number")
+        raise DataError(f"{_show(text)} is too large for a number")
     return value
+
+
+def parse_amount(text: str) -> int | float:
+    """An amount cell: :func:`parse_number`, then the API's own amount check
+    (finite and not negative), so an importer keeps exactly what ``open_deal`` would.
+
+    Raises:
+        DataError: The text is not a number, or the number is not an amount.
+    """
+    amount = check_amount(parse_number(text), "the cell")
+    assert amount is not None  # a parsed number is never None
+    return amount
+
+
+_NUMBER: Final = re.compile(
+    r"(?P<sign>-)?[$€£]?"
+    r"(?P<int>\d{1,3}(?:,\d{3})+|\d+)?"
+    r"(?P<frac>\.\d+)?"
+    r"(?P<exp>[eE][+-]?\d+)?",
+    re.ASCII,
+)
+
+
+def _show(text: str) -> str:
+    return repr(text) if len(text) <= 40 else repr(text[:37] + "...")
 
 
 # ---------------------------------------------------------------------- problems

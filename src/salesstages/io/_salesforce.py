@@ -6,16 +6,18 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
+from .._errors import DataError
 from .._pipeline import Pipeline
 from ._common import (
+    TOO_LARGE,
     DealBuilder,
     ImportResult,
     Reporter,
     Source,
     attribute_map,
     csv_table,
+    parse_amount,
     parse_date,
-    parse_number,
     read_source,
     require_columns,
 )
@@ -80,7 +82,7 @@ def read_opportunity_history(
         pipeline.stage(mapped)  # raises UnknownStageError naming it
     attributes = attribute_map(attribute_columns)
     name, text = read_source(source)
-    header, rows = csv_table(name, text)
+    header, rows = csv_table(name, text, lenient=True)
     require_columns(
         name,
         header,
@@ -100,8 +102,12 @@ def read_opportunity_history(
     # (created, file order, line, cells) per opportunity, in order of first appearance
     history: dict[str, list[tuple[datetime, int, int, list[str]]]] = {}
     n_rows = 0
-    for line, cells in rows:
+    for line, row in rows:
         n_rows += 1
+        if row is None:
+            report(None, line, "cell_too_large", TOO_LARGE)
+            continue
+        cells = row
         if len(cells) != len(header):
             report(
                 None,
@@ -141,14 +147,13 @@ def read_opportunity_history(
             values: dict[str, Any] = {}
             if amount_column is not None and cell(amount_column):
                 try:
-                    values["amount"] = parse_number(cell(amount_column))
-                except ValueError:
+                    values["amount"] = parse_amount(cell(amount_column))
+                except DataError as exc:
                     report(
                         deal_id,
                         line,
                         "amount",
-                        f"deal {deal_id!r}: {amount_column} {cell(amount_column)!r} is not a "
-                        "number; left out",
+                        f"deal {deal_id!r}: {amount_column} is not an amount: {exc}; left out",
                         amount_column,
                     )
             if close_date_column is not None and cell(close_date_column):

@@ -6,17 +6,18 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from .._errors import UnknownStageError
+from .._errors import DataError, UnknownStageError
 from .._pipeline import Pipeline
 from ._common import (
+    TOO_LARGE,
     DealBuilder,
     ImportResult,
     Reporter,
     Source,
     attribute_map,
     csv_table,
+    parse_amount,
     parse_date,
-    parse_number,
     read_source,
     require_columns,
 )
@@ -92,7 +93,7 @@ def read_stage_table(
             pipeline.stage(stage)
     attributes = attribute_map(attribute_columns)
     name, text = read_source(source)
-    header, rows = csv_table(name, text)
+    header, rows = csv_table(name, text, lenient=True)
     require_columns(
         name,
         header,
@@ -114,8 +115,12 @@ def read_stage_table(
     events = []
     n_rows = deals = 0
 
-    for line, cells in rows:
+    for line, row in rows:
         n_rows += 1
+        if row is None:
+            report(None, line, "cell_too_large", TOO_LARGE)
+            continue
+        cells = row
         if len(cells) != len(header):
             report(
                 None,
@@ -249,13 +254,13 @@ def read_stage_table(
         if amount_column is not None and cell(amount_column):
             raw = cell(amount_column)
             try:
-                attrs_["amount"] = parse_number(raw)
-            except ValueError:
+                attrs_["amount"] = parse_amount(raw)
+            except DataError as exc:
                 report(
                     deal_id,
                     line,
                     "amount",
-                    f"deal {deal_id!r}: {amount_column} {raw!r} is not a number; left out",
+                    f"deal {deal_id!r}: {amount_column} is not an amount: {exc}; left out",
                     amount_column,
                 )
         for column, attribute in attributes.items():
