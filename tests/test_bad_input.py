@@ -435,7 +435,9 @@ def test_read_jsonl_faults_are_data_errors(second: str, word: str) -> None:
     the file and the line, not an OverflowError or a RecursionError."""
     source = io.StringIO(_GOOD_LINE + second + "\n")
     source.name = "events.jsonl"
-    with pytest.raises(DataError, match=rf"^events\.jsonl, line 2: .*{word}") as info:
+    with pytest.raises(
+        DataError, match=rf"^events\.jsonl, line 2(, field .at.)?: .*{word}"
+    ) as info:
         read_jsonl(source)
     assert_refused(info.value, ValueError)
 
@@ -454,5 +456,5 @@ def test_read_csv_faults_are_data_errors(row: str, word: str) -> None:
     """The canonical CSV reader names the file and the line the same way."""
     source = io.StringIO("deal_id,seq,at,kind,stage,name,data\n" + row + "\n", newline="")
     source.name = "events.csv"
-    with pytest.raises(DataError, match=rf"^events\.csv, line 2: .*{word}"):
+    with pytest.raises(DataError, match=rf"^events\.csv, line 2(, field .at.)?: .*{word}"):
         read_csv(source)

@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ._events import Event
 from ._spec import CliError, load_mapping, load_pipeline
+from ._text import csv_cell, terminal
 
 __all__ = ["IMPORT_KINDS", "run_import"]
 
@@ -165,31 +166,31 @@ def run_import(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
     suffix = target.suffix.lower()
     if suffix not in (".jsonl", ".csv"):
         raise CliError(f"--out {args.out!r} must end in .jsonl or .csv (the canonical formats)")
-    with Progress(f"importing {source.name}", out=err) as progress:
+    with Progress(f"importing {terminal(source.name)}", out=err) as progress:
         result = _importer(args.kind)(source, pipeline, strict=args.strict, **options)
     writer = io.write_jsonl if suffix == ".jsonl" else io.write_csv
-    with Progress(f"writing {target.name}", out=err) as progress:
+    with Progress(f"writing {terminal(target.name)}", out=err) as progress:
         writer(_counting(result.events, progress, len(result.events)), target)
     print(
-        f"Imported {result.rows:,} rows of {source.name} into {result.deals:,} deals, "
-        f"{len(result.events):,} events: {target}",
+        f"Imported {result.rows:,} rows of {terminal(source.name)} into {result.deals:,} "
+        f"deals, {len(result.events):,} events: {terminal(str(target))}",
         file=out,
     )
     if result.problems:
         counts = result.counts()
         print(
             f"{len(result.problems):,} problems (kept what could be kept): "
-            + ", ".join(f"{rule} {n:,}" for rule, n in counts.items()),
+            + ", ".join(f"{terminal(rule)} {n:,}" for rule, n in counts.items()),
             file=err,
         )
         shown: set[str] = set()
         for p in result.problems:
             if p.rule not in shown:
                 shown.add(p.rule)
-                print(f"  {p.rule}, e.g. line {p.row}: {p.message}", file=err)
+                print(f"  {terminal(p.rule)}, e.g. line {p.row}: {terminal(p.message)}", file=err)
         if args.problems:
             _write_problems(args.problems, result.problems)
-            print(f"  all of them: {args.problems}", file=err)
+            print(f"  all of them: {terminal(args.problems)}", file=err)
         else:
             print("  write all of them to a CSV file with --problems PATH", file=err)
     return 0
@@ -201,7 +202,8 @@ def _write_problems(path: str, problems: Iterable[Any]) -> None:
             w = csv.writer(f, lineterminator="\n")
             w.writerow(["deal_id", "row", "rule", "message"])
             for p in problems:
-                w.writerow([p.deal_id or "", p.row, p.rule, p.message])
+                # A deal id or a message quoting a cell may start like a formula.
+                w.writerow([csv_cell(v) for v in (p.deal_id or "", p.row, p.rule, p.message)])
     except OSError as exc:
         raise CliError(f"cannot write {path!r} ({exc.strerror}); check the folder exists") from None
 

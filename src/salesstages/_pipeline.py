@@ -262,6 +262,10 @@ class Subscription:
         )
 
 
+#: The yes/no settings of a pipeline; in :meth:`Pipeline.from_dict` each must be a bool.
+_FLAGS: Final = ("allow_skip", "allow_regress", "allow_reopen", "auto_advance")
+
+
 class Pipeline:
     """A sales pipeline: ordered stages and the moves allowed between them.
 
@@ -424,23 +428,24 @@ class Pipeline:
             for a, b in self.transitions:
                 targets[a].add(b)
         else:
+            # Slices, not a loop over pairs: the table still has n² entries with
+            # allow_skip, but they are built at C speed (500 stages in milliseconds).
             last = len(opens) - 1
             for i, o in enumerate(opens):
-                for j, p in enumerate(opens):
-                    if (
-                        j == i + 1
-                        or (j > i + 1 and self.allow_skip)
-                        or (j < i and self.allow_regress)
-                    ):
-                        targets[o].add(p)
+                t = targets[o]
+                t.update(opens[i + 1 :] if self.allow_skip else opens[i + 1 : i + 2])
+                if self.allow_regress:
+                    t.update(opens[:i])
                 if i == last or self.allow_skip:
-                    targets[o].update(won)
+                    t.update(won)
             if self.allow_reopen:
                 for lo in lost:
                     targets[lo].update(opens)
         return {k: frozenset(v) for k, v in targets.items()}
 
     def _check_reachability(self) -> None:
+        if self.transitions is None:
+            return  # each open stage moves to the next, the last one to a won stage
         first = self.open_stages[0].name
         seen = {first}
         queue = deque([first])
@@ -757,6 +762,12 @@ class Pipeline:
         if not isinstance(stages, list | tuple):
             raise PipelineError("'stages' must be a list of stage mappings")
         transitions = d.get("transitions")
+        for flag in _FLAGS:
+            if flag in d and not isinstance(d[flag], bool):
+                raise PipelineError(
+                    f"{flag!r} must be true or false, got {d[flag]!r}; a string such as "
+                    '"no" is not a boolean'
+                )
         return cls(
             d["name"],
             [Stage.from_dict(s) for s in stages],

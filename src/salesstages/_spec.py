@@ -26,6 +26,9 @@ from ._pipeline import Pipeline
 
 __all__ = [
     "ENGINES",
+    "MAX_FILE_BYTES",
+    "MAX_NESTING",
+    "MAX_STAGES",
     "PRESETS",
     "CliError",
     "EventSource",
@@ -42,6 +45,7 @@ __all__ = [
 PRESETS: Final = ("inbound_b2b", "classic_b2b", "modern_b2b")
 _PIPELINE_SUFFIXES: Final = (".json", ".toml", ".yaml", ".yml")
 _SQLITE_MAGIC: Final = b"SQLite format 3\x00"
+_SQLITE_SUFFIXES: Final = (".db", ".sqlite", ".sqlite3")
 _PARQUET_MAGIC: Final = b"PAR1"
 _DUCKDB_MAGIC: Final = b"DUCK"  # at byte 8, after the header's checksum
 _URL_SCHEMES: Final = ("postgresql://", "postgres://")
@@ -63,40 +67,114 @@ class CliError(SalesStagesError, ValueError):
 
 
 # ------------------------------------------------------------------ pipelines
-def _read_document(path: Path, what: str) -> Any:
-    """Parse a JSON, TOML or YAML file safely (never runs code)."""
+#: Limits of a pipeline or mapping file (CONTRACT section 12): its size in bytes, how
+#: deeply its values nest (the top-level table is level 1) and, for a pipeline, the
+#: number of stages. YAML aliases and anchors are refused too.
+MAX_FILE_BYTES: Final = 1 << 20
+MAX_NESTING: Final = 64
+MAX_STAGES: Final = 500
+
+ErrorFactory = Callable[[str], SalesStagesError]
+
+
+def _read_document(path: Path, what: str, error: ErrorFactory) -> Any:
+    """Parse a JSON, TOML or YAML file safely (never runs code), within the limits.
+
+    Every problem with the file's content raises ``error(message)``.
+    """
     suffix = path.suffix.lower()
+    if suffix not in _PIPELINE_SUFFIXES:
+        if not path.exists():
+            raise CliError(f"{what} file {str(path)!r} does not exist; check the path")
+        raise CliError(
+            f"cannot tell the format of {what} file {str(path)!r}; "
+            "name it .json, .toml, .yaml or .yml"
+        )
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise CliError(f"{what} file {str(path)!r} does not exist; check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CliError(f"cannot read {what} file {str(path)!r}: {exc}") from None
+    except OSError as exc:
+        raise CliError(f"cannot read {what} file {str(path)!r}: {exc.strerror}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise error(
+            f"larger than {MAX_FILE_BYTES // (1 << 20)} MiB, the limit of a {what} file; "
+            "a pipeline definition is a few kilobytes"
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise error(f"line {line}: not UTF-8 text; save the file as UTF-8") from None
+    too_deep = f"nests deeper than {MAX_NESTING} levels, the limit of a {what} file; flatten it"
     try:
         if suffix == ".json":
-            return json.loads(text)
-        if suffix == ".toml":
-            return tomllib.loads(text)
-        if suffix in (".yaml", ".yml"):
-            try:
-                import yaml
-            except ImportError:
-                raise CliError(
-                    f"reading {str(path)!r} needs PyYAML; install it with "
-                    "pip install 'salesstages[yaml]', or use a .json or .toml file"
-                ) from None
-            return yaml.safe_load(text)
+            document = json.loads(text)
+        elif suffix == ".toml":
+            document = tomllib.loads(text)
+        else:
+            document = _load_yaml(text, path, error, too_deep)
     except json.JSONDecodeError as exc:
-        raise DataError(f"not valid JSON: {exc.msg}", path=str(path), line=exc.lineno) from None
+        raise error(f"line {exc.lineno}: not valid JSON: {exc.msg}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise DataError(f"not valid TOML: {exc}", path=str(path)) from None
-    except CliError:
-        raise
-    except Exception as exc:  # yaml.YAMLError; yaml is optional so it is not named here
-        raise DataError(f"not valid YAML: {' '.join(str(exc).split())}", path=str(path)) from None
-    raise CliError(
-        f"cannot tell the format of {what} file {str(path)!r}; name it .json, .toml, .yaml or .yml"
-    )
+        raise error(f"not valid TOML: {exc}") from None
+    except RecursionError:
+        raise error(too_deep) from None
+    if _depth(document) > MAX_NESTING:
+        raise error(too_deep)
+    return document
+
+
+def _depth(value: object) -> int:
+    """How deeply ``value`` nests (a scalar is 0, ``{}`` or ``[]`` is 1), without recursion."""
+    deepest = 0
+    todo: list[tuple[object, int]] = [(value, 1)]
+    while todo:
+        item, level = todo.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        if level > MAX_NESTING:
+            break  # deep enough to refuse: no need to walk the rest
+        todo.extend((c, level + 1) for c in children)
+    return deepest
+
+
+def _load_yaml(text: str, path: Path, error: ErrorFactory, too_deep: str) -> Any:
+    """YAML with the safe loader, after a pass over its parse events that refuses
+    aliases and anchors (so an alias bomb fails at its first anchor) and nesting
+    deeper than :data:`MAX_NESTING`."""
+    try:
+        import yaml
+    except ImportError:
+        raise CliError(
+            f"reading {str(path)!r} needs PyYAML; install it with "
+            "pip install 'salesstages[yaml]', or use a .json or .toml file"
+        ) from None
+    loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        level = 0
+        for event in yaml.parse(text, Loader=loader):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                line = event.start_mark.line + 1 if event.start_mark is not None else "?"
+                raise error(
+                    f"line {line}: uses a YAML anchor or alias (&name / *name), which a "
+                    f"pipeline file may not; write each value out"
+                )
+            if isinstance(event, yaml.CollectionStartEvent):
+                level += 1
+                if level > MAX_NESTING:
+                    raise error(too_deep)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                level -= 1
+        return yaml.load(text, Loader=loader)  # a safe loader (CSafeLoader or SafeLoader)
+    except yaml.YAMLError as exc:
+        raise error(f"not valid YAML: {' '.join(str(exc).split())}") from None
 
 
 def _from_object(obj: object, spec: str) -> Pipeline:
@@ -155,7 +233,17 @@ def load_pipeline(spec: str) -> Pipeline:
     """
     path = Path(spec)
     if path.suffix.lower() in _PIPELINE_SUFFIXES or path.is_file():
-        document = _read_document(path, "pipeline")
+
+        def error(message: str) -> PipelineError:
+            return PipelineError(f"pipeline file {spec!r}: {message}")
+
+        document = _read_document(path, "pipeline", error)
+        stages = document.get("stages") if isinstance(document, dict) else None
+        if isinstance(stages, list) and len(stages) > MAX_STAGES:
+            raise error(
+                f"defines {len(stages):,} stages, more than the {MAX_STAGES} a pipeline file "
+                "may hold; split the pipeline, or build it in Python"
+            )
         try:
             return Pipeline.from_dict(document)
         except PipelineError as exc:
@@ -177,7 +265,8 @@ def load_pipeline(spec: str) -> Pipeline:
 
 def load_mapping(path_text: str) -> dict[str, Any]:
     """An importer's mapping from a JSON, TOML or YAML file (a table at the top)."""
-    document = _read_document(Path(path_text), "mapping")
+    path = Path(path_text)
+    document = _read_document(path, "mapping", lambda m: DataError(m, path=str(path)))
     if not isinstance(document, dict):
         raise CliError(
             f"mapping file {path_text!r} must hold a table/object at the top, "
@@ -223,6 +312,9 @@ class EventSource:
             )
         self.table = table or "events"
         self._connections: list[Any] = []
+        #: What reading the source skipped or doubted, one line each (a torn last line
+        #: of a JSON Lines store); the command line prints them as warnings.
+        self.warnings: list[str] = []
 
     @property
     def name(self) -> str:
@@ -239,7 +331,7 @@ class EventSource:
         if self.kind == "csv":
             return _read_csv(self._file, self.complete)
         if self.kind == "jsonl-store":
-            return _read_jsonl_store(self._file)
+            return self._read_jsonl_store()
         if self.kind == "parquet":
             return _read_parquet(self._file)
         if self.kind == "duckdb":
@@ -247,6 +339,27 @@ class EventSource:
         if self.kind == "postgres":
             return _read_postgres(self.text, self.table)
         return _read_jsonl(self._file, self.complete)
+
+    def _read_jsonl_store(self) -> Iterator[Event]:
+        from ._stores import JsonlStore
+
+        store = JsonlStore(self._file, fsync=False)
+        events = store.events()
+        if store.torn_tail:
+            self.warnings.append(
+                f"{self.name}: skipped its torn last line ({store.torn_tail:,} bytes without "
+                "a newline: an append that had not finished, or one a crash cut short)"
+            )
+        yield from events
+
+    def integrity_problems(self) -> list[str]:
+        """What ``PRAGMA integrity_check`` finds wrong with a SQLite store (empty when
+        it says ``ok``, and for any other kind of source)."""
+        if self.kind != "sqlite":
+            return []
+        from ._stores.sqlite import integrity_check
+
+        return integrity_check(self._file)
 
     @property
     def _file(self) -> Path:
@@ -333,8 +446,18 @@ def _sniff(path: Path) -> str:
     if head[8:12] == _DUCKDB_MAGIC:
         return "duckdb"
     suffix = path.suffix.lower()
-    if suffix in (".db", ".sqlite", ".sqlite3") and not head:
-        raise CliError(f"{str(path)!r} is empty, not a SQLite store")
+    if suffix in _SQLITE_SUFFIXES:
+        if not head:
+            raise CliError(f"{str(path)!r} is empty, not a SQLite store")
+        if b"\x00" in head:  # binary, without the SQLite header: a damaged store
+            return "sqlite"
+    if b"\x00" in head:
+        raise DataError(
+            "a binary file that is not a SQLite store, a Parquet or a DuckDB file (it does "
+            "not start like one), nor UTF-8 text; if it is a SQLite store, its header is "
+            "damaged: restore it from a backup",
+            path=str(path),
+        )
     if suffix == ".csv":
         return "csv"
     first = head.lstrip()[:1]
@@ -358,24 +481,34 @@ def load_events(path_text: str, *, complete: bool = True, table: str | None = No
 
 def is_store(path: Path) -> bool:
     """True when the SQLite file has the store's tables (checked read-only, so a
-    foreign database is never changed)."""
+    foreign database is never changed); False for a damaged file too."""
+    try:
+        return {"events", "deals"} <= _sqlite_tables(path)
+    except DataError:
+        return False
+
+
+def _sqlite_tables(path: Path) -> set[str]:
+    """The tables of a SQLite file, read-only; :class:`DataError` when it does not read."""
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:
-            names = {
+            return {
                 row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
             }
         finally:
             conn.close()
-    except sqlite3.DatabaseError:  # not a SQLite database at all
-        return False
-    return {"events", "deals"} <= names
+    except sqlite3.DatabaseError as exc:  # a damaged (or truncated) file, or not SQLite
+        raise DataError(
+            f"the SQLite file is damaged ({exc}); restore it from a backup",
+            path=str(path),
+        ) from None
 
 
 def _read_sqlite(path: Path) -> Iterator[Event]:
     from ._stores import SqliteStore
 
-    if not is_store(path):
+    if not {"events", "deals"} <= _sqlite_tables(path):
         raise DataError(
             "a SQLite file without a salesstages store in it; give a store written by "
             "SqliteStore (or `salesstages demo --db`)",
@@ -391,12 +524,6 @@ def _read_sqlite(path: Path) -> Iterator[Event]:
         raise DataError(f"cannot read the SQLite store ({exc})", path=str(path)) from None
     finally:
         store.close()
-
-
-def _read_jsonl_store(path: Path) -> Iterator[Event]:
-    from ._stores import JsonlStore
-
-    yield from JsonlStore(path, fsync=False).events()
 
 
 def _read_jsonl(path: Path, complete: bool) -> Iterator[Event]:

@@ -19,7 +19,7 @@ from typing import Any, Final, TextIO
 
 from . import __version__
 from ._deal import Deal
-from ._errors import SalesStagesError, TransitionRefused
+from ._errors import DataError, SalesStagesError, TransitionRefused
 from ._events import Event
 from ._html import render_html
 from ._import import IMPORT_KINDS, Progress, _cmd_import
@@ -32,11 +32,11 @@ from ._spec import (
     CliError,
     EventSource,
     is_store,
-    load_events,
     load_pipeline,
     parse_as_of,
 )
 from ._stores import EventStore, MemoryStore, SqliteStore
+from ._text import terminal
 from .guards import _describe as describe_guard
 from .presets import PROPOSAL_SUBSTATES, inbound_b2b
 
@@ -255,6 +255,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     as_of = parse_as_of(args.as_of) if args.as_of else None
     with EventSource(args.events, table=args.table) as source:
         events = _report_events(source, args.engine, args.by)
+        _warn(source)
         report = build_report(
             events,
             pipeline,
@@ -274,6 +275,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
         text = render_text(report)
     _emit(text, args.out)
     return 0
+
+
+def _warn(source: EventSource) -> None:
+    """Print what reading ``source`` skipped (a torn last line) on standard error."""
+    for warning in source.warnings:
+        print(f"salesstages: warning: {terminal(warning)}", file=sys.stderr)
 
 
 def _check_by(events: Sequence[Event], by: str | None) -> None:
@@ -310,7 +317,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         events = source.read()  # read whole anyway (JSONL, CSV): the bar can show a share
         total = len(events)
     deals: set[str] = set()
-    with Progress(f"exporting to {target.name}", out=sys.stderr) as progress:
+    with Progress(f"exporting to {terminal(target.name)}", out=sys.stderr) as progress:
         progress.update(0, total or 0)
 
         def counted() -> Any:
@@ -323,13 +330,26 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
         written = write_parquet_counted(counted(), target)
         progress.update(written, total or 0)
-    print(f"Exported {written:,} events of {len(deals):,} deals from {source.name}: {target}")
+    print(
+        f"Exported {written:,} events of {len(deals):,} deals from {terminal(source.name)}: "
+        + terminal(str(target))
+    )
     return 0
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
     pipeline = load_pipeline(args.pipeline)
-    events = load_events(args.events, complete=False, table=args.table)
+    source = EventSource(args.events, complete=False, table=args.table)
+    damage = source.integrity_problems()
+    if damage:
+        said = "; ".join(damage[:3]) + (f"; … {len(damage) - 3:,} more" if len(damage) > 3 else "")
+        raise DataError(
+            f"PRAGMA integrity_check finds the database damaged ({said}); restore it from "
+            "a backup, or export what still reads with salesstages.io",
+            path=source.name,
+        )
+    events = source.read()
+    _warn(source)
     problems = pipeline.check(events, guards=args.guards)
     if args.format == "json":
         rows = [
@@ -359,7 +379,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
         print(f"\n{len(problems):,} problems in {deals:,} deals: {by_rule}.")
     else:
         n = len({e.deal_id for e in events})
-        print(f"No problems: {len(events):,} events of {n:,} deals follow {pipeline.name!r}.")
+        print(
+            f"No problems: {len(events):,} events of {n:,} deals follow "
+            f"{terminal(repr(pipeline.name))}."
+        )
     return 1 if problems else 0
 
 
@@ -413,12 +436,14 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     from ._plot import save_charts
 
     pipeline = load_pipeline(args.pipeline)
-    events = load_events(args.events, table=args.table)
+    source = EventSource(args.events, table=args.table)
+    events = source.read()
+    _warn(source)
     as_of = parse_as_of(args.as_of) if args.as_of else None
     _check_by(events, args.by)
     report = build_report(events, pipeline, as_of=as_of, by=args.by)
     for path in save_charts(report, args.out, fmt=args.format):
-        print(path)
+        print(terminal(str(path)))
     return 0
 
 
@@ -637,7 +662,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SalesStagesError, OSError, ValueError, ImportError, sqlite3.Error) as exc:
         if args.debug:
             raise
-        print(f"salesstages: error: {_one_line(exc)}", file=sys.stderr)
+        print(f"salesstages: error: {terminal(_one_line(exc))}", file=sys.stderr)
         return 2
     return result
 

@@ -152,7 +152,12 @@ def parse_at(value: object) -> datetime:
         raise FieldError(
             "at", f"{value!r} has no UTC offset; write timestamps like 2024-05-01T09:30:00+00:00"
         )
-    return at.astimezone(UTC)
+    try:
+        return at.astimezone(UTC)
+    except OverflowError:
+        raise FieldError(
+            "at", f"{value!r} is out of range in UTC (dates run from year 1 to 9999)"
+        ) from None
 
 
 def load_data(value: object) -> Mapping[str, Any]:

@@ -29,10 +29,11 @@ import json
 import os
 import sys
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
+from json.scanner import make_scanner
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from .._errors import DataError
 from .._events import Event
@@ -63,6 +64,11 @@ if TYPE_CHECKING:
 __all__ = ["JsonlStore"]
 
 _CHUNK: Final = 1 << 20  # bytes read and parsed at a time
+#: Parses one JSON value at a given index of a text and returns it with the index
+#: where it ended, so each line is parsed on its own without cutting the text.
+_SCAN_VALUE: Final[Callable[[str, int], tuple[Any, int]]] = cast(Any, make_scanner)(
+    json.JSONDecoder()
+)
 
 
 class JsonlStore:
@@ -96,6 +102,9 @@ class JsonlStore:
         self._count = 0
         self._lines = 0
         self._index: dict[str, tuple[int, datetime]] = {}
+        #: Bytes of a torn last line (one without its ``\\n``) that the latest
+        #: :meth:`events` call skipped; 0 when the file ended with a complete line.
+        self.torn_tail = 0
         self.path.touch(exist_ok=True)
 
     # ------------------------------------------------------------------ files
@@ -248,6 +257,7 @@ class JsonlStore:
                     if e.seq != len(lst):
                         raise _seq_error(self.path, scan, e, len(lst))
                     lst.append(e)
+        self.torn_tail = scan.torn
         return (e for lst in groups.values() for e in lst)
 
     def events_after(self, position: int = 0) -> Iterator[tuple[int, Event]]:
@@ -333,7 +343,12 @@ class _Scan:
 
     ``offset`` and ``lines`` advance over complete lines only; a last line
     without ``\\n`` (torn, or still being written) is left alone.
-    ``complete`` is true once the scan reached the end of the complete lines.
+    ``complete`` is true once the scan reached the end of the complete lines;
+    ``torn`` is then the length in bytes of the torn last line it left alone.
+
+    Every line is parsed on its own, in the fast path too, so a line must hold
+    exactly one event or one batch: a line holding two values, or a batch split
+    over two lines, is refused naming its line.
     """
 
     def __init__(self, path: Path, offset: int, lines: int) -> None:
@@ -341,6 +356,7 @@ class _Scan:
         self.offset = offset
         self.lines = lines
         self.complete = False
+        self.torn = 0
         self._intern = Interner()
         self._where: dict[int, int] = {}
         self._last: tuple[list[Event], list[Any], int] = ([], [], 0)
@@ -369,6 +385,7 @@ class _Scan:
             pos += len(block)
             if not block:
                 self.complete = True
+                self.torn = len(pending)
                 return
             data = pending + block if pending else block
             end = data.rfind(b"\n") + 1
@@ -396,16 +413,8 @@ class _Scan:
             ) from None
         lines = text.split("\n")
         lines.pop()  # the empty string after the last newline
-        items = [ln for ln in lines if ln]
-        objs: list[Any] | None = None
-        if items:
-            try:
-                objs = json.loads("[" + ",".join(items) + "]")
-            except ValueError:
-                objs = None
-            if objs is not None and len(objs) != len(items):
-                objs = None  # a line held more than one value: find it line by line
-        if objs is None or len(items) != len(lines):
+        objs = _values_by_line(text, lines)
+        if objs is None:
             return self._parse_lines(lines, first_line)
         try:
             out = events_from_lines(objs, self._intern)
@@ -430,6 +439,12 @@ class _Scan:
                     path=str(self.path),
                     line=n,
                 ) from None
+            except RecursionError:
+                raise DataError(
+                    "JSON nested too deeply; every complete line must be one event or one batch",
+                    path=str(self.path),
+                    line=n,
+                ) from None
             objs = obj if type(obj) is list and obj and type(obj[0]) is list else [obj]
             for o in objs:
                 try:
@@ -443,3 +458,29 @@ class _Scan:
         self._where = where
         self._last = ([], [], 0)
         return out
+
+
+def _values_by_line(text: str, lines: list[str]) -> list[Any] | None:
+    """The JSON value of each line of ``text`` (split into ``lines``), or ``None`` when a
+    line is not exactly one value with nothing around it (blank, invalid, two values,
+    a value running on into the next line, spaces): the slow path then names it.
+
+    One scanner call per line on the whole text: no substring copies, and as fast
+    as parsing every line joined into one array, which could not tell where a value
+    crossed a line boundary.
+    """
+    scan = _SCAN_VALUE
+    objs: list[Any] = []
+    append = objs.append
+    pos = 0
+    try:
+        for ln in lines:
+            end = pos + len(ln)
+            obj, stop = scan(text, pos)
+            if stop != end:
+                return None
+            append(obj)
+            pos = end + 1
+    except (ValueError, StopIteration, RecursionError):
+        return None
+    return objs

@@ -94,6 +94,15 @@ _SELECT_AFTER: Final = (
     f"SELECT e.position, {_COLUMNS} FROM events AS e WHERE e.position > ? "
     "ORDER BY e.position LIMIT ?"
 )
+#: What the store says it holds: positions are 1, 2, 3 … so the highest is the count.
+_SELECT_HELD: Final = "SELECT coalesce(max(position), 0) FROM events"
+_SELECT_FIRSTS: Final = (
+    "SELECT deal_id, count(*), max(seq) FROM events GROUP BY deal_id ORDER BY min(position)"
+)
+_RESTORE: Final = (
+    "the database is damaged: restore it from a backup, or export what still reads with "
+    "salesstages.io"
+)
 _SELECT_LAST: Final = "SELECT seq, at FROM events WHERE deal_id = ? ORDER BY seq DESC LIMIT 1"
 _INSERT: Final = (
     "INSERT INTO events (deal_id, seq, position, at, kind, stage, name, data) "
@@ -351,6 +360,7 @@ class SqliteStore:
         if deal_id is not None:
             with self._lock, self._guard():
                 rows = self._connection().execute(_SELECT_DEAL, (deal_id,)).fetchall()
+                _Runs(self.path).check(rows)
                 return iter(_to_events(rows))
         return self._stream_all()
 
@@ -361,10 +371,12 @@ class SqliteStore:
             self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
         )
         shared = _Shared()
+        runs = _Runs(self.path)
         built = 0
         try:
             with self._guard():
                 conn.execute("BEGIN")  # one snapshot for the whole iteration
+                held = conn.execute(_SELECT_HELD).fetchone()[0]
                 cur = conn.execute(_SELECT_ALL)
             while True:
                 # A bulk read freezes what it built, so the collector never walks it.
@@ -372,10 +384,14 @@ class SqliteStore:
                     rows = cur.fetchmany(_CHUNK)
                     if not rows:
                         break
+                    runs.check(rows)
                     events = _to_events(rows, shared)
                     del rows
                 built += len(events)
                 yield from events
+            if built != held:
+                with self._guard():
+                    raise runs.shortfall(conn, held, built)
             conn.execute("COMMIT")
         finally:
             conn.close()
@@ -394,7 +410,14 @@ class SqliteStore:
         built = 0
         while True:
             with self._lock, self._guard(), gc_paused_then_frozen(built >= FREEZE_AFTER):
-                rows = self._connection().execute(_SELECT_AFTER, (position, _CHUNK)).fetchall()
+                conn = self._connection()
+                conn.execute("BEGIN")  # the rows and the highest position of one snapshot
+                try:
+                    rows = conn.execute(_SELECT_AFTER, (position, _CHUNK)).fetchall()
+                    held = conn.execute(_SELECT_HELD).fetchone()[0]
+                finally:
+                    conn.execute("COMMIT")
+                self._check_positions(rows, position, held)
                 if not rows:
                     return
                 events = _to_events([r[1:] for r in rows], shared)
@@ -402,6 +425,37 @@ class SqliteStore:
             for r, e in zip(rows, events, strict=True):
                 yield r[0], e
             position = rows[-1][0]
+
+    def _check_positions(self, rows: list[Any], after: int, held: int) -> None:
+        """Raise :class:`DataError` unless ``rows`` hold every position after ``after``
+        (up to ``held``, the highest position, or one chunk of them)."""
+        expected = list(range(after + 1, min(held, after + _CHUNK) + 1))
+        if len(rows) == len(expected) and [r[0] for r in rows] == expected:
+            return
+        read = {r[0] for r in rows}
+        missing = next((p for p in expected if p not in read), None)
+        if missing is None:  # more rows than positions: one was read twice
+            raise DataError(
+                f"position {rows[-1][0]} is read twice or beyond the highest ({held}); " + _RESTORE,
+                path=str(self.path),
+            )
+        after_it = next((r for r in rows if r[0] > missing), None)
+        where = (
+            f" (the next event read is deal {after_it[1]!r}, seq {after_it[2]})"
+            if after_it is not None
+            else ""
+        )
+        raise DataError(
+            f"the store holds positions up to {held} but position {missing} does not read"
+            f"{where}; " + _RESTORE,
+            path=str(self.path),
+        )
+
+    def integrity_check(self) -> list[str]:
+        """What SQLite's ``PRAGMA integrity_check`` finds wrong with the file (an
+        empty list when it says ``ok``), read-only: a full scan of every table and
+        index, so slower than reading the events."""
+        return integrity_check(self.path, self.timeout)
 
     def follow(
         self, after: int = 0, *, poll: float = 0.5, idle_timeout: float | None = None
@@ -440,6 +494,21 @@ class SqliteStore:
         return f"SqliteStore({str(self.path)!r})"
 
 
+def integrity_check(path: Path, timeout: float = 30.0) -> list[str]:
+    """``PRAGMA integrity_check`` on a SQLite file opened read-only: what it finds
+    wrong, or an empty list when it says ``ok``."""
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout)
+        try:
+            rows = conn.execute("PRAGMA integrity_check").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        return [str(exc)]
+    found = [str(r[0]) for r in rows]
+    return [] if found == ["ok"] else found
+
+
 def _transient(exc: sqlite3.OperationalError) -> bool:
     """A lock timeout or an unreachable file: not damage, so not a :class:`DataError`."""
     text = str(exc)
@@ -448,6 +517,60 @@ def _transient(exc: sqlite3.OperationalError) -> bool:
 
 def _stub(deal_id: str, seq: int, at: str) -> Event:
     return Event(deal_id=deal_id, seq=seq, at=datetime.fromisoformat(at), kind="activity")
+
+
+class _Runs:
+    """Checks that a read yields each deal's events as one run, ``seq`` 0, 1, 2 … with
+    no gap, and finds the first deal that disagrees with the store's own counts."""
+
+    __slots__ = ("deal", "next", "path", "read")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.deal: object = None
+        self.next = 0
+        self.read: dict[object, int] = {}  # events read per deal
+
+    def check(self, rows: list[Any]) -> None:
+        """Raise :class:`DataError` at the first row that breaks its deal's run."""
+        deal, nxt, read = self.deal, self.next, self.read
+        for row in rows:
+            d = row[0]
+            s = row[1]
+            if d == deal:
+                if s != nxt:
+                    self._broken(d, s, nxt)
+                nxt += 1
+                continue
+            if deal is not None:
+                read[deal] = nxt
+            if s != 0 or d in read:
+                self._broken(d, s, read.get(d, 0))
+            deal, nxt = d, 1
+        self.deal, self.next = deal, nxt
+
+    def _broken(self, deal: object, seq: object, expected: int) -> None:
+        raise DataError(
+            f"deal {deal!r}: seq {seq!r} was read where seq {expected} belongs, so events "
+            f"of this deal are missing or out of place; {_RESTORE}",
+            path=str(self.path),
+        )
+
+    def shortfall(self, conn: sqlite3.Connection, held: int, built: int) -> DataError:
+        """The error for a read that yielded ``built`` events of the ``held`` the store
+        says it holds, naming the first deal whose events do not all read."""
+        if self.deal is not None:
+            self.read[self.deal] = self.next
+        message = f"the store holds {held} events but {built} read"
+        for deal_id, count, top in conn.execute(_SELECT_FIRSTS):
+            got = self.read.get(deal_id, 0)
+            if got != count or top != count - 1:
+                message += (
+                    f"; deal {deal_id!r} has {count} events in the events table but {got} "
+                    "read" + (" (its row in the deals table is missing)" if not got else "")
+                )
+                break
+        return DataError(f"{message}; {_RESTORE}", path=str(self.path))
 
 
 class _RowError(ValueError):
