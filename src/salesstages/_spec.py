@@ -453,9 +453,9 @@ def _sniff(path: Path) -> str:
             return "sqlite"
     if b"\x00" in head:
         raise DataError(
-            "a binary file that is not a SQLite store, a Parquet or a DuckDB file (it does "
-            "not start like one), nor UTF-8 text; if it is a SQLite store, its header is "
-            "damaged: restore it from a backup",
+            "a binary file, neither text nor a SQLite store, a Parquet or a DuckDB file (it "
+            "does not start like one); if it is a SQLite store, its header is damaged: "
+            "restore it from a backup",
             path=str(path),
         )
     if suffix == ".csv":
