@@ -400,14 +400,15 @@ def test_pipeline_name_is_escaped_in_check(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------ CLI fuzzing
 FUZZ = settings(
-    max_examples=30,
+    max_examples=60,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
 
 def seeds() -> dict[str, bytes]:
-    """A valid file of each kind the CLI reads, to cut and corrupt."""
+    """A valid file of each kind the CLI reads (JSON Lines and CSV events, both stores,
+    a stage table, pipeline files), to cut and corrupt."""
     events = (
         '{"deal_id":"D","seq":0,"at":"2026-01-05T09:00:00+00:00","kind":"opened",'
         '"data":{"amount":100,"owner":"ana"}}\n'
@@ -433,7 +434,13 @@ def seeds() -> dict[str, bytes]:
     yaml_text = "name: y\nstages:\n" + "".join(
         f"  - {{name: {s.name}, outcome: {s.outcome}}}\n" for s in classic_b2b().stages
     )
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "store.db"
+        with SqliteStore(db, synchronous="NORMAL") as sqlite_store:
+            classic_b2b().open_deal("D", at=datetime(2026, 1, 5, tzinfo=UTC), store=sqlite_store)
+        sqlite_data = db.read_bytes()
     return {
+        "store.db": sqlite_data,
         "events.jsonl": events.encode(),
         "events.csv": (
             b"deal_id,seq,at,kind,stage,name,data\n"
@@ -507,7 +514,7 @@ def assert_clean_exit(result: Run) -> None:
 @given(
     name=st.sampled_from(sorted(SEEDS)),
     how=st.sampled_from(["cut", "junk"]),
-    pos=st.integers(0, 4000),
+    pos=st.integers(0, 20_000),
     junk=st.binary(min_size=1, max_size=4),
 )
 def test_cli_on_damaged_files(name: str, how: str, pos: int, junk: bytes) -> None:

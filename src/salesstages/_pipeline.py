@@ -14,6 +14,7 @@ import attrs
 
 from ._errors import DataError, NaiveTimeError, PipelineError, UnknownStageError, typed_faults
 from ._events import EVENT_KINDS
+from ._text import terminal
 from ._time import as_utc
 from .guards import GuardLike, _describe, _guard_to_dict, guard_from_dict
 
@@ -220,8 +221,9 @@ def _mermaid_ids(stages: Sequence[Stage]) -> dict[str, str]:
 
 
 def _mermaid_text(text: str) -> str:
-    """Text safe inside a Mermaid label: no quotes, colons, semicolons or braces."""
-    return re.sub(r"[\"{}#]", "'", text.replace(":", " -").replace(";", ","))
+    """Text safe inside a Mermaid label: no quotes, colons, semicolons or braces, and
+    control characters shown escaped (a label is one line, safe on a terminal)."""
+    return re.sub(r"[\"{}#]", "'", terminal(text.replace(":", " -").replace(";", ",")))
 
 
 def _name_filter(

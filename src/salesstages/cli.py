@@ -390,8 +390,11 @@ def to_dot(pipeline: Pipeline) -> str:
     """The pipeline as a Graphviz ``digraph`` (entry criteria under each stage's name)."""
 
     def q(text: str) -> str:
-        escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-        return '"' + escaped + '"'
+        # each line with control characters shown escaped (terminal), then DOT's escapes
+        lines = (
+            terminal(part).replace("\\", "\\\\").replace('"', '\\"') for part in text.split("\n")
+        )
+        return '"' + "\\n".join(lines) + '"'
 
     shapes = {"open": "box", "won": "doublecircle", "lost": "circle"}
     colours = {"open": "#dbeafe", "won": "#bbf7d0", "lost": "#fecaca"}
