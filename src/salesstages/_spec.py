@@ -455,7 +455,7 @@ def _sniff(path: Path) -> str:
         raise DataError(
             "a binary file, neither text nor a SQLite store, a Parquet or a DuckDB file (it "
             "does not start like one); if it is a SQLite store, its header is damaged: "
-            "restore it from a backup",
+            "restore it from a backup (UTF-16 text: save it as UTF-8)",
             path=str(path),
         )
     if suffix == ".csv":
