@@ -359,13 +359,17 @@ def test_import_problems_csv_is_spreadsheet_safe(tmp_path: Path) -> None:
     assert not any(c[:1] in "=+-@\t\r" for c in cells if c), rows
 
 
-def test_error_messages_escape_control_characters(tmp_path: Path) -> None:
-    """An error naming a file or value with terminal escapes prints them escaped."""
-    name = "evil\x1b]0;pwned\x07\x1b[2J"
+@pytest.mark.parametrize("exists", [True, False])
+def test_error_messages_escape_control_characters(tmp_path: Path, exists: bool) -> None:
+    """An error naming a file with terminal escapes prints them escaped (a DataError
+    names the file as it is, without repr)."""
+    name = "evil\x1b]0;pwned\x07\x1b[2J.jsonl"
+    if exists:
+        (tmp_path / name).write_text("not json\n", encoding="utf-8")
     err = error_line(run("check", str(tmp_path / name), "-p", "classic_b2b"))
     assert "\x1b" not in err
     assert "\x07" not in err
-    assert "evil\\x1b]0;pwned\\x07\\x1b[2J" in err
+    assert "evil\\x1b]0;pwned\\x07\\x1b[2J.jsonl" in err
 
 
 def test_check_output_escapes_deal_ids(tmp_path: Path) -> None:
