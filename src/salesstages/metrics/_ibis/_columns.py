@@ -1,0 +1,104 @@
+"""The canonical event table: checking its columns and preparing it for the pivots.
+
+A table is checked against the canonical schema before any query runs: a
+missing column or a column of the wrong type is refused with a
+:class:`~salesstages.DataError` naming the column and the type it must have.
+The prepared table adds ``at_us`` (the event time in whole microseconds since
+the Unix epoch, UTC) so every duration is integer arithmetic, exact on every
+backend, and reads ``data`` as JSON.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from ..._errors import DataError, SalesStagesError
+
+__all__ = ["EPOCH", "backend_name", "from_us", "ibis", "prepare", "to_us"]
+
+EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_US: Final = timedelta(microseconds=1)
+_INSTALL: Final = (
+    "the Ibis engine needs the ibis-framework package: pip install 'salesstages[duckdb]' "
+    "(or salesstages[postgres], salesstages[spark])"
+)
+
+
+def _import_ibis() -> Any:
+    try:
+        import ibis
+    except ImportError as exc:  # pragma: no cover - the test environment has it
+        raise ImportError(_INSTALL) from exc
+    return ibis
+
+
+ibis: Any = _import_ibis()
+
+#: Column → (what it must hold, in words; a test on the Ibis dtype).
+_COLUMNS: Final[dict[str, tuple[str, Any]]] = {
+    "deal_id": ("string", lambda t: t.is_string()),
+    "seq": ("integer", lambda t: t.is_integer()),
+    "at": ("timestamp (UTC or timezone-aware)", lambda t: t.is_timestamp()),
+    "kind": ("string", lambda t: t.is_string()),
+    "stage": ("string (null allowed)", lambda t: t.is_string()),
+    "name": ("string (null allowed)", lambda t: t.is_string()),
+    "data": ("JSON, or a string holding a JSON object", lambda t: t.is_json() or t.is_string()),
+}
+
+
+def to_us(moment: datetime) -> int:
+    """An aware datetime as whole microseconds since the epoch (exact)."""
+    return (moment - EPOCH) // _US
+
+
+def from_us(us: int) -> datetime:
+    """Whole microseconds since the epoch back to an aware UTC datetime (exact)."""
+    return EPOCH + timedelta(microseconds=int(us))
+
+
+def backend_name(table: Any) -> str:
+    """The name of the backend a table expression runs on (``"duckdb"`` …)."""
+    try:
+        return str(table._find_backend().name)
+    except Exception:  # an unbound table
+        return "unbound"
+
+
+def prepare(table: Any) -> Any:
+    """Check ``table`` against the canonical schema and add ``at_us``; ``data`` as JSON.
+
+    Raises:
+        DataError: A canonical column is missing or has the wrong type.
+    """
+    schema = table.schema()
+    for column, (expected, ok) in _COLUMNS.items():
+        if column not in schema:
+            raise DataError(
+                f"the event table has no column {column!r}; it must hold {expected} "
+                f"(canonical columns: {', '.join(_COLUMNS)}; salesstages.io.to_arrow "
+                "writes them)",
+                field=column,
+            )
+        dtype = schema[column]
+        if not ok(dtype):
+            raise DataError(
+                f"column {column!r} is {dtype}; it must hold {expected}; cast it in the "
+                "query that builds the table",
+                field=column,
+            )
+    epoch = ibis.timestamp(EPOCH.replace(tzinfo=None).isoformat(), timezone="UTC")
+    at = table.at
+    if schema["at"].timezone is None:
+        at = at.cast("timestamp('UTC')")
+    data = table.data if schema["data"].is_json() else table.data.cast("json")
+    return table.mutate(at_us=at.delta(epoch, unit="microsecond"), data=data)
+
+
+def missing_function(table: Any, what: str, exc: Exception) -> SalesStagesError:
+    """The error for a backend that cannot run a function the engine needs."""
+    return SalesStagesError(
+        f"the {backend_name(table)} backend cannot run {what} ({type(exc).__name__}: {exc}); "
+        "run this metric on events instead (the pure-Python engine), or on DuckDB, "
+        "PostgreSQL or PySpark"
+    )

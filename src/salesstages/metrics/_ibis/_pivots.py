@@ -1,0 +1,320 @@
+"""The two pivots every metric is built on, as Ibis expressions, and running them.
+
+:class:`Pivots` holds, for one table, pipeline and ``as_of``:
+
+``entries``
+    Every ``stage_entered`` event at or before ``as_of``: ``deal_id, seq,
+    at_us, stage, next_at, next_stage`` (the deal's next stage entry, by
+    ``seq``; null for its last one).
+``visits``
+    ``entries`` in open stages: one row per visit, with ``is_open`` (1/0)
+    and ``dur`` (µs to the next entry, or to ``as_of`` while open).
+``deals``
+    One row per deal with a stage entry at or before ``as_of``: ``opened_at``
+    (its ``opened`` event, else its first entry), ``stage`` and
+    ``entered_at`` (its last entry), ``outcome`` (``"open"``, ``"won"``,
+    ``"lost"``), ``top`` (1 + the highest funnel position it entered: open
+    stages 0 … n-1, won stages n), ``f0`` … ``f<n>`` (1 when it entered that
+    position), ``closed_at``, ``closed_outcome``, ``reason`` and
+    ``closed_amount`` of its latest closing, ``amount`` now, ``last_at`` (its
+    last event of any kind) and, with ``by``, the key columns ``k_s, k_b,
+    k_i, k_f`` (the attribute at opening as a string, boolean, integer or
+    float: one of them is set, or none for a missing or null value).
+
+Times are whole microseconds since the epoch (``at_us``), so durations are
+exact integers on every backend; amounts follow
+:func:`salesstages.metrics._common.amount_of` (a JSON number, else 0; a
+boolean is not a number).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Hashable, Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+from ..._errors import InvalidLogError, SalesStagesError
+from ..._time import to_utc
+from .._common import check_by
+from ._columns import backend_name, from_us, ibis, missing_function, prepare, to_us
+
+if TYPE_CHECKING:
+    from ..._pipeline import Pipeline
+
+__all__ = ["KEY_COLUMNS", "NO_KEY", "Pivots", "grouped", "rows"]
+
+T = TypeVar("T")
+#: The columns that carry a ``by=`` key (see the module docstring).
+KEY_COLUMNS: Final = ("k_s", "k_b", "k_i", "k_f")
+#: The reason column's value for a closing without a (string) reason.
+NO_KEY: Final = "\x00"
+
+
+def rows(expr: Any, table: Any, what: str) -> list[dict[str, Any]]:
+    """Run ``expr`` on its backend; its rows as dicts (decimals become ints or floats)."""
+    try:
+        result = expr.to_pyarrow()
+    except SalesStagesError:
+        raise
+    except Exception as exc:
+        if type(exc).__module__.startswith("ibis"):
+            raise missing_function(table, what, exc) from exc
+        raise
+    out: list[dict[str, Any]] = result.to_pylist()
+    for row in out:
+        for k, v in row.items():
+            if isinstance(v, Decimal):
+                row[k] = int(v) if v == v.to_integral_value() else float(v)
+    return out
+
+
+def key_value(row: dict[str, Any]) -> Hashable:
+    """The Python value of a ``by=`` key from its key columns."""
+    if row["k_s"] is not None:
+        return str(row["k_s"])
+    if row["k_b"] is not None:
+        return bool(row["k_b"])
+    if row["k_i"] is not None:
+        return int(row["k_i"])
+    if row["k_f"] is not None:
+        return float(row["k_f"])
+    return None
+
+
+def grouped(
+    by: str | None,
+    keys: Iterable[dict[str, Any]],
+    results: dict[tuple[Any, ...], T],
+    empty: Callable[[], T],
+) -> T | dict[Hashable, T]:
+    """The result with ``by=None`` (``results[()]``), else a dict keyed like
+    :func:`salesstages.metrics._common.segmented`: every key of ``keys``, sorted
+    (``None`` last), each with its result or ``empty()``."""
+    from .._common import _sort_keys
+
+    if by is None:
+        return results.get((), empty()) if results else empty()
+    out: dict[Hashable, T] = {}
+    for row in keys:
+        raw = tuple(row[c] for c in KEY_COLUMNS)
+        key = key_value(row)
+        if key in out:
+            raise SalesStagesError(
+                f"by={by!r}: two values of the attribute are the same Python key {key!r} "
+                "(for example 1, 1.0 and true); the Ibis engine keeps them apart, so it "
+                "cannot segment this log the way the pure-Python engine does: run it on events"
+            )
+        out[key] = results.get(raw, empty()) if results else empty()
+    return {k: out[k] for k in _sort_keys(list(out))}
+
+
+class Pivots:
+    """The pivots of one table for one pipeline and ``as_of`` (see the module docstring)."""
+
+    def __init__(
+        self,
+        table: Any,
+        pipeline: Pipeline,
+        as_of: datetime | None,
+        *,
+        by: str | None = None,
+    ) -> None:
+        from ..._pipeline import Pipeline
+
+        if not isinstance(pipeline, Pipeline):
+            raise TypeError(
+                f"pipeline must be a salesstages.Pipeline, got {type(pipeline).__name__}; "
+                "metrics take (events, pipeline, ...)"
+            )
+        self.by = check_by(by)
+        self.table = table
+        self.pipeline = pipeline
+        self.backend = backend_name(table)
+        self.t = prepare(table)
+        self.opens: tuple[str, ...] = tuple(s.name for s in pipeline.open_stages)
+        self.won: tuple[str, ...] = tuple(s.name for s in pipeline.won_stages)
+        self.lost: tuple[str, ...] = tuple(s.name for s in pipeline.lost_stages)
+        self.names: tuple[str, ...] = tuple(s.name for s in pipeline.stages)
+        if as_of is not None:
+            self.as_of_us: int | None = to_us(to_utc(as_of, "as_of"))
+        else:
+            self.as_of_us = self._latest()
+        self.as_of: datetime | None = None if self.as_of_us is None else from_us(self.as_of_us)
+        self._check_stages()
+
+    # ------------------------------------------------------------ queries
+    def run(self, expr: Any, what: str) -> list[dict[str, Any]]:
+        """Run ``expr``; its rows (see :func:`rows`)."""
+        return rows(expr, self.table, what)
+
+    def _latest(self) -> int | None:
+        t = self.t
+        entered = t.filter(t.kind == "stage_entered").select("deal_id").distinct()
+        kept = t.semi_join(entered, "deal_id")
+        got = self.run(kept.aggregate(m=kept.at_us.max()), "max")
+        value = got[0]["m"] if got else None
+        return None if value is None else int(value)
+
+    def _check_stages(self) -> None:
+        ent = self.kept
+        bad = ent.filter((ent.kind == "stage_entered") & ~ent.stage.isin(self.names))
+        got = self.run(bad.select("deal_id", "seq", "stage").limit(1), "filter")
+        if got:
+            e = got[0]
+            raise InvalidLogError(
+                f"deal {e['deal_id']!r}, seq {e['seq']}: unknown stage {e['stage']!r} "
+                f"(rule 'unknown_stage'); the pipeline's stages are {', '.join(self.names)}; "
+                "is this the pipeline the log was written with?",
+                deal_id=e["deal_id"],
+                seq=e["seq"],
+                rule="unknown_stage",
+            )
+
+    # -------------------------------------------------------- expressions
+    @property
+    def kept(self) -> Any:
+        """The events at or before ``as_of``."""
+        t = self.t
+        return t if self.as_of_us is None else t.filter(t.at_us <= self.as_of_us)
+
+    @property
+    def entries(self) -> Any:
+        """Every stage entry kept, with the deal's next entry."""
+        k = self.kept
+        ent = k.filter(k.kind == "stage_entered")
+        w = ibis.window(group_by="deal_id", order_by="seq")
+        return ent.select(
+            "deal_id",
+            "seq",
+            "at_us",
+            "stage",
+            "data",
+            next_at=ent.at_us.lead().over(w),
+            next_stage=ent.stage.lead().over(w),
+        )
+
+    @property
+    def visits(self) -> Any:
+        """One row per visit to an open stage."""
+        e = self.entries
+        v = e.filter(e.stage.isin(self.opens))
+        as_of = ibis.literal(self.as_of_us or 0, type="int64")
+        return v.select(
+            "deal_id",
+            "seq",
+            "stage",
+            "at_us",
+            "next_at",
+            "next_stage",
+            is_open=ibis.ifelse(v.next_at.isnull(), 1, 0),
+            dur=v.next_at.coalesce(as_of) - v.at_us,
+        )
+
+    def position(self, stage: Any) -> Any:
+        """The funnel position of a stage column: open stages 0 … n-1, won n, else -1."""
+        n = len(self.opens)
+        mapping = {name: i for i, name in enumerate(self.opens)}
+        mapping.update(dict.fromkeys(self.won, n))
+        return stage.substitute(mapping, else_=-1)
+
+    def outcome(self, stage: Any) -> Any:
+        """``"won"``, ``"lost"`` or ``"open"`` for a stage column."""
+        return ibis.ifelse(
+            stage.isin(self.won), "won", ibis.ifelse(stage.isin(self.lost), "lost", "open")
+        )
+
+    def key_columns(self, data: Any) -> dict[str, Any]:
+        """The ``by=`` key columns read from a JSON ``data`` column."""
+        assert self.by is not None
+        v = data[self.by]
+        return {
+            "k_s": v.unwrap_as("string"),
+            "k_b": v.unwrap_as("boolean"),
+            "k_i": v.unwrap_as("int64"),
+            "k_f": v.unwrap_as("float64"),
+        }
+
+    @property
+    def deals(self) -> Any:
+        """One row per deal (see the module docstring)."""
+        k = self.kept
+        e = self.entries
+        n = len(self.opens)
+        closed_names = self.won + self.lost
+        pos = self.position(e.stage)
+        is_closed = e.stage.isin(closed_names)
+        reason = ibis.ifelse(
+            e.stage.isin(self.lost), e.data["reason"].unwrap_as("string").coalesce(NO_KEY), NO_KEY
+        )
+        flags = {f"f{i}": ibis.ifelse(pos == i, 1, 0).max() for i in range(n + 1)}
+        agg = e.group_by("deal_id").aggregate(
+            first_at=e.at_us.argmin(e.seq),
+            stage=e.stage.argmax(e.seq),
+            entered_at=e.at_us.argmax(e.seq),
+            top=(pos + 1).max(),
+            close_seq=e.seq.max(where=is_closed),
+            closed_at=e.at_us.argmax(e.seq, where=is_closed),
+            closed_stage=e.stage.argmax(e.seq, where=is_closed),
+            reason=reason.argmax(e.seq, where=is_closed),
+            **flags,
+        )
+        # the last opened event: when, and the attributes by= segments on
+        op = k.filter(k.kind == "opened")
+        op = op.mutate(last=op.seq.max().over(ibis.window(group_by="deal_id")))
+        op = op.filter(op.seq == op.last)
+        keys = self.key_columns(op.data) if self.by is not None else {}
+        op = op.select(o_deal="deal_id", opened_at="at_us", **keys)
+        # the amount attribute: set by every opened event, and by updates carrying it
+        item = k.data["amount"]
+        am = k.filter((k.kind == "opened") | ((k.kind == "updated") & item.notnull()))
+        am = am.select("deal_id", "seq", amt=am.data["amount"].unwrap_as("float64").coalesce(0.0))
+        now = am.group_by("deal_id").aggregate(a_now=am.amt.argmax(am.seq))
+        now = now.rename(n_deal="deal_id")
+        cs = agg.select(c_deal="deal_id", c_seq="close_seq").filter(lambda t: t.c_seq.notnull())
+        at_close = am.join(cs, [am.deal_id == cs.c_deal, am.seq < cs.c_seq])
+        at_close = at_close.group_by(a_deal="deal_id").aggregate(
+            a_close=at_close.amt.argmax(at_close.seq)
+        )
+        last = k.group_by(l_deal="deal_id").aggregate(last_at=k.at_us.argmax(k.seq))
+        d = agg.left_join(op, agg.deal_id == op.o_deal)
+        d = d.left_join(now, d.deal_id == now.n_deal)
+        d = d.left_join(at_close, d.deal_id == at_close.a_deal)
+        d = d.left_join(last, d.deal_id == last.l_deal)
+        return d.select(
+            "deal_id",
+            "stage",
+            "entered_at",
+            "top",
+            "closed_at",
+            "reason",
+            "last_at",
+            *[f"f{i}" for i in range(n + 1)],
+            *keys,
+            opened_at=d.opened_at.coalesce(d.first_at),
+            outcome=self.outcome(d.stage),
+            closed_outcome=self.outcome(d.closed_stage),
+            amount=d.a_now.coalesce(0.0),
+            closed_amount=d.a_close.coalesce(0.0),
+        )
+
+    def keys(self, deals: Any) -> list[dict[str, Any]]:
+        """The distinct ``by=`` key columns over ``deals``."""
+        if self.by is None:
+            return []
+        return self.run(deals.select(*KEY_COLUMNS).distinct(), "distinct")
+
+    @property
+    def group(self) -> list[str]:
+        """The columns a per-key aggregate groups by (none without ``by``)."""
+        return list(KEY_COLUMNS) if self.by is not None else []
+
+    def key_of(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        """The group of an aggregate's row (``()`` without ``by``)."""
+        return tuple(row[c] for c in KEY_COLUMNS) if self.by is not None else ()
+
+
+def fsum_of(values: Iterable[float]) -> float:
+    """An exactly rounded sum (for per-group sums brought back)."""
+    return math.fsum(values)
