@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/stores.py
 	$(BIN)/python benchmarks/metrics.py
 	$(BIN)/python benchmarks/forecast.py
+	cd benchmarks && ../$(BIN)/python report.py
 
 clean:
 	rm -rf $(VENV) build dist site .pytest_cache .mypy_cache .ruff_cache

@@ -257,3 +257,61 @@ def test_processes_create_a_fresh_store_at_once(tmp_path: Path, kind: str) -> No
         p.join(timeout=30)
     assert [p.exitcode for p in procs] == [0] * WORKERS
     assert sorted(_open(kind, path).deal_ids()) == [f"W{w}" for w in range(WORKERS)]
+
+
+FOLLOW_WRITERS = 4
+FOLLOW_DEALS = 10  # per writer, each opened then given 3 activities: 5 events a deal
+
+
+def _follow_writer(kind: str, path: str, worker: int, start: float) -> None:
+    """Open FOLLOW_DEALS deals and record activities on them, one append per event."""
+    store = _open(kind, path)
+    pipeline = _pipeline()
+    while time.time() < start:
+        time.sleep(0.001)
+    for d in range(FOLLOW_DEALS):
+        deal = pipeline.open_deal(f"W{worker}-{d}", at=T0, store=store)
+        for a in range(3):
+            deal.record("call", at=T0 + timedelta(minutes=a))
+
+
+def _follower(
+    kind: str, path: str, total: int, queue: multiprocessing.queues.Queue[object]
+) -> None:
+    """Follow the log until ``total`` events arrived; report (position, deal, seq) of each."""
+    seen: list[tuple[int, str, int]] = []
+    for position, e in _open(kind, path).follow(poll=0.01, idle_timeout=20):
+        seen.append((position, e.deal_id, e.seq))
+        if len(seen) == total:
+            break
+    queue.put(seen)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["sqlite", "jsonl"])
+def test_followers_see_every_event_once_while_processes_write(tmp_path: Path, kind: str) -> None:
+    """Four writer processes and two follower processes at once: each follower receives
+    every event exactly once, in position order."""
+    path = str(tmp_path / ("e.db" if kind == "sqlite" else "e.jsonl"))
+    _open(kind, path)
+    total = FOLLOW_WRITERS * FOLLOW_DEALS * 5  # 4 writers x 10 deals x 5 events = 200
+    queue: multiprocessing.queues.Queue[object] = CTX.Queue()
+    followers = [CTX.Process(target=_follower, args=(kind, path, total, queue)) for _ in range(2)]
+    for p in followers:
+        p.start()
+    start = time.time() + 1.0
+    writers = [
+        CTX.Process(target=_follow_writer, args=(kind, path, w, start))
+        for w in range(FOLLOW_WRITERS)
+    ]
+    for p in writers:
+        p.start()
+    results = [queue.get(timeout=60) for _ in followers]
+    for p in [*writers, *followers]:
+        p.join(timeout=30)
+    assert [p.exitcode for p in [*writers, *followers]] == [0] * (FOLLOW_WRITERS + 2)
+    expected = [(p, e.deal_id, e.seq) for p, e in _open(kind, path).events_after(0)]
+    assert len(expected) == total
+    assert [p for p, _, _ in expected] == list(range(1, total + 1))
+    for seen in results:
+        assert seen == expected

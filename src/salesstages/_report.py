@@ -19,9 +19,12 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal, cast
 
+import attrs
+
 from . import forecast, metrics
 from ._events import Event
 from ._pipeline import Pipeline
+from .metrics._engine import is_ibis_table
 
 __all__ = ["SCHEMA", "build_report", "render_csv", "render_text"]
 
@@ -109,12 +112,18 @@ def build_report(
     """
     from . import __version__
 
-    evs = list(events)
-    if as_of is None:
-        as_of = max((e.at for e in evs), default=None)
-    else:
-        evs = [e for e in evs if e.at <= as_of]
     labels = {s.name: s.title for s in pipeline.stages}
+    data: Any
+    if is_ibis_table(events):
+        from .metrics._ibis._facts import report_facts
+
+        facts = _Facts(**report_facts(events, pipeline, as_of))
+        data = events
+    else:
+        evs = events if isinstance(events, list | tuple) else list(events)
+        data = metrics.histories(evs, pipeline, as_of=as_of)
+        facts = _facts(data)
+    as_of = facts.as_of
     report: dict[str, Any] = {
         "schema": SCHEMA,
         "generator": f"salesstages {__version__}",
@@ -136,32 +145,33 @@ def build_report(
         "as_of": _iso(as_of),
         "by": by,
     }
-    if as_of is None or not evs:  # no events at all, or none by as_of
+    if as_of is None or facts.first is None:  # no events at all, or none by as_of
         report.update(_empty_sections(pipeline, labels, skips))
         return report
-    first = min(e.at for e in evs)
+    first = facts.first
     kw: dict[str, Any] = {"as_of": as_of}
-    wr = cast(metrics.Ratio, metrics.win_rate(evs, pipeline, **kw))
-    wr_value = cast(metrics.Ratio, metrics.win_rate(evs, pipeline, by_value=True, **kw))
-    funnel = cast(list[metrics.FunnelRow], metrics.funnel(evs, pipeline, skips=skips, **kw))
-    durations = cast(_Durations, metrics.stage_durations(evs, pipeline, **kw))
+    wr = cast(metrics.Ratio, metrics.win_rate(data, pipeline, **kw))
+    wr_value = cast(metrics.Ratio, metrics.win_rate(data, pipeline, by_value=True, **kw))
+    funnel = cast(list[metrics.FunnelRow], metrics.funnel(data, pipeline, skips=skips, **kw))
+    durations = cast(_Durations, metrics.stage_durations(data, pipeline, **kw))
     durations_all = cast(
-        _Durations, metrics.stage_durations(evs, pipeline, include_open=True, **kw)
+        _Durations, metrics.stage_durations(data, pipeline, include_open=True, **kw)
     )
-    open_ages = _open_median_ages(evs, pipeline, as_of)
-    snap = metrics.snapshot(evs, pipeline, as_of)
-    deal_outcomes = _outcome_counts(evs, pipeline)
-    cycle_won = cast(metrics.DurationStats, metrics.sales_cycle(evs, pipeline, outcome="won", **kw))
+    open_ages = facts.open_median_ages
+    snap = metrics.snapshot(data, pipeline, as_of)
+    cycle_won = cast(
+        metrics.DurationStats, metrics.sales_cycle(data, pipeline, outcome="won", **kw)
+    )
     cycle_lost = cast(
-        metrics.DurationStats, metrics.sales_cycle(evs, pipeline, outcome="lost", **kw)
+        metrics.DurationStats, metrics.sales_cycle(data, pipeline, outcome="lost", **kw)
     )
-    velocity = cast(float, metrics.velocity(evs, pipeline, **kw))
-    survival = forecast.time_to_close(evs, pipeline, **kw)
-    model = forecast.markov(evs, pipeline)
+    velocity = cast(float, metrics.velocity(data, pipeline, **kw))
+    survival = forecast.time_to_close(data, pipeline, **kw)
+    model = forecast.markov(data, pipeline, **kw)
     report.update(
         {
-            "period": {"first_event": _iso(first), "last_event": _iso(max(e.at for e in evs))},
-            "counts": {"events": len(evs), **deal_outcomes},
+            "period": {"first_event": _iso(first), "last_event": _iso(facts.last)},
+            "counts": {"events": facts.events, **facts.outcomes},
             "funnel": {"policy": skips, "rows": _funnel_rows(funnel, labels)},
             "time_in_stage": [
                 {
@@ -173,7 +183,7 @@ def build_report(
                 }
                 for name in durations
             ],
-            "time_in_substate": _substates(evs, pipeline, as_of, labels),
+            "time_in_substate": _substates(data, pipeline, as_of, labels),
             "win_rate": {"deals": _ratio(wr), "amount": _ratio(wr_value)},
             "sales_cycle": {"won": _stats(cycle_won), "lost": _stats(cycle_lost)},
             "snapshot": [
@@ -182,19 +192,19 @@ def build_report(
             ],
             "stalled": [
                 {"deal_id": s.deal_id, "stage": s.stage, "idle_days": _days(s.idle)}
-                for s in metrics.stalled(evs, pipeline, **kw)
+                for s in metrics.stalled(data, pipeline, **kw)
             ],
             "lost_reasons": [
                 {"reason": reason, "deals": n, "amount": amount}
-                for reason, n, amount in metrics.lost_reasons(evs, pipeline, **kw)
+                for reason, n, amount in metrics.lost_reasons(data, pipeline, **kw)
             ],
             "velocity_per_day": velocity,
             "forecast": {
-                "weighted": forecast.weighted(evs, pipeline, **kw),
-                "markov": forecast.markov_forecast(evs, pipeline, model=model, **kw),
-                "conditional": forecast.conditional_forecast(evs, pipeline, **kw),
+                "weighted": forecast.weighted(data, pipeline, **kw),
+                "markov": forecast.markov_forecast(data, pipeline, model=model, **kw),
+                "conditional": forecast.conditional_forecast(data, pipeline, **kw),
                 "conditional_within_horizon": forecast.conditional_forecast(
-                    evs, pipeline, horizon=horizon, **kw
+                    data, pipeline, horizon=horizon, **kw
                 ),
                 "horizon_days": _days(horizon),
                 "markov_win_probability": [
@@ -223,8 +233,10 @@ def build_report(
                     )
                 ],
             },
-            "backtest": _backtest(evs, pipeline, first, as_of, horizon),
-            "segments": _segments(evs, pipeline, by, as_of, skips, labels) if by else None,
+            "backtest": _backtest(
+                data, None if data is events else evs, pipeline, first, as_of, horizon
+            ),
+            "segments": _segments(data, pipeline, by, as_of, skips, labels) if by else None,
         }
     )
     finite: dict[str, Any] = _finite(report)
@@ -306,29 +318,51 @@ def _empty_sections(pipeline: Pipeline, labels: Mapping[str, str], skips: Skips)
     }
 
 
-def _outcome_counts(evs: Sequence[Event], pipeline: Pipeline) -> dict[str, int]:
-    """Deals by outcome now, from the last stage each deal entered."""
-    outcome = {s.name: s.outcome for s in pipeline.stages}
-    last: dict[str, tuple[int, str]] = {}
-    for e in evs:
-        if e.kind == "stage_entered" and e.stage is not None:
-            seen = last.get(e.deal_id)
-            if seen is None or e.seq > seen[0]:
-                last[e.deal_id] = (e.seq, e.stage)
-    counts = {"deals": len({e.deal_id for e in evs}), "open": 0, "won": 0, "lost": 0}
-    for _, stage in last.values():
-        counts[outcome.get(stage, "open")] += 1
-    return counts
+@attrs.frozen(kw_only=True)
+class _Facts:
+    """What the report says about the log itself, besides the metrics."""
+
+    as_of: datetime | None
+    first: datetime | None
+    last: datetime | None
+    events: int
+    outcomes: dict[str, int]
+    open_median_ages: dict[str, timedelta]
+
+
+def _facts(hist: metrics.Histories) -> _Facts:
+    """The report's facts about the log, from its fold (no pass over the events)."""
+    deals = hist.deals.values()
+    outcomes = {"deals": len(hist.deals), "open": 0, "won": 0, "lost": 0}
+    ages: dict[str, list[timedelta]] = {}
+    as_of = hist.as_of
+    for h in deals:
+        outcomes[h.outcome] += 1
+        if h.outcome == "open":
+            ages.setdefault(h.stage, []).append(as_of - h.entries[-1][0])  # type: ignore[operator]
+    return _Facts(
+        as_of=as_of,
+        first=min((h.opened_at for h in deals), default=None),
+        last=max((h.last_at for h in deals), default=None),
+        events=sum(h.events for h in deals),
+        outcomes=outcomes,
+        open_median_ages={stage: _median(xs) for stage, xs in ages.items()},
+    )
+
+
+def _median(durations: list[timedelta]) -> timedelta:
+    """The median of some durations, to the microsecond."""
+    return timedelta(seconds=statistics.median(d.total_seconds() for d in durations))
 
 
 def _substates(
-    evs: Sequence[Event], pipeline: Pipeline, as_of: datetime, labels: Mapping[str, str]
+    data: Any, pipeline: Pipeline, as_of: datetime, labels: Mapping[str, str]
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for s in pipeline.open_stages:
         if not s.substates:
             continue
-        stats = metrics.substate_durations(evs, pipeline, s.name, as_of=as_of)
+        stats = metrics.substate_durations(data, pipeline, s.name, as_of=as_of)
         for sub in s.substates:
             rows.append(
                 {"stage": s.name, "label": labels[s.name], "substate": sub, **_stats(stats[sub])}
@@ -337,12 +371,22 @@ def _substates(
 
 
 def _backtest(
-    evs: Sequence[Event], pipeline: Pipeline, first: datetime, as_of: datetime, horizon: timedelta
+    data: Any,
+    events: Sequence[Event] | None,
+    pipeline: Pipeline,
+    first: datetime,
+    as_of: datetime,
+    horizon: timedelta,
 ) -> dict[str, Any] | None:
+    """The backtest section: with ``events``, one fold per date (the report's own
+    fold ``data`` gives the actual wins); else ``data`` is a table for the engine."""
     dates = backtest_dates(first, as_of, horizon)
     if not dates:
         return None
-    bt = forecast.backtest(evs, pipeline, at=dates, horizon=horizon)
+    if events is None:
+        bt = forecast.backtest(data, pipeline, at=dates, horizon=horizon)
+    else:
+        bt = forecast._backtest_folded(events, data, pipeline, dates, horizon)
     return {
         "horizon_days": _days(bt.horizon),
         "rows": [
@@ -364,7 +408,7 @@ def _backtest(
 
 
 def _segments(
-    evs: Sequence[Event],
+    data: Any,
     pipeline: Pipeline,
     by: str,
     as_of: datetime,
@@ -372,16 +416,18 @@ def _segments(
     labels: Mapping[str, str],
 ) -> list[dict[str, Any]]:
     kw: dict[str, Any] = {"as_of": as_of, "by": by}
-    wr = cast(Mapping[Hashable, metrics.Ratio], metrics.win_rate(evs, pipeline, **kw))
+    wr = cast(Mapping[Hashable, metrics.Ratio], metrics.win_rate(data, pipeline, **kw))
     wr_value = cast(
-        Mapping[Hashable, metrics.Ratio], metrics.win_rate(evs, pipeline, by_value=True, **kw)
+        Mapping[Hashable, metrics.Ratio], metrics.win_rate(data, pipeline, by_value=True, **kw)
     )
-    cycle = cast(Mapping[Hashable, metrics.DurationStats], metrics.sales_cycle(evs, pipeline, **kw))
+    cycle = cast(
+        Mapping[Hashable, metrics.DurationStats], metrics.sales_cycle(data, pipeline, **kw)
+    )
     fun = cast(
         Mapping[Hashable, list[metrics.FunnelRow]],
-        metrics.funnel(evs, pipeline, skips=skips, **kw),
+        metrics.funnel(data, pipeline, skips=skips, **kw),
     )
-    vel = cast(Mapping[Hashable, float], metrics.velocity(evs, pipeline, **kw))
+    vel = cast(Mapping[Hashable, float], metrics.velocity(data, pipeline, **kw))
     out: list[dict[str, Any]] = []
     for key, ratio in wr.items():
         first = fun[key][0].reached if fun.get(key) else 0
@@ -766,14 +812,3 @@ def render_csv(report: Mapping[str, Any]) -> str:
     for row in _csv_rows(report):
         writer.writerow(["" if v is None else v for v in row])
     return buf.getvalue()
-
-
-def _open_median_ages(
-    evs: list[Event], pipeline: Pipeline, as_of: datetime | None
-) -> dict[str, timedelta]:
-    """Per open stage, the median age of the visits still under way at ``as_of``."""
-    ages: dict[str, list[float]] = {}
-    for v in metrics.visits(evs, pipeline, as_of=as_of):
-        if v.is_open:
-            ages.setdefault(v.stage, []).append(v.duration.total_seconds())
-    return {stage: timedelta(seconds=statistics.median(xs)) for stage, xs in ages.items()}

@@ -15,19 +15,21 @@ object)::
             return MyStore(tmp_path / "events")
 
 Every ``test_*`` method then runs against your store: ordering, optimistic
-concurrency, all-or-nothing appends, time order, global positions, reopening,
+concurrency, all-or-nothing appends, time order, global positions, following, reopening,
 loading deals and the error types and messages.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ._errors import ConcurrencyError, OutOfOrderError, SalesStagesError
+from ._errors import ConcurrencyError, DataError, OutOfOrderError, SalesStagesError
 from ._events import Event, freeze_data
 from ._pipeline import Pipeline, Stage
 from ._stores import EventStore
@@ -95,7 +97,7 @@ class StoreSuite:
 
     Subclass it as ``Test<YourStore>`` and implement :meth:`make_store`. The
     tests use only the public store API (``append``, ``events``,
-    ``deal_ids``, ``events_after``, ``load``), so any backend can run them.
+    ``deal_ids``, ``events_after``, ``follow``, ``load``), so any backend can run them.
     """
 
     def make_store(self, tmp_path: Path) -> EventStore:
@@ -319,10 +321,111 @@ class StoreSuite:
         ]
 
     def test_bad_position_is_refused(self, tmp_path: Path) -> None:
-        """A negative position raises ValueError naming it."""
+        """A negative position raises DataError (a ValueError) naming it."""
         store = self._store(tmp_path)
-        with _raises(ValueError, "position must be an int >= 0, got -1"):
+        with _raises(DataError, "position must be an int >= 0, got -1"):
             list(store.events_after(-1))
+
+    # ------------------------------------------------------------------ following
+    def test_follow_yields_what_is_there_then_ends_when_idle(self, tmp_path: Path) -> None:
+        """``follow`` yields the events after ``after`` like ``events_after``, then
+        stops once ``idle_timeout`` passes without a new event."""
+        store = self._store(tmp_path)
+        store.append(opening("A"))
+        store.append(opening("B", 1))
+        store.append([ev("A", 2, 2)])
+        started = time.monotonic()
+        got = list(store.follow(0, poll=0.01, idle_timeout=0.2))
+        assert time.monotonic() - started >= 0.2
+        assert got == list(store.events_after(0))
+        assert [p for p, _ in got] == [1, 2, 3, 4, 5]
+        assert [(p, e.deal_id, e.seq) for p, e in store.follow(3, poll=0.01, idle_timeout=0)] == [
+            (4, "B", 1),
+            (5, "A", 2),
+        ]
+        assert list(store.follow(5, poll=0.01, idle_timeout=0)) == []
+
+    def test_follow_waits_for_new_events(self, tmp_path: Path) -> None:
+        """A follower started on an empty store receives events appended later through
+        another handle, in position order."""
+        store = self._store(tmp_path)
+        writer = self.reopen(store, tmp_path)
+
+        def write() -> None:
+            for k in range(3):
+                time.sleep(0.05)
+                writer.append(opening(f"D{k}", k))
+
+        thread = threading.Thread(target=write)
+        thread.start()
+        try:
+            got = []
+            for position, e in store.follow(poll=0.01, idle_timeout=2.0):
+                got.append((position, e.deal_id, e.seq))
+                if len(got) == 6:
+                    break
+        finally:
+            thread.join()
+        assert got == [
+            (1, "D0", 0),
+            (2, "D0", 1),
+            (3, "D1", 0),
+            (4, "D1", 1),
+            (5, "D2", 0),
+            (6, "D2", 1),
+        ]
+
+    def test_follow_never_skips_under_concurrent_writers(self, tmp_path: Path) -> None:
+        """Three writers on handles of their own append while a follower reads: it sees
+        every event exactly once, positions strictly increasing, none skipped."""
+        store = self._store(tmp_path)
+        writers, per_writer = 3, 30
+        handles = [self.reopen(store, tmp_path) for _ in range(writers)]
+        errors: list[BaseException] = []
+
+        def write(w: int) -> None:
+            try:
+                for k in range(per_writer):
+                    deal = f"W{w}-{k // 3}"
+                    seq = k % 3
+                    kind = "opened" if seq == 0 else "activity"
+                    handles[w].append([ev(deal, seq, seq, kind)])
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
+        for t in threads:
+            t.start()
+        got: list[tuple[int, str, int]] = []
+        try:
+            for position, e in self.reopen(store, tmp_path).follow(poll=0.005, idle_timeout=3.0):
+                got.append((position, e.deal_id, e.seq))
+                if len(got) == writers * per_writer:
+                    break
+        finally:
+            for t in threads:
+                t.join()
+        assert errors == []
+        positions = [p for p, _, _ in got]
+        # 3 writers x 30 appends of one event each = 90 events at positions 1..90
+        assert positions == list(range(1, writers * per_writer + 1))
+        assert len({(d, s) for _, d, s in got}) == writers * per_writer
+        assert got == [(p, e.deal_id, e.seq) for p, e in store.events_after(0)]
+
+    def test_follow_bad_arguments_are_refused(self, tmp_path: Path) -> None:
+        """A negative ``after``, a non-positive ``poll`` or a negative ``idle_timeout``
+        raises DataError (a ValueError) naming the argument."""
+        store = self._store(tmp_path)
+        with _raises(DataError, "after must be an int >= 0, got -1"):
+            store.follow(-1)
+        with _raises(ValueError, "after must be an int >= 0, got True"):
+            store.follow(True)
+        with _raises(DataError, "poll must be a number of seconds > 0, got 0"):
+            store.follow(poll=0)
+        with _raises(DataError, r"idle_timeout must be a number of seconds >= 0 or None, got -1"):
+            store.follow(idle_timeout=-1)
+        with _raises(DataError, r"idle_timeout .* got 'soon'"):
+            store.follow(idle_timeout="soon")  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ reopening
     def test_reopened_store_sees_everything(self, tmp_path: Path) -> None:

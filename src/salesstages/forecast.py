@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import attrs
 
 from ._errors import DataError
+from ._events import Event
 from ._stats import (
     aalen_johansen,
     absorbing_chain,
@@ -1001,8 +1002,22 @@ def backtest(
             "themselves, not Histories folded at one date; pass the events"
         )
     evs = events if isinstance(events, list | tuple) else list(events)
-    final = _hist(evs, pipeline, dates[-1] + horizon)
-    rows = [_backtest_row(_hist(evs, pipeline, d), final, pipeline, d, horizon) for d in dates]
+    return _backtest_folded(
+        evs, _hist(evs, pipeline, dates[-1] + horizon), pipeline, dates, horizon
+    )
+
+
+def _backtest_folded(
+    events: Sequence[Event],
+    final: Histories,
+    pipeline: Pipeline,
+    dates: Sequence[datetime],
+    horizon: timedelta,
+) -> Backtest:
+    """:func:`backtest` over sorted aware ``dates``, given ``final``: the log folded
+    at the last date + ``horizon`` or later, which gives every date's actual wins.
+    Folds the events once per date."""
+    rows = [_backtest_row(_hist(events, pipeline, d), final, pipeline, d, horizon) for d in dates]
     return _backtest_result(rows, horizon)
 
 

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Protocol, TypeGuard, runtime_checkable
 
-from .._errors import ConcurrencyError, OutOfOrderError
+from .._errors import ConcurrencyError, DataError, OutOfOrderError
 from .._events import EVENT_KINDS, Event
 
 if TYPE_CHECKING:
     from .._deal import Deal
     from .._pipeline import Pipeline
 
-__all__ = ["EventStore", "check_batch", "check_shape", "check_times"]
+__all__ = [
+    "EventStore",
+    "check_batch",
+    "check_follow",
+    "check_position",
+    "check_shape",
+    "check_times",
+    "poll_follow",
+]
 
 
 @runtime_checkable
@@ -47,6 +57,78 @@ class EventStore(Protocol):
         the last position it saw follows the log incrementally.
         """
         ...
+
+    def follow(
+        self, after: int = 0, *, poll: float = 0.5, idle_timeout: float | None = None
+    ) -> Iterator[tuple[int, Event]]:
+        """Like :meth:`events_after`, then wait for new events; end after ``idle_timeout``
+        seconds without one (``None``: never).
+
+        A follower never skips an event, even one another process commits after
+        an event with a higher position was already visible.
+        """
+        ...
+
+
+def check_position(position: object, name: str = "position") -> int:
+    """A position argument: an ``int >= 0``; raises :class:`DataError` (a ``ValueError``)."""
+    if type(position) is not int or position < 0:
+        raise DataError(f"{name} must be an int >= 0, got {position!r}")
+    return position
+
+
+def check_follow(
+    after: object, poll: object, idle_timeout: object
+) -> tuple[int, float, float | None]:
+    """Check :meth:`EventStore.follow`'s arguments; raise :class:`DataError` naming the bad one."""
+    start = check_position(after, "after")
+    if not _seconds(poll) or poll == 0:
+        raise DataError(f"poll must be a number of seconds > 0, got {poll!r}")
+    if idle_timeout is not None and not _seconds(idle_timeout):
+        raise DataError(
+            f"idle_timeout must be a number of seconds >= 0 or None, got {idle_timeout!r}"
+        )
+    return start, float(poll), None if idle_timeout is None else float(idle_timeout)
+
+
+def _seconds(value: object) -> TypeGuard[int | float]:
+    """A finite number >= 0 (not a bool)."""
+    return type(value) in (int, float) and 0 <= value < math.inf  # type: ignore[operator]
+
+
+def poll_follow(
+    events_after: Callable[[int], Iterator[tuple[int, Event]]],
+    after: int,
+    poll: float,
+    idle_timeout: float | None,
+    wait: Callable[[int, float], object] | None = None,
+) -> Iterator[tuple[int, Event]]:
+    """``follow`` built on ``events_after``: read what is there, wait, read again.
+
+    Sound only for stores whose positions become visible in order (a position is
+    never committed after a higher one is visible); each store says why it is.
+    ``wait(position, seconds)`` may return early when something new may have
+    arrived (default: sleep). The idle clock restarts when new events were
+    handed over, so a slow consumer does not count as idle time.
+    """
+    sleep = wait or (lambda _position, seconds: time.sleep(seconds))
+    last_new = time.monotonic()
+    while True:
+        got = False
+        for position, event in events_after(after):
+            yield position, event
+            after = position
+            got = True
+        now = time.monotonic()
+        if got:
+            last_new = now
+        if idle_timeout is None:
+            sleep(after, poll)
+            continue
+        left = last_new + idle_timeout - now
+        if left <= 0:
+            return
+        sleep(after, min(poll, left))
 
 
 def check_shape(events: Sequence[Event]) -> str:

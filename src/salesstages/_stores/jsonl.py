@@ -44,7 +44,14 @@ from ._codec import (
     events_from_lines,
     gc_paused,
 )
-from ._protocol import check_batch, check_shape, check_times
+from ._protocol import (
+    check_batch,
+    check_follow,
+    check_position,
+    check_shape,
+    check_times,
+    poll_follow,
+)
 
 if sys.platform != "win32":
     import fcntl
@@ -249,8 +256,7 @@ class JsonlStore:
         Positions are 1-based places in the file. Following the log from the
         last position this handle wrote or read resumes at its byte offset.
         """
-        if not isinstance(position, int) or position < 0:
-            raise ValueError(f"position must be an int >= 0, got {position!r}")
+        check_position(position)
         return self._after(position)
 
     def _after(self, position: int) -> Iterator[tuple[int, Event]]:
@@ -271,6 +277,19 @@ class JsonlStore:
 
     # (byte offset, lines, position) at a line start, to resume following the log
     _mark: tuple[int, int, int] = (0, 0, 0)
+
+    def follow(
+        self, after: int = 0, *, poll: float = 0.5, idle_timeout: float | None = None
+    ) -> Iterator[tuple[int, Event]]:
+        """Iterate ``(position, event)`` after ``after``, then poll every ``poll`` seconds
+        for new events; end after ``idle_timeout`` seconds without one (``None``: never).
+
+        Positions are places in the file; appends take the file lock and write
+        whole lines, and a line without its newline is not read yet, so events
+        become visible in position order and polling never skips one.
+        """
+        after, poll, idle_timeout = check_follow(after, poll, idle_timeout)
+        return poll_follow(self.events_after, after, poll, idle_timeout)
 
     def deal_ids(self) -> list[str]:
         """Every deal id, in order of first append."""

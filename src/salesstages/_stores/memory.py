@@ -7,7 +7,14 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from .._events import Event
-from ._protocol import check_batch, check_shape, check_times
+from ._protocol import (
+    check_batch,
+    check_follow,
+    check_position,
+    check_shape,
+    check_times,
+    poll_follow,
+)
 
 if TYPE_CHECKING:
     from .._deal import Deal
@@ -27,6 +34,7 @@ class MemoryStore:
         self._by_deal: dict[str, list[Event]] = {}
         self._log: list[Event] = []
         self._lock = threading.Lock()
+        self._grown = threading.Condition(self._lock)
 
     def append(self, events: Sequence[Event]) -> None:
         """Append events of one deal, all or nothing (see :class:`EventStore`)."""
@@ -38,6 +46,7 @@ class MemoryStore:
             check_times(batch, current[-1] if current else None)
             self._by_deal.setdefault(deal_id, current).extend(batch)
             self._log.extend(batch)
+            self._grown.notify_all()
 
     def events(self, deal_id: str | None = None) -> Iterator[Event]:
         """Iterate one deal's events, or every deal's (grouped by deal, ``seq`` order)."""
@@ -50,11 +59,26 @@ class MemoryStore:
 
     def events_after(self, position: int = 0) -> Iterator[tuple[int, Event]]:
         """Iterate ``(position, event)`` in append order, for positions after ``position``."""
-        if not isinstance(position, int) or position < 0:
-            raise ValueError(f"position must be an int >= 0, got {position!r}")
+        check_position(position)
         with self._lock:
             tail = self._log[position:]
         return ((position + i + 1, e) for i, e in enumerate(tail))
+
+    def follow(
+        self, after: int = 0, *, poll: float = 0.5, idle_timeout: float | None = None
+    ) -> Iterator[tuple[int, Event]]:
+        """Iterate ``(position, event)`` after ``after``, then wait for new events.
+
+        Ends after ``idle_timeout`` seconds without a new event (``None``: never).
+        Appends wake a waiting follower at once (``poll`` only bounds each wait);
+        positions are handed out under the store's lock, so none is ever skipped.
+        """
+        after, poll, idle_timeout = check_follow(after, poll, idle_timeout)
+        return poll_follow(self.events_after, after, poll, idle_timeout, self._wait)
+
+    def _wait(self, position: int, seconds: float) -> None:
+        with self._grown:
+            self._grown.wait_for(lambda: len(self._log) > position, timeout=seconds)
 
     def deal_ids(self) -> list[str]:
         """Every deal id, in order of first append."""

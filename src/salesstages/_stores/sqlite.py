@@ -43,7 +43,14 @@ from .._errors import ConcurrencyError, DataError, SalesStagesError
 from .._events import _EMPTY, EVENT_KINDS, Event
 from .._time import to_utc
 from ._codec import EVENT_SETTERS, dump_data
-from ._protocol import check_batch, check_shape, check_times
+from ._protocol import (
+    check_batch,
+    check_follow,
+    check_position,
+    check_shape,
+    check_times,
+    poll_follow,
+)
 
 if TYPE_CHECKING:
     from .._deal import Deal
@@ -373,8 +380,7 @@ class SqliteStore:
         Positions are 1, 2, 3 … across deals and are committed in order, so a
         reader that remembers the last position it saw never misses an event.
         """
-        if not isinstance(position, int) or position < 0:
-            raise ValueError(f"position must be an int >= 0, got {position!r}")
+        check_position(position)
         return self._stream_after(position)
 
     def _stream_after(self, position: int) -> Iterator[tuple[int, Event]]:
@@ -387,6 +393,20 @@ class SqliteStore:
             for r, e in zip(rows, events, strict=True):
                 yield r[0], e
             position = rows[-1][0]
+
+    def follow(
+        self, after: int = 0, *, poll: float = 0.5, idle_timeout: float | None = None
+    ) -> Iterator[tuple[int, Event]]:
+        """Iterate ``(position, event)`` after ``after``, then poll every ``poll`` seconds
+        for new events; end after ``idle_timeout`` seconds without one (``None``: never).
+
+        Positions are assigned inside the writer's ``BEGIN IMMEDIATE`` transaction,
+        under the database's single write lock, so they become visible in order: a
+        position is never committed after a higher one is visible, and polling
+        :meth:`events_after` never skips an event.
+        """
+        after, poll, idle_timeout = check_follow(after, poll, idle_timeout)
+        return poll_follow(self.events_after, after, poll, idle_timeout)
 
     def deal_ids(self) -> list[str]:
         """Every deal id, in order of first append."""

@@ -25,7 +25,8 @@ Interface (stable; other modules build on it):
     ``outcome`` (``"open"``, ``"won"`` or ``"lost"``) now; ``closed_at``,
     ``closed_amount`` (the ``amount`` attribute then) and ``lost_reason``
     (``None`` for a win) of the deal's *latest* closing, kept after a
-    reopening (check ``outcome``); all ``None`` when it never closed.
+    reopening (check ``outcome``); all ``None`` when it never closed;
+    ``events``: how many of its events were kept (at or before ``as_of``).
 
 ``stays(history, open_stages) -> list[(stage, entered_at, exited_at, next_stage)]``
     The deal's stays in open stages (``exited_at`` and ``next_stage`` are
@@ -102,6 +103,7 @@ class DealHistory:
         "closed_at",
         "deal_id",
         "entries",
+        "events",
         "last_at",
         "lost_reason",
         "opened_at",
@@ -127,6 +129,7 @@ class DealHistory:
         closed_at: datetime | None,
         closed_amount: Any,
         lost_reason: str | None,
+        events: int,
     ) -> None:
         self.deal_id = deal_id
         self.opened_at = opened_at
@@ -141,6 +144,7 @@ class DealHistory:
         self.closed_at = closed_at
         self.closed_amount = closed_amount
         self.lost_reason = lost_reason
+        self.events = events
 
     @property
     def first_entered_at(self) -> datetime:
@@ -255,6 +259,7 @@ def _fold(
     closed_at: datetime | None = None
     closed_amount: Any = None
     reason: str | None = None
+    kept = 0  # events kept (at or before the cut-off)
 
     def flush() -> None:
         """Store the summary of the deal folded so far (reads the fold state above)."""
@@ -272,6 +277,7 @@ def _fold(
             closed_at,
             closed_amount,
             reason,
+            kept,
         )
 
     for e in events:
@@ -291,6 +297,7 @@ def _fold(
             subs = []
             last_at = stage = sub = closed_at = closed_amount = reason = None
             outcome = "open"
+            kept = 0
         elif check:
             if e.seq <= prev_seq:
                 return None
@@ -299,6 +306,7 @@ def _fold(
         if cutoff is not None and at > cutoff:
             continue
         last_at = at
+        kept += 1
         kind = e.kind
         if kind == "stage_entered":
             st = e.stage

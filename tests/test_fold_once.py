@@ -1,0 +1,180 @@
+"""Fold once: ``metrics.histories`` is accepted in place of events everywhere (§10),
+and the report folds once per ``as_of``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from salesstages import DataError, Event, SalesStagesError, forecast, metrics
+from salesstages._report import build_report
+from salesstages._simulate import simulate
+from salesstages.metrics import _history
+from salesstages.presets import inbound_b2b
+from salesstages.testing import events as event_logs
+from test_metrics import EVENTS, P, day
+
+#: Every function of §10's list, with the extra arguments it needs.
+CALLS: dict[str, Callable[[Any, Any], Any]] = {
+    "visits": lambda ev, p: metrics.visits(ev, p),
+    "stage_durations": lambda ev, p: metrics.stage_durations(ev, p, include_open=True),
+    "stage_durations per deal": lambda ev, p: metrics.stage_durations(ev, p, per="deal"),
+    "stage_durations by": lambda ev, p: metrics.stage_durations(ev, p, by="region"),
+    "funnel": lambda ev, p: metrics.funnel(ev, p),
+    "funnel touched by": lambda ev, p: metrics.funnel(ev, p, skips="touched", by="region"),
+    "conversion": lambda ev, p: metrics.conversion(ev, p, "lead", "proposal"),
+    "win_rate": lambda ev, p: metrics.win_rate(ev, p),
+    "win_rate by value": lambda ev, p: metrics.win_rate(ev, p, by_value=True, by="region"),
+    "sales_cycle": lambda ev, p: metrics.sales_cycle(ev, p),
+    "sales_cycle lost": lambda ev, p: metrics.sales_cycle(ev, p, outcome="lost"),
+    "stalled": lambda ev, p: metrics.stalled(ev, p),
+    "lost_reasons": lambda ev, p: metrics.lost_reasons(ev, p),
+    "velocity": lambda ev, p: metrics.velocity(ev, p),
+    "win_loss": lambda ev, p: metrics.win_loss(ev, p, by="region"),
+    "weighted": lambda ev, p: forecast.weighted(ev, p),
+    "markov": lambda ev, p: forecast.markov(ev, p).win_probability,
+    "markov_forecast": lambda ev, p: forecast.markov_forecast(ev, p),
+    "time_to_close": lambda ev, p: forecast.time_to_close(ev, p).survival,
+    "cumulative_incidence": lambda ev, p: forecast.cumulative_incidence(ev, p).incidence,
+    "conditional_forecast": lambda ev, p: forecast.conditional_forecast(ev, p),
+}
+
+
+def _snapshot(ev: Any, p: Any) -> Any:
+    hist = ev if isinstance(ev, metrics.Histories) else metrics.histories(ev, p)
+    return metrics.snapshot(ev, p, hist.as_of)
+
+
+CALLS["snapshot"] = _snapshot
+
+
+class TestHistoriesInPlaceOfEvents:
+    """Every §10 function gives the same answer from a ``Histories`` as from events."""
+
+    @pytest.mark.parametrize("name", sorted(CALLS))
+    def test_same_result_as_events(self, name: str) -> None:
+        """The hand-made log: folded first or not, the figures are equal."""
+        call = CALLS[name]
+        assert call(metrics.histories(EVENTS, P), P) == call(EVENTS, P)
+
+    @pytest.mark.parametrize("name", sorted(CALLS))
+    def test_does_not_fold_again(self, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Given a ``Histories``, no function folds the log again."""
+        hist = metrics.histories(EVENTS, P)
+        monkeypatch.setattr(_history, "_fold", _refuse)
+        CALLS[name](hist, P)
+
+    @settings(max_examples=25)
+    @given(log=event_logs(inbound_b2b()), cut=st.integers(0, 40))
+    def test_any_log_any_cutoff(self, log: list[Event], cut: int) -> None:
+        """Drawn logs, folded at a drawn cut-off: the same figures as the events at it."""
+        p = inbound_b2b()
+        if not log:
+            return
+        start = min(e.at for e in log)
+        as_of = start + timedelta(days=cut)
+        hist = metrics.histories(log, p, as_of=as_of)
+        assert hist.as_of == as_of
+        assert metrics.funnel(hist, p) == metrics.funnel(log, p, as_of=as_of)
+        assert metrics.visits(hist, p, as_of=as_of) == metrics.visits(log, p, as_of=as_of)
+        assert forecast.weighted(hist, p) == forecast.weighted(log, p, as_of=as_of)
+
+
+def _refuse(*args: object, **kwargs: object) -> None:
+    raise AssertionError("the log was folded again")
+
+
+class TestHistoriesErrors:
+    """A ``Histories`` that does not fit the call is refused, naming both sides."""
+
+    def test_other_as_of(self) -> None:
+        """An ``as_of`` other than the fold's is a ``DataError`` naming both moments."""
+        hist = metrics.histories(EVENTS, P, as_of=day(5))
+        with pytest.raises(
+            DataError,
+            match=r"as_of=2026-01-09T09:00:00\+00:00 differs.*\(2026-01-10T09:00:00\+00:00\)",
+        ) as info:
+            metrics.funnel(hist, P, as_of=day(4))
+        assert isinstance(info.value, ValueError)
+        assert isinstance(info.value, SalesStagesError)
+
+    def test_same_as_of_is_fine(self) -> None:
+        """Passing the fold's own ``as_of`` again is accepted."""
+        hist = metrics.histories(EVENTS, P, as_of=day(5))
+        assert metrics.win_rate(hist, P, as_of=day(5)) == metrics.win_rate(EVENTS, P, as_of=day(5))
+
+    def test_empty_log_with_as_of(self) -> None:
+        """An empty log folds with no cut-off; asking for one names that."""
+        hist = metrics.histories([], P)
+        with pytest.raises(DataError, match="no cut-off"):
+            metrics.win_rate(hist, P, as_of=day(1))
+
+    def test_other_pipeline(self) -> None:
+        """Histories folded for another pipeline are refused."""
+        hist = metrics.histories(EVENTS, P)
+        with pytest.raises(DataError, match="folded for pipeline"):
+            metrics.funnel(hist, inbound_b2b())
+
+    def test_backtest_needs_events(self) -> None:
+        """``backtest`` refits at each date, so it refuses a ``Histories``."""
+        hist = metrics.histories(EVENTS, P)
+        with pytest.raises(DataError, match="needs the events"):
+            forecast.backtest(hist, P, at=[day(2)], horizon=timedelta(days=3))
+
+
+class TestReportFoldsOnce:
+    """``build_report`` folds once per distinct ``as_of`` and nothing more."""
+
+    def test_one_fold_per_as_of(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """One fold for the report and one per backtest date (6 here): 7 folds."""
+        p = inbound_b2b()
+        log = simulate(p, deals=300, start=day(0), days=200, seed=3)
+        cutoffs: list[object] = []
+        real = _history._fold
+
+        def counting(events: Any, outcomes: Any, cutoff: Any, check: bool) -> Any:
+            if check:  # the grouped fast path; a fallback would call again with False
+                cutoffs.append(cutoff)
+            return real(events, outcomes, cutoff, check)
+
+        monkeypatch.setattr(_history, "_fold", counting)
+        report = build_report(log, p)
+        dates = [row["at"] for row in report["backtest"]["rows"]]
+        assert len(dates) == 6
+        assert len(cutoffs) == 7
+        assert len(set(cutoffs)) == 7
+
+    def test_backtest_unchanged(self) -> None:
+        """The report's backtest (actuals from its own fold) equals ``forecast.backtest``."""
+        p = inbound_b2b()
+        log = simulate(p, deals=300, start=day(0), days=200, seed=4)
+        report = build_report(log, p, horizon=timedelta(days=20))
+        rows = report["backtest"]["rows"]
+        from datetime import datetime
+
+        dates = [datetime.fromisoformat(r["at"]) for r in rows]
+        bt = forecast.backtest(log, p, at=dates, horizon=timedelta(days=20))
+        assert [r["actual"] for r in rows] == [r.actual for r in bt.rows]
+        assert [r["won_new"] for r in rows] == [r.won_new for r in bt.rows]
+        assert [r["forecasts"] for r in rows] == [dict(r.forecasts) for r in bt.rows]
+
+    def test_counts_from_the_fold(self) -> None:
+        """Counts and period come from the fold: 2 deals, 7 events (hand-counted)."""
+        deal = P.open_deal("A", at=day(0), amount=10, region="eu")  # opened + lead: 2
+        deal.move("qualified", at=day(1))  # 3
+        deal.win(at=day(2))  # 4
+        other = P.open_deal("B", at=day(1), amount=5, region="us")  # 6
+        other.move("qualified", at=day(3))  # 7
+        report = build_report([*deal.events, *other.events], P)
+        assert report["counts"] == {"events": 7, "deals": 2, "open": 1, "won": 1, "lost": 0}
+        assert report["period"] == {
+            "first_event": day(0).isoformat(),
+            "last_event": day(3).isoformat(),
+        }
+        ages = {r["stage"]: r["open_median_age_days"] for r in report["time_in_stage"]}
+        assert ages["qualified"] == 0.0  # B entered qualified at d3, the as_of
