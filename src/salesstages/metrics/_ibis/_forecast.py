@@ -60,7 +60,7 @@ def _open_amounts(pv: Pivots, counts: dict[str, int] | None = None) -> dict[str,
     """The open deals' total amount per stage (and their number, into ``counts``)."""
     if pv.as_of_us is None:
         return {}
-    d = pv.deals
+    d = pv.deals_with("amount")
     d = d.filter(d.outcome == "open")
     agg = d.group_by("stage").aggregate(amount=d.amount.sum(), n=d.count())
     out: dict[str, float] = {}
@@ -121,7 +121,7 @@ def _close_samples(pv: Pivots) -> tuple[list[int], list[str | None]]:
     causes: list[str | None] = []
     if pv.as_of_us is None:
         return durations, causes
-    d = pv.deals
+    d = pv.deals_with("opened")
     end = ibis.ifelse(d.outcome == "open", pv.as_of_us, d.closed_at)
     dur = end - d.opened_at
     d = d.select("outcome", dur=ibis.ifelse(dur < 0, 0, dur))
@@ -204,7 +204,7 @@ def stage_outlook(
 def _conditional(pv: Pivots, horizon_us: int | None) -> float:
     if pv.as_of_us is None:
         return 0.0
-    d = pv.deals
+    d = pv.deals_with("amount")
     d = d.filter((d.outcome == "open") & (d.amount != 0))
     d = d.mutate(days=(pv.as_of_us - d.entered_at) // _DAY_US)
     agg = d.group_by(["stage", "days"]).aggregate(amount=d.amount.sum())
@@ -265,9 +265,9 @@ def _backtest_row(
     amounts = _open_amounts(now, counts)
     actual = won_new = 0.0
     if now.as_of_us is not None:
-        nd = now.deals
+        nd = now.deals_with()
         nd = nd.select(n_deal="deal_id", n_open=ibis.ifelse(nd.outcome == "open", 1, 0))
-        fd = final.deals
+        fd = final.deals_with("closed_amount")
         end = to_us(d + horizon)
         fd = fd.filter(
             (fd.outcome == "won") & (fd.closed_at > now.as_of_us) & (fd.closed_at <= end)
@@ -281,7 +281,8 @@ def _backtest_row(
         actual = float(got["actual"] or 0.0)
         won_new = float(got["won_new"] or 0.0)
     forecasts = {
-        "weighted": _value(amounts, prob),
+        # as the pure-Python row: a plain sum (0, an int, when nothing is open)
+        "weighted": sum(a * prob[stage] for stage, a in amounts.items()),
         "markov": _value(
             amounts, _markov_probabilities(pipeline, _markov_model(_moves(now), pipeline))
         ),
@@ -291,7 +292,7 @@ def _backtest_row(
     return BacktestRow(
         at=d,
         open_deals=sum(counts.values()),
-        open_amount=math.fsum(amounts.values()),
+        open_amount=sum(amounts.values()),
         actual=actual,
         won_new=won_new,
         forecasts=_frozen_map(forecasts),

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import Any, Final
 
 from ..._time import to_utc
 from .._common import check_by, check_choice, check_stage
 from .._funnel import _SKIPS, funnel_from_counts
+from .._history import gc_paused
 from .._outcomes import NO_REASON, velocity_value
-from .._types import DurationStats, Ratio, SnapshotRow, Stall, SubstateVisit, Visit
+from .._types import DurationStats, Ratio, SnapshotRow, Stall, SubstateVisit, Visit, _fast_init
 from .._winloss import check_win_loss, win_loss_result
-from ._columns import from_us, ibis
+from ._columns import EPOCH, from_us, ibis
 from ._pivots import KEY_COLUMNS, NO_KEY, Pivots, grouped, key_value
 
 __all__ = [
@@ -36,6 +38,8 @@ __all__ = [
 ]
 
 _US: Final = timedelta(microseconds=1)
+_DEAL_ID: Final = attrgetter("deal_id")
+_make_visit = _fast_init(Visit)
 
 
 def _td(us: float) -> timedelta:
@@ -92,27 +96,35 @@ def visits(events: Any, pipeline: Any, *, as_of: datetime | None = None) -> list
     pv = Pivots(events, pipeline, as_of)
     if pv.as_of_us is None:
         return []
-    v = pv.visits
-    got = pv.run(
-        v.order_by(["deal_id", "seq"]).select(
-            "deal_id", "stage", "at_us", "next_at", "next_stage", "dur"
-        ),
-        "window functions",
+    v = pv.visits.order_by(["deal_id", "seq"])
+    table = pv.arrow(
+        v.select("deal_id", "stage", "at_us", "next_at", "next_stage", "dur"), "window functions"
     )
-    out: list[Visit] = []
-    for r in got:
-        nxt = r["next_at"]
-        out.append(
-            Visit(
-                deal_id=r["deal_id"],
-                stage=r["stage"],
-                entered_at=from_us(r["at_us"]),
-                exited_at=None if nxt is None else from_us(nxt),
-                next_stage=r["next_stage"],
-                duration=_td(int(r["dur"])),
-                is_open=nxt is None,
-            )
-        )
+    make = _make_visit
+    with gc_paused():
+        cols = _columns(table, times=("at_us", "next_at"), durations=("dur",))
+        out = [
+            make(d, s, at, nxt, ns, dur, nxt is None)
+            for d, s, at, nxt, ns, dur in zip(*cols, strict=True)
+        ]
+        out.sort(key=_DEAL_ID)  # stable: each deal's visits stay in order
+    return out
+
+
+def _columns(table: Any, *, times: tuple[str, ...], durations: tuple[str, ...]) -> list[list[Any]]:
+    """An Arrow table's columns as Python lists, µs columns converted exactly: ``times``
+    to aware UTC datetimes, ``durations`` to timedeltas (Arrow's own conversion of
+    zoned timestamps goes through the time zone database for every value)."""
+    epoch = EPOCH
+    td = timedelta
+    out = []
+    for name in table.column_names:
+        values = table.column(name).to_pylist()
+        if name in times:
+            values = [None if x is None else epoch + td(0, 0, x) for x in values]
+        elif name in durations:
+            values = [td(0, 0, x) for x in values]
+        out.append(values)
     return out
 
 
@@ -139,7 +151,7 @@ def stage_durations(
     pv = Pivots(events, pipeline, as_of, by=by)
     names = pv.opens
     results: dict[tuple[Any, ...], dict[str, DurationStats]] = {}
-    deals = pv.deals
+    deals = pv.deals_with()
     if pv.as_of_us is not None:
         v = _with_keys(pv, pv.visits, deals)
         if per == "deal":
@@ -190,7 +202,7 @@ def substate_durations(
 
     if pv.as_of_us is None:
         return grouped(by, [], {}, fill)
-    deals = pv.deals
+    deals = pv.deals_with()
     sv = _substate_rows(pv)
     sv = _with_keys(pv, sv.filter(sv.stage == name), deals)
     keep = (sv.is_open == 0) if not include_open else sv.dur.notnull()
@@ -282,7 +294,7 @@ def funnel(
     n = len(names)
     if pv.as_of_us is None:
         return grouped(by, [], {}, lambda: funnel_from_counts(_zero_counts(n), names, skips))
-    d = pv.deals
+    d = pv.deals_with()
     counts: dict[tuple[Any, ...], dict[str, list[int]]] = {}
     if skips == "touched":
         agg = d.group_by(["outcome", *pv.group]).aggregate(
@@ -338,7 +350,7 @@ def conversion(
     per = e.group_by(c_deal="deal_id").aggregate(
         first=e.seq.min(where=e.stage == a), last=e.seq.max(where=e.stage == b)
     )
-    d = pv.deals
+    d = pv.deals_with()
     j = d.left_join(per, d.deal_id == per.c_deal)
     agg = _agg(
         j,
@@ -359,12 +371,13 @@ def conversion(
 
 # -------------------------------------------------------------- outcomes
 def _outcome_counts(
-    pv: Pivots, d: Any, extra: dict[str, Any] | None = None
+    pv: Pivots, d: Any, *, amount: bool = False, extra: dict[str, Any] | None = None
 ) -> list[dict[str, Any]]:
-    """Per key and outcome: deals, the amount at closing, and more columns."""
-    agg = d.group_by(["outcome", *pv.group]).aggregate(
-        deals=d.count(), closed_amount=d.closed_amount.sum(), **(extra or {})
-    )
+    """Per key and outcome: deals, with ``amount`` the amount at closing, and more columns."""
+    metrics = dict(extra or {})
+    if amount:
+        metrics["closed_amount"] = d.closed_amount.sum()
+    agg = d.group_by(["outcome", *pv.group]).aggregate(deals=d.count(), **metrics)
     return pv.run(agg, "sum")
 
 
@@ -381,9 +394,9 @@ def win_rate(
     zero: float = 0.0 if by_value else 0
     if pv.as_of_us is None:
         return grouped(by, [], {}, lambda: _ratio(zero, zero))
-    d = pv.deals
+    d = pv.deals_with("closed_amount") if by_value else pv.deals_with()
     parts: dict[tuple[Any, ...], dict[str, float]] = {}
-    for r in _outcome_counts(pv, d):
+    for r in _outcome_counts(pv, d, amount=bool(by_value)):
         value = float(r["closed_amount"] or 0.0) if by_value else int(r["deals"])
         parts.setdefault(pv.key_of(r), {})[r["outcome"]] = value
     results = {}
@@ -406,7 +419,7 @@ def sales_cycle(
     pv = Pivots(events, pipeline, as_of, by=by)
     if pv.as_of_us is None:
         return grouped(by, [], {}, lambda: _duration_stats(None))
-    d = pv.deals
+    d = pv.deals_with("opened")
     dur = d.closed_at - d.opened_at
     keep = d.outcome == outcome
     agg = _agg(
@@ -420,7 +433,7 @@ def snapshot(events: Any, pipeline: Any, as_of: datetime) -> dict[str, SnapshotR
     """:func:`salesstages.metrics.snapshot` on the table's backend."""
     pv = Pivots(events, pipeline, to_utc(as_of, "as_of"))
     out = {name: SnapshotRow(count=0, amount=0.0) for name in pv.opens}
-    d = pv.deals
+    d = pv.deals_with("amount")
     d = d.filter(d.outcome == "open")
     agg = d.group_by("stage").aggregate(deals=d.count(), amount=d.amount.sum())
     for r in pv.run(agg, "sum"):
@@ -434,7 +447,7 @@ def stalled(events: Any, pipeline: Any, *, as_of: datetime | None = None) -> lis
     rot = {s.name: s.rot_after // _US for s in pipeline.open_stages if s.rot_after is not None}
     if pv.as_of_us is None or not rot:
         return []
-    d = pv.deals
+    d = pv.deals_with("last")
     d = d.filter((d.outcome == "open") & d.stage.isin(list(rot)))
     idle = pv.as_of_us - d.last_at
     d = d.select("deal_id", "stage", idle=idle, rot=d.stage.substitute(rot, else_=2**62))
@@ -454,7 +467,7 @@ def lost_reasons(
     pv = Pivots(events, pipeline, as_of)
     if pv.as_of_us is None:
         return []
-    d = pv.deals
+    d = pv.deals_with("reason", "closed_amount")
     d = d.filter(d.outcome == "lost")
     agg = d.group_by("reason").aggregate(deals=d.count(), amount=d.closed_amount.sum())
     rows = [
@@ -476,8 +489,8 @@ def velocity(
     pv = Pivots(events, pipeline, as_of, by=by)
     if pv.as_of_us is None:
         return grouped(by, [], {}, lambda: 0.0)
-    d = pv.deals
-    rows = _outcome_counts(pv, d, {"cycle": (d.closed_at - d.opened_at).sum()})
+    d = pv.deals_with("opened", "closed_amount")
+    rows = _outcome_counts(pv, d, amount=True, extra={"cycle": (d.closed_at - d.opened_at).sum()})
     parts: dict[tuple[Any, ...], dict[str, dict[str, Any]]] = {}
     for r in rows:
         parts.setdefault(pv.key_of(r), {})[r["outcome"]] = r
@@ -527,7 +540,7 @@ def win_loss(
     pv = Pivots(events, pipeline, as_of, by=by if attributes == "opened" else None)
     counts: dict[Hashable | None, list[int]] = {}
     if pv.as_of_us is not None:
-        d = pv.deals.filter(lambda t: t.outcome != "open")
+        d = pv.deals_with().filter(lambda t: t.outcome != "open")
         if attributes == "closing":
             d = _with_closing_key(pv, d, by)
         agg = d.group_by(["outcome", *KEY_COLUMNS]).aggregate(deals=d.count())
