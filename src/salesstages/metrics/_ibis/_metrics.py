@@ -555,17 +555,10 @@ def _with_closing_key(pv: Pivots, deals: Any, name: str) -> Any:
     """``deals`` with the key columns of attribute ``name`` as of each deal's last
     kept event (the latest ``opened`` event, or a later update carrying it)."""
     k = pv.kept
-    item = k.data[name]
-    setters = k.filter((k.kind == "opened") | ((k.kind == "updated") & item.notnull()))
+    item = pv.json.present(k.data, name)
+    setters = k.filter((k.kind == "opened") | ((k.kind == "updated") & item))
     setters = setters.mutate(last=setters.seq.max().over(ibis.window(group_by="deal_id")))
     setters = setters.filter(setters.seq == setters.last)
-    v = setters.data[name]
-    keys = setters.select(
-        kd="deal_id",
-        k_s=v.unwrap_as("string"),
-        k_b=v.unwrap_as("boolean"),
-        k_i=v.unwrap_as("int64"),
-        k_f=v.unwrap_as("float64"),
-    )
+    keys = setters.select(kd="deal_id", **pv.key_columns_of(setters.data, name))
     j = deals.left_join(keys, deals.deal_id == keys.kd)
     return j.select("outcome", *KEY_COLUMNS)

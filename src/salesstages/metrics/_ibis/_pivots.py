@@ -43,6 +43,7 @@ from ..._errors import InvalidLogError, SalesStagesError
 from ..._time import to_utc
 from .._common import check_by
 from ._columns import backend_name, from_us, ibis, missing_function, prepare, to_us
+from ._json import reader
 
 if TYPE_CHECKING:
     from ..._pipeline import Pipeline
@@ -55,7 +56,7 @@ KEY_COLUMNS: Final = ("k_s", "k_b", "k_i", "k_f")
 #: Every optional part of the deal pivot.
 _PARTS: Final = ("opened", "amount", "closed_amount", "last", "reason")
 #: The reason column's value for a closing without a (string) reason.
-NO_KEY: Final = "\x00"
+NO_KEY: Final = "\x1f"
 
 
 def rows(expr: Any, table: Any, what: str) -> list[dict[str, Any]]:
@@ -207,6 +208,7 @@ class Pivots:
         self.pipeline = pipeline
         self.backend = backend_name(table)
         self.t = prepare(table)
+        self.json = reader(self.backend)
         self.opens: tuple[str, ...] = tuple(s.name for s in pipeline.open_stages)
         self.won: tuple[str, ...] = tuple(s.name for s in pipeline.won_stages)
         self.lost: tuple[str, ...] = tuple(s.name for s in pipeline.lost_stages)
@@ -312,7 +314,7 @@ class Pivots:
         w = ibis.window(group_by="deal_id", order_by="seq")
         reason = ibis.ifelse(
             ent.stage.isin(self.lost),
-            ent.data["reason"].unwrap_as("string").coalesce(NO_KEY),
+            self.json.string(ent.data, "reason").coalesce(NO_KEY),
             NO_KEY,
         )
         return ent.select(
@@ -358,12 +360,16 @@ class Pivots:
     def key_columns(self, data: Any) -> dict[str, Any]:
         """The ``by=`` key columns read from a JSON ``data`` column."""
         assert self.by is not None
-        v = data[self.by]
+        return self.key_columns_of(data, self.by)
+
+    def key_columns_of(self, data: Any, name: str) -> dict[str, Any]:
+        """The key columns of attribute ``name`` read from a JSON ``data`` column."""
+        j = self.json
         return {
-            "k_s": v.unwrap_as("string"),
-            "k_b": v.unwrap_as("boolean"),
-            "k_i": v.unwrap_as("int64"),
-            "k_f": v.unwrap_as("float64"),
+            "k_s": j.string(data, name),
+            "k_b": j.boolean(data, name),
+            "k_i": j.integer(data, name),
+            "k_f": j.number(data, name),
         }
 
     @property
@@ -419,11 +425,9 @@ class Pivots:
             cols["opened_at"] = d.o_at.coalesce(d.first_at)
         if "amount" in parts or "closed_amount" in parts:
             # the amount attribute: set by every opened event, and by updates carrying it
-            item = k.data["amount"]
-            am = k.filter((k.kind == "opened") | ((k.kind == "updated") & item.notnull()))
-            am = am.select(
-                "deal_id", "seq", amt=am.data["amount"].unwrap_as("float64").coalesce(0.0)
-            )
+            item = self.json.present(k.data, "amount")
+            am = k.filter((k.kind == "opened") | ((k.kind == "updated") & item))
+            am = am.select("deal_id", "seq", amt=self.json.number(am.data, "amount").coalesce(0.0))
             if "amount" in parts:
                 now = am.group_by(n_deal="deal_id").aggregate(a_now=am.amt.argmax(am.seq))
                 d = d.left_join(now, d.deal_id == now.n_deal)
