@@ -90,8 +90,11 @@ def prepare(table: Any) -> Any:
     at = table.at
     if schema["at"].timezone is None:
         at = at.cast("timestamp('UTC')")
-    data = table.data if schema["data"].is_json() else table.data.cast("json")
-    return table.mutate(at_us=_micros(backend_name(table), at), data=data)
+    backend = backend_name(table)
+    # Spark has no JSON type: its reader parses the string itself
+    keep = schema["data"].is_json() or backend == "pyspark"
+    data = table.data if keep else table.data.cast("json")
+    return table.mutate(at_us=_micros(backend, at), data=data)
 
 
 #: Each backend's own function for a timestamp in whole microseconds since the
