@@ -3,6 +3,7 @@ and comparing two results within the §10 tolerances."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import uuid
@@ -35,6 +36,21 @@ def arrow_table(events: Sequence[Event]) -> Any:
     )
 
 
+#: Every Ibis connection the loaders opened, for :func:`close_all`.
+_OPEN: list[Any] = []
+
+
+def close_all() -> None:
+    """Forget the engine's materialised pivots and close every loader's connection."""
+    from salesstages.metrics._ibis._pivots import CACHE
+
+    CACHE.clear()
+    while _OPEN:
+        con = _OPEN.pop()
+        with contextlib.suppress(Exception):
+            con.disconnect()
+
+
 def _name() -> str:
     return "ev_" + uuid.uuid4().hex[:12]
 
@@ -44,6 +60,7 @@ def duckdb_loader() -> Callable[[Sequence[Event]], Any]:
     import ibis
 
     con = ibis.duckdb.connect()
+    _OPEN.append(con)
 
     def load(events: Sequence[Event]) -> Any:
         name = _name()
@@ -85,6 +102,7 @@ def postgres_loader(conninfo: str) -> Callable[[Sequence[Event]], Any]:
         user=params["user"],
         database=params["dbname"],
     )
+    _OPEN.append(con)
 
     def load(events: Sequence[Event]) -> Any:
         name = _name()
@@ -113,7 +131,11 @@ def spark_loader(spark: Any) -> Callable[[Sequence[Event]], Any]:
 
     def load(events: Sequence[Event]) -> Any:
         name = _name()
-        frame = spark.createDataFrame(arrow_table(events).to_pandas())
+        frame = spark.createDataFrame(
+            arrow_table(events).to_pandas(),
+            schema="deal_id string, seq long, at timestamp, kind string, stage string, "
+            "name string, data string",
+        )
         frame.createOrReplaceTempView(name)
         return con.table(name)
 

@@ -11,7 +11,7 @@ money within 1e-9 relative).
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,7 +19,14 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from _engines import assert_same, duckdb_loader, duckdb_query, postgres_loader, spark_loader
+from _engines import (
+    assert_same,
+    close_all,
+    duckdb_loader,
+    duckdb_query,
+    postgres_loader,
+    spark_loader,
+)
 from _helpers import small_pipeline
 from salesstages import DataError, Event, InvalidLogError, Pipeline, SalesStagesError
 from salesstages import forecast as fc
@@ -133,6 +140,14 @@ SPARK_DRAWN = frozenset(
     )
 )
 _LOADERS: dict[str, Callable[[Sequence[Event]], Any]] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_connections() -> Iterator[None]:
+    """Close the loaders' connections when the module is done."""
+    yield
+    _LOADERS.clear()
+    close_all()
 
 
 @pytest.fixture(
@@ -377,3 +392,16 @@ def test_appended_rows_are_seen() -> None:
     assert isinstance(con, ibis.backends.duckdb.Backend)
     got = m.win_rate(table, _SMALL)
     assert (got.numerator, got.denominator) == (1, 2)  # A won, B lost
+
+
+def test_null_typed_columns_are_read_as_strings() -> None:
+    """A ``name`` column holding only nulls (typed NULL) is accepted, as strings."""
+    t = duckdb_query(
+        "SELECT 'D' AS deal_id, s AS seq, TIMESTAMPTZ '2026-01-05' AS at, "
+        "CASE s WHEN 0 THEN 'opened' ELSE 'stage_entered' END AS kind, "
+        "CASE s WHEN 0 THEN NULL ELSE 'lead' END AS stage, NULL AS name, '{}' AS data "
+        "FROM range(2) r(s)"
+    )
+    assert not t.schema()["name"].is_string()
+    (v,) = m.visits(t, _SMALL)
+    assert (v.deal_id, v.stage, v.is_open) == ("D", "lead", True)

@@ -35,14 +35,23 @@ def _import_ibis() -> Any:
 
 ibis: Any = _import_ibis()
 
+
+def _all_null(dtype: Any) -> bool:
+    """The type of a column holding only nulls (DuckDB's NULL comes through Ibis 12 as
+    an unknown type named NULL)."""
+    if dtype.is_null():
+        return True
+    return bool(dtype.is_unknown()) and 'kind="NULL"' in repr(getattr(dtype, "raw_type", ""))
+
+
 #: Column → (what it must hold, in words; a test on the Ibis dtype).
 _COLUMNS: Final[dict[str, tuple[str, Any]]] = {
     "deal_id": ("string", lambda t: t.is_string()),
     "seq": ("integer", lambda t: t.is_integer()),
     "at": ("timestamp (UTC or timezone-aware)", lambda t: t.is_timestamp()),
     "kind": ("string", lambda t: t.is_string()),
-    "stage": ("string (null allowed)", lambda t: t.is_string()),
-    "name": ("string (null allowed)", lambda t: t.is_string()),
+    "stage": ("string (null allowed)", lambda t: t.is_string() or _all_null(t)),
+    "name": ("string (null allowed)", lambda t: t.is_string() or _all_null(t)),
     "data": ("JSON, or a string holding a JSON object", lambda t: t.is_json() or t.is_string()),
 }
 
@@ -94,7 +103,9 @@ def prepare(table: Any) -> Any:
     # Spark has no JSON type: its reader parses the string itself
     keep = schema["data"].is_json() or backend == "pyspark"
     data = table.data if keep else table.data.cast("json")
-    return table.mutate(at_us=_micros(backend, at), data=data)
+    # a column holding only nulls may come typed as null: read it as strings
+    text = {c: table[c].cast("string") for c in ("stage", "name") if _all_null(schema[c])}
+    return table.mutate(at_us=_micros(backend, at), data=data, **text)
 
 
 #: Each backend's own function for a timestamp in whole microseconds since the
