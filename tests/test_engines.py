@@ -405,3 +405,14 @@ def test_null_typed_columns_are_read_as_strings() -> None:
     assert not t.schema()["name"].is_string()
     (v,) = m.visits(t, _SMALL)
     assert (v.deal_id, v.stage, v.is_open) == ("D", "lead", True)
+
+
+def test_list_valued_by_is_refused() -> None:
+    """by= on an attribute holding a list is refused rather than keyed as missing."""
+    log = [
+        Event(deal_id="A", seq=0, at=T0, kind="opened", data={"team": ["x", "y"]}),
+        Event(deal_id="A", seq=1, at=T0, kind="stage_entered", stage="lead"),
+    ]
+    table = duckdb_loader()(log)
+    with pytest.raises(SalesStagesError, match="list or an object in 'team'"):
+        m.funnel(table, _SMALL, by="team")

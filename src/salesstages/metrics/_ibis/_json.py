@@ -63,6 +63,13 @@ class JsonReader:
         """Any JSON number (not a boolean), as float64."""
         return data[key].unwrap_as("float64")
 
+    def compound(self, data: Any, key: str) -> Any:
+        """True when the value is a JSON array or object."""
+        import ibis.expr.datatypes as dt
+
+        kind = _builtin("json_type", (dt.json,), dt.string)(data[key])
+        return kind.isin(("ARRAY", "OBJECT")).fill_null(False)
+
 
 class _PostgresReader(JsonReader):
     def __init__(self) -> None:
@@ -94,6 +101,9 @@ class _PostgresReader(JsonReader):
     def number(self, data: Any, key: str) -> Any:
         text = self._text(data, key)
         return ibis.ifelse(self._kind(data, key) == "number", text, None).cast("float64")
+
+    def compound(self, data: Any, key: str) -> Any:
+        return self._kind(data, key).isin(("array", "object")).fill_null(False)
 
 
 class _SparkReader(JsonReader):
@@ -151,6 +161,10 @@ class _SparkReader(JsonReader):
         kind = self._kind(data, key)
         numeric = kind.isin(("BIGINT", "DOUBLE")) | kind.startswith("DECIMAL")
         return ibis.ifelse(numeric, self._value(data, key, "double"), None)
+
+    def compound(self, data: Any, key: str) -> Any:
+        kind = self._kind(data, key)
+        return (kind.startswith("ARRAY") | kind.startswith("OBJECT")).fill_null(False)
 
 
 def reader(backend: str) -> JsonReader:

@@ -545,7 +545,7 @@ def win_loss(
             d = _with_closing_key(pv, d, by)
         agg = d.group_by(["outcome", *KEY_COLUMNS]).aggregate(deals=d.count())
         for r in pv.run(agg, "count"):
-            key = key_value(r)
+            key = key_value(r, by)
             c = counts.setdefault(key, [0, 0])
             c[0 if r["outcome"] == "won" else 1] += int(r["deals"])
     return win_loss_result(counts, by, 0, level, min_deals)

@@ -19,7 +19,8 @@
     ``closed_amount`` of its latest closing, ``amount`` now, ``last_at`` (its
     last event of any kind) and, with ``by``, the key columns ``k_s, k_b,
     k_i, k_f`` (the attribute at opening as a string, boolean, integer or
-    float: one of them is set, or none for a missing or null value).
+    float: one of them is set, or none for a missing or null value) and
+    ``k_x`` (1 for a list or an object, which is refused).
 
 Times are whole microseconds since the epoch (``at_us``), so durations are
 exact integers on every backend; amounts follow
@@ -52,7 +53,7 @@ __all__ = ["KEY_COLUMNS", "NO_KEY", "Pivots", "grouped", "rows"]
 
 T = TypeVar("T")
 #: The columns that carry a ``by=`` key (see the module docstring).
-KEY_COLUMNS: Final = ("k_s", "k_b", "k_i", "k_f")
+KEY_COLUMNS: Final = ("k_s", "k_b", "k_i", "k_f", "k_x")
 #: Every optional part of the deal pivot.
 _PARTS: Final = ("opened", "amount", "closed_amount", "last", "reason")
 #: The reason column's value for a closing without a (string) reason.
@@ -85,8 +86,19 @@ def _arrow(expr: Any, table: Any, what: str) -> Any:
     return result
 
 
-def key_value(row: dict[str, Any]) -> Hashable:
-    """The Python value of a ``by=`` key from its key columns."""
+def key_value(row: dict[str, Any], by: str) -> Hashable:
+    """The Python value of a ``by=`` key from its key columns.
+
+    Raises:
+        SalesStagesError: The attribute holds a list or an object (``k_x``), which
+            the Ibis engine does not bring back to key on.
+    """
+    if row["k_x"]:
+        raise SalesStagesError(
+            f"by={by!r}: some deals hold a list or an object in {by!r}; the Ibis engine "
+            "segments on strings, numbers and booleans only: run this on events, or "
+            "segment on an attribute holding a scalar"
+        )
     if row["k_s"] is not None:
         return str(row["k_s"])
     if row["k_b"] is not None:
@@ -114,7 +126,7 @@ def grouped(
     out: dict[Hashable, T] = {}
     for row in keys:
         raw = tuple(row[c] for c in KEY_COLUMNS)
-        key = key_value(row)
+        key = key_value(row, by)
         if key in out:
             raise SalesStagesError(
                 f"by={by!r}: two values of the attribute are the same Python key {key!r} "
@@ -370,6 +382,7 @@ class Pivots:
             "k_b": j.boolean(data, name),
             "k_i": j.integer(data, name),
             "k_f": j.number(data, name),
+            "k_x": ibis.ifelse(j.compound(data, name), 1, 0),
         }
 
     @property
