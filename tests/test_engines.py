@@ -412,3 +412,38 @@ def test_list_valued_by_is_refused() -> None:
     table = duckdb_loader()(log)
     with pytest.raises(SalesStagesError, match="list or an object in 'team'"):
         m.funnel(table, _SMALL, by="team")
+
+
+def test_metrics_in_place_on_a_postgres_store(pg_database: str, pg_table: str) -> None:
+    """§11: a PostgresStore's own table (data as jsonb) is a table the engine runs on in place."""
+    import ibis
+
+    from salesstages import PostgresStore
+
+    p = inbound_b2b()
+    log = simulate(p, deals=80, start=T0, days=90, seed=11)
+    store = PostgresStore(pg_database, table=pg_table)
+    try:
+        deals: dict[str, list[Event]] = {}
+        for e in log:
+            deals.setdefault(e.deal_id, []).append(e)
+        store.append_many(deals.values())
+    finally:
+        store.close()
+    params = dict(part.split("=", 1) for part in pg_database.split())
+    con = ibis.postgres.connect(
+        host=params["host"],
+        port=int(params["port"]),
+        user=params["user"],
+        database=params["dbname"],
+    )
+    try:
+        table = con.table(pg_table)
+        assert_same(m.funnel(table, p), m.funnel(log, p), "funnel")
+        assert_same(
+            m.win_rate(table, p, by_value=True), m.win_rate(log, p, by_value=True), "win_rate"
+        )
+        assert_same(m.stage_durations(table, p), m.stage_durations(log, p), "durations")
+        assert_same(fc.weighted(table, p), fc.weighted(log, p), "weighted")
+    finally:
+        con.disconnect()

@@ -103,6 +103,9 @@ def prepare(table: Any) -> Any:
     # Spark has no JSON type: its reader parses the string itself
     keep = schema["data"].is_json() or backend == "pyspark"
     data = table.data if keep else table.data.cast("json")
+    if backend == "postgres" and getattr(schema["data"], "binary", False):
+        # jsonb (a PostgresStore's own table): the reader's json_* functions take json
+        data = _to_json()(table.data)
     # a column holding only nulls may come typed as null: read it as strings
     text = {c: table[c].cast("string") for c in ("stage", "name") if _all_null(schema[c])}
     return table.mutate(at_us=_micros(backend, at), data=data, **text)
@@ -137,4 +140,16 @@ def missing_function(table: Any, what: str, exc: Exception) -> SalesStagesError:
         f"the {backend_name(table)} backend cannot run {what} ({type(exc).__name__}: {exc}); "
         "run this metric on events instead (the pure-Python engine), or on DuckDB, "
         "PostgreSQL or PySpark"
+    )
+
+
+def _to_json() -> Any:
+    """PostgreSQL's ``to_json(jsonb) -> json``, as an Ibis builtin."""
+    import ibis.expr.datatypes as dt
+
+    def to_json(value: Any) -> Any:  # pragma: no cover - a signature, never called
+        raise NotImplementedError
+
+    return ibis.udf.scalar.builtin(
+        to_json, name="to_json", signature=((dt.JSON(binary=True),), dt.json)
     )
