@@ -116,3 +116,13 @@ class TestAutoAdvanceStopsBeforeUnguardedStage:
         deal.move("c", at=day(2))
         deal.record("call", at=day(3))
         assert deal.stage == "d"
+
+
+class TestLoseReason:
+    """lose() keeps its reason, which may be left empty with None."""
+
+    def test_reason_none_is_recorded_as_none(self) -> None:
+        """lose(reason=None) is accepted and the lost stage's event holds reason None."""
+        deal = two_lost_pipeline().open_deal("D", at=T0)
+        event = deal.lose(at=day(1), reason=None)  # type: ignore[arg-type]
+        assert (deal.stage, dict(event.data)) == ("lost", {"reason": None})

@@ -251,9 +251,9 @@ class TestCombinators:
         v = g(view(("bant", {"q": "timeline"})))
         assert v.reasons[0].startswith("needs at least 2 of 3 criteria, 1 met; missing:")
 
-    @pytest.mark.parametrize("k", [-1, 4, True])
+    @pytest.mark.parametrize("k", [-1, 4, True, "2", 1.5])
     def test_at_least_bad_k(self, k: Any) -> None:
-        """k is between 0 and the number of guards."""
+        """k is a whole number between 0 and the number of guards."""
         with pytest.raises(PipelineError, match="0 <= k <= 3"):
             at_least(k, self.budget, self.need, self.timeline)
 
@@ -305,6 +305,25 @@ class TestCombinators:
         )
         assert len(at_least(2, self.budget, self.need, self.timeline).steps()) == 2
         assert not_(self.budget).steps() == ()
+
+    def test_descriptions_name_the_combinator(self) -> None:
+        """any_of describes itself as "any of", at_least as "at least k of"."""
+        assert any_of(self.budget, self.need).description == (
+            "any of: activity 'bant' with q='budget' recorded; "
+            "activity 'bant' with q='need' recorded"
+        )
+        assert at_least(2, self.budget, self.need).description.startswith("at least 2 of: ")
+
+    def test_builtin_guards_round_trip_through_dicts(self) -> None:
+        """document_sent keeps its own type in to_dict, so guard_from_dict rebuilds an equal guard."""
+        doc = document_sent("proposal")
+        assert doc.to_dict() == {"type": "document_sent", "document": "proposal"}
+        assert guard_from_dict(doc.to_dict()) == doc
+        act = activity("call", outcome="ok")
+        assert act.to_dict() == {"type": "activity", "name": "call", "match": {"outcome": "ok"}}
+        assert guard_from_dict(act.to_dict()) == act
+        combo = any_of(doc, at_least(1, act, self.budget))
+        assert guard_from_dict(combo.to_dict()) == combo
 
     def test_guard_from_dict_errors(self) -> None:
         """Bad guard dicts raise PipelineError."""
