@@ -399,6 +399,25 @@ class TestOutcomes:
             ("timing", 1, 30.0),
         ]
 
+    def test_lost_reasons_order_by_count_not_amount(self) -> None:
+        """Most deals first even when fewer deals lost more: price 2 deals (10 + 10), then
+        budget and timing with one each, by reason, though timing's 100 is the largest."""
+        store = MemoryStore()
+        for deal_id, amount, reason in [
+            ("L1", 10, "price"),
+            ("L2", 100, "timing"),
+            ("L3", 10, "price"),
+            ("L4", 5, "budget"),
+        ]:
+            P.open_deal(deal_id, at=day(0), store=store, amount=amount).lose(
+                at=day(1), reason=reason
+            )
+        assert metrics.lost_reasons(list(store.events()), P) == [
+            ("price", 2, 20.0),
+            ("budget", 1, 5.0),
+            ("timing", 1, 100.0),
+        ]
+
     def test_velocity(self) -> None:
         """3 open (D F G) × 0.5 × mean won amount (120 + 80)/2 / mean cycle 10.5 days."""
         assert metrics.velocity(EVENTS, P) == pytest.approx(3 * 0.5 * 100 / 10.5)

@@ -354,6 +354,18 @@ class TestExport:
         got = {flag: getattr(rebuilt, flag) for flag in FLAGS}
         assert got == {**{f: not defaults[f] for f in FLAGS}, left_out: defaults[left_out]}
 
+    def test_format_is_1_both_ways(self) -> None:
+        """to_dict writes format 1, and a mapping that says format 1 (or none) loads."""
+        p = plain_pipeline()
+        d = p.to_dict()
+        assert d["format"] == 1
+        assert Pipeline.from_dict({**d, "format": 1}) == p
+        assert Pipeline.from_dict({k: v for k, v in d.items() if k != "format"}) == p
+        with pytest.raises(
+            PipelineError, match="unsupported pipeline format 2; this version reads 1"
+        ):
+            Pipeline.from_dict({**d, "format": 2})
+
     def test_stage_from_dict_gives_constructor_defaults(self) -> None:
         """A stage mapping with only a name is the bare Stage: open, no criteria, no extras."""
         assert Stage.from_dict({"name": "a"}) == Stage("a")

@@ -250,6 +250,27 @@ def test_jsonl_seq_gap_in_file_raises(tmp_path: Path) -> None:
         JsonlStore(path).append([ev("A", 2, 1)])
 
 
+def test_jsonl_seq_gap_after_a_blank_line_names_the_line(tmp_path: Path) -> None:
+    """A seq gap in a chunk that also holds a blank line (read line by line) names its line."""
+    path = tmp_path / "e.jsonl"
+    JsonlStore(path).append(opening("A"))  # line 1: one batch line
+    with open(path, "ab") as f:
+        f.write(b"\n")  # line 2: blank
+        f.write(b'["A",3,"2024-05-01T09:00:00+00:00","activity","lead",null,{}]\n')  # line 3
+    with pytest.raises(DataError, match=r"line 3, field 'seq': deal 'A': seq 3 skips"):
+        list(JsonlStore(path).events())
+
+
+def test_jsonl_following_a_fresh_handle_names_the_line(tmp_path: Path) -> None:
+    """events_after(0) on a new handle counts lines from the start of the file."""
+    path = tmp_path / "e.jsonl"
+    JsonlStore(path).append(opening("A"))
+    with open(path, "ab") as f:
+        f.write(b"{not json\n")
+    with pytest.raises(DataError, match=r"e\.jsonl, line 2: not valid JSON"):
+        list(JsonlStore(path).events_after(0))
+
+
 def test_jsonl_seq_repeat_in_batch_line_names_the_line(tmp_path: Path) -> None:
     """A repeated seq inside a batch line is reported with that line's number."""
     path = tmp_path / "e.jsonl"
