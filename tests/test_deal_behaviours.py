@@ -126,3 +126,21 @@ class TestLoseReason:
         deal = two_lost_pipeline().open_deal("D", at=T0)
         event = deal.lose(at=day(1), reason=None)  # type: ignore[arg-type]
         assert (deal.stage, dict(event.data)) == ("lost", {"reason": None})
+
+
+class TestEquality:
+    """Deals are equal only when they follow the same pipeline object and hold the same log."""
+
+    def test_a_move_or_another_pipeline_makes_deals_unequal(self) -> None:
+        """Same opening: equal; one moved: unequal; an equal but separate pipeline: unequal."""
+        p = two_lost_pipeline()
+        a = p.open_deal("D", at=T0)
+        b = p.open_deal("D", at=T0)  # each in its own MemoryStore
+        assert a == b
+        b.move("b", at=day(1))
+        assert a != b
+        other = two_lost_pipeline()
+        c = other.open_deal("D", at=T0)
+        assert other == p
+        assert c != a
+        assert a.__eq__("D") is NotImplemented

@@ -153,7 +153,14 @@ class TestMeetingAccepted:
         assert self.g(view(*((s.name, dict(s.data)) for s in steps))).ok
 
     @pytest.mark.parametrize(
-        ("args", "message"), [(("",), "needs a meeting name"), (("m", ()), "needs party names")]
+        ("args", "message"),
+        [
+            (("",), "needs a meeting name"),
+            ((3,), "needs a meeting name"),
+            (("m", ()), "needs party names"),
+            (("m", ("rep", "")), "needs party names"),
+            (("m", ("rep", 3)), "needs party names"),
+        ],
     )
     def test_bad_arguments(self, args: Any, message: str) -> None:
         """Bad arguments raise PipelineError when the guard is built."""
@@ -186,10 +193,11 @@ class TestActivityGuards:
         assert g(view(("demo_completed", {}))).ok
 
     @pytest.mark.parametrize("factory", [activity, document_sent])
-    def test_empty_name(self, factory: Any) -> None:
-        """An empty name is refused when the guard is built."""
-        with pytest.raises(PipelineError):
-            factory("")
+    @pytest.mark.parametrize("name", ["", 3, None])
+    def test_empty_or_non_string_name(self, factory: Any, name: Any) -> None:
+        """An empty or non-string name is refused when the guard is built."""
+        with pytest.raises(PipelineError, match=r"needs a(n activity| document) name"):
+            factory(name)
 
 
 class TestField:
@@ -324,6 +332,14 @@ class TestCombinators:
         assert guard_from_dict(act.to_dict()) == act
         combo = any_of(doc, at_least(1, act, self.budget))
         assert guard_from_dict(combo.to_dict()) == combo
+
+    def test_steps_are_hashable_by_kind_and_name(self) -> None:
+        """A Step hashes without its data (a dict), so steps can go into sets and dict keys."""
+        a = Step("activity", "call", {"outcome": "ok"})
+        b = Step("activity", "call", {"outcome": "voicemail"})
+        assert hash(a) == hash(b)
+        assert a != b
+        assert len({a, b, Step("activity", "call", {"outcome": "ok"})}) == 2
 
     def test_guard_from_dict_errors(self) -> None:
         """Bad guard dicts raise PipelineError."""

@@ -177,8 +177,8 @@ def _offset(lines: list[str], line: int, col: int) -> int:
 
 def _skipped_subtrees(tree: ast.Module) -> set[int]:
     """ids of nodes whose subtrees are never mutated: annotations, docstrings,
-    f-strings, raise statements (error messages), asserts, ``TYPE_CHECKING``
-    blocks and ``__all__``/``__slots__``."""
+    f-strings, raise statements (error messages), asserts, ``@overload`` stubs,
+    ``TYPE_CHECKING`` blocks and ``__all__``/``__slots__``."""
     skip: set[int] = set()
 
     def mark(node: ast.AST | None) -> None:
@@ -190,6 +190,8 @@ def _skipped_subtrees(tree: ast.Module) -> set[int]:
             mark(node.annotation)
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             mark(node.returns)
+            if any(ast.unparse(d).endswith("overload") for d in node.decorator_list):
+                mark(node)  # a typing stub: never runs
         if isinstance(node, ast.JoinedStr | ast.Raise | ast.Assert):
             mark(node)
         if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
@@ -444,14 +446,21 @@ def _env(workspace: Path) -> dict[str, str]:
 def _run(workspace: Path, tests: Sequence[str], timeout: float) -> tuple[int | None, float]:
     """Run pytest in ``workspace``; the exit code (``None`` on timeout) and seconds taken."""
     start = time.monotonic()
-    proc = subprocess.Popen(
-        _pytest_command(tests),
-        cwd=workspace,
-        env=_env(workspace),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    for attempt in range(5):
+        try:
+            proc = subprocess.Popen(
+                _pytest_command(tests),
+                cwd=workspace,
+                env=_env(workspace),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            break
+        except FileNotFoundError:  # the interpreter's venv is being re-linked: wait
+            if attempt == 4:
+                raise
+            time.sleep(2 + 2 * attempt)
     try:
         code: int | None = proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
