@@ -230,10 +230,21 @@ class TestAllowedMoves:
             ("b", "lost2"),
         }
 
-    def test_allowed_unknown_stage(self, plain: Pipeline) -> None:
-        """allowed() with an unknown name raises UnknownStageError listing the stages."""
+    @pytest.mark.parametrize(
+        "query",
+        [
+            lambda p: p.allowed("a", "x"),
+            lambda p: p.allowed("x", "a"),
+            lambda p: p.targets("x"),
+            lambda p: p.next_stage("x"),
+            lambda p: p.index("x"),
+        ],
+        ids=["allowed-to", "allowed-from", "targets", "next_stage", "index"],
+    )
+    def test_queries_refuse_unknown_stage(self, plain: Pipeline, query: Any) -> None:
+        """Every query with an unknown name raises UnknownStageError listing the stages."""
         with pytest.raises(UnknownStageError, match="no stage 'x'; known stages: a, b, c"):
-            plain.allowed("a", "x")
+            query(plain)
 
     def test_targets_in_pipeline_order(self, plain: Pipeline) -> None:
         """targets() lists allowed destinations in stage order."""
