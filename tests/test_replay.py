@@ -186,6 +186,13 @@ class TestLenient:
         ]
         assert all(isinstance(p, Problem) for p in problems)
 
+    def test_a_deal_with_no_good_event_is_reported_once(self, plain: Pipeline) -> None:
+        """A deal whose only event is refused gets that problem, not also 'no_stage'."""
+        log = [ev(0, "stage_entered", "a")]
+        assert [(p.seq, p.rule) for p in plain.check(log)] == [(0, "first_event")]
+        opened_only = [ev(0, "opened")]
+        assert [(p.seq, p.rule) for p in plain.check(opened_only)] == [(None, "no_stage")]
+
     def test_check_with_guards(self, pipeline: Pipeline) -> None:
         """guards=True re-evaluates entry criteria; without it the log is clean."""
         log = [ev(0, "opened"), ev(1, "stage_entered", "lead"), ev(2, "stage_entered", "discovery")]
