@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import sys
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -632,6 +633,37 @@ class TestErrors:
             metrics.period_conversion(EVENTS, P, "won", start=day(0), end=day(1))
         with pytest.raises(ValueError, match="must be after start"):
             metrics.period_conversion(EVENTS, P, "lead", start=day(1), end=day(1))
+
+    @pytest.mark.parametrize(
+        "call",
+        [
+            lambda by: metrics.stage_durations(EVENTS, P, by=by),
+            lambda by: metrics.substate_durations(EVENTS, P, "proposal", by=by),
+            lambda by: metrics.funnel(EVENTS, P, by=by),
+            lambda by: metrics.conversion(EVENTS, P, "lead", "won", by=by),
+            lambda by: metrics.period_conversion(
+                EVENTS, P, "lead", start=day(0), end=day(12), by=by
+            ),
+            lambda by: metrics.win_rate(EVENTS, P, by=by),
+            lambda by: metrics.sales_cycle(EVENTS, P, by=by),
+            lambda by: metrics.velocity(EVENTS, P, by=by),
+        ],
+        ids=[
+            "stage_durations",
+            "substate_durations",
+            "funnel",
+            "conversion",
+            "period_conversion",
+            "win_rate",
+            "sales_cycle",
+            "velocity",
+        ],
+    )
+    @pytest.mark.parametrize("by", [3, ""])
+    def test_every_segmented_metric_checks_by(self, call: Any, by: object) -> None:
+        """Every metric that segments refuses a by that is not a non-empty attribute name."""
+        with pytest.raises(TypeError, match="by must be an attribute name"):
+            call(by)
 
     def test_bad_by_and_pipeline(self) -> None:
         """by must be a string; the pipeline must be a Pipeline; events must be iterable."""
