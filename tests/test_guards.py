@@ -225,6 +225,12 @@ class TestField:
         assert g(view(amount=5)).ok
         assert g(view(amount=-1)).reasons == ("field 'amount' (= -1) does not satisfy positive",)
 
+    @pytest.mark.parametrize("name", ["", 3, None])
+    def test_name_must_be_a_non_empty_string(self, name: Any) -> None:
+        """field() needs an attribute name."""
+        with pytest.raises(PipelineError, match="needs an attribute name"):
+            field(name)
+
     def test_predicate_must_be_callable(self) -> None:
         """A non-callable predicate is refused."""
         with pytest.raises(PipelineError, match="must be callable"):
@@ -304,6 +310,21 @@ class TestCombinators:
 
         assert evaluate(has_owner, view(owner="x")) == Verdict(True)
         assert evaluate(has_owner, view()).reasons == ("has_owner does not hold",)
+
+    def test_bool_answer_is_explained_by_description_then_name(self) -> None:
+        """A False from a callable is explained by its description, else by its __name__."""
+
+        class Described:
+            description = "the budget is approved"
+
+            def __call__(self, deal: DealView) -> bool:
+                return False
+
+        def budget_approved(deal: DealView) -> bool:
+            return False
+
+        assert evaluate(Described(), view()).reasons == ("the budget is approved does not hold",)
+        assert evaluate(budget_approved, view()).reasons == ("budget_approved does not hold",)
 
     def test_steps_of_combinators(self) -> None:
         """Combinators list the steps of their parts (at_least: the first k)."""

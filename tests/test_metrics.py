@@ -665,6 +665,17 @@ class TestErrors:
         with pytest.raises(TypeError, match="by must be an attribute name"):
             call(by)
 
+    def test_only_ibis_tables_go_to_the_ibis_engine(self) -> None:
+        """A class merely named Table (say, another library's) is not taken for an Ibis table."""
+        from salesstages.metrics._engine import is_ibis_table
+
+        class Table:
+            pass
+
+        assert not is_ibis_table(Table())
+        assert not is_ibis_table(EVENTS)
+        assert metrics.visits(iter(EVENTS), P) == metrics.visits(EVENTS, P)
+
     def test_bad_by_and_pipeline(self) -> None:
         """by must be a string; the pipeline must be a Pipeline; events must be iterable."""
         with pytest.raises(TypeError, match="by must be an attribute name"):

@@ -96,6 +96,12 @@ class TestStageValidation:
 class TestPipelineValidation:
     """A bad Pipeline raises PipelineError naming the problem."""
 
+    @pytest.mark.parametrize("stages", ["abc", b"abc", 3])
+    def test_stages_must_be_a_sequence_of_stages(self, stages: Any) -> None:
+        """A string (although iterable) or a non-iterable is refused as a whole."""
+        with pytest.raises(PipelineError, match="stages must be a sequence of Stage"):
+            Pipeline("p", stages)
+
     def test_duplicate_stage_names(self) -> None:
         """Stage names are unique."""
         with pytest.raises(PipelineError, match="duplicate stage name 'a'"):
@@ -399,6 +405,16 @@ class TestExport:
         assert (
             "first_call --> s_2nd : all of - activity 'a' recorded, activity 'b' recorded" in text
         )
+
+    def test_mermaid_ids_number_every_clash(self) -> None:
+        """Names that become the same id are numbered from 2, each clash on its own."""
+        p = Pipeline(
+            "p", [Stage("a-b"), Stage("a_b"), Stage("a.b"), Stage("c-d"), Stage("c_d"), WON, LOST]
+        )
+        text = p.to_mermaid()
+        # a-b → a_b; a_b clashes → a_b_2; a.b → a_b_3; c-d → c_d; c_d clashes → c_d_2
+        for line in ("as a_b\n", "as a_b_2\n", "as a_b_3\n", "as c_d\n", "as c_d_2\n"):
+            assert line in text
 
     def test_custom_guard_refuses_to_dict(self) -> None:
         """A pipeline with a custom callable guard cannot be serialised."""
