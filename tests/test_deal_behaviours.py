@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from _helpers import T0, day
-from salesstages import MemoryStore, Pipeline, Stage, activity
+from salesstages import MemoryStore, Pipeline, Stage, TransitionRefused, activity
 
 WON = Stage("won", outcome="won")
 LOST = Stage("lost", outcome="lost")
@@ -144,3 +148,24 @@ class TestEquality:
         assert other == p
         assert c != a
         assert a.__eq__("D") is NotImplemented
+
+
+class TestRefusalsWithoutHint:
+    """Refusals that are not about the stage graph do not list the allowed moves."""
+
+    def test_substate_refusal_names_only_the_problem(self) -> None:
+        """A stage without sub-states refuses one, with no 'allowed next' hint."""
+        deal = two_lost_pipeline().open_deal("D", at=T0)
+        with pytest.raises(TransitionRefused) as info:
+            deal.enter_substate("x", at=day(1))
+        assert str(info.value) == (
+            "Cannot enter sub-state 'x' for deal 'D': stage 'a' has no sub-states (asked for 'x')."
+        )
+
+    @pytest.mark.parametrize("activity", ["", 3, None])
+    def test_record_needs_an_activity_name(self, activity: Any) -> None:
+        """record() refuses an empty or non-string activity and records nothing."""
+        deal = two_lost_pipeline().open_deal("D", at=T0)
+        with pytest.raises(ValueError, match="activity must be a non-empty string"):
+            deal.record(activity, at=day(1))
+        assert len(deal.events) == 2

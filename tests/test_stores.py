@@ -299,6 +299,16 @@ def test_jsonl_close_twice_and_before_opening(tmp_path: Path) -> None:
     assert len(list(store.events())) == 3
 
 
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc/self/fd")
+def test_jsonl_close_releases_both_descriptors(tmp_path: Path) -> None:
+    """close() closes the log's and the lock file's descriptors: none is left open."""
+    before = len(list(Path("/proc/self/fd").iterdir()))
+    store = JsonlStore(tmp_path / "e.jsonl")
+    store.append(opening("A"))
+    store.close()
+    assert len(list(Path("/proc/self/fd").iterdir())) == before
+
+
 def test_jsonl_seq_repeat_in_batch_line_names_the_line(tmp_path: Path) -> None:
     """A repeated seq inside a batch line is reported with that line's number."""
     path = tmp_path / "e.jsonl"

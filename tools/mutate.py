@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import dataclasses
 import os
 import queue
@@ -35,6 +36,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tomllib
 from collections import Counter
@@ -461,15 +463,36 @@ def _run(workspace: Path, tests: Sequence[str], timeout: float) -> tuple[int | N
             if attempt == 4:
                 raise
             time.sleep(2 + 2 * attempt)
+    with _RUNNING_LOCK:
+        _RUNNING.add(proc)
     try:
         code: int | None = proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         code = None
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        _kill(proc)
+        with _RUNNING_LOCK:
+            _RUNNING.discard(proc)
     return code, time.monotonic() - start
+
+
+#: The pytest runs under way (each in its own session, so Ctrl-C does not reach them).
+_RUNNING: set[subprocess.Popen[bytes]] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def _kill_all() -> None:
+    with _RUNNING_LOCK:
+        procs = list(_RUNNING)
+    for proc in procs:
+        _kill(proc)
 
 
 def _check_workspace(workspace: Path) -> None:
@@ -530,8 +553,16 @@ def run_mutants(
             report(result)
             return result
 
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            return list(pool.map(one, mutants))
+        pool = ThreadPoolExecutor(max_workers=jobs)
+        try:
+            futures = [pool.submit(one, m) for m in mutants]
+            return [f.result() for f in futures]
+        except BaseException:  # Ctrl-C: drop the queue, stop the runs, restore, clean up
+            pool.shutdown(wait=False, cancel_futures=True)
+            _kill_all()
+            raise
+        finally:
+            pool.shutdown(wait=True)
 
 
 # --------------------------------------------------------------------- report
@@ -653,7 +684,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             flush=True,
         )
 
-    results = run_mutants(mutants, max(1, args.jobs), args.timeout_factor, report)
+    try:
+        results = run_mutants(mutants, max(1, args.jobs), args.timeout_factor, report)
+    except KeyboardInterrupt:
+        print("mutate: interrupted; nothing was left behind", file=sys.stderr)
+        return 130
     score = summarise(results, load_equivalent())
     if any(r.status.startswith("error") for r in results):
         return 1
