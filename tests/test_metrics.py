@@ -551,6 +551,20 @@ class TestBeyond:
         both = metrics.substate_durations(EVENTS, P, "proposal", include_open=True)
         assert both["review"].mean == 3.5 * D
 
+    def test_lost_to_won_is_no_reopening(self) -> None:
+        """With explicit transitions a deal may go lost → won: that reopens no open stage."""
+        p = Pipeline(
+            "p",
+            [Stage("a"), Stage("b"), Stage("won", outcome="won"), Stage("lost", outcome="lost")],
+            transitions=[("a", "b"), ("b", "won"), ("lost", "won")],
+        )
+        store = MemoryStore()
+        deal = p.open_deal("D", at=day(0), store=store)
+        deal.lose(at=day(1), reason="price")
+        deal.move("won", at=day(2))
+        flows = metrics.skips_and_regressions(list(store.events()), p)
+        assert [(f.stage, f.entered, f.reopened) for f in flows] == [("a", 1, 0), ("b", 0, 0)]
+
     def test_skips_and_regressions(self) -> None:
         """B and F skipped qualified; C moved back out of proposal; D reopened into lead."""
         assert metrics.skips_and_regressions(EVENTS, P) == [
