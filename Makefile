@@ -18,11 +18,11 @@ $(STAMP): $(BIN)/python pyproject.toml
 install: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks examples
-	$(BIN)/ruff format --check src tests benchmarks examples
+	$(BIN)/ruff check src tests benchmarks examples tools
+	$(BIN)/ruff format --check src tests benchmarks examples tools
 
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict src/salesstages tests/typing
+	$(BIN)/mypy --strict src/salesstages tests/typing tools
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest

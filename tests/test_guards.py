@@ -265,6 +265,12 @@ class TestCombinators:
         v = g(view(("bant", {"q": "timeline"})))
         assert v.reasons[0].startswith("needs at least 2 of 3 criteria, 1 met; missing:")
 
+    def test_at_least_zero_always_holds(self) -> None:
+        """at_least(0, …) holds even when none of its guards does (at least none of them)."""
+        g = at_least(0, self.budget, self.need)
+        assert g(view()).ok
+        assert g(view()).reasons == ()
+
     @pytest.mark.parametrize("k", [-1, 4, True, "2", 1.5])
     def test_at_least_bad_k(self, k: Any) -> None:
         """k is a whole number between 0 and the number of guards."""
