@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DOCS_STAMP := $(VENV)/.installed-docs
 
-.PHONY: install test lint typecheck pytest demo bench clean docs docs-serve screenshot
+.PHONY: install test lint typecheck pytest demo bench clean docs docs-serve screenshot mutate
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,11 +18,11 @@ $(STAMP): $(BIN)/python pyproject.toml
 install: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks examples
-	$(BIN)/ruff format --check src tests benchmarks examples
+	$(BIN)/ruff check src tests benchmarks examples tools
+	$(BIN)/ruff format --check src tests benchmarks examples tools
 
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict src/salesstages tests/typing
+	$(BIN)/mypy --strict src/salesstages tests/typing tools
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest
@@ -53,6 +53,13 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/metrics.py
 	$(BIN)/python benchmarks/forecast.py
 	cd benchmarks && ../$(BIN)/python report.py
+
+# Mutation sampling (not part of `make test`): plant a fixed-seed sample of one-line
+# bugs in the core, each in a temporary copy, and run that area's tests against it.
+# Pass options through MUTATE_ARGS, e.g. make mutate MUTATE_ARGS="--per-area 30 --area deal".
+MUTATE_ARGS ?=
+mutate: $(STAMP)
+	nice -n 10 $(BIN)/python tools/mutate.py $(MUTATE_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist site .pytest_cache .mypy_cache .ruff_cache

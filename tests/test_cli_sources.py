@@ -23,12 +23,6 @@ pytest.importorskip("pyarrow")
 Run = tuple[int, str, str]
 Runner = Callable[..., Run]
 
-#: The Ibis engine of salesstages.metrics is being written on another branch.
-needs_ibis_engine = pytest.mark.skipif(
-    not hasattr(salesstages.metrics._ibis, "funnel"),
-    reason="the Ibis engine of salesstages.metrics has not landed yet",
-)
-
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
@@ -184,7 +178,6 @@ def test_each_source_opens_as_an_ibis_table_with_the_canonical_columns(
         assert t.filter(t.kind == "opened").count().execute() == 150
 
 
-@needs_ibis_engine
 @pytest.mark.parametrize(
     ("kind", "extra"),
     [("parquet", ()), ("duckdb", ()), ("duckdb", ("--table", "stage_changes")), ("jsonl", ())],
@@ -220,18 +213,6 @@ def _assert_close(got: Any, expected: Any, where: str) -> None:
         assert math.isclose(got, expected, rel_tol=1e-9, abs_tol=1e-10), (where, got, expected)
     else:
         assert got == expected, where
-
-
-@pytest.mark.skipif(
-    hasattr(salesstages.metrics._ibis, "funnel"), reason="the Ibis engine has landed"
-)
-def test_duckdb_engine_before_the_ibis_engine_is_one_error_line(
-    files: dict[str, Path], run: Runner
-) -> None:
-    """Asking for the duckdb engine before it exists says so and points to --engine python."""
-    err = _error(run("report", str(files["parquet"]), "-p", "inbound_b2b", "--engine", "duckdb"))
-    assert "has no Ibis engine" in err
-    assert "--engine python" in err
 
 
 # ------------------------------------------------------------------- bad input
@@ -302,8 +283,6 @@ def test_an_unreachable_database_is_one_line_without_the_password(run: Runner, e
     """A PostgreSQL URL nobody answers gives one line naming the URL (password hidden), exit 2."""
     pytest.importorskip("ibis")
     pytest.importorskip("psycopg")
-    if engine == "duckdb" and not hasattr(salesstages.metrics._ibis, "funnel"):
-        pytest.skip("the Ibis engine of salesstages.metrics has not landed yet")
     port = _closed_port()
     url = f"postgresql://sales:s3cr3t-pw@127.0.0.1:{port}/crm"
     err = _error(run("report", url, "--table", "events", "-p", "inbound_b2b", "--engine", engine))

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from _helpers import T0, day
-from salesstages import MemoryStore, Pipeline, Stage, activity
+from salesstages import MemoryStore, Pipeline, Stage, TransitionRefused, activity
 
 WON = Stage("won", outcome="won")
 LOST = Stage("lost", outcome="lost")
@@ -116,3 +120,52 @@ class TestAutoAdvanceStopsBeforeUnguardedStage:
         deal.move("c", at=day(2))
         deal.record("call", at=day(3))
         assert deal.stage == "d"
+
+
+class TestLoseReason:
+    """lose() keeps its reason, which may be left empty with None."""
+
+    def test_reason_none_is_recorded_as_none(self) -> None:
+        """lose(reason=None) is accepted and the lost stage's event holds reason None."""
+        deal = two_lost_pipeline().open_deal("D", at=T0)
+        event = deal.lose(at=day(1), reason=None)  # type: ignore[arg-type]
+        assert (deal.stage, dict(event.data)) == ("lost", {"reason": None})
+
+
+class TestEquality:
+    """Deals are equal only when they follow the same pipeline object and hold the same log."""
+
+    def test_a_move_or_another_pipeline_makes_deals_unequal(self) -> None:
+        """Same opening: equal; one moved: unequal; an equal but separate pipeline: unequal."""
+        p = two_lost_pipeline()
+        a = p.open_deal("D", at=T0)
+        b = p.open_deal("D", at=T0)  # each in its own MemoryStore
+        assert a == b
+        b.move("b", at=day(1))
+        assert a != b
+        other = two_lost_pipeline()
+        c = other.open_deal("D", at=T0)
+        assert other == p
+        assert c != a
+        assert a.__eq__("D") is NotImplemented
+
+
+class TestRefusalsWithoutHint:
+    """Refusals that are not about the stage graph do not list the allowed moves."""
+
+    def test_substate_refusal_names_only_the_problem(self) -> None:
+        """A stage without sub-states refuses one, with no 'allowed next' hint."""
+        deal = two_lost_pipeline().open_deal("D", at=T0)
+        with pytest.raises(TransitionRefused) as info:
+            deal.enter_substate("x", at=day(1))
+        assert str(info.value) == (
+            "Cannot enter sub-state 'x' for deal 'D': stage 'a' has no sub-states (asked for 'x')."
+        )
+
+    @pytest.mark.parametrize("activity", ["", 3, None])
+    def test_record_needs_an_activity_name(self, activity: Any) -> None:
+        """record() refuses an empty or non-string activity and records nothing."""
+        deal = two_lost_pipeline().open_deal("D", at=T0)
+        with pytest.raises(ValueError, match="activity must be a non-empty string"):
+            deal.record(activity, at=day(1))
+        assert len(deal.events) == 2

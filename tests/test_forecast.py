@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -189,6 +190,12 @@ class TestMarkov:
         assert dict(model.absorption["b"]) == pytest.approx({"w": 13 / 22, "l": 9 / 22})
         assert model.stages == ("a", "b")
         assert model.unresolved == ()
+        # the model's own short repr: 6 + 1 + 3 moves out of a, 2 + 5 + 3 out of b = 20
+        assert repr(model) == "MarkovModel(moves=20, win_probability={a: 0.4545, b: 0.5909})"
+        # a result type is built by keyword only, so fields can be added without breaking callers
+        values = [getattr(model, f.name) for f in attrs.fields(forecast.MarkovModel)]
+        with pytest.raises(TypeError):
+            forecast.MarkovModel(*values)
 
     def test_expected_value_forecast(self) -> None:
         """Σ amount × P(win | stage): 1100 × 5/11 + 2200 × 13/22 = 500 + 1300."""

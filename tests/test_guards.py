@@ -153,7 +153,14 @@ class TestMeetingAccepted:
         assert self.g(view(*((s.name, dict(s.data)) for s in steps))).ok
 
     @pytest.mark.parametrize(
-        ("args", "message"), [(("",), "needs a meeting name"), (("m", ()), "needs party names")]
+        ("args", "message"),
+        [
+            (("",), "needs a meeting name"),
+            ((3,), "needs a meeting name"),
+            (("m", ()), "needs party names"),
+            (("m", ("rep", "")), "needs party names"),
+            (("m", ("rep", 3)), "needs party names"),
+        ],
     )
     def test_bad_arguments(self, args: Any, message: str) -> None:
         """Bad arguments raise PipelineError when the guard is built."""
@@ -186,10 +193,11 @@ class TestActivityGuards:
         assert g(view(("demo_completed", {}))).ok
 
     @pytest.mark.parametrize("factory", [activity, document_sent])
-    def test_empty_name(self, factory: Any) -> None:
-        """An empty name is refused when the guard is built."""
-        with pytest.raises(PipelineError):
-            factory("")
+    @pytest.mark.parametrize("name", ["", 3, None])
+    def test_empty_or_non_string_name(self, factory: Any, name: Any) -> None:
+        """An empty or non-string name is refused when the guard is built."""
+        with pytest.raises(PipelineError, match=r"needs a(n activity| document) name"):
+            factory(name)
 
 
 class TestField:
@@ -216,6 +224,12 @@ class TestField:
         g = field("amount", positive)
         assert g(view(amount=5)).ok
         assert g(view(amount=-1)).reasons == ("field 'amount' (= -1) does not satisfy positive",)
+
+    @pytest.mark.parametrize("name", ["", 3, None])
+    def test_name_must_be_a_non_empty_string(self, name: Any) -> None:
+        """field() needs an attribute name."""
+        with pytest.raises(PipelineError, match="needs an attribute name"):
+            field(name)
 
     def test_predicate_must_be_callable(self) -> None:
         """A non-callable predicate is refused."""
@@ -251,9 +265,15 @@ class TestCombinators:
         v = g(view(("bant", {"q": "timeline"})))
         assert v.reasons[0].startswith("needs at least 2 of 3 criteria, 1 met; missing:")
 
-    @pytest.mark.parametrize("k", [-1, 4, True])
+    def test_at_least_zero_always_holds(self) -> None:
+        """at_least(0, …) holds even when none of its guards does (at least none of them)."""
+        g = at_least(0, self.budget, self.need)
+        assert g(view()).ok
+        assert g(view()).reasons == ()
+
+    @pytest.mark.parametrize("k", [-1, 4, True, "2", 1.5])
     def test_at_least_bad_k(self, k: Any) -> None:
-        """k is between 0 and the number of guards."""
+        """k is a whole number between 0 and the number of guards."""
         with pytest.raises(PipelineError, match="0 <= k <= 3"):
             at_least(k, self.budget, self.need, self.timeline)
 
@@ -297,6 +317,21 @@ class TestCombinators:
         assert evaluate(has_owner, view(owner="x")) == Verdict(True)
         assert evaluate(has_owner, view()).reasons == ("has_owner does not hold",)
 
+    def test_bool_answer_is_explained_by_description_then_name(self) -> None:
+        """A False from a callable is explained by its description, else by its __name__."""
+
+        class Described:
+            description = "the budget is approved"
+
+            def __call__(self, deal: DealView) -> bool:
+                return False
+
+        def budget_approved(deal: DealView) -> bool:
+            return False
+
+        assert evaluate(Described(), view()).reasons == ("the budget is approved does not hold",)
+        assert evaluate(budget_approved, view()).reasons == ("budget_approved does not hold",)
+
     def test_steps_of_combinators(self) -> None:
         """Combinators list the steps of their parts (at_least: the first k)."""
         assert all_of(self.budget, field("x")).steps() == (
@@ -305,6 +340,33 @@ class TestCombinators:
         )
         assert len(at_least(2, self.budget, self.need, self.timeline).steps()) == 2
         assert not_(self.budget).steps() == ()
+
+    def test_descriptions_name_the_combinator(self) -> None:
+        """any_of describes itself as "any of", at_least as "at least k of"."""
+        assert any_of(self.budget, self.need).description == (
+            "any of: activity 'bant' with q='budget' recorded; "
+            "activity 'bant' with q='need' recorded"
+        )
+        assert at_least(2, self.budget, self.need).description.startswith("at least 2 of: ")
+
+    def test_builtin_guards_round_trip_through_dicts(self) -> None:
+        """document_sent keeps its own type in to_dict, so guard_from_dict rebuilds an equal guard."""
+        doc = document_sent("proposal")
+        assert doc.to_dict() == {"type": "document_sent", "document": "proposal"}
+        assert guard_from_dict(doc.to_dict()) == doc
+        act = activity("call", outcome="ok")
+        assert act.to_dict() == {"type": "activity", "name": "call", "match": {"outcome": "ok"}}
+        assert guard_from_dict(act.to_dict()) == act
+        combo = any_of(doc, at_least(1, act, self.budget))
+        assert guard_from_dict(combo.to_dict()) == combo
+
+    def test_steps_are_hashable_by_kind_and_name(self) -> None:
+        """A Step hashes without its data (a dict), so steps can go into sets and dict keys."""
+        a = Step("activity", "call", {"outcome": "ok"})
+        b = Step("activity", "call", {"outcome": "voicemail"})
+        assert hash(a) == hash(b)
+        assert a != b
+        assert len({a, b, Step("activity", "call", {"outcome": "ok"})}) == 2
 
     def test_guard_from_dict_errors(self) -> None:
         """Bad guard dicts raise PipelineError."""

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import sys
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -399,6 +400,25 @@ class TestOutcomes:
             ("timing", 1, 30.0),
         ]
 
+    def test_lost_reasons_order_by_count_not_amount(self) -> None:
+        """Most deals first even when fewer deals lost more: price 2 deals (10 + 10), then
+        budget and timing with one each, by reason, though timing's 100 is the largest."""
+        store = MemoryStore()
+        for deal_id, amount, reason in [
+            ("L1", 10, "price"),
+            ("L2", 100, "timing"),
+            ("L3", 10, "price"),
+            ("L4", 5, "budget"),
+        ]:
+            P.open_deal(deal_id, at=day(0), store=store, amount=amount).lose(
+                at=day(1), reason=reason
+            )
+        assert metrics.lost_reasons(list(store.events()), P) == [
+            ("price", 2, 20.0),
+            ("budget", 1, 5.0),
+            ("timing", 1, 100.0),
+        ]
+
     def test_velocity(self) -> None:
         """3 open (D F G) × 0.5 × mean won amount (120 + 80)/2 / mean cycle 10.5 days."""
         assert metrics.velocity(EVENTS, P) == pytest.approx(3 * 0.5 * 100 / 10.5)
@@ -531,6 +551,20 @@ class TestBeyond:
         both = metrics.substate_durations(EVENTS, P, "proposal", include_open=True)
         assert both["review"].mean == 3.5 * D
 
+    def test_lost_to_won_is_no_reopening(self) -> None:
+        """With explicit transitions a deal may go lost → won: that reopens no open stage."""
+        p = Pipeline(
+            "p",
+            [Stage("a"), Stage("b"), Stage("won", outcome="won"), Stage("lost", outcome="lost")],
+            transitions=[("a", "b"), ("b", "won"), ("lost", "won")],
+        )
+        store = MemoryStore()
+        deal = p.open_deal("D", at=day(0), store=store)
+        deal.lose(at=day(1), reason="price")
+        deal.move("won", at=day(2))
+        flows = metrics.skips_and_regressions(list(store.events()), p)
+        assert [(f.stage, f.entered, f.reopened) for f in flows] == [("a", 1, 0), ("b", 0, 0)]
+
     def test_skips_and_regressions(self) -> None:
         """B and F skipped qualified; C moved back out of proposal; D reopened into lead."""
         assert metrics.skips_and_regressions(EVENTS, P) == [
@@ -613,6 +647,48 @@ class TestErrors:
             metrics.period_conversion(EVENTS, P, "won", start=day(0), end=day(1))
         with pytest.raises(ValueError, match="must be after start"):
             metrics.period_conversion(EVENTS, P, "lead", start=day(1), end=day(1))
+
+    @pytest.mark.parametrize(
+        "call",
+        [
+            lambda by: metrics.stage_durations(EVENTS, P, by=by),
+            lambda by: metrics.substate_durations(EVENTS, P, "proposal", by=by),
+            lambda by: metrics.funnel(EVENTS, P, by=by),
+            lambda by: metrics.conversion(EVENTS, P, "lead", "won", by=by),
+            lambda by: metrics.period_conversion(
+                EVENTS, P, "lead", start=day(0), end=day(12), by=by
+            ),
+            lambda by: metrics.win_rate(EVENTS, P, by=by),
+            lambda by: metrics.sales_cycle(EVENTS, P, by=by),
+            lambda by: metrics.velocity(EVENTS, P, by=by),
+        ],
+        ids=[
+            "stage_durations",
+            "substate_durations",
+            "funnel",
+            "conversion",
+            "period_conversion",
+            "win_rate",
+            "sales_cycle",
+            "velocity",
+        ],
+    )
+    @pytest.mark.parametrize("by", [3, ""])
+    def test_every_segmented_metric_checks_by(self, call: Any, by: object) -> None:
+        """Every metric that segments refuses a by that is not a non-empty attribute name."""
+        with pytest.raises(TypeError, match="by must be an attribute name"):
+            call(by)
+
+    def test_only_ibis_tables_go_to_the_ibis_engine(self) -> None:
+        """A class merely named Table (say, another library's) is not taken for an Ibis table."""
+        from salesstages.metrics._engine import is_ibis_table
+
+        class Table:
+            pass
+
+        assert not is_ibis_table(Table())
+        assert not is_ibis_table(EVENTS)
+        assert metrics.visits(iter(EVENTS), P) == metrics.visits(EVENTS, P)
 
     def test_bad_by_and_pipeline(self) -> None:
         """by must be a string; the pipeline must be a Pipeline; events must be iterable."""

@@ -96,6 +96,12 @@ class TestStageValidation:
 class TestPipelineValidation:
     """A bad Pipeline raises PipelineError naming the problem."""
 
+    @pytest.mark.parametrize("stages", ["abc", b"abc", 3])
+    def test_stages_must_be_a_sequence_of_stages(self, stages: Any) -> None:
+        """A string (although iterable) or a non-iterable is refused as a whole."""
+        with pytest.raises(PipelineError, match="stages must be a sequence of Stage"):
+            Pipeline("p", stages)
+
     def test_duplicate_stage_names(self) -> None:
         """Stage names are unique."""
         with pytest.raises(PipelineError, match="duplicate stage name 'a'"):
@@ -230,10 +236,21 @@ class TestAllowedMoves:
             ("b", "lost2"),
         }
 
-    def test_allowed_unknown_stage(self, plain: Pipeline) -> None:
-        """allowed() with an unknown name raises UnknownStageError listing the stages."""
+    @pytest.mark.parametrize(
+        "query",
+        [
+            lambda p: p.allowed("a", "x"),
+            lambda p: p.allowed("x", "a"),
+            lambda p: p.targets("x"),
+            lambda p: p.next_stage("x"),
+            lambda p: p.index("x"),
+        ],
+        ids=["allowed-to", "allowed-from", "targets", "next_stage", "index"],
+    )
+    def test_queries_refuse_unknown_stage(self, plain: Pipeline, query: Any) -> None:
+        """Every query with an unknown name raises UnknownStageError listing the stages."""
         with pytest.raises(UnknownStageError, match="no stage 'x'; known stages: a, b, c"):
-            plain.allowed("a", "x")
+            query(plain)
 
     def test_targets_in_pipeline_order(self, plain: Pipeline) -> None:
         """targets() lists allowed destinations in stage order."""
@@ -354,6 +371,18 @@ class TestExport:
         got = {flag: getattr(rebuilt, flag) for flag in FLAGS}
         assert got == {**{f: not defaults[f] for f in FLAGS}, left_out: defaults[left_out]}
 
+    def test_format_is_1_both_ways(self) -> None:
+        """to_dict writes format 1, and a mapping that says format 1 (or none) loads."""
+        p = plain_pipeline()
+        d = p.to_dict()
+        assert d["format"] == 1
+        assert Pipeline.from_dict({**d, "format": 1}) == p
+        assert Pipeline.from_dict({k: v for k, v in d.items() if k != "format"}) == p
+        with pytest.raises(
+            PipelineError, match="unsupported pipeline format 2; this version reads 1"
+        ):
+            Pipeline.from_dict({**d, "format": 2})
+
     def test_stage_from_dict_gives_constructor_defaults(self) -> None:
         """A stage mapping with only a name is the bare Stage: open, no criteria, no extras."""
         assert Stage.from_dict({"name": "a"}) == Stage("a")
@@ -376,6 +405,16 @@ class TestExport:
         assert (
             "first_call --> s_2nd : all of - activity 'a' recorded, activity 'b' recorded" in text
         )
+
+    def test_mermaid_ids_number_every_clash(self) -> None:
+        """Names that become the same id are numbered from 2, each clash on its own."""
+        p = Pipeline(
+            "p", [Stage("a-b"), Stage("a_b"), Stage("a.b"), Stage("c-d"), Stage("c_d"), WON, LOST]
+        )
+        text = p.to_mermaid()
+        # a-b → a_b; a_b clashes → a_b_2; a.b → a_b_3; c-d → c_d; c_d clashes → c_d_2
+        for line in ("as a_b\n", "as a_b_2\n", "as a_b_3\n", "as c_d\n", "as c_d_2\n"):
+            assert line in text
 
     def test_custom_guard_refuses_to_dict(self) -> None:
         """A pipeline with a custom callable guard cannot be serialised."""

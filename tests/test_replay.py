@@ -74,38 +74,85 @@ def broken(index: int, **changes: Any) -> list[Event]:
 
 
 BROKEN_LOGS = [
-    ("first_event", broken(0, kind="activity", name="x"), 0),
-    ("second_event", broken(1, kind="activity", name="x"), 1),
-    ("second_event", broken(1, stage="won"), 1),
-    ("seq", [e for e in good_log() if e.seq != 3], 4),
-    ("seq", [*good_log()[:4], attrs.evolve(good_log()[3], name="dup"), *good_log()[4:]], 3),
-    ("time", broken(3, at=day(0.5)), 3),
-    ("unknown_stage", broken(2, stage="zz"), 2),
-    ("move_not_allowed", broken(2, stage="a"), 2),
-    ("stage_mismatch", broken(3, stage="a"), 3),
-    ("duplicate_opened", broken(3, kind="opened"), 3),
-    ("after_won", [*good_log(), ev(8, "activity", "won", name="kickoff")], 8),
-    ("substate", broken(3, kind="substate_entered", name="review"), 3),
+    (
+        "first_event",
+        broken(0, kind="activity", name="x"),
+        0,
+        "the first event is 'activity', not 'opened'",
+    ),
+    (
+        "second_event",
+        broken(1, kind="activity", name="x"),
+        1,
+        "the event after 'opened' is 'activity', not 'stage_entered'",
+    ),
+    (
+        "second_event",
+        broken(1, stage="won"),
+        1,
+        "the first stage entered, 'won', is not an open stage",
+    ),
+    ("seq", [e for e in good_log() if e.seq != 3], 4, "seq 4 where 3 was expected (a gap)"),
+    (
+        "seq",
+        [*good_log()[:4], attrs.evolve(good_log()[3], name="dup"), *good_log()[4:]],
+        3,
+        "seq 3 where 4 was expected (a duplicate)",
+    ),
+    # day(0.5) is 2026-01-05 21:00; the event before it (seq 2) is at day(2), 2026-01-07 09:00
+    (
+        "time",
+        broken(3, at=day(0.5)),
+        3,
+        "event at 2026-01-05T21:00:00+00:00 is earlier than the previous one at 2026-01-07T09:00:00+00:00",
+    ),
+    ("unknown_stage", broken(2, stage="zz"), 2, "unknown stage 'zz'"),
+    (
+        "move_not_allowed",
+        broken(2, stage="a"),
+        2,
+        "the pipeline does not allow moving from 'a' to 'a'",
+    ),
+    (
+        "stage_mismatch",
+        broken(3, stage="a"),
+        3,
+        "'updated' event names stage 'a' but the deal is in 'b'",
+    ),
+    ("duplicate_opened", broken(3, kind="opened"), 3, "a second 'opened' event"),
+    (
+        "after_won",
+        [*good_log(), ev(8, "activity", "won", name="kickoff")],
+        8,
+        "'activity' event after the deal was won in 'won'",
+    ),
+    (
+        "substate",
+        broken(3, kind="substate_entered", name="review"),
+        3,
+        "'review' is not a sub-state of 'b'",
+    ),
 ]
 
 
 class TestStrictErrors:
-    """Each rule, broken once, raises InvalidLogError naming deal, seq and rule."""
+    """Each rule, broken once, raises InvalidLogError naming deal, seq, rule and what is wrong."""
 
     @pytest.mark.parametrize(
-        ("rule", "log", "seq"),
+        ("rule", "log", "seq", "says"),
         BROKEN_LOGS,
-        ids=[f"{r}-{i}" for i, (r, _, _) in enumerate(BROKEN_LOGS)],
+        ids=[f"{r}-{i}" for i, (r, _, _, _) in enumerate(BROKEN_LOGS)],
     )
-    def test_rule(self, plain: Pipeline, rule: str, log: list[Event], seq: int) -> None:
-        """strict replay raises at the bad event; check reports the same rule."""
+    def test_rule(self, plain: Pipeline, rule: str, log: list[Event], seq: int, says: str) -> None:
+        """strict replay raises at the bad event; check reports the same rule with the same words."""
         with pytest.raises(InvalidLogError) as info:
             plain.replay(log)
         err = info.value
         assert (err.deal_id, err.seq, err.rule) == ("D", seq, rule)
-        assert f"deal 'D', seq {seq}" in str(err)
+        assert f"deal 'D', seq {seq}: {says} (rule {rule!r})" in str(err)
         assert "strict=False" in str(err)
-        assert rule in [p.rule for p in plain.check(log)]
+        messages = [p.message for p in plain.check(log) if p.rule == rule]
+        assert messages[0] == f"deal 'D', seq {seq}: {says}"
 
     def test_opened_only(self, plain: Pipeline) -> None:
         """A deal that never entered a stage is refused strictly and dropped leniently."""
@@ -138,6 +185,13 @@ class TestLenient:
             ("D", 7, "move_not_allowed"),  # still lost (seq 6 skipped): lost → won
         ]
         assert all(isinstance(p, Problem) for p in problems)
+
+    def test_a_deal_with_no_good_event_is_reported_once(self, plain: Pipeline) -> None:
+        """A deal whose only event is refused gets that problem, not also 'no_stage'."""
+        log = [ev(0, "stage_entered", "a")]
+        assert [(p.seq, p.rule) for p in plain.check(log)] == [(0, "first_event")]
+        opened_only = [ev(0, "opened")]
+        assert [(p.seq, p.rule) for p in plain.check(opened_only)] == [(None, "no_stage")]
 
     def test_check_with_guards(self, pipeline: Pipeline) -> None:
         """guards=True re-evaluates entry criteria; without it the log is clean."""

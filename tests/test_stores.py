@@ -125,6 +125,13 @@ def test_sqlite_bad_arguments(tmp_path: Path) -> None:
         SqliteStore(tmp_path / "e.db", timeout=-1)
 
 
+def test_sqlite_timeout_zero_is_allowed(tmp_path: Path) -> None:
+    """timeout=0 (fail at once on a locked database) is a valid choice: the bound is inclusive."""
+    with SqliteStore(tmp_path / "e.db", timeout=0) as store:
+        store.append(opening("A"))
+        assert len(store) == 2
+
+
 def test_sqlite_not_a_database(tmp_path: Path) -> None:
     """Opening a file that is not SQLite raises DataError naming the file."""
     path = tmp_path / "junk.db"
@@ -248,6 +255,58 @@ def test_jsonl_seq_gap_in_file_raises(tmp_path: Path) -> None:
         list(JsonlStore(path).events())
     with pytest.raises(DataError, match=r"seq 3 skips \(expected 2\)"):
         JsonlStore(path).append([ev("A", 2, 1)])
+
+
+def test_jsonl_seq_gap_after_a_blank_line_names_the_line(tmp_path: Path) -> None:
+    """A seq gap in a chunk that also holds a blank line (read line by line) names its line."""
+    path = tmp_path / "e.jsonl"
+    JsonlStore(path).append(opening("A"))  # line 1: one batch line
+    with open(path, "ab") as f:
+        f.write(b"\n")  # line 2: blank
+        f.write(b'["A",3,"2024-05-01T09:00:00+00:00","activity","lead",null,{}]\n')  # line 3
+    with pytest.raises(DataError, match=r"line 3, field 'seq': deal 'A': seq 3 skips"):
+        list(JsonlStore(path).events())
+
+
+def test_jsonl_following_a_fresh_handle_names_the_line(tmp_path: Path) -> None:
+    """events_after(0) on a new handle counts lines from the start of the file."""
+    path = tmp_path / "e.jsonl"
+    JsonlStore(path).append(opening("A"))
+    with open(path, "ab") as f:
+        f.write(b"{not json\n")
+    with pytest.raises(DataError, match=r"e\.jsonl, line 2: not valid JSON"):
+        list(JsonlStore(path).events_after(0))
+
+
+def test_jsonl_deal_ids_names_the_bad_line(tmp_path: Path) -> None:
+    """deal_ids() counts lines from the start of the file when it meets a bad one."""
+    path = tmp_path / "e.jsonl"
+    JsonlStore(path).append(opening("A"))
+    with open(path, "ab") as f:
+        f.write(b"{not json\n")
+    with pytest.raises(DataError, match=r"e\.jsonl, line 2: not valid JSON"):
+        JsonlStore(path).deal_ids()
+
+
+def test_jsonl_close_twice_and_before_opening(tmp_path: Path) -> None:
+    """close() is safe on a handle that never opened the file and on one already closed."""
+    JsonlStore(tmp_path / "never.jsonl").close()
+    store = JsonlStore(tmp_path / "e.jsonl")
+    store.append(opening("A"))
+    store.close()
+    store.close()
+    store.append([ev("A", 2, 1)])  # a later append reopens the file
+    assert len(list(store.events())) == 3
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc/self/fd")
+def test_jsonl_close_releases_both_descriptors(tmp_path: Path) -> None:
+    """close() closes the log's and the lock file's descriptors: none is left open."""
+    before = len(list(Path("/proc/self/fd").iterdir()))
+    store = JsonlStore(tmp_path / "e.jsonl")
+    store.append(opening("A"))
+    store.close()
+    assert len(list(Path("/proc/self/fd").iterdir())) == before
 
 
 def test_jsonl_seq_repeat_in_batch_line_names_the_line(tmp_path: Path) -> None:

@@ -265,9 +265,10 @@ class TestBuckets:
         wl = win_loss(events, plain, within("critical_event", timedelta(days=30)))
         assert [g.key for g in wl.groups] == ["critical_event within 30 days"]
 
-    def test_bad_count_refused(self, plain: Pipeline) -> None:
-        """A stakeholder value that is neither a count nor a list raises DataError."""
-        events = closed(plain, [("A", "won", {"stakeholders": "two"})])
+    @pytest.mark.parametrize("value", ["two", True])
+    def test_bad_count_refused(self, plain: Pipeline, value: Any) -> None:
+        """A stakeholder value that is neither a count nor a list (a bool is no count) raises DataError."""
+        events = closed(plain, [("A", "won", {"stakeholders": value})])
         with pytest.raises(DataError, match="neither a count nor a list"):
             win_loss(events, plain, fewer_than("stakeholders", 2))
 

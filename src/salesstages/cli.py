@@ -227,23 +227,11 @@ def _emit(text: str, out_path: str | None) -> None:
         sys.stdout.write(text)
 
 
-def _ibis_engine_ready() -> bool:
-    """True once the Ibis engine of :mod:`salesstages.metrics` implements the metrics."""
-    from .metrics import _ibis
-
-    return hasattr(_ibis, "funnel")
-
-
 def _report_events(source: EventSource, engine: str | None, by: str | None) -> Any:
     """What ``report`` passes to :func:`build_report`: the events, or an Ibis table."""
     if engine is None:
-        engine = source.default_engine() if _ibis_engine_ready() else "python"
+        engine = source.default_engine()
     if engine == "duckdb":
-        if not _ibis_engine_ready():
-            raise CliError(
-                "--engine duckdb needs the Ibis engine of salesstages.metrics, which this "
-                "version lacks (metrics.funnel has no Ibis engine); pass --engine python"
-            )
         return source.ibis_table()
     events = source.read()
     _check_by(events, by)

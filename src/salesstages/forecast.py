@@ -282,7 +282,11 @@ def markov(events: Events, pipeline: Pipeline, *, as_of: datetime | None = None)
 
 
 def _markov(hist: Histories, pipeline: Pipeline) -> MarkovModel:
-    moves = _count_moves(hist, pipeline)
+    return _markov_model(_count_moves(hist, pipeline), pipeline)
+
+
+def _markov_model(moves: dict[str, dict[str, int]], pipeline: Pipeline) -> MarkovModel:
+    """The model from the move counts (shared with the Ibis engine)."""
     order, transition, absorption, steps, unresolved = _fit_chain(moves, pipeline)
     closed = [s for s in pipeline.stages if not s.is_open]
     won_cols = [i for i, s in enumerate(closed) if s.outcome == "won"]
@@ -328,9 +332,14 @@ def markov_forecast(
 
 
 def _markov_sum(hist: Histories, pipeline: Pipeline, model: MarkovModel) -> float:
+    return _expected_value(hist, _markov_probabilities(pipeline, model))
+
+
+def _markov_probabilities(pipeline: Pipeline, model: MarkovModel) -> dict[str, float]:
+    """P(win | stage): the model's, else the stage's configured probability."""
     prob = _stage_probabilities(pipeline)
     prob.update(model.win_probability)
-    return _expected_value(hist, prob)
+    return prob
 
 
 # ------------------------------------------------------------ Kaplan–Meier
@@ -445,6 +454,11 @@ def time_to_close(
     z_value(level)
     hist = _hist(events, pipeline, as_of)
     durations, causes = _close_samples(hist)
+    return _survival(durations, causes, level)
+
+
+def _survival(durations: list[int], causes: list[str | None], level: float) -> Survival:
+    """The :class:`Survival` from each deal's µs and outcome (shared with the Ibis engine)."""
     km = kaplan_meier(durations, [c is not None for c in causes])
     lower, upper = greenwood_interval(km, level)
     times = tuple(_US * t for t in km.times)  # exact: the times are whole µs
@@ -530,6 +544,13 @@ def cumulative_incidence(
     outcome = _check_outcome(outcome)
     hist = _hist(events, pipeline, as_of)
     durations, causes = _close_samples(hist)
+    return _incidence(durations, causes, outcome)
+
+
+def _incidence(
+    durations: list[int], causes: list[str | None], outcome: Literal["won", "lost"]
+) -> CumulativeIncidence:
+    """The :class:`CumulativeIncidence` from each deal's µs and outcome (shared)."""
     aj = aalen_johansen(durations, causes, ["won", "lost"])
     inc = aj.incidence[outcome]
     return CumulativeIncidence(
@@ -601,6 +622,17 @@ class _Stays:
     """
 
     __slots__ = ("cause", "length", "total")
+
+    @classmethod
+    def of(
+        cls, stage: str, length: list[timedelta], total: list[timedelta], cause: list[int]
+    ) -> _Stays:
+        """Stays given as their parallel lists (shared with the Ibis engine)."""
+        self = cls.__new__(cls)
+        self.length = {stage: length}
+        self.total = {stage: total}
+        self.cause = {stage: cause}
+        return self
 
     def __init__(self, hist: Histories, pipeline: Pipeline, only: str) -> None:
         code = {
@@ -772,7 +804,14 @@ def _conditional_sum(hist: Histories, pipeline: Pipeline, horizon_us: int | None
                 row[days] = row.get(days, 0.0) + amount
     if not wanted:
         return 0.0
-    cells = _stay_cells(hist, pipeline)
+    return _conditional_value(wanted, _stay_cells(hist, pipeline), horizon_us)
+
+
+def _conditional_value(
+    wanted: dict[str, dict[int, float]], cells: dict[str, Counter[int]], horizon_us: int | None
+) -> float:
+    """Σ amount × P(win) from the open amounts by (stage, whole days in it) and the
+    stays' cells (see :func:`_stay_cells`; shared with the Ibis engine)."""
     h_days = None if horizon_us is None else horizon_us // _DAY_US
     total = 0.0
     for stage, amounts in wanted.items():

@@ -398,6 +398,8 @@ class _AtLeast:
         return f"at least {self.k} of: {inner}"
 
     def __call__(self, deal: DealView) -> Verdict:
+        if self.k <= 0:  # at least none of them: holds whatever the deal
+            return _YES
         met = 0
         reasons: list[str] = []
         for g in self.guards:

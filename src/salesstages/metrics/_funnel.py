@@ -53,6 +53,19 @@ def _funnel_rows(deals: list[DealHistory], pipeline: Pipeline, skips: str) -> li
             for j in {get(st, -1) for _, st, _ in h.entries}:
                 if j >= 0:
                     row[j] += 1
+    return funnel_from_counts(counts, names, skips)
+
+
+def funnel_from_counts(
+    counts: dict[str, list[int]], names: list[str], skips: str
+) -> list[FunnelRow]:
+    """The funnel rows from per-outcome counts (shared with the Ibis engine).
+
+    ``counts[outcome]`` has ``len(names) + 2`` cells: under ``"touched"`` the
+    deals that entered each level, otherwise the deals whose top level is
+    exactly each index (0: none reached).
+    """
+    n = len(names)
     if skips != "touched":
         # suffix sums: row[i] becomes the number of deals whose top is ≥ i, so
         # level i was reached by the deals counted in row[i + 1]

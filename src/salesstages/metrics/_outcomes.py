@@ -238,10 +238,21 @@ def _velocity(deals: list[DealHistory]) -> float:
             n_lost += 1
     if not won or not n_open:
         return 0.0
-    rate = len(won) / (len(won) + n_lost)
-    mean_amount = math.fsum(amount_of(h.closed_amount) for h in won) / len(won)
+    amount = math.fsum(amount_of(h.closed_amount) for h in won)
     total = sum((h.closed_at - h.opened_at for h in won), timedelta(0))  # type: ignore[operator]
-    mean_days = total.total_seconds() / _DAY / len(won)
+    return velocity_value(n_open, len(won), n_lost, amount, total)
+
+
+def velocity_value(
+    n_open: int, n_won: int, n_lost: int, won_amount: float, won_cycle: timedelta
+) -> float:
+    """Velocity from its parts (shared with the Ibis engine): ``won_amount`` and
+    ``won_cycle`` are the won deals' total amount at closing and total cycle."""
+    if not n_won or not n_open:
+        return 0.0
+    rate = n_won / (n_won + n_lost)
+    mean_amount = won_amount / n_won
+    mean_days = won_cycle.total_seconds() / _DAY / n_won
     if mean_days == 0:
         return math.inf if mean_amount else 0.0
     return n_open * rate * mean_amount / mean_days

@@ -205,11 +205,7 @@ def win_loss(
         ValueError: ``by`` is neither a string nor callable, ``attributes``,
             ``level`` or ``min_deals`` is out of range.
     """
-    z_value(level)
-    if attributes not in ("closing", "opened"):
-        raise ValueError(f"attributes must be 'closing' or 'opened', got {attributes!r}")
-    if isinstance(min_deals, bool) or not isinstance(min_deals, int) or min_deals < 1:
-        raise ValueError(f"min_deals must be an int >= 1, got {min_deals!r}")
+    check_win_loss(by, attributes, level, min_deals)
     if isinstance(by, str):
         if not by:
             raise ValueError("by must name an attribute, got ''")
@@ -252,6 +248,26 @@ def win_loss(
             continue
         c = counts.setdefault(key, [0, 0])
         c[0 if h.outcome == "won" else 1] += 1
+    return win_loss_result(counts, label, excluded, level, min_deals)
+
+
+def check_win_loss(by: object, attributes: object, level: float, min_deals: object) -> None:
+    """Check :func:`win_loss`'s arguments but ``by`` (shared with the Ibis engine)."""
+    z_value(level)
+    if attributes not in ("closing", "opened"):
+        raise ValueError(f"attributes must be 'closing' or 'opened', got {attributes!r}")
+    if isinstance(min_deals, bool) or not isinstance(min_deals, int) or min_deals < 1:
+        raise ValueError(f"min_deals must be an int >= 1, got {min_deals!r}")
+
+
+def win_loss_result(
+    counts: Mapping[Hashable | None, list[int]],
+    label: str,
+    excluded: int,
+    level: float,
+    min_deals: int,
+) -> WinLoss:
+    """The :class:`WinLoss` from ``[won, lost]`` per group key (shared with the Ibis engine)."""
     won = sum(c[0] for c in counts.values())
     lost = sum(c[1] for c in counts.values())
     total = won + lost

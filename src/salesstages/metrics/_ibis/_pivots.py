@@ -1,0 +1,493 @@
+"""The two pivots every metric is built on, as Ibis expressions, and running them.
+
+:class:`Pivots` holds, for one table, pipeline and ``as_of``:
+
+``entries``
+    Every ``stage_entered`` event at or before ``as_of``: ``deal_id, seq,
+    at_us, stage, next_at, next_stage`` (the deal's next stage entry, by
+    ``seq``; null for its last one).
+``visits``
+    ``entries`` in open stages: one row per visit, with ``is_open`` (1/0)
+    and ``dur`` (µs to the next entry, or to ``as_of`` while open).
+``deals``
+    One row per deal with a stage entry at or before ``as_of``: ``opened_at``
+    (its ``opened`` event, else its first entry), ``stage`` and
+    ``entered_at`` (its last entry), ``outcome`` (``"open"``, ``"won"``,
+    ``"lost"``), ``top`` (1 + the highest funnel position it entered: open
+    stages 0 … n-1, won stages n), ``f0`` … ``f<n>`` (1 when it entered that
+    position), ``closed_at``, ``closed_outcome``, ``reason`` and
+    ``closed_amount`` of its latest closing, ``amount`` now, ``last_at`` (its
+    last event of any kind) and, with ``by``, the key columns ``k_s, k_b,
+    k_i, k_f`` (the attribute at opening as a string, boolean, integer or
+    float: one of them is set, or none for a missing or null value) and
+    ``k_x`` (1 for a list or an object, which is refused).
+
+Times are whole microseconds since the epoch (``at_us``), so durations are
+exact integers on every backend; amounts follow
+:func:`salesstages.metrics._common.amount_of` (a JSON number, else 0; a
+boolean is not a number).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import uuid
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+from ..._errors import InvalidLogError, SalesStagesError
+from ..._time import to_utc
+from .._common import check_by
+from ._columns import backend_name, from_us, ibis, missing_function, prepare, to_us
+from ._json import reader
+
+if TYPE_CHECKING:
+    from ..._pipeline import Pipeline
+
+__all__ = ["KEY_COLUMNS", "NO_KEY", "Pivots", "grouped", "rows"]
+
+T = TypeVar("T")
+#: The columns that carry a ``by=`` key (see the module docstring).
+KEY_COLUMNS: Final = ("k_s", "k_b", "k_i", "k_f", "k_x")
+#: Every optional part of the deal pivot.
+_PARTS: Final = ("opened", "amount", "closed_amount", "last", "reason")
+#: The reason column's value for a closing without a (string) reason.
+NO_KEY: Final = "\x1f"
+
+
+def rows(expr: Any, table: Any, what: str) -> list[dict[str, Any]]:
+    """Run ``expr`` on its backend; its rows as dicts (decimals become ints or floats)."""
+    out: list[dict[str, Any]] = _arrow(expr, table, what).to_pylist()
+    for row in out:
+        for k, v in row.items():
+            if isinstance(v, Decimal):
+                row[k] = int(v) if v == v.to_integral_value() else float(v)
+    return out
+
+
+def _arrow(expr: Any, table: Any, what: str) -> Any:
+    """Run ``expr`` on its backend; the pyarrow Table (see :func:`rows`)."""
+    try:
+        with warnings.catch_warnings():
+            # Ibis 12 calls DuckDB 2's deprecated fetch_arrow_table
+            warnings.filterwarnings("ignore", "fetch_arrow_table", DeprecationWarning)
+            result = expr.to_pyarrow()
+    except SalesStagesError:
+        raise
+    except Exception as exc:
+        if type(exc).__module__.startswith("ibis"):
+            raise missing_function(table, what, exc) from exc
+        raise
+    return result
+
+
+def key_value(row: dict[str, Any], by: str) -> Hashable:
+    """The Python value of a ``by=`` key from its key columns.
+
+    Raises:
+        SalesStagesError: The attribute holds a list or an object (``k_x``), which
+            the Ibis engine does not bring back to key on.
+    """
+    if row["k_x"]:
+        raise SalesStagesError(
+            f"by={by!r}: some deals hold a list or an object in {by!r}; the Ibis engine "
+            "segments on strings, numbers and booleans only: run this on events, or "
+            "segment on an attribute holding a scalar"
+        )
+    if row["k_s"] is not None:
+        return str(row["k_s"])
+    if row["k_b"] is not None:
+        return bool(row["k_b"])
+    if row["k_i"] is not None:
+        return int(row["k_i"])
+    if row["k_f"] is not None:
+        return float(row["k_f"])
+    return None
+
+
+def grouped(
+    by: str | None,
+    keys: Iterable[dict[str, Any]],
+    results: dict[tuple[Any, ...], T],
+    empty: Callable[[], T],
+) -> T | dict[Hashable, T]:
+    """The result with ``by=None`` (``results[()]``), else a dict keyed like
+    :func:`salesstages.metrics._common.segmented`: every key of ``keys``, sorted
+    (``None`` last), each with its result or ``empty()``."""
+    from .._common import _sort_keys
+
+    if by is None:
+        return results.get((), empty()) if results else empty()
+    out: dict[Hashable, T] = {}
+    for row in keys:
+        raw = tuple(row[c] for c in KEY_COLUMNS)
+        key = key_value(row, by)
+        if key in out:
+            raise SalesStagesError(
+                f"by={by!r}: two values of the attribute are the same Python key {key!r} "
+                "(for example 1, 1.0 and true); the Ibis engine keeps them apart, so it "
+                "cannot segment this log the way the pure-Python engine does: run it on events"
+            )
+        out[key] = results.get(raw, empty()) if results else empty()
+    return {k: out[k] for k in _sort_keys(list(out))}
+
+
+def _int(value: Any) -> int:
+    return 0 if value is None else int(value)
+
+
+class _Cache:
+    """The pivots materialised on their backend (Ibis ``.cache()``), most recent last.
+
+    A report asks some thirty questions of one table as of one moment; each
+    would otherwise recompute the same pivots. Entries are keyed by the table
+    expression, the pipeline's stages, ``as_of`` and the table's row count and
+    latest event time (checked on every call, so appended rows start afresh);
+    only the last :attr:`size` keys are kept. ``enabled = False`` turns it off.
+    """
+
+    def __init__(self, size: int = 6) -> None:
+        self.size = size
+        self.enabled = True
+        self._lock = threading.Lock()
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+
+    def get(self, key: Hashable, backend: Any, build: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key][2]
+        name = "salesstages_" + uuid.uuid4().hex[:16]
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "fetch_arrow_table", DeprecationWarning)
+            value = backend._create_cached_table(name, build())
+        with self._lock:
+            self._items[key] = (backend, name, value)
+            while len(self._items) > self.size:
+                _, (old_backend, old_name, _) = self._items.popitem(last=False)
+                _drop(old_backend, old_name)
+        return value
+
+    def clear(self) -> None:
+        """Drop every materialised pivot."""
+        with self._lock:
+            items = list(self._items.values())
+            self._items.clear()
+        for backend, name, _ in items:
+            _drop(backend, name)
+
+
+def _drop(backend: Any, name: str) -> None:
+    """Drop a materialised pivot (Ibis 12's own drop_table trips on sqlglot 30)."""
+    try:
+        if hasattr(backend, "_cached_dataframes"):  # PySpark: a cached temp view
+            backend._drop_cached_table(name)
+        else:
+            backend.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
+    except Exception:  # a connection closed meanwhile: nothing left to free
+        pass
+
+
+#: The pivots materialised so far (see :class:`_Cache`).
+CACHE: Final = _Cache()
+
+
+class Pivots:
+    """The pivots of one table for one pipeline and ``as_of`` (see the module docstring)."""
+
+    def __init__(
+        self,
+        table: Any,
+        pipeline: Pipeline,
+        as_of: datetime | None,
+        *,
+        by: str | None = None,
+    ) -> None:
+        from ..._pipeline import Pipeline
+
+        if not isinstance(pipeline, Pipeline):
+            raise TypeError(
+                f"pipeline must be a salesstages.Pipeline, got {type(pipeline).__name__}; "
+                "metrics take (events, pipeline, ...)"
+            )
+        self.by = check_by(by)
+        self.table = table
+        self.pipeline = pipeline
+        self.backend = backend_name(table)
+        self.t = prepare(table)
+        self.json = reader(self.backend)
+        self.opens: tuple[str, ...] = tuple(s.name for s in pipeline.open_stages)
+        self.won: tuple[str, ...] = tuple(s.name for s in pipeline.won_stages)
+        self.lost: tuple[str, ...] = tuple(s.name for s in pipeline.lost_stages)
+        self.names: tuple[str, ...] = tuple(s.name for s in pipeline.stages)
+        cut = None if as_of is None else to_us(to_utc(as_of, "as_of"))
+        self.as_of_us: int | None = self._scan(cut)
+        self.as_of: datetime | None = None if self.as_of_us is None else from_us(self.as_of_us)
+
+    # ------------------------------------------------------------ queries
+    def run(self, expr: Any, what: str) -> list[dict[str, Any]]:
+        """Run ``expr``; its rows (see :func:`rows`)."""
+        return rows(expr, self.table, what)
+
+    def arrow(self, expr: Any, what: str) -> Any:
+        """Run ``expr``; its result as a pyarrow Table."""
+        return _arrow(expr, self.table, what)
+
+    def _scan(self, cut: int | None) -> int | None:
+        """Check the stages, fingerprint the table and settle ``as_of`` in one scan of
+        four narrow columns; ``as_of`` defaults to the latest event of a deal with a
+        stage entry (a second, exact query only when a deal without any stage entry
+        has the latest event)."""
+        t = self.t
+        entry = t.kind == "stage_entered"
+        unknown = entry & ~t.stage.isin(self.names)
+        if cut is not None:
+            unknown = unknown & (t.at_us <= cut)
+        got = self.run(
+            t.aggregate(
+                m=t.at_us.max(),
+                e=t.at_us.max(where=entry),
+                n=t.count(),
+                bad=ibis.ifelse(unknown, 1, 0).sum(),
+            ),
+            "max",
+        )[0]
+        if got["bad"]:
+            self._refuse_unknown_stage(unknown)
+        self._fingerprint = (_int(got["n"]), got["m"])
+        if cut is not None:
+            return cut
+        if got["m"] is None or got["e"] is None:
+            return None
+        if got["m"] == got["e"]:
+            return int(got["m"])
+        entered = t.filter(entry).select("deal_id").distinct()
+        kept = t.semi_join(entered, "deal_id")
+        value = self.run(kept.aggregate(m=kept.at_us.max()), "max")[0]["m"]
+        return None if value is None else int(value)
+
+    def _refuse_unknown_stage(self, unknown: Any) -> None:
+        t = self.t
+        got = self.run(
+            t.filter(unknown)
+            .order_by(["deal_id", "seq"])
+            .select("deal_id", "seq", "stage")
+            .limit(1),
+            "filter",
+        )
+        e = got[0]
+        raise InvalidLogError(
+            f"deal {e['deal_id']!r}, seq {e['seq']}: unknown stage {e['stage']!r} "
+            f"(rule 'unknown_stage'); the pipeline's stages are {', '.join(self.names)}; "
+            "is this the pipeline the log was written with?",
+            deal_id=e["deal_id"],
+            seq=e["seq"],
+            rule="unknown_stage",
+        )
+
+    def cached(self, name: str, build: Callable[[], Any]) -> Any:
+        """``build()`` materialised on the backend once per table, pipeline, ``as_of``
+        and ``name`` (see :data:`CACHE`), or ``build()`` itself when caching is off."""
+        if not CACHE.enabled:
+            return build()
+        key = (
+            self.table.op(),
+            self.names,
+            self.opens,
+            self.won,
+            self.lost,
+            self.as_of_us,
+            self._fingerprint,
+            name,
+        )
+        return CACHE.get(key, self.table._find_backend(), build)
+
+    # -------------------------------------------------------- expressions
+    @property
+    def kept(self) -> Any:
+        """The events at or before ``as_of``."""
+        t = self.t
+        return t if self.as_of_us is None else t.filter(t.at_us <= self.as_of_us)
+
+    @property
+    def entries(self) -> Any:
+        """Every stage entry kept, with the deal's next entry and, for a lost stage,
+        its string ``reason`` (:data:`NO_KEY` otherwise)."""
+        return self.cached("entries", self._entries)
+
+    def _entries(self) -> Any:
+        k = self.kept
+        ent = k.filter(k.kind == "stage_entered")
+        w = ibis.window(group_by="deal_id", order_by="seq")
+        reason = ibis.ifelse(
+            ent.stage.isin(self.lost),
+            self.json.string(ent.data, "reason").coalesce(NO_KEY),
+            NO_KEY,
+        )
+        return ent.select(
+            "deal_id",
+            "seq",
+            "at_us",
+            "stage",
+            reason=reason,
+            next_at=ent.at_us.lead().over(w),
+            next_stage=ent.stage.lead().over(w),
+        )
+
+    @property
+    def visits(self) -> Any:
+        """One row per visit to an open stage."""
+        e = self.entries
+        v = e.filter(e.stage.isin(self.opens))
+        as_of = ibis.literal(self.as_of_us or 0, type="int64")
+        return v.select(
+            "deal_id",
+            "seq",
+            "stage",
+            "at_us",
+            "next_at",
+            "next_stage",
+            is_open=ibis.ifelse(v.next_at.isnull(), 1, 0),
+            dur=v.next_at.coalesce(as_of) - v.at_us,
+        )
+
+    def position(self, stage: Any) -> Any:
+        """The funnel position of a stage column: open stages 0 … n-1, won n, else -1."""
+        n = len(self.opens)
+        mapping = {name: i for i, name in enumerate(self.opens)}
+        mapping.update(dict.fromkeys(self.won, n))
+        return stage.substitute(mapping, else_=-1)
+
+    def outcome(self, stage: Any) -> Any:
+        """``"won"``, ``"lost"`` or ``"open"`` for a stage column."""
+        return ibis.ifelse(
+            stage.isin(self.won), "won", ibis.ifelse(stage.isin(self.lost), "lost", "open")
+        )
+
+    def key_columns(self, data: Any) -> dict[str, Any]:
+        """The ``by=`` key columns read from a JSON ``data`` column."""
+        assert self.by is not None
+        return self.key_columns_of(data, self.by)
+
+    def key_columns_of(self, data: Any, name: str) -> dict[str, Any]:
+        """The key columns of attribute ``name`` read from a JSON ``data`` column."""
+        j = self.json
+        return {
+            "k_s": j.string(data, name),
+            "k_b": j.boolean(data, name),
+            "k_i": j.integer(data, name),
+            "k_f": j.number(data, name),
+            "k_x": ibis.ifelse(j.compound(data, name), 1, 0),
+        }
+
+    @property
+    def deals(self) -> Any:
+        """One row per deal with every column (see the module docstring)."""
+        return self.deals_with(*_PARTS)
+
+    def deals_with(self, *parts: str) -> Any:
+        """One row per deal with (at least) the columns of ``parts`` (see :meth:`_deals`):
+        every column, materialised once, when the cache is on."""
+        if CACHE.enabled:
+            return self.cached(f"deals:{self.by}", lambda: self._deals(*_PARTS))
+        return self._deals(*parts)
+
+    def _deals(self, *parts: str) -> Any:
+        """One row per deal: ``deal_id, stage, entered_at, top, f0 … f<n>,
+        closed_at, outcome, closed_outcome``, the key columns with ``by``, and the
+        columns of ``parts``: ``"opened"`` (``opened_at``), ``"amount"``,
+        ``"closed_amount"``, ``"last"`` (``last_at``), ``"reason"``. Each part is
+        a join or a JSON read the others do not pay for."""
+        k = self.kept
+        e = self.entries
+        n = len(self.opens)
+        closed_names = self.won + self.lost
+        pos = self.position(e.stage)
+        is_closed = e.stage.isin(closed_names)
+        flags = {f"f{i}": ibis.ifelse(pos == i, 1, 0).max() for i in range(n + 1)}
+        extra: dict[str, Any] = {}
+        if "reason" in parts:
+            extra["reason"] = e.reason.argmax(e.seq, where=is_closed)
+        agg = e.group_by("deal_id").aggregate(
+            first_at=e.at_us.argmin(e.seq),
+            stage=e.stage.argmax(e.seq),
+            entered_at=e.at_us.argmax(e.seq),
+            top=(pos + 1).max(),
+            close_seq=e.seq.max(where=is_closed),
+            closed_at=e.at_us.argmax(e.seq, where=is_closed),
+            closed_stage=e.stage.argmax(e.seq, where=is_closed),
+            **flags,
+            **extra,
+        )
+        d = agg
+        cols: dict[str, Any] = {}
+        keys: dict[str, Any] = {}
+        if "opened" in parts or self.by is not None:
+            # the last opened event: when, and the attributes by= segments on
+            op = k.filter(k.kind == "opened")
+            op = op.mutate(last=op.seq.max().over(ibis.window(group_by="deal_id")))
+            op = op.filter(op.seq == op.last)
+            keys = self.key_columns(op.data) if self.by is not None else {}
+            op = op.select(o_deal="deal_id", o_at="at_us", **keys)
+            d = d.left_join(op, d.deal_id == op.o_deal)
+            cols["opened_at"] = d.o_at.coalesce(d.first_at)
+        if "amount" in parts or "closed_amount" in parts:
+            # the amount attribute: set by every opened event, and by updates carrying it
+            item = self.json.present(k.data, "amount")
+            am = k.filter((k.kind == "opened") | ((k.kind == "updated") & item))
+            am = am.select("deal_id", "seq", amt=self.json.number(am.data, "amount").coalesce(0.0))
+            if "amount" in parts:
+                now = am.group_by(n_deal="deal_id").aggregate(a_now=am.amt.argmax(am.seq))
+                d = d.left_join(now, d.deal_id == now.n_deal)
+                cols["amount"] = d.a_now.coalesce(0.0)
+            if "closed_amount" in parts:
+                cs = agg.select(c_deal="deal_id", c_seq="close_seq")
+                cs = cs.filter(cs.c_seq.notnull())
+                at_close = am.join(cs, [am.deal_id == cs.c_deal, am.seq < cs.c_seq])
+                at_close = at_close.group_by(a_deal="deal_id").aggregate(
+                    a_close=at_close.amt.argmax(at_close.seq)
+                )
+                d = d.left_join(at_close, d.deal_id == at_close.a_deal)
+                cols["closed_amount"] = d.a_close.coalesce(0.0)
+        if "last" in parts:
+            last = k.group_by(l_deal="deal_id").aggregate(last_at=k.at_us.argmax(k.seq))
+            d = d.left_join(last, d.deal_id == last.l_deal)
+            cols["last_at"] = d.last_at
+        return d.select(
+            "deal_id",
+            "stage",
+            "entered_at",
+            "top",
+            "closed_at",
+            *[f"f{i}" for i in range(n + 1)],
+            *keys,
+            *extra,
+            outcome=self.outcome(d.stage),
+            closed_outcome=self.outcome(d.closed_stage),
+            **cols,
+        )
+
+    def keys(self, deals: Any) -> list[dict[str, Any]]:
+        """The distinct ``by=`` key columns over ``deals``."""
+        if self.by is None:
+            return []
+        return self.run(deals.select(*KEY_COLUMNS).distinct(), "distinct")
+
+    @property
+    def group(self) -> list[str]:
+        """The columns a per-key aggregate groups by (none without ``by``)."""
+        return list(KEY_COLUMNS) if self.by is not None else []
+
+    def key_of(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        """The group of an aggregate's row (``()`` without ``by``)."""
+        return tuple(row[c] for c in KEY_COLUMNS) if self.by is not None else ()
+
+
+def fsum_of(values: Iterable[float]) -> float:
+    """An exactly rounded sum (for per-group sums brought back)."""
+    return math.fsum(values)

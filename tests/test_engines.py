@@ -1,0 +1,449 @@
+"""The Ibis engine against the pure-Python engine: every §10 function, same answers.
+
+Each case runs one metric or forecast on an Ibis table (DuckDB always;
+PostgreSQL and Spark through the session fixtures of ``conftest.py``) and on
+the same events in Python, over Hypothesis-drawn logs and simulator logs,
+shuffled, at several ``as_of`` and ``by=`` values, and compares them within
+§10's tolerances (counts, keys and stages exactly, durations within 1 µs,
+money within 1e-9 relative).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from _engines import (
+    assert_same,
+    close_all,
+    duckdb_loader,
+    duckdb_query,
+    postgres_loader,
+    spark_loader,
+)
+from _helpers import small_pipeline
+from salesstages import DataError, Event, InvalidLogError, Pipeline, SalesStagesError
+from salesstages import forecast as fc
+from salesstages import metrics as m
+from salesstages._simulate import simulate
+from salesstages.presets import inbound_b2b
+from salesstages.testing import events as event_logs
+
+pytest.importorskip("ibis")
+
+DAY = timedelta(days=1)
+T0 = datetime(2026, 1, 5, tzinfo=UTC)
+Call = Callable[[Any, Pipeline, "datetime | None", "str | None"], Any]
+
+
+def _open(p: Pipeline, i: int) -> str:
+    return p.open_stages[min(i, len(p.open_stages) - 1)].name
+
+
+def _with_subs(p: Pipeline) -> str:
+    return next(s.name for s in p.stages if s.substates)
+
+
+def _visits(ev: Any, p: Pipeline, a: datetime | None, b: str | None) -> Any:
+    got = m.visits(ev, p, as_of=a)
+    return sorted(got, key=lambda v: v.deal_id)  # stable: keeps each deal's order
+
+
+def _substate_visits(ev: Any, p: Pipeline, a: datetime | None, b: str | None) -> Any:
+    return sorted(m.substate_visits(ev, p, as_of=a), key=lambda v: v.deal_id)
+
+
+def _snapshot(ev: Any, p: Pipeline, a: datetime | None, b: str | None) -> Any:
+    return m.snapshot(ev, p, a or T0 + 400 * DAY)
+
+
+def _backtest(ev: Any, p: Pipeline, a: datetime | None, b: str | None) -> Any:
+    at = a or T0 + 60 * DAY
+    return fc.backtest(ev, p, at=[at - 20 * DAY, at], horizon=30 * DAY)
+
+
+#: Every function of §10 (and those the report calls), with its options.
+CASES: dict[str, Call] = {
+    "visits": _visits,
+    "substate_visits": _substate_visits,
+    "stage_durations": lambda ev, p, a, b: m.stage_durations(ev, p, as_of=a, by=b),
+    "stage_durations-open": lambda ev, p, a, b: m.stage_durations(
+        ev, p, as_of=a, by=b, include_open=True
+    ),
+    "stage_durations-deal": lambda ev, p, a, b: m.stage_durations(ev, p, as_of=a, per="deal"),
+    "stage_durations-deal-open": lambda ev, p, a, b: m.stage_durations(
+        ev, p, as_of=a, by=b, per="deal", include_open=True
+    ),
+    "substate_durations": lambda ev, p, a, b: m.substate_durations(
+        ev, p, _with_subs(p), as_of=a, by=b, include_open=True
+    ),
+    "funnel-imputed": lambda ev, p, a, b: m.funnel(ev, p, as_of=a, by=b),
+    "funnel-touched": lambda ev, p, a, b: m.funnel(ev, p, skips="touched", as_of=a, by=b),
+    "funnel-ordered": lambda ev, p, a, b: m.funnel(ev, p, skips="ordered", as_of=a, by=b),
+    "conversion": lambda ev, p, a, b: m.conversion(
+        ev, p, _open(p, 0), p.won_stages[0].name, as_of=a, by=b
+    ),
+    "conversion-back": lambda ev, p, a, b: m.conversion(ev, p, _open(p, 1), _open(p, 0), as_of=a),
+    "win_rate": lambda ev, p, a, b: m.win_rate(ev, p, as_of=a, by=b),
+    "win_rate-value": lambda ev, p, a, b: m.win_rate(ev, p, by_value=True, as_of=a, by=b),
+    "sales_cycle": lambda ev, p, a, b: m.sales_cycle(ev, p, as_of=a, by=b),
+    "sales_cycle-lost": lambda ev, p, a, b: m.sales_cycle(ev, p, outcome="lost", as_of=a),
+    "snapshot": _snapshot,
+    "stalled": lambda ev, p, a, b: m.stalled(ev, p, as_of=a),
+    "lost_reasons": lambda ev, p, a, b: m.lost_reasons(ev, p, as_of=a),
+    "velocity": lambda ev, p, a, b: m.velocity(ev, p, as_of=a, by=b),
+    "win_loss": lambda ev, p, a, b: m.win_loss(ev, p, "region", as_of=a),
+    "win_loss-opened": lambda ev, p, a, b: m.win_loss(
+        ev, p, "region", as_of=a, attributes="opened"
+    ),
+    "weighted": lambda ev, p, a, b: fc.weighted(ev, p, as_of=a),
+    "markov": lambda ev, p, a, b: fc.markov(ev, p, as_of=a),
+    "markov_forecast": lambda ev, p, a, b: fc.markov_forecast(ev, p, as_of=a),
+    "time_to_close": lambda ev, p, a, b: fc.time_to_close(ev, p, as_of=a),
+    "cumulative_incidence-won": lambda ev, p, a, b: fc.cumulative_incidence(ev, p, as_of=a),
+    "cumulative_incidence-lost": lambda ev, p, a, b: fc.cumulative_incidence(
+        ev, p, "lost", as_of=a
+    ),
+    "conditional_forecast": lambda ev, p, a, b: fc.conditional_forecast(ev, p, as_of=a),
+    "conditional_forecast-horizon": lambda ev, p, a, b: fc.conditional_forecast(
+        ev, p, as_of=a, horizon=30 * DAY
+    ),
+    "stage_outlook": lambda ev, p, a, b: fc.stage_outlook(
+        ev, p, _open(p, 1), age=2 * DAY, horizon=20 * DAY, as_of=a
+    ),
+    "stage_outlook-first": lambda ev, p, a, b: fc.stage_outlook(ev, p, _open(p, 0), as_of=a),
+    "backtest": _backtest,
+}
+
+#: Per backend: how many Hypothesis examples a case gets.
+EXAMPLES = {"duckdb": 6, "postgres": 3, "spark": 1}
+#: The cases Spark also runs on drawn logs (a Spark call costs a second or more;
+#: every case runs on the simulated log).
+SPARK_DRAWN = frozenset(
+    (
+        "visits",
+        "stage_durations-open",
+        "funnel-ordered",
+        "conversion",
+        "win_rate-value",
+        "lost_reasons",
+        "win_loss",
+        "markov_forecast",
+        "time_to_close",
+        "conditional_forecast-horizon",
+    )
+)
+_LOADERS: dict[str, Callable[[Sequence[Event]], Any]] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_connections() -> Iterator[None]:
+    """Close the loaders' connections when the module is done."""
+    yield
+    _LOADERS.clear()
+    close_all()
+
+
+@pytest.fixture(
+    scope="module",
+    params=[
+        "duckdb",
+        "postgres",
+        pytest.param(
+            "spark",
+            marks=[
+                pytest.mark.slow,
+                # py4j leaves its gateway sockets to the garbage collector
+                pytest.mark.filterwarnings("ignore::ResourceWarning"),
+                pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+            ],
+        ),
+    ],
+)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The name of a backend whose loader is ready (PostgreSQL and Spark from conftest)."""
+    name: str = request.param
+    if name not in _LOADERS:
+        if name == "duckdb":
+            _LOADERS[name] = duckdb_loader()
+        elif name == "postgres":
+            _LOADERS[name] = postgres_loader(request.getfixturevalue("pg_conninfo"))
+        else:
+            _LOADERS[name] = spark_loader(request.getfixturevalue("spark"))
+    return name
+
+
+def _region() -> st.SearchStrategy[Any]:
+    return st.sampled_from(["eu", "na", "apac"])
+
+
+#: Opening attributes: a region (sometimes missing), a size, and an amount the API
+#: accepts (an int, a float or none); logs read from files may hold other types,
+#: which ``test_amount_types_follow_amount_of`` covers.
+_AMOUNTS = st.one_of(st.integers(0, 10**6), st.floats(0, 1e6, allow_nan=False), st.none())
+_ATTRIBUTES = st.fixed_dictionaries(
+    {"amount": _AMOUNTS},
+    optional={"region": _region(), "size": st.integers(1, 3)},
+)
+_SMALL = small_pipeline()
+
+
+def _as_of(draw: st.DrawFn, log: list[Event]) -> datetime | None:
+    """None, an event's time, a moment between events, or one before or after the log."""
+    if not log:
+        return draw(st.sampled_from([None, T0]))
+    times = sorted(e.at for e in log)
+    pick = draw(st.integers(0, 4))
+    if pick == 0:
+        return None
+    if pick == 1:
+        return draw(st.sampled_from(times))
+    if pick == 2:
+        return times[0] + (times[-1] - times[0]) * draw(st.floats(0, 1))
+    return times[0] - DAY if pick == 3 else times[-1] + DAY
+
+
+def _run(case: str, backend: str, log: list[Event], p: Pipeline, a: Any, by: Any) -> None:
+    shuffled = list(log)
+    random.Random(len(log)).shuffle(shuffled)
+    table = _LOADERS[backend](shuffled)
+    want = CASES[case](shuffled, p, a, by)
+    got = CASES[case](table, p, a, by)
+    assert_same(got, want, case)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_drawn_logs(case: str, backend: str) -> None:
+    """On drawn logs of the small pipeline, the Ibis engine gives the Python engine's answer."""
+    if backend == "spark" and case not in SPARK_DRAWN:
+        pytest.skip("on Spark, drawn logs run a representative subset (see SPARK_DRAWN)")
+
+    @settings(
+        max_examples=EXAMPLES[backend],
+        deadline=None,
+        # each example runs queries: report the failing log as drawn, unshrunk
+        phases=(Phase.explicit, Phase.reuse, Phase.generate),
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
+    @given(data=st.data())
+    def check(data: st.DataObject) -> None:
+        log = data.draw(event_logs(_SMALL, max_deals=6, max_steps=12, attributes=_ATTRIBUTES))
+        a = _as_of(data.draw, log)
+        by = data.draw(st.sampled_from([None, "region", "size"]))
+        _run(case, backend, log, _SMALL, a, by)
+
+    check()
+
+
+@pytest.fixture(scope="module")
+def simulated() -> tuple[Pipeline, list[Event]]:
+    """Two hundred simulated inbound deals over 90 days (skips, regressions, reopenings)."""
+    p = inbound_b2b()
+    return p, simulate(p, deals=200, start=T0, days=90, seed=11)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_simulated_log(case: str, backend: str, simulated: tuple[Pipeline, list[Event]]) -> None:
+    """On a simulated log, by region and as of mid-log, both engines agree."""
+    p, log = simulated
+    _run(case, backend, log, p, T0 + 45 * DAY, "region")
+    if backend != "spark":  # Spark: one as_of keeps the slow suite short
+        _run(case, backend, log, p, None, None)
+
+
+# ---------------------------------------------------------------- bad input
+def test_missing_column_is_refused() -> None:
+    """A table without ``stage`` is refused naming the column and its type, before any query."""
+    t = duckdb_query(
+        "SELECT 'D' AS deal_id, 0::BIGINT AS seq, TIMESTAMPTZ '2026-01-01' AS at, "
+        "'opened' AS kind, NULL::VARCHAR AS name, '{}' AS data"
+    )
+    with pytest.raises(DataError, match=r"no column 'stage'.*string"):
+        m.funnel(t, _SMALL)
+
+
+def test_wrong_type_is_refused() -> None:
+    """A ``seq`` held as text is refused naming the column and the type it must have."""
+    t = duckdb_query(
+        "SELECT 'D' AS deal_id, '0' AS seq, TIMESTAMPTZ '2026-01-01' AS at, "
+        "'opened' AS kind, NULL::VARCHAR AS stage, NULL::VARCHAR AS name, '{}' AS data"
+    )
+    with pytest.raises(DataError, match=r"column 'seq' is string; it must hold integer"):
+        m.win_rate(t, _SMALL)
+
+
+def test_unknown_stage_is_refused() -> None:
+    """A stage the pipeline does not define raises InvalidLogError, as in Python."""
+    log = [
+        Event(deal_id="D", seq=0, at=T0, kind="opened"),
+        Event(deal_id="D", seq=1, at=T0, kind="stage_entered", stage="nowhere"),
+    ]
+    table = duckdb_loader()(log)
+    with pytest.raises(InvalidLogError, match="unknown stage 'nowhere'"):
+        m.visits(table, _SMALL)
+
+
+def test_bucketing_function_is_refused() -> None:
+    """win_loss with a bucketing function names why it needs events."""
+    table = duckdb_loader()([Event(deal_id="D", seq=0, at=T0, kind="opened")])
+    with pytest.raises(SalesStagesError, match="bucketing function"):
+        m.win_loss(table, _SMALL, m.fewer_than("stakeholders", 2))
+
+
+def test_equal_keys_of_different_types_are_refused() -> None:
+    """by= values 1 and 1.0 are one Python key: the engine refuses rather than split them."""
+    log = [
+        Event(deal_id="A", seq=0, at=T0, kind="opened", data={"size": 1}),
+        Event(deal_id="A", seq=1, at=T0, kind="stage_entered", stage="lead"),
+        Event(deal_id="B", seq=0, at=T0, kind="opened", data={"size": 1.0}),
+        Event(deal_id="B", seq=1, at=T0, kind="stage_entered", stage="lead"),
+    ]
+    table = duckdb_loader()(log)
+    with pytest.raises(SalesStagesError, match="same Python key 1"):
+        m.win_rate(table, _SMALL, by="size")
+
+
+def test_naive_as_of_is_refused() -> None:
+    """A naive as_of raises NaiveTimeError on tables too."""
+    from salesstages import NaiveTimeError
+
+    table = duckdb_loader()([Event(deal_id="D", seq=0, at=T0, kind="opened")])
+    with pytest.raises(NaiveTimeError):
+        m.visits(table, _SMALL, as_of=datetime(2026, 1, 1))
+
+
+def test_amount_types_follow_amount_of() -> None:
+    """Amounts: numbers count, a boolean, a string and null count 0 (3 + 2.5 = 5.5 won)."""
+    log: list[Event] = []
+    for i, amount in enumerate([3, 2.5, True, "7", None]):
+        d = f"D{i}"
+        log += [
+            Event(deal_id=d, seq=0, at=T0, kind="opened", data={"amount": amount}),
+            Event(deal_id=d, seq=1, at=T0, kind="stage_entered", stage="lead"),
+            Event(deal_id=d, seq=2, at=T0 + DAY, kind="stage_entered", stage="closed_won"),
+        ]
+    table = duckdb_loader()(log)
+    got = m.win_rate(table, _SMALL, by_value=True)
+    assert got.numerator == 5.5  # 3 + 2.5; True, "7" and None count 0
+    assert got.rate == 1.0
+
+
+def test_missing_ibis_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without ibis-framework the engine's import error names the install command."""
+    import importlib
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ibis", None)
+    monkeypatch.delitem(sys.modules, "salesstages.metrics._ibis._columns", raising=False)
+    with pytest.raises(ImportError, match=r"pip install 'salesstages\[duckdb\]'"):
+        importlib.import_module("salesstages.metrics._ibis._columns")
+    monkeypatch.undo()
+    importlib.import_module("salesstages.metrics._ibis._columns")
+
+
+def test_backend_without_a_function_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An operation the backend lacks raises SalesStagesError naming backend and function."""
+    from ibis.common.exceptions import OperationNotDefinedError
+    from ibis.expr.types.relations import Table
+
+    table = duckdb_loader()(
+        [
+            Event(deal_id="D", seq=0, at=T0, kind="opened"),
+            Event(deal_id="D", seq=1, at=T0, kind="stage_entered", stage="lead"),
+        ]
+    )
+
+    def refuse(self: Any, *args: Any, **kwargs: Any) -> Any:
+        raise OperationNotDefinedError("Quantile")
+
+    monkeypatch.setattr(Table, "to_pyarrow", refuse)
+    with pytest.raises(SalesStagesError, match=r"the duckdb backend cannot run max"):
+        m.stage_durations(table, _SMALL)
+
+
+def test_appended_rows_are_seen() -> None:
+    """The materialised pivots are keyed by the table's size: rows appended count at once."""
+    import ibis
+
+    log = [
+        Event(deal_id="A", seq=0, at=T0, kind="opened"),
+        Event(deal_id="A", seq=1, at=T0, kind="stage_entered", stage="lead"),
+        Event(deal_id="A", seq=2, at=T0 + DAY, kind="stage_entered", stage="closed_won"),
+    ]
+    table = duckdb_loader()(log)
+    assert m.win_rate(table, _SMALL).denominator == 1  # A won
+    con = table._find_backend()
+    name = table.get_name()
+    con.raw_sql(
+        f"INSERT INTO {name} VALUES ('B', 0, TIMESTAMPTZ '2026-01-06', 'opened', NULL, NULL, "
+        f"'{{}}'), ('B', 1, TIMESTAMPTZ '2026-01-06', 'stage_entered', 'lead', NULL, '{{}}'), "
+        f"('B', 2, TIMESTAMPTZ '2026-01-07', 'stage_entered', 'closed_lost', NULL, '{{}}')"
+    )
+    assert isinstance(con, ibis.backends.duckdb.Backend)
+    got = m.win_rate(table, _SMALL)
+    assert (got.numerator, got.denominator) == (1, 2)  # A won, B lost
+
+
+def test_null_typed_columns_are_read_as_strings() -> None:
+    """A ``name`` column holding only nulls (typed NULL) is accepted, as strings."""
+    t = duckdb_query(
+        "SELECT 'D' AS deal_id, s AS seq, TIMESTAMPTZ '2026-01-05' AS at, "
+        "CASE s WHEN 0 THEN 'opened' ELSE 'stage_entered' END AS kind, "
+        "CASE s WHEN 0 THEN NULL ELSE 'lead' END AS stage, NULL AS name, '{}' AS data "
+        "FROM range(2) r(s)"
+    )
+    assert not t.schema()["name"].is_string()
+    (v,) = m.visits(t, _SMALL)
+    assert (v.deal_id, v.stage, v.is_open) == ("D", "lead", True)
+
+
+def test_list_valued_by_is_refused() -> None:
+    """by= on an attribute holding a list is refused rather than keyed as missing."""
+    log = [
+        Event(deal_id="A", seq=0, at=T0, kind="opened", data={"team": ["x", "y"]}),
+        Event(deal_id="A", seq=1, at=T0, kind="stage_entered", stage="lead"),
+    ]
+    table = duckdb_loader()(log)
+    with pytest.raises(SalesStagesError, match="list or an object in 'team'"):
+        m.funnel(table, _SMALL, by="team")
+
+
+def test_metrics_in_place_on_a_postgres_store(pg_database: str, pg_table: str) -> None:
+    """§11: a PostgresStore's own table (data as jsonb) is a table the engine runs on in place."""
+    import ibis
+
+    from salesstages import PostgresStore
+
+    p = inbound_b2b()
+    log = simulate(p, deals=80, start=T0, days=90, seed=11)
+    store = PostgresStore(pg_database, table=pg_table)
+    try:
+        deals: dict[str, list[Event]] = {}
+        for e in log:
+            deals.setdefault(e.deal_id, []).append(e)
+        store.append_many(deals.values())
+    finally:
+        store.close()
+    params = dict(part.split("=", 1) for part in pg_database.split())
+    con = ibis.postgres.connect(
+        host=params["host"],
+        port=int(params["port"]),
+        user=params["user"],
+        database=params["dbname"],
+    )
+    try:
+        table = con.table(pg_table)
+        assert_same(m.funnel(table, p), m.funnel(log, p), "funnel")
+        assert_same(
+            m.win_rate(table, p, by_value=True), m.win_rate(log, p, by_value=True), "win_rate"
+        )
+        assert_same(m.stage_durations(table, p), m.stage_durations(log, p), "durations")
+        assert_same(fc.weighted(table, p), fc.weighted(log, p), "weighted")
+    finally:
+        con.disconnect()
