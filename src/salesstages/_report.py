@@ -25,6 +25,7 @@ from . import forecast, metrics
 from ._gc import gc_paused
 from ._pipeline import Pipeline
 from ._text import csv_cell, terminal
+from .forecast._backtest import _backtest_folded
 from .metrics._engine import Events, is_ibis_table
 
 __all__ = ["SCHEMA", "build_report", "render_csv", "render_text"]
@@ -401,7 +402,7 @@ def _backtest(
     if not dates:
         return None
     if isinstance(data, metrics.Histories):
-        bt = forecast._backtest_folded(data, pipeline, dates, horizon)
+        bt = _backtest_folded(data, pipeline, dates, horizon)
     else:
         bt = forecast.backtest(data, pipeline, at=dates, horizon=horizon)
     return {
