@@ -12,11 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from salesstages import DataError, Event, SalesStagesError, forecast, metrics
-from salesstages._report import build_report
 from salesstages._simulate import simulate
 from salesstages.forecast._backtest import _backtest_row
 from salesstages.metrics import _history
 from salesstages.presets import inbound_b2b
+from salesstages.report import build_report
 from salesstages.testing import events as event_logs
 from test_metrics import EVENTS, P, day
 

@@ -21,10 +21,8 @@ from . import __version__
 from ._deal import Deal
 from ._errors import SalesStagesError, TransitionRefused
 from ._events import Event
-from ._html import render_html
 from ._import import IMPORT_KINDS, Progress, _cmd_import
 from ._pipeline import Pipeline
-from ._report import build_report, render_csv, render_text, table
 from ._simulate import simulate
 from ._spec import (
     ENGINES,
@@ -39,6 +37,8 @@ from ._spec import (
 from ._stores import EventStore, MemoryStore, SqliteStore
 from .guards import _describe as describe_guard
 from .presets import PROPOSAL_SUBSTATES, inbound_b2b
+from .report import build_report, render_csv, render_html, render_text
+from .report._render import table
 
 __all__ = ["main", "play_demo", "simulate_quarter", "to_dot"]
 
@@ -398,7 +398,7 @@ def _cmd_diagram(args: argparse.Namespace) -> int:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    from ._plot import save_charts
+    from .report import save_charts
 
     pipeline = load_pipeline(args.pipeline)
     events = load_events(args.events, table=args.table)
