@@ -15,8 +15,8 @@ import pytest
 
 from _cli_data import demo_events, write_demo_files
 from salesstages import Event, Pipeline
-from salesstages._spec import parse_as_of
 from salesstages.cli import main
+from salesstages.cli._spec import parse_as_of
 from salesstages.io import write_jsonl
 from salesstages.presets import classic_b2b, inbound_b2b
 from salesstages.report import SCHEMA, build_report
@@ -541,7 +541,7 @@ def test_unwritable_out(files: dict[str, Path], tmp_path: Path, run: Runner) -> 
 
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     """With ``--debug`` the error propagates (the traceback is shown) instead of exit 2."""
-    from salesstages._spec import CliError
+    from salesstages.cli._spec import CliError
 
     with pytest.raises(CliError, match="does not exist"):
         main(["--debug", "report", str(tmp_path / "none.jsonl"), "-p", "inbound_b2b"])

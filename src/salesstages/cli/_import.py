@@ -33,7 +33,7 @@ from types import TracebackType
 from typing import Any, Final, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ._events import Event
+from .._events import Event
 from ._spec import CliError, load_mapping, load_pipeline
 
 __all__ = ["IMPORT_KINDS", "run_import"]
@@ -106,7 +106,7 @@ class Progress:
 
 
 def _importer(kind: str) -> Callable[..., Any]:
-    from . import io
+    from .. import io
 
     fn: Callable[..., Any] = getattr(io, _FUNCTIONS[kind])
     return fn
@@ -152,7 +152,7 @@ def _counting(events: Iterable[Event], progress: Progress, total: int) -> Iterat
 
 def run_import(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
     """Import ``args.file`` with ``args.kind``'s importer and write ``args.out``."""
-    from . import io
+    from .. import io
 
     pipeline = load_pipeline(args.pipeline)
     if not args.mapping:
