@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from ._verdict import Verdict
+from ._verdict import Verdict
 
 __all__ = [
     "ConcurrencyError",
