@@ -63,7 +63,9 @@ def _is_type_checking(test: ast.expr) -> bool:
 def _imports(tree: ast.Module) -> Iterator[tuple[ast.Import | ast.ImportFrom, bool]]:
     """Every import statement with whether it is eager (module level, run on import)."""
 
-    def walk(nodes: Iterable[ast.stmt], eager: bool) -> Iterator[tuple[ast.Import | ast.ImportFrom, bool]]:
+    def walk(
+        nodes: Iterable[ast.stmt], eager: bool
+    ) -> Iterator[tuple[ast.Import | ast.ImportFrom, bool]]:
         for node in nodes:
             if isinstance(node, ast.Import | ast.ImportFrom):
                 yield node, eager
@@ -123,7 +125,9 @@ def read_graph(
                 names = [a.name for a in node.names]
             else:
                 base = _resolve(module, path.name == "__init__.py", node)
-                names = [f"{base}.{a.name}" if f"{base}.{a.name}" in files else base for a in node.names]
+                names = [
+                    f"{base}.{a.name}" if f"{base}.{a.name}" in files else base for a in node.names
+                ]
             for name in names:
                 if not name.startswith(PACKAGE):
                     continue
@@ -193,7 +197,9 @@ def ranks(arrows: Mapping[str, set[str]]) -> dict[str, int]:
     comp_of = {m: i for i, comp in enumerate(components(arrows)) for m in comp}
     down: dict[int, set[int]] = {}
     for m, dests in arrows.items():
-        down.setdefault(comp_of[m], set()).update(comp_of[d] for d in dests if comp_of[d] != comp_of[m])
+        down.setdefault(comp_of[m], set()).update(
+            comp_of[d] for d in dests if comp_of[d] != comp_of[m]
+        )
     memo: dict[int, int] = {}
 
     def rank(c: int) -> int:
@@ -225,9 +231,13 @@ def measure(arrows: Mapping[str, set[str]], eager: Mapping[str, set[str]]) -> di
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--src", type=Path, default=Path("src") / PACKAGE, help="the package folder")
+    parser.add_argument(
+        "--src", type=Path, default=Path("src") / PACKAGE, help="the package folder"
+    )
     parser.add_argument("--packages", action="store_true", help="one node per sub-package")
-    parser.add_argument("--verbose", "-v", action="store_true", help="list circles, up arrows, sizes")
+    parser.add_argument(
+        "--verbose", "-v", action="store_true", help="list circles, up arrows, sizes"
+    )
     args = parser.parse_args(argv)
     lines, arrows, eager = read_graph(args.src)
     if args.packages:
