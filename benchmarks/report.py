@@ -29,9 +29,9 @@ from pathlib import Path
 from replay import build_log
 
 from salesstages import Event, metrics
-from salesstages._report import build_report, render_text
 from salesstages._stores import SqliteStore
 from salesstages.presets import inbound_b2b
+from salesstages.report import build_report, render_text
 
 _RAW = (
     "SELECT e.deal_id, e.seq, e.at, e.kind, e.stage, e.name, e.data "

@@ -21,11 +21,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from salesstages import Pipeline, PipelineError, SalesStagesError, Stage
-from salesstages._spec import load_pipeline
-from salesstages._store_suite import opening
 from salesstages._stores import JsonlStore, SqliteStore
 from salesstages.cli import main
+from salesstages.cli._spec import load_pipeline
 from salesstages.presets import classic_b2b
+from salesstages.testing._store_suite import opening
 
 MAX_FILE_BYTES, MAX_NESTING, MAX_STAGES = 1 << 20, 64, 500  # CONTRACT section 12
 

@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from salesstages import DataError, Event, SalesStagesError
-from salesstages._store_suite import opening
 from salesstages._stores import JsonlStore, SqliteStore
+from salesstages.testing._store_suite import opening
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 

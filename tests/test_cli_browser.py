@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from salesstages import MemoryStore
-from salesstages._html import CHARTS, render_html
-from salesstages._report import build_report
 from salesstages.cli import simulate_quarter
 from salesstages.presets import inbound_b2b
+from salesstages.report import build_report, render_html
+from salesstages.report._html import CHARTS
 
 
 def _chromium() -> str | None:

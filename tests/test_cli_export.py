@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from _cli_data import demo_events, write_demo_files
-from salesstages import _import
-from salesstages.cli import main
+from salesstages.cli import _import, main
 from salesstages.io import read_parquet, write_jsonl
 
 pytest.importorskip("pyarrow")

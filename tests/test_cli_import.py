@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from _cli_data import MAVEN, write_maven_spec
-from salesstages import _import
-from salesstages._import import Progress
-from salesstages.cli import main
+from salesstages.cli import _import, main
+from salesstages.cli._import import Progress
 from salesstages.io import read_csv, read_jsonl
 from salesstages.presets import classic_b2b
 

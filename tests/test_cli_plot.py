@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 
 from _cli_data import write_demo_files
-from salesstages import _plot
-from salesstages._html import CHARTS
-from salesstages._report import build_report
 from salesstages.cli import main
 from salesstages.presets import inbound_b2b
+from salesstages.report import _plot, build_report
+from salesstages.report._html import CHARTS
 
 pytest.importorskip("matplotlib")
 

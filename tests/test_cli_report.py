@@ -15,12 +15,14 @@ import pytest
 
 from _cli_data import demo_events, write_demo_files
 from salesstages import Event, Pipeline
-from salesstages._html import CHARTS
-from salesstages._report import SCHEMA, backtest_dates, build_report, table
-from salesstages._spec import parse_as_of
 from salesstages.cli import main
+from salesstages.cli._spec import parse_as_of
 from salesstages.io import write_jsonl
 from salesstages.presets import classic_b2b, inbound_b2b
+from salesstages.report import SCHEMA, build_report
+from salesstages.report._build import backtest_dates
+from salesstages.report._html import CHARTS
+from salesstages.report._render import table
 
 Run = tuple[int, str, str]
 Runner = Callable[..., Run]
@@ -256,7 +258,7 @@ def test_report_json_has_no_infinities() -> None:
 
 def test_html_escapes_data(tmp_path: Path) -> None:
     """Text from the data (segment values, deal ids, reasons) is escaped in the HTML page."""
-    from salesstages._html import render_html
+    from salesstages.report import render_html
 
     pipeline = classic_b2b()
     t = datetime(2026, 1, 5, tzinfo=UTC)
@@ -539,7 +541,7 @@ def test_unwritable_out(files: dict[str, Path], tmp_path: Path, run: Runner) -> 
 
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     """With ``--debug`` the error propagates (the traceback is shown) instead of exit 2."""
-    from salesstages._spec import CliError
+    from salesstages.cli._spec import CliError
 
     with pytest.raises(CliError, match="does not exist"):
         main(["--debug", "report", str(tmp_path / "none.jsonl"), "-p", "inbound_b2b"])
@@ -557,7 +559,7 @@ def test_every_chart_is_well_formed_svg() -> None:
     """Each chart of the HTML report is well-formed SVG with shapes in it, segmented or not."""
     import xml.etree.ElementTree as ET
 
-    from salesstages import _html
+    from salesstages.report import _html
 
     events = demo_events(80)
     for by in (None, "owner"):
@@ -580,7 +582,7 @@ def test_open_median_age_counts_only_visits_still_under_way() -> None:
     from datetime import timedelta
 
     from salesstages import Pipeline, Stage
-    from salesstages._report import build_report
+    from salesstages.report import build_report
 
     p = Pipeline(
         "p", [Stage("a"), Stage("b"), Stage("won", outcome="won"), Stage("lost", outcome="lost")]

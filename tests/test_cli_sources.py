@@ -13,9 +13,8 @@ import pytest
 
 import salesstages.metrics._ibis
 from _cli_data import demo_events, write_demo_files
-from salesstages import _spec
-from salesstages._spec import EventSource, redact
-from salesstages.cli import main
+from salesstages.cli import _spec, main
+from salesstages.cli._spec import EventSource, redact
 from salesstages.io import write_parquet
 
 pytest.importorskip("pyarrow")

@@ -14,9 +14,10 @@ from hypothesis import strategies as st
 
 from _helpers import T0, day
 from salesstages import Event, Pipeline, Stage
-from salesstages._report import build_report, render_csv, render_text, table
 from salesstages._text import FORMULA_START, csv_cell, csv_uncell, terminal
 from salesstages.io import read_csv, write_csv
+from salesstages.report import build_report, render_csv, render_text
+from salesstages.report._render import table
 
 # ---------------------------------------------------------------------- csv_cell
 ATTACKS = [

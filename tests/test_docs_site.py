@@ -103,9 +103,24 @@ def test_pages_link_the_screenshot() -> None:
 def test_every_site_page_is_in_the_nav() -> None:
     """Every page written for the site appears in mkdocs.yml's navigation."""
     nav = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
-    for page in [*PAGES, "cli.md", "explanation/metric-definitions.md", "explanation/engines.md"]:
+    for page in [
+        *PAGES,
+        "cli.md",
+        "explanation/metric-definitions.md",
+        "explanation/engines.md",
+        "explanation/layout.md",
+    ]:
         assert f": {page}" in nav, page
-    for module in ("salesstages", "guards", "presets", "metrics", "forecast", "io", "testing"):
+    for module in (
+        "salesstages",
+        "guards",
+        "presets",
+        "metrics",
+        "forecast",
+        "io",
+        "report",
+        "testing",
+    ):
         assert f"reference/{module}.md" in nav
         assert ":::" in (DOCS / "reference" / f"{module}.md").read_text(encoding="utf-8")
 

@@ -12,10 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from salesstages import DataError, Event, SalesStagesError, forecast, metrics
-from salesstages._report import build_report
 from salesstages._simulate import simulate
+from salesstages.forecast._backtest import _backtest_row
 from salesstages.metrics import _history
 from salesstages.presets import inbound_b2b
+from salesstages.report import build_report
 from salesstages.testing import events as event_logs
 from test_metrics import EVENTS, P, day
 
@@ -228,5 +229,5 @@ class TestRewind:
         bt = forecast.backtest(log, p, at=dates, horizon=horizon)
         final = metrics.histories(log, p, as_of=dates[-1] + horizon)
         for row, d in zip(bt.rows, dates, strict=True):
-            old = forecast._backtest_row(metrics.histories(log, p, as_of=d), final, p, d, horizon)
+            old = _backtest_row(metrics.histories(log, p, as_of=d), final, p, d, horizon)
             assert row == old

@@ -14,7 +14,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from salesstages import DataError, Event, Pipeline, Stage
-from salesstages._store_suite import opening
 from salesstages._stores import JsonlStore, SqliteStore
 from salesstages.io import (
     read_csv,
@@ -24,6 +23,7 @@ from salesstages.io import (
     write_csv,
     write_jsonl,
 )
+from salesstages.testing._store_suite import opening
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 PIPELINE = Pipeline(

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from salesstages import ConcurrencyError, DataError, Event, EventStore, MemoryStore, OutOfOrderError
-from salesstages._store_suite import StoreSuite, ev, opening
 from salesstages._stores import JsonlStore, SqliteStore
+from salesstages.testing._store_suite import StoreSuite, ev, opening
 
 
 class TestMemoryStore(StoreSuite):

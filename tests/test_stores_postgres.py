@@ -16,7 +16,7 @@ from salesstages import (
     PostgresStore,
     StoreUnavailableError,
 )
-from salesstages._store_suite import StoreSuite, ev, opening
+from salesstages.testing._store_suite import StoreSuite, ev, opening
 
 psycopg = pytest.importorskip("psycopg", reason="pip install 'salesstages[postgres]'")
 

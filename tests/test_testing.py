@@ -30,9 +30,9 @@ from salesstages import (
     field,
     guard,
 )
-from salesstages._store_suite import StoreSuite
 from salesstages.presets import classic_b2b, inbound_b2b, modern_b2b
 from salesstages.testing import PipelineMachine, deals, events, pipeline_machine
+from salesstages.testing._store_suite import StoreSuite
 
 PRESETS = [inbound_b2b, classic_b2b, modern_b2b]
 

@@ -11,12 +11,11 @@ own pipeline with the Hypothesis toolkit in :mod:`salesstages.testing`.
 
 from __future__ import annotations
 
-from ._deal import Deal, UnknownDealError
+from ._deal import Deal, HandlerError, UnknownDealError
 from ._errors import (
     ConcurrencyError,
     DataError,
     DataTypeError,
-    HandlerError,
     InvalidLogError,
     NaiveTimeError,
     OutOfOrderError,

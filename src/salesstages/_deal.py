@@ -15,7 +15,6 @@ from ._errors import (
     ConcurrencyError,
     DataError,
     DataTypeError,
-    HandlerError,
     OutOfOrderError,
     SalesStagesError,
     TransitionRefused,
@@ -621,3 +620,28 @@ class UnknownDealError(SalesStagesError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+class HandlerError(SalesStagesError):
+    """One or more handlers registered with :meth:`Pipeline.subscribe` raised.
+
+    Every matching handler ran, and the events stay recorded: the deal's state
+    already includes them. ``event`` is the first event a handler raised on,
+    ``exceptions`` the tuple of every exception the handlers raised during the
+    call (in the order they were raised; the first is also ``__cause__``) and
+    ``deal`` the deal they were called with (useful after ``open_deal``, whose
+    return value the error replaces).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        deal: Deal,
+        event: Event,
+        exceptions: tuple[Exception, ...],
+    ) -> None:
+        super().__init__(message)
+        self.deal = deal
+        self.event = event
+        self.exceptions = exceptions

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from ._deal import Deal
-    from ._events import Event
-    from .guards import Verdict
+from ._verdict import Verdict
 
 __all__ = [
     "ConcurrencyError",
     "DataError",
     "DataTypeError",
-    "HandlerError",
     "InvalidLogError",
     "NaiveTimeError",
     "OutOfOrderError",
@@ -112,31 +107,6 @@ class DataTypeError(DataError, TypeError):
 
     A :class:`DataError` (so also a ``ValueError``) that is also a ``TypeError``.
     """
-
-
-class HandlerError(SalesStagesError):
-    """One or more handlers registered with :meth:`Pipeline.subscribe` raised.
-
-    Every matching handler ran, and the events stay recorded: the deal's state
-    already includes them. ``event`` is the first event a handler raised on,
-    ``exceptions`` the tuple of every exception the handlers raised during the
-    call (in the order they were raised; the first is also ``__cause__``) and
-    ``deal`` the deal they were called with (useful after ``open_deal``, whose
-    return value the error replaces).
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        deal: Deal,
-        event: Event,
-        exceptions: tuple[Exception, ...],
-    ) -> None:
-        super().__init__(message)
-        self.deal = deal
-        self.event = event
-        self.exceptions = exceptions
 
 
 @contextmanager

@@ -18,6 +18,7 @@ import attrs
 
 from ._errors import DataError, PipelineError
 from ._values import MAX_DEPTH, json_data
+from ._verdict import _YES, Verdict
 
 if TYPE_CHECKING:
     from ._events import Event
@@ -39,34 +40,6 @@ __all__ = [
     "meeting_accepted",
     "not_",
 ]
-
-
-@attrs.frozen
-class Verdict:
-    """The answer to "may this happen?": ``ok`` and the ``reasons`` it may not.
-
-    A verdict is truthy exactly when ``ok``. Reasons are sentences that name
-    what is missing.
-    """
-
-    ok: bool
-    reasons: tuple[str, ...] = ()
-
-    def __bool__(self) -> bool:
-        return self.ok
-
-    @classmethod
-    def yes(cls) -> Verdict:
-        """The verdict that allows."""
-        return _YES
-
-    @classmethod
-    def no(cls, *reasons: str) -> Verdict:
-        """A refusing verdict with the given reasons."""
-        return cls(False, tuple(reasons))
-
-
-_YES = Verdict(True, ())
 
 
 class _Prefix(Sequence["Event"]):

@@ -15,28 +15,23 @@ from typing import Any, Final
 
 from ..._stats import z_value
 from ..._time import to_utc
-from ...forecast import (
+from ...forecast._backtest import Backtest, BacktestRow, _backtest_result
+from ...forecast._common import (
     _DAY_US,
     METHODS,
-    Backtest,
-    BacktestRow,
-    CumulativeIncidence,
-    MarkovModel,
-    StageOutlook,
-    Survival,
-    _backtest_result,
     _check_horizon,
-    _check_outcome,
-    _conditional_value,
     _frozen_map,
-    _incidence,
-    _markov_model,
-    _markov_probabilities,
-    _outlook,
     _stage_probabilities,
-    _Stays,
-    _survival,
     _us,
+)
+from ...forecast._markov import MarkovModel, _markov_model, _markov_probabilities
+from ...forecast._outlook import StageOutlook, _conditional_value, _outlook, _Stays
+from ...forecast._survival import (
+    CumulativeIncidence,
+    Survival,
+    _check_outcome,
+    _incidence,
+    _survival,
 )
 from .._common import check_stage
 from ._columns import ibis, to_us

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from ._errors import DataError, PipelineError, SalesStagesError
-from ._events import Event
-from ._pipeline import Pipeline
+from .._errors import DataError, PipelineError, SalesStagesError
+from .._events import Event
+from .._pipeline import Pipeline
 
 __all__ = [
     "ENGINES",
@@ -254,7 +254,7 @@ def load_pipeline(spec: str) -> Pipeline:
                 "write one with `salesstages diagram`'s --format json or Pipeline.to_dict()"
             ) from None
     if spec in PRESETS:
-        from . import presets
+        from .. import presets
 
         builder: Callable[[], Pipeline] = getattr(presets, spec)
         return builder()
@@ -341,7 +341,7 @@ class EventSource:
         return _read_jsonl(self._file, self.complete)
 
     def _read_jsonl_store(self) -> Iterator[Event]:
-        from ._stores import JsonlStore
+        from .._stores import JsonlStore
 
         store = JsonlStore(self._file, fsync=False)
         events = store.events()
@@ -357,7 +357,7 @@ class EventSource:
         it says ``ok``, and for any other kind of source)."""
         if self.kind != "sqlite":
             return []
-        from ._stores.sqlite import integrity_check
+        from .._stores.sqlite import integrity_check
 
         return integrity_check(self._file)
 
@@ -373,7 +373,7 @@ class EventSource:
     def count(self) -> int | None:
         """The number of events when known without reading them (for progress bars)."""
         if self.kind == "sqlite" and self.path is not None and is_store(self.path):
-            from ._stores import SqliteStore
+            from .._stores import SqliteStore
 
             with SqliteStore(self.path) as store:
                 return len(store)
@@ -419,7 +419,7 @@ class EventSource:
         self._connections.append(con)
         if self.kind == "parquet":
             return con.read_parquet(self._file)
-        from .io import to_arrow
+        from ..io import to_arrow
 
         con.con.register("events", to_arrow(self))
         return con.table("events")
@@ -506,7 +506,7 @@ def _sqlite_tables(path: Path) -> set[str]:
 
 
 def _read_sqlite(path: Path) -> Iterator[Event]:
-    from ._stores import SqliteStore
+    from .._stores import SqliteStore
 
     if not {"events", "deals"} <= _sqlite_tables(path):
         raise DataError(
@@ -527,19 +527,19 @@ def _read_sqlite(path: Path) -> Iterator[Event]:
 
 
 def _read_jsonl(path: Path, complete: bool) -> Iterator[Event]:
-    from .io import read_jsonl
+    from ..io import read_jsonl
 
     yield from read_jsonl(path, complete=complete)
 
 
 def _read_csv(path: Path, complete: bool) -> Iterator[Event]:
-    from .io import read_csv
+    from ..io import read_csv
 
     yield from read_csv(path, complete=complete)
 
 
 def _read_parquet(path: Path) -> Iterator[Event]:
-    from .io import read_parquet
+    from ..io import read_parquet
 
     yield from read_parquet(path)
 
@@ -668,7 +668,7 @@ _FIELDS_SQL: Final = ", ".join(_quote(c) for c in _CANONICAL)
 def _read_duckdb(path: Path, table: str) -> Iterator[Event]:
     import duckdb
 
-    from .io._arrow import BATCH_SIZE, read_batches
+    from ..io._arrow import BATCH_SIZE, read_batches
 
     _check_duckdb_table(path, table)
     con = duckdb.connect(str(path), read_only=True)
@@ -690,7 +690,7 @@ def _read_duckdb(path: Path, table: str) -> Iterator[Event]:
 
 
 def _read_postgres(url: str, table: str) -> Iterator[Event]:
-    from .io._arrow import BATCH_SIZE, read_batches
+    from ..io._arrow import BATCH_SIZE, read_batches
 
     con = _postgres_connect(_ibis("postgres"), url)
     try:

@@ -29,10 +29,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ._errors import ConcurrencyError, DataError, OutOfOrderError, SalesStagesError
-from ._events import Event, freeze_data
-from ._pipeline import Pipeline, Stage
-from ._stores import EventStore
+from .._errors import ConcurrencyError, DataError, OutOfOrderError, SalesStagesError
+from .._events import Event, freeze_data
+from .._pipeline import Pipeline, Stage
+from .._stores import EventStore
 
 __all__ = ["StoreSuite"]
 

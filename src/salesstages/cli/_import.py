@@ -33,9 +33,9 @@ from types import TracebackType
 from typing import Any, Final, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ._events import Event
+from .._events import Event
+from .._text import csv_cell, terminal
 from ._spec import CliError, load_mapping, load_pipeline
-from ._text import csv_cell, terminal
 
 __all__ = ["IMPORT_KINDS", "run_import"]
 
@@ -107,7 +107,7 @@ class Progress:
 
 
 def _importer(kind: str) -> Callable[..., Any]:
-    from . import io
+    from .. import io
 
     fn: Callable[..., Any] = getattr(io, _FUNCTIONS[kind])
     return fn
@@ -153,7 +153,7 @@ def _counting(events: Iterable[Event], progress: Progress, total: int) -> Iterat
 
 def run_import(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
     """Import ``args.file`` with ``args.kind``'s importer and write ``args.out``."""
-    from . import io
+    from .. import io
 
     pipeline = load_pipeline(args.pipeline)
     if not args.mapping:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from ._html import _SERIES, _money
-from ._report import _segment_name
+from ._render import _segment_name
 
 __all__ = ["save_charts"]
 

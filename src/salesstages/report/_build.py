@@ -1,4 +1,4 @@
-"""The pipeline report: every figure in one JSON-ready dict, and its text and CSV forms.
+"""Building the pipeline report: every figure in one JSON-ready dict.
 
 :func:`build_report` computes the figures with :mod:`salesstages.metrics` and
 :mod:`salesstages.forecast` and returns a plain dict in the stable schema
@@ -11,23 +11,19 @@ deals' own currency, timestamps are ISO 8601 in UTC, rates are in [0, 1] or
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import statistics
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal, cast
 
 import attrs
 
-from . import forecast, metrics
-from ._gc import gc_paused
-from ._pipeline import Pipeline
-from ._text import csv_cell, terminal
-from .metrics._engine import Events, is_ibis_table
-
-__all__ = ["SCHEMA", "build_report", "render_csv", "render_text"]
+from .. import forecast, metrics
+from .._gc import gc_paused
+from .._pipeline import Pipeline
+from ..forecast._backtest import _backtest_folded
+from ..metrics._engine import Events, is_ibis_table
 
 #: The report schema's name and version; a change that breaks a reader bumps it.
 SCHEMA: Final = "salesstages.report/1"
@@ -131,12 +127,12 @@ def _build_report(
     horizon: timedelta,
     source: str | None,
 ) -> dict[str, Any]:
-    from . import __version__
+    from .. import __version__
 
     labels = {s.name: s.title for s in pipeline.stages}
     data: Any
     if is_ibis_table(events):
-        from .metrics._ibis._facts import report_facts
+        from ..metrics._ibis._facts import report_facts
 
         facts = _Facts(**report_facts(events, pipeline, as_of))
         data = events
@@ -401,7 +397,7 @@ def _backtest(
     if not dates:
         return None
     if isinstance(data, metrics.Histories):
-        bt = forecast._backtest_folded(data, pipeline, dates, horizon)
+        bt = _backtest_folded(data, pipeline, dates, horizon)
     else:
         bt = forecast.backtest(data, pipeline, at=dates, horizon=horizon)
     return {
@@ -460,389 +456,3 @@ def _segments(
             }
         )
     return out
-
-
-# ----------------------------------------------------------------------- text
-def _num(x: float | None, fmt: str = ",.0f") -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    return format(x, fmt)
-
-
-def _pct(x: float | None) -> str:
-    return "–" if x is None else f"{x:.1%}"
-
-
-def _d(x: float | None) -> str:
-    return "–" if x is None else f"{x:.1f} d"
-
-
-def table(
-    headers: Sequence[str], rows: Iterable[Sequence[str]], *, left: int = 1, align: str = ""
-) -> str:
-    """An aligned text table: the first ``left`` columns left-aligned, the rest right
-    (or, with ``align``, one letter per column: ``l`` or ``r``).
-
-    Every header and cell goes through :func:`salesstages._text.terminal`: control
-    characters show as escapes, so a cell is always one line and drives nothing.
-    """
-    headers = [terminal(h) for h in headers]
-    body = [[terminal(c) for c in r] for r in rows]
-    align = align or "l" * left + "r" * (len(headers) - left)
-    widths = [len(h) for h in headers]
-    for r in body:
-        for i, cell in enumerate(r):
-            widths[i] = max(widths[i], len(cell))
-
-    def line(cells: Sequence[str]) -> str:
-        parts = [
-            c.ljust(widths[i]) if align[i] == "l" else c.rjust(widths[i])
-            for i, c in enumerate(cells)
-        ]
-        return "  ".join(parts).rstrip()
-
-    out = [line(headers), "  ".join("-" * w for w in widths)]
-    out.extend(line(r) for r in body)
-    return "\n".join(out)
-
-
-def _when(iso: str | None) -> str:
-    """An ISO timestamp (UTC) as ``2026-04-01 09:58 UTC``."""
-    if not iso:
-        return "–"
-    return iso[:10] + " " + iso[11:16] + " UTC"
-
-
-def _title(text: str) -> str:
-    text = terminal(text)
-    return f"{text}\n{'=' * len(text)}"
-
-
-def _segment_name(value: object) -> str:
-    return "(none)" if value is None else str(value)
-
-
-def render_text(report: Mapping[str, Any]) -> str:
-    """The report as aligned text tables, for a terminal.
-
-    Every value from the data (deal ids, stage labels, lost reasons, segment
-    values, the pipeline's name) has its control characters escaped
-    (:func:`salesstages._text.terminal`), so none can drive the terminal or
-    break a row in two.
-    """
-    p = report["pipeline"]
-    c = report["counts"]
-    parts = [
-        _title(f"Pipeline report: {p['name']}"),
-        f"As of {_when(report['as_of'])}"
-        + (f" · source {terminal(str(report['source']))}" if report.get("source") else ""),
-        f"{c['deals']:,} deals ({c['open']:,} open, {c['won']:,} won, {c['lost']:,} lost) "
-        f"from {c['events']:,} events",
-    ]
-    f = report["funnel"]
-    parts += [
-        "",
-        _title(f"Funnel (skips policy: {f['policy']})"),
-        table(
-            ["stage", "reached", "conversion", "win rate"],
-            [
-                [r["label"], f"{r['reached']:,}", _pct(r["conversion_rate"]), _pct(r["win_rate"])]
-                for r in f["rows"]
-            ],
-        ),
-    ]
-    parts += [
-        "",
-        _title("Time in stage (completed visits)"),
-        table(
-            ["stage", "visits", "median", "p90", "mean", "open now", "open median age"],
-            [
-                [
-                    r["label"],
-                    f"{r['count']:,}",
-                    _d(r["median_days"]),
-                    _d(r["p90_days"]),
-                    _d(r["mean_days"]),
-                    f"{r['open_count']:,}",
-                    _d(r["open_median_age_days"]),
-                ]
-                for r in report["time_in_stage"]
-            ],
-        ),
-    ]
-    if report["time_in_substate"]:
-        parts += [
-            "",
-            _title("Time in sub-state (completed visits)"),
-            table(
-                ["stage", "sub-state", "visits", "median", "p90", "open now"],
-                [
-                    [
-                        r["label"],
-                        r["substate"],
-                        f"{r['count']:,}",
-                        _d(r["median_days"]),
-                        _d(r["p90_days"]),
-                        f"{r['open_count']:,}",
-                    ]
-                    for r in report["time_in_substate"]
-                ],
-                left=2,
-            ),
-        ]
-    wr = report["win_rate"]
-    sc = report["sales_cycle"]
-    parts += [
-        "",
-        _title("Win rate and sales cycle"),
-        table(
-            ["figure", "value", "detail"],
-            [
-                [
-                    "win rate (deals)",
-                    _pct(wr["deals"]["rate"]),
-                    f"{_num(wr['deals']['numerator'])} won of "
-                    f"{_num(wr['deals']['denominator'])} closed",
-                ],
-                [
-                    "win rate (amount)",
-                    _pct(wr["amount"]["rate"]),
-                    f"{_num(wr['amount']['numerator'])} won of {_num(wr['amount']['denominator'])}",
-                ],
-                [
-                    "sales cycle, won",
-                    _d(sc["won"]["median_days"]),
-                    f"median; p90 {_d(sc['won']['p90_days'])}; {sc['won']['count']:,} deals",
-                ],
-                [
-                    "sales cycle, lost",
-                    _d(sc["lost"]["median_days"]),
-                    f"median; p90 {_d(sc['lost']['p90_days'])}; {sc['lost']['count']:,} deals",
-                ],
-                ["velocity", _num(report["velocity_per_day"]), "money per day"],
-            ],
-            align="lrl",
-        ),
-    ]
-    if report.get("segments"):
-        parts += [
-            "",
-            _title(f"By {report['by']}"),
-            table(
-                [
-                    str(report["by"]),
-                    "deals",
-                    "won",
-                    "closed",
-                    "win rate",
-                    "won cycle",
-                    "velocity/day",
-                ],
-                [
-                    [
-                        _segment_name(s["value"]),
-                        f"{s['deals']:,}",
-                        _num(s["win_rate"]["numerator"]),
-                        _num(s["win_rate"]["denominator"]),
-                        _pct(s["win_rate"]["rate"]),
-                        _d(s["sales_cycle_won"]["median_days"]),
-                        _num(s["velocity_per_day"]),
-                    ]
-                    for s in report["segments"]
-                ],
-            ),
-        ]
-    parts += [
-        "",
-        _title("Open pipeline now"),
-        table(
-            ["stage", "deals", "amount"],
-            [[r["label"], f"{r['count']:,}", _num(r["amount"])] for r in report["snapshot"]],
-        ),
-    ]
-    stalled = report["stalled"]
-    parts += ["", _title(f"Stalled deals ({len(stalled):,})")]
-    if stalled:
-        parts.append(
-            table(
-                ["deal", "stage", "idle"],
-                [[s["deal_id"], s["stage"], _d(s["idle_days"])] for s in stalled[:TEXT_LIMIT]],
-                left=2,
-            )
-        )
-        if len(stalled) > TEXT_LIMIT:
-            parts.append(f"… and {len(stalled) - TEXT_LIMIT:,} more (all of them in --format json)")
-    else:
-        parts.append("none")
-    reasons = report["lost_reasons"]
-    parts += ["", _title("Lost reasons")]
-    parts.append(
-        table(
-            ["reason", "deals", "amount"],
-            [[r["reason"], f"{r['deals']:,}", _num(r["amount"])] for r in reasons],
-        )
-        if reasons
-        else "none"
-    )
-    fc = report["forecast"]
-    parts += [
-        "",
-        _title("Forecast of the open pipeline"),
-        table(
-            ["method", "amount", "meaning"],
-            [
-                ["weighted", _num(fc["weighted"]), "Σ amount × stage probability"],
-                ["markov", _num(fc["markov"]), "Σ amount × P(win | stage), from observed moves"],
-                [
-                    "conditional",
-                    _num(fc["conditional"]),
-                    "Σ amount × P(win | stage, days in stage)",
-                ],
-                [
-                    "conditional, horizon",
-                    _num(fc["conditional_within_horizon"]),
-                    f"the same, won within {_d(fc['horizon_days'])}",
-                ],
-            ],
-            align="lrl",
-        ),
-    ]
-    ttc = report["time_to_close"]
-    parts += [
-        "",
-        _title("Time to close (Kaplan–Meier, open deals censored)"),
-        f"median {_d(ttc['median_days'])} over {ttc['deals']:,} deals "
-        f"({ttc['censored']:,} still open)",
-    ]
-    bt = report["backtest"]
-    parts += ["", _title("Forecast backtest")]
-    if bt is None:
-        parts.append("not enough history (needs at least two horizons of events)")
-    else:
-        methods = [e["method"] for e in bt["errors"]]
-        parts.append(
-            table(
-                ["as of", "open", "actual", *methods],
-                [
-                    [
-                        r["at"][:10],
-                        f"{r['open_deals']:,}",
-                        _num(r["actual"]),
-                        *(_num(r["forecasts"][m]) for m in methods),
-                    ]
-                    for r in bt["rows"]
-                ],
-            )
-        )
-        parts.append("")
-        parts.append(
-            table(
-                ["method", "bias", "MAE", "RMSE", "MAPE"],
-                [
-                    [
-                        e["method"],
-                        _num(e["bias"]),
-                        _num(e["mae"]),
-                        _num(e["rmse"]),
-                        _pct(e["mape"]),
-                    ]
-                    for e in bt["errors"]
-                ],
-            )
-        )
-        parts.append(
-            f"horizon {_d(bt['horizon_days'])}; best method first (lowest mean absolute error)"
-        )
-    return "\n".join(parts) + "\n"
-
-
-# ------------------------------------------------------------------------ csv
-CSV_COLUMNS: Final = ("section", "segment", "item", "metric", "value")
-
-
-def _csv_rows(report: Mapping[str, Any]) -> Iterable[tuple[Any, ...]]:
-    yield ("report", "", "", "schema", report["schema"])
-    yield ("report", "", "", "pipeline", report["pipeline"]["name"])
-    yield ("report", "", "", "as_of", report["as_of"])
-    for k, v in report["counts"].items():
-        yield ("counts", "", "", k, v)
-
-    def funnel(segment: str, rows: Iterable[Mapping[str, Any]]) -> Iterable[tuple[Any, ...]]:
-        for r in rows:
-            for m in ("reached", "conversion_rate", "win_rate"):
-                yield ("funnel", segment, r["stage"], m, r[m])
-
-    yield from funnel("", report["funnel"]["rows"])
-    for r in report["time_in_stage"]:
-        for m, v in r.items():
-            if m not in ("stage", "label"):
-                yield ("time_in_stage", "", r["stage"], m, v)
-    for r in report["time_in_substate"]:
-        for m, v in r.items():
-            if m not in ("stage", "label", "substate"):
-                yield ("time_in_substate", "", f"{r['stage']}/{r['substate']}", m, v)
-    for kind, ratio in report["win_rate"].items():
-        for m, v in ratio.items():
-            yield ("win_rate", "", kind, m, v)
-    for outcome, stats in report["sales_cycle"].items():
-        for m, v in stats.items():
-            yield ("sales_cycle", "", outcome, m, v)
-    for r in report["snapshot"]:
-        yield ("snapshot", "", r["stage"], "count", r["count"])
-        yield ("snapshot", "", r["stage"], "amount", r["amount"])
-    for s in report["stalled"]:
-        yield ("stalled", "", s["deal_id"], "stage", s["stage"])
-        yield ("stalled", "", s["deal_id"], "idle_days", s["idle_days"])
-    for r in report["lost_reasons"]:
-        yield ("lost_reasons", "", r["reason"], "deals", r["deals"])
-        yield ("lost_reasons", "", r["reason"], "amount", r["amount"])
-    yield ("velocity", "", "", "per_day", report["velocity_per_day"])
-    fc = report["forecast"]
-    for m in ("weighted", "markov", "conditional", "conditional_within_horizon", "horizon_days"):
-        yield ("forecast", "", "", m, fc[m])
-    for r in fc["markov_win_probability"]:
-        yield ("markov", "", r["stage"], "win_probability", r["win_probability"])
-        yield ("markov", "", r["stage"], "expected_moves", r["expected_moves"])
-    ttc = report["time_to_close"]
-    for m in ("deals", "censored", "median_days"):
-        yield ("time_to_close", "", "", m, ttc[m])
-    for pt in ttc["curve"]:
-        yield ("time_to_close", "", f"{pt['days']:.6f}", "survival", pt["survival"])
-    bt = report["backtest"]
-    if bt is not None:
-        for r in bt["rows"]:
-            yield ("backtest", "", r["at"], "actual", r["actual"])
-            for m, v in r["forecasts"].items():
-                yield ("backtest", "", r["at"], m, v)
-        for e in bt["errors"]:
-            for m in ("bias", "mae", "rmse", "mape"):
-                yield ("backtest_error", "", e["method"], m, e[m])
-    for s in report.get("segments") or ():
-        seg = _segment_name(s["value"])
-        yield ("segment", seg, "", "deals", s["deals"])
-        for m, v in s["win_rate"].items():
-            yield ("segment_win_rate", seg, "deals", m, v)
-        yield (
-            "segment",
-            seg,
-            "",
-            "sales_cycle_won_median_days",
-            s["sales_cycle_won"]["median_days"],
-        )
-        yield ("segment", seg, "", "velocity_per_day", s["velocity_per_day"])
-        yield from (("segment_" + r[0], seg, *r[2:]) for r in funnel(seg, s["funnel"]))
-
-
-def render_csv(report: Mapping[str, Any]) -> str:
-    """The report as one long CSV table: ``section, segment, item, metric, value``.
-
-    Text cells that a spreadsheet would run as a formula (starting with ``=``,
-    ``+``, ``-``, ``@``, a tab or CR) get a leading ``'``; see
-    :func:`salesstages._text.csv_cell`.
-    """
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for row in _csv_rows(report):
-        writer.writerow(["" if v is None else csv_cell(v) for v in row])
-    return buf.getvalue()

@@ -1,7 +1,7 @@
 """The report as one self-contained HTML file with inline SVG charts.
 
 Pure Python: every chart is an ``<svg>`` built here from the report dict (see
-:mod:`salesstages._report`), styles are inline, nothing is fetched from the
+:mod:`salesstages.report`), styles are inline, nothing is fetched from the
 network. A few lines of inline script only mark, on ``<body>``, how many
 charts the browser drew (``data-charts-drawn``), which the browser test reads.
 """
@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from html import escape
 from typing import Any, Final
 
-from ._report import _d, _num, _pct, _segment_name, _when
+from ._render import _d, _num, _pct, _segment_name, _when
 
 __all__ = ["CHARTS", "render_html"]
 

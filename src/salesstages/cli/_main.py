@@ -17,15 +17,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, TextIO
 
-from . import __version__
-from ._deal import Deal
-from ._errors import DataError, SalesStagesError, TransitionRefused
-from ._events import Event
-from ._html import render_html
+from .. import __version__
+from .._deal import Deal
+from .._errors import DataError, SalesStagesError, TransitionRefused
+from .._events import Event
+from .._pipeline import Pipeline
+from .._simulate import simulate
+from .._stores import EventStore, MemoryStore, SqliteStore
+from .._text import terminal
+from ..guards import _describe as describe_guard
+from ..presets import PROPOSAL_SUBSTATES, inbound_b2b
+from ..report import build_report, render_csv, render_html, render_text
+from ..report._render import table
 from ._import import IMPORT_KINDS, Progress, _cmd_import
-from ._pipeline import Pipeline
-from ._report import build_report, render_csv, render_text, table
-from ._simulate import simulate
 from ._spec import (
     ENGINES,
     PRESETS,
@@ -35,10 +39,6 @@ from ._spec import (
     load_pipeline,
     parse_as_of,
 )
-from ._stores import EventStore, MemoryStore, SqliteStore
-from ._text import terminal
-from .guards import _describe as describe_guard
-from .presets import PROPOSAL_SUBSTATES, inbound_b2b
 
 __all__ = ["main", "play_demo", "simulate_quarter", "to_dot"]
 
@@ -286,7 +286,7 @@ def _check_by(events: Sequence[Event], by: str | None) -> None:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from .io._arrow import write_parquet_counted
+    from ..io._arrow import write_parquet_counted
 
     target = Path(args.out)
     if target.suffix.lower() not in (".parquet", ".pq"):
@@ -424,7 +424,7 @@ def _cmd_diagram(args: argparse.Namespace) -> int:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    from ._plot import save_charts
+    from ..report import save_charts
 
     pipeline = load_pipeline(args.pipeline)
     source = EventSource(args.events, table=args.table)

@@ -1,0 +1,247 @@
+"""The backtest: each method's forecasts at past dates against what was won."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+import attrs
+
+from .._errors import DataError
+from .._time import to_utc
+from ..metrics._common import amount_of
+from ..metrics._engine import Events, engine
+from ..metrics._history import Histories, rewind
+from ._common import (
+    _ZERO,
+    METHODS,
+    _fields_repr,
+    _frozen_map,
+    _hist,
+    _open_amount,
+    _us,
+)
+from ._markov import _markov, _markov_sum
+from ._outlook import _conditional_sum
+
+if TYPE_CHECKING:
+    from .._pipeline import Pipeline
+
+__all__ = ["Backtest", "BacktestRow", "MethodError", "backtest"]
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class BacktestRow:
+    """One date of a :func:`backtest`.
+
+    Attributes:
+        at: The date the forecasts were made as of.
+        open_deals: Deals open at ``at``.
+        open_amount: Their total amount at ``at``.
+        actual: The amount of those deals won by ``at + horizon`` (at closing).
+        won_new: The amount won by ``at + horizon`` by deals opened after
+            ``at`` (not part of any forecast; shown for context).
+        forecasts: Method name → forecast amount.
+    """
+
+    at: datetime
+    open_deals: int
+    open_amount: float
+    actual: float
+    won_new: float
+    forecasts: Mapping[str, float]
+
+    def __repr__(self) -> str:
+        fc = ", ".join(f"{k}: {v:.4g}" for k, v in self.forecasts.items())
+        return _fields_repr(
+            self, ("at", "open_deals", "open_amount", "actual", "won_new"), f", forecasts={{{fc}}}"
+        )
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class MethodError:
+    """How far one method's forecasts were from what was won, over a backtest's dates.
+
+    Attributes:
+        method: ``"weighted"``, ``"markov"`` or ``"conditional"``.
+        bias: Mean of forecast − actual (positive: the method overshoots).
+        mae: Mean absolute error.
+        rmse: Root mean squared error.
+        mape: Mean absolute error relative to the actual amount, over the
+            dates where something was won; ``None`` when nothing was.
+    """
+
+    method: str
+    bias: float
+    mae: float
+    rmse: float
+    mape: float | None
+
+    def __repr__(self) -> str:
+        return _fields_repr(self, ("method", "bias", "mae", "rmse", "mape"))
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class Backtest:
+    """The result of :func:`backtest`: one row per date and each method's error.
+
+    ``str(backtest)`` (or :meth:`summary`) is a printable table.
+
+    Attributes:
+        horizon: The horizon each forecast was checked over.
+        rows: One :class:`BacktestRow` per date, in date order.
+        errors: Method name → :class:`MethodError`, best (lowest MAE) first.
+    """
+
+    horizon: timedelta
+    rows: tuple[BacktestRow, ...]
+    errors: Mapping[str, MethodError]
+
+    def __repr__(self) -> str:
+        best = next(iter(self.errors), None)
+        return f"Backtest(horizon={self.horizon}, dates={len(self.rows)}, best={best!r})"
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def summary(self) -> str:
+        """A printable table: each date's forecasts and actual, then each method's error."""
+        methods = list(METHODS)
+        head = f"{'as of':<20} {'open':>6} {'actual':>14} " + " ".join(f"{m:>14}" for m in methods)
+        lines = [f"Forecast backtest, horizon {self.horizon}", head, "-" * len(head)]
+        for r in self.rows:
+            lines.append(
+                f"{r.at.strftime('%Y-%m-%d %H:%M'):<20} {r.open_deals:>6} {r.actual:>14,.0f} "
+                + " ".join(f"{r.forecasts[m]:>14,.0f}" for m in methods)
+            )
+        lines.append("")
+        lines.append(f"{'method':<12} {'bias':>14} {'MAE':>14} {'RMSE':>14} {'MAPE':>8}")
+        for e in self.errors.values():
+            mape = "n/a" if e.mape is None else f"{e.mape:.1%}"
+            lines.append(
+                f"{e.method:<12} {e.bias:>14,.0f} {e.mae:>14,.0f} {e.rmse:>14,.0f} {mape:>8}"
+            )
+        return "\n".join(lines)
+
+
+@engine
+def backtest(
+    events: Events,
+    pipeline: Pipeline,
+    *,
+    at: Sequence[datetime],
+    horizon: timedelta,
+) -> Backtest:
+    """Forecast as of each date in ``at`` and compare with what was won within ``horizon``.
+
+    As of each date, each method forecasts the amount the deals open then
+    will win: :func:`weighted`, :func:`markov_forecast` (both learn nothing
+    about time, so they forecast eventual wins) and
+    :func:`conditional_forecast` with ``horizon`` (wins within the horizon).
+    Each model is fitted only on the events up to its date, as it would have
+    been then. The actual is the amount (at closing) of those same deals won
+    in (date, date + horizon]. Dates whose horizon runs past the end of the
+    log are measured against an incomplete future: pick dates at least
+    ``horizon`` before the last event.
+
+    The log is folded once (at the last date + ``horizon``); each date's view
+    is rewound from that fold. ``events`` may be a
+    :class:`~salesstages.metrics.Histories`: its ``as_of`` then ends every
+    actual, and no date may be later than it.
+
+    Raises:
+        ValueError: ``at`` is empty or ``horizon`` is not a positive timedelta.
+        DataError: A date is after the ``as_of`` of the given ``Histories``.
+        NaiveTimeError: A date has no timezone.
+    """
+    if not isinstance(horizon, timedelta) or horizon <= _ZERO:
+        raise ValueError(f"horizon must be a positive timedelta, got {horizon!r}")
+    if isinstance(at, datetime) or not isinstance(at, Sequence | Iterable):
+        raise ValueError(f"at must be a sequence of datetimes, got {at!r}")
+    dates = sorted({to_utc(d, "at") for d in at})
+    if not dates:
+        raise ValueError("at must name at least one date")
+    if isinstance(events, Histories):
+        final = _hist(events, pipeline, None)
+        if final.as_of is not None and dates[-1] > final.as_of:
+            raise DataError(
+                f"backtest date {dates[-1].isoformat()} is after the as_of these histories "
+                f"were folded for ({final.as_of.isoformat()}); fold the log at the last "
+                "date + horizon or later"
+            )
+    else:
+        final = _hist(events, pipeline, dates[-1] + horizon)
+    return _backtest_folded(final, pipeline, dates, horizon)
+
+
+def _backtest_folded(
+    final: Histories,
+    pipeline: Pipeline,
+    dates: Sequence[datetime],
+    horizon: timedelta,
+) -> Backtest:
+    """:func:`backtest` over sorted aware ``dates``, given ``final``: the log folded
+    at the last date + ``horizon`` or later. Each date's view is rewound from it
+    (no pass over the events), and it gives every date's actual wins."""
+    rows = [_backtest_row(rewind(final, d), final, pipeline, d, horizon) for d in dates]
+    return _backtest_result(rows, horizon)
+
+
+def _backtest_row(
+    now: Histories, final: Histories, pipeline: Pipeline, d: datetime, horizon: timedelta
+) -> BacktestRow:
+    """One backtest date: the forecasts fitted on ``now`` (the log folded at ``d``)
+    against the actual wins in ``(d, d + horizon]``, read from ``final`` (the log
+    folded at ``d + horizon`` or later: a win is final, so a deal won by then is
+    won there too, at the same time and amount)."""
+    end = d + horizon
+    open_now = {k: h for k, h in now.deals.items() if h.outcome == "open"}
+    actual = won_new = 0.0
+    for k, h in final.deals.items():
+        if h.outcome != "won" or h.closed_at is None or not d < h.closed_at <= end:
+            continue
+        amount = amount_of(h.closed_amount)
+        if k in open_now:
+            actual += amount
+        elif k not in now.deals:
+            won_new += amount
+    prob = {s.name: s.probability or 0.0 for s in pipeline.open_stages}
+    w = sum(_open_amount(h) * prob[h.stage] for h in open_now.values())
+    forecasts = {
+        "weighted": w,
+        "markov": _markov_sum(now, pipeline, _markov(now, pipeline)),
+        "conditional": _conditional_sum(now, pipeline, _us(horizon)),
+    }
+    return BacktestRow(
+        at=d,
+        open_deals=len(open_now),
+        open_amount=sum(_open_amount(h) for h in open_now.values()),
+        actual=actual,
+        won_new=won_new,
+        forecasts=_frozen_map(forecasts),
+    )
+
+
+def _backtest_result(rows: Sequence[BacktestRow], horizon: timedelta) -> Backtest:
+    """Each method's errors over the backtest ``rows``, best first."""
+    errors: list[MethodError] = []
+    for m in METHODS:
+        diffs = [r.forecasts[m] - r.actual for r in rows]
+        rel = [abs(r.forecasts[m] - r.actual) / r.actual for r in rows if r.actual > 0]
+        errors.append(
+            MethodError(
+                method=m,
+                bias=math.fsum(diffs) / len(diffs),
+                mae=math.fsum(abs(x) for x in diffs) / len(diffs),
+                rmse=math.sqrt(math.fsum(x * x for x in diffs) / len(diffs)),
+                mape=math.fsum(rel) / len(rel) if rel else None,
+            )
+        )
+    errors.sort(key=lambda e: (e.mae, METHODS.index(e.method)))
+    return Backtest(
+        horizon=horizon,
+        rows=tuple(rows),
+        errors=_frozen_map({e.method: e for e in errors}),
+    )

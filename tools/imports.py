@@ -1,0 +1,263 @@
+"""Measure the layering of ``src/salesstages`` from its imports.
+
+Run ``python tools/imports.py`` from the repository root (``--src`` names another
+tree, ``--packages`` collapses each sub-package into one node, ``--verbose``
+lists the circles, the arrows running up and the largest modules). Nothing is
+imported: every file is read with :mod:`ast`, so the figures hold for a tree
+whose dependencies are not installed.
+
+How it counts:
+
+* **files**: every ``.py`` module under the package (a package's
+  ``__init__.py`` is the package's node). With ``--packages`` each sub-package
+  (``metrics``, ``io``, ``_stores`` …) counts as one node.
+* **import arrows**: one arrow ``A -> B`` when module ``A`` imports module ``B``
+  anywhere in its text: at module level, under ``if TYPE_CHECKING:``, or inside
+  a function. ``from .x import name`` is an arrow to ``x``, or to ``x.name``
+  when that is a module; ``from . import x`` is an arrow to ``x``. Several
+  imports between the same two modules are one arrow; an import of a module by
+  itself, or of a package's own ``__init__`` by one of its modules through a
+  submodule path, is not counted.
+* **import circles**: the strongly connected components with more than one
+  module of the graph of all arrows. A deferred import (inside a function or
+  under ``TYPE_CHECKING``) still ties two modules together: neither reads, nor
+  moves, without the other.
+* **layers**: each module's rank is the length of the longest chain of
+  *eager* imports (module level, not under ``TYPE_CHECKING``) below it, after
+  collapsing circles of eager imports into one node; the modules that import
+  nothing of the package are rank 0. ``layers`` is the highest rank + 1: the
+  number of floors the code stands on. Eager imports are the ones Python runs
+  when the module is imported, so they fix the order the modules load in.
+* **arrows running up**: the arrows (of any kind) from a module to one of the
+  same or a higher rank, i.e. against the eager order: a deferred import that
+  reaches up to a module that loads after the importer (or beside it).
+
+The output is one ``name: value`` line per figure, then, with ``--verbose``,
+the details.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+
+PACKAGE = "salesstages"
+
+
+def _module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join([PACKAGE, *parts])
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _imports(tree: ast.Module) -> Iterator[tuple[ast.Import | ast.ImportFrom, bool]]:
+    """Every import statement with whether it is eager (module level, run on import)."""
+
+    def walk(
+        nodes: Iterable[ast.stmt], eager: bool
+    ) -> Iterator[tuple[ast.Import | ast.ImportFrom, bool]]:
+        for node in nodes:
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                yield node, eager
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                yield from walk(node.body, False)
+            elif isinstance(node, ast.ClassDef):
+                yield from walk(node.body, eager)
+            elif isinstance(node, ast.If) and _is_type_checking(node.test):
+                yield from walk(node.body, False)
+                yield from walk(node.orelse, eager)
+            else:
+                for field in ("body", "orelse", "finalbody", "handlers"):
+                    children = getattr(node, field, None)
+                    if isinstance(children, list):
+                        stmts: list[ast.stmt] = []
+                        for child in children:
+                            if isinstance(child, ast.ExceptHandler):
+                                stmts.extend(child.body)
+                            elif isinstance(child, ast.stmt):
+                                stmts.append(child)
+                        yield from walk(stmts, eager)
+                if isinstance(node, ast.Match):
+                    for case in node.cases:
+                        yield from walk(case.body, eager)
+
+    yield from walk(tree.body, True)
+
+
+def _resolve(module: str, is_package: bool, node: ast.ImportFrom) -> str:
+    if node.level == 0:
+        return node.module or ""
+    base = module.split(".") if is_package else module.split(".")[:-1]
+    if node.level > 1:
+        base = base[: len(base) - (node.level - 1)]
+    return ".".join([*base, *([node.module] if node.module else [])])
+
+
+def read_graph(
+    root: Path,
+) -> tuple[dict[str, int], dict[str, set[str]], dict[str, set[str]]]:
+    """Lines per module, every arrow, and the eager arrows, read from the tree at ``root``."""
+    files = {_module_name(p, root): p for p in sorted(root.rglob("*.py"))}
+    lines = {m: len(p.read_text(encoding="utf-8").splitlines()) for m, p in files.items()}
+    arrows: dict[str, set[str]] = {m: set() for m in files}
+    eager: dict[str, set[str]] = {m: set() for m in files}
+
+    def target(name: str) -> str | None:
+        while name and name not in files:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    for module, path in files.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        for node, is_eager in _imports(tree):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                base = _resolve(module, path.name == "__init__.py", node)
+                names = [
+                    f"{base}.{a.name}" if f"{base}.{a.name}" in files else base for a in node.names
+                ]
+            for name in names:
+                if not name.startswith(PACKAGE):
+                    continue
+                dest = target(name)
+                if dest is None or dest == module:
+                    continue
+                if module.startswith(dest + ".") and name != dest:
+                    continue  # a submodule path through its own package
+                arrows[module].add(dest)
+                if is_eager:
+                    eager[module].add(dest)
+    return lines, arrows, eager
+
+
+def collapse(arrows: Mapping[str, set[str]], depth: int = 1) -> dict[str, set[str]]:
+    """The graph with every module below ``salesstages.X`` merged into ``salesstages.X``."""
+
+    def node(m: str) -> str:
+        return ".".join(m.split(".")[: depth + 1])
+
+    out: dict[str, set[str]] = {}
+    for m, dests in arrows.items():
+        out.setdefault(node(m), set()).update(node(d) for d in dests if node(d) != node(m))
+    return out
+
+
+def components(arrows: Mapping[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    out: list[list[str]] = []
+    counter = 0
+
+    def visit(v: str) -> None:
+        nonlocal counter
+        index[v] = low[v] = counter
+        counter += 1
+        stack.append(v)
+        on.add(v)
+        for w in sorted(arrows.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            out.append(sorted(comp))
+
+    sys.setrecursionlimit(10_000)
+    for v in sorted(arrows):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def ranks(arrows: Mapping[str, set[str]]) -> dict[str, int]:
+    """Each module's longest chain of arrows below it, circles collapsed (sinks are 0)."""
+    comp_of = {m: i for i, comp in enumerate(components(arrows)) for m in comp}
+    down: dict[int, set[int]] = {}
+    for m, dests in arrows.items():
+        down.setdefault(comp_of[m], set()).update(
+            comp_of[d] for d in dests if comp_of[d] != comp_of[m]
+        )
+    memo: dict[int, int] = {}
+
+    def rank(c: int) -> int:
+        if c not in memo:
+            memo[c] = 1 + max((rank(d) for d in down.get(c, ())), default=-1)
+        return memo[c]
+
+    return {m: rank(c) for m, c in comp_of.items()}
+
+
+def measure(arrows: Mapping[str, set[str]], eager: Mapping[str, set[str]]) -> dict[str, object]:
+    """The figures (and their details) of one graph."""
+    circles = [c for c in components(arrows) if len(c) > 1]
+    rank = ranks(eager)
+    up = sorted(
+        (m, d, rank[m], rank[d]) for m, dests in arrows.items() for d in dests if rank[d] >= rank[m]
+    )
+    return {
+        "files": len(arrows),
+        "layers": max(rank.values()) + 1,
+        "import arrows": sum(len(d) for d in arrows.values()),
+        "arrows running up": len(up),
+        "import circles": len(circles),
+        "_circles": circles,
+        "_up": up,
+        "_rank": rank,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--src", type=Path, default=Path("src") / PACKAGE, help="the package folder"
+    )
+    parser.add_argument("--packages", action="store_true", help="one node per sub-package")
+    parser.add_argument(
+        "--verbose", "-v", action="store_true", help="list circles, up arrows, sizes"
+    )
+    args = parser.parse_args(argv)
+    lines, arrows, eager = read_graph(args.src)
+    if args.packages:
+        arrows, eager = collapse(arrows), collapse(eager)
+    figures = measure(arrows, eager)
+    for key, value in figures.items():
+        if not key.startswith("_"):
+            print(f"{key}: {value}")
+    biggest = max(lines.items(), key=lambda kv: kv[1])
+    print(f"largest module: {biggest[0]} ({biggest[1]} lines)")
+    print(f"modules over 800 lines: {sum(n > 800 for n in lines.values())}")
+    if args.verbose:
+        for circle in figures["_circles"]:  # type: ignore[attr-defined]
+            print("circle:", " <-> ".join(circle))
+        for m, d, rm, rd in figures["_up"]:  # type: ignore[attr-defined]
+            print(f"up: {m} ({rm}) -> {d} ({rd})")
+        for m, n in sorted(lines.items(), key=lambda kv: -kv[1])[:10]:
+            print(f"size: {m} {n}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
