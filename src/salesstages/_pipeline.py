@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-import re
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -14,9 +12,9 @@ import attrs
 
 from ._errors import DataError, NaiveTimeError, PipelineError, UnknownStageError, typed_faults
 from ._events import EVENT_KINDS
-from ._text import terminal
+from ._mermaid import mermaid
 from ._time import as_utc
-from .guards import GuardLike, _describe, _guard_to_dict, guard_from_dict
+from .guards import GuardLike, _guard_to_dict, guard_from_dict
 
 if TYPE_CHECKING:
     from ._deal import Deal
@@ -199,31 +197,6 @@ def _callable_name(fn: Callable[..., object]) -> str:
     if isinstance(qualname, str):
         return f"{module}.{qualname}" if isinstance(module, str) else qualname
     return repr(fn)
-
-
-def _mermaid_id(name: str) -> str:
-    safe = re.sub(r"[^A-Za-z0-9_]", "_", name)
-    return safe if safe[:1].isalpha() else f"s_{safe}"
-
-
-def _mermaid_ids(stages: Sequence[Stage]) -> dict[str, str]:
-    ids: dict[str, str] = {}
-    used: set[str] = set()
-    for s in stages:
-        base = candidate = _mermaid_id(s.name)
-        n = 2
-        while candidate in used:
-            candidate = f"{base}_{n}"
-            n += 1
-        used.add(candidate)
-        ids[s.name] = candidate
-    return ids
-
-
-def _mermaid_text(text: str) -> str:
-    """Text safe inside a Mermaid label: no quotes, colons, semicolons or braces, and
-    control characters shown escaped (a label is one line, safe on a terminal)."""
-    return re.sub(r"[\"{}#]", "'", terminal(text.replace(":", " -").replace(";", ",")))
 
 
 def _name_filter(
@@ -667,35 +640,7 @@ class Pipeline:
         Stage names that are not plain identifiers get safe ids and keep their
         name as the label; entry criteria label the edges into guarded stages.
         """
-        ids = _mermaid_ids(self.stages)
-        lines = ["stateDiagram-v2"]
-        for s in self.stages:
-            label = s.label or s.name
-            if label != ids[s.name]:
-                lines.append(f'    state "{_mermaid_text(label)}" as {ids[s.name]}')
-        for s in self.stages:
-            if s.substates:
-                sid = ids[s.name]
-                sub_ids = [f"{sid}__{_mermaid_id(sub)}_{i}" for i, sub in enumerate(s.substates)]
-                lines.append(f"    state {sid} {{")
-                lines.append(f"        [*] --> {sub_ids[0]}")
-                for sub, sub_id in zip(s.substates, sub_ids, strict=True):
-                    lines.append(f'        state "{_mermaid_text(sub)}" as {sub_id}')
-                for a, b in itertools.pairwise(sub_ids):
-                    lines.append(f"        {a} --> {b}")
-                lines.append("    }")
-        lines.append(f"    [*] --> {ids[self.first_stage.name]}")
-        for s in self.stages:
-            for t in self.targets(s.name):
-                target = self._by_name[t]
-                label = ""
-                if target.entry is not None:
-                    label = f" : {_mermaid_text(_describe(target.entry))}"
-                lines.append(f"    {ids[s.name]} --> {ids[t]}{label}")
-        for s in self.won_stages + self.lost_stages:
-            if not self._targets[s.name]:
-                lines.append(f"    {ids[s.name]} --> [*]")
-        return "\n".join(lines) + "\n"
+        return mermaid(self)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-, TOML- and YAML-friendly dict that :meth:`from_dict` turns back into

@@ -1,0 +1,74 @@
+"""A pipeline as a Mermaid ``stateDiagram-v2`` (:meth:`Pipeline.to_mermaid`)."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from ._text import terminal
+from .guards import _describe
+
+if TYPE_CHECKING:
+    from ._pipeline import Pipeline, Stage
+
+__all__ = ["mermaid"]
+
+
+def mermaid(pipeline: Pipeline) -> str:
+    """The diagram's text (see :meth:`Pipeline.to_mermaid`)."""
+    ids = _mermaid_ids(pipeline.stages)
+    lines = ["stateDiagram-v2"]
+    for s in pipeline.stages:
+        label = s.label or s.name
+        if label != ids[s.name]:
+            lines.append(f'    state "{_mermaid_text(label)}" as {ids[s.name]}')
+    for s in pipeline.stages:
+        if s.substates:
+            sid = ids[s.name]
+            sub_ids = [f"{sid}__{_mermaid_id(sub)}_{i}" for i, sub in enumerate(s.substates)]
+            lines.append(f"    state {sid} {{")
+            lines.append(f"        [*] --> {sub_ids[0]}")
+            for sub, sub_id in zip(s.substates, sub_ids, strict=True):
+                lines.append(f'        state "{_mermaid_text(sub)}" as {sub_id}')
+            for a, b in itertools.pairwise(sub_ids):
+                lines.append(f"        {a} --> {b}")
+            lines.append("    }")
+    lines.append(f"    [*] --> {ids[pipeline.first_stage.name]}")
+    for s in pipeline.stages:
+        for t in pipeline.targets(s.name):
+            target = pipeline.stage(t)
+            label = ""
+            if target.entry is not None:
+                label = f" : {_mermaid_text(_describe(target.entry))}"
+            lines.append(f"    {ids[s.name]} --> {ids[t]}{label}")
+    for s in pipeline.won_stages + pipeline.lost_stages:
+        if not pipeline.targets(s.name):
+            lines.append(f"    {ids[s.name]} --> [*]")
+    return "\n".join(lines) + "\n"
+
+
+def _mermaid_id(name: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    return safe if safe[:1].isalpha() else f"s_{safe}"
+
+
+def _mermaid_ids(stages: Sequence[Stage]) -> dict[str, str]:
+    ids: dict[str, str] = {}
+    used: set[str] = set()
+    for s in stages:
+        base = candidate = _mermaid_id(s.name)
+        n = 2
+        while candidate in used:
+            candidate = f"{base}_{n}"
+            n += 1
+        used.add(candidate)
+        ids[s.name] = candidate
+    return ids
+
+
+def _mermaid_text(text: str) -> str:
+    """Text safe inside a Mermaid label: no quotes, colons, semicolons or braces, and
+    control characters shown escaped (a label is one line, safe on a terminal)."""
+    return re.sub(r"[\"{}#]", "'", terminal(text.replace(":", " -").replace(";", ",")))
