@@ -40,7 +40,7 @@ from ...forecast import (
 )
 from .._common import check_stage
 from ._columns import ibis, to_us
-from ._pivots import Pivots
+from ._pivots import Pivots, Rewound
 
 __all__ = [
     "backtest",
@@ -251,15 +251,17 @@ def backtest(
     dates = sorted({to_utc(d, "at") for d in at})
     if not dates:
         raise ValueError("at must name at least one date")
-    final = Pivots(events, pipeline, dates[-1] + horizon)
-    rows = [_backtest_row(events, pipeline, final, d, horizon) for d in dates]
+    # every date's view rewound from the pivots of the whole log (as the pure-Python
+    # engine rewinds one fold): they are built once, and shared with the report's
+    base = Pivots(events, pipeline, None)
+    final = Rewound(base, to_us(dates[-1] + horizon), materialise=True)
+    rows = [_backtest_row(pipeline, final, Rewound(base, to_us(d)), d, horizon) for d in dates]
     return _backtest_result(rows, horizon)
 
 
 def _backtest_row(
-    events: Any, pipeline: Any, final: Pivots, d: datetime, horizon: timedelta
+    pipeline: Any, final: Pivots, now: Pivots, d: datetime, horizon: timedelta
 ) -> BacktestRow:
-    now = Pivots(events, pipeline, d)
     prob = _stage_probabilities(pipeline)
     counts: dict[str, int] = {}
     amounts = _open_amounts(now, counts)
