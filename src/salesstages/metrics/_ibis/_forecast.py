@@ -156,13 +156,7 @@ def _stays(pv: Pivots, stage: str | None) -> Any:
     next entry or ``as_of``), ``total`` (µs to the next closing or ``as_of``) and
     ``cause`` (1 won, 2 lost, 0 not closed yet)."""
     e = pv.entries
-    closed = e.stage.isin(pv.won + pv.lost)
-    code = ibis.ifelse(e.stage.isin(pv.won), 1, ibis.ifelse(e.stage.isin(pv.lost), 2, 0))
-    after = ibis.window(group_by="deal_id", order_by="seq", preceding=0, following=None)
-    e = e.mutate(close_seq=ibis.ifelse(closed, e.seq, ibis.null("int64")).min().over(after))
-    closings = e.filter(closed).select(c_deal="deal_id", c_seq="seq", c_at="at_us", c_code=code)
-    s = e.filter(e.stage == stage) if stage is not None else e.filter(e.stage.isin(pv.opens))
-    j = s.left_join(closings, [s.deal_id == closings.c_deal, s.close_seq == closings.c_seq])
+    j = e.filter(e.stage == stage) if stage is not None else e.filter(e.stage.isin(pv.opens))
     as_of = ibis.literal(pv.as_of_us, type="int64")
     return j.select(
         "stage",
@@ -217,9 +211,10 @@ def _conditional(pv: Pivots, horizon_us: int | None) -> float:
     s = s.select("stage", "cause", lb=s.length // _DAY_US, tb=s.total // _DAY_US)
     cells_agg = s.group_by(["stage", "lb", "tb", "cause"]).aggregate(n=s.count())
     cells: dict[str, Counter[int]] = {name: Counter() for name in pv.opens}
-    for r in pv.run(cells_agg, "count"):
-        key = int(r["lb"]) << 32 | int(r["tb"]) << 2 | int(r["cause"])
-        cells[r["stage"]][key] += int(r["n"])
+    got = pv.arrow(cells_agg, "count")  # many rows: read column-wise
+    names = ("stage", "lb", "tb", "cause", "n")
+    for stage, lb, tb, cause, n in zip(*(got.column(c).to_pylist() for c in names), strict=True):
+        cells[stage][int(lb) << 32 | int(tb) << 2 | int(cause)] += int(n)
     return _conditional_value(wanted, cells, horizon_us)
 
 

@@ -5,7 +5,9 @@
 ``entries``
     Every ``stage_entered`` event at or before ``as_of``: ``deal_id, seq,
     at_us, stage, next_at, next_stage`` (the deal's next stage entry, by
-    ``seq``; null for its last one).
+    ``seq``; null for its last one), ``reason`` (see :attr:`Pivots.entries`),
+    ``c_at`` and ``c_code`` (the deal's next closing at or after this entry:
+    when, and 1 won or 2 lost; null while it has not closed since).
 ``visits``
     ``entries`` in open stages: one row per visit, with ``is_open`` (1/0)
     and ``dur`` (µs to the next entry, or to ``as_of`` while open).
@@ -363,7 +365,7 @@ class Pivots:
             self.json.string(ent.data, "reason").coalesce(NO_KEY),
             NO_KEY,
         )
-        return ent.select(
+        e = ent.select(
             "deal_id",
             "seq",
             "at_us",
@@ -371,6 +373,26 @@ class Pivots:
             reason=reason,
             next_at=ent.at_us.lead().over(w),
             next_stage=ent.stage.lead().over(w),
+        )
+        # the entry's next closing (this entry itself when it closes), for the stays
+        closed = e.stage.isin(self.won + self.lost)
+        code = ibis.ifelse(e.stage.isin(self.won), 1, ibis.ifelse(e.stage.isin(self.lost), 2, 0))
+        after = ibis.window(group_by="deal_id", order_by="seq", preceding=0, following=None)
+        e = e.mutate(close_seq=ibis.ifelse(closed, e.seq, ibis.null("int64")).min().over(after))
+        closings = e.filter(closed).select(
+            c_deal="deal_id", c_seq="seq", c_at="at_us", c_code=code
+        )
+        j = e.left_join(closings, [e.deal_id == closings.c_deal, e.close_seq == closings.c_seq])
+        return j.select(
+            "deal_id",
+            "seq",
+            "at_us",
+            "stage",
+            "reason",
+            "next_at",
+            "next_stage",
+            "c_at",
+            "c_code",
         )
 
     @property
@@ -461,6 +483,16 @@ class Pivots:
         d = agg
         cols: dict[str, Any] = {}
         keys: dict[str, Any] = {}
+        if self.by is None and ("opened" in parts or "last" in parts):
+            # the last opened event and the last event of any kind: one grouping
+            opened = k.kind == "opened"
+            per = k.group_by(o_deal="deal_id").aggregate(
+                o_at=k.at_us.argmax(k.seq, where=opened), last_at=k.at_us.argmax(k.seq)
+            )
+            d = d.left_join(per, d.deal_id == per.o_deal)
+            cols["opened_at"] = d.o_at.coalesce(d.first_at)
+            cols["last_at"] = d.last_at
+            parts = tuple(p for p in parts if p not in ("opened", "last"))
         if "opened" in parts or self.by is not None:
             # the last opened event: when, and the attributes by= segments on
             op = k.filter(k.kind == "opened")
@@ -507,8 +539,8 @@ class Pivots:
     @property
     def amounts(self) -> Any:
         """Every setting of the ``amount`` attribute kept: ``deal_id, seq, at_us, amt``
-        (set by every opened event, and by updates carrying it)."""
-        return self._amounts()
+        (set by every opened event, and by updates carrying it); materialised once."""
+        return self.cached("amounts", self._amounts)
 
     def _amounts(self) -> Any:
         k = self.kept
@@ -567,15 +599,17 @@ class Rewound(Pivots):
         e = self._base.entries
         e = e.filter(e.at_us <= self.as_of_us)
         later = e.next_at > self.as_of_us
+        unclosed = e.c_at > self.as_of_us
         return e.mutate(
             next_at=ibis.ifelse(later, ibis.null("int64"), e.next_at),
             next_stage=ibis.ifelse(later, ibis.null("string"), e.next_stage),
+            c_at=ibis.ifelse(unclosed, ibis.null("int64"), e.c_at),
+            c_code=ibis.ifelse(unclosed, ibis.null("int64"), e.c_code),
         )
 
     @property
     def amounts(self) -> Any:
-        base = self._base
-        am = base.cached("amounts", base._amounts)
+        am = self._base.amounts
         return am.filter(am.at_us <= self.as_of_us)
 
     def deals_with(self, *parts: str) -> Any:
