@@ -379,9 +379,7 @@ class Pivots:
         code = ibis.ifelse(e.stage.isin(self.won), 1, ibis.ifelse(e.stage.isin(self.lost), 2, 0))
         after = ibis.window(group_by="deal_id", order_by="seq", preceding=0, following=None)
         e = e.mutate(close_seq=ibis.ifelse(closed, e.seq, ibis.null("int64")).min().over(after))
-        closings = e.filter(closed).select(
-            c_deal="deal_id", c_seq="seq", c_at="at_us", c_code=code
-        )
+        closings = e.filter(closed).select(c_deal="deal_id", c_seq="seq", c_at="at_us", c_code=code)
         j = e.left_join(closings, [e.deal_id == closings.c_deal, e.close_seq == closings.c_seq])
         return j.select(
             "deal_id",
