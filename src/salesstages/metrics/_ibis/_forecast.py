@@ -247,50 +247,127 @@ def backtest(
     if not dates:
         raise ValueError("at must name at least one date")
     # every date's view rewound from the pivots of the whole log (as the pure-Python
-    # engine rewinds one fold): they are built once, and shared with the report's
+    # engine rewinds one fold): built once, shared with the report's, and every
+    # date's aggregates in one query each
     base = Pivots(events, pipeline, None)
     final = Rewound(base, to_us(dates[-1] + horizon), materialise=True)
-    rows = [_backtest_row(pipeline, final, Rewound(base, to_us(d)), d, horizon) for d in dates]
-    return _backtest_result(rows, horizon)
+    return _backtest_result(_backtest_rows(pipeline, base, final, dates, horizon), horizon)
 
 
-def _backtest_row(
-    pipeline: Any, final: Pivots, now: Pivots, d: datetime, horizon: timedelta
-) -> BacktestRow:
-    prob = _stage_probabilities(pipeline)
-    counts: dict[str, int] = {}
-    amounts = _open_amounts(now, counts)
-    actual = won_new = 0.0
-    if now.as_of_us is not None:
-        nd = now.deals_with()
-        nd = nd.select(n_deal="deal_id", n_open=ibis.ifelse(nd.outcome == "open", 1, 0))
-        fd = final.deals_with("closed_amount")
-        end = to_us(d + horizon)
-        fd = fd.filter(
-            (fd.outcome == "won") & (fd.closed_at > now.as_of_us) & (fd.closed_at <= end)
-        )
-        j = fd.left_join(nd, fd.deal_id == nd.n_deal)
-        agg = j.aggregate(
-            actual=j.closed_amount.sum(where=j.n_open == 1),
-            won_new=j.closed_amount.sum(where=j.n_deal.isnull()),
-        )
-        got = now.run(agg, "sum")[0]
-        actual = float(got["actual"] or 0.0)
-        won_new = float(got["won_new"] or 0.0)
-    forecasts = {
-        # as the pure-Python row: a plain sum (0, an int, when nothing is open)
-        "weighted": sum(a * prob[stage] for stage, a in amounts.items()),
-        "markov": _value(
-            amounts, _markov_probabilities(pipeline, _markov_model(_moves(now), pipeline))
-        ),
-        "conditional": _conditional(now, _us(horizon)),
-    }
-    assert tuple(forecasts) == METHODS
-    return BacktestRow(
-        at=d,
-        open_deals=sum(counts.values()),
-        open_amount=sum(amounts.values()),
-        actual=actual,
-        won_new=won_new,
-        forecasts=_frozen_map(forecasts),
+def _dated_entries(base: Pivots, dates: Any) -> Any:
+    """The entries of ``base`` rewound to each date of ``dates`` (``d_i``, ``d_us``) at
+    once, as :attr:`Rewound.entries`: one row per entry and date at or after it."""
+    e = base.entries.cross_join(dates)
+    e = e.filter(e.at_us <= e.d_us)
+    later = e.next_at > e.d_us
+    unclosed = e.c_at > e.d_us
+    return e.mutate(
+        next_at=ibis.ifelse(later, ibis.null("int64"), e.next_at),
+        next_stage=ibis.ifelse(later, ibis.null("string"), e.next_stage),
+        c_at=ibis.ifelse(unclosed, ibis.null("int64"), e.c_at),
+        c_code=ibis.ifelse(unclosed, ibis.null("int64"), e.c_code),
     )
+
+
+def _backtest_rows(
+    pipeline: Any, base: Pivots, final: Rewound, dates: Sequence[datetime], horizon: timedelta
+) -> list[BacktestRow]:
+    """Each date's row, as :func:`salesstages.forecast._backtest_row` on the date's
+    view rewound from ``base`` (:class:`Rewound`, for every date at once: one query
+    per aggregate, the dates a small table crossed with the pivots)."""
+    n = len(dates)
+    cuts = [to_us(d) for d in dates]
+    h_us = _us(horizon)
+    dt = ibis.memtable(
+        {"d_i": list(range(n)), "d_us": cuts}, schema={"d_i": "int64", "d_us": "int64"}
+    )
+    e = _dated_entries(base, dt)
+    # the moves each date's Markov model is fitted on
+    mv = e.filter(e.stage.isin(base.opens) & e.next_stage.notnull())
+    order = {name: i for i, name in enumerate(base.names)}
+    moves: list[dict[str, dict[str, int]]] = [{} for _ in dates]
+    got = base.run(mv.group_by(["d_i", "stage", "next_stage"]).aggregate(m=mv.count()), "count")
+    for r in sorted(got, key=lambda r: (order[r["stage"]], order[r["next_stage"]])):
+        moves[int(r["d_i"])].setdefault(r["stage"], {})[r["next_stage"]] = int(r["m"])
+    # each deal as of each date: its last entry then, and its amount then
+    am = base.amounts.cross_join(dt.select(a_i="d_i", a_us="d_us"))
+    am = am.filter(am.at_us <= am.a_us)
+    am = am.group_by(["a_i", "deal_id"]).aggregate(a_now=am.amt.argmax(am.seq))
+    am = am.select("a_i", "a_now", a_deal="deal_id")
+    last = e.filter(e.next_at.isnull())
+    last = last.left_join(am, [last.deal_id == am.a_deal, last.d_i == am.a_i])
+    last = last.select(
+        "d_i",
+        "deal_id",
+        "stage",
+        is_open=ibis.ifelse(last.stage.isin(base.opens), 1, 0),
+        amount=last.a_now.coalesce(0.0),
+        days=(last.d_us - last.at_us) // _DAY_US,
+    )
+    # the open amounts by stage and whole days in it
+    op = last.filter(last.is_open == 1)
+    op = op.mutate(nz=ibis.ifelse(op.amount != 0, 1, 0))
+    agg = op.group_by(["d_i", "stage", "days", "nz"]).aggregate(s=op.amount.sum(), m=op.count())
+    sums: list[dict[str, list[float]]] = [{} for _ in dates]
+    counts: list[Counter[str]] = [Counter() for _ in dates]
+    wanted: list[dict[str, dict[int, float]]] = [{} for _ in dates]
+    for r in base.run(agg, "sum"):
+        i, stage, amount = int(r["d_i"]), r["stage"], float(r["s"] or 0.0)
+        sums[i].setdefault(stage, []).append(amount)
+        counts[i][stage] += int(r["m"])
+        if r["nz"]:
+            wanted[i].setdefault(stage, {})[int(r["days"])] = amount
+    # the actual wins in (date, date + horizon] of the deals open then, and of new ones
+    fd = final.deals_with("closed_amount")
+    fd = fd.filter(fd.outcome == "won").cross_join(dt.select(w_i="d_i", w_us="d_us"))
+    fd = fd.filter((fd.closed_at > fd.w_us) & (fd.closed_at <= fd.w_us + h_us))
+    nd = last.select(n_deal="deal_id", n_i="d_i", n_open="is_open")
+    j = fd.left_join(nd, [fd.deal_id == nd.n_deal, fd.w_i == nd.n_i])
+    agg = j.group_by("w_i").aggregate(
+        actual=j.closed_amount.sum(where=j.n_open == 1),
+        won_new=j.closed_amount.sum(where=j.n_deal.isnull()),
+    )
+    actuals = {int(r["w_i"]): r for r in base.run(agg, "sum")}
+    # the stays' cells of each date with open amounts (see _conditional)
+    st = e.filter(e.stage.isin(base.opens))
+    st = st.select(
+        "d_i",
+        "stage",
+        cause=st.c_code.coalesce(0),
+        lb=(st.next_at.coalesce(st.d_us) - st.at_us) // _DAY_US,
+        tb=(st.c_at.coalesce(st.d_us) - st.at_us) // _DAY_US,
+    )
+    st = st.filter(st.d_i.isin([i for i in range(n) if wanted[i]] or [-1]))
+    cells_agg = st.group_by(["d_i", "stage", "lb", "tb", "cause"]).aggregate(m=st.count())
+    cells: list[dict[str, Counter[int]]] = [{s: Counter() for s in base.opens} for _ in dates]
+    got_cells = base.arrow(cells_agg, "count")  # many rows: read column-wise
+    names = ("d_i", "stage", "lb", "tb", "cause", "m")
+    for i, stage, lb, tb, cause, m in zip(
+        *(got_cells.column(c).to_pylist() for c in names), strict=True
+    ):
+        cells[int(i)][stage][int(lb) << 32 | int(tb) << 2 | int(cause)] += int(m)
+    prob = _stage_probabilities(pipeline)
+    rows: list[BacktestRow] = []
+    for i, d in enumerate(dates):
+        amounts = {stage: math.fsum(parts) for stage, parts in sums[i].items()}
+        got_i = actuals.get(i, {})
+        forecasts = {
+            # as the pure-Python row: a plain sum (0, an int, when nothing is open)
+            "weighted": sum(a * prob[stage] for stage, a in amounts.items()),
+            "markov": _value(
+                amounts, _markov_probabilities(pipeline, _markov_model(moves[i], pipeline))
+            ),
+            "conditional": _conditional_value(wanted[i], cells[i], h_us) if wanted[i] else 0.0,
+        }
+        assert tuple(forecasts) == METHODS
+        rows.append(
+            BacktestRow(
+                at=d,
+                open_deals=sum(counts[i].values()),
+                open_amount=sum(amounts.values()),
+                actual=float(got_i.get("actual") or 0.0),
+                won_new=float(got_i.get("won_new") or 0.0),
+                forecasts=_frozen_map(forecasts),
+            )
+        )
+    return rows

@@ -365,6 +365,11 @@ class Pivots:
             self.json.string(ent.data, "reason").coalesce(NO_KEY),
             NO_KEY,
         )
+        closed = ent.stage.isin(self.won + self.lost)
+        code = ibis.ifelse(ent.stage.isin(self.won), 1, 2)
+        # the deal's next closing at or after this entry, by seq: its time (times never
+        # go back within a deal in a log that passes Pipeline.check) and its code
+        after = ibis.window(group_by="deal_id", order_by="seq", preceding=0, following=None)
         e = ent.select(
             "deal_id",
             "seq",
@@ -373,15 +378,10 @@ class Pivots:
             reason=reason,
             next_at=ent.at_us.lead().over(w),
             next_stage=ent.stage.lead().over(w),
+            c_at=ibis.ifelse(closed, ent.at_us, ibis.null("int64")).min().over(after),
+            c_packed=ibis.ifelse(closed, ent.seq * 4 + code, ibis.null("int64")).min().over(after),
         )
-        # the entry's next closing (this entry itself when it closes), for the stays
-        closed = e.stage.isin(self.won + self.lost)
-        code = ibis.ifelse(e.stage.isin(self.won), 1, ibis.ifelse(e.stage.isin(self.lost), 2, 0))
-        after = ibis.window(group_by="deal_id", order_by="seq", preceding=0, following=None)
-        e = e.mutate(close_seq=ibis.ifelse(closed, e.seq, ibis.null("int64")).min().over(after))
-        closings = e.filter(closed).select(c_deal="deal_id", c_seq="seq", c_at="at_us", c_code=code)
-        j = e.left_join(closings, [e.deal_id == closings.c_deal, e.close_seq == closings.c_seq])
-        return j.select(
+        return e.select(
             "deal_id",
             "seq",
             "at_us",
@@ -390,7 +390,7 @@ class Pivots:
             "next_at",
             "next_stage",
             "c_at",
-            "c_code",
+            c_code=e.c_packed % 4,
         )
 
     @property
