@@ -126,10 +126,11 @@ def _close_samples(pv: Pivots) -> tuple[list[int], list[str | None]]:
     dur = end - d.opened_at
     d = d.select("outcome", dur=ibis.ifelse(dur < 0, 0, dur))
     agg = d.group_by(["dur", "outcome"]).aggregate(n=d.count())
-    for r in pv.run(agg.order_by(["dur", "outcome"]), "count"):
-        n = int(r["n"])
-        durations.extend([int(r["dur"])] * n)
-        causes.extend([None if r["outcome"] == "open" else r["outcome"]] * n)
+    got = pv.arrow(agg.order_by(["dur", "outcome"]), "count")  # many rows: column-wise
+    names = ("dur", "outcome", "n")
+    for dur, outcome, n in zip(*(got.column(c).to_pylist() for c in names), strict=True):
+        durations.extend([int(dur)] * int(n))
+        causes.extend([None if outcome == "open" else outcome] * int(n))
     return durations, causes
 
 
