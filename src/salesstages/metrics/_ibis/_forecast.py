@@ -322,10 +322,19 @@ def _backtest_rows(
     fd = final.deals_with("closed_amount")
     fd = fd.filter(fd.outcome == "won").cross_join(dt.select(w_i="d_i", w_us="d_us"))
     fd = fd.filter((fd.closed_at > fd.w_us) & (fd.closed_at <= fd.w_us + h_us))
-    nd = last.select(n_deal="deal_id", n_i="d_i", n_open="is_open")
-    j = fd.left_join(nd, [fd.deal_id == nd.n_deal, fd.w_i == nd.n_i])
+    # each won deal's last entry at the date, if any (straight from the pivot)
+    be = base.entries
+    nd = be.select(n_deal="deal_id", n_at="at_us", n_next="next_at", n_stage="stage")
+    j = fd.left_join(
+        nd,
+        [
+            fd.deal_id == nd.n_deal,
+            nd.n_at <= fd.w_us,
+            nd.n_next.isnull() | (nd.n_next > fd.w_us),
+        ],
+    )
     agg = j.group_by("w_i").aggregate(
-        actual=j.closed_amount.sum(where=j.n_open == 1),
+        actual=j.closed_amount.sum(where=j.n_stage.isin(base.opens)),
         won_new=j.closed_amount.sum(where=j.n_deal.isnull()),
     )
     actuals = {int(r["w_i"]): r for r in base.run(agg, "sum")}

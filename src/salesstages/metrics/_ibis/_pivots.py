@@ -24,6 +24,18 @@
     float: one of them is set, or none for a missing or null value) and
     ``k_x`` (1 for a list or an object, which is refused).
 
+``amounts``
+    Every setting of the ``amount`` attribute (``deal_id, seq, at_us, amt``):
+    what the deal pivot's amounts, and a rewound view's, are read from.
+
+``entries``, ``amounts`` and ``deals`` are materialised once (:data:`CACHE`);
+an ``as_of`` at or after the last event shares the uncut ones. :class:`Rewound`
+derives the view at an earlier ``as_of`` from them with no pass over the events
+(a backtest's dates, as :func:`salesstages.metrics._history.rewind`: it trusts
+that times never go back within a deal). Inside :func:`one_scan` (a report) the
+scan that checks the stages, fingerprints the table and settles ``as_of`` runs
+once per table, pipeline and ``as_of``.
+
 Times are whole microseconds since the epoch (``at_us``), so durations are
 exact integers on every backend; amounts follow
 :func:`salesstages.metrics._common.amount_of` (a JSON number, else 0; a
