@@ -12,7 +12,8 @@ Two measures, each in a fresh process so peak memory is the report's own:
    id prefixes) and streamed to Parquet, so building it never holds 10M
    events. ``--python-too`` also runs the pure-Python engine on it (slow).
 
-Run: ``python benchmarks/report_engines.py [--events N] [--big N] [--python-too]``.
+Run: ``python benchmarks/report_engines.py [--events N] [--big N] [--python-too]
+[--keep DIR]`` (``--keep`` reuses the logs built in ``DIR`` by an earlier run).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+
+import pyarrow.parquet as pq
 
 from salesstages import Event
 from salesstages._simulate import simulate
@@ -63,7 +66,12 @@ def run_report(path: Path, spec: Path, engine: str) -> tuple[float, float]:
         f"rc = main(['report', {str(path)!r}, '--pipeline', {str(spec)!r}, "
         f"'--engine', {engine!r}, '--out', '/dev/null'])\n"
         "dt = time.perf_counter() - t\n"
-        "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        # VmHWM: ru_maxrss keeps the forking parent's peak across exec on Linux
+        "try:\n"
+        "    hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')]\n"
+        "    rss = int(hwm[0].split()[1]) / 1024\n"
+        "except (OSError, IndexError):\n"
+        "    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
         "print(dt, rss)\n"
         "sys.exit(rc)\n"
     )
@@ -79,24 +87,35 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--big", type=int, default=10_000_000)
     parser.add_argument("--python-too", action="store_true")
+    parser.add_argument(
+        "--keep", type=Path, help="build the logs in this folder, or reuse the ones there"
+    )
     args = parser.parse_args()
     p = inbound_b2b()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = args.keep or Path(scratch)
+        tmp.mkdir(parents=True, exist_ok=True)
         spec = Path(tmp) / "pipeline.json"
         spec.write_text(json.dumps(p.to_dict()))
         sys.path.insert(0, str(Path(__file__).parent))
         from replay import build_log
 
-        small = Path(tmp) / "events.parquet"
-        n = write_parquet(build_log(args.events), small)
+        small = Path(tmp) / f"events-{args.events}.parquet"
+        if small.exists():
+            n = pq.ParquetFile(small).metadata.num_rows
+        else:
+            n = write_parquet(build_log(args.events), small)
         py, py_rss = run_report(small, spec, "python")
         dd, dd_rss = run_report(small, spec, "duckdb")
         print(f"{n:,} events (Parquet), full report including reading:")
         print(f"  --engine python: {py:6.2f} s, peak {py_rss:,.0f} MB")
         print(f"  --engine duckdb: {dd:6.2f} s, peak {dd_rss:,.0f} MB  ({py / dd:.1f}× faster)")
         if args.big:
-            big = Path(tmp) / "big.parquet"
-            n = write_parquet(chunks(args.big), big)
+            big = Path(tmp) / f"big-{args.big}.parquet"
+            if big.exists():
+                n = pq.ParquetFile(big).metadata.num_rows
+            else:
+                n = write_parquet(chunks(args.big), big)
             mb = big.stat().st_size / 1e6
             dd, dd_rss = run_report(big, spec, "duckdb")
             print(f"{n:,} events (Parquet, {mb:,.0f} MB), full report:")

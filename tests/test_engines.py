@@ -68,6 +68,13 @@ def _backtest(ev: Any, p: Pipeline, a: datetime | None, b: str | None) -> Any:
     return fc.backtest(ev, p, at=[at - 20 * DAY, at], horizon=30 * DAY)
 
 
+def _backtest_dates(ev: Any, p: Pipeline, a: datetime | None, b: str | None) -> Any:
+    at = a or T0 + 60 * DAY
+    # unsorted, repeated, one before the log: each date rewound from one set of pivots
+    dates = [at, T0 - DAY, at - 45 * DAY, at - 7 * DAY, at]
+    return fc.backtest(ev, p, at=dates, horizon=10 * DAY)
+
+
 #: Every function of §10 (and those the report calls), with its options.
 CASES: dict[str, Call] = {
     "visits": _visits,
@@ -119,6 +126,7 @@ CASES: dict[str, Call] = {
     ),
     "stage_outlook-first": lambda ev, p, a, b: fc.stage_outlook(ev, p, _open(p, 0), as_of=a),
     "backtest": _backtest,
+    "backtest-dates": _backtest_dates,
 }
 
 #: Per backend: how many Hypothesis examples a case gets.
@@ -388,6 +396,36 @@ def test_appended_rows_are_seen() -> None:
     assert isinstance(con, ibis.backends.duckdb.Backend)
     got = m.win_rate(table, _SMALL)
     assert (got.numerator, got.denominator) == (1, 2)  # A won, B lost
+
+
+def test_one_scan_scans_a_table_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Within ``one_scan`` (a report) each table is scanned once per ``as_of``; outside
+    it, every call scans again (so appended rows are seen)."""
+    from salesstages.metrics._ibis import _pivots
+
+    scans: list[int | None] = []
+    real = _pivots.Pivots._scan
+
+    def counted(self: Any, cut: int | None) -> int | None:
+        scans.append(cut)
+        return real(self, cut)
+
+    monkeypatch.setattr(_pivots.Pivots, "_scan", counted)
+    log = [
+        Event(deal_id="A", seq=0, at=T0, kind="opened"),
+        Event(deal_id="A", seq=1, at=T0, kind="stage_entered", stage="lead"),
+        Event(deal_id="A", seq=2, at=T0 + DAY, kind="stage_entered", stage="closed_won"),
+    ]
+    table = duckdb_loader()(log)
+    with _pivots.one_scan():
+        first = m.win_rate(table, _SMALL)
+        assert m.win_rate(table, _SMALL) == first
+        m.funnel(table, _SMALL)
+        m.win_rate(table, _SMALL, as_of=T0)
+    assert len(scans) == 2  # as_of None, then as_of T0
+    m.win_rate(table, _SMALL)
+    m.win_rate(table, _SMALL)
+    assert len(scans) == 4  # outside the block: once a call
 
 
 def test_null_typed_columns_are_read_as_strings() -> None:

@@ -115,6 +115,11 @@ def build_report(
     counting) before the collector runs again.
     """
     with gc_paused():
+        if is_ibis_table(events):  # one scan of the table for the whole report
+            from .metrics._ibis._pivots import one_scan
+
+            with one_scan():
+                return _build_report(events, pipeline, as_of, by, skips, horizon, source)
         return _build_report(events, pipeline, as_of, by, skips, horizon, source)
 
 

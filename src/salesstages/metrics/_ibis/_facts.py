@@ -27,6 +27,8 @@ def report_facts(table: Any, pipeline: Pipeline, as_of: datetime | None) -> dict
     visits per stage, as the pure-Python report computes them from its fold."""
     import ibis
 
+    from ._pivots import Pivots
+
     t = table
     if as_of is None:
         as_of = _utc(t.at.max().to_pyarrow().as_py())
@@ -44,16 +46,16 @@ def report_facts(table: Any, pipeline: Pipeline, as_of: datetime | None) -> dict
     kept = t.filter(t.at <= ibis.literal(as_of))
     row = kept.aggregate(n=kept.count(), first=kept.at.min(), last=kept.at.max()).to_pyarrow()
     n, first, last = (row[c][0].as_py() for c in ("n", "first", "last"))
-    entries = kept.filter(kept.kind == "stage_entered")
-    window = ibis.window(group_by=entries.deal_id, order_by=ibis.desc(entries.seq))
-    latest = entries.mutate(rank=ibis.row_number().over(window)).filter(lambda x: x.rank == 0)
-    age_us = ibis.literal(as_of).delta(latest.at, unit="microsecond")
-    per_stage = (
+    # each deal's latest stage entry, from the entries pivot the metrics share
+    pv = Pivots(table, pipeline, as_of)
+    e = pv.entries
+    latest = e.filter(e.next_at.isnull())
+    age_us = ibis.literal(pv.as_of_us or 0, type="int64") - latest.at_us
+    per_stage = pv.run(
         latest.mutate(age_us=age_us)
         .group_by("stage")
-        .aggregate(deals=lambda x: x.count(), median_us=lambda x: x.age_us.quantile(0.5))
-        .to_pyarrow()
-        .to_pylist()
+        .aggregate(deals=lambda x: x.count(), median_us=lambda x: x.age_us.quantile(0.5)),
+        "quantile",
     )
     outcome = {s.name: s.outcome for s in pipeline.stages}
     outcomes = {"deals": 0, "open": 0, "won": 0, "lost": 0}

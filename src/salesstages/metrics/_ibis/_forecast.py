@@ -35,7 +35,7 @@ from ...forecast._survival import (
 )
 from .._common import check_stage
 from ._columns import ibis, to_us
-from ._pivots import Pivots
+from ._pivots import Pivots, Rewound
 
 __all__ = [
     "backtest",
@@ -121,10 +121,11 @@ def _close_samples(pv: Pivots) -> tuple[list[int], list[str | None]]:
     dur = end - d.opened_at
     d = d.select("outcome", dur=ibis.ifelse(dur < 0, 0, dur))
     agg = d.group_by(["dur", "outcome"]).aggregate(n=d.count())
-    for r in pv.run(agg.order_by(["dur", "outcome"]), "count"):
-        n = int(r["n"])
-        durations.extend([int(r["dur"])] * n)
-        causes.extend([None if r["outcome"] == "open" else r["outcome"]] * n)
+    got = pv.arrow(agg.order_by(["dur", "outcome"]), "count")  # many rows: column-wise
+    names = ("dur", "outcome", "n")
+    for dur, outcome, n in zip(*(got.column(c).to_pylist() for c in names), strict=True):
+        durations.extend([int(dur)] * int(n))
+        causes.extend([None if outcome == "open" else outcome] * int(n))
     return durations, causes
 
 
@@ -151,13 +152,7 @@ def _stays(pv: Pivots, stage: str | None) -> Any:
     next entry or ``as_of``), ``total`` (µs to the next closing or ``as_of``) and
     ``cause`` (1 won, 2 lost, 0 not closed yet)."""
     e = pv.entries
-    closed = e.stage.isin(pv.won + pv.lost)
-    code = ibis.ifelse(e.stage.isin(pv.won), 1, ibis.ifelse(e.stage.isin(pv.lost), 2, 0))
-    after = ibis.window(group_by="deal_id", order_by="seq", preceding=0, following=None)
-    e = e.mutate(close_seq=ibis.ifelse(closed, e.seq, ibis.null("int64")).min().over(after))
-    closings = e.filter(closed).select(c_deal="deal_id", c_seq="seq", c_at="at_us", c_code=code)
-    s = e.filter(e.stage == stage) if stage is not None else e.filter(e.stage.isin(pv.opens))
-    j = s.left_join(closings, [s.deal_id == closings.c_deal, s.close_seq == closings.c_seq])
+    j = e.filter(e.stage == stage) if stage is not None else e.filter(e.stage.isin(pv.opens))
     as_of = ibis.literal(pv.as_of_us, type="int64")
     return j.select(
         "stage",
@@ -212,9 +207,10 @@ def _conditional(pv: Pivots, horizon_us: int | None) -> float:
     s = s.select("stage", "cause", lb=s.length // _DAY_US, tb=s.total // _DAY_US)
     cells_agg = s.group_by(["stage", "lb", "tb", "cause"]).aggregate(n=s.count())
     cells: dict[str, Counter[int]] = {name: Counter() for name in pv.opens}
-    for r in pv.run(cells_agg, "count"):
-        key = int(r["lb"]) << 32 | int(r["tb"]) << 2 | int(r["cause"])
-        cells[r["stage"]][key] += int(r["n"])
+    got = pv.arrow(cells_agg, "count")  # many rows: read column-wise
+    names = ("stage", "lb", "tb", "cause", "n")
+    for stage, lb, tb, cause, n in zip(*(got.column(c).to_pylist() for c in names), strict=True):
+        cells[stage][int(lb) << 32 | int(tb) << 2 | int(cause)] += int(n)
     return _conditional_value(wanted, cells, horizon_us)
 
 
@@ -246,49 +242,137 @@ def backtest(
     dates = sorted({to_utc(d, "at") for d in at})
     if not dates:
         raise ValueError("at must name at least one date")
-    final = Pivots(events, pipeline, dates[-1] + horizon)
-    rows = [_backtest_row(events, pipeline, final, d, horizon) for d in dates]
-    return _backtest_result(rows, horizon)
+    # every date's view rewound from the pivots of the whole log (as the pure-Python
+    # engine rewinds one fold): built once, shared with the report's, and every
+    # date's aggregates in one query each
+    base = Pivots(events, pipeline, None)
+    final = Rewound(base, to_us(dates[-1] + horizon), materialise=True)
+    return _backtest_result(_backtest_rows(pipeline, base, final, dates, horizon), horizon)
 
 
-def _backtest_row(
-    events: Any, pipeline: Any, final: Pivots, d: datetime, horizon: timedelta
-) -> BacktestRow:
-    now = Pivots(events, pipeline, d)
-    prob = _stage_probabilities(pipeline)
-    counts: dict[str, int] = {}
-    amounts = _open_amounts(now, counts)
-    actual = won_new = 0.0
-    if now.as_of_us is not None:
-        nd = now.deals_with()
-        nd = nd.select(n_deal="deal_id", n_open=ibis.ifelse(nd.outcome == "open", 1, 0))
-        fd = final.deals_with("closed_amount")
-        end = to_us(d + horizon)
-        fd = fd.filter(
-            (fd.outcome == "won") & (fd.closed_at > now.as_of_us) & (fd.closed_at <= end)
-        )
-        j = fd.left_join(nd, fd.deal_id == nd.n_deal)
-        agg = j.aggregate(
-            actual=j.closed_amount.sum(where=j.n_open == 1),
-            won_new=j.closed_amount.sum(where=j.n_deal.isnull()),
-        )
-        got = now.run(agg, "sum")[0]
-        actual = float(got["actual"] or 0.0)
-        won_new = float(got["won_new"] or 0.0)
-    forecasts = {
-        # as the pure-Python row: a plain sum (0, an int, when nothing is open)
-        "weighted": sum(a * prob[stage] for stage, a in amounts.items()),
-        "markov": _value(
-            amounts, _markov_probabilities(pipeline, _markov_model(_moves(now), pipeline))
-        ),
-        "conditional": _conditional(now, _us(horizon)),
-    }
-    assert tuple(forecasts) == METHODS
-    return BacktestRow(
-        at=d,
-        open_deals=sum(counts.values()),
-        open_amount=sum(amounts.values()),
-        actual=actual,
-        won_new=won_new,
-        forecasts=_frozen_map(forecasts),
+def _dated_entries(base: Pivots, dates: Any) -> Any:
+    """The entries of ``base`` rewound to each date of ``dates`` (``d_i``, ``d_us``) at
+    once, as :attr:`Rewound.entries`: one row per entry and date at or after it."""
+    e = base.entries.cross_join(dates)
+    e = e.filter(e.at_us <= e.d_us)
+    later = e.next_at > e.d_us
+    unclosed = e.c_at > e.d_us
+    return e.mutate(
+        next_at=ibis.ifelse(later, ibis.null("int64"), e.next_at),
+        next_stage=ibis.ifelse(later, ibis.null("string"), e.next_stage),
+        c_at=ibis.ifelse(unclosed, ibis.null("int64"), e.c_at),
+        c_code=ibis.ifelse(unclosed, ibis.null("int64"), e.c_code),
     )
+
+
+def _backtest_rows(
+    pipeline: Any, base: Pivots, final: Rewound, dates: Sequence[datetime], horizon: timedelta
+) -> list[BacktestRow]:
+    """Each date's row, as :func:`salesstages.forecast._backtest_row` on the date's
+    view rewound from ``base`` (:class:`Rewound`, for every date at once: one query
+    per aggregate, the dates a small table crossed with the pivots)."""
+    n = len(dates)
+    cuts = [to_us(d) for d in dates]
+    h_us = _us(horizon)
+    dt = ibis.memtable(
+        {"d_i": list(range(n)), "d_us": cuts}, schema={"d_i": "int64", "d_us": "int64"}
+    )
+    e = _dated_entries(base, dt)
+    # the moves each date's Markov model is fitted on
+    mv = e.filter(e.stage.isin(base.opens) & e.next_stage.notnull())
+    order = {name: i for i, name in enumerate(base.names)}
+    moves: list[dict[str, dict[str, int]]] = [{} for _ in dates]
+    got = base.run(mv.group_by(["d_i", "stage", "next_stage"]).aggregate(m=mv.count()), "count")
+    for r in sorted(got, key=lambda r: (order[r["stage"]], order[r["next_stage"]])):
+        moves[int(r["d_i"])].setdefault(r["stage"], {})[r["next_stage"]] = int(r["m"])
+    # each deal as of each date: its last entry then, and its amount then
+    am = base.amounts.cross_join(dt.select(a_i="d_i", a_us="d_us"))
+    am = am.filter(am.at_us <= am.a_us)
+    am = am.group_by(["a_i", "deal_id"]).aggregate(a_now=am.amt.argmax(am.seq))
+    am = am.select("a_i", "a_now", a_deal="deal_id")
+    last = e.filter(e.next_at.isnull())
+    last = last.left_join(am, [last.deal_id == am.a_deal, last.d_i == am.a_i])
+    last = last.select(
+        "d_i",
+        "deal_id",
+        "stage",
+        is_open=ibis.ifelse(last.stage.isin(base.opens), 1, 0),
+        amount=last.a_now.coalesce(0.0),
+        days=(last.d_us - last.at_us) // _DAY_US,
+    )
+    # the open amounts by stage and whole days in it
+    op = last.filter(last.is_open == 1)
+    op = op.mutate(nz=ibis.ifelse(op.amount != 0, 1, 0))
+    agg = op.group_by(["d_i", "stage", "days", "nz"]).aggregate(s=op.amount.sum(), m=op.count())
+    sums: list[dict[str, list[float]]] = [{} for _ in dates]
+    counts: list[Counter[str]] = [Counter() for _ in dates]
+    wanted: list[dict[str, dict[int, float]]] = [{} for _ in dates]
+    for r in base.run(agg, "sum"):
+        i, stage, amount = int(r["d_i"]), r["stage"], float(r["s"] or 0.0)
+        sums[i].setdefault(stage, []).append(amount)
+        counts[i][stage] += int(r["m"])
+        if r["nz"]:
+            wanted[i].setdefault(stage, {})[int(r["days"])] = amount
+    # the actual wins in (date, date + horizon] of the deals open then, and of new ones
+    fd = final.deals_with("closed_amount")
+    fd = fd.filter(fd.outcome == "won").cross_join(dt.select(w_i="d_i", w_us="d_us"))
+    fd = fd.filter((fd.closed_at > fd.w_us) & (fd.closed_at <= fd.w_us + h_us))
+    # each won deal's last entry at the date, if any (straight from the pivot)
+    be = base.entries
+    nd = be.select(n_deal="deal_id", n_at="at_us", n_next="next_at", n_stage="stage")
+    j = fd.left_join(
+        nd,
+        [
+            fd.deal_id == nd.n_deal,
+            nd.n_at <= fd.w_us,
+            nd.n_next.isnull() | (nd.n_next > fd.w_us),
+        ],
+    )
+    agg = j.group_by("w_i").aggregate(
+        actual=j.closed_amount.sum(where=j.n_stage.isin(base.opens)),
+        won_new=j.closed_amount.sum(where=j.n_deal.isnull()),
+    )
+    actuals = {int(r["w_i"]): r for r in base.run(agg, "sum")}
+    # the stays' cells of each date with open amounts (see _conditional)
+    st = e.filter(e.stage.isin(base.opens))
+    st = st.select(
+        "d_i",
+        "stage",
+        cause=st.c_code.coalesce(0),
+        lb=(st.next_at.coalesce(st.d_us) - st.at_us) // _DAY_US,
+        tb=(st.c_at.coalesce(st.d_us) - st.at_us) // _DAY_US,
+    )
+    st = st.filter(st.d_i.isin([i for i in range(n) if wanted[i]] or [-1]))
+    cells_agg = st.group_by(["d_i", "stage", "lb", "tb", "cause"]).aggregate(m=st.count())
+    cells: list[dict[str, Counter[int]]] = [{s: Counter() for s in base.opens} for _ in dates]
+    got_cells = base.arrow(cells_agg, "count")  # many rows: read column-wise
+    names = ("d_i", "stage", "lb", "tb", "cause", "m")
+    for i, stage, lb, tb, cause, m in zip(
+        *(got_cells.column(c).to_pylist() for c in names), strict=True
+    ):
+        cells[int(i)][stage][int(lb) << 32 | int(tb) << 2 | int(cause)] += int(m)
+    prob = _stage_probabilities(pipeline)
+    rows: list[BacktestRow] = []
+    for i, d in enumerate(dates):
+        amounts = {stage: math.fsum(parts) for stage, parts in sums[i].items()}
+        got_i = actuals.get(i, {})
+        forecasts = {
+            # as the pure-Python row: a plain sum (0, an int, when nothing is open)
+            "weighted": sum(a * prob[stage] for stage, a in amounts.items()),
+            "markov": _value(
+                amounts, _markov_probabilities(pipeline, _markov_model(moves[i], pipeline))
+            ),
+            "conditional": _conditional_value(wanted[i], cells[i], h_us) if wanted[i] else 0.0,
+        }
+        assert tuple(forecasts) == METHODS
+        rows.append(
+            BacktestRow(
+                at=d,
+                open_deals=sum(counts[i].values()),
+                open_amount=sum(amounts.values()),
+                actual=float(got_i.get("actual") or 0.0),
+                won_new=float(got_i.get("won_new") or 0.0),
+                forecasts=_frozen_map(forecasts),
+            )
+        )
+    return rows

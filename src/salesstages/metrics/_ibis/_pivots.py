@@ -5,7 +5,9 @@
 ``entries``
     Every ``stage_entered`` event at or before ``as_of``: ``deal_id, seq,
     at_us, stage, next_at, next_stage`` (the deal's next stage entry, by
-    ``seq``; null for its last one).
+    ``seq``; null for its last one), ``reason`` (see :attr:`Pivots.entries`),
+    ``c_at`` and ``c_code`` (the deal's next closing at or after this entry:
+    when, and 1 won or 2 lost; null while it has not closed since).
 ``visits``
     ``entries`` in open stages: one row per visit, with ``is_open`` (1/0)
     and ``dur`` (µs to the next entry, or to ``as_of`` while open).
@@ -22,6 +24,18 @@
     float: one of them is set, or none for a missing or null value) and
     ``k_x`` (1 for a list or an object, which is refused).
 
+``amounts``
+    Every setting of the ``amount`` attribute (``deal_id, seq, at_us, amt``):
+    what the deal pivot's amounts, and a rewound view's, are read from.
+
+``entries``, ``amounts`` and ``deals`` are materialised once (:data:`CACHE`);
+an ``as_of`` at or after the last event shares the uncut ones. :class:`Rewound`
+derives the view at an earlier ``as_of`` from them with no pass over the events
+(a backtest's dates, as :func:`salesstages.metrics._history.rewind`: it trusts
+that times never go back within a deal). Inside :func:`one_scan` (a report) the
+scan that checks the stages, fingerprints the table and settles ``as_of`` runs
+once per table, pipeline and ``as_of``.
+
 Times are whole microseconds since the epoch (``at_us``), so durations are
 exact integers on every backend; amounts follow
 :func:`salesstages.metrics._common.amount_of` (a JSON number, else 0; a
@@ -35,7 +49,9 @@ import threading
 import uuid
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -49,7 +65,7 @@ from ._json import reader
 if TYPE_CHECKING:
     from ..._pipeline import Pipeline
 
-__all__ = ["KEY_COLUMNS", "NO_KEY", "Pivots", "grouped", "rows"]
+__all__ = ["KEY_COLUMNS", "NO_KEY", "Pivots", "Rewound", "grouped", "one_scan", "rows"]
 
 T = TypeVar("T")
 #: The columns that carry a ``by=`` key (see the module docstring).
@@ -194,11 +210,32 @@ def _drop(backend: Any, name: str) -> None:
 
 
 #: The pivots materialised so far (see :class:`_Cache`).
-CACHE: Final = _Cache()
+CACHE: Final = _Cache(size=16)
+
+#: The scans of the current :func:`one_scan` block, by table, stages and cut.
+_SCANS: ContextVar[dict[Hashable, tuple[int | None, tuple[int, Any], bool]] | None] = ContextVar(
+    "salesstages_scans", default=None
+)
+
+
+@contextmanager
+def one_scan() -> Iterator[None]:
+    """Within this block each table is scanned once per pipeline and ``as_of`` (to
+    check its stages, fingerprint it and settle ``as_of``): the table must not change
+    meanwhile. A report asks some thirty questions of one table at one moment."""
+    token = _SCANS.set({})
+    try:
+        yield
+    finally:
+        _SCANS.reset(token)
 
 
 class Pivots:
     """The pivots of one table for one pipeline and ``as_of`` (see the module docstring)."""
+
+    as_of_us: int | None
+    _fingerprint: tuple[int, Any]
+    _full: bool
 
     def __init__(
         self,
@@ -226,7 +263,14 @@ class Pivots:
         self.lost: tuple[str, ...] = tuple(s.name for s in pipeline.lost_stages)
         self.names: tuple[str, ...] = tuple(s.name for s in pipeline.stages)
         cut = None if as_of is None else to_us(to_utc(as_of, "as_of"))
-        self.as_of_us: int | None = self._scan(cut)
+        scans = _SCANS.get()
+        memo = None if scans is None else (self.table.op(), self.names, cut)
+        if scans is not None and memo in scans:
+            self.as_of_us, self._fingerprint, self._full = scans[memo]
+        else:
+            self.as_of_us = self._scan(cut)
+            if scans is not None:
+                scans[memo] = (self.as_of_us, self._fingerprint, self._full)
         self.as_of: datetime | None = None if self.as_of_us is None else from_us(self.as_of_us)
 
     # ------------------------------------------------------------ queries
@@ -260,6 +304,8 @@ class Pivots:
         if got["bad"]:
             self._refuse_unknown_stage(unknown)
         self._fingerprint = (_int(got["n"]), got["m"])
+        # every event is kept: the pivots are the same as without a cut
+        self._full = cut is None or got["m"] is None or cut >= got["m"]
         if cut is not None:
             return cut
         if got["m"] is None or got["e"] is None:
@@ -292,7 +338,9 @@ class Pivots:
 
     def cached(self, name: str, build: Callable[[], Any]) -> Any:
         """``build()`` materialised on the backend once per table, pipeline, ``as_of``
-        and ``name`` (see :data:`CACHE`), or ``build()`` itself when caching is off."""
+        and ``name`` (see :data:`CACHE`), or ``build()`` itself when caching is off.
+        The pivots do not depend on ``as_of`` beyond the events it keeps, so every
+        ``as_of`` at or after the last event shares one."""
         if not CACHE.enabled:
             return build()
         key = (
@@ -301,7 +349,7 @@ class Pivots:
             self.opens,
             self.won,
             self.lost,
-            self.as_of_us,
+            None if self._full else self.as_of_us,
             self._fingerprint,
             name,
         )
@@ -329,7 +377,12 @@ class Pivots:
             self.json.string(ent.data, "reason").coalesce(NO_KEY),
             NO_KEY,
         )
-        return ent.select(
+        closed = ent.stage.isin(self.won + self.lost)
+        code = ibis.ifelse(ent.stage.isin(self.won), 1, 2)
+        # the deal's next closing at or after this entry, by seq: its time (times never
+        # go back within a deal in a log that passes Pipeline.check) and its code
+        after = ibis.window(group_by="deal_id", order_by="seq", preceding=0, following=None)
+        e = ent.select(
             "deal_id",
             "seq",
             "at_us",
@@ -337,6 +390,19 @@ class Pivots:
             reason=reason,
             next_at=ent.at_us.lead().over(w),
             next_stage=ent.stage.lead().over(w),
+            c_at=ibis.ifelse(closed, ent.at_us, ibis.null("int64")).min().over(after),
+            c_packed=ibis.ifelse(closed, ent.seq * 4 + code, ibis.null("int64")).min().over(after),
+        )
+        return e.select(
+            "deal_id",
+            "seq",
+            "at_us",
+            "stage",
+            "reason",
+            "next_at",
+            "next_stage",
+            "c_at",
+            c_code=e.c_packed % 4,
         )
 
     @property
@@ -427,6 +493,16 @@ class Pivots:
         d = agg
         cols: dict[str, Any] = {}
         keys: dict[str, Any] = {}
+        if self.by is None and ("opened" in parts or "last" in parts):
+            # the last opened event and the last event of any kind: one grouping
+            opened = k.kind == "opened"
+            per = k.group_by(o_deal="deal_id").aggregate(
+                o_at=k.at_us.argmax(k.seq, where=opened), last_at=k.at_us.argmax(k.seq)
+            )
+            d = d.left_join(per, d.deal_id == per.o_deal)
+            cols["opened_at"] = d.o_at.coalesce(d.first_at)
+            cols["last_at"] = d.last_at
+            parts = tuple(p for p in parts if p not in ("opened", "last"))
         if "opened" in parts or self.by is not None:
             # the last opened event: when, and the attributes by= segments on
             op = k.filter(k.kind == "opened")
@@ -438,9 +514,7 @@ class Pivots:
             cols["opened_at"] = d.o_at.coalesce(d.first_at)
         if "amount" in parts or "closed_amount" in parts:
             # the amount attribute: set by every opened event, and by updates carrying it
-            item = self.json.present(k.data, "amount")
-            am = k.filter((k.kind == "opened") | ((k.kind == "updated") & item))
-            am = am.select("deal_id", "seq", amt=self.json.number(am.data, "amount").coalesce(0.0))
+            am = self.amounts
             if "amount" in parts:
                 now = am.group_by(n_deal="deal_id").aggregate(a_now=am.amt.argmax(am.seq))
                 d = d.left_join(now, d.deal_id == now.n_deal)
@@ -472,6 +546,20 @@ class Pivots:
             **cols,
         )
 
+    @property
+    def amounts(self) -> Any:
+        """Every setting of the ``amount`` attribute kept: ``deal_id, seq, at_us, amt``
+        (set by every opened event, and by updates carrying it); materialised once."""
+        return self.cached("amounts", self._amounts)
+
+    def _amounts(self) -> Any:
+        k = self.kept
+        item = self.json.present(k.data, "amount")
+        am = k.filter((k.kind == "opened") | ((k.kind == "updated") & item))
+        return am.select(
+            "deal_id", "seq", "at_us", amt=self.json.number(am.data, "amount").coalesce(0.0)
+        )
+
     def keys(self, deals: Any) -> list[dict[str, Any]]:
         """The distinct ``by=`` key columns over ``deals``."""
         if self.by is None:
@@ -486,6 +574,101 @@ class Pivots:
     def key_of(self, row: dict[str, Any]) -> tuple[Any, ...]:
         """The group of an aggregate's row (``()`` without ``by``)."""
         return tuple(row[c] for c in KEY_COLUMNS) if self.by is not None else ()
+
+
+class Rewound(Pivots):
+    """The pivots of ``base`` as they stood at an earlier ``as_of`` (µs), derived from
+    its materialised pivots with no pass over the events (what a backtest asks at
+    each of its dates), as :func:`salesstages.metrics._history.rewind`: the stage
+    entries up to ``as_of`` (a next entry after it is not seen yet) and the amount
+    then. Only the deal columns a backtest reads are there (``"amount"`` and
+    ``"closed_amount"``, not ``"opened"``, ``"last"`` nor ``by``)."""
+
+    def __init__(self, base: Pivots, as_of_us: int, *, materialise: bool = False) -> None:
+        self.by = None
+        self._materialise = materialise
+        self.table = base.table
+        self.pipeline = base.pipeline
+        self.backend = base.backend
+        self.t = base.t
+        self.json = base.json
+        self.opens, self.won, self.lost, self.names = base.opens, base.won, base.lost, base.names
+        self._fingerprint = base._fingerprint
+        self._full = False
+        self._base = base
+        self.as_of_us = as_of_us
+        self.as_of = from_us(as_of_us)
+
+    @property
+    def kept(self) -> Any:
+        k = self._base.kept
+        return k.filter(k.at_us <= self.as_of_us)
+
+    @property
+    def entries(self) -> Any:
+        e = self._base.entries
+        e = e.filter(e.at_us <= self.as_of_us)
+        later = e.next_at > self.as_of_us
+        unclosed = e.c_at > self.as_of_us
+        return e.mutate(
+            next_at=ibis.ifelse(later, ibis.null("int64"), e.next_at),
+            next_stage=ibis.ifelse(later, ibis.null("string"), e.next_stage),
+            c_at=ibis.ifelse(unclosed, ibis.null("int64"), e.c_at),
+            c_code=ibis.ifelse(unclosed, ibis.null("int64"), e.c_code),
+        )
+
+    @property
+    def amounts(self) -> Any:
+        am = self._base.amounts
+        return am.filter(am.at_us <= self.as_of_us)
+
+    def deals_with(self, *parts: str) -> Any:
+        """One row per deal with a stage entry by ``as_of``: ``deal_id``, ``stage`` and
+        ``entered_at`` (its last entry by then), ``outcome``, ``amount`` (then) and,
+        for a deal closed then (``outcome`` not ``"open"``), ``closed_at`` and
+        ``closed_amount`` of that closing (null for an open deal). Built from the
+        last entry of each deal (no grouping); materialised (every column) when asked
+        for at construction and the cache is on."""
+        assert set(parts) <= {"amount", "closed_amount"}, parts
+        if self._materialise and CACHE.enabled:
+            return self.cached("deals", lambda: self._rewound_deals("closed_amount"))
+        return self._rewound_deals(*parts)
+
+    def _rewound_deals(self, *parts: str) -> Any:
+        e = self.entries
+        last = e.filter(e.next_at.isnull())
+        am = self.amounts
+        now = am.group_by(n_deal="deal_id").aggregate(a_now=am.amt.argmax(am.seq))
+        d = last.left_join(now, last.deal_id == now.n_deal)
+        closed = d.stage.isin(self.won + self.lost)
+        d = d.select(
+            "deal_id",
+            "seq",
+            "stage",
+            entered_at=d.at_us,
+            outcome=self.outcome(d.stage),
+            amount=d.a_now.coalesce(0.0),
+            closed_at=ibis.ifelse(closed, d.at_us, ibis.null("int64")),
+        )
+        if "closed_amount" not in parts:
+            return d
+        c = d.filter(d.outcome != "open").select(c_deal="deal_id", c_seq="seq")
+        at_close = am.join(c, [am.deal_id == c.c_deal, am.seq < c.c_seq])
+        at_close = at_close.group_by(a_deal="deal_id").aggregate(
+            a_close=at_close.amt.argmax(at_close.seq)
+        )
+        d = d.left_join(at_close, d.deal_id == at_close.a_deal)
+        return d.select(
+            "deal_id",
+            "stage",
+            "entered_at",
+            "outcome",
+            "amount",
+            "closed_at",
+            closed_amount=ibis.ifelse(
+                d.outcome != "open", d.a_close.coalesce(0.0), ibis.null("float64")
+            ),
+        )
 
 
 def fsum_of(values: Iterable[float]) -> float:
