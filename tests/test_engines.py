@@ -158,21 +158,17 @@ def _close_connections() -> Iterator[None]:
     close_all()
 
 
+SPARK_MARKS = (
+    pytest.mark.slow,
+    # py4j leaves its gateway sockets to the garbage collector
+    pytest.mark.filterwarnings("ignore::ResourceWarning"),
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+)
+
+
 @pytest.fixture(
     scope="module",
-    params=[
-        "duckdb",
-        "postgres",
-        pytest.param(
-            "spark",
-            marks=[
-                pytest.mark.slow,
-                # py4j leaves its gateway sockets to the garbage collector
-                pytest.mark.filterwarnings("ignore::ResourceWarning"),
-                pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
-            ],
-        ),
-    ],
+    params=["duckdb", "postgres", pytest.param("spark", marks=SPARK_MARKS)],
 )
 def backend(request: pytest.FixtureRequest) -> str:
     """The name of a backend whose loader is ready (PostgreSQL and Spark from conftest)."""
@@ -226,11 +222,15 @@ def _run(case: str, backend: str, log: list[Event], p: Pipeline, a: Any, by: Any
     assert_same(got, want, case)
 
 
-@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize(
+    ("case", "backend"),
+    [(case, name) for name in ("duckdb", "postgres") for case in CASES]
+    + [pytest.param(case, "spark", marks=SPARK_MARKS) for case in CASES if case in SPARK_DRAWN],
+    indirect=["backend"],
+)
 def test_drawn_logs(case: str, backend: str) -> None:
-    """On drawn logs of the small pipeline, the Ibis engine gives the Python engine's answer."""
-    if backend == "spark" and case not in SPARK_DRAWN:
-        pytest.skip("on Spark, drawn logs run a representative subset (see SPARK_DRAWN)")
+    """On drawn logs of the small pipeline, the Ibis engine gives the Python engine's answer
+    (on Spark, a representative subset: see ``SPARK_DRAWN``)."""
 
     @settings(
         max_examples=EXAMPLES[backend],

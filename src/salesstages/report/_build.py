@@ -116,7 +116,7 @@ def build_report(
     """
     with gc_paused():
         if is_ibis_table(events):  # one scan of the table for the whole report
-            from .metrics._ibis._pivots import one_scan
+            from ..metrics._ibis._pivots import one_scan
 
             with one_scan():
                 return _build_report(events, pipeline, as_of, by, skips, horizon, source)
