@@ -4,27 +4,41 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 from ._text import terminal
 from .guards import _describe
 
-if TYPE_CHECKING:
-    from ._pipeline import Pipeline, Stage
-
 __all__ = ["mermaid"]
 
 
-def mermaid(pipeline: Pipeline) -> str:
-    """The diagram's text (see :meth:`Pipeline.to_mermaid`)."""
-    ids = _mermaid_ids(pipeline.stages)
+class _Stage(Protocol):
+    """What the diagram reads of a stage (a :class:`~salesstages.Stage`)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def label(self) -> str | None: ...
+    @property
+    def substates(self) -> tuple[str, ...]: ...
+    @property
+    def entry(self) -> Any: ...
+    @property
+    def outcome(self) -> str: ...
+
+
+def mermaid(stages: Sequence[_Stage], targets: Callable[[str], Sequence[str]]) -> str:
+    """The diagram's text (see :meth:`Pipeline.to_mermaid`): ``stages`` in order,
+    the first one the start, ``targets(name)`` the moves allowed out of a stage."""
+    by_name = {s.name: s for s in stages}
+    ids = _mermaid_ids(stages)
     lines = ["stateDiagram-v2"]
-    for s in pipeline.stages:
+    for s in stages:
         label = s.label or s.name
         if label != ids[s.name]:
             lines.append(f'    state "{_mermaid_text(label)}" as {ids[s.name]}')
-    for s in pipeline.stages:
+    for s in stages:
         if s.substates:
             sid = ids[s.name]
             sub_ids = [f"{sid}__{_mermaid_id(sub)}_{i}" for i, sub in enumerate(s.substates)]
@@ -35,16 +49,16 @@ def mermaid(pipeline: Pipeline) -> str:
             for a, b in itertools.pairwise(sub_ids):
                 lines.append(f"        {a} --> {b}")
             lines.append("    }")
-    lines.append(f"    [*] --> {ids[pipeline.first_stage.name]}")
-    for s in pipeline.stages:
-        for t in pipeline.targets(s.name):
-            target = pipeline.stage(t)
+    lines.append(f"    [*] --> {ids[stages[0].name]}")
+    for s in stages:
+        for t in targets(s.name):
+            target = by_name[t]
             label = ""
             if target.entry is not None:
                 label = f" : {_mermaid_text(_describe(target.entry))}"
             lines.append(f"    {ids[s.name]} --> {ids[t]}{label}")
-    for s in pipeline.won_stages + pipeline.lost_stages:
-        if not pipeline.targets(s.name):
+    for s in [s for s in stages if s.outcome == "won"] + [s for s in stages if s.outcome == "lost"]:
+        if not targets(s.name):
             lines.append(f"    {ids[s.name]} --> [*]")
     return "\n".join(lines) + "\n"
 
@@ -54,7 +68,7 @@ def _mermaid_id(name: str) -> str:
     return safe if safe[:1].isalpha() else f"s_{safe}"
 
 
-def _mermaid_ids(stages: Sequence[Stage]) -> dict[str, str]:
+def _mermaid_ids(stages: Sequence[_Stage]) -> dict[str, str]:
     ids: dict[str, str] = {}
     used: set[str] = set()
     for s in stages:

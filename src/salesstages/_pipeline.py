@@ -640,7 +640,7 @@ class Pipeline:
         Stage names that are not plain identifiers get safe ids and keep their
         name as the label; entry criteria label the edges into guarded stages.
         """
-        return mermaid(self)
+        return mermaid(self.stages, self.targets)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-, TOML- and YAML-friendly dict that :meth:`from_dict` turns back into

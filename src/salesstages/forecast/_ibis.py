@@ -13,10 +13,13 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from ..._stats import z_value
-from ..._time import to_utc
-from ...forecast._backtest import Backtest, BacktestRow, _backtest_result
-from ...forecast._common import (
+from .._stats import z_value
+from .._time import to_utc
+from ..metrics._common import check_stage
+from ..metrics._ibis._columns import ibis, to_us
+from ..metrics._ibis._pivots import Pivots, Rewound
+from ._backtest import Backtest, BacktestRow, _backtest_result
+from ._common import (
     _DAY_US,
     METHODS,
     _check_horizon,
@@ -24,18 +27,15 @@ from ...forecast._common import (
     _stage_probabilities,
     _us,
 )
-from ...forecast._markov import MarkovModel, _markov_model, _markov_probabilities
-from ...forecast._outlook import StageOutlook, _conditional_value, _outlook, _Stays
-from ...forecast._survival import (
+from ._markov import MarkovModel, _markov_model, _markov_probabilities
+from ._outlook import StageOutlook, _conditional_value, _outlook, _Stays
+from ._survival import (
     CumulativeIncidence,
     Survival,
     _check_outcome,
     _incidence,
     _survival,
 )
-from .._common import check_stage
-from ._columns import ibis, to_us
-from ._pivots import Pivots, Rewound
 
 __all__ = [
     "backtest",

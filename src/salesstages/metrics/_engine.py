@@ -14,6 +14,7 @@ optional extra, and the core must import without it.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from functools import wraps
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeAlias, TypeVar
@@ -48,21 +49,22 @@ def engine(fn: Callable[P, R]) -> Callable[P, R]:
     name = fn.__name__
     public = ".".join(p for p in fn.__module__.split(".") if not p.startswith("_"))
     qualname = f"{public}.{name}"
+    engine_module = f"{public}._ibis"  # each package brings its own engine
 
     @wraps(fn)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
         events = args[0] if args else kwargs.get("events")
         if is_ibis_table(events):
-            return _ibis_function(name, qualname)(*args, **kwargs)  # type: ignore[no-any-return]
+            return _ibis_function(engine_module, name, qualname)(*args, **kwargs)  # type: ignore[no-any-return]
         return fn(*args, **kwargs)
 
     return run
 
 
-def _ibis_function(name: str, qualname: str) -> Callable[..., Any]:
-    from . import _ibis
-
-    impl = getattr(_ibis, name, None)
+def _ibis_function(module: str, name: str, qualname: str) -> Callable[..., Any]:
+    """The Ibis engine's ``name`` from ``module``, loaded on first use (the engine
+    needs the optional Ibis extra; this module must import without it)."""
+    impl = getattr(importlib.import_module(module), name, None)
     if impl is None:
         raise SalesStagesError(
             f"{qualname} has no Ibis engine: it runs on events or Histories only; "

@@ -1,10 +1,12 @@
-"""The Ibis engine: every metric and forecast of an Ibis table, run on its backend.
+"""The Ibis engine of :mod:`salesstages.metrics`: every metric of an Ibis table, run
+on its backend (the forecasts' engine, :mod:`salesstages.forecast._ibis`, builds
+on the same pivots).
 
 Each public function here has the name and signature of its pure-Python
 counterpart (:mod:`salesstages.metrics._engine` routes to it by name). Two
 pivots (:mod:`._pivots`: one row per visit, one row per deal) are built as
 Ibis expressions over the canonical table (:mod:`._columns`), each metric is
-a small aggregate over them (:mod:`._metrics`, :mod:`._forecast`), and the
+a small aggregate over them (:mod:`._metrics`), and the
 rest (Kaplan–Meier, the Markov solve, Wilson intervals, the result records)
 runs in Python on the aggregates, through the same code as the pure-Python
 engine. Importing this package needs ``ibis-framework``; without it the
@@ -13,16 +15,6 @@ error names ``pip install 'salesstages[duckdb]'``.
 
 from __future__ import annotations
 
-from ._forecast import (
-    backtest,
-    conditional_forecast,
-    cumulative_incidence,
-    markov,
-    markov_forecast,
-    stage_outlook,
-    time_to_close,
-    weighted,
-)
 from ._metrics import (
     conversion,
     funnel,
@@ -40,25 +32,17 @@ from ._metrics import (
 )
 
 __all__ = [
-    "backtest",
-    "conditional_forecast",
     "conversion",
-    "cumulative_incidence",
     "funnel",
     "lost_reasons",
-    "markov",
-    "markov_forecast",
     "sales_cycle",
     "snapshot",
     "stage_durations",
-    "stage_outlook",
     "stalled",
     "substate_durations",
     "substate_visits",
-    "time_to_close",
     "velocity",
     "visits",
-    "weighted",
     "win_loss",
     "win_rate",
 ]
