@@ -19,14 +19,13 @@ from __future__ import annotations
 import argparse
 import gc
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import time
 import tracemalloc
 from pathlib import Path
 
 from replay import build_log
+from report_engines import run_report
 
 from salesstages import Event, metrics
 from salesstages._stores import SqliteStore
@@ -58,25 +57,6 @@ def held_per_event(path: Path) -> float:
     after = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
     return (after - before) / len(evs)
-
-
-def cli_report(path: Path, pipeline_file: Path) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of ``salesstages report`` in a fresh process."""
-    code = (
-        "import resource, sys, time\n"
-        "from salesstages.cli import main\n"
-        "t = time.perf_counter()\n"
-        f"rc = main(['report', {str(path)!r}, '--pipeline', {str(pipeline_file)!r}, "
-        "'--out', '/dev/null'])\n"
-        "dt = time.perf_counter() - t\n"
-        "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
-        "print(dt, rss)\n"
-        "sys.exit(rc)\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], check=True, capture_output=True, text=True
-    ).stdout.split()
-    return float(out[0]), float(out[1])
 
 
 def in_process(path: Path, n: int) -> None:
@@ -123,7 +103,7 @@ def main() -> None:
         )
         print(f"held per event:           {held_per_event(path):6.0f} B")
         in_process(path, n)
-        wall, rss = cli_report(path, spec)
+        wall, rss = run_report(path, spec, "python")
         print(
             f"salesstages report STORE: {wall:6.2f} s  ({wall / n * 1e6:.2f} µs/event incl. reading), "
             f"peak {rss:,.0f} MB ({rss * 1024 * 1024 / n:,.0f} B/event)"
