@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -91,3 +92,19 @@ def write_maven_spec(folder: Path) -> tuple[Path, Path]:
 
 
 __all__ = ["MAVEN", "demo_events", "write_demo_files", "write_maven_spec"]
+
+
+#: ``(exit status, stdout, stderr)`` of one in-process run of the command line.
+Run = tuple[int, str, str]
+#: Runs the command line with the given arguments (the ``run`` fixture).
+Runner = Callable[..., Run]
+
+
+def cli_error(result: Run) -> str:
+    """The single error line of a failed run (asserting exit 2, one line, no traceback)."""
+    status, out, err = result
+    assert status == 2, (status, out, err)
+    assert err.startswith("salesstages: error: ")
+    assert err.count("\n") == 1, err
+    assert "Traceback" not in err
+    return err

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
+from _cli_data import Run, Runner
 from _helpers import plain_pipeline, small_pipeline
 from _services import PostgresServer, fresh_database, spark_session, start_postgres
 from salesstages import Pipeline
@@ -73,3 +74,16 @@ def spark() -> Iterator[Any]:
     """A local-mode SparkSession (``local[2]``, UTC, 2 shuffle partitions, no UI)."""
     with spark_session() as session:
         yield session
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str]) -> Runner:
+    """Run the command line in-process and return (status, stdout, stderr)."""
+    from salesstages.cli import main
+
+    def call(*argv: str) -> Run:
+        status = main(list(argv))
+        captured = capsys.readouterr()
+        return status, captured.out, captured.err
+
+    return call

@@ -3,47 +3,21 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from _cli_data import demo_events, write_demo_files
+from _cli_data import Runner, cli_error, demo_events, write_demo_files
 from salesstages.cli import _import, main
 from salesstages.io import read_parquet, write_jsonl
 
 pytest.importorskip("pyarrow")
-
-Run = tuple[int, str, str]
-Runner = Callable[..., Run]
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The demo quarter as JSONL, CSV, a SQLite store and a JSONL store, written once."""
     return write_demo_files(tmp_path_factory.mktemp("demo"))
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str]) -> Runner:
-    """Run the command line and return (status, stdout, stderr)."""
-
-    def call(*argv: str) -> Run:
-        status = main(list(argv))
-        captured = capsys.readouterr()
-        return status, captured.out, captured.err
-
-    return call
-
-
-def _error(result: Run) -> str:
-    """The single error line of a failed run (asserting exit 2, one line, no traceback)."""
-    status, out, err = result
-    assert status == 2, (status, out, err)
-    assert err.startswith("salesstages: error: ")
-    assert err.count("\n") == 1, err
-    assert "Traceback" not in err
-    return err
 
 
 @pytest.mark.parametrize("kind", ["jsonl", "csv", "sqlite", "jsonl-store"])
@@ -110,7 +84,7 @@ def test_export_from_a_duckdb_table(files: dict[str, Path], tmp_path: Path, run:
 
 def test_export_refuses_another_suffix(files: dict[str, Path], tmp_path: Path, run: Runner) -> None:
     """``--out`` must name a .parquet file; the message points to ``import`` for JSONL and CSV."""
-    err = _error(run("export", str(files["jsonl"]), "--out", str(tmp_path / "x.jsonl")))
+    err = cli_error(run("export", str(files["jsonl"]), "--out", str(tmp_path / "x.jsonl")))
     assert "must end in .parquet" in err
     assert not (tmp_path / "x.jsonl").exists()
 
@@ -119,7 +93,7 @@ def test_export_refuses_a_missing_folder(
     files: dict[str, Path], tmp_path: Path, run: Runner
 ) -> None:
     """A target in a folder that does not exist is refused before anything is read."""
-    err = _error(run("export", str(files["jsonl"]), "--out", str(tmp_path / "no" / "x.parquet")))
+    err = cli_error(run("export", str(files["jsonl"]), "--out", str(tmp_path / "no" / "x.parquet")))
     assert "the folder does not exist" in err
 
 
@@ -127,7 +101,7 @@ def test_export_refuses_to_overwrite_its_source(tmp_path: Path, run: Runner) -> 
     """Exporting a Parquet file onto itself is refused, and the file stays intact."""
     path = tmp_path / "events.parquet"
     assert run("export", str(_jsonl(tmp_path)), "-o", str(path))[0] == 0
-    err = _error(run("export", str(path), "-o", str(path)))
+    err = cli_error(run("export", str(path), "-o", str(path)))
     assert "is the source itself" in err
     assert list(read_parquet(path)) == demo_events(5)
 
@@ -141,7 +115,7 @@ def _jsonl(folder: Path) -> Path:
 
 def test_export_names_a_missing_source(tmp_path: Path, run: Runner) -> None:
     """A source that does not exist is one error line naming it."""
-    err = _error(run("export", str(tmp_path / "nope.jsonl"), "-o", str(tmp_path / "x.parquet")))
+    err = cli_error(run("export", str(tmp_path / "nope.jsonl"), "-o", str(tmp_path / "x.parquet")))
     assert "nope.jsonl' does not exist" in err
 
 
@@ -152,7 +126,7 @@ def test_export_of_a_bad_log_names_the_line_and_writes_nothing(tmp_path: Path, r
         '{"deal_id": "A", "seq": 0, "at": "2024-01-01T00:00:00", "kind": "opened"}\n',
         encoding="utf-8",
     )
-    err = _error(run("export", str(source), "-o", str(tmp_path / "x.parquet")))
+    err = cli_error(run("export", str(source), "-o", str(tmp_path / "x.parquet")))
     assert "bad.jsonl, line 1, field 'at'" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.jsonl"]
 
@@ -161,7 +135,7 @@ def test_export_refuses_table_for_a_file_source(
     files: dict[str, Path], tmp_path: Path, run: Runner
 ) -> None:
     """``--table`` only applies to databases; on a JSONL file it is one error line."""
-    err = _error(
+    err = cli_error(
         run("export", str(files["jsonl"]), "--table", "t", "-o", str(tmp_path / "x.parquet"))
     )
     assert "--table applies to a DuckDB file or a postgresql:// URL" in err
@@ -173,7 +147,7 @@ def test_export_without_pyarrow_names_the_extra(
     """Without pyarrow the export fails with one line naming the install command."""
     monkeypatch.setitem(sys.modules, "pyarrow", None)
     monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
-    err = _error(run("export", str(files["jsonl"]), "-o", str(tmp_path / "x.parquet")))
+    err = cli_error(run("export", str(files["jsonl"]), "-o", str(tmp_path / "x.parquet")))
     assert "pip install 'salesstages[duckdb]'" in err
 
 

@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from _cli_data import MAVEN, write_maven_spec
+from _cli_data import MAVEN, Runner, write_maven_spec
 from salesstages.cli import _import, main
 from salesstages.cli._import import Progress
 from salesstages.io import read_csv, read_jsonl
 from salesstages.presets import classic_b2b
-
-Run = tuple[int, str, str]
-Runner = Callable[..., Run]
 
 TABLE = """\
 id,created,date_meeting,date_demo,date_quote,status,closed,amount,owner,reason
@@ -53,18 +49,6 @@ OpportunityId,CreatedDate,StageName,Amount,CloseDate
 006B,2026-01-06T09:00:00.000+0000,Prospecting,800,2026-03-01
 006B,2026-01-07T09:00:00.000+0000,Retired Stage,800,2026-03-01
 """
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str]) -> Runner:
-    """Run the command line and return (status, stdout, stderr)."""
-
-    def call(*argv: str) -> Run:
-        status = main(list(argv))
-        captured = capsys.readouterr()
-        return status, captured.out, captured.err
-
-    return call
 
 
 @pytest.fixture

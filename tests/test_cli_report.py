@@ -7,13 +7,12 @@ import io
 import itertools
 import json
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from _cli_data import demo_events, write_demo_files
+from _cli_data import Runner, cli_error, demo_events, write_demo_files
 from salesstages import Event, Pipeline
 from salesstages.cli import main
 from salesstages.cli._spec import parse_as_of
@@ -24,36 +23,11 @@ from salesstages.report._build import backtest_dates
 from salesstages.report._html import CHARTS
 from salesstages.report._render import table
 
-Run = tuple[int, str, str]
-Runner = Callable[..., Run]
-
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The demo quarter as JSONL, CSV and SQLite, written once for the module."""
     return write_demo_files(tmp_path_factory.mktemp("demo"))
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str]) -> Runner:
-    """Run the command line and return (status, stdout, stderr)."""
-
-    def call(*argv: str) -> Run:
-        status = main(list(argv))
-        captured = capsys.readouterr()
-        return status, captured.out, captured.err
-
-    return call
-
-
-def _error(result: Run) -> str:
-    """The single error line of a failed run (asserting it is exactly one line, exit 2)."""
-    status, out, err = result
-    assert status == 2, (status, out, err)
-    assert err.startswith("salesstages: error: ")
-    assert err.count("\n") == 1, err
-    assert "Traceback" not in err
-    return err
 
 
 # ----------------------------------------------------------------------- report
@@ -363,7 +337,7 @@ def test_report_refuses_a_seq_gap(files: dict[str, Path], tmp_path: Path, run: R
     lines = files["jsonl"].read_text(encoding="utf-8").splitlines()
     path = tmp_path / "gap.jsonl"
     path.write_text("\n".join(lines[:1] + lines[2:]) + "\n", encoding="utf-8")
-    err = _error(run("report", str(path), "-p", "inbound_b2b"))
+    err = cli_error(run("report", str(path), "-p", "inbound_b2b"))
     assert "gap.jsonl" in err
 
 
@@ -440,9 +414,9 @@ def test_spec_module_attribute(
         status, out, _ = run("diagram", "-p", spec)
         assert status == 0
         assert "lead_generated" in out
-    assert "is a int, not a Pipeline" in _error(run("diagram", "-p", "my_pipes:NOT_A_PIPELINE"))
-    assert "has no attribute 'nope'" in _error(run("diagram", "-p", "my_pipes:nope"))
-    assert "cannot import module 'no_such_mod'" in _error(run("diagram", "-p", "no_such_mod:x"))
+    assert "is a int, not a Pipeline" in cli_error(run("diagram", "-p", "my_pipes:NOT_A_PIPELINE"))
+    assert "has no attribute 'nope'" in cli_error(run("diagram", "-p", "my_pipes:nope"))
+    assert "cannot import module 'no_such_mod'" in cli_error(run("diagram", "-p", "no_such_mod:x"))
 
 
 @pytest.mark.parametrize(
@@ -462,7 +436,7 @@ def test_spec_bad_files(
     """A malformed pipeline file exits 2 with one line naming the file; YAML never runs code."""
     path = tmp_path / f"bad{suffix}"
     path.write_text(content, encoding="utf-8")
-    err = _error(run("diagram", "-p", str(path)))
+    err = cli_error(run("diagram", "-p", str(path)))
     assert expected in err
     assert "bad" in err
     assert "hacked" not in err or "could not determine a constructor" in err
@@ -470,21 +444,21 @@ def test_spec_bad_files(
 
 def test_spec_unknown_name(run: Runner) -> None:
     """An unknown preset name says which names and forms are accepted."""
-    err = _error(run("diagram", "-p", "inbound"))
+    err = cli_error(run("diagram", "-p", "inbound"))
     assert "unknown pipeline 'inbound'" in err
     assert "inbound_b2b, classic_b2b, modern_b2b" in err
 
 
 def test_spec_missing_file(tmp_path: Path, run: Runner) -> None:
     """A pipeline file that does not exist is named in one line."""
-    err = _error(run("diagram", "-p", str(tmp_path / "nope.toml")))
+    err = cli_error(run("diagram", "-p", str(tmp_path / "nope.toml")))
     assert "does not exist" in err
 
 
 # ----------------------------------------------------------------------- errors
 def test_missing_events_file(tmp_path: Path, run: Runner) -> None:
     """A missing EVENTS path exits 2 with one line saying what to give instead."""
-    err = _error(run("report", str(tmp_path / "none.jsonl"), "-p", "inbound_b2b"))
+    err = cli_error(run("report", str(tmp_path / "none.jsonl"), "-p", "inbound_b2b"))
     assert "does not exist" in err
     assert "salesstages import" in err
 
@@ -493,14 +467,14 @@ def test_malformed_events_name_file_and_line(tmp_path: Path, run: Runner) -> Non
     """A malformed events line exits 2 with one line naming the file and the line."""
     path = tmp_path / "bad.jsonl"
     path.write_text('{"deal_id": "A"}\nnot json\n', encoding="utf-8")
-    err = _error(run("report", str(path), "-p", "inbound_b2b"))
+    err = cli_error(run("report", str(path), "-p", "inbound_b2b"))
     assert "bad.jsonl" in err
     assert "line 1" in err
 
 
 def test_events_against_the_wrong_pipeline(files: dict[str, Path], run: Runner) -> None:
     """Events of another pipeline make ``report`` exit 2 with one line naming the unknown stage."""
-    err = _error(run("report", str(files["jsonl"]), "-p", "classic_b2b"))
+    err = cli_error(run("report", str(files["jsonl"]), "-p", "classic_b2b"))
     assert "inbound_lead" in err
 
 
@@ -512,7 +486,7 @@ def test_not_a_sqlite_store(tmp_path: Path, run: Runner) -> None:
     with sqlite3.connect(path) as conn:
         conn.execute("create table t (x)")
     conn.close()
-    err = _error(run("report", str(path), "-p", "inbound_b2b"))
+    err = cli_error(run("report", str(path), "-p", "inbound_b2b"))
     assert "other.db" in err
     assert "without a salesstages store" in err
     with sqlite3.connect(path) as conn:  # left as it was: no store tables added
@@ -523,15 +497,15 @@ def test_not_a_sqlite_store(tmp_path: Path, run: Runner) -> None:
 
 def test_bad_as_of_and_by(files: dict[str, Path], run: Runner) -> None:
     """A bad ``--as-of`` or an unknown ``--by`` attribute exits 2 saying what to write."""
-    err = _error(run("report", str(files["jsonl"]), "-p", "inbound_b2b", "--as-of", "last week"))
+    err = cli_error(run("report", str(files["jsonl"]), "-p", "inbound_b2b", "--as-of", "last week"))
     assert "write it as 2026-03-31" in err
-    err = _error(run("report", str(files["jsonl"]), "-p", "inbound_b2b", "--by", "colour"))
+    err = cli_error(run("report", str(files["jsonl"]), "-p", "inbound_b2b", "--by", "colour"))
     assert "--by takes one of: amount, lead_source, owner, region" in err
 
 
 def test_unwritable_out(files: dict[str, Path], tmp_path: Path, run: Runner) -> None:
     """An ``--out`` in a missing folder exits 2 with one line."""
-    err = _error(
+    err = cli_error(
         run(
             "report", str(files["jsonl"]), "-p", "inbound_b2b", "-o", str(tmp_path / "no" / "r.txt")
         )

@@ -5,22 +5,18 @@ from __future__ import annotations
 import json
 import math
 import socket
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import salesstages.metrics._ibis
-from _cli_data import demo_events, write_demo_files
+from _cli_data import Runner, cli_error, demo_events, write_demo_files
 from salesstages.cli import _spec, main
 from salesstages.cli._spec import EventSource, redact
 from salesstages.io import write_parquet
 
 pytest.importorskip("pyarrow")
-
-Run = tuple[int, str, str]
-Runner = Callable[..., Run]
 
 
 @pytest.fixture(scope="module")
@@ -41,28 +37,6 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         con.execute("CREATE TABLE stage_changes AS SELECT * FROM events")
         con.execute("CREATE TABLE no_kind AS SELECT * EXCLUDE (kind) FROM events")
     return paths
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str]) -> Runner:
-    """Run the command line and return (status, stdout, stderr)."""
-
-    def call(*argv: str) -> Run:
-        status = main(list(argv))
-        captured = capsys.readouterr()
-        return status, captured.out, captured.err
-
-    return call
-
-
-def _error(result: Run) -> str:
-    """The single error line of a failed run (asserting exit 2, one line, no traceback)."""
-    status, out, err = result
-    assert status == 2, (status, out, err)
-    assert err.startswith("salesstages: error: ")
-    assert err.count("\n") == 1, err
-    assert "Traceback" not in err
-    return err
 
 
 def _report(run: Runner, *argv: str) -> dict[str, Any]:
@@ -219,7 +193,7 @@ def test_a_duckdb_file_without_the_table_lists_its_tables(
     files: dict[str, Path], run: Runner
 ) -> None:
     """A missing --table is one error line listing the file's tables."""
-    err = _error(
+    err = cli_error(
         run(
             "report",
             str(files["duckdb"]),
@@ -239,7 +213,7 @@ def test_a_table_missing_a_column_is_named_with_its_type(
     files: dict[str, Path], run: Runner
 ) -> None:
     """A DuckDB table without ``kind`` is refused naming the column and the expected type."""
-    err = _error(
+    err = cli_error(
         run(
             "report",
             str(files["duckdb"]),
@@ -257,7 +231,7 @@ def test_a_table_missing_a_column_is_named_with_its_type(
 
 def test_table_is_refused_for_a_single_log(files: dict[str, Path], run: Runner) -> None:
     """``--table`` on a Parquet file is one error line saying to drop it."""
-    err = _error(run("report", str(files["parquet"]), "--table", "x", "-p", "inbound_b2b"))
+    err = cli_error(run("report", str(files["parquet"]), "--table", "x", "-p", "inbound_b2b"))
     assert "drop --table" in err
 
 
@@ -265,7 +239,7 @@ def test_a_corrupt_parquet_file_is_one_error_line(tmp_path: Path, run: Runner) -
     """A file with Parquet's magic but nothing valid after it is a DataError naming the file."""
     path = tmp_path / "broken.parquet"
     path.write_bytes(b"PAR1" + b"\x00" * 20)
-    err = _error(run("report", str(path), "-p", "inbound_b2b", "--engine", "python"))
+    err = cli_error(run("report", str(path), "-p", "inbound_b2b", "--engine", "python"))
     assert "broken.parquet: not a Parquet file" in err
 
 
@@ -284,7 +258,9 @@ def test_an_unreachable_database_is_one_line_without_the_password(run: Runner, e
     pytest.importorskip("psycopg")
     port = _closed_port()
     url = f"postgresql://sales:s3cr3t-pw@127.0.0.1:{port}/crm"
-    err = _error(run("report", url, "--table", "events", "-p", "inbound_b2b", "--engine", engine))
+    err = cli_error(
+        run("report", url, "--table", "events", "-p", "inbound_b2b", "--engine", engine)
+    )
     assert f"cannot connect to postgresql://sales:***@127.0.0.1:{port}/crm (" in err
     assert "s3cr3t-pw" not in err
 
@@ -296,7 +272,7 @@ def test_a_postgres_source_without_ibis_names_the_extra(
     import sys
 
     monkeypatch.setitem(sys.modules, "ibis", None)
-    err = _error(
+    err = cli_error(
         run("report", "postgresql://u@127.0.0.1/db", "-p", "inbound_b2b", "--engine", "python")
     )
     assert "pip install 'salesstages[postgres]'" in err
