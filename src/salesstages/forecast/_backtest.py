@@ -156,13 +156,7 @@ def backtest(
         DataError: A date is after the ``as_of`` of the given ``Histories``.
         NaiveTimeError: A date has no timezone.
     """
-    if not isinstance(horizon, timedelta) or horizon <= _ZERO:
-        raise ValueError(f"horizon must be a positive timedelta, got {horizon!r}")
-    if isinstance(at, datetime) or not isinstance(at, Sequence | Iterable):
-        raise ValueError(f"at must be a sequence of datetimes, got {at!r}")
-    dates = sorted({to_utc(d, "at") for d in at})
-    if not dates:
-        raise ValueError("at must name at least one date")
+    dates = backtest_dates_of(at, horizon)
     if isinstance(events, Histories):
         final = _hist(events, pipeline, None)
         if final.as_of is not None and dates[-1] > final.as_of:
@@ -174,6 +168,18 @@ def backtest(
     else:
         final = _hist(events, pipeline, dates[-1] + horizon)
     return _backtest_folded(final, pipeline, dates, horizon)
+
+
+def backtest_dates_of(at: object, horizon: object) -> list[datetime]:
+    """Check :func:`backtest`'s ``at`` and ``horizon``; the dates, sorted and in UTC."""
+    if not isinstance(horizon, timedelta) or horizon <= _ZERO:
+        raise ValueError(f"horizon must be a positive timedelta, got {horizon!r}")
+    if isinstance(at, datetime) or not isinstance(at, Sequence | Iterable):
+        raise ValueError(f"at must be a sequence of datetimes, got {at!r}")
+    dates = sorted({to_utc(d, "at") for d in at})
+    if not dates:
+        raise ValueError("at must name at least one date")
+    return dates
 
 
 def _backtest_folded(

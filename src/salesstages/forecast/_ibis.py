@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
 
 from .._stats import z_value
-from .._time import to_utc
 from ..metrics._common import check_stage
 from ..metrics._ibis._columns import ibis, to_us
 from ..metrics._ibis._pivots import Pivots, Rewound
-from ._backtest import Backtest, BacktestRow, _backtest_result
+from ._backtest import Backtest, BacktestRow, _backtest_result, backtest_dates_of
 from ._common import (
     _DAY_US,
     METHODS,
@@ -235,13 +234,7 @@ def backtest(
 ) -> Backtest:
     """:func:`salesstages.forecast.backtest` on the table's backend: per date the
     engine's own forecasts as of that date, and the actual wins in SQL."""
-    if not isinstance(horizon, timedelta) or horizon <= _ZERO:
-        raise ValueError(f"horizon must be a positive timedelta, got {horizon!r}")
-    if isinstance(at, datetime) or not isinstance(at, Sequence | Iterable):
-        raise ValueError(f"at must be a sequence of datetimes, got {at!r}")
-    dates = sorted({to_utc(d, "at") for d in at})
-    if not dates:
-        raise ValueError("at must name at least one date")
+    dates = backtest_dates_of(at, horizon)
     # every date's view rewound from the pivots of the whole log (as the pure-Python
     # engine rewinds one fold): built once, shared with the report's, and every
     # date's aggregates in one query each

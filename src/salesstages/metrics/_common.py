@@ -19,6 +19,7 @@ __all__ = [
     "check_by",
     "check_choice",
     "check_stage",
+    "check_substate_stage",
     "duration_stats",
     "load",
     "percentile",
@@ -80,6 +81,19 @@ def check_choice(name: str, value: object, choices: Sequence[str]) -> str:
         options = ", ".join(repr(c) for c in choices)
         raise ValueError(f"{name} must be one of {options}; got {value!r}")
     return value
+
+
+def check_substate_stage(pipeline: Pipeline, stage: object) -> tuple[str, tuple[str, ...]]:
+    """``stage`` must be a stage of ``pipeline`` with sub-states: its name and sub-states."""
+    name = check_stage(pipeline, stage, "stage")
+    substates = pipeline.stage(name).substates
+    if not substates:
+        with_subs = [s.name for s in pipeline.stages if s.substates]
+        raise ValueError(
+            f"stage {name!r} has no sub-states; stages with sub-states: "
+            + (", ".join(with_subs) if with_subs else "none")
+        )
+    return name, substates
 
 
 def check_stage(pipeline: Pipeline, name: object, what: str, *, open_only: bool = False) -> str:

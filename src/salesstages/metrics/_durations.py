@@ -8,7 +8,15 @@ from datetime import datetime, timedelta
 from typing import Literal, overload
 
 from .._pipeline import Pipeline
-from ._common import check_by, check_choice, check_stage, duration_stats, load, segmented
+from ._common import (
+    check_by,
+    check_choice,
+    check_stage,
+    check_substate_stage,
+    duration_stats,
+    load,
+    segmented,
+)
 from ._engine import Events, engine
 from ._history import DealHistory, gc_paused, visit_records
 from ._types import DurationStats, SubstateVisit, Visit, _fast_init
@@ -288,14 +296,7 @@ def substate_durations(
         UnknownStageError: ``stage`` is not a stage of the pipeline.
         ValueError: ``stage`` has no sub-states.
     """
-    name = check_stage(pipeline, stage, "stage")
-    substates = pipeline.stage(name).substates
-    if not substates:
-        with_subs = [s.name for s in pipeline.stages if s.substates]
-        raise ValueError(
-            f"stage {name!r} has no sub-states; stages with sub-states: "
-            + (", ".join(with_subs) if with_subs else "none")
-        )
+    name, substates = check_substate_stage(pipeline, stage)
     check_by(by)
     hist = load(events, pipeline, as_of)
 

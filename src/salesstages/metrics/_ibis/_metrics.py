@@ -13,7 +13,7 @@ from operator import attrgetter
 from typing import Any, Final
 
 from ..._time import to_utc
-from .._common import check_by, check_choice, check_stage
+from .._common import check_by, check_choice, check_stage, check_substate_stage
 from .._funnel import _SKIPS, funnel_from_counts
 from .._history import gc_paused
 from .._outcomes import NO_REASON, velocity_value
@@ -185,14 +185,7 @@ def substate_durations(
     by: str | None = None,
 ) -> Any:
     """:func:`salesstages.metrics.substate_durations` on the table's backend."""
-    name = check_stage(pipeline, stage, "stage")
-    substates = pipeline.stage(name).substates
-    if not substates:
-        with_subs = [s.name for s in pipeline.stages if s.substates]
-        raise ValueError(
-            f"stage {name!r} has no sub-states; stages with sub-states: "
-            + (", ".join(with_subs) if with_subs else "none")
-        )
+    name, substates = check_substate_stage(pipeline, stage)
     check_by(by)
     pv = Pivots(events, pipeline, as_of, by=by)
 
