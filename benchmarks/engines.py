@@ -35,21 +35,9 @@ warnings.filterwarnings("ignore", "fetch_arrow_table", DeprecationWarning)
 
 
 def _arrow(events: list[Event]) -> Any:
-    import json
+    from salesstages.io import to_arrow
 
-    import pyarrow as pa
-
-    return pa.table(
-        {
-            "deal_id": pa.array([e.deal_id for e in events], pa.string()),
-            "seq": pa.array([e.seq for e in events], pa.int64()),
-            "at": pa.array([e.at for e in events], pa.timestamp("us", tz="UTC")),
-            "kind": pa.array([e.kind for e in events], pa.string()),
-            "stage": pa.array([e.stage for e in events], pa.string()),
-            "name": pa.array([e.name for e in events], pa.string()),
-            "data": pa.array([json.dumps(dict(e.data)) for e in events], pa.string()),
-        }
-    )
+    return to_arrow(events)
 
 
 def best_of(fn: Callable[[], Any], repeat: int) -> float:

@@ -21,19 +21,9 @@ _US = timedelta(microseconds=1)
 
 def arrow_table(events: Sequence[Event]) -> Any:
     """The canonical table of ``events`` (``data`` as JSON text), as a pyarrow Table."""
-    import pyarrow as pa
+    from salesstages.io import to_arrow
 
-    return pa.table(
-        {
-            "deal_id": pa.array([e.deal_id for e in events], pa.string()),
-            "seq": pa.array([e.seq for e in events], pa.int64()),
-            "at": pa.array([e.at for e in events], pa.timestamp("us", tz="UTC")),
-            "kind": pa.array([e.kind for e in events], pa.string()),
-            "stage": pa.array([e.stage for e in events], pa.string()),
-            "name": pa.array([e.name for e in events], pa.string()),
-            "data": pa.array([json.dumps(dict(e.data)) for e in events], pa.string()),
-        }
-    )
+    return to_arrow(events)
 
 
 #: Every Ibis connection the loaders opened, for :func:`close_all`.
