@@ -52,7 +52,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/stores.py
 	$(BIN)/python benchmarks/metrics.py
 	$(BIN)/python benchmarks/forecast.py
+	$(BIN)/python benchmarks/auto_advance.py
+	$(BIN)/python benchmarks/engines.py
 	cd benchmarks && ../$(BIN)/python report.py
+	cd benchmarks && ../$(BIN)/python report_engines.py
 
 # Mutation sampling (not part of `make test`): plant a fixed-seed sample of one-line
 # bugs in the core, each in a temporary copy, and run that area's tests against it.
