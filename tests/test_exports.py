@@ -251,3 +251,21 @@ def test_docs_import_public_names_from_public_modules() -> None:
         )
     ]
     assert private == []
+
+
+def test_the_core_imports_no_optional_extra() -> None:
+    """§10: importing every public module loads none of the extras (Ibis, DuckDB, Arrow …)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, salesstages, salesstages.metrics, salesstages.forecast, salesstages.io, "
+        "salesstages.report, salesstages.cli, salesstages.guards, salesstages.presets\n"
+        "extras = ('ibis', 'duckdb', 'pyarrow', 'psycopg', 'pyspark', 'pandas', 'numpy', "
+        "'polars', 'hypothesis', 'yaml', 'matplotlib')\n"
+        "print(sorted(m for m in extras if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
