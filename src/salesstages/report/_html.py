@@ -8,12 +8,29 @@ charts the browser drew (``data-charts-drawn``), which the browser test reads.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from html import escape
 from typing import Any, Final
 
 from ._render import _d, _num, _pct, _segment_name, _when
+from ._style import (
+    ACTUAL,
+    AXES,
+    BAND,
+    BLUE,
+    GREEN,
+    GRID,
+    INK,
+    LIGHT_BLUE,
+    MUTED,
+    RED,
+    method_colour,
+    method_name,
+    nice_ticks,
+    segment_colours,
+    stage_labels,
+    tick_label,
+)
 
 __all__ = ["CHARTS", "render_html"]
 
@@ -22,14 +39,14 @@ CHARTS: Final = ("funnel", "time-in-stage", "win-rate", "time-to-close", "backte
 
 _W: Final = 760  # chart width in SVG units
 _FONT: Final = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
-_INK: Final = "#1f2937"
-_MUTED: Final = "#6b7280"
-_GRID: Final = "#e5e7eb"
-_BLUE: Final = "#2563eb"
-_LIGHT_BLUE: Final = "#93c5fd"
-_GREEN: Final = "#16a34a"
-_RED: Final = "#dc2626"
-_SERIES: Final = ("#111827", "#2563eb", "#f59e0b", "#10b981", "#8b5cf6")
+_INK: Final = INK
+_MUTED: Final = MUTED
+_GRID: Final = GRID
+_BLUE: Final = BLUE
+_LIGHT_BLUE: Final = LIGHT_BLUE
+_BAND: Final = BAND
+_GREEN: Final = GREEN
+_RED: Final = RED
 
 
 def _e(value: object) -> str:
@@ -69,23 +86,55 @@ def _svg(name: str, label: str, height: float, body: Sequence[str]) -> str:
     )
 
 
-def _nice_max(value: float) -> float:
-    """A round number at least ``value`` for an axis end."""
-    if value <= 0:
-        return 1.0
-    exp = 10.0 ** math.floor(math.log10(value))
-    for step in (1.0, 2.0, 2.5, 5.0, 10.0):
-        if step * exp >= value:
-            return step * exp
-    return 10.0 * exp  # pragma: no cover - the loop always returns
-
-
 def _money(x: float) -> str:
     if abs(x) >= 1e6:
         return f"{x / 1e6:,.2g}M" if abs(x) < 1e7 else f"{x / 1e6:,.0f}M"
     if abs(x) >= 1e3:
         return f"{x / 1e3:,.0f}k"
     return f"{x:,.0f}"
+
+
+def _legend(x: float, y: float, items: Sequence[tuple[str, str, str]]) -> str:
+    """A one-line legend from ``(label, colour, mark)``, mark ``box``, ``line`` or
+    ``dash``; each entry as wide as its label needs."""
+    parts: list[str] = []
+    for label, colour, mark in items:
+        if mark == "box":
+            parts.append(_rect(x, y - 9, 12, 10, colour))
+        else:
+            dash = ' stroke-dasharray="4 3"' if mark == "dash" else ""
+            parts.append(
+                f'<line x1="{x:.1f}" y1="{y - 4:.1f}" x2="{x + 14:.1f}" y2="{y - 4:.1f}" '
+                f'stroke="{colour}" stroke-width="2"{dash}/>'
+            )
+        parts.append(_text(x + 17, y, label, size=11, fill=_INK))
+        x += 17 + 6.2 * len(label) + 18
+    return '<g class="legend">' + "".join(parts) + "</g>"
+
+
+def _axis_title(x: float, y: float, body: str, *, vertical: bool = False) -> str:
+    """An axis title: centred under an x axis, or turned up beside a y axis."""
+    turn = f' transform="rotate(-90 {x:.1f} {y:.1f})"' if vertical else ""
+    return (
+        f'<text class="axis-label" x="{x:.1f}" y="{y:.1f}" text-anchor="middle" '
+        f'font-size="11" fill="{_MUTED}"{turn}>{_e(body)}</text>'
+    )
+
+
+def _x_grid(
+    bar_x: float, axis_w: float, ticks: list[float], top: float, y1: float, y2: float, kind: Any
+) -> list[str]:
+    """Vertical grid lines at ``ticks`` (scaled to ``top``) with their labels below."""
+    out: list[str] = []
+    for t in ticks:
+        x = bar_x + axis_w * t / top
+        out.append(
+            f'<line x1="{x:.1f}" y1="{y1:.1f}" x2="{x:.1f}" y2="{y2:.1f}" stroke="{_GRID}"/>'
+        )
+        out.append(
+            _text(x, y2 + 14, tick_label(t, ticks, kind), anchor="middle", size=10, fill=_MUTED)
+        )
+    return out
 
 
 # --------------------------------------------------------------------- charts
@@ -99,8 +148,10 @@ def funnel_chart(report: Mapping[str, Any]) -> str:
     bars.append(("Won", round(won), _GREEN))
     top = max((b[1] for b in bars), default=0.0) or 1.0
     label_w, bar_x, bar_h, gap = 200, 210, 26, 22
-    body: list[str] = []
-    y = 10.0
+    body: list[str] = [
+        _legend(bar_x, 14, [(AXES["funnel"][0], _BLUE, "box"), ("won", _GREEN, "box")])
+    ]
+    y = 26.0
     for i, (label, value, colour) in enumerate(bars):
         w = (_W - bar_x - 80) * value / top
         body.append(_text(label_w, y + 17, label, anchor="end"))
@@ -125,25 +176,17 @@ def time_in_stage_chart(report: Mapping[str, Any]) -> str:
         items.append((r["label"], r["median_days"], r["p90_days"], r["count"], False))
         for s in subs.get(r["stage"], []):
             items.append((f"↳ {s['substate']}", s["median_days"], s["p90_days"], s["count"], True))
-    top = _nice_max(max((p or m or 0.0 for _, m, p, _, _ in items), default=0.0))
+    ticks = nice_ticks(max((p or m or 0.0 for _, m, p, _, _ in items), default=0.0))
+    top = ticks[-1]
     label_w, bar_x, axis_w = 200, 210, _W - 210 - 90
     row_h = 24
-    body: list[str] = []
     y0 = 26.0
-    body.append(_rect(bar_x, 4, 12, 10, _BLUE))
-    body.append(_text(bar_x + 16, 13, "median", size=11, fill=_MUTED))
-    body.append(_rect(bar_x + 76, 4, 12, 10, _LIGHT_BLUE))
-    body.append(_text(bar_x + 92, 13, "90th percentile", size=11, fill=_MUTED))
-    height = y0 + row_h * len(items) + 24
-    for k in range(5):
-        x = bar_x + axis_w * k / 4
-        body.append(
-            f'<line x1="{x:.1f}" y1="{y0 - 4:.1f}" x2="{x:.1f}" y2="{height - 20:.1f}" '
-            f'stroke="{_GRID}"/>'
-        )
-        body.append(
-            _text(x, height - 6, f"{top * k / 4:g} d", anchor="middle", size=10, fill=_MUTED)
-        )
+    body: list[str] = [
+        _legend(bar_x, 14, [("median", _BLUE, "box"), ("90th percentile", _LIGHT_BLUE, "box")])
+    ]
+    rows_end = y0 + row_h * len(items)
+    body += _x_grid(bar_x, axis_w, ticks, top, y0 - 4, rows_end + 4, "days")
+    body.append(_axis_title(bar_x + axis_w / 2, rows_end + 34, AXES["time-in-stage"][0]))
     for i, (label, median, p90, count, sub) in enumerate(items):
         y = y0 + i * row_h
         h = 12 if sub else 16
@@ -175,62 +218,60 @@ def time_in_stage_chart(report: Mapping[str, Any]) -> str:
         end = axis_w * (p90 or median or 0.0) / top
         note = f"{_d(median)} / {_d(p90)}" if count else "no completed visit"
         body.append(_text(bar_x + end + 6, y + 13, note, size=10, fill=_MUTED))
-    return _svg("time-in-stage", "Time in stage: median and 90th percentile", height, body)
+    return _svg("time-in-stage", "Time in stage: median and 90th percentile", rows_end + 42, body)
 
 
 def win_rate_chart(report: Mapping[str, Any]) -> str:
-    """Win rate per segment (``--by``), or per stage reached without one."""
-    bars: list[tuple[str, float | None, str]] = []
+    """Win rate per segment (``--by``, each in its segment's colour), or per stage reached."""
+    bars: list[tuple[str, float | None, str, str]] = []
+    legend: list[tuple[str, str, str]] = []
     if report.get("segments"):
         title = f"Win rate by {report['by']}"
-        for s in report["segments"]:
+        names = [_segment_name(s["value"]) for s in report["segments"]]
+        colours = segment_colours(names)
+        for name, s in zip(names, report["segments"], strict=True):
             r = s["win_rate"]
-            bars.append(
-                (
-                    _segment_name(s["value"]),
-                    r["rate"],
-                    f"{_pct(r['rate'])} ({_num(r['numerator'])}/{_num(r['denominator'])})",
-                )
-            )
+            note = f"{_pct(r['rate'])} ({_num(r['numerator'])}/{_num(r['denominator'])})"
+            bars.append((name, r["rate"], note, colours[name]))
+            legend.append((name, colours[name], "box"))
     else:
         title = "Win rate of deals that reached each stage"
         for row in report["funnel"]["rows"]:
-            bars.append((row["label"], row["win_rate"], _pct(row["win_rate"])))
+            bars.append((row["label"], row["win_rate"], _pct(row["win_rate"]), _GREEN))
+        legend.append(("win rate of the deals that reached the stage", _GREEN, "box"))
     overall = report["win_rate"]["deals"]["rate"]
+    if overall is not None:
+        legend.append((f"overall {_pct(overall)}", _INK, "dash"))
     label_w, bar_x, axis_w, row_h = 200, 210, _W - 210 - 120, 26
-    y0 = 24.0
-    height = y0 + row_h * len(bars) + 24
-    body: list[str] = []
-    for k in range(5):
-        x = bar_x + axis_w * k / 4
-        body.append(
-            f'<line x1="{x:.1f}" y1="{y0 - 2:.1f}" x2="{x:.1f}" y2="{height - 20:.1f}" '
-            f'stroke="{_GRID}"/>'
-        )
-        body.append(_text(x, height - 6, f"{25 * k}%", anchor="middle", size=10, fill=_MUTED))
-    for i, (label, rate, note) in enumerate(bars):
+    y0 = 28.0
+    rows_end = y0 + row_h * len(bars)
+    ticks = nice_ticks(1.0)
+    body: list[str] = [_legend(bar_x, 14, legend)]
+    body += _x_grid(bar_x, axis_w, ticks, 1.0, y0 - 2, rows_end + 4, "share")
+    body.append(_axis_title(bar_x + axis_w / 2, rows_end + 34, AXES["win-rate"][0]))
+    for i, (label, rate, note, colour) in enumerate(bars):
         y = y0 + i * row_h
         body.append(_text(label_w, y + 14, label, anchor="end"))
         w = axis_w * (rate or 0.0)
-        colour = _GREEN if overall is None or (rate or 0.0) >= overall else "#f59e0b"
         body.append(_rect(bar_x, y + 2, max(w, 1.0), 16, colour, f"{label}: {note}"))
         body.append(_text(bar_x + max(w, 1.0) + 6, y + 14, note, size=11))
     if overall is not None:
         x = bar_x + axis_w * overall
         body.append(
-            f'<line x1="{x:.1f}" y1="{y0 - 6:.1f}" x2="{x:.1f}" y2="{height - 20:.1f}" '
+            f'<line x1="{x:.1f}" y1="{y0 - 4:.1f}" x2="{x:.1f}" y2="{rows_end + 4:.1f}" '
             f'stroke="{_INK}" stroke-dasharray="4 3"/>'
         )
-        body.append(_text(x + 4, y0 - 8, f"overall {_pct(overall)}", size=10, fill=_INK))
-    return _svg("win-rate", title, height, body)
+    return _svg("win-rate", title, rows_end + 42, body)
 
 
 def survival_chart(report: Mapping[str, Any]) -> str:
     """The Kaplan–Meier curve of opened → closed, with its confidence band."""
     ttc = report["time_to_close"]
     curve = ttc["curve"]
-    x0, y0, pw, ph = 60.0, 16.0, _W - 90.0, 220.0
-    top = _nice_max(max((pt["days"] for pt in curve), default=1.0))
+    x0, y0, pw, ph = 76.0, 30.0, _W - 100.0, 220.0
+    xticks = nice_ticks(max((pt["days"] for pt in curve), default=1.0))
+    top = xticks[-1]
+    yticks = nice_ticks(1.0)
 
     def px(days: float) -> float:
         return x0 + pw * days / top
@@ -238,14 +279,30 @@ def survival_chart(report: Mapping[str, Any]) -> str:
     def py(s: float) -> float:
         return y0 + ph * (1.0 - s)
 
-    body: list[str] = []
-    for k in range(5):
-        y = y0 + ph * k / 4
+    legend = [
+        ("share still open", _BLUE, "line"),
+        (f"{ttc['level']:.0%} confidence band", _BAND, "box"),
+        ("half closed", _MUTED, "dash"),
+    ]
+    if ttc["median_days"] is not None:
+        legend.append(("median time to close", _RED, "dash"))
+    body: list[str] = [_legend(x0, 14, legend)]
+    for s in yticks:
+        y = py(s)
         body.append(f'<line x1="{x0}" y1="{y:.1f}" x2="{x0 + pw}" y2="{y:.1f}" stroke="{_GRID}"/>')
-        body.append(_text(x0 - 6, y + 4, f"{100 - 25 * k}%", anchor="end", size=10, fill=_MUTED))
-        x = x0 + pw * k / 4
         body.append(
-            _text(x, y0 + ph + 16, f"{top * k / 4:g} d", anchor="middle", size=10, fill=_MUTED)
+            _text(x0 - 6, y + 4, tick_label(s, yticks, "share"), anchor="end", size=10, fill=_MUTED)
+        )
+    for d in xticks:
+        body.append(
+            _text(
+                px(d),
+                y0 + ph + 16,
+                tick_label(d, xticks, "days"),
+                anchor="middle",
+                size=10,
+                fill=_MUTED,
+            )
         )
     line = [(0.0, 1.0)]
     upper = [(0.0, 1.0)]
@@ -259,7 +316,7 @@ def survival_chart(report: Mapping[str, Any]) -> str:
     if curve:
         band = upper + lower[::-1]
         body.append(
-            '<polygon fill="#bfdbfe" opacity="0.7" points="'
+            f'<polygon fill="{_BAND}" opacity="0.7" points="'
             + " ".join(f"{px(d):.1f},{py(s):.1f}" for d, s in band)
             + '"/>'
         )
@@ -279,24 +336,16 @@ def survival_chart(report: Mapping[str, Any]) -> str:
             f'stroke="{_RED}" stroke-dasharray="4 3"/>'
         )
         body.append(_text(px(median) + 4, y0 + 12, f"median {_d(median)}", size=11, fill=_RED))
-    body.append(
-        _text(
-            x0 + pw,
-            y0 + ph + 32,
-            "days since the deal was opened",
-            anchor="end",
-            size=11,
-            fill=_MUTED,
-        )
-    )
-    body.append(_text(x0, y0 + ph + 32, "share of deals still open", size=11, fill=_MUTED))
-    return _svg("time-to-close", "Time to close: share of deals still open", y0 + ph + 40, body)
+    x_title, y_title = AXES["time-to-close"]
+    body.append(_axis_title(x0 + pw / 2, y0 + ph + 34, x_title))
+    body.append(_axis_title(20, y0 + ph / 2, y_title, vertical=True))
+    return _svg("time-to-close", "Time to close: share of deals still open", y0 + ph + 42, body)
 
 
 def backtest_chart(report: Mapping[str, Any]) -> str:
     """Grouped bars per backtest date: what was won, and each method's forecast."""
     bt = report["backtest"]
-    x0, y0, pw, ph = 70.0, 30.0, _W - 90.0, 200.0
+    x0, y0, pw, ph = 76.0, 30.0, _W - 96.0, 200.0
     body: list[str] = []
     if bt is None:
         body.append(_rect(x0, y0, pw, ph, "#f9fafb"))
@@ -311,19 +360,20 @@ def backtest_chart(report: Mapping[str, Any]) -> str:
         )
         return _svg("backtest", "Forecast backtest", y0 + ph + 20, body)
     methods = [e["method"] for e in bt["errors"]]
-    series = ["actual", *methods]
+    series = [ACTUAL, *methods]
     rows = bt["rows"]
-    top = _nice_max(max((max(r["actual"], *r["forecasts"].values()) for r in rows), default=1.0))
-    for i, name in enumerate(series):
-        lx = x0 + i * 130
-        body.append(_rect(lx, 6, 12, 12, _SERIES[i % len(_SERIES)]))
-        body.append(_text(lx + 16, 16, "actually won" if name == "actual" else name, size=11))
-    for k in range(5):
-        y = y0 + ph * k / 4
+    ticks = nice_ticks(max((max(r["actual"], *r["forecasts"].values()) for r in rows), default=1.0))
+    top = ticks[-1]
+    body.append(_legend(x0, 16, [(method_name(n), method_colour(n), "box") for n in series]))
+    for t in ticks:
+        y = y0 + ph * (1 - t / top)
         body.append(f'<line x1="{x0}" y1="{y:.1f}" x2="{x0 + pw}" y2="{y:.1f}" stroke="{_GRID}"/>')
         body.append(
-            _text(x0 - 6, y + 4, _money(top * (4 - k) / 4), anchor="end", size=10, fill=_MUTED)
+            _text(x0 - 6, y + 4, tick_label(t, ticks, "amount"), anchor="end", size=10, fill=_MUTED)
         )
+    x_title, y_title = AXES["backtest"]
+    body.append(_axis_title(x0 + pw / 2, y0 + ph + 34, x_title))
+    body.append(_axis_title(16, y0 + ph / 2, y_title, vertical=True))
     group = pw / max(1, len(rows))
     bar = min(22.0, group * 0.8 / len(series))
     for j, r in enumerate(rows):
@@ -337,7 +387,7 @@ def backtest_chart(report: Mapping[str, Any]) -> str:
                     y0 + ph - h,
                     bar - 2,
                     max(h, 1.0),
-                    _SERIES[i % len(_SERIES)],
+                    method_colour(name),
                     f"{r['at'][:10]} {name}: {_money(v)}",
                 )
             )
@@ -352,7 +402,7 @@ def backtest_chart(report: Mapping[str, Any]) -> str:
             )
         )
     label = f"Forecast backtest: amount won within {_d(bt['horizon_days'])} vs forecasts"
-    return _svg("backtest", label, y0 + ph + 26, body)
+    return _svg("backtest", label, y0 + ph + 42, body)
 
 
 # ---------------------------------------------------------------------- page
@@ -395,6 +445,7 @@ _CSS: Final = "".join(
         f"th{{color:{_MUTED};font-weight:600}}",
         ".num{text-align:right;font-variant-numeric:tabular-nums}",
         f".note{{color:{_MUTED};font-size:12px}} svg.chart{{display:block;max-width:100%}}",
+        f"details.more summary{{color:{BLUE};cursor:pointer;font-size:13px;margin:0 0 8px}}",
         f"footer{{color:{_MUTED};font-size:12px;text-align:center;padding:12px}}",
     )
 )
@@ -404,8 +455,36 @@ _CHECK_SCRIPT: Final = """<script>
 s.forEach(function(c){var b=c.getBBox();
 if(b.width>0&&b.height>0&&c.querySelectorAll('rect,polyline,polygon,line').length>0){n++;}});
 document.body.setAttribute('data-charts-drawn',String(n));
-document.body.setAttribute('data-charts-total',String(s.length));})();
+document.body.setAttribute('data-charts-total',String(s.length));
+function drawn(q){var k=0;document.querySelectorAll(q).forEach(function(e){
+var b=e.getBBox();if(b.width>0&&b.height>0){k++;}});return String(k);}
+document.body.setAttribute('data-legends-drawn',drawn('svg.chart g.legend'));
+document.body.setAttribute('data-axis-labels-drawn',drawn('svg.chart text.axis-label'));})();
 </script>"""
+
+
+#: How many stalled deals the page shows before a "show the others" fold.
+STALLED_SHOWN: Final = 20
+
+
+def _stalled_table(report: Mapping[str, Any]) -> str:
+    """The stalled deals, longest idle first, by stage label: the first
+    :data:`STALLED_SHOWN` in a table, every other one behind a fold that opens
+    in the page."""
+    labels = stage_labels(report)
+    rows = [
+        [s["deal_id"], labels.get(s["stage"], s["stage"]), _d(s["idle_days"])]
+        for s in report["stalled"]
+    ]
+    headers = ["deal", "stage", "idle"]
+    html = _table(headers, rows[:STALLED_SHOWN], numeric_from=2)
+    rest = rows[STALLED_SHOWN:]
+    if rest:
+        html += (
+            f'<details class="more"><summary>Show the other {len(rest):,} stalled deals'
+            f"</summary>{_table(headers, rest, numeric_from=2)}</details>"
+        )
+    return html
 
 
 def _section(title: str, inner: str, note: str = "", side: str = "") -> str:
@@ -495,12 +574,7 @@ def render_html(report: Mapping[str, Any]) -> str:
         ["reason", "deals", "amount"],
         [[r["reason"], f"{r['deals']:,}", _num(r["amount"])] for r in report["lost_reasons"]],
     )
-    stalled = _table(
-        ["deal", "stage", "idle"],
-        [[s["deal_id"], s["stage"], _d(s["idle_days"])] for s in report["stalled"][:20]],
-        numeric_from=2,
-    )
-    more = len(report["stalled"]) - 20
+    stalled = _stalled_table(report)
     charts: dict[str, Callable[[Mapping[str, Any]], str]] = {
         "funnel": funnel_chart,
         "time-in-stage": time_in_stage_chart,
@@ -584,11 +658,7 @@ def render_html(report: Mapping[str, Any]) -> str:
             bt_table + forecast_table,
         ),
         _section("Lost reasons", reasons),
-        _section(
-            f"Stalled deals ({len(report['stalled']):,})",
-            stalled,
-            f"… and {more:,} more in --format json." if more > 0 else "",
-        ),
+        _section(f"Stalled deals ({len(report['stalled']):,})", stalled),
     ]
     title = f"Pipeline report: {p['name']}"
     return (
