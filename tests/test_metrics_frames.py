@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from salesstages import metrics
+from salesstages import forecast, metrics
 from test_metrics import EVENTS, P, day
 
+D = timedelta(days=1)
 RESULTS: dict[str, Callable[[], Any]] = {
     "visits": lambda: metrics.visits(EVENTS, P),
     "substate_visits": lambda: metrics.substate_visits(EVENTS, P),
@@ -27,6 +28,12 @@ RESULTS: dict[str, Callable[[], Any]] = {
     "lost_reasons": lambda: metrics.lost_reasons(EVENTS, P, as_of=day(4)),
     "velocity_by": lambda: metrics.velocity(EVENTS, P, by="region"),
     "flows": lambda: metrics.skips_and_regressions(EVENTS, P),
+    "win_loss": lambda: metrics.win_loss(EVENTS, P, "region"),
+    "time_to_close": lambda: forecast.time_to_close(EVENTS, P),
+    "cumulative_incidence": lambda: forecast.cumulative_incidence(EVENTS, P),
+    "markov": lambda: forecast.markov(EVENTS, P),
+    "backtest": lambda: forecast.backtest(EVENTS, P, at=[day(4), day(6)], horizon=3 * D),
+    "outlook": lambda: forecast.stage_outlook(EVENTS, P, "lead"),
 }
 ROWS = {
     "visits": 18,
@@ -43,6 +50,12 @@ ROWS = {
     "lost_reasons": 2,
     "velocity_by": 3,
     "flows": 3,
+    "win_loss": 2,  # eu and us (G, without a region, is still open)
+    "time_to_close": 4,  # closings at 3, 4, 10 and 11 days
+    "cumulative_incidence": 4,
+    "markov": 3,  # lead, qualified, proposal
+    "backtest": 2,  # two dates
+    "outlook": 1,
 }
 
 
@@ -57,8 +70,17 @@ class TestRecords:
         assert rows[0]["mean"] == 5 / 3 * timedelta(days=1)
 
     def test_default_names(self) -> None:
-        """One dict level is 'key'; the lost reasons get their own column names."""
-        assert set(metrics.records(RESULTS["snapshot"]())[0]) == {"key", "count", "amount"}
+        """A dict of stages names its column 'stage', another level 'key'; the lost reasons
+        get their own column names."""
+        assert set(metrics.records(RESULTS["snapshot"]())[0]) == {"stage", "count", "amount"}
+        assert [r["stage"] for r in metrics.records(RESULTS["stage_durations"]())] == [
+            "lead",
+            "qualified",
+            "proposal",
+        ]
+        by = metrics.records(RESULTS["stage_durations_by"]())
+        assert list(by[0])[:3] == ["key", "stage", "count"]
+        assert (by[0]["key"], by[0]["stage"]) == ("eu", "lead")
         assert metrics.records(RESULTS["lost_reasons"]())[0] == {
             "reason": "price",
             "deals": 1,
@@ -74,6 +96,57 @@ class TestRecords:
             metrics.records(RESULTS["stage_durations_by"](), names=["stage"])
         with pytest.raises(ValueError, match="names only applies to a dict result"):
             metrics.records(RESULTS["visits"](), names=["x"])
+
+
+class TestTidy:
+    """A record that holds a series gives one row per item, not one row of tuples."""
+
+    def test_survival_curve_one_row_per_time(self) -> None:
+        """time_to_close gives one row per closing time with its survival and interval."""
+        rows = metrics.records(RESULTS["time_to_close"]())
+        assert [r["times"] for r in rows] == [3 * D, 4 * D, 10 * D, 11 * D]
+        # Kaplan–Meier: at risk 6, 5, 3, 2 (G is censored at 1 day, F at 9, D at 11);
+        # S = 5/6, 5/6·4/5 = 2/3, 2/3·2/3 = 4/9, 4/9·1/2 = 2/9.
+        assert [r["survival"] for r in rows] == pytest.approx([5 / 6, 2 / 3, 4 / 9, 2 / 9])
+        assert [r["at_risk"] for r in rows] == [6, 5, 3, 2]
+        assert set(rows[0]) == {"times", "survival", "lower", "upper", "at_risk", "closed"}
+
+    def test_survival_curve_to_pandas(self) -> None:
+        """to_pandas(time_to_close(...)) is the curve: a duration column and float columns."""
+        pd = pytest.importorskip("pandas")
+        df = metrics.to_pandas(RESULTS["time_to_close"]())
+        assert pd.api.types.is_timedelta64_dtype(df["times"])
+        assert df["survival"].iloc[-1] == pytest.approx(2 / 9)
+
+    def test_incidence_keeps_its_outcome(self) -> None:
+        """cumulative_incidence repeats its outcome on every row, so won and lost stack."""
+        rows = metrics.records(RESULTS["cumulative_incidence"]())
+        assert {r["outcome"] for r in rows} == {"won"}
+        assert len(rows) == 4
+
+    def test_markov_one_row_per_stage(self) -> None:
+        """A Markov model gives each open stage's win and loss probability on one row."""
+        rows = metrics.records(RESULTS["markov"]())
+        assert [r["stage"] for r in rows] == ["lead", "qualified", "proposal"]
+        for r in rows:
+            assert r["win_probability"] + r["loss_probability"] == pytest.approx(1.0)
+
+    def test_backtest_one_row_per_date(self) -> None:
+        """A backtest gives one row per date, each method's forecast in its own column."""
+        rows = metrics.records(RESULTS["backtest"]())
+        assert [r["at"] for r in rows] == [day(4), day(6)]
+        assert {"forecasts_weighted", "forecasts_markov", "forecasts_conditional"} <= set(rows[0])
+
+    def test_backtest_errors_keyed_by_method(self) -> None:
+        """A backtest's errors dict names its key column 'method'."""
+        rows = metrics.records(RESULTS["backtest"]().errors)
+        assert {r["method"] for r in rows} == {"weighted", "markov", "conditional"}
+
+    def test_win_loss_one_row_per_group(self) -> None:
+        """A win/loss analysis gives one row per group, with the attribute it groups by."""
+        rows = metrics.records(RESULTS["win_loss"]())
+        assert {r["key"] for r in rows} == {"eu", "us"}
+        assert {r["by"] for r in rows} == {"region"}
 
 
 @pytest.mark.parametrize("name", sorted(RESULTS))

@@ -1,8 +1,10 @@
-"""Every metric's result as a pandas or polars DataFrame (optional extras)."""
+"""Every metric's (and forecast's) result as tidy rows, or a pandas or polars
+DataFrame of them (optional extras)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from importlib import import_module
 from typing import Any
 
@@ -11,42 +13,106 @@ import attrs
 __all__ = ["records", "to_pandas", "to_polars"]
 
 _LOST_REASON_COLUMNS = ("reason", "deals", "amount")
+#: The column a dict level is named after, by the type of the records it maps to:
+#: ``stage_durations`` and ``snapshot`` are keyed by stage, a backtest's errors by method.
+_KEY_BY_RECORD = {"DurationStats": "stage", "SnapshotRow": "stage", "MethodError": "method"}
+_SCALARS = (int, float, str, bool, timedelta, datetime, type(None))
 
 
-def _row(value: Any) -> dict[str, Any]:
-    if attrs.has(type(value)):
-        return attrs.asdict(value, recurse=False)
-    if isinstance(value, tuple) and len(value) == len(_LOST_REASON_COLUMNS):
-        return dict(zip(_LOST_REASON_COLUMNS, value, strict=True))
-    raise TypeError(
-        f"cannot turn {type(value).__name__} into a table row; pass a metric's result "
-        "(a record, a list of records, or a dict of them)"
-    )
+def _flat(record: Any) -> dict[str, Any]:
+    """One record as one row; a mapping field of scalars (a backtest row's
+    ``forecasts``) as one column per key, ``<field>_<key>``."""
+    row: dict[str, Any] = {}
+    for name, value in attrs.asdict(record, recurse=False).items():
+        if isinstance(value, Mapping) and all(isinstance(v, _SCALARS) for v in value.values()):
+            row.update({f"{name}_{k}": v for k, v in value.items()})
+        else:
+            row[name] = value
+    return row
 
 
-def _key_names(result: Mapping[Any, Any], names: Sequence[str] | None) -> list[str]:
+def _rows(value: Any) -> list[dict[str, Any]]:
+    """A result record (or a ``lost_reasons`` tuple) as tidy rows.
+
+    A record holding a tuple of records (a backtest's ``rows``, a win/loss's
+    ``groups``) gives one row per item; one holding mappings of scalars keyed
+    by stage (a Markov model's ``win_probability`` …) one row per stage; one
+    holding parallel tuples (a survival curve's ``times``, ``survival`` …)
+    one row per position. Text fields (``outcome``, ``by``) are repeated on
+    every row. Anything else gives one row.
+    """
+    if not attrs.has(type(value)):
+        if isinstance(value, tuple) and len(value) == len(_LOST_REASON_COLUMNS):
+            return [dict(zip(_LOST_REASON_COLUMNS, value, strict=True))]
+        raise TypeError(
+            f"cannot turn {type(value).__name__} into a table row; pass a metric's result "
+            "(a record, a list of records, or a dict of them)"
+        )
+    fields = attrs.asdict(value, recurse=False)
+    labels = {k: v for k, v in fields.items() if isinstance(v, str)}
+    for v in fields.values():
+        if isinstance(v, tuple) and v and all(attrs.has(type(item)) for item in v):
+            return [{**labels, **_flat(item)} for item in v]
+    by_stage = {
+        k: v
+        for k, v in fields.items()
+        if isinstance(v, Mapping) and v and all(isinstance(x, int | float) for x in v.values())
+    }
+    if len(by_stage) >= 2:
+        keys = list(next(iter(by_stage.values())))
+        return [
+            {**labels, "stage": key, **{k: v.get(key) for k, v in by_stage.items()}} for key in keys
+        ]
+    series = {k: v for k, v in fields.items() if isinstance(v, tuple)}
+    lengths = {len(v) for v in series.values()}
+    if len(series) >= 2 and len(lengths) == 1:
+        n = lengths.pop()
+        return [{**labels, **{k: v[i] for k, v in series.items()}} for i in range(n)]
+    return [_flat(value)]
+
+
+def _leaf(result: Mapping[Any, Any]) -> tuple[int, Any]:
+    """How deep ``result``'s dicts nest, and the first value at the bottom."""
     depth = 0
     value: Any = result
     while isinstance(value, Mapping) and value:
         depth += 1
         value = next(iter(value.values()))
+    return depth, value
+
+
+def _key_names(result: Mapping[Any, Any], names: Sequence[str] | None) -> list[str]:
+    depth, leaf = _leaf(result)
     if names is not None:
         if isinstance(names, str) or len(names) != depth:
             raise ValueError(
                 f"names must give one column name per dict level ({depth}), got {names!r}"
             )
         return list(names)
-    return ["key"] if depth == 1 else [f"key_{i}" for i in range(depth)]
+    inner = _KEY_BY_RECORD.get(type(leaf).__name__) if attrs.has(type(leaf)) else None
+    if inner is None:
+        return ["key"] if depth == 1 else [f"key_{i}" for i in range(depth)]
+    outer = ["key"] if depth == 2 else [f"key_{i}" for i in range(depth - 1)]
+    return [*outer, inner]
 
 
 def records(result: Any, *, names: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """A metric's result as a list of flat dict rows.
+    """A metric's (or a forecast's) result as a list of flat, tidy dict rows.
 
-    A record gives one row; a list gives one row per item (``lost_reasons``'
-    tuples become ``reason``, ``deals`` and ``amount``); a dict gives its keys
-    as leading columns, named by ``names`` (one per level of nesting; default
-    ``key``, or ``key_0``, ``key_1`` … for nested dicts such as a ``by=``
-    result). A dict of lists (``funnel(..., by=...)``) gives one row per item.
+    A record gives one row, or one row per item for a record that holds a
+    series: a survival curve (``time_to_close``, ``cumulative_incidence``)
+    one row per time, a backtest one row per date (each method's forecast in
+    a ``forecasts_<method>`` column), a win/loss one row per group, a Markov
+    model one row per stage. A list gives the rows of each item
+    (``lost_reasons``' tuples become ``reason``, ``deals`` and ``amount``); a
+    dict gives its keys as leading columns, named by ``names`` (one per level
+    of nesting). Without ``names``, a level of stages is named ``stage``
+    (``stage_durations``, ``snapshot``; a dict of :class:`DurationStats` is
+    taken to be keyed by stage, so name the column yourself for
+    ``sales_cycle(..., by=...)`` or ``substate_durations``), a level of
+    backtest errors ``method``, and any other level ``key`` (``key_0``,
+    ``key_1`` … when there are several, as for a ``by=`` result). A dict of
+    lists (``funnel(..., by=...)``) gives one row per item.
 
     Raises:
         TypeError: ``result`` is not a metric's result.
@@ -60,8 +126,8 @@ def records(result: Any, *, names: Sequence[str] | None = None) -> list[dict[str
     if names is not None:
         raise ValueError("names only applies to a dict result")
     if isinstance(result, list):
-        return [_row(item) for item in result]
-    return [_row(result)]
+        return [row for item in result for row in _rows(item)]
+    return _rows(result)
 
 
 def _flatten(
@@ -73,11 +139,11 @@ def _flatten(
             _flatten(v, keys, {**prefix, name: k}, rows)
     elif isinstance(value, list):
         for item in value:
-            rows.append({**prefix, **_row(item)})
+            rows.extend({**prefix, **row} for row in _rows(item))
     elif isinstance(value, int | float):
         rows.append({**prefix, "value": value})
     else:
-        rows.append({**prefix, **_row(value)})
+        rows.extend({**prefix, **row} for row in _rows(value))
 
 
 def _missing(extra: str) -> ImportError:

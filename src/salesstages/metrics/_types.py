@@ -1,7 +1,9 @@
 """The result records of :mod:`salesstages.metrics`: small frozen attrs classes.
 
 Every record has a readable ``repr``: timestamps in ISO 8601, durations as
-``timedelta`` prints them (``3 days, 4:00:00``), rates to four places.
+``timedelta`` prints them (``3 days, 4:00:00``), rates to four places. Its
+``str`` is the sentence to print: durations in days with one decimal, rates
+as percentages (``median 5.2 days, p90 12.0 days, mean 6.1 days (n=42)``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,27 @@ def _show(value: Any) -> str:
         text = f"{value:.4f}".rstrip("0").rstrip(".")
         return text if text not in ("", "-0") else "0"
     return repr(value)
+
+
+_DAY = timedelta(days=1)
+
+
+def _days(value: timedelta | None) -> str:
+    """A duration in days with one decimal: ``5.2 days``."""
+    return "–" if value is None else f"{value / _DAY:.1f} days"
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+def _amount(value: float) -> str:
+    """A count or an amount: whole numbers without decimals, with thousands separators."""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+
+
+def _when(value: datetime | None) -> str:
+    return "–" if value is None else value.strftime("%Y-%m-%d %H:%M")
 
 
 def _repr(self: Any) -> str:
@@ -66,6 +89,18 @@ class Visit:
 
     __repr__ = _repr
 
+    def __str__(self) -> str:
+        """``D-1 in discovery 2026-01-07 09:00 → 2026-01-12 09:00 (5.0 days), then evaluation``."""
+        if self.is_open:
+            return (
+                f"{self.deal_id} in {self.stage} since {_when(self.entered_at)} "
+                f"({_days(self.duration)} so far)"
+            )
+        return (
+            f"{self.deal_id} in {self.stage} {_when(self.entered_at)} → "
+            f"{_when(self.exited_at)} ({_days(self.duration)}), then {self.next_stage}"
+        )
+
 
 @attrs.frozen(kw_only=True, repr=False)
 class SubstateVisit:
@@ -95,6 +130,15 @@ class SubstateVisit:
 
     __repr__ = _repr
 
+    def __str__(self) -> str:
+        """``D-1 in proposal/review 2026-01-24 09:00 → 2026-01-27 09:00 (3.0 days)``."""
+        where = f"{self.deal_id} in {self.stage}/{self.substate}"
+        if self.is_open:
+            return f"{where} since {_when(self.entered_at)} ({_days(self.duration)} so far)"
+        return (
+            f"{where} {_when(self.entered_at)} → {_when(self.exited_at)} ({_days(self.duration)})"
+        )
+
 
 @attrs.frozen(kw_only=True, repr=False)
 class DurationStats:
@@ -121,6 +165,17 @@ class DurationStats:
 
     __repr__ = _repr
 
+    def __str__(self) -> str:
+        """``median 5.2 days, p90 12.0 days, mean 6.1 days (n=42, 3 open)``; days with
+        one decimal."""
+        counts = f"n={self.count:,}" + (f", {self.open_count:,} open" if self.open_count else "")
+        if not self.count:
+            return f"no durations ({counts})"
+        return (
+            f"median {_days(self.median)}, p90 {_days(self.p90)}, mean {_days(self.mean)} "
+            f"({counts})"
+        )
+
 
 @attrs.frozen(kw_only=True, repr=False)
 class FunnelRow:
@@ -143,6 +198,13 @@ class FunnelRow:
 
     __repr__ = _repr
 
+    def __str__(self) -> str:
+        """``discovery: 335 reached, 82.1% converted, 48.9% won``."""
+        return (
+            f"{self.stage}: {self.reached:,} reached, {_pct(self.conversion_rate)} converted, "
+            f"{_pct(self.win_rate)} won"
+        )
+
 
 @attrs.frozen(kw_only=True, repr=False)
 class Ratio:
@@ -160,6 +222,10 @@ class Ratio:
 
     __repr__ = _repr
 
+    def __str__(self) -> str:
+        """``43.1% (88 of 204)``."""
+        return f"{_pct(self.rate)} ({_amount(self.numerator)} of {_amount(self.denominator)})"
+
 
 @attrs.frozen(kw_only=True, repr=False)
 class SnapshotRow:
@@ -174,6 +240,10 @@ class SnapshotRow:
     amount: float
 
     __repr__ = _repr
+
+    def __str__(self) -> str:
+        """``52 open deals, amount 1,585,640``."""
+        return f"{self.count:,} open deals, amount {_amount(self.amount)}"
 
 
 @attrs.frozen(kw_only=True, repr=False)
@@ -191,6 +261,10 @@ class Stall:
     idle: timedelta
 
     __repr__ = _repr
+
+    def __str__(self) -> str:
+        """``D-7 in evaluation, idle 12.5 days``."""
+        return f"{self.deal_id} in {self.stage}, idle {_days(self.idle)}"
 
 
 @attrs.frozen(kw_only=True, repr=False)
@@ -219,6 +293,14 @@ class StageFlow:
     reopened: int
 
     __repr__ = _repr
+
+    def __str__(self) -> str:
+        """``discovery: 315 entered, 12 skipped (14 moves), 3 regressed (3 moves), 1 reopened``."""
+        return (
+            f"{self.stage}: {self.entered:,} entered, {self.skipped:,} skipped "
+            f"({self.skip_moves:,} moves), {self.regressed:,} regressed "
+            f"({self.regress_moves:,} moves), {self.reopened:,} reopened"
+        )
 
 
 def _fast_init(cls: type[Any]) -> Any:

@@ -11,6 +11,7 @@ from typing import Any, Final
 
 from .._text import csv_cell, terminal
 from ._build import TEXT_LIMIT
+from ._style import stage_labels
 
 
 # ----------------------------------------------------------------------- text
@@ -170,7 +171,11 @@ def render_text(report: Mapping[str, Any]) -> str:
                     _d(sc["lost"]["median_days"]),
                     f"median; p90 {_d(sc['lost']['p90_days'])}; {sc['lost']['count']:,} deals",
                 ],
-                ["velocity", _num(report["velocity_per_day"]), "money per day"],
+                [
+                    "velocity",
+                    _num(report["velocity_per_day"]),
+                    "amount per day (open deals × win rate × average won amount ÷ won cycle)",
+                ],
             ],
             align="lrl",
         ),
@@ -187,7 +192,7 @@ def render_text(report: Mapping[str, Any]) -> str:
                     "closed",
                     "win rate",
                     "won cycle",
-                    "velocity/day",
+                    "velocity (amount/day)",
                 ],
                 [
                     [
@@ -212,12 +217,16 @@ def render_text(report: Mapping[str, Any]) -> str:
         ),
     ]
     stalled = report["stalled"]
+    labels = stage_labels(report)
     parts += ["", _title(f"Stalled deals ({len(stalled):,})")]
     if stalled:
         parts.append(
             table(
                 ["deal", "stage", "idle"],
-                [[s["deal_id"], s["stage"], _d(s["idle_days"])] for s in stalled[:TEXT_LIMIT]],
+                [
+                    [s["deal_id"], labels.get(s["stage"], s["stage"]), _d(s["idle_days"])]
+                    for s in stalled[:TEXT_LIMIT]
+                ],
                 left=2,
             )
         )
