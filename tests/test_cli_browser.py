@@ -88,6 +88,20 @@ def test_every_chart_is_drawn(page: Path, tmp_path: Path) -> None:
         assert f'data-chart="{name}"' in result.stdout
 
 
+def test_legends_and_axis_titles_are_drawn(page: Path, tmp_path: Path) -> None:
+    """Chromium lays out a legend in every chart and the axis titles of the charts with axes."""
+    result = _chrome(tmp_path, "--dump-dom", page.as_uri())
+    assert result.returncode == 0, result.stderr[-2000:]
+    body = re.search(r"<body[^>]*>", result.stdout)
+    assert body is not None, result.stdout[:500]
+    attrs = dict(re.findall(r'([\w-]+)="([^"]*)"', body.group(0)))
+    assert attrs["data-legends-drawn"] == str(len(CHARTS))  # one legend per chart
+    # time in stage (x), win rate (x), time to close (x and y), backtest (x and y)
+    assert attrs["data-axis-labels-drawn"] == "6"
+    for title in ("share of deals still open", "days since the deal was opened", "amount"):
+        assert f">{title}</text>" in result.stdout
+
+
 def test_screenshot(page: Path, tmp_path: Path) -> None:
     """A full-page screenshot is a PNG of the window's size with real content in it."""
     shot = tmp_path / "report.png"

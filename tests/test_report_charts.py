@@ -1,0 +1,257 @@
+"""The report's charts, in HTML (inline SVG) and matplotlib: one style for both.
+
+A method and a segment keep their colour whatever the ranking, ticks are round
+numbers, every chart has its axis titles and a legend where two colours or
+more appear, stages show by label, and the page holds no command-line hint.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+import re
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from _cli_data import demo_events
+from salesstages.presets import inbound_b2b
+from salesstages.report import build_report, render_html, render_text
+from salesstages.report._html import backtest_chart, survival_chart, win_rate_chart
+from salesstages.report._style import (
+    METHOD_COLOURS,
+    method_colour,
+    nice_ticks,
+    segment_colours,
+    tick_label,
+)
+
+
+@pytest.fixture(scope="module")
+def report() -> dict[str, Any]:
+    """The demo quarter's report (150 deals), by lead source."""
+    return build_report(demo_events(), inbound_b2b(), by="lead_source")
+
+
+def _reordered(report: dict[str, Any]) -> dict[str, Any]:
+    """The same report with the backtest's methods ranked the other way round."""
+    other = copy.deepcopy(report)
+    other["backtest"]["errors"].reverse()
+    return other
+
+
+def _bar_colours(svg: str) -> dict[str, set[str]]:
+    """Each backtest series' bar colours, from the bars' tooltips (``<date> <series>: …``)."""
+    out: dict[str, set[str]] = {}
+    for fill, series in re.findall(
+        r'fill="(#[0-9a-f]{6})" rx="2"><title>\d{4}-\d\d-\d\d (\w+): ', svg
+    ):
+        out.setdefault(series, set()).add(fill)
+    return out
+
+
+# --------------------------------------------------------------------- colours
+def test_method_colour_does_not_follow_the_ranking(report: dict[str, Any]) -> None:
+    """The backtest draws each method in its fixed colour, whichever rank it has."""
+    first = _bar_colours(backtest_chart(report))
+    second = _bar_colours(backtest_chart(_reordered(report)))
+    assert first == second
+    assert first["weighted"] == {METHOD_COLOURS["weighted"]}
+    assert first["actual"] == {METHOD_COLOURS["actual"]}
+    assert len({c for cs in first.values() for c in cs}) == len(first)  # all distinct
+
+
+def test_unknown_method_gets_a_stable_colour() -> None:
+    """A method without a fixed colour gets the same one every time, not a fixed one's."""
+    assert method_colour("ensemble") == method_colour("ensemble")
+    assert method_colour("ensemble") not in METHOD_COLOURS.values()
+
+
+def test_segment_colours_by_name_not_rank() -> None:
+    """A segment's colour depends on the set of names, not on their order."""
+    a = segment_colours(["referral", "event", "(none)", "partner"])
+    b = segment_colours(["partner", "(none)", "event", "referral"])
+    assert a == b
+    assert len(set(a.values())) == 4
+    assert a["(none)"] == "#9ca3af"
+
+
+def test_win_rate_bars_wear_their_segment_colour_with_a_legend(report: dict[str, Any]) -> None:
+    """Each segment's bar has its colour, and the legend names every segment and the overall line."""
+    svg = win_rate_chart(report)
+    colours = segment_colours(str(s["value"]) for s in report["segments"])
+    legend = re.search(r'<g class="legend">(.*?)</g>', svg)
+    assert legend is not None
+    for s in report["segments"]:
+        name = str(s["value"])
+        assert re.search(rf'fill="{colours[name]}" rx="2"><title>{name}: ', svg)
+        assert f">{name}</text>" in legend.group(1)
+    assert "overall" in legend.group(1)
+
+
+# ----------------------------------------------------------------------- ticks
+def test_nice_ticks_example() -> None:
+    """An axis up to 2.45M ticks every 500k, labelled 0, 500k, 1M … 2.5M (not 625k, 1.2M)."""
+    ticks = nice_ticks(2_450_000)
+    assert [tick_label(t, ticks, "amount") for t in ticks] == [
+        "0",
+        "500k",
+        "1M",
+        "1.5M",
+        "2M",
+        "2.5M",
+    ]
+    days = nice_ticks(39.3)
+    assert [tick_label(t, days, "days") for t in days] == ["0 d", "10 d", "20 d", "30 d", "40 d"]
+    share = nice_ticks(1.0)
+    assert [tick_label(t, share, "share") for t in share] == [
+        "0%",
+        "20%",
+        "40%",
+        "60%",
+        "80%",
+        "100%",
+    ]
+
+
+@given(st.floats(min_value=1e-3, max_value=1e12, allow_nan=False))
+def test_nice_ticks_are_round_and_cover(high: float) -> None:
+    """Ticks start at 0, reach ``high``, step evenly by 1, 2 or 5 times a power of ten."""
+    ticks = nice_ticks(high)
+    assert ticks[0] == 0.0
+    assert ticks[-1] >= high * (1 - 1e-9)
+    assert 3 <= len(ticks) <= 9
+    step = ticks[1] - ticks[0]
+    mantissa = step / 10 ** math.floor(math.log10(step))
+    assert any(math.isclose(mantissa, m, rel_tol=1e-9) for m in (1.0, 2.0, 5.0, 10.0))
+    for a, b in itertools.pairwise(ticks):
+        assert math.isclose(b - a, step, rel_tol=1e-6)
+
+
+def test_backtest_ticks_are_round(report: dict[str, Any]) -> None:
+    """The backtest's amount axis is labelled with round values only."""
+    svg = backtest_chart(report)
+    labels = re.findall(
+        r'text-anchor="end" font-size="10" fill="#6b7280" font-weight="normal">([^<]+)</text>', svg
+    )
+    assert len(labels) >= 3
+    scale = {"k": 1e3, "M": 1e6}
+    values = sorted(float(x[:-1]) * scale[x[-1]] if x[-1] in scale else float(x) for x in labels)
+    step = values[1] - values[0]
+    mantissa = step / 10 ** math.floor(math.log10(step))
+    assert any(math.isclose(mantissa, m) for m in (1.0, 2.0, 5.0)), labels
+    for a, b in itertools.pairwise(values):
+        assert math.isclose(b - a, step), labels
+
+
+# ------------------------------------------------------------------------ axes
+def test_time_to_close_y_title_beside_the_y_axis(report: dict[str, Any]) -> None:
+    """The y-axis title is turned up left of the plot, the x-axis title under the x axis."""
+    svg = survival_chart(report)
+    titles = re.findall(
+        r'<text class="axis-label" x="([\d.]+)" y="([\d.]+)"[^>]*?(transform="rotate\(-90[^"]*")?>'
+        r"([^<]+)</text>",
+        svg,
+    )
+    by_text = {t[3]: t for t in titles}
+    x_title = by_text["days since the deal was opened"]
+    y_title = by_text["share of deals still open"]
+    assert y_title[2]  # rotated
+    assert float(y_title[0]) < 76  # left of the plot area
+    assert not x_title[2]
+    assert float(x_title[1]) > 250  # below the plot area (which ends at y = 250)
+
+
+def test_every_chart_has_axis_titles_or_a_legend(report: dict[str, Any]) -> None:
+    """Each chart of the page carries a legend; charts with an axis carry its title."""
+    html = render_html(report)
+    charts = re.findall(r'<svg class="chart" data-chart="([\w-]+)".*?</svg>', html, re.S)
+    assert len(charts) == 5
+    for name, body in re.findall(
+        r'<svg class="chart" data-chart="([\w-]+)"(.*?)</svg>', html, re.S
+    ):
+        assert '<g class="legend">' in body, name
+        if name != "funnel":
+            assert 'class="axis-label"' in body, name
+
+
+# ---------------------------------------------------------------- labels, hints
+def test_stalled_deals_show_stage_labels(report: dict[str, Any]) -> None:
+    """The stalled tables (HTML and text) name stages by their label, not their id."""
+    assert report["stalled"]
+    html = render_html(report)
+    text = render_text(report)
+    stalled_html = html[html.index("Stalled deals") :]
+    stalled_text = text[text.index("Stalled deals") :].split("\n\n")[0]
+    for name in ("inbound_lead", "formal_proposal", "solution_overview"):
+        assert name not in stalled_html
+        assert name not in stalled_text
+    assert "Inbound lead" in stalled_html or "Evaluation" in stalled_html
+
+
+def test_html_holds_no_command_line_hint(report: dict[str, Any]) -> None:
+    """The page lists every stalled deal (the rest behind a fold), with no ``--format`` hint."""
+    big = copy.deepcopy(report)
+    big["stalled"] = [
+        {"deal_id": f"X{i:03}", "stage": "discovery", "idle_days": 30.0 - i / 10} for i in range(45)
+    ]
+    html = render_html(big)
+    assert "--format" not in html
+    assert "Show the other 25 stalled deals" in html
+    for i in range(45):
+        assert f">X{i:03}<" in html
+
+
+# ------------------------------------------------------------------ matplotlib
+def _axes() -> Any:
+    figure = pytest.importorskip("matplotlib.figure").Figure
+    return figure(figsize=(8, 4.5), layout="constrained").add_subplot()
+
+
+def test_matplotlib_funnel_has_the_won_bar(report: dict[str, Any]) -> None:
+    """The matplotlib funnel ends with the Won bar, like the HTML one, with room for its labels."""
+    from salesstages.report import _plot
+
+    ax = _axes()
+    _plot._funnel(ax, report)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels[-1] == "Won"  # the lowest bar (ticks listed bottom-up)
+    widest = max(p.get_width() for p in ax.patches)
+    assert ax.get_xlim()[1] >= 1.3 * widest  # the "n ↓ x% convert" notes fit
+    assert ax.get_legend() is not None
+
+
+def test_matplotlib_backtest_uses_the_fixed_colours(report: dict[str, Any]) -> None:
+    """The matplotlib backtest colours each method as the HTML one does, whatever the ranking."""
+    from matplotlib.colors import to_hex
+
+    from salesstages.report import _plot
+
+    for rep in (report, _reordered(report)):
+        ax = _axes()
+        _plot._backtest(ax, rep)
+        handles, names = ax.get_legend_handles_labels()
+        colours = {
+            n: to_hex(h.patches[0].get_facecolor()) for h, n in zip(handles, names, strict=True)
+        }
+        assert colours["weighted"] == METHOD_COLOURS["weighted"]
+        assert colours["actually won"] == METHOD_COLOURS["actual"]
+        ticks = [t.get_text() for t in ax.get_yticklabels()]
+        assert "625k" not in ticks
+
+
+def test_matplotlib_axis_titles(report: dict[str, Any]) -> None:
+    """Every matplotlib chart has its x-axis title, time to close its y-axis title too."""
+    from salesstages.report import _plot
+
+    for name, draw in _plot.CHARTS.items():
+        ax = _axes()
+        draw(ax, report)
+        assert ax.get_xlabel(), name
+        assert ax.get_legend() is not None, name
+    ax = _axes()
+    _plot._survival(ax, report)
+    assert ax.get_ylabel() == "share of deals still open"
