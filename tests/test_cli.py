@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,11 +14,12 @@ import pytest
 from salesstages import MemoryStore
 from salesstages._stores import SqliteStore
 from salesstages.cli import main, play_demo, simulate_quarter
+from salesstages.cli._demo import headline
 from salesstages.presets import inbound_b2b
 
 
 def test_demo_plays_every_kind_of_change() -> None:
-    """The demo shows a refusal with reasons, sub-states, a win, a loss with reason, a reopening, the diagram."""
+    """The demo shows a refusal with reasons, sub-states, a win, a loss with reason, a reopening."""
     out = io.StringIO()
     store = play_demo(out)
     text = out.getvalue()
@@ -24,20 +27,23 @@ def test_demo_plays_every_kind_of_change() -> None:
         "Cannot move deal 'ACME-1' from 'discovery' to 'formal_proposal': document 'proposal' has not been sent"
         in text
     )
-    assert "↳ formal_proposal/signing" in text
-    assert "ACME-1: closed_won (won)" in text
+    assert (
+        "↳ formal_proposal: delivered 01-21, review 01-24, negotiation 01-27, signing 01-30" in text
+    )
+    assert "· meeting 'discovery' booked, accepted by prospect 11:00 and rep 12:00" in text
+    assert "→ closed_won (by='ana')" in text
     assert "→ closed_lost (reason: price, by='ben', competitor='Initrode')" in text
     assert "→ evaluation (by='ana', note='two stakeholders joined')" in text  # who and why
-    assert "GLOBEX-7: evaluation (open)" in text
+    assert "reopened; now evaluation (open)" in text
     assert "identical = True" in text
-    assert "stateDiagram-v2" in text
+    assert "stateDiagram-v2" not in text  # the diagram is one command away, not dumped
     assert store.deal_ids() == ["ACME-1", "GLOBEX-7", "INITECH-3"]
 
 
 def test_main_demo_exit_status(capsys: pytest.CaptureFixture[str]) -> None:
     """``salesstages demo`` exits 0 and prints the demo."""
     assert main(["demo", "--deals", "40"]) == 0
-    assert "Replayed 3 deals" in capsys.readouterr().out
+    assert "rebuilds the 3 deals: identical = True" in capsys.readouterr().out
 
 
 def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -58,31 +64,31 @@ def test_python_dash_m() -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    assert "ACME-1: closed_won" in result.stdout
+    assert "→ closed_won (by='ana')" in result.stdout
 
 
 def test_demo_simulates_a_quarter_into_sqlite(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """``demo --db`` writes the quarter to that SQLite file and prints the full report after the playthrough."""
+    """``demo --db`` writes the quarter to that SQLite file, prints the report's headline
+    sections after the playthrough, and the full report to ``--html``."""
     db = tmp_path / "quarter.sqlite3"
     html = tmp_path / "report.html"
     assert main(["demo", "--db", str(db), "--deals", "120", "--html", str(html)]) == 0
     out = capsys.readouterr().out
-    assert out.index("ACME-1: closed_won") < out.index("Pipeline report: inbound_b2b")
+    assert out.index("→ closed_won (by='ana')") < out.index("Pipeline report: inbound_b2b")
     assert "Simulated 120 inbound deals over 90 days" in out
     assert "Checked the log, entry criteria included: 0 problems." in out
-    for section in (
-        "Funnel",
-        "Time in stage",
-        "By lead_source",
-        "Lost reasons",
-        "Forecast backtest",
-    ):
+    assert f"salesstages report {db} -p inbound_b2b --by lead_source" in out
+    for section in ("Funnel", "By lead_source", "Open pipeline now", "Forecast of the open"):
         assert f"\n{section}" in out
+    for section in ("Time in stage", "Lost reasons", "Forecast backtest"):
+        assert f"\n{section}" not in out  # in the full report
     with SqliteStore(db) as store:
         assert len(store.deal_ids()) == 120
-    assert html.read_text(encoding="utf-8").count('<svg class="chart"') == 5
+    page = html.read_text(encoding="utf-8")
+    assert page.count('<svg class="chart"') == 5
+    assert "Lost reasons" in page
 
 
 def test_demo_refuses_a_store_that_holds_events(
@@ -130,3 +136,70 @@ def test_dot_labels_break_lines(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert '"Discovery\\nentry: meeting ' in out
     assert "\\\\n" not in out
+
+
+@pytest.fixture(scope="module")
+def output() -> str:
+    """The whole demo, as printed (its default quarter of 400 deals)."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["demo"]) == 0
+    return out.getvalue()
+
+
+class TestDemoStory:
+    """What ``salesstages demo`` tells, read as a newcomer would."""
+
+    def test_under_120_lines_ending_with_the_report(self, output: str) -> None:
+        """The story fits in under 120 lines and its last part is the report."""
+        lines = output.rstrip("\n").split("\n")
+        assert len(lines) < 120
+        report_at = output.index("Pipeline report: inbound_b2b")
+        assert output.index("3. A simulated quarter") < report_at
+        assert output.rstrip().endswith(lines[-1])
+        assert "Forecast of the open pipeline" in output[report_at:]
+
+    def test_stages_in_order_then_the_ends(self, output: str) -> None:
+        """Open stages are listed in order, then the ends; won never leads on to lost."""
+        assert "closed_won → closed_lost" not in output
+        assert "ends: Closed won / Closed lost" in output
+        stages = re.findall(r"^  \d\. (\S+(?: \S+)*)", output, re.M)
+        assert stages == [
+            "Inbound lead",
+            "Discovery",
+            "Evaluation",
+            "Solutions overview",
+            "Solutions refinement",
+            "Formal proposal / contract",
+        ]
+        assert output.index("Formal proposal / contract") < output.index("ends: Closed won")
+        assert "salesstages diagram --pipeline inbound_b2b" in output
+        assert "stateDiagram-v2" not in output
+
+    def test_money_is_an_amount(self, output: str) -> None:
+        """Velocity and amounts are worded as amounts, never as 'money'."""
+        assert "money" not in output
+        assert "amount per day" in output
+        assert "Amounts are in the deals' own currency" in output
+
+    def test_stalled_deals_by_stage_label(self, output: str) -> None:
+        """The stalled deals name their stage by label, a few of them, with how many more."""
+        stalled = output[output.index("Stalled deals (") :].split("\n\n")[0]
+        assert "inbound_lead" not in stalled
+        assert "formal_proposal" not in stalled
+        assert re.search(r"… and \d+ more$", stalled)
+
+
+def test_headline_drops_detail_sections_and_shortens_stalled() -> None:
+    """``headline`` keeps the sections not asked to drop, and the first stalled deals."""
+    text = (
+        "Report\n======\nAs of now\n\nFunnel\n======\nrows\n\nTime in stage\n=============\n"
+        "rows\n\nStalled deals (4)\n=================\ndeal  stage\n----  -----\n"
+        "A  x\nB  x\nC  x\nD  x\n… and more\n\nNew section\n===========\nkept\n"
+    )
+    brief = headline(text, drop=("Time in stage",), stalled=2)
+    assert "Time in stage" not in brief
+    assert "Funnel\n======\nrows\n" in brief
+    assert "A  x\nB  x\n… and 2 more\n" in brief
+    assert "C  x" not in brief
+    assert brief.endswith("New section\n===========\nkept\n")

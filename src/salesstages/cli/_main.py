@@ -15,20 +15,20 @@ import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Final, TextIO
+from typing import Any, Final
 
 from .. import __version__
-from .._deal import Deal
-from .._errors import DataError, SalesStagesError, TransitionRefused
+from .._errors import DataError, SalesStagesError
 from .._events import Event
 from .._pipeline import Pipeline
 from .._simulate import simulate
-from .._stores import EventStore, MemoryStore, SqliteStore
+from .._stores import EventStore, SqliteStore
 from .._text import terminal
 from ..guards import _describe as describe_guard
-from ..presets import PROPOSAL_SUBSTATES, inbound_b2b
+from ..presets import inbound_b2b
 from ..report import build_report, render_csv, render_html, render_text
 from ..report._render import table
+from ._demo import describe_pipeline, headline, play_demo
 from ._import import IMPORT_KINDS, Progress, _cmd_import
 from ._spec import (
     ENGINES,
@@ -41,101 +41,6 @@ from ._spec import (
 )
 
 __all__ = ["main", "play_demo", "simulate_quarter", "to_dot"]
-
-
-def _describe(event: Event) -> str:
-    when = event.at.strftime("%Y-%m-%d %H:%M")
-    if event.kind == "opened":
-        attrs = ", ".join(f"{k}={v!r}" for k, v in event.data.items())
-        return f"{when}  opened ({attrs})"
-    if event.kind == "stage_entered":
-        extra = dict(event.data)
-        reason = extra.pop("reason", None)
-        notes = ([f"reason: {reason}"] if reason else []) + [f"{k}={v!r}" for k, v in extra.items()]
-        return f"{when}  → {event.stage}" + (f" ({', '.join(notes)})" if notes else "")
-    if event.kind == "substate_entered":
-        return f"{when}    ↳ {event.stage}/{event.name}"
-    if event.kind == "updated":
-        return f"{when}  updated " + ", ".join(f"{k}={v!r}" for k, v in event.data.items())
-    data = ", ".join(f"{k}={v!r}" for k, v in event.data.items())
-    return f"{when}  · {event.name}" + (f" ({data})" if data else "")
-
-
-def _meeting(deal: Deal, meeting: str, at: datetime) -> None:
-    deal.record("meeting_booked", at=at, meeting=meeting)
-    deal.record("meeting_accepted", at=at + timedelta(hours=2), meeting=meeting, party="prospect")
-    deal.record("meeting_accepted", at=at + timedelta(hours=3), meeting=meeting, party="rep")
-
-
-def play_demo(out: TextIO) -> MemoryStore:
-    """Play a handful of realistic deals through the inbound preset, printing as it goes."""
-    pipeline = inbound_b2b()
-    store = MemoryStore()
-    t0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-
-    def day(n: float) -> datetime:
-        return t0 + timedelta(days=n)
-
-    print(f"Pipeline {pipeline.name!r}: " + " → ".join(s.name for s in pipeline.stages), file=out)
-    print(file=out)
-
-    # ACME: all the way to a win, through the proposal's sub-states.
-    acme = pipeline.open_deal(
-        "ACME-1", at=day(0), store=store, amount=48_000, owner="ana", lead_source="webinar"
-    )
-    _meeting(acme, "discovery", day(1))
-    acme.move("discovery", at=day(2))
-    try:
-        acme.move("formal_proposal", at=day(3))
-    except TransitionRefused as exc:
-        print("Refused, as it should be:", file=out)
-        print(f"  {exc}", file=out)
-        print(file=out)
-    _meeting(acme, "evaluation", day(6))
-    acme.move("evaluation", at=day(7), by="ana", note="two stakeholders joined")
-    acme.record("document_sent", at=day(15), document="proposal")
-    acme.move("formal_proposal", at=day(15))
-    for i, sub in enumerate(PROPOSAL_SUBSTATES):
-        acme.enter_substate(sub, at=day(16 + 3 * i))
-    acme.update(at=day(26), amount=52_000)
-    acme.win(at=day(30), by="ana")
-
-    # Globex: lost on price, then reopened and back in evaluation.
-    globex = pipeline.open_deal(
-        "GLOBEX-7", at=day(3), store=store, amount=20_000, owner="ben", lead_source="referral"
-    )
-    _meeting(globex, "discovery", day(4))
-    globex.move("discovery", at=day(5))
-    _meeting(globex, "evaluation", day(9))
-    globex.move("evaluation", at=day(10))
-    globex.lose(at=day(18), reason="price", by="ben", competitor="Initrode")
-    globex.record("call", at=day(40), note="new budget approved")
-    globex.reopen(at=day(41))
-
-    # Initech: a declined meeting keeps it in the lead stage.
-    initech = pipeline.open_deal(
-        "INITECH-3", at=day(8), store=store, amount=9_000, owner="ana", lead_source="inbound"
-    )
-    initech.record("meeting_booked", at=day(9), meeting="discovery")
-    initech.record("meeting_declined", at=day(10), meeting="discovery", party="prospect")
-    verdict = initech.can_move("discovery")
-    print(f"INITECH-3 may not enter discovery yet: {'; '.join(verdict.reasons)}", file=out)
-    print(file=out)
-
-    for deal in (acme, globex, initech):
-        amount = deal.attributes.get("amount")
-        print(f"{deal.id}: {deal.state} ({deal.outcome}), amount {amount:,}", file=out)
-        for event in deal.events:
-            print(f"  {_describe(event)}", file=out)
-        print(file=out)
-
-    replayed = pipeline.replay(store.events())
-    same = all(replayed[d.id] == d for d in (acme, globex, initech))
-    print(f"Replayed {len(replayed)} deals from {len(store)} events: identical = {same}", file=out)
-    print(file=out)
-    print("Mermaid diagram of the pipeline:", file=out)
-    print(pipeline.to_mermaid(), file=out)
-    return store
 
 
 # ---------------------------------------------------------------- the quarter
@@ -184,10 +89,23 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="salesstages-demo-") as folder:
         store, path = _open_demo_store(args.db, Path(folder))
         try:
-            print(_heading("1. A few deals, step by step"), file=out)
+            print(
+                "salesstages models a B2B sales pipeline in code: deals move through stages "
+                "with entry criteria,\nevery change is an event in an append-only log, and "
+                "every figure is computed from that log.",
+                file=out,
+            )
+            print(_heading(f"1. The pipeline: {pipeline.name} (a preset)"), file=out)
+            describe_pipeline(pipeline, out)
+            print(
+                f"Draw it: salesstages diagram --pipeline {pipeline.name} "
+                "(Mermaid; --format dot for Graphviz)",
+                file=out,
+            )
+            print(_heading("2. A few deals, step by step"), file=out)
             play_demo(out)
             n = simulate_quarter(store, deals=args.deals, seed=args.seed)
-            print(_heading("2. A simulated quarter"), file=out)
+            print(_heading("3. A simulated quarter"), file=out)
             where = str(path) if args.db else "a SQLite store in a temporary folder"
             print(
                 f"Simulated {args.deals:,} inbound deals over {DEMO_DAYS:g} days from "
@@ -199,17 +117,32 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             store.close()
     problems = pipeline.check(events, guards=True)
     print(f"Checked the log, entry criteria included: {len(problems)} problems.", file=out)
-    print(file=out)
-    report = build_report(events, pipeline, by="lead_source", source=args.db)
-    print(render_text(report), file=out, end="")
+    report = _demo_report(events, pipeline, args)
+    full = (
+        f"salesstages report {args.db} -p {pipeline.name} --by lead_source"
+        if args.db
+        else "salesstages demo --db quarter.sqlite3, then salesstages report on it"
+    )
+    print(_heading("4. The report, headline sections"), file=out)
+    print(
+        "Amounts are in the deals' own currency. The full report adds time in stage, lost "
+        f"reasons,\ntime to close and the forecast backtest: --html PATH draws it, or {full}.\n",
+        file=out,
+    )
+    print(headline(render_text(report)), file=out, end="")
     if args.html:
         _write(args.html, render_html(report))
         print(f"\nHTML report written to {args.html}", file=out)
     return 0
 
 
+def _demo_report(events: list[Event], pipeline: Pipeline, args: argparse.Namespace) -> Any:
+    """The demo quarter's report: the one place the demo sets the report's options."""
+    return build_report(events, pipeline, by="lead_source", source=args.db)
+
+
 def _heading(text: str) -> str:
-    return f"\n{text}\n{'#' * len(text)}\n"
+    return f"\n{text}\n{'#' * len(text)}"
 
 
 # ------------------------------------------------------------------ commands
