@@ -42,7 +42,7 @@ pytestmark = [
         CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)"
     ),
 ]
-WIDTH, HEIGHT = 1280, 2720
+WIDTH, HEIGHT = 1280, 2800
 
 
 def _chrome(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -62,10 +62,12 @@ def _text(
     size: int = 12,
     fill: str = _INK,
     weight: str = "normal",
+    halo: bool = False,
 ) -> str:
+    ring = ' stroke="#fff" stroke-width="3" paint-order="stroke"' if halo else ""
     return (
         f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="{size}" '
-        f'fill="{fill}" font-weight="{weight}">{_e(body)}</text>'
+        f'fill="{fill}" font-weight="{weight}"{ring}>{_e(body)}</text>'
     )
 
 
@@ -249,18 +251,18 @@ def win_rate_chart(report: Mapping[str, Any]) -> str:
     body: list[str] = [_legend(bar_x, 14, legend)]
     body += _x_grid(bar_x, axis_w, ticks, 1.0, y0 - 2, rows_end + 4, "share")
     body.append(_axis_title(bar_x + axis_w / 2, rows_end + 34, AXES["win-rate"][0]))
-    for i, (label, rate, note, colour) in enumerate(bars):
-        y = y0 + i * row_h
-        body.append(_text(label_w, y + 14, label, anchor="end"))
-        w = axis_w * (rate or 0.0)
-        body.append(_rect(bar_x, y + 2, max(w, 1.0), 16, colour, f"{label}: {note}"))
-        body.append(_text(bar_x + max(w, 1.0) + 6, y + 14, note, size=11))
-    if overall is not None:
+    if overall is not None:  # under the bars and their labels
         x = bar_x + axis_w * overall
         body.append(
             f'<line x1="{x:.1f}" y1="{y0 - 4:.1f}" x2="{x:.1f}" y2="{rows_end + 4:.1f}" '
             f'stroke="{_INK}" stroke-dasharray="4 3"/>'
         )
+    for i, (label, rate, note, colour) in enumerate(bars):
+        y = y0 + i * row_h
+        body.append(_text(label_w, y + 14, label, anchor="end"))
+        w = axis_w * (rate or 0.0)
+        body.append(_rect(bar_x, y + 2, max(w, 1.0), 16, colour, f"{label}: {note}"))
+        body.append(_text(bar_x + max(w, 1.0) + 6, y + 14, note, size=11, halo=True))
     return _svg("win-rate", title, rows_end + 42, body)
 
 
