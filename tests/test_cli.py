@@ -79,7 +79,7 @@ def test_demo_simulates_a_quarter_into_sqlite(
     assert out.index("→ closed_won (by='ana')") < out.index("Pipeline report: inbound_b2b")
     assert "Simulated 120 inbound deals over 90 days" in out
     assert "Checked the log, entry criteria included: 0 problems." in out
-    assert f"salesstages report {db} -p inbound_b2b --by lead_source" in out
+    assert f"salesstages report {db} -p inbound_b2b --by lead_source --format html" in out
     for section in ("Funnel", "By lead_source", "Open pipeline now", "Forecast of the open"):
         assert f"\n{section}" in out
     for section in ("Time in stage", "Lost reasons", "Forecast backtest"):

@@ -108,7 +108,10 @@ def describe_pipeline(pipeline: Pipeline, out: TextIO) -> None:
             notes.append("sub-states " + " → ".join(s.substates))
         print(f"  {i}. {s.title.ljust(width)}  {'; '.join(notes)}".rstrip(), file=out)
     ends = [s.title for s in (*pipeline.won_stages, *pipeline.lost_stages)]
-    print(f"ends: {' / '.join(ends)} (a deal may be lost from any open stage)", file=out)
+    lost = {s.name for s in pipeline.lost_stages}
+    anywhere = bool(lost) and all(lost & set(pipeline.targets(s.name)) for s in opens)
+    note = " (a deal may be lost from any open stage)" if anywhere else ""
+    print(f"ends: {' / '.join(ends)}{note}", file=out)
 
 
 def headline(

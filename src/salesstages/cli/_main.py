@@ -119,14 +119,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"Checked the log, entry criteria included: {len(problems)} problems.", file=out)
     report = _demo_report(events, pipeline, args)
     full = (
-        f"salesstages report {args.db} -p {pipeline.name} --by lead_source"
+        f"salesstages report {args.db} -p {pipeline.name} --by lead_source "
+        "--format html --out report.html"
         if args.db
-        else "salesstages demo --db quarter.sqlite3, then salesstages report on it"
+        else "salesstages demo --html report.html"
     )
     print(_heading("4. The report, headline sections"), file=out)
     print(
         "Amounts are in the deals' own currency. The full report adds time in stage, lost "
-        f"reasons,\ntime to close and the forecast backtest: --html PATH draws it, or {full}.\n",
+        f"reasons,\ntime to close and the forecast backtest, with charts: {full}\n",
         file=out,
     )
     print(headline(render_text(report)), file=out, end="")
