@@ -112,6 +112,10 @@ CASES: dict[str, Call] = {
     "weighted": lambda ev, p, a, b: fc.weighted(ev, p, as_of=a),
     "markov": lambda ev, p, a, b: fc.markov(ev, p, as_of=a),
     "markov_forecast": lambda ev, p, a, b: fc.markov_forecast(ev, p, as_of=a),
+    "weighted-horizon": lambda ev, p, a, b: fc.weighted(ev, p, as_of=a, horizon=30 * DAY),
+    "markov_forecast-horizon": lambda ev, p, a, b: fc.markov_forecast(
+        ev, p, as_of=a, horizon=10 * DAY
+    ),
     "time_to_close": lambda ev, p, a, b: fc.time_to_close(ev, p, as_of=a),
     "cumulative_incidence-won": lambda ev, p, a, b: fc.cumulative_incidence(ev, p, as_of=a),
     "cumulative_incidence-lost": lambda ev, p, a, b: fc.cumulative_incidence(

@@ -231,7 +231,20 @@ def _build_report(
                 "conditional_within_horizon": forecast.conditional_forecast(
                     data, pipeline, horizon=horizon, **kw
                 ),
+                "weighted_within_horizon": forecast.weighted(data, pipeline, horizon=horizon, **kw),
+                "markov_within_horizon": forecast.markov_forecast(
+                    data, pipeline, model=model, horizon=horizon, **kw
+                ),
                 "horizon_days": _days(horizon),
+                "markov_support": [
+                    {
+                        "stage": s,
+                        "label": labels[s],
+                        "moves": n,
+                        "win_probability": model.win_probability.get(s),
+                    }
+                    for s, n in model.support.items()
+                ],
                 "markov_win_probability": [
                     {
                         "stage": s,
@@ -326,7 +339,13 @@ def _empty_sections(pipeline: Pipeline, labels: Mapping[str, str], skips: Skips)
             "markov": 0.0,
             "conditional": 0.0,
             "conditional_within_horizon": 0.0,
+            "weighted_within_horizon": 0.0,
+            "markov_within_horizon": 0.0,
             "horizon_days": None,
+            "markov_support": [
+                {"stage": s.name, "label": s.title, "moves": 0, "win_probability": None}
+                for s in pipeline.open_stages
+            ],
             "markov_win_probability": [],
         },
         "time_to_close": {
@@ -407,6 +426,7 @@ def _backtest(
         bt = forecast.backtest(data, pipeline, at=dates, horizon=horizon)
     return {
         "horizon_days": _days(bt.horizon),
+        "quantity": f"amount won within {_days(bt.horizon):g} days of each date",
         "rows": [
             {
                 "at": _iso(r.at),

@@ -477,6 +477,22 @@ def render_html(report: Mapping[str, Any]) -> str:
                 f"stage-conditional, won within {_d(fc['horizon_days'])}",
                 _num(fc["conditional_within_horizon"]),
             ],
+            *(
+                [f"{name}, won within {_d(fc['horizon_days'])}", _num(fc[key])]
+                for name, key in (
+                    ("weighted", "weighted_within_horizon"),
+                    ("Markov", "markov_within_horizon"),
+                )
+                if key in fc
+            ),
+            *(
+                [
+                    f"Markov support: {r['label']}",
+                    f"{r['moves']:,} moves"
+                    + (" (no estimate)" if r["win_probability"] is None else ""),
+                ]
+                for r in fc.get("markov_support", [])
+            ),
         ],
     )
     bt = report["backtest"]
@@ -579,8 +595,9 @@ def render_html(report: Mapping[str, Any]) -> str:
         _section(
             "Forecast backtest",
             svg["backtest"],
-            "As of each date, each method forecast what the deals open then would win; the bars "
-            "compare it with what they actually won within the horizon. Best method first.",
+            "As of each date, each method forecast the amount the deals open then would win "
+            "within the horizon, from their amounts as of that date; the bars compare it with "
+            "what they actually won within the horizon. Best method first.",
             bt_table + forecast_table,
         ),
         _section("Lost reasons", reasons),

@@ -254,9 +254,11 @@ def render_text(report: Mapping[str, Any]) -> str:
                     _num(fc["conditional_within_horizon"]),
                     f"the same, won within {_d(fc['horizon_days'])}",
                 ],
+                *_horizon_rows(fc),
             ],
             align="lrl",
         ),
+        *_support_lines(fc),
     ]
     ttc = report["time_to_close"]
     parts += [
@@ -266,7 +268,7 @@ def render_text(report: Mapping[str, Any]) -> str:
         f"({ttc['censored']:,} still open)",
     ]
     bt = report["backtest"]
-    parts += ["", _title("Forecast backtest")]
+    parts += ["", _title("Forecast backtest"), *_backtest_quantity(bt)]
     if bt is None:
         parts.append("not enough history (needs at least two horizons of events)")
     else:
@@ -351,6 +353,11 @@ def _csv_rows(report: Mapping[str, Any]) -> Iterable[tuple[Any, ...]]:
     fc = report["forecast"]
     for m in ("weighted", "markov", "conditional", "conditional_within_horizon", "horizon_days"):
         yield ("forecast", "", "", m, fc[m])
+    for m in ("weighted_within_horizon", "markov_within_horizon"):
+        if m in fc:
+            yield ("forecast", "", "", m, fc[m])
+    for r in fc.get("markov_support", []):
+        yield ("markov", "", r["stage"], "moves", r["moves"])
     for r in fc["markov_win_probability"]:
         yield ("markov", "", r["stage"], "win_probability", r["win_probability"])
         yield ("markov", "", r["stage"], "expected_moves", r["expected_moves"])
@@ -397,3 +404,36 @@ def render_csv(report: Mapping[str, Any]) -> str:
     for row in _csv_rows(report):
         writer.writerow(["" if v is None else csv_cell(v) for v in row])
     return buf.getvalue()
+
+
+def _horizon_rows(fc: Mapping[str, Any]) -> list[list[str]]:
+    """The weighted and Markov forecasts of the amount won within the horizon."""
+    if fc.get("weighted_within_horizon") is None:
+        return []
+    within = f"won within {_d(fc['horizon_days'])}"
+    return [
+        ["weighted, horizon", _num(fc["weighted_within_horizon"]), f"weighted, {within}"],
+        ["markov, horizon", _num(fc["markov_within_horizon"]), f"markov, {within}"],
+    ]
+
+
+def _support_lines(fc: Mapping[str, Any]) -> list[str]:
+    """How many observed moves each stage's Markov estimate rests on."""
+    rows = fc.get("markov_support") or []
+    if not rows:
+        return []
+    shown = ", ".join(
+        f"{r['label']} {r['moves']:,}"
+        + (" (no estimate: configured probability used)" if r["win_probability"] is None else "")
+        for r in rows
+    )
+    return [f"Markov support (moves observed out of each stage): {shown}"]
+
+
+def _backtest_quantity(bt: Mapping[str, Any] | None) -> list[str]:
+    """The line under the backtest's title saying what every figure in it is."""
+    if bt is None or not bt.get("quantity"):
+        return []
+    return [
+        f"Every figure: the {bt['quantity']}, forecast (from the amounts known then) or actual."
+    ]
