@@ -26,6 +26,7 @@ from .._simulate import simulate
 from .._stores import EventStore, MemoryStore, SqliteStore
 from .._text import terminal
 from ..guards import _describe as describe_guard
+from ..metrics._engine import is_ibis_table
 from ..presets import PROPOSAL_SUBSTATES, inbound_b2b
 from ..report import build_report, render_csv, render_html, render_text
 from ..report._render import table
@@ -244,6 +245,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
     with EventSource(args.events, table=args.table) as source:
         events = _report_events(source, args.engine, args.by)
         _warn(source)
+        # the rules are checked where the events are read in Python (a table on its
+        # engine is not read: the report's data-quality section says so)
+        problems = None if is_ibis_table(events) else pipeline.check(events)
         report = build_report(
             events,
             pipeline,
@@ -252,6 +256,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
             skips=args.skips,
             horizon=timedelta(days=args.horizon),
             source=source.name,
+            problems=problems,
+            torn_tail=source.torn_tail,
         )
     if args.format == "json":
         text = json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
@@ -262,6 +268,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
     else:
         text = render_text(report)
     _emit(text, args.out)
+    if problems and not args.lenient:
+        print(
+            f"salesstages: error: the log breaks the pipeline's rules ({len(problems):,} "
+            "problems; `salesstages check` lists them), so the report counts moves the "
+            "pipeline does not allow; fix the log, or pass --lenient to accept it",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -531,6 +545,12 @@ def _parser() -> argparse.ArgumentParser:
         "queries in DuckDB (in PostgreSQL itself for a postgresql:// source) and read "
         "back only aggregates. Default: duckdb for Parquet, DuckDB and PostgreSQL sources "
         "when salesstages[duckdb] is installed, python otherwise",
+    )
+    report.add_argument(
+        "--lenient",
+        action="store_true",
+        help="exit 0 even when the log breaks the pipeline's rules (`check` lists them); "
+        "the report's data-quality section still names them",
     )
     report.set_defaults(func=_cmd_report)
 

@@ -315,6 +315,8 @@ class EventSource:
         #: What reading the source skipped or doubted, one line each (a torn last line
         #: of a JSON Lines store); the command line prints them as warnings.
         self.warnings: list[str] = []
+        #: Bytes of a torn last line skipped when reading (a JSON Lines store), else 0.
+        self.torn_tail = 0
 
     @property
     def name(self) -> str:
@@ -346,6 +348,7 @@ class EventSource:
         store = JsonlStore(self._file, fsync=False)
         events = store.events()
         if store.torn_tail:
+            self.torn_tail = store.torn_tail
             self.warnings.append(
                 f"{self.name}: skipped its torn last line ({store.torn_tail:,} bytes without "
                 "a newline: an append that had not finished, or one a crash cut short)"

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from html import escape
 from typing import Any, Final
 
+from ._quality import quality_html
 from ._render import _d, _num, _pct, _segment_name, _when
 
 __all__ = ["CHARTS", "render_html"]
@@ -619,6 +620,7 @@ def render_html(report: Mapping[str, Any]) -> str:
         f"({c['won']:,} won, {c['lost']:,} lost, {c['open']:,} open) "
         f"from {c['events']:,} events</p>"
         f'<div class="kpis">{kpi_html}</div>'
+        f"{quality_html(report)}"
         f'<div class="grid">{"".join(sections)}</div>'
         f"<footer>{_e(report['generator'])} · {_e(report['schema'])}</footer>"
         f"</main>{_CHECK_SCRIPT}</body></html>\n"

@@ -11,6 +11,7 @@ from typing import Any, Final
 
 from .._text import csv_cell, terminal
 from ._build import TEXT_LIMIT
+from ._quality import amount_win_rate_row, quality_csv_rows, quality_text, stalled_note
 
 
 # ----------------------------------------------------------------------- text
@@ -89,6 +90,7 @@ def render_text(report: Mapping[str, Any]) -> str:
         + (f" · source {terminal(str(report['source']))}" if report.get("source") else ""),
         f"{c['deals']:,} deals ({c['open']:,} open, {c['won']:,} won, {c['lost']:,} lost) "
         f"from {c['events']:,} events",
+        *quality_text(report),
     ]
     f = report["funnel"]
     parts += [
@@ -97,7 +99,12 @@ def render_text(report: Mapping[str, Any]) -> str:
         table(
             ["stage", "reached", "conversion", "win rate"],
             [
-                [r["label"], f"{r['reached']:,}", _pct(r["conversion_rate"]), _pct(r["win_rate"])]
+                [
+                    r["label"],
+                    f"{r['reached']:,}" + (" (imputed)" if r.get("imputed") else ""),
+                    _pct(r["conversion_rate"]),
+                    _pct(r["win_rate"]),
+                ]
                 for r in f["rows"]
             ],
         ),
@@ -155,7 +162,8 @@ def render_text(report: Mapping[str, Any]) -> str:
                     f"{_num(wr['deals']['numerator'])} won of "
                     f"{_num(wr['deals']['denominator'])} closed",
                 ],
-                [
+                amount_win_rate_row(report, _pct(wr["amount"]["rate"]))
+                or [
                     "win rate (amount)",
                     _pct(wr["amount"]["rate"]),
                     f"{_num(wr['amount']['numerator'])} won of {_num(wr['amount']['denominator'])}",
@@ -224,7 +232,7 @@ def render_text(report: Mapping[str, Any]) -> str:
         if len(stalled) > TEXT_LIMIT:
             parts.append(f"… and {len(stalled) - TEXT_LIMIT:,} more (all of them in --format json)")
     else:
-        parts.append("none")
+        parts.append(stalled_note(report))
     reasons = report["lost_reasons"]
     parts += ["", _title("Lost reasons")]
     parts.append(
@@ -319,11 +327,14 @@ def _csv_rows(report: Mapping[str, Any]) -> Iterable[tuple[Any, ...]]:
     yield ("report", "", "", "as_of", report["as_of"])
     for k, v in report["counts"].items():
         yield ("counts", "", "", k, v)
+    yield from quality_csv_rows(report)
 
     def funnel(segment: str, rows: Iterable[Mapping[str, Any]]) -> Iterable[tuple[Any, ...]]:
         for r in rows:
             for m in ("reached", "conversion_rate", "win_rate"):
                 yield ("funnel", segment, r["stage"], m, r[m])
+            if "imputed" in r:
+                yield ("funnel", segment, r["stage"], "imputed", r["imputed"])
 
     yield from funnel("", report["funnel"]["rows"])
     for r in report["time_in_stage"]:
