@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import json
 import os
 import sqlite3
@@ -296,7 +297,11 @@ def _check_by(events: Sequence[Event], by: str | None) -> None:
             seen.update(e.data)
     if events:
         known = ", ".join(sorted(seen)) or "none"
-        raise CliError(f"no deal has the attribute {by!r} at opening; --by takes one of: {known}")
+        close = difflib.get_close_matches(by, sorted(seen), n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise CliError(
+            f"no deal has the attribute {by!r} at opening; {hint}--by takes one of: {known}"
+        )
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
