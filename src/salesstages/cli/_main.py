@@ -37,9 +37,10 @@ from ._spec import (
     PRESETS,
     CliError,
     EventSource,
+    add_as_of,
+    as_of_arg,
     is_store,
     load_pipeline,
-    parse_as_of,
 )
 
 __all__ = ["main", "play_demo", "simulate_quarter", "to_dot"]
@@ -242,7 +243,7 @@ def _report_events(source: EventSource, engine: str | None, by: str | None) -> A
 
 def _cmd_report(args: argparse.Namespace) -> int:
     pipeline = load_pipeline(args.pipeline)
-    as_of = parse_as_of(args.as_of) if args.as_of else None
+    as_of = as_of_arg(args.as_of)
     with EventSource(args.events, table=args.table) as source:
         events = _report_events(source, args.engine, args.by)
         _warn(source)
@@ -449,7 +450,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     source = EventSource(args.events, table=args.table)
     events = source.read()
     _warn(source)
-    as_of = parse_as_of(args.as_of) if args.as_of else None
+    as_of = as_of_arg(args.as_of)
     _check_by(events, args.by)
     report = build_report(events, pipeline, as_of=as_of, by=args.by)
     for path in save_charts(report, args.out, fmt=args.format):
@@ -520,9 +521,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Compute every figure of the pipeline report from an event log.",
     )
     _add_common(report, metavar="SOURCE")
-    report.add_argument(
-        "--as-of", metavar="DATE", help="as it stood then (ISO date = end of that day, UTC)"
-    )
+    add_as_of(report)
     report.add_argument(
         "--by", metavar="ATTR", help="add a segment table by this attribute at opening"
     )
@@ -635,7 +634,7 @@ def _parser() -> argparse.ArgumentParser:
         "--out", "-o", metavar="DIR", required=True, help="folder for the chart files"
     )
     plot.add_argument("--format", "-f", choices=("png", "svg"), default="png")
-    plot.add_argument("--as-of", metavar="DATE", help="as it stood then")
+    add_as_of(plot)
     plot.add_argument("--by", metavar="ATTR", help="segment the win-rate chart by this attribute")
     plot.set_defaults(func=_cmd_plot)
     return parser
