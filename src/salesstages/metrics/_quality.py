@@ -319,8 +319,10 @@ def _timing_findings(
         "older_than_history",
         older,
         f"{_n(len(older), 'open deal')} {'has' if len(older) == 1 else 'have'} been in "
-        "their stage longer than any past stay there that closed: they have no outlook, "
-        "and the conditional forecasts count them as 0",
+        f"{'its' if len(older) == 1 else 'their'} stage longer than any past stay there "
+        "that closed: no outlook exists for "
+        f"{'it' if len(older) == 1 else 'them'}, and the forecasts within a horizon "
+        "count them as 0",
     )
     if found:
         yield found
