@@ -142,7 +142,7 @@ class TestReportSection:
         report = build_report(_log(), _pipeline(), as_of=day(40))
         text = render_text(report)
         assert text.index("Data quality (7 findings)") < text.index("Funnel (")
-        assert "2 (imputed)" in text  # b's reached count
+        assert "2 (all imputed)" in text  # b's reached count: nobody entered b
         # no rot_after: "not measured", never "none"
         stalled = text.split("Stalled deals (0)\n")[1].split("\n\n")[0]
         assert "not measured: no stage has rot_after" in stalled

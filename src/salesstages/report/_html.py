@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from html import escape
 from typing import Any, Final
 
-from ._quality import quality_html
+from ._quality import imputed_note, quality_html
 from ._render import _d, _num, _pct, _segment_name, _when
 
 __all__ = ["CHARTS", "render_html"]
@@ -441,7 +441,12 @@ def render_html(report: Mapping[str, Any]) -> str:
     funnel_table = _table(
         ["stage", "reached", "conversion", "win rate"],
         [
-            [r["label"], f"{r['reached']:,}", _pct(r["conversion_rate"]), _pct(r["win_rate"])]
+            [
+                r["label"],
+                f"{r['reached']:,}{imputed_note(r)}",
+                _pct(r["conversion_rate"]),
+                _pct(r["win_rate"]),
+            ]
             for r in report["funnel"]["rows"]
         ],
     )

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "amount_win_rate_row",
     "funnel_imputed",
+    "imputed_note",
     "quality_csv_rows",
     "quality_html",
     "quality_section",
@@ -87,6 +88,14 @@ def funnel_imputed(rows: list[dict[str, Any]], entered: Mapping[str, int], polic
         n = entered.get(r["stage"], 0)
         r["entered"] = n
         r["imputed"] = max(r["reached"] - n, 0) if policy == "imputed" else 0
+
+
+def imputed_note(row: Mapping[str, Any]) -> str:
+    """`` (12 imputed)`` or `` (all imputed)`` after a funnel row's reached count."""
+    n = row.get("imputed") or 0
+    if not n:
+        return ""
+    return " (all imputed)" if n >= row["reached"] else f" ({n:,} imputed)"
 
 
 def stalled_note(report: Mapping[str, Any]) -> str:

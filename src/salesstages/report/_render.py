@@ -11,7 +11,13 @@ from typing import Any, Final
 
 from .._text import csv_cell, terminal
 from ._build import TEXT_LIMIT
-from ._quality import amount_win_rate_row, quality_csv_rows, quality_text, stalled_note
+from ._quality import (
+    amount_win_rate_row,
+    imputed_note,
+    quality_csv_rows,
+    quality_text,
+    stalled_note,
+)
 
 
 # ----------------------------------------------------------------------- text
@@ -101,7 +107,7 @@ def render_text(report: Mapping[str, Any]) -> str:
             [
                 [
                     r["label"],
-                    f"{r['reached']:,}" + (" (imputed)" if r.get("imputed") else ""),
+                    f"{r['reached']:,}" + imputed_note(r),
                     _pct(r["conversion_rate"]),
                     _pct(r["win_rate"]),
                 ]
