@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import json
 import os
 import sqlite3
@@ -25,6 +26,7 @@ from .._simulate import simulate
 from .._stores import EventStore, SqliteStore
 from .._text import terminal
 from ..guards import _describe as describe_guard
+from ..metrics._engine import is_ibis_table
 from ..presets import inbound_b2b
 from ..report import build_report, render_csv, render_html, render_text
 from ..report._render import table
@@ -35,9 +37,10 @@ from ._spec import (
     PRESETS,
     CliError,
     EventSource,
+    add_as_of,
+    as_of_arg,
     is_store,
     load_pipeline,
-    parse_as_of,
 )
 
 __all__ = ["main", "play_demo", "simulate_quarter", "to_dot"]
@@ -174,10 +177,13 @@ def _report_events(source: EventSource, engine: str | None, by: str | None) -> A
 
 def _cmd_report(args: argparse.Namespace) -> int:
     pipeline = load_pipeline(args.pipeline)
-    as_of = parse_as_of(args.as_of) if args.as_of else None
+    as_of = as_of_arg(args.as_of)
     with EventSource(args.events, table=args.table) as source:
         events = _report_events(source, args.engine, args.by)
         _warn(source)
+        # the rules are checked where the events are read in Python (a table on its
+        # engine is not read: the report's data-quality section says so)
+        problems = None if is_ibis_table(events) else pipeline.check(events)
         report = build_report(
             events,
             pipeline,
@@ -186,6 +192,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
             skips=args.skips,
             horizon=timedelta(days=args.horizon),
             source=source.name,
+            problems=problems,
+            torn_tail=source.torn_tail,
         )
     if args.format == "json":
         text = json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
@@ -196,6 +204,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
     else:
         text = render_text(report)
     _emit(text, args.out)
+    if problems and not args.lenient:
+        print(
+            f"salesstages: error: the log breaks the pipeline's rules ({len(problems):,} "
+            "problems; `salesstages check` lists them), so the report counts moves the "
+            "pipeline does not allow; fix the log, or pass --lenient to accept it",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -216,7 +232,11 @@ def _check_by(events: Sequence[Event], by: str | None) -> None:
             seen.update(e.data)
     if events:
         known = ", ".join(sorted(seen)) or "none"
-        raise CliError(f"no deal has the attribute {by!r} at opening; --by takes one of: {known}")
+        close = difflib.get_close_matches(by, sorted(seen), n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise CliError(
+            f"no deal has the attribute {by!r} at opening; {hint}--by takes one of: {known}"
+        )
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -364,7 +384,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     source = EventSource(args.events, table=args.table)
     events = source.read()
     _warn(source)
-    as_of = parse_as_of(args.as_of) if args.as_of else None
+    as_of = as_of_arg(args.as_of)
     _check_by(events, args.by)
     report = build_report(events, pipeline, as_of=as_of, by=args.by)
     for path in save_charts(report, args.out, fmt=args.format):
@@ -435,9 +455,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Compute every figure of the pipeline report from an event log.",
     )
     _add_common(report, metavar="SOURCE")
-    report.add_argument(
-        "--as-of", metavar="DATE", help="as it stood then (ISO date = end of that day, UTC)"
-    )
+    add_as_of(report)
     report.add_argument(
         "--by", metavar="ATTR", help="add a segment table by this attribute at opening"
     )
@@ -465,6 +483,12 @@ def _parser() -> argparse.ArgumentParser:
         "queries in DuckDB (in PostgreSQL itself for a postgresql:// source) and read "
         "back only aggregates. Default: duckdb for Parquet, DuckDB and PostgreSQL sources "
         "when salesstages[duckdb] is installed, python otherwise",
+    )
+    report.add_argument(
+        "--lenient",
+        action="store_true",
+        help="exit 0 even when the log breaks the pipeline's rules (`check` lists them); "
+        "the report's data-quality section still names them",
     )
     report.set_defaults(func=_cmd_report)
 
@@ -544,7 +568,7 @@ def _parser() -> argparse.ArgumentParser:
         "--out", "-o", metavar="DIR", required=True, help="folder for the chart files"
     )
     plot.add_argument("--format", "-f", choices=("png", "svg"), default="png")
-    plot.add_argument("--as-of", metavar="DATE", help="as it stood then")
+    add_as_of(plot)
     plot.add_argument("--by", metavar="ATTR", help="segment the win-rate chart by this attribute")
     plot.set_defaults(func=_cmd_plot)
     return parser

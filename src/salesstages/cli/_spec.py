@@ -32,6 +32,8 @@ __all__ = [
     "PRESETS",
     "CliError",
     "EventSource",
+    "add_as_of",
+    "as_of_arg",
     "ibis_available",
     "is_store",
     "load_events",
@@ -315,6 +317,8 @@ class EventSource:
         #: What reading the source skipped or doubted, one line each (a torn last line
         #: of a JSON Lines store); the command line prints them as warnings.
         self.warnings: list[str] = []
+        #: Bytes of a torn last line skipped when reading (a JSON Lines store), else 0.
+        self.torn_tail = 0
 
     @property
     def name(self) -> str:
@@ -346,6 +350,7 @@ class EventSource:
         store = JsonlStore(self._file, fsync=False)
         events = store.events()
         if store.torn_tail:
+            self.torn_tail = store.torn_tail
             self.warnings.append(
                 f"{self.name}: skipped its torn last line ({store.torn_tail:,} bytes without "
                 "a newline: an append that had not finished, or one a crash cut short)"
@@ -705,10 +710,40 @@ def _read_postgres(url: str, table: str) -> Iterator[Event]:
 
 
 # ---------------------------------------------------------------------- dates
-def parse_as_of(text: str) -> datetime:
-    """``--as-of``: an ISO date (the end of that day, UTC) or date-time (UTC unless it has
-    an offset)."""
+#: The help of every command's ``--as-of`` (see :func:`add_as_of`).
+AS_OF_HELP: Final = (
+    "as it stood then: now (this moment), today (the end of today, UTC), an ISO date "
+    "(the end of that day, UTC) or date-time (UTC unless it has an offset); "
+    "default: the last event"
+)
+
+
+def add_as_of(parser: Any) -> None:
+    """Give a command the ``--as-of`` option, read by :func:`parse_as_of` (every command
+    taking ``--as-of`` adds it this way, so they all accept the same values)."""
+    parser.add_argument("--as-of", metavar="WHEN", help=AS_OF_HELP)
+
+
+def as_of_arg(text: str | None) -> datetime | None:
+    """A command's ``--as-of`` value read by :func:`parse_as_of` (``None`` when absent)."""
+    return None if text is None else parse_as_of(text)
+
+
+def parse_as_of(text: str, *, now: Callable[[], datetime] | None = None) -> datetime:
+    """``--as-of``: ``now`` (this moment, from ``now()``, default the current UTC time),
+    ``today`` (the end of today, UTC), an ISO date (the end of that day, UTC) or
+    date-time (UTC unless it has an offset). A live pipeline's idle times run to
+    ``now``; the default (the last event) understates them."""
     value = text.strip()
+    word = value.lower()
+    if word in ("now", "today"):
+        moment = (now or (lambda: datetime.now(UTC)))()
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        moment = moment.astimezone(UTC)
+        if word == "now":
+            return moment
+        return datetime.combine(moment.date(), time.max, tzinfo=UTC)
     try:
         if len(value) == 10:
             d = date.fromisoformat(value)
@@ -716,7 +751,8 @@ def parse_as_of(text: str) -> datetime:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise CliError(
-            f"--as-of {text!r} is not a date; write it as 2026-03-31 or 2026-03-31T17:00+02:00"
+            f"--as-of {text!r} is not a date; write it as 2026-03-31, "
+            "2026-03-31T17:00+02:00, now or today"
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)

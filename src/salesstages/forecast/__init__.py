@@ -19,21 +19,23 @@ not a number counts as 0, as in :mod:`salesstages.metrics`).
   from the deals that sat there as long; :func:`conditional_forecast` sums it
   over the open deals.
 - :func:`backtest` → :class:`Backtest`: replays the forecasts at past dates
-  and compares them with what was actually won.
+  and compares them with what was actually won. Every method has a horizon
+  form (``horizon=``: the amount won within that time), and the backtest
+  compares those, so every method forecasts the same quantity.
 
 See ``docs/forecasting.md`` for the formulas and when to trust each one.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from ..metrics._engine import Events, engine
 from ._backtest import Backtest, BacktestRow, MethodError, backtest
-from ._common import _expected_value, _hist, _stage_probabilities
+from ._common import _check_horizon, _expected_value, _hist, _stage_probabilities, _us
 from ._markov import MarkovModel, markov, markov_forecast
-from ._outlook import StageOutlook, conditional_forecast, stage_outlook
+from ._outlook import StageOutlook, _conditional_sum, conditional_forecast, stage_outlook
 from ._survival import CumulativeIncidence, Survival, cumulative_incidence, time_to_close
 
 if TYPE_CHECKING:
@@ -59,7 +61,13 @@ __all__ = [
 
 
 @engine
-def weighted(events: Events, pipeline: Pipeline, *, as_of: datetime | None = None) -> float:
+def weighted(
+    events: Events,
+    pipeline: Pipeline,
+    *,
+    as_of: datetime | None = None,
+    horizon: timedelta | None = None,
+) -> float:
     """Σ amount × stage probability over the deals open at ``as_of``.
 
     The probability is each open stage's configured
@@ -67,8 +75,21 @@ def weighted(events: Events, pipeline: Pipeline, *, as_of: datetime | None = Non
     one contributes 0. This is the classic CRM "weighted pipeline": a
     forecast of the amount the open deals will eventually win, with no time
     dimension.
+
+    With ``horizon``, the amount won within ``horizon`` of ``as_of``: each
+    deal's term is also multiplied by the probability that a deal in its
+    stage, as long as it has been there, closes (won or lost) within
+    ``horizon``, learnt from the past stays as in :func:`stage_outlook`
+    (whole days, as :func:`conditional_forecast`). A deal with no past stay
+    as old as it that was seen to close counts 0 then.
+
+    Raises:
+        ValueError: ``horizon`` is not a non-negative timedelta.
     """
+    h_us = None if horizon is None else _us(_check_horizon(horizon))
     hist = _hist(events, pipeline, as_of)
+    if h_us is not None:
+        return _conditional_sum(hist, pipeline, h_us, _stage_probabilities(pipeline))
     return _expected_value(hist, _stage_probabilities(pipeline))
 
 

@@ -21,6 +21,7 @@ from ._common import (
     _frozen_map,
     _hist,
     _open_amount,
+    _stage_probabilities,
     _us,
 )
 from ._markov import _markov, _markov_sum
@@ -43,7 +44,8 @@ class BacktestRow:
         actual: The amount of those deals won by ``at + horizon`` (at closing).
         won_new: The amount won by ``at + horizon`` by deals opened after
             ``at`` (not part of any forecast; shown for context).
-        forecasts: Method name → forecast amount.
+        forecasts: Method name → its forecast, as of ``at``, of the amount
+            the deals open then win within the horizon (what ``actual`` measures).
     """
 
     at: datetime
@@ -110,7 +112,12 @@ class Backtest:
         """A printable table: each date's forecasts and actual, then each method's error."""
         methods = list(METHODS)
         head = f"{'as of':<20} {'open':>6} {'actual':>14} " + " ".join(f"{m:>14}" for m in methods)
-        lines = [f"Forecast backtest, horizon {self.horizon}", head, "-" * len(head)]
+        lines = [
+            f"Forecast backtest: the amount won within {self.horizon} of each date, "
+            "forecast by each method and actual",
+            head,
+            "-" * len(head),
+        ]
         for r in self.rows:
             lines.append(
                 f"{r.at.strftime('%Y-%m-%d %H:%M'):<20} {r.open_deals:>6} {r.actual:>14,.0f} "
@@ -136,12 +143,13 @@ def backtest(
 ) -> Backtest:
     """Forecast as of each date in ``at`` and compare with what was won within ``horizon``.
 
-    As of each date, each method forecasts the amount the deals open then
-    will win: :func:`weighted`, :func:`markov_forecast` (both learn nothing
-    about time, so they forecast eventual wins) and
-    :func:`conditional_forecast` with ``horizon`` (wins within the horizon).
-    Each model is fitted only on the events up to its date, as it would have
-    been then. The actual is the amount (at closing) of those same deals won
+    As of each date, every method forecasts the same quantity, the amount
+    the deals open then will win within ``horizon``: :func:`weighted`,
+    :func:`markov_forecast` and :func:`conditional_forecast`, each in its
+    horizon form (``horizon=horizon``). Each model is fitted only on the
+    events up to its date, and each deal counts at its amount as of that
+    date, as it would have been then (a later change of the amount is not
+    seen). The actual is the amount (at closing) of those same deals won
     in (date, date + horizon]. Dates whose horizon runs past the end of the
     log are measured against an incomplete future: pick dates at least
     ``horizon`` before the last event.
@@ -213,12 +221,13 @@ def _backtest_row(
             actual += amount
         elif k not in now.deals:
             won_new += amount
-    prob = {s.name: s.probability or 0.0 for s in pipeline.open_stages}
-    w = sum(_open_amount(h) * prob[h.stage] for h in open_now.values())
+    h_us = _us(horizon)
+    # every method in its horizon form: the amount won within the horizon,
+    # from each deal's amount as of d (the rewound view knows no later value)
     forecasts = {
-        "weighted": w,
-        "markov": _markov_sum(now, pipeline, _markov(now, pipeline)),
-        "conditional": _conditional_sum(now, pipeline, _us(horizon)),
+        "weighted": _conditional_sum(now, pipeline, h_us, _stage_probabilities(pipeline)),
+        "markov": _markov_sum(now, pipeline, _markov(now, pipeline), h_us),
+        "conditional": _conditional_sum(now, pipeline, h_us),
     }
     return BacktestRow(
         at=d,

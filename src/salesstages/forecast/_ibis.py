@@ -69,9 +69,14 @@ def _value(amounts: dict[str, float], prob: dict[str, float]) -> float:
     return math.fsum(a * prob.get(stage, 0.0) for stage, a in amounts.items())
 
 
-def weighted(events: Any, pipeline: Any, *, as_of: datetime | None = None) -> float:
+def weighted(
+    events: Any, pipeline: Any, *, as_of: datetime | None = None, horizon: timedelta | None = None
+) -> float:
     """:func:`salesstages.forecast.weighted` on the table's backend."""
+    h_us = None if horizon is None else _us(_check_horizon(horizon))
     pv = Pivots(events, pipeline, as_of)
+    if h_us is not None:
+        return _conditional(pv, h_us, _stage_probabilities(pipeline))
     return _value(_open_amounts(pv), _stage_probabilities(pipeline))
 
 
@@ -101,11 +106,15 @@ def markov_forecast(
     *,
     as_of: datetime | None = None,
     model: MarkovModel | None = None,
+    horizon: timedelta | None = None,
 ) -> float:
     """:func:`salesstages.forecast.markov_forecast` on the table's backend."""
+    h_us = None if horizon is None else _us(_check_horizon(horizon))
     pv = Pivots(events, pipeline, as_of)
     if model is None:
         model = _markov_model(_moves(pv), pipeline)
+    if h_us is not None:
+        return _conditional(pv, h_us, _markov_probabilities(pipeline, model))
     return _value(_open_amounts(pv), _markov_probabilities(pipeline, model))
 
 
@@ -190,7 +199,7 @@ def stage_outlook(
     return _outlook(_Stays.of(stage, length, total, cause), stage, _us(age), h_us)
 
 
-def _conditional(pv: Pivots, horizon_us: int | None) -> float:
+def _conditional(pv: Pivots, horizon_us: int | None, prob: dict[str, float] | None = None) -> float:
     if pv.as_of_us is None:
         return 0.0
     d = pv.deals_with("amount")
@@ -210,7 +219,7 @@ def _conditional(pv: Pivots, horizon_us: int | None) -> float:
     names = ("stage", "lb", "tb", "cause", "n")
     for stage, lb, tb, cause, n in zip(*(got.column(c).to_pylist() for c in names), strict=True):
         cells[stage][int(lb) << 32 | int(tb) << 2 | int(cause)] += int(n)
-    return _conditional_value(wanted, cells, horizon_us)
+    return _conditional_value(wanted, cells, horizon_us, prob)
 
 
 def conditional_forecast(
@@ -351,10 +360,16 @@ def _backtest_rows(
         got_i = actuals.get(i, {})
         forecasts = {
             # as the pure-Python row: a plain sum (0, an int, when nothing is open)
-            "weighted": sum(a * prob[stage] for stage, a in amounts.items()),
-            "markov": _value(
-                amounts, _markov_probabilities(pipeline, _markov_model(moves[i], pipeline))
-            ),
+            # every method in its horizon form, as the pure-Python row
+            "weighted": _conditional_value(wanted[i], cells[i], h_us, prob) if wanted[i] else 0.0,
+            "markov": _conditional_value(
+                wanted[i],
+                cells[i],
+                h_us,
+                _markov_probabilities(pipeline, _markov_model(moves[i], pipeline)),
+            )
+            if wanted[i]
+            else 0.0,
             "conditional": _conditional_value(wanted[i], cells[i], h_us) if wanted[i] else 0.0,
         }
         assert tuple(forecasts) == METHODS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import attrs
@@ -15,11 +15,14 @@ from .._stats import (
 from ..metrics._engine import Events, engine
 from ..metrics._history import Histories
 from ._common import (
+    _check_horizon,
     _expected_value,
     _frozen_map,
     _hist,
     _stage_probabilities,
+    _us,
 )
+from ._outlook import _conditional_sum
 
 if TYPE_CHECKING:
     from .._pipeline import Pipeline
@@ -48,6 +51,9 @@ class MarkovModel:
         unresolved: Open stages that have observed moves but no estimate,
             because every path out of them runs into stages no deal has left
             yet (or loops among them without ever closing).
+        support: For every open stage, in pipeline order, how many moves
+            out of it were observed: the data behind its estimate (0: none,
+            and the stage has no estimate).
     """
 
     moves: Mapping[str, Mapping[str, int]]
@@ -58,6 +64,14 @@ class MarkovModel:
     absorption: Mapping[str, Mapping[str, float]]
     stages: tuple[str, ...]
     unresolved: tuple[str, ...]
+    support: Mapping[str, int] = attrs.field(factory=dict)
+
+    @property
+    def no_estimate(self) -> tuple[str, ...]:
+        """The open stages without an estimate (never left, or :attr:`unresolved`), in
+        pipeline order: :func:`markov_forecast` falls back to their configured
+        ``probability`` for the deals in them."""
+        return tuple(s for s in self.support if s not in self.win_probability)
 
     def __repr__(self) -> str:
         wins = ", ".join(f"{s}: {self.win_probability[s]:.4g}" for s in self.stages)
@@ -179,6 +193,9 @@ def _markov_model(moves: dict[str, dict[str, int]], pipeline: Pipeline) -> Marko
         ),
         stages=tuple(order),
         unresolved=tuple(unresolved),
+        support=_frozen_map(
+            {s.name: sum(moves.get(s.name, {}).values()) for s in pipeline.open_stages}
+        ),
     )
 
 
@@ -189,22 +206,38 @@ def markov_forecast(
     *,
     as_of: datetime | None = None,
     model: MarkovModel | None = None,
+    horizon: timedelta | None = None,
 ) -> float:
     """Σ amount × P(win | current stage) over the deals open at ``as_of``.
 
     ``model`` defaults to :func:`markov` fitted on the same events up to
     ``as_of`` (pass one fitted on a longer history to reuse it). A deal in a
-    stage the model has no estimate for falls back to the stage's configured
-    ``probability`` (0 when unset).
+    stage the model has no estimate for (see :attr:`MarkovModel.support`)
+    falls back to the stage's configured ``probability`` (0 when unset).
+
+    The chain knows nothing about time, so this forecasts eventual wins. With
+    ``horizon``, the amount won within ``horizon`` of ``as_of``: each deal's
+    term is also multiplied by the probability that a deal in its stage, as
+    long as it has been there, closes within ``horizon`` (as
+    :func:`weighted` with ``horizon``).
+
+    Raises:
+        ValueError: ``horizon`` is not a non-negative timedelta.
     """
+    h_us = None if horizon is None else _us(_check_horizon(horizon))
     hist = _hist(events, pipeline, as_of)
     if model is None:
         model = _markov(hist, pipeline)
-    return _markov_sum(hist, pipeline, model)
+    return _markov_sum(hist, pipeline, model, h_us)
 
 
-def _markov_sum(hist: Histories, pipeline: Pipeline, model: MarkovModel) -> float:
-    return _expected_value(hist, _markov_probabilities(pipeline, model))
+def _markov_sum(
+    hist: Histories, pipeline: Pipeline, model: MarkovModel, horizon_us: int | None = None
+) -> float:
+    prob = _markov_probabilities(pipeline, model)
+    if horizon_us is not None:
+        return _conditional_sum(hist, pipeline, horizon_us, prob)
+    return _expected_value(hist, prob)
 
 
 def _markov_probabilities(pipeline: Pipeline, model: MarkovModel) -> dict[str, float]:

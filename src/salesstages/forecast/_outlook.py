@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
@@ -51,9 +52,12 @@ class StageOutlook:
         open: How many have not closed yet (censored).
         win_probability: The Aalen–Johansen probability that the deal's next
             closing is a win (at the last observed closing time); ``None``
-            when no stay lasted that long.
+            when no stay that lasted that long was seen to close (for a deal
+            older than every past stay, say): there is no data, which is not
+            a 0 % chance.
         win_within: The probability of winning within ``horizon`` from now;
-            ``None`` when no horizon was asked for or there are no stays.
+            ``None`` when no horizon was asked for or, as for
+            ``win_probability``, no stay in the sample was seen to close.
         horizon: The horizon asked for, or ``None``.
         expected_remaining: The restricted mean time until the next
             closing, won or lost: ∫ S over the observed span (an
@@ -184,9 +188,10 @@ def _outlook(stays: _Stays, stage: str, age_us: int, horizon_us: int | None) -> 
     if keep:
         aj = aalen_johansen(durations, causes, ["won", "lost"])
         inc = aj.incidence["won"]
-        win_p = inc[-1] if inc else 0.0
-        if horizon_us is not None:
-            within = step_value(aj.times, inc, horizon_us, 0.0)
+        if won or lost:  # no closing seen: no estimate (None), not a 0 % chance
+            win_p = inc[-1] if inc else 0.0
+            if horizon_us is not None:
+                within = step_value(aj.times, inc, horizon_us, 0.0)
         expected = _td(restricted_mean(aj.times, aj.survival, max(durations)))
         med = quantile_time(aj.times, aj.survival)
         median = None if med is None else _td(med)
@@ -255,13 +260,26 @@ def conditional_forecast(
     stage is compared with the stays that lasted 12 days or more, and
     closings are grouped by day), so the figure can differ slightly from
     summing :func:`stage_outlook` at exact ages.
+
+    A deal whose sample has no closing (older than every past stay in its
+    stage that closed; :func:`stage_outlook` gives ``None`` for it) counts 0
+    in the sum: :func:`salesstages.metrics.data_quality` lists such deals
+    (finding ``older_than_history``) so that the fallback is never silent.
     """
     h_us = None if horizon is None else _us(_check_horizon(horizon))
     hist = _hist(events, pipeline, as_of)
     return _conditional_sum(hist, pipeline, h_us)
 
 
-def _conditional_sum(hist: Histories, pipeline: Pipeline, horizon_us: int | None) -> float:
+def _conditional_sum(
+    hist: Histories,
+    pipeline: Pipeline,
+    horizon_us: int | None,
+    prob: Mapping[str, float] | None = None,
+) -> float:
+    """:func:`conditional_forecast`'s sum; with ``prob`` (P(win) per stage), the
+    horizon form of a probability forecast instead: Σ amount × ``prob[stage]`` ×
+    P(closed within the horizon | stage, whole days in it)."""
     as_of = hist.as_of
     # the open deals' amounts by stage and by whole days in the stage
     wanted: dict[str, dict[int, float]] = {}
@@ -275,24 +293,42 @@ def _conditional_sum(hist: Histories, pipeline: Pipeline, horizon_us: int | None
                 row[days] = row.get(days, 0.0) + amount
     if not wanted:
         return 0.0
-    return _conditional_value(wanted, _stay_cells(hist, pipeline), horizon_us)
+    return _conditional_value(wanted, _stay_cells(hist, pipeline), horizon_us, prob)
 
 
 def _conditional_value(
-    wanted: dict[str, dict[int, float]], cells: dict[str, Counter[int]], horizon_us: int | None
+    wanted: dict[str, dict[int, float]],
+    cells: dict[str, Counter[int]],
+    horizon_us: int | None,
+    prob: Mapping[str, float] | None = None,
 ) -> float:
     """Σ amount × P(win) from the open amounts by (stage, whole days in it) and the
-    stays' cells (see :func:`_stay_cells`; shared with the Ibis engine)."""
+    stays' cells (see :func:`_stay_cells`; shared with the Ibis engine). With
+    ``prob``: Σ amount × ``prob[stage]`` × P(closed within the horizon)."""
     h_days = None if horizon_us is None else horizon_us // _DAY_US
     total = 0.0
     for stage, amounts in wanted.items():
-        probs = _binned_win(cells[stage], sorted(amounts), h_days)
-        total += math.fsum(amounts[d] * probs[d] for d in amounts)
+        probs = _binned(cells[stage], sorted(amounts), h_days)
+        if prob is None:
+            total += math.fsum(amounts[d] * probs[d][0] for d in amounts)
+        else:
+            p = prob.get(stage, 0.0)
+            if p:
+                total += p * math.fsum(amounts[d] * probs[d][1] for d in amounts)
     return total
 
 
 def _binned_win(cells: Counter[int], ages: list[int], h_days: int | None) -> dict[int, float]:
-    """P(win) for each landmark age (whole days), by Aalen–Johansen on day bins.
+    """P(win) for each landmark age (whole days): the first part of :func:`_binned`."""
+    return {age: p[0] for age, p in _binned(cells, ages, h_days).items()}
+
+
+def _binned(
+    cells: Counter[int], ages: list[int], h_days: int | None
+) -> dict[int, tuple[float, float, bool]]:
+    """(P(win), P(closed), seen) for each landmark age (whole days), by
+    Aalen–Johansen on day bins; ``seen`` is False when no stay that reached the
+    age was ever seen to close (the probabilities then mean "no data", not 0).
 
     Landmarks are taken from the oldest down, adding the stays that reach
     each one to running per-day counts, so the whole pass costs one count per
@@ -313,7 +349,8 @@ def _binned_win(cells: Counter[int], ages: list[int], h_days: int | None) -> dic
     closed = [0] * (top + 1)
     size = 0
     i = 0
-    out: dict[int, float] = {}
+    out: dict[int, tuple[float, float, bool]] = {}
+    seen = 0  # closings among the stays that reach the current landmark
     for age in reversed(ages):
         while i < len(lens) and lens[i] >= age:
             for tb, c, k in by_len[lens[i]]:
@@ -321,6 +358,7 @@ def _binned_win(cells: Counter[int], ages: list[int], h_days: int | None) -> dic
                 size += k
                 if c:
                     closed[tb] += k
+                    seen += k
                     if c == 1:
                         won[tb] += k
             i += 1
@@ -336,5 +374,5 @@ def _binned_win(cells: Counter[int], ages: list[int], h_days: int | None) -> dic
                 f += s * won[b] / n
                 s *= 1.0 - d / n
             n -= count[b]
-        out[age] = f
+        out[age] = (f, 1.0 - s, seen > 0)
     return out

@@ -20,6 +20,7 @@ from ._frames import records, to_pandas, to_polars
 from ._funnel import conversion, funnel, period_conversion, skips_and_regressions
 from ._history import DealHistory, Histories, histories
 from ._outcomes import NO_REASON, lost_reasons, sales_cycle, snapshot, stalled, velocity, win_rate
+from ._quality import DataQuality, Finding, data_quality
 from ._types import (
     DurationStats,
     FunnelRow,
@@ -43,8 +44,10 @@ from ._winloss import (
 __all__ = [
     "NO_REASON",
     "ClosedDeal",
+    "DataQuality",
     "DealHistory",
     "DurationStats",
+    "Finding",
     "FunnelRow",
     "Histories",
     "Ratio",
@@ -56,6 +59,7 @@ __all__ = [
     "WinLoss",
     "WinLossGroup",
     "conversion",
+    "data_quality",
     "days_until",
     "fewer_than",
     "funnel",

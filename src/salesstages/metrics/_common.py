@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from datetime import datetime, timedelta
@@ -16,6 +17,7 @@ from ._types import DurationStats
 
 __all__ = [
     "amount_of",
+    "check_attribute",
     "check_by",
     "check_choice",
     "check_stage",
@@ -24,6 +26,7 @@ __all__ = [
     "load",
     "percentile",
     "segmented",
+    "unknown_attribute",
 ]
 
 T = TypeVar("T")
@@ -73,6 +76,35 @@ def check_by(by: object) -> str | None:
     if by is not None and (not isinstance(by, str) or not by):
         raise TypeError(f"by must be an attribute name (a non-empty string) or None, got {by!r}")
     return by
+
+
+def unknown_attribute(name: str, known: Iterable[str], what: str = "by") -> DataError:
+    """The error for an attribute name no deal holds, with a "did you mean" when one
+    of ``known`` is close (shared by every metric taking ``by=``, both engines and
+    the command line)."""
+    names = sorted(set(known))
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    listed = ", ".join(names) if names else "none"
+    return DataError(
+        f"no deal has the attribute {name!r}; {hint}the deals' attributes are: {listed}",
+        field=what,
+    )
+
+
+def check_attribute(
+    deals: Sequence[DealHistory], name: str, what: str = "by", *, opened: bool = True
+) -> None:
+    """``name`` must be an attribute some deal holds (at opening, or with ``opened``
+    false as of its last event); an empty log passes."""
+    seen: set[str] = set()
+    for h in deals:
+        attributes = h.opened_attributes if opened else h.attributes
+        if name in attributes:
+            return
+        seen.update(attributes)
+    if deals:
+        raise unknown_attribute(name, seen, what)
 
 
 def check_choice(name: str, value: object, choices: Sequence[str]) -> str:
@@ -134,11 +166,18 @@ def segmented(
 ) -> T | dict[Hashable, T]:
     """``compute(all deals)``, or with ``by`` a dict from each value of attribute
     ``by`` at opening (``None`` when absent) to ``compute`` over those deals,
-    keys sorted (``None`` last; in order of appearance when they don't sort)."""
+    keys sorted (``None`` last; in order of appearance when they don't sort).
+
+    Raises:
+        DataError: No deal has the attribute ``by`` at opening (a typo, most
+            likely: the message suggests the closest name).
+    """
     if by is None:
         return compute(list(deals))
+    listed = deals if isinstance(deals, list) else list(deals)
+    check_attribute(listed, by)
     groups: dict[Hashable, list[DealHistory]] = {}
-    for h in deals:
+    for h in listed:
         key = h.opened_attributes.get(by)
         try:
             lst = groups.get(key)

@@ -22,7 +22,7 @@ import attrs
 
 from .._errors import DataError
 from .._stats import wilson_interval, z_value
-from ._common import load
+from ._common import check_attribute, load
 from ._engine import Events, engine
 
 if TYPE_CHECKING:
@@ -227,6 +227,8 @@ def win_loss(
         raise ValueError(f"by must be an attribute name or a function, got {by!r}")
 
     hist = load(events, pipeline, as_of)
+    if isinstance(by, str):
+        check_attribute(list(hist.deals.values()), by, opened=attributes == "opened")
     counts: dict[Hashable | None, list[int]] = {}
     excluded = 0
     for h in hist.deals.values():

@@ -15,7 +15,7 @@ import math
 import statistics
 from collections.abc import Hashable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Literal, cast
+from typing import TYPE_CHECKING, Any, Final, Literal, cast
 
 import attrs
 
@@ -24,6 +24,10 @@ from .._gc import gc_paused
 from .._pipeline import Pipeline
 from ..forecast._backtest import _backtest_folded
 from ..metrics._engine import Events, is_ibis_table
+from ._quality import funnel_imputed, quality_section
+
+if TYPE_CHECKING:
+    from .._replay import Problem
 
 #: The report schema's name and version; a change that breaks a reader bumps it.
 SCHEMA: Final = "salesstages.report/1"
@@ -101,8 +105,16 @@ def build_report(
     skips: Skips = "imputed",
     horizon: timedelta = timedelta(days=30),
     source: str | None = None,
+    problems: Sequence[Problem] | None = None,
+    torn_tail: int = 0,
 ) -> dict[str, Any]:
     """Every figure of the report as a JSON-ready dict (schema :data:`SCHEMA`).
+
+    The ``data_quality`` section lists what the data cannot show (see
+    :func:`salesstages.metrics.data_quality`); ``problems`` (from
+    :meth:`Pipeline.check <salesstages.Pipeline.check>`, which the report does
+    not run itself) and ``torn_tail`` (bytes of a torn last line skipped when
+    reading) add to it.
 
     ``as_of`` defaults to the latest event; later events are ignored. ``by``
     adds a ``segments`` section keyed by that attribute's value at opening.
@@ -119,8 +131,12 @@ def build_report(
             from ..metrics._ibis._pivots import one_scan
 
             with one_scan():
-                return _build_report(events, pipeline, as_of, by, skips, horizon, source)
-        return _build_report(events, pipeline, as_of, by, skips, horizon, source)
+                return _build_report(
+                    events, pipeline, as_of, by, skips, horizon, source, problems, torn_tail
+                )
+        return _build_report(
+            events, pipeline, as_of, by, skips, horizon, source, problems, torn_tail
+        )
 
 
 def _build_report(
@@ -131,6 +147,8 @@ def _build_report(
     skips: Skips,
     horizon: timedelta,
     source: str | None,
+    problems: Sequence[Problem] | None = None,
+    torn_tail: int = 0,
 ) -> dict[str, Any]:
     from .. import __version__
 
@@ -172,6 +190,7 @@ def _build_report(
     }
     if as_of is None or facts.first is None:  # no events at all, or none by as_of
         report.update(_empty_sections(pipeline, labels, skips))
+        report["data_quality"] = _quality_rows(problems, torn_tail)
         return report
     first = facts.first
     kw: dict[str, Any] = {"as_of": as_of}
@@ -231,7 +250,20 @@ def _build_report(
                 "conditional_within_horizon": forecast.conditional_forecast(
                     data, pipeline, horizon=horizon, **kw
                 ),
+                "weighted_within_horizon": forecast.weighted(data, pipeline, horizon=horizon, **kw),
+                "markov_within_horizon": forecast.markov_forecast(
+                    data, pipeline, model=model, horizon=horizon, **kw
+                ),
                 "horizon_days": _days(horizon),
+                "markov_support": [
+                    {
+                        "stage": s,
+                        "label": labels[s],
+                        "moves": n,
+                        "win_probability": model.win_probability.get(s),
+                    }
+                    for s, n in model.support.items()
+                ],
                 "markov_win_probability": [
                     {
                         "stage": s,
@@ -262,8 +294,24 @@ def _build_report(
             "segments": _segments(data, pipeline, by, as_of, skips, labels) if by else None,
         }
     )
+    touched = cast(list[metrics.FunnelRow], metrics.funnel(data, pipeline, skips="touched", **kw))
+    entered = {r.stage: r.reached for r in touched}
+    funnel_imputed(report["funnel"]["rows"], entered, skips)
+    report["data_quality"] = quality_section(
+        data, pipeline, as_of, report, problems=problems, torn_tail=torn_tail, entered=entered
+    )
     finite: dict[str, Any] = _finite(report)
     return finite
+
+
+def _quality_rows(problems: Sequence[Problem] | None, torn_tail: int) -> list[dict[str, Any]]:
+    """The data-quality rows of a report with no events: only the reading and the check."""
+    from ..metrics._quality import log_findings
+
+    return [
+        {"code": f.code, "message": f.message, "count": f.count, "examples": list(f.examples)}
+        for f in log_findings(problems or (), torn_tail)
+    ]
 
 
 def _finite(value: Any) -> Any:
@@ -326,7 +374,13 @@ def _empty_sections(pipeline: Pipeline, labels: Mapping[str, str], skips: Skips)
             "markov": 0.0,
             "conditional": 0.0,
             "conditional_within_horizon": 0.0,
+            "weighted_within_horizon": 0.0,
+            "markov_within_horizon": 0.0,
             "horizon_days": None,
+            "markov_support": [
+                {"stage": s.name, "label": s.title, "moves": 0, "win_probability": None}
+                for s in pipeline.open_stages
+            ],
             "markov_win_probability": [],
         },
         "time_to_close": {
@@ -407,6 +461,7 @@ def _backtest(
         bt = forecast.backtest(data, pipeline, at=dates, horizon=horizon)
     return {
         "horizon_days": _days(bt.horizon),
+        "quantity": f"amount won within {_days(bt.horizon):g} days of each date",
         "rows": [
             {
                 "at": _iso(r.at),

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from html import escape
 from typing import Any, Final
 
+from ._quality import imputed_note, quality_html
 from ._render import _d, _num, _pct, _segment_name, _when
 from ._style import (
     ACTUAL,
@@ -521,7 +522,12 @@ def render_html(report: Mapping[str, Any]) -> str:
     funnel_table = _table(
         ["stage", "reached", "conversion", "win rate"],
         [
-            [r["label"], f"{r['reached']:,}", _pct(r["conversion_rate"]), _pct(r["win_rate"])]
+            [
+                r["label"],
+                f"{r['reached']:,}{imputed_note(r)}",
+                _pct(r["conversion_rate"]),
+                _pct(r["win_rate"]),
+            ]
             for r in report["funnel"]["rows"]
         ],
     )
@@ -558,6 +564,22 @@ def render_html(report: Mapping[str, Any]) -> str:
                 f"stage-conditional, won within {_d(fc['horizon_days'])}",
                 _num(fc["conditional_within_horizon"]),
             ],
+            *(
+                [f"{name}, won within {_d(fc['horizon_days'])}", _num(fc[key])]
+                for name, key in (
+                    ("weighted", "weighted_within_horizon"),
+                    ("Markov", "markov_within_horizon"),
+                )
+                if key in fc
+            ),
+            *(
+                [
+                    f"Markov support: {r['label']}",
+                    f"{r['moves']:,} moves"
+                    + (" (no estimate)" if r["win_probability"] is None else ""),
+                ]
+                for r in fc.get("markov_support", [])
+            ),
         ],
     )
     bt = report["backtest"]
@@ -655,8 +677,9 @@ def render_html(report: Mapping[str, Any]) -> str:
         _section(
             "Forecast backtest",
             svg["backtest"],
-            "As of each date, each method forecast what the deals open then would win; the bars "
-            "compare it with what they actually won within the horizon. Best method first.",
+            "As of each date, each method forecast the amount the deals open then would win "
+            "within the horizon, from their amounts as of that date; the bars compare it with "
+            "what they actually won within the horizon. Best method first.",
             bt_table + forecast_table,
         ),
         _section("Lost reasons", reasons),
@@ -674,6 +697,7 @@ def render_html(report: Mapping[str, Any]) -> str:
         f"({c['won']:,} won, {c['lost']:,} lost, {c['open']:,} open) "
         f"from {c['events']:,} events</p>"
         f'<div class="kpis">{kpi_html}</div>'
+        f"{quality_html(report)}"
         f'<div class="grid">{"".join(sections)}</div>'
         f"<footer>{_e(report['generator'])} · {_e(report['schema'])}</footer>"
         f"</main>{_CHECK_SCRIPT}</body></html>\n"

@@ -171,7 +171,11 @@ def _survival(ax: Any, report: Mapping[str, Any]) -> None:
 
 def _backtest(ax: Any, report: Mapping[str, Any]) -> None:
     bt = report["backtest"]
-    ax.set_title("Forecast backtest")
+    ax.set_title(
+        "Forecast backtest"
+        if bt is None
+        else f"Forecast backtest: amount won within {bt['horizon_days']:g} days"
+    )
     if bt is None:
         ax.text(0.5, 0.5, "Not enough history for a backtest", ha="center", transform=ax.transAxes)
         return

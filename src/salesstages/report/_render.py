@@ -11,6 +11,13 @@ from typing import Any, Final
 
 from .._text import csv_cell, terminal
 from ._build import TEXT_LIMIT
+from ._quality import (
+    amount_win_rate_row,
+    imputed_note,
+    quality_csv_rows,
+    quality_text,
+    stalled_note,
+)
 from ._style import stage_labels
 
 
@@ -90,6 +97,7 @@ def render_text(report: Mapping[str, Any]) -> str:
         + (f" · source {terminal(str(report['source']))}" if report.get("source") else ""),
         f"{c['deals']:,} deals ({c['open']:,} open, {c['won']:,} won, {c['lost']:,} lost) "
         f"from {c['events']:,} events",
+        *quality_text(report),
     ]
     f = report["funnel"]
     parts += [
@@ -98,7 +106,12 @@ def render_text(report: Mapping[str, Any]) -> str:
         table(
             ["stage", "reached", "conversion", "win rate"],
             [
-                [r["label"], f"{r['reached']:,}", _pct(r["conversion_rate"]), _pct(r["win_rate"])]
+                [
+                    r["label"],
+                    f"{r['reached']:,}" + imputed_note(r),
+                    _pct(r["conversion_rate"]),
+                    _pct(r["win_rate"]),
+                ]
                 for r in f["rows"]
             ],
         ),
@@ -156,7 +169,8 @@ def render_text(report: Mapping[str, Any]) -> str:
                     f"{_num(wr['deals']['numerator'])} won of "
                     f"{_num(wr['deals']['denominator'])} closed",
                 ],
-                [
+                amount_win_rate_row(report, _pct(wr["amount"]["rate"]))
+                or [
                     "win rate (amount)",
                     _pct(wr["amount"]["rate"]),
                     f"{_num(wr['amount']['numerator'])} won of {_num(wr['amount']['denominator'])}",
@@ -233,7 +247,7 @@ def render_text(report: Mapping[str, Any]) -> str:
         if len(stalled) > TEXT_LIMIT:
             parts.append(f"… and {len(stalled) - TEXT_LIMIT:,} more (all of them in --format json)")
     else:
-        parts.append("none")
+        parts.append(stalled_note(report))
     reasons = report["lost_reasons"]
     parts += ["", _title("Lost reasons")]
     parts.append(
@@ -263,9 +277,11 @@ def render_text(report: Mapping[str, Any]) -> str:
                     _num(fc["conditional_within_horizon"]),
                     f"the same, won within {_d(fc['horizon_days'])}",
                 ],
+                *_horizon_rows(fc),
             ],
             align="lrl",
         ),
+        *_support_lines(fc),
     ]
     ttc = report["time_to_close"]
     parts += [
@@ -275,7 +291,7 @@ def render_text(report: Mapping[str, Any]) -> str:
         f"({ttc['censored']:,} still open)",
     ]
     bt = report["backtest"]
-    parts += ["", _title("Forecast backtest")]
+    parts += ["", _title("Forecast backtest"), *_backtest_quantity(bt)]
     if bt is None:
         parts.append("not enough history (needs at least two horizons of events)")
     else:
@@ -326,11 +342,14 @@ def _csv_rows(report: Mapping[str, Any]) -> Iterable[tuple[Any, ...]]:
     yield ("report", "", "", "as_of", report["as_of"])
     for k, v in report["counts"].items():
         yield ("counts", "", "", k, v)
+    yield from quality_csv_rows(report)
 
     def funnel(segment: str, rows: Iterable[Mapping[str, Any]]) -> Iterable[tuple[Any, ...]]:
         for r in rows:
             for m in ("reached", "conversion_rate", "win_rate"):
                 yield ("funnel", segment, r["stage"], m, r[m])
+            if "imputed" in r:
+                yield ("funnel", segment, r["stage"], "imputed", r["imputed"])
 
     yield from funnel("", report["funnel"]["rows"])
     for r in report["time_in_stage"]:
@@ -360,6 +379,11 @@ def _csv_rows(report: Mapping[str, Any]) -> Iterable[tuple[Any, ...]]:
     fc = report["forecast"]
     for m in ("weighted", "markov", "conditional", "conditional_within_horizon", "horizon_days"):
         yield ("forecast", "", "", m, fc[m])
+    for m in ("weighted_within_horizon", "markov_within_horizon"):
+        if m in fc:
+            yield ("forecast", "", "", m, fc[m])
+    for r in fc.get("markov_support", []):
+        yield ("markov", "", r["stage"], "moves", r["moves"])
     for r in fc["markov_win_probability"]:
         yield ("markov", "", r["stage"], "win_probability", r["win_probability"])
         yield ("markov", "", r["stage"], "expected_moves", r["expected_moves"])
@@ -406,3 +430,36 @@ def render_csv(report: Mapping[str, Any]) -> str:
     for row in _csv_rows(report):
         writer.writerow(["" if v is None else csv_cell(v) for v in row])
     return buf.getvalue()
+
+
+def _horizon_rows(fc: Mapping[str, Any]) -> list[list[str]]:
+    """The weighted and Markov forecasts of the amount won within the horizon."""
+    if fc.get("weighted_within_horizon") is None:
+        return []
+    within = f"won within {_d(fc['horizon_days'])}"
+    return [
+        ["weighted, horizon", _num(fc["weighted_within_horizon"]), f"weighted, {within}"],
+        ["markov, horizon", _num(fc["markov_within_horizon"]), f"markov, {within}"],
+    ]
+
+
+def _support_lines(fc: Mapping[str, Any]) -> list[str]:
+    """How many observed moves each stage's Markov estimate rests on."""
+    rows = fc.get("markov_support") or []
+    if not rows:
+        return []
+    shown = ", ".join(
+        f"{r['label']} {r['moves']:,}"
+        + (" (no estimate: configured probability used)" if r["win_probability"] is None else "")
+        for r in rows
+    )
+    return [f"Markov support (moves observed out of each stage): {shown}"]
+
+
+def _backtest_quantity(bt: Mapping[str, Any] | None) -> list[str]:
+    """The line under the backtest's title saying what every figure in it is."""
+    if bt is None or not bt.get("quantity"):
+        return []
+    return [
+        f"Every figure: the {bt['quantity']}, forecast (from the amounts known then) or actual."
+    ]

@@ -531,6 +531,8 @@ def win_loss(
     if not by:
         raise ValueError("by must name an attribute, got ''")
     pv = Pivots(events, pipeline, as_of, by=by if attributes == "opened" else None)
+    if attributes == "closing":
+        pv.check_attribute(by, opened=False)
     counts: dict[Hashable | None, list[int]] = {}
     if pv.as_of_us is not None:
         d = pv.deals_with().filter(lambda t: t.outcome != "open")

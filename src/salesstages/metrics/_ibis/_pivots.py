@@ -44,6 +44,8 @@ boolean is not a number).
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
 import threading
 import uuid
@@ -58,7 +60,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from ..._errors import InvalidLogError, SalesStagesError
 from ..._time import to_utc
-from .._common import check_by
+from .._common import check_by, unknown_attribute
 from ._columns import backend_name, from_us, ibis, missing_function, prepare, to_us
 from ._json import reader
 
@@ -272,6 +274,31 @@ class Pivots:
             if scans is not None:
                 scans[memo] = (self.as_of_us, self._fingerprint, self._full)
         self.as_of: datetime | None = None if self.as_of_us is None else from_us(self.as_of_us)
+        if self.by is not None:
+            self.check_attribute(self.by)
+
+    def check_attribute(self, name: str, *, opened: bool = True) -> None:
+        """Raise the pure-Python engine's error when no deal has attribute ``name`` at
+        opening (or, with ``opened`` false, in any ``opened`` or ``updated`` event)."""
+        if self.as_of_us is None:
+            return
+        k = self.kept
+        kinds = (k.kind == "opened") if opened else k.kind.isin(["opened", "updated"])
+        hit = k.filter(kinds & self.json.present(k.data, name)).select("deal_id").limit(1)
+        if self.run(hit, "check"):
+            return
+        known: set[str] = set()
+        sample = self.run(k.filter(kinds).select("data").limit(1000), "sample")
+        if not sample:  # no deal by as_of: nothing to check against (as on events)
+            return
+        for r in sample:
+            data = r["data"]
+            if isinstance(data, str):
+                with contextlib.suppress(ValueError):
+                    data = json.loads(data)
+            if isinstance(data, dict):
+                known.update(str(key) for key in data)
+        raise unknown_attribute(name, known)
 
     # ------------------------------------------------------------ queries
     def run(self, expr: Any, what: str) -> list[dict[str, Any]]:
