@@ -12,6 +12,7 @@ import attrs
 
 from ._errors import DataError, NaiveTimeError, PipelineError, UnknownStageError, typed_faults
 from ._events import EVENT_KINDS
+from ._diagram import dot, main_path_targets
 from ._mermaid import mermaid
 from ._substates import Substate, check_references, substate_table, to_substates
 from ._time import as_utc
@@ -718,13 +719,26 @@ class Pipeline:
         return check(self, events, guards=guards)
 
     # ----------------------------------------------------------------- export
-    def to_mermaid(self) -> str:
+    def to_mermaid(self, main_path: bool = False) -> str:
         """The pipeline as a Mermaid ``stateDiagram-v2``.
 
         Stage names that are not plain identifiers get safe ids and keep their
-        name as the label; entry criteria label the edges into guarded stages.
+        name as the label; entry criteria label the edges into guarded stages
+        (and sub-states). With ``main_path=True`` only the moves to the next
+        open stage, the won and lost exits of the last open stage and the
+        sub-states in order are drawn, so each criterion is written once.
         """
-        return mermaid(self.stages, self.targets)
+        targets = main_path_targets(self) if main_path else self.targets
+        return mermaid(self.stages, targets)
+
+    def to_dot(self, main_path: bool = False) -> str:
+        """The pipeline as a Graphviz ``digraph``, ranked left to right in stage order.
+
+        Entry criteria are written once, under each stage's name (sub-states'
+        criteria beside them). ``main_path`` draws the same edges as in
+        :meth:`to_mermaid`; moves back are dashed.
+        """
+        return dot(self, main_path=main_path)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-, TOML- and YAML-friendly dict that :meth:`from_dict` turns back into
