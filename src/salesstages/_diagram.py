@@ -10,6 +10,7 @@ criteria are written once.
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import pairwise
 from typing import TYPE_CHECKING, Final
 
 from ._text import terminal
@@ -30,7 +31,7 @@ def main_path_targets(pipeline: Pipeline) -> Callable[[str], tuple[str, ...]]:
     opens = [s.name for s in pipeline.open_stages]
     last = opens[-1]
     exits = tuple(s.name for s in pipeline.stages if not s.is_open)
-    path = {a: (b,) for a, b in zip(opens, opens[1:], strict=False)}
+    path: dict[str, tuple[str, ...]] = {a: (b,) for a, b in pairwise(opens)}
     path[last] = exits
 
     def targets(stage: str) -> tuple[str, ...]:
@@ -83,7 +84,7 @@ def dot(pipeline: Pipeline, *, main_path: bool = False) -> str:
     names = [s.name for s in pipeline.stages]
     opens = [s.name for s in pipeline.open_stages]
     chain = [*opens, next(n for n in names if n not in opens)]
-    for a, b in zip(chain, chain[1:], strict=False):
+    for a, b in pairwise(chain):
         lines.append(f"    {_q(a)} -> {_q(b)} [style=invis, weight=100];")
     closed = " ".join(_q(n) for n in names if n not in opens)
     lines.append(f"    {{ rank=same; {closed} }}")
