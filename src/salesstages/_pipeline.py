@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
 import attrs
 
+from ._diagram import dot, main_path_targets
 from ._errors import DataError, NaiveTimeError, PipelineError, UnknownStageError, typed_faults
 from ._events import EVENT_KINDS
-from ._diagram import dot, main_path_targets
 from ._mermaid import mermaid
 from ._substates import Substate, check_references, substate_table, to_substates
 from ._time import as_utc
