@@ -440,3 +440,72 @@ class TestSubstateReached:
         with pytest.raises(TransitionRefused) as info:
             deal.move("b", at=day(1))
         assert "not met: sub-state 'x' of 'a' reached; document 'd' sent." in str(info.value)
+
+
+# --------------------------------------------------------------------------- metrics
+def _funnel_log() -> list[Event]:
+    """Four deals: D1 through delivered, review and signing to won; D2 to review then
+    lost; D3 in proposal without a sub-state; D4 still a lead."""
+    pipeline = proposal_pipeline()
+    d1 = in_proposal(pipeline)
+    for i, sub in enumerate(("delivered", "review", "signing")):
+        d1.enter_substate(sub, at=day(2 + i))
+    d1.win(at=day(5))
+    d2 = pipeline.open_deal("D2", at=T0)
+    d2.move("proposal", at=day(1))
+    d2.enter_substate("review", at=day(2))
+    d2.lose(at=day(3), reason="price")
+    d3 = pipeline.open_deal("D3", at=T0)
+    d3.move("proposal", at=day(1))
+    d4 = pipeline.open_deal("D4", at=T0)
+    return [*d1.events, *d2.events, *d3.events, *d4.events]
+
+
+class TestFunnelBySubstate:
+    """metrics.funnel(..., stage=...) over one stage's sub-states."""
+
+    def test_imputed(self) -> None:
+        """Hand-computed: a skipped sub-state counts as passed when a later one was entered."""
+        from salesstages import metrics
+
+        rows = metrics.funnel(_funnel_log(), proposal_pipeline(), stage="proposal")
+        # D1 tops out at "moved on" (won), D2 at review, D3 entered none, D4 never came
+        # delivered: D1, D2 (imputed) = 2 → review 2 → conversion 2/2 = 1.0
+        # review: D1, D2 = 2 → negotiation: D1 (imputed) = 1 → 1/2 = 0.5
+        # negotiation 1 → signing 1 → 1.0; signing 1 → moved on 1 → 1.0
+        # win rate among D1 (won) and D2 (lost) = 1/2; later rows only D1 = 1.0
+        assert [(r.stage, r.reached, r.conversion_rate, r.win_rate) for r in rows] == [
+            ("delivered", 2, 1.0, 0.5),
+            ("review", 2, 0.5, 0.5),
+            ("negotiation", 1, 1.0, 1.0),
+            ("signing", 1, 1.0, 1.0),
+        ]
+
+    def test_touched(self) -> None:
+        """Under "touched" only the sub-states entered count."""
+        from salesstages import metrics
+
+        rows = metrics.funnel(_funnel_log(), proposal_pipeline(), stage="proposal", skips="touched")
+        # delivered: D1 = 1; review: D1, D2 = 2 → 2/1; negotiation: none → 0/2 = 0.0
+        # signing: D1 = 1 → moved on: D1 = 1 → 1/1
+        assert [(r.stage, r.reached, r.conversion_rate) for r in rows] == [
+            ("delivered", 1, 2.0),
+            ("review", 2, 0.0),
+            ("negotiation", 0, None),
+            ("signing", 1, 1.0),
+        ]
+
+    def test_stage_without_substates(self) -> None:
+        """Asking for a stage without sub-states names the stages that have some."""
+        from salesstages import metrics
+
+        with pytest.raises(ValueError, match="stages with sub-states: proposal"):
+            metrics.funnel(_funnel_log(), proposal_pipeline(), stage="lead")
+
+    def test_substate_durations_still_work(self) -> None:
+        """Sub-state visits and durations keep working with the new rules."""
+        from salesstages import metrics
+
+        visits = metrics.substate_durations(_funnel_log(), proposal_pipeline(), "proposal")
+        assert visits["delivered"].count == 1
+        assert visits["review"].count == 2
