@@ -509,3 +509,17 @@ class TestFunnelBySubstate:
         visits = metrics.substate_durations(_funnel_log(), proposal_pipeline(), "proposal")
         assert visits["delivered"].count == 1
         assert visits["review"].count == 2
+
+
+def test_funnel_by_substate_has_no_ibis_engine() -> None:
+    """On an Ibis table, funnel(stage=...) says it runs on events only, naming what to do."""
+    pytest.importorskip("ibis")
+    from _engines import close_all, duckdb_loader
+    from salesstages import SalesStagesError, metrics
+
+    try:
+        table = duckdb_loader()(_funnel_log())
+        with pytest.raises(SalesStagesError, match=r"has no Ibis engine.*read_parquet"):
+            metrics.funnel(table, proposal_pipeline(), stage="proposal")
+    finally:
+        close_all()
