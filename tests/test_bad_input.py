@@ -347,7 +347,7 @@ class TestDefinitions:
             (_set_stage("rot_after_seconds", -5), "rot_after_seconds"),
             (_set_stage("rot_after_seconds", 10**20), "rot_after_seconds"),
             (_set_stage("rot_after_seconds", "3600"), "rot_after_seconds"),
-            (_set_stage("substates", 5), "malformed"),
+            (_set_stage("substates", 5), "must be a list of names"),
             (_set_stage("entry", {"type": "at_least", "k": "2", "guards": []}), "'k'"),
             (_set_stage("entry", {"type": "all_of", "guards": 7}), "'guards'"),
             (

@@ -24,7 +24,7 @@ def test_demo_plays_every_kind_of_change() -> None:
     store = play_demo(out)
     text = out.getvalue()
     assert (
-        "Cannot move deal 'ACME-1' from 'discovery' to 'formal_proposal': document 'proposal' has not been sent"
+        "Cannot move deal 'ACME-1' from 'discovery' to 'formal_proposal': not met: document 'proposal' sent."
         in text
     )
     assert (

@@ -351,7 +351,7 @@ def test_diagram_formats(run: Runner) -> None:
     _, dot, _ = run("diagram", "-p", "inbound_b2b", "-f", "dot")
     assert dot.startswith('digraph "inbound_b2b" {')
     assert '"formal_proposal" -> "closed_won";' in dot
-    assert '"evaluation" -> "discovery" [style=dashed];' in dot
+    assert '"evaluation" -> "discovery" [constraint=false, style=dashed];' in dot
     assert dot.rstrip().endswith("}")
     _, js, _ = run("diagram", "-p", "inbound_b2b", "-f", "json")
     assert Pipeline.from_dict(json.loads(js)) == inbound_b2b()

@@ -118,8 +118,8 @@ class TestMove:
         with pytest.raises(TransitionRefused) as info:
             deal.move("discovery", at=day(1))
         assert str(info.value) == (
-            "Cannot move deal 'D1' from 'lead' to 'discovery': meeting 'discovery' has not "
-            "been booked; allowed next: discovery, proposal, closed_won, closed_lost."
+            "Cannot move deal 'D1' from 'lead' to 'discovery': not met: meeting 'discovery' "
+            "booked and accepted by prospect and rep. Allowed next: closed_won, closed_lost."
         )
         assert info.value.verdict == verdict
         assert len(deal.events) == 2
@@ -131,7 +131,7 @@ class TestMove:
         deal = p.open_deal("D1", at=T0)
         verdict = deal.can_move("proposal")
         assert verdict.reasons == (
-            "the pipeline does not allow moving from 'lead' to 'proposal'; allowed next: discovery, closed_lost",
+            "the pipeline does not allow moving from 'lead' to 'proposal'",
             "document 'proposal' has not been sent",
         )
 
@@ -228,7 +228,7 @@ class TestClosing:
         """reopen(to=...) goes to another open stage, checking its criteria."""
         deal = pipeline.open_deal("D1", at=T0)
         deal.lose(at=day(1), reason="timing")
-        with pytest.raises(TransitionRefused, match="document 'proposal' has not been sent"):
+        with pytest.raises(TransitionRefused, match="not met: document 'proposal' sent"):
             deal.reopen(at=day(2), to="proposal")
         deal.reopen(at=day(2), to="lead")
         assert deal.stage == "lead"

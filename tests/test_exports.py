@@ -68,6 +68,8 @@ CONTRACT_NAMES = {
 }
 #: Section 11 (living inside an application); PostgresStore comes with its own branch.
 SECTION_11_NAMES = {"HandlerError"}
+#: Section 13 (sub-states as real states).
+SECTION_13_NAMES = {"Substate", "substate_reached"}
 
 
 def test_all_is_sorted_and_unique() -> None:
@@ -90,6 +92,12 @@ def test_section_11_names_are_exported() -> None:
     """The names section 11 of the contract adds are exported at top level."""
     assert set(salesstages.__all__) >= SECTION_11_NAMES
     assert issubclass(salesstages.HandlerError, salesstages.SalesStagesError)
+
+
+def test_section_13_names_are_exported() -> None:
+    """The names section 13 of the contract adds are exported at top level and in guards."""
+    assert set(salesstages.__all__) >= SECTION_13_NAMES
+    assert salesstages.substate_reached is salesstages.guards.substate_reached
 
 
 def test_public_names_have_docstrings() -> None:

@@ -14,18 +14,34 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from _helpers import T0, small_pipeline
-from salesstages import Deal, Pipeline, Stage, TransitionRefused
+from salesstages import (
+    Deal,
+    Pipeline,
+    Stage,
+    Substate,
+    TransitionRefused,
+    activity,
+    substate_reached,
+)
 from salesstages._machine import live_machine, move_trigger, substate_trigger
 
 
 @st.composite
 def pipelines(draw: st.DrawFn) -> Pipeline:
-    """Small pipelines with random flags, sub-states and several closed stages."""
+    """Small pipelines with random flags, sub-states (some with entry criteria, some
+    allowing regress) and several closed stages."""
     n_open = draw(st.integers(1, 5))
     stages = []
     for i in range(n_open):
-        subs = draw(st.sampled_from([(), ("x",), ("x", "y", "z")]))
-        stages.append(Stage(f"s_{i}", substates=subs))
+        subs: tuple[str | Substate, ...] = draw(st.sampled_from([(), ("x",), ("x", "y", "z")]))
+        if len(subs) == 3 and draw(st.booleans()):
+            # y needs x reached first, z needs an activity
+            subs = (
+                "x",
+                Substate("y", entry=substate_reached(f"s_{i}", "x")),
+                Substate("z", entry=activity("act1")),
+            )
+        stages.append(Stage(f"s_{i}", substates=subs, substate_regress=draw(st.booleans())))
     stages += [Stage(f"won_{i}", outcome="won") for i in range(draw(st.integers(1, 2)))]
     stages += [Stage(f"lost_{i}", outcome="lost") for i in range(draw(st.integers(1, 2)))]
     return Pipeline(
@@ -86,9 +102,14 @@ def test_machine_and_table_agree(pipeline: Pipeline, steps: list[tuple[str, int,
                 stage, target.name
             ), (deal.state, target.name)
         for sub in ("x", "y", "z"):
-            assert machine.can_fire(deal.state, substate_trigger(stage, sub)) == (
-                sub in pipeline.stage(stage).substates
-            )
+            order_ok = sub in pipeline.substate_targets(stage, deal.substate)
+            assert machine.can_fire(deal.state, substate_trigger(stage, sub)) == order_ok
+            verdict = deal.can_enter_substate(sub)
+            if not order_ok:
+                assert not verdict.ok
+            elif sub in pipeline.stage(stage).substates:
+                entry = pipeline.stage(stage).substate(sub).entry
+                assert verdict.ok == (entry is None or bool(entry(deal.view())))
         before_events, before_state = deal.events, deal.state
         try:
             apply(deal, op, k, at)
@@ -98,7 +119,7 @@ def test_machine_and_table_agree(pipeline: Pipeline, steps: list[tuple[str, int,
         else:
             assert len(deal.events) == len(before_events) + 1
         assert pipeline.replay(deal.events)["D"] == deal
-        assert pipeline.check(deal.events) == []
+        assert pipeline.check(deal.events, guards=True) == []
 
 
 @settings(max_examples=100, deadline=None)

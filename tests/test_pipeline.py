@@ -62,7 +62,7 @@ class TestStageValidation:
 
     def test_substates_as_string(self) -> None:
         """A bare string is not taken as a sequence of one-letter sub-states."""
-        with pytest.raises(PipelineError, match="not the string"):
+        with pytest.raises(PipelineError, match="not the single"):
             Stage("p", substates="review")
 
     @pytest.mark.parametrize("p", [-0.1, 1.01, True, "0.5", float("nan")])

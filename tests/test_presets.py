@@ -53,7 +53,7 @@ def test_inbound_walkthrough() -> None:
     assert refused.reasons == ("meeting 'discovery' has not been accepted by prospect",)
     deal.record("meeting_accepted", at=day(2), meeting="discovery", party="prospect")
     deal.move("discovery", at=day(2))
-    with pytest.raises(TransitionRefused, match="document 'proposal' has not been sent"):
+    with pytest.raises(TransitionRefused, match="not met: document 'proposal' sent"):
         deal.move("formal_proposal", at=day(3))
     deal.record("document_sent", at=day(9), document="proposal")
     deal.move("formal_proposal", at=day(9))

@@ -25,7 +25,7 @@ from ._errors import (
     UnknownStageError,
 )
 from ._events import Event
-from ._pipeline import Pipeline, Stage
+from ._pipeline import Pipeline, Stage, Substate
 from ._replay import Problem
 from ._stores import (
     EventStore,
@@ -47,6 +47,7 @@ from .guards import (
     guard,
     meeting_accepted,
     not_,
+    substate_reached,
 )
 
 __version__ = "0.1.0"
@@ -73,6 +74,7 @@ __all__ = [
     "SqliteStore",
     "Stage",
     "StoreUnavailableError",
+    "Substate",
     "TransitionRefused",
     "UnknownDealError",
     "UnknownStageError",
@@ -86,6 +88,7 @@ __all__ = [
     "guard",
     "meeting_accepted",
     "not_",
+    "substate_reached",
 ]
 
 

@@ -22,6 +22,7 @@ from ._errors import (
 from ._events import Event, freeze_data
 from ._machine import live_machine, move_trigger, substate_trigger
 from ._pipeline import SEPARATOR
+from ._refusal import allowed_sentence, refusal_message, requirements
 from ._time import to_utc
 from ._values import attribute_data, json_data
 from .guards import DealView, Verdict, _Prefix, evaluate
@@ -178,35 +179,46 @@ class Deal:
         with self._lock_of():
             return self._verdict(target.name)
 
-    def _verdict(self, to: str) -> Verdict:
+    def _graph_reasons(self, to: str) -> list[str]:
         pipeline = self.pipeline
         current = self.stage
-        reasons: list[str] = []
         if pipeline.stage(current).outcome == "won":
-            reasons.append(f"the deal is closed won ({current!r}); nothing leaves a won stage")
-        elif not pipeline.allowed(current, to):
-            allowed = pipeline.targets(current)
+            return [f"the deal is closed won ({current!r}); nothing leaves a won stage"]
+        if not pipeline.allowed(current, to):
             if to == current:
-                reasons.append(f"the deal is already in {to!r}")
-            else:
-                reasons.append(
-                    f"the pipeline does not allow moving from {current!r} to {to!r}; "
-                    + (f"allowed next: {', '.join(allowed)}" if allowed else "no move is allowed")
-                )
-        entry = pipeline.stage(to).entry
+                return [f"the deal is already in {to!r}"]
+            return [f"the pipeline does not allow moving from {current!r} to {to!r}"]
+        return []
+
+    def _verdict(self, to: str) -> Verdict:
+        reasons = self._graph_reasons(to)
+        entry = self.pipeline.stage(to).entry
         if entry is not None:
             verdict = evaluate(entry, self.view())
             if not verdict.ok:
                 reasons.extend(verdict.reasons or (f"the entry criteria of {to!r} do not hold",))
         return Verdict(False, tuple(reasons)) if reasons else Verdict.yes()
 
+    def _refuse_move(self, action: str, to: str, verdict: Verdict) -> TransitionRefused:
+        """The refusal of a move into ``to``: the graph's reason, the unmet criteria as
+        requirements, then (in its own sentence) the moves that would pass now."""
+        entry = self.pipeline.stage(to).entry
+        unmet = requirements(entry, self.view()) if entry is not None else []
+        allowed: str | None = None
+        if self.outcome != "won":
+            passing = [
+                t for t in self.pipeline.targets(self.stage) if t != to and self._verdict(t).ok
+            ]
+            allowed = allowed_sentence("move", passing)
+        message = refusal_message(action, self._graph_reasons(to), unmet, allowed)
+        return TransitionRefused(message, verdict)
+
     def _refuse(self, action: str, verdict: Verdict, *, hint: bool = True) -> TransitionRefused:
-        message = f"Cannot {action}: " + "; ".join(verdict.reasons)
-        if hint and not any("allowed next" in r for r in verdict.reasons):
-            allowed = self.pipeline.targets(self.stage)
-            if allowed:
-                message += f"; allowed next: {', '.join(allowed)}"
-        return TransitionRefused(message + ".", verdict)
+        allowed: str | None = None
+        if hint and self.outcome != "won":
+            passing = [t for t in self.pipeline.targets(self.stage) if self._verdict(t).ok]
+            allowed = allowed_sentence("move", passing)
+        return TransitionRefused(refusal_message(action, verdict.reasons, (), allowed), verdict)
 
     def _check_time(self, at: datetime, source: str = "") -> datetime:
         last = self._events[-1].at if self._events else None
@@ -371,31 +383,96 @@ class Deal:
             payload = {"reason": reason, **payload}
         verdict = self._verdict(target.name)
         if not verdict.ok:
-            raise self._refuse(f"move deal {self.id!r} from {self.stage!r} to {to!r}", verdict)
+            raise self._refuse_move(
+                f"move deal {self.id!r} from {self.stage!r} to {to!r}", target.name, verdict
+            )
         return self._enter(target.name, when, payload)
 
+    def can_enter_substate(self, name: str) -> Verdict:
+        """Whether the deal may enter sub-state ``name`` of its current stage now.
+
+        The sub-state must belong to the current stage, come after the current
+        sub-state (skipping is fine; an earlier one only with the stage's
+        ``substate_regress=True``; never the current one again), and its entry
+        criteria must hold. The reasons list everything that stands in the way.
+        """
+        with self._lock_of():
+            return self._substate_verdict(name)
+
+    def _substate_reasons(self, name: str) -> list[str]:
+        stage = self.pipeline.stage(self.stage)
+        if name not in stage.substates:
+            if stage.substates:
+                return [
+                    f"stage {stage.name!r} has no sub-state {name!r}; its sub-states: "
+                    + ", ".join(stage.substates)
+                ]
+            return [f"stage {stage.name!r} has no sub-states (asked for {name!r})"]
+        current = self.substate
+        if name in self.pipeline.substate_targets(stage.name, current):
+            return []
+        if name == current:
+            return [f"the deal is already in sub-state {name!r}"]
+        return [
+            f"sub-state {name!r} comes before the current sub-state {current!r} of "
+            f"{stage.name!r}, and the stage does not allow going back (substate_regress=False)"
+        ]
+
+    def _substate_verdict(self, name: str) -> Verdict:
+        reasons = self._substate_reasons(name)
+        stage = self.pipeline.stage(self.stage)
+        if name in stage.substates:
+            entry = stage.substate(name).entry
+            if entry is not None:
+                verdict = evaluate(entry, self.view())
+                if not verdict.ok:
+                    reasons.extend(
+                        verdict.reasons
+                        or (f"the entry criteria of sub-state {name!r} do not hold",)
+                    )
+        return Verdict(False, tuple(reasons)) if reasons else Verdict.yes()
+
     def enter_substate(self, name: str, *, at: datetime | None = None) -> Event:
-        """Enter sub-state ``name`` of the current stage (``at=None``: the pipeline's clock)."""
+        """Enter sub-state ``name`` of the current stage (``at=None``: the pipeline's clock).
+
+        Raises:
+            TransitionRefused: :meth:`can_enter_substate` is false (an unknown
+                sub-state, the current one again, an earlier one without
+                ``substate_regress``, or unmet entry criteria); nothing is
+                recorded.
+        """
         return self._run(lambda: self._enter_substate(name, at))
 
     def _enter_substate(self, name: str, at: datetime | None) -> Event:
         when = self._when(at)
         stage = self.pipeline.stage(self.stage)
-        if name not in stage.substates:
-            if stage.substates:
-                reason = (
-                    f"stage {stage.name!r} has no sub-state {name!r}; its sub-states: "
-                    + ", ".join(stage.substates)
-                )
-            else:
-                reason = f"stage {stage.name!r} has no sub-states (asked for {name!r})"
-            raise self._refuse(
-                f"enter sub-state {name!r} for deal {self.id!r}", Verdict.no(reason), hint=False
-            )
+        verdict = self._substate_verdict(name)
+        if not verdict.ok:
+            raise self._refuse_substate(name, verdict)
         event = self._make("substate_entered", when, stage=stage.name, name=name)
         self._append([event])
         self._fire(substate_trigger(stage.name, name))
         return event
+
+    def _refuse_substate(self, name: str, verdict: Verdict) -> TransitionRefused:
+        action = f"enter sub-state {name!r} for deal {self.id!r}"
+        stage = self.pipeline.stage(self.stage)
+        if name not in stage.substates:
+            return TransitionRefused(refusal_message(action, verdict.reasons, (), None), verdict)
+        entry = stage.substate(name).entry
+        unmet = requirements(entry, self.view()) if entry is not None else []
+        passing = [
+            sub
+            for sub in self.pipeline.substate_targets(stage.name, self.substate)
+            if sub != name and self._substate_verdict(sub).ok
+        ]
+        message = refusal_message(
+            action,
+            self._substate_reasons(name),
+            unmet,
+            allowed_sentence("sub-state", passing),
+        )
+        return TransitionRefused(message, verdict)
 
     def _closed_stage(self, stage: str | None, outcome: str) -> str:
         if stage is None:
@@ -423,7 +500,7 @@ class Deal:
         payload = json_data(data, "win()") if data else None
         verdict = self._verdict(to)
         if not verdict.ok:
-            raise self._refuse(f"win deal {self.id!r} ({self.stage!r} to {to!r})", verdict)
+            raise self._refuse_move(f"win deal {self.id!r} ({self.stage!r} to {to!r})", to, verdict)
         return self._enter(to, when, payload)
 
     def lose(
@@ -445,7 +522,9 @@ class Deal:
         payload = json_data(data, "lose()") if data else {}
         verdict = self._verdict(to)
         if not verdict.ok:
-            raise self._refuse(f"lose deal {self.id!r} ({self.stage!r} to {to!r})", verdict)
+            raise self._refuse_move(
+                f"lose deal {self.id!r} ({self.stage!r} to {to!r})", to, verdict
+            )
         return self._enter(to, when, {"reason": reason, **payload})
 
     def reopen(self, *, at: datetime | None = None, to: str | None = None, **data: Any) -> Event:
@@ -473,7 +552,7 @@ class Deal:
         payload = json_data(data, "reopen()") if data else None
         verdict = self._verdict(target)
         if not verdict.ok:
-            raise self._refuse(f"reopen deal {self.id!r} into {target!r}", verdict)
+            raise self._refuse_move(f"reopen deal {self.id!r} into {target!r}", target, verdict)
         return self._enter(target, when, payload)
 
     def _check_not_won(self, action: str) -> None:

@@ -5,6 +5,15 @@ deal); instead each call fires ``machine.trigger_event(deal, trigger)`` on a
 machine built once per pipeline, under a lock because transitions' HSM is not
 thread-safe. Sub-states are nested states, named ``stage/substate`` with our own
 separator so that stage names may contain underscores.
+
+Sub-states are real states with their own triggers: ``sub:<stage>/<sub>`` is
+defined from the bare stage (a deal in no sub-state yet) and from each
+sub-state the order allows (the earlier ones, and with ``substate_regress``
+the later ones too), never from the target itself. transitions lets a trigger
+defined on a parent fire from its children, so the trigger from the bare stage
+carries a condition that the model is in the stage itself, not in one of its
+sub-states. Entry criteria are checked by the deal before it fires, as for
+stage moves (the machine has no view of the deal's log).
 """
 
 from __future__ import annotations
@@ -63,12 +72,29 @@ def build_machine(pipeline: Pipeline, *, initial: str | None = None) -> Hierarch
         if sources:
             machine.add_transition(move_trigger(target.name), sources, target.name)
         for sub in target.substates:
-            machine.add_transition(
-                substate_trigger(target.name, sub),
-                target.name,
-                f"{target.name}{SEPARATOR}{sub}",
-            )
+            trigger = substate_trigger(target.name, sub)
+            dest = f"{target.name}{SEPARATOR}{sub}"
+            machine.add_transition(trigger, target.name, dest, conditions=[_InStage(target.name)])
+            sources = [
+                f"{target.name}{SEPARATOR}{current}"
+                for current in target.substates
+                if sub in pipeline.substate_targets(target.name, current)
+            ]
+            if sources:
+                machine.add_transition(trigger, sources, dest)
     return machine
+
+
+class _InStage:
+    """Condition: the model is in ``stage`` itself, not in one of its sub-states."""
+
+    __slots__ = ("stage",)
+
+    def __init__(self, stage: str) -> None:
+        self.stage = stage
+
+    def __call__(self, event: Any) -> bool:
+        return bool(event.model.state == self.stage)
 
 
 class LiveMachine:

@@ -23,6 +23,8 @@ class _Stage(Protocol):
     @property
     def substates(self) -> tuple[str, ...]: ...
     @property
+    def substate_specs(self) -> tuple[Any, ...]: ...
+    @property
     def entry(self) -> Any: ...
     @property
     def outcome(self) -> str: ...
@@ -42,25 +44,28 @@ def mermaid(stages: Sequence[_Stage], targets: Callable[[str], Sequence[str]]) -
         if s.substates:
             sid = ids[s.name]
             sub_ids = [f"{sid}__{_mermaid_id(sub)}_{i}" for i, sub in enumerate(s.substates)]
+            labels = [_edge_label(sub.entry) for sub in s.substate_specs]
             lines.append(f"    state {sid} {{")
-            lines.append(f"        [*] --> {sub_ids[0]}")
-            for sub, sub_id in zip(s.substates, sub_ids, strict=True):
-                lines.append(f'        state "{_mermaid_text(sub)}" as {sub_id}')
-            for a, b in itertools.pairwise(sub_ids):
-                lines.append(f"        {a} --> {b}")
+            lines.append(f"        [*] --> {sub_ids[0]}{labels[0]}")
+            for sub, sub_id in zip(s.substate_specs, sub_ids, strict=True):
+                lines.append(f'        state "{_mermaid_text(sub.label or sub.name)}" as {sub_id}')
+            for (a, b), label in zip(itertools.pairwise(sub_ids), labels[1:], strict=True):
+                lines.append(f"        {a} --> {b}{label}")
             lines.append("    }")
     lines.append(f"    [*] --> {ids[stages[0].name]}")
     for s in stages:
         for t in targets(s.name):
-            target = by_name[t]
-            label = ""
-            if target.entry is not None:
-                label = f" : {_mermaid_text(_describe(target.entry))}"
+            label = _edge_label(by_name[t].entry)
             lines.append(f"    {ids[s.name]} --> {ids[t]}{label}")
     for s in [s for s in stages if s.outcome == "won"] + [s for s in stages if s.outcome == "lost"]:
         if not targets(s.name):
             lines.append(f"    {ids[s.name]} --> [*]")
     return "\n".join(lines) + "\n"
+
+
+def _edge_label(entry: Any) -> str:
+    """`` : <criteria>`` for an edge into something guarded, else nothing."""
+    return "" if entry is None else f" : {_mermaid_text(_describe(entry))}"
 
 
 def _mermaid_id(name: str) -> str:

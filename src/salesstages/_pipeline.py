@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
 import attrs
 
+from ._diagram import dot, main_path_targets
 from ._errors import DataError, NaiveTimeError, PipelineError, UnknownStageError, typed_faults
 from ._events import EVENT_KINDS
 from ._mermaid import mermaid
+from ._substates import Substate, check_references, substate_table, to_substates
 from ._time import as_utc
 from .guards import GuardLike, _guard_to_dict, guard_from_dict
 
@@ -22,7 +24,16 @@ if TYPE_CHECKING:
     from ._replay import Problem
     from ._stores import EventStore
 
-__all__ = ["SEPARATOR", "Clock", "Handler", "Outcome", "Pipeline", "Stage", "Subscription"]
+__all__ = [
+    "SEPARATOR",
+    "Clock",
+    "Handler",
+    "Outcome",
+    "Pipeline",
+    "Stage",
+    "Subscription",
+    "Substate",
+]
 
 Outcome: TypeAlias = Literal["open", "won", "lost"]
 #: A zero-argument callable returning the current time as an aware datetime.
@@ -48,13 +59,7 @@ def _check_name(what: str, name: object) -> str:
     return name
 
 
-def _to_substates(value: Iterable[str]) -> tuple[str, ...]:
-    if isinstance(value, str):
-        raise PipelineError(f"substates must be a sequence of names, not the string {value!r}")
-    return tuple(value)
-
-
-@attrs.frozen
+@attrs.frozen(init=False)
 class Stage:
     """One stage of a pipeline.
 
@@ -62,19 +67,53 @@ class Stage:
         name: Unique identifier, for example ``"formal_proposal"``.
         label: Human-readable name (defaults to ``name``).
         entry: The entry criteria, a guard (see :mod:`salesstages.guards`).
-        substates: Ordered sub-states of an open stage.
+        substates: Ordered sub-states of an open stage: names or
+            :class:`Substate` objects (which may carry their own entry criteria).
+        substate_regress: Allow a deal to go back to an earlier sub-state of
+            the stage (by default it may only go forward, skipping being fine).
         probability: Chance of winning from this stage, in [0, 1].
         rot_after: Idle time after which an open deal here counts as stalled.
         outcome: ``"open"``, ``"won"`` or ``"lost"``.
+
+    Attributes:
+        substates: The sub-states' names, in order.
+        substate_specs: The sub-states as :class:`Substate` objects, in order.
     """
 
     name: str
-    label: str | None = attrs.field(default=None, kw_only=True)
-    entry: GuardLike | None = attrs.field(default=None, kw_only=True)
-    substates: tuple[str, ...] = attrs.field(default=(), kw_only=True, converter=_to_substates)
-    probability: float | None = attrs.field(default=None, kw_only=True)
-    rot_after: timedelta | None = attrs.field(default=None, kw_only=True)
-    outcome: Outcome = attrs.field(default="open", kw_only=True)
+    label: str | None
+    entry: GuardLike | None
+    substates: tuple[str, ...]
+    substate_specs: tuple[Substate, ...]
+    substate_regress: bool
+    probability: float | None
+    rot_after: timedelta | None
+    outcome: Outcome
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        label: str | None = None,
+        entry: GuardLike | None = None,
+        substates: Iterable[str | Substate] = (),
+        substate_regress: bool = False,
+        probability: float | None = None,
+        rot_after: timedelta | None = None,
+        outcome: Outcome = "open",
+    ) -> None:
+        specs = to_substates(str(name), substates)
+        self.__attrs_init__(
+            name,
+            label,
+            entry,
+            tuple(sub.name for sub in specs),
+            specs,
+            substate_regress,
+            probability,
+            rot_after,
+            outcome,
+        )
 
     def __attrs_post_init__(self) -> None:
         _check_name("stage", self.name)
@@ -93,6 +132,11 @@ class Stage:
             raise PipelineError(
                 f"stage {self.name!r} is a closed ({self.outcome}) stage and cannot have "
                 "sub-states; only open stages have sub-states"
+            )
+        if not isinstance(self.substate_regress, bool):
+            raise PipelineError(
+                f"stage {self.name!r}: substate_regress must be True or False, "
+                f"got {self.substate_regress!r}"
             )
         seen: set[str] = set()
         for sub in self.substates:
@@ -125,6 +169,16 @@ class Stage:
         """True for an open (not closed) stage."""
         return self.outcome == "open"
 
+    def substate(self, name: str) -> Substate:
+        """The sub-state called ``name``; raises :class:`UnknownStageError`."""
+        for sub in self.substate_specs:
+            if sub.name == name:
+                return sub
+        known = ", ".join(self.substates) if self.substates else "none"
+        raise UnknownStageError(
+            f"stage {self.name!r} has no sub-state {name!r}; its sub-states: {known}"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON/TOML/YAML-friendly dict (keys whose value is unset are left out)."""
         d: dict[str, Any] = {"name": self.name}
@@ -135,7 +189,9 @@ class Stage:
         if self.entry is not None:
             d["entry"] = _guard_to_dict(self.entry)
         if self.substates:
-            d["substates"] = list(self.substates)
+            d["substates"] = [sub.to_dict() for sub in self.substate_specs]
+        if self.substate_regress:
+            d["substate_regress"] = True
         if self.probability is not None:
             d["probability"] = self.probability
         if self.rot_after is not None:
@@ -154,6 +210,7 @@ class Stage:
             "outcome",
             "entry",
             "substates",
+            "substate_regress",
             "probability",
             "rot_after_seconds",
         }
@@ -170,12 +227,24 @@ class Stage:
                 f"and at most {_MAX_ROT_SECONDS:,} (about 2.7 million years), got {rot!r}"
             )
         entry = d.get("entry")
+        subs = d.get("substates", ())
+        if not isinstance(subs, list | tuple):
+            raise PipelineError(
+                f"stage {d['name']!r}: 'substates' must be a list of names or sub-state "
+                f"mappings, got {subs!r}"
+            )
+        regress = d.get("substate_regress", False)
+        if not isinstance(regress, bool):
+            raise PipelineError(
+                f"stage {d['name']!r}: 'substate_regress' must be true or false, got {regress!r}"
+            )
         return cls(
             d["name"],
             label=d.get("label"),
             outcome=d.get("outcome", "open"),
             entry=guard_from_dict(entry) if entry is not None else None,
-            substates=tuple(d.get("substates", ())),
+            substates=tuple(Substate.from_dict(sub) for sub in subs),
+            substate_regress=regress,
             probability=d.get("probability"),
             rot_after=timedelta(seconds=rot) if rot is not None else None,
         )
@@ -274,6 +343,7 @@ class Pipeline:
         "_machine",
         "_next",
         "_subscriptions",
+        "_subtargets",
         "_targets",
         "allow_regress",
         "allow_reopen",
@@ -336,6 +406,12 @@ class Pipeline:
             s.name: (opens[i + 1].name if i + 1 < len(opens) else None) for i, s in enumerate(opens)
         }
         self._check_reachability()
+        check_references(self)
+        #: For each stage, and each current sub-state (None: none yet), the
+        #: sub-states a deal may enter.
+        self._subtargets: dict[str, dict[str | None, frozenset[str]]] = {
+            s.name: substate_table(s) for s in stage_list if s.substates
+        }
 
     # ----------------------------------------------------------------- validation
     def _validate_stages(self) -> None:
@@ -487,6 +563,15 @@ class Pipeline:
         self.stage(to_stage)
         return to_stage in self._targets[from_stage]
 
+    def substate_targets(self, stage: str, current: str | None = None) -> tuple[str, ...]:
+        """The sub-states of ``stage`` a deal in sub-state ``current`` (``None``: in
+        none yet) may enter, in order; entry criteria are not looked at."""
+        table = self._subtargets.get(self.stage(stage).name)
+        if table is None:
+            return ()
+        allowed = table.get(current, frozenset())
+        return tuple(sub for sub in self._by_name[stage].substates if sub in allowed)
+
     def targets(self, from_stage: str) -> tuple[str, ...]:
         """Every stage the graph allows a move to from ``from_stage``, in pipeline order."""
         self.stage(from_stage)
@@ -634,13 +719,26 @@ class Pipeline:
         return check(self, events, guards=guards)
 
     # ----------------------------------------------------------------- export
-    def to_mermaid(self) -> str:
+    def to_mermaid(self, main_path: bool = False) -> str:
         """The pipeline as a Mermaid ``stateDiagram-v2``.
 
         Stage names that are not plain identifiers get safe ids and keep their
-        name as the label; entry criteria label the edges into guarded stages.
+        name as the label; entry criteria label the edges into guarded stages
+        (and sub-states). With ``main_path=True`` only the moves to the next
+        open stage, the won and lost exits of the last open stage and the
+        sub-states in order are drawn, so each criterion is written once.
         """
-        return mermaid(self.stages, self.targets)
+        targets = main_path_targets(self) if main_path else self.targets
+        return mermaid(self.stages, targets)
+
+    def to_dot(self, main_path: bool = False) -> str:
+        """The pipeline as a Graphviz ``digraph``, ranked left to right in stage order.
+
+        Entry criteria are written once, under each stage's name (sub-states'
+        criteria beside them). ``main_path`` draws the same edges as in
+        :meth:`to_mermaid`; moves back are dashed.
+        """
+        return dot(self, main_path=main_path)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-, TOML- and YAML-friendly dict that :meth:`from_dict` turns back into

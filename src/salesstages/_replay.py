@@ -60,7 +60,7 @@ _SEQ = attrgetter("seq")
 class _Fold:
     """The compiled rules, shared by every deal of one replay."""
 
-    __slots__ = ("check_guards", "open", "pipeline", "substates", "targets", "won")
+    __slots__ = ("check_guards", "open", "pipeline", "substates", "subtargets", "targets", "won")
 
     def __init__(self, pipeline: Pipeline, check_guards: bool = False) -> None:
         self.pipeline = pipeline
@@ -68,6 +68,7 @@ class _Fold:
         self.open = frozenset(s.name for s in pipeline.open_stages)
         self.won = frozenset(s.name for s in pipeline.won_stages)
         self.substates = {s.name: frozenset(s.substates) for s in pipeline.stages}
+        self.subtargets = pipeline._subtargets
         self.check_guards = check_guards
 
     def run(
@@ -139,6 +140,20 @@ class _Fold:
                 elif e.name not in substates[stage]:
                     rule = "substate"
                     message = f"{e.name!r} is not a sub-state of {stage!r}"
+                elif e.name not in self.subtargets[stage][sub]:
+                    rule = "substate_order"
+                    message = (
+                        f"sub-state {e.name!r} entered again"
+                        if e.name == sub
+                        else f"sub-state {e.name!r} comes before the current sub-state {sub!r} "
+                        f"of {stage!r}, which does not allow going back (substate_regress=False)"
+                    )
+                elif self.check_guards:
+                    message = self._substate_guard_message(
+                        deal_id, stage, sub, attributes, good, e.name
+                    )
+                    if message:
+                        rule = "entry_criteria"
             elif kind == "opened":
                 rule, message = "duplicate_opened", "a second 'opened' event"
             elif kind != "activity" and kind != "updated":
@@ -203,6 +218,32 @@ class _Fold:
             events=events,
             attributes=attributes,
             lost_from=lost_from,
+        )
+
+    def _substate_guard_message(
+        self,
+        deal_id: str,
+        stage: str,
+        sub: str | None,
+        attributes: dict[str, Any],
+        events: list[Event],
+        name: str,
+    ) -> str:
+        entry = self.pipeline.stage(stage).substate(name).entry
+        if entry is None:
+            return ""
+        view = DealView(
+            id=deal_id,
+            stage=stage,
+            substate=sub,
+            attributes=dict(attributes),
+            events=tuple(events),
+        )
+        verdict = evaluate(entry, view)
+        if verdict.ok:
+            return ""
+        return f"entry criteria of sub-state {name!r} of {stage!r} did not hold: " + "; ".join(
+            verdict.reasons
         )
 
     def _guard_message(

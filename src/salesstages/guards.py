@@ -39,6 +39,7 @@ __all__ = [
     "guard_from_dict",
     "meeting_accepted",
     "not_",
+    "substate_reached",
 ]
 
 
@@ -139,11 +140,34 @@ def _seq(event: Event) -> int:
 
 @attrs.frozen
 class Step:
-    """Something that would help satisfy a guard: an activity to record or a field to set."""
+    """Something that would help satisfy a guard: an activity to record, a field to
+    set or a sub-state to enter.
 
-    kind: str  # "activity" | "field"
+    ``kind`` is ``"activity"`` (record activity ``name`` with ``data``),
+    ``"field"`` (set attribute ``name`` to a non-empty value) or ``"substate"``
+    (enter sub-state ``name`` of stage ``data["stage"]``). Build them with
+    :meth:`Step.activity` and :meth:`Step.field`; a custom guard lists them in
+    ``@guard(..., satisfied_by=...)`` so that :mod:`salesstages.testing` can
+    satisfy it.
+    """
+
+    kind: str  # "activity" | "field" | "substate"
     name: str
     data: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
+
+    @classmethod
+    def activity(cls, name: str, **data: Any) -> Step:
+        """Record activity ``name`` with ``data``."""
+        if not isinstance(name, str) or not name:
+            raise PipelineError(f"Step.activity() needs an activity name, got {name!r}")
+        return cls("activity", name, data)
+
+    @classmethod
+    def field(cls, name: str) -> Step:
+        """Set deal attribute ``name`` to a non-empty value."""
+        if not isinstance(name, str) or not name:
+            raise PipelineError(f"Step.field() needs an attribute name, got {name!r}")
+        return cls("field", name)
 
 
 @runtime_checkable
@@ -429,9 +453,36 @@ class _Not:
 
 
 @attrs.frozen
+class _SubstateReached:
+    stage: str
+    substate: str
+
+    @property
+    def description(self) -> str:
+        return f"sub-state {self.substate!r} of {self.stage!r} reached"
+
+    def __call__(self, deal: DealView) -> Verdict:
+        for event in deal.events:
+            if (
+                event.kind == "substate_entered"
+                and event.stage == self.stage
+                and event.name == self.substate
+            ):
+                return _YES
+        return Verdict.no(f"sub-state {self.substate!r} of {self.stage!r} has not been reached")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "substate_reached", "stage": self.stage, "substate": self.substate}
+
+    def steps(self) -> tuple[Step, ...]:
+        return (Step("substate", self.substate, {"stage": self.stage}),)
+
+
+@attrs.frozen
 class _FunctionGuard:
     fn: Callable[[DealView], bool] = attrs.field(eq=False)
     description: str
+    satisfied_by: tuple[Step, ...] = ()
 
     def __call__(self, deal: DealView) -> Verdict:
         return _YES if self.fn(deal) else Verdict.no(self.description)
@@ -444,7 +495,7 @@ class _FunctionGuard:
         )
 
     def steps(self) -> tuple[Step, ...]:
-        return ()
+        return self.satisfied_by
 
 
 def _describe(g: GuardLike) -> str:
@@ -532,6 +583,18 @@ def field(name: str, predicate: Callable[[Any], bool] | None = None) -> Guard:
     return _FieldGuard(name, predicate)
 
 
+def substate_reached(stage: str, substate: str) -> Guard:
+    """The deal has entered sub-state ``substate`` of ``stage`` at some time.
+
+    The pipeline checks, when it is built, that ``stage`` exists and has that
+    sub-state.
+    """
+    for what, value in (("stage", stage), ("substate", substate)):
+        if not isinstance(value, str) or not value:
+            raise PipelineError(f"substate_reached() needs a {what} name, got {value!r}")
+    return _SubstateReached(stage, substate)
+
+
 def all_of(*guards: GuardLike) -> Guard:
     """Every guard holds; the reasons list every one that does not."""
     return _AllOf(_check_guards("all_of", guards))
@@ -560,24 +623,54 @@ def not_(guard_: GuardLike) -> Guard:
     return _Not(_check_guards("not_", (guard_,))[0])
 
 
-def guard(description: str) -> Callable[[Callable[[DealView], bool]], Guard]:
+def guard(
+    description: str, *, satisfied_by: Sequence[Step | str] = ()
+) -> Callable[[Callable[[DealView], bool]], Guard]:
     """Decorator: turn a ``deal -> bool`` function into a guard failing with ``description``.
+
+    ``description`` says what the guard requires, phrased as a requirement
+    ("an amount of at least 10,000"): a refusal lists it after "not met:".
+    ``satisfied_by`` lists what would make the guard hold, for the testing
+    toolkit (:mod:`salesstages.testing`), which records these activities and
+    sets these fields before trying to enter the guarded stage: each item is a
+    :class:`Step` (``Step.activity("trial_converted")``, ``Step.field("budget")``)
+    or an activity name.
 
     Example::
 
-        @guard("the deal has an amount of at least 10,000")
+        @guard("an amount of at least 10,000", satisfied_by=[Step.field("amount")])
         def big_enough(deal):
             return deal.attributes.get("amount", 0) >= 10_000
     """
     if not isinstance(description, str) or not description:
         raise PipelineError("guard(description) needs a non-empty description")
+    steps = _satisfied_by(satisfied_by)
 
     def decorate(fn: Callable[[DealView], bool]) -> Guard:
         if not callable(fn):
             raise PipelineError(f"@guard(...) decorates a function, got {fn!r}")
-        return _FunctionGuard(fn, description)
+        return _FunctionGuard(fn, description, steps)
 
     return decorate
+
+
+def _satisfied_by(items: object) -> tuple[Step, ...]:
+    if isinstance(items, str | Step) or not isinstance(items, Sequence):
+        raise PipelineError(
+            f"guard(satisfied_by=...) takes a list of Step objects or activity names, got {items!r}"
+        )
+    steps: list[Step] = []
+    for item in items:
+        if isinstance(item, str) and item:
+            steps.append(Step("activity", item))
+        elif isinstance(item, Step):
+            steps.append(item)
+        else:
+            raise PipelineError(
+                f"guard(satisfied_by=...) holds {item!r}; pass Step.activity(name, **data), "
+                "Step.field(name) or an activity name"
+            )
+    return tuple(steps)
 
 
 def guard_from_dict(d: Mapping[str, Any]) -> Guard:
@@ -607,6 +700,8 @@ def _guard_from_dict(d: Mapping[str, Any], depth: int) -> Guard:
             return activity(d["name"], **dict(d.get("match") or {}))
         if kind == "field":
             return field(d["name"])
+        if kind == "substate_reached":
+            return substate_reached(d["stage"], d["substate"])
         if kind == "all_of":
             return all_of(*_inner(d["guards"], depth))
         if kind == "any_of":
@@ -619,7 +714,7 @@ def _guard_from_dict(d: Mapping[str, Any], depth: int) -> Guard:
         raise PipelineError(f"guard of type {kind!r} is missing key {exc.args[0]!r}") from None
     raise PipelineError(
         f"unknown guard type {kind!r}; known: meeting_accepted, document_sent, activity, "
-        "field, all_of, any_of, at_least, not"
+        "field, substate_reached, all_of, any_of, at_least, not"
     )
 
 

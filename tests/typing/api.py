@@ -98,3 +98,32 @@ def live() -> None:
         del failed, errors, recorded
     unsubscribe()
     del now, again, lost
+
+
+def substates() -> None:
+    """Section 13: sub-states as real states, their guard, and the main-path diagrams."""
+    stage = ss.Stage(
+        "proposal",
+        substates=(
+            "delivered",
+            ss.Substate("review", label="Review", entry=ss.activity("call")),
+            ss.Substate("signing", entry=ss.substate_reached("proposal", "review")),
+        ),
+        substate_regress=True,
+    )
+    pipeline = ss.Pipeline(
+        "subs",
+        [ss.Stage("lead"), stage, ss.Stage("won", outcome="won"), ss.Stage("lost", outcome="lost")],
+    )
+    names: tuple[str, ...] = pipeline.stage("proposal").substates
+    specs: tuple[ss.Substate, ...] = pipeline.stage("proposal").substate_specs
+    deal = pipeline.open_deal("D", at=datetime(2026, 1, 1, tzinfo=UTC))
+    verdict: ss.Verdict = deal.can_enter_substate("review")
+    mermaid: str = pipeline.to_mermaid(main_path=True)
+    dot: str = pipeline.to_dot(main_path=True)
+
+    @ss.guard("a budget set", satisfied_by=[guards.Step.field("budget"), "budget_call"])
+    def budget(deal: ss.DealView) -> bool:
+        return bool(deal.attributes.get("budget"))
+
+    del names, specs, verdict, mermaid, dot, budget

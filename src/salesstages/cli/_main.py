@@ -25,7 +25,6 @@ from .._pipeline import Pipeline
 from .._simulate import simulate
 from .._stores import EventStore, SqliteStore
 from .._text import terminal
-from ..guards import _describe as describe_guard
 from ..metrics._engine import is_ibis_table
 from ..presets import inbound_b2b
 from ..report import build_report, render_csv, render_html, render_text
@@ -328,51 +327,19 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
-def to_dot(pipeline: Pipeline) -> str:
-    """The pipeline as a Graphviz ``digraph`` (entry criteria under each stage's name)."""
-
-    def q(text: str) -> str:
-        # each line with control characters shown escaped (terminal), then DOT's escapes
-        lines = (
-            terminal(part).replace("\\", "\\\\").replace('"', '\\"') for part in text.split("\n")
-        )
-        return '"' + "\\n".join(lines) + '"'
-
-    shapes = {"open": "box", "won": "doublecircle", "lost": "circle"}
-    colours = {"open": "#dbeafe", "won": "#bbf7d0", "lost": "#fecaca"}
-    lines = [
-        f"digraph {q(pipeline.name)} {{",
-        "    rankdir=LR;",
-        '    node [style="rounded,filled", fontname="Helvetica"];',
-    ]
-    for s in pipeline.stages:
-        label = s.title
-        if s.substates:
-            label += "\n(" + " → ".join(s.substates) + ")"
-        if s.entry is not None:
-            label += "\nentry: " + describe_guard(s.entry)
-        lines.append(
-            f"    {q(s.name)} [label={q(label)}, shape={shapes[s.outcome]}, "
-            f"fillcolor={q(colours[s.outcome])}];"
-        )
-    for s in pipeline.stages:
-        for t in pipeline.targets(s.name):
-            style = ""
-            if pipeline.stage(t).is_open and pipeline.index(t) < pipeline.index(s.name):
-                style = " [style=dashed]"
-            lines.append(f"    {q(s.name)} -> {q(t)}{style};")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+def to_dot(pipeline: Pipeline, *, main_path: bool = False) -> str:
+    """The pipeline as a Graphviz ``digraph`` (see :meth:`Pipeline.to_dot`)."""
+    return pipeline.to_dot(main_path=main_path)
 
 
 def _cmd_diagram(args: argparse.Namespace) -> int:
     pipeline = load_pipeline(args.pipeline)
     if args.format == "dot":
-        text = to_dot(pipeline)
+        text = pipeline.to_dot(main_path=args.main_path)
     elif args.format == "json":
         text = json.dumps(pipeline.to_dict(), indent=2, ensure_ascii=False) + "\n"
     else:
-        text = pipeline.to_mermaid()
+        text = pipeline.to_mermaid(main_path=args.main_path)
     _emit(text, args.out)
     return 0
 
@@ -527,6 +494,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_common(diagram, events=False)
     diagram.add_argument("--format", "-f", choices=("mermaid", "dot", "json"), default="mermaid")
+    diagram.add_argument(
+        "--main-path",
+        action="store_true",
+        help="draw only the main path: each stage to the next, the last one's won and lost "
+        "exits, sub-states in order (each criterion once)",
+    )
     diagram.add_argument(
         "--out", "-o", metavar="PATH", help="write there instead of standard output"
     )

@@ -9,7 +9,7 @@ from typing import Literal, overload
 
 from .._pipeline import Pipeline
 from .._time import to_utc
-from ._common import check_by, check_choice, check_stage, load, segmented
+from ._common import check_by, check_choice, check_stage, check_substate_stage, load, segmented
 from ._engine import Events, engine
 from ._history import DealHistory, gc_paused
 from ._types import FunnelRow, Ratio, StageFlow
@@ -56,6 +56,43 @@ def _funnel_rows(deals: list[DealHistory], pipeline: Pipeline, skips: str) -> li
     return funnel_from_counts(counts, names, skips)
 
 
+def _substate_funnel_rows(
+    deals: list[DealHistory], pipeline: Pipeline, stage: str, skips: str
+) -> list[FunnelRow]:
+    """The funnel over the sub-states of ``stage``: level ``i`` is sub-state ``i``,
+    the level after the last is "moved on" (a later open stage or a won stage
+    entered after the stage)."""
+    names = list(pipeline.stage(stage).substates)
+    n = len(names)
+    position = {name: i for i, name in enumerate(names)}
+    index = pipeline.index(stage)
+    beyond = {
+        s.name
+        for s in pipeline.stages
+        if s.outcome == "won" or (s.is_open and pipeline.index(s.name) > index)
+    }
+    counts = {"won": [0] * (n + 2), "lost": [0] * (n + 2), "open": [0] * (n + 2)}
+    for h in deals:
+        first = next((i for i, (_, st, _) in enumerate(h.entries) if st == stage), -1)
+        if first < 0:
+            continue
+        touched = {position[sub] for _, st, sub, _ in h.substates if st == stage}
+        if any(st in beyond for _, st, _ in h.entries[first + 1 :]):
+            touched.add(n)
+        row = counts[h.outcome]
+        if skips == "imputed":
+            row[max(touched, default=-1) + 1] += 1
+        elif skips == "ordered":
+            top = 0
+            while top <= n and top in touched:
+                top += 1
+            row[top] += 1
+        else:
+            for j in touched:
+                row[j] += 1
+    return funnel_from_counts(counts, names, skips)
+
+
 def funnel_from_counts(
     counts: dict[str, list[int]], names: list[str], skips: str
 ) -> list[FunnelRow]:
@@ -94,6 +131,7 @@ def funnel(
     skips: Literal["touched", "imputed", "ordered"] = "imputed",
     by: None = None,
     as_of: datetime | None = None,
+    stage: str | None = None,
 ) -> list[FunnelRow]: ...
 
 
@@ -105,6 +143,7 @@ def funnel(
     skips: Literal["touched", "imputed", "ordered"] = "imputed",
     by: str,
     as_of: datetime | None = None,
+    stage: str | None = None,
 ) -> dict[Hashable, list[FunnelRow]]: ...
 
 
@@ -116,9 +155,16 @@ def funnel(
     skips: Literal["touched", "imputed", "ordered"] = "imputed",
     by: str | None = None,
     as_of: datetime | None = None,
+    stage: str | None = None,
 ) -> list[FunnelRow] | dict[Hashable, list[FunnelRow]]:
     """One :class:`FunnelRow` per open stage, in order: how many deals reached it,
     the conversion to the next, and the win rate of those that reached it.
+
+    With ``stage=`` (a stage with sub-states), one row per sub-state of that
+    stage instead, over the deals that entered the stage: ``FunnelRow.stage``
+    is the sub-state, and the level after the last sub-state is "moved on"
+    (a later open stage or a won stage entered after it), so the last row's
+    ``conversion_rate`` is the share that left the stage forward.
 
     Deals skip stages, so which deals *reached* a stage is a policy:
 
@@ -139,14 +185,24 @@ def funnel(
         skips: ``"touched"``, ``"imputed"`` or ``"ordered"``.
         by: Segment by this attribute's value at opening.
         as_of: Ignore later events; defaults to the latest event time.
+        stage: The funnel over this stage's sub-states.
 
     Raises:
-        ValueError: ``skips`` is not one of the three policies.
+        ValueError: ``skips`` is not one of the three policies, or ``stage``
+            is unknown or has no sub-states.
     """
     check_choice("skips", skips, _SKIPS)
     check_by(by)
+    if stage is not None:
+        name, _ = check_substate_stage(pipeline, stage)
     hist = load(events, pipeline, as_of)
     with gc_paused():
+        if stage is not None:
+            return segmented(
+                hist.deals.values(),
+                by,
+                lambda deals: _substate_funnel_rows(deals, pipeline, name, skips),
+            )
         return segmented(
             hist.deals.values(), by, lambda deals: _funnel_rows(deals, pipeline, skips)
         )

@@ -30,6 +30,7 @@ from .._errors import OutOfOrderError
 from .._events import Event
 from .._pipeline import Pipeline
 from .._stores import MemoryStore
+from ..guards import Step
 from ._strategies import (
     _LOST_REASONS,
     _REFUSALS,
@@ -132,10 +133,24 @@ class PipelineMachine(RuleBasedStateMachine):
         unless they already hold."""
         if self.deal.can_move(target).ok:
             return
-        for step in self._plan().entry_steps[target]:
+        self._satisfy(self._plan().entry_steps[target])
+
+    def prepare_substate(self, name: str) -> None:
+        """Record the activities and set the fields sub-state ``name`` of the deal's
+        stage looks for, unless its entry criteria already hold."""
+        if self.deal.can_enter_substate(name).ok:
+            return
+        self._satisfy(self._plan().substate_steps.get((self.deal.stage, name), ()))
+
+    def _satisfy(self, steps: tuple[Step, ...]) -> None:
+        for step in steps:
             if step.kind == "activity":
                 call = partial(self.deal.record, step.name, at=self.now, **step.data)
                 self.attempt(f"record {step.name!r}", call)
+            elif step.kind == "substate":
+                if step.data.get("stage") == self.deal.stage:
+                    call = partial(self.deal.enter_substate, step.name, at=self.now)
+                    self.attempt(f"enter sub-state {step.name!r}", call)
             elif step.name in self.field_values:
                 value = self.field_values[step.name]
                 call = partial(self.deal.update, at=self.now, **{step.name: value})
@@ -348,6 +363,7 @@ def pipeline_machine(
                 deal = self.deal
                 sub = _next_substate(deal) if deal.is_open else None
                 if sub is not None:
+                    self.prepare_substate(sub)
                     call = partial(deal.enter_substate, sub, at=self.now)
                     ok = self.attempt(f"enter sub-state {sub!r}", call)
                 else:

@@ -200,6 +200,8 @@ class _Plan:
     fields: tuple[str, ...]
     entry_fields: tuple[str, ...]
     substates: tuple[str, ...]
+    #: What each sub-state's entry criteria look for, by ``(stage, sub-state)``.
+    substate_steps: Mapping[tuple[str, str], tuple[Step, ...]] = attrs.field(factory=dict)
 
     @classmethod
     def of(cls, pipeline: Pipeline) -> _Plan:
@@ -209,14 +211,16 @@ class _Plan:
         def add(name: str, data: Mapping[str, Any]) -> None:
             activities.setdefault(f"{name}:{sorted(data.items())!r}", (name, dict(data)))
 
-        for s in pipeline.stages:
-            if s.entry is None:
+        entries = [s.entry for s in pipeline.stages]
+        entries += [sub.entry for s in pipeline.stages for sub in s.substate_specs]
+        for entry in entries:
+            if entry is None:
                 continue
-            for g in _guard_tree(s.entry):
+            for g in _guard_tree(entry):
                 for step in _steps(g):
                     if step.kind == "field":
                         fields.setdefault(step.name, None)
-                    else:
+                    elif step.kind == "activity":
                         add(step.name, step.data)
         # A meeting that was booked can also be declined or cancelled, which undoes
         # its acceptance: try those too.
@@ -228,6 +232,11 @@ class _Plan:
         add("note", {})
         fields.setdefault("amount", None)
         entry_steps = {s.name: _steps(s.entry) for s in pipeline.stages}
+        substate_steps = {
+            (s.name, sub.name): _steps(sub.entry)
+            for s in pipeline.stages
+            for sub in s.substate_specs
+        }
         substates: dict[str, None] = {}
         for s in pipeline.stages:
             for sub in s.substates:
@@ -244,12 +253,13 @@ class _Plan:
             entry_fields=tuple(
                 dict.fromkeys(
                     step.name
-                    for steps in entry_steps.values()
+                    for steps in (*entry_steps.values(), *substate_steps.values())
                     for step in steps
                     if step.kind == "field"
                 )
             ),
             substates=tuple(substates),
+            substate_steps=substate_steps,
         )
 
     def next_target(self, deal: Deal) -> str | None:
@@ -264,7 +274,8 @@ class _Plan:
 
 
 def _next_substate(deal: Deal) -> str | None:
-    """The sub-state after the deal's current one in its stage (the first when in none)."""
+    """The sub-state after the deal's current one in its stage (the first when in none);
+    ``None`` after the last one."""
     subs = deal.pipeline.stage(deal.stage).substates
     current = deal.substate
     index = subs.index(current) + 1 if current in subs else 0
@@ -335,6 +346,31 @@ class _Driver:
             return self.options.reopen
         return True
 
+    def _satisfy(self, steps: tuple[Step, ...], at: datetime, depth: int = 0) -> None:
+        """Record the activities, set the fields and enter the sub-states ``steps`` name."""
+        deal = self.deal
+        for step in steps:
+            if step.kind == "field":
+                value = self.draw(self.options.value(step.name))
+                deal.update(at=at, **{step.name: value})
+            elif step.kind == "activity":
+                deal.record(step.name, at=at, **step.data)
+            elif step.kind == "substate" and step.data.get("stage") == deal.stage and depth < 3:
+                self._reach_substate(step.name, at, depth + 1)
+
+    def _reach_substate(self, name: str, at: datetime, depth: int = 0) -> None:
+        """Record what sub-state ``name``'s entry criteria look for, then enter it if allowed."""
+        deal = self.deal
+        if not deal.is_open or name not in deal.pipeline.substate_targets(
+            deal.stage, deal.substate
+        ):
+            return
+        if not deal.can_enter_substate(name).ok:
+            self._satisfy(self.plan.substate_steps.get((deal.stage, name), ()), at, depth)
+            if not deal.can_enter_substate(name).ok:
+                return
+        deal.enter_substate(name, at=at)
+
     def _reach(self, target: str | None, pick: int, at: datetime) -> None:
         """Record what ``target``'s entry criteria look for, then enter it if allowed."""
         deal = self.deal
@@ -343,27 +379,27 @@ class _Driver:
         if not deal.pipeline.allowed(deal.stage, target):
             return
         if not deal.can_move(target).ok:
-            for step in self.plan.entry_steps[target]:
-                if step.kind == "field":
-                    value = self.draw(self.options.value(step.name))
-                    deal.update(at=at, **{step.name: value})
-                else:
-                    deal.record(step.name, at=at, **step.data)
+            self._satisfy(self.plan.entry_steps[target], at)
             if not deal.can_move(target).ok:
                 return
         _enter(deal, target, at, _LOST_REASONS[pick % len(_LOST_REASONS)])
 
     def _op_next(self, pick: int, at: datetime) -> None:
-        # Walk a stage's sub-states in order before moving on to the next stage.
-        sub = _next_substate(self.deal) if self.deal.is_open else None
+        # Walk a stage's sub-states in order before moving on to the next stage. A lost
+        # deal stays lost (only "reopen" reopens it), so that lost deals are drawn too.
+        deal = self.deal
+        if deal.outcome == "lost":
+            return
+        sub = _next_substate(deal) if deal.is_open else None
         if sub is not None:
-            self.deal.enter_substate(sub, at=at)
-        else:
-            self._reach(self.plan.next_target(self.deal), pick, at)
+            self._reach_substate(sub, at)
+            if deal.substate == sub:
+                return
+        self._reach(self.plan.next_target(deal), pick, at)
 
     def _op_advance(self, pick: int, at: datetime) -> None:
         deal = self.deal
-        if deal.outcome == "won":
+        if deal.outcome != "open":
             return
         targets = [
             t
@@ -387,16 +423,17 @@ class _Driver:
 
     def _op_substate(self, pick: int, at: datetime) -> None:
         deal = self.deal
-        subs = deal.pipeline.stage(deal.stage).substates
-        if not subs:
+        if not deal.is_open:
             return
-        # Candidates in funnel order starting after the current sub-state, so that
-        # the simplest choice is the next one.
+        # Candidates the rules allow, in funnel order starting after the current
+        # sub-state (the earlier ones last), so that the simplest choice is the next one.
+        candidates = deal.pipeline.substate_targets(deal.stage, deal.substate)
+        subs = deal.pipeline.stage(deal.stage).substates
         current = deal.substate
         start = subs.index(current) + 1 if current in subs else 0
-        candidates = [s for s in subs[start:] + subs[:start] if s != current]
-        if candidates:
-            deal.enter_substate(candidates[pick % len(candidates)], at=at)
+        ordered = [s for s in subs[start:] + subs[:start] if s in candidates]
+        if ordered:
+            self._reach_substate(ordered[pick % len(ordered)], at)
 
     def _op_win(self, pick: int, at: datetime) -> None:
         # From the last open stage a deal is won; from an earlier one it is won

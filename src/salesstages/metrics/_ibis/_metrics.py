@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import Any, Final
 
+from ..._errors import SalesStagesError
 from ..._time import to_utc
 from .._common import check_by, check_choice, check_stage, check_substate_stage
 from .._funnel import _SKIPS, funnel_from_counts
@@ -279,9 +280,16 @@ def funnel(
     skips: str = "imputed",
     by: str | None = None,
     as_of: datetime | None = None,
+    stage: str | None = None,
 ) -> Any:
     """:func:`salesstages.metrics.funnel` on the table's backend."""
     check_choice("skips", skips, _SKIPS)
+    if stage is not None:
+        raise SalesStagesError(
+            "salesstages.metrics.funnel(..., stage=...) has no Ibis engine: the funnel over "
+            "sub-states runs on events or Histories only; read the table into events first "
+            "(salesstages.io.read_parquet, or Event.from_dict over its rows)"
+        )
     pv = Pivots(events, pipeline, as_of, by=by)
     names = list(pv.opens)
     n = len(names)

@@ -1,0 +1,168 @@
+"""Sub-states as real states: :class:`Substate`, their order rules and their checks.
+
+A stage's sub-states are ordered. A deal in the stage may enter a later
+sub-state (skipping is fine) but not the current one again, nor an earlier one
+unless the stage has ``substate_regress=True``. The rules are compiled once
+per stage into a table (:func:`substate_table`) that both the live deal and
+replay read; the live ``transitions`` machine gets the same rules as nested
+states with their own triggers (see :mod:`salesstages._machine`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+import attrs
+
+from ._errors import PipelineError
+from .guards import GuardLike, _guard_to_dict, _SubstateReached, guard_from_dict
+
+if TYPE_CHECKING:
+    from ._pipeline import Pipeline, Stage
+
+__all__ = ["Substate", "check_references", "substate_table", "to_substates"]
+
+#: The keys a sub-state mapping may have in a pipeline definition.
+_KEYS: Final = frozenset({"name", "label", "entry"})
+
+
+@attrs.frozen
+class Substate:
+    """One sub-state of an open stage, optionally with its own entry criteria.
+
+    Args:
+        name: Unique within the stage, for example ``"negotiation"``.
+        entry: The entry criteria, a guard (see :mod:`salesstages.guards`),
+            checked when a deal enters the sub-state, like a stage's.
+        label: Human-readable name (defaults to ``name``).
+    """
+
+    name: str
+    entry: GuardLike | None = attrs.field(default=None, kw_only=True)
+    label: str | None = attrs.field(default=None, kw_only=True)
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise PipelineError(f"sub-state names must be non-empty strings, got {self.name!r}")
+        if self.label is not None and not isinstance(self.label, str):
+            raise PipelineError(
+                f"sub-state {self.name!r}: label must be a string, got {self.label!r}"
+            )
+        if self.entry is not None and not callable(self.entry):
+            raise PipelineError(
+                f"sub-state {self.name!r}: entry must be a guard (a callable), got {self.entry!r}"
+            )
+
+    @property
+    def title(self) -> str:
+        """The label, or the name when there is no label."""
+        return self.label or self.name
+
+    def to_dict(self) -> dict[str, Any] | str:
+        """The name alone for a plain sub-state, else a mapping (unset keys left out)."""
+        if self.entry is None and self.label is None:
+            return self.name
+        d: dict[str, Any] = {"name": self.name}
+        if self.label is not None:
+            d["label"] = self.label
+        if self.entry is not None:
+            d["entry"] = _guard_to_dict(self.entry)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | str) -> Substate:
+        """Rebuild a sub-state from :meth:`to_dict`'s form (a name or a mapping)."""
+        if isinstance(d, str):
+            return cls(d)
+        if not isinstance(d, Mapping) or "name" not in d:
+            raise PipelineError(f"a sub-state must be a name or a mapping with a 'name', got {d!r}")
+        unknown = set(d) - _KEYS
+        if unknown:
+            raise PipelineError(f"sub-state {d['name']!r} has unknown key(s): {sorted(unknown)}")
+        entry = d.get("entry")
+        return cls(
+            d["name"],
+            label=d.get("label"),
+            entry=guard_from_dict(entry) if entry is not None else None,
+        )
+
+
+def to_substates(stage: str, value: object) -> tuple[Substate, ...]:
+    """``value`` (names or :class:`Substate` objects) as sub-states; raises
+    :class:`PipelineError` naming ``stage`` for anything else."""
+    if isinstance(value, str | Substate):
+        raise PipelineError(
+            f"stage {stage!r}: substates must be a sequence of names or Substate objects, "
+            f"not the single {value!r}; wrap it in a tuple"
+        )
+    if not isinstance(value, Iterable):
+        raise PipelineError(
+            f"stage {stage!r}: substates must be a sequence of names or Substate objects, "
+            f"got {value!r}"
+        )
+    out: list[Substate] = []
+    for item in value:
+        if isinstance(item, Substate):
+            out.append(item)
+        elif isinstance(item, str):
+            out.append(Substate(item))
+        else:
+            raise PipelineError(
+                f"stage {stage!r}: a sub-state must be a name or a Substate, got {item!r}"
+            )
+    return tuple(out)
+
+
+def substate_table(stage: Stage) -> dict[str | None, frozenset[str]]:
+    """For each current sub-state (``None``: none yet), the sub-states a deal may enter."""
+    names = stage.substates
+    table: dict[str | None, frozenset[str]] = {None: frozenset(names)}
+    for i, current in enumerate(names):
+        later = names[i + 1 :]
+        table[current] = frozenset((*names[:i], *later) if stage.substate_regress else later)
+    return table
+
+
+def _tree(g: GuardLike) -> Iterator[GuardLike]:
+    """The guard and every guard nested in it."""
+    yield g
+    for sub in getattr(g, "guards", None) or ():
+        if callable(sub):
+            yield from _tree(sub)
+    inner = getattr(g, "guard", None)
+    if callable(inner):
+        yield from _tree(inner)
+
+
+def check_references(pipeline: Pipeline) -> None:
+    """Every ``substate_reached`` guard names a stage and a sub-state of that stage."""
+    for stage in pipeline.stages:
+        owners: list[tuple[str, GuardLike | None]] = [(f"stage {stage.name!r}", stage.entry)]
+        owners += [
+            (f"sub-state {sub.name!r} of stage {stage.name!r}", sub.entry)
+            for sub in stage.substate_specs
+        ]
+        for owner, entry in owners:
+            if entry is None:
+                continue
+            for g in _tree(entry):
+                if isinstance(g, _SubstateReached):
+                    _check_reference(pipeline, owner, g)
+
+
+def _check_reference(pipeline: Pipeline, owner: str, g: _SubstateReached) -> None:
+    if g.stage not in pipeline:
+        raise PipelineError(
+            f"pipeline {pipeline.name!r}: the entry criteria of {owner} name unknown stage "
+            f"{g.stage!r} in substate_reached({g.stage!r}, {g.substate!r}); known stages: "
+            + ", ".join(s.name for s in pipeline.stages)
+        )
+    subs = pipeline.stage(g.stage).substates
+    if g.substate not in subs:
+        known = ", ".join(subs) if subs else "none"
+        raise PipelineError(
+            f"pipeline {pipeline.name!r}: the entry criteria of {owner} name unknown sub-state "
+            f"{g.substate!r} of stage {g.stage!r} in substate_reached({g.stage!r}, "
+            f"{g.substate!r}); its sub-states: {known}"
+        )
