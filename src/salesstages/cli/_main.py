@@ -100,8 +100,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             print(_heading(f"1. The pipeline: {pipeline.name} (a preset)"), file=out)
             describe_pipeline(pipeline, out)
             print(
-                f"Draw it: salesstages diagram --pipeline {pipeline.name} "
-                "(Mermaid; --format dot for Graphviz)",
+                f"Draw it: salesstages diagram --pipeline {pipeline.name} --main-path "
+                "(Mermaid, the main path; drop --main-path for every move, "
+                "--format dot for Graphviz)",
                 file=out,
             )
             print(_heading("2. A few deals, step by step"), file=out)
