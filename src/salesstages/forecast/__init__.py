@@ -30,6 +30,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ..metrics._engine import Events, engine
+from ._actions import ActionAdvice, next_actions
 from ._backtest import Backtest, BacktestRow, MethodError, backtest
 from ._common import _expected_value, _hist, _stage_probabilities
 from ._markov import MarkovModel, markov, markov_forecast
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from .._pipeline import Pipeline
 
 __all__ = [
+    "ActionAdvice",
     "Backtest",
     "BacktestRow",
     "CumulativeIncidence",
@@ -52,6 +54,7 @@ __all__ = [
     "cumulative_incidence",
     "markov",
     "markov_forecast",
+    "next_actions",
     "stage_outlook",
     "time_to_close",
     "weighted",

@@ -15,6 +15,7 @@ with :meth:`~salesstages.Pipeline.check`).
 
 from __future__ import annotations
 
+from ._actions import ActionRow, action_conversion
 from ._durations import stage_durations, substate_durations, substate_visits, visits
 from ._frames import records, to_pandas, to_polars
 from ._funnel import conversion, funnel, period_conversion, skips_and_regressions
@@ -42,6 +43,7 @@ from ._winloss import (
 
 __all__ = [
     "NO_REASON",
+    "ActionRow",
     "ClosedDeal",
     "DealHistory",
     "DurationStats",
@@ -55,6 +57,7 @@ __all__ = [
     "Visit",
     "WinLoss",
     "WinLossGroup",
+    "action_conversion",
     "conversion",
     "days_until",
     "fewer_than",
