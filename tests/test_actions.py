@@ -30,6 +30,7 @@ O1    call (open: the deal advised)       O2    call, demo (open)
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -497,3 +498,141 @@ def test_advice_is_sorted_and_supported(
         assert got == forecast.next_actions(
             events, INBOUND, deal_id, as_of=as_of, min_support=min_support
         )
+
+
+# ------------------------------------------------------------------ the report
+@pytest.fixture(scope="module")
+def report() -> dict[str, Any]:
+    """The report of the conversion log (within 30 days)."""
+    from salesstages.report import build_report
+
+    return build_report(CONVERSION, P)
+
+
+class TestReportSection:
+    """The report's "what moves deals forward" section, in every format."""
+
+    def test_json(self, report: dict[str, Any]) -> None:
+        """Per stage, every activity largest lift first, with counts and a Wilson interval."""
+        section = report["actions"]
+        assert (section["within_days"], section["level"]) == (30.0, 0.95)
+        # Within 30 days every lead deal advanced (B's qualified on d15 too): call 3/3
+        # and email 1/1 against 2/2 and 4/4 → lift 1.0 each, by name.
+        # qualified: A (won d20, 17 days on) and D (proposal d20, 17 days on) advanced,
+        # B and C did not: call (D) 1/1 against 1/3 → ×3; demo (A) 1/1 against 1/3 → ×3.
+        # proposal: contract (E, won) 1/1 against D 0/1 → lift None.
+        got = [
+            (
+                s["stage"],
+                s["deals"],
+                s["advanced"],
+                [(a["activity"], a["lift"]) for a in s["activities"]],
+            )
+            for s in section["stages"]
+        ]
+        assert got == [
+            ("lead", 5, 5, [("call", 1.0), ("email", 1.0)]),
+            ("qualified", 4, 2, [("call", 3.0), ("demo", 3.0)]),
+            ("proposal", 2, 1, [("contract", None)]),
+        ]
+        call = section["stages"][1]["activities"][0]
+        # Wilson 1/1: [0.20652, 1] (see TestNextActions)
+        assert call["rate_with_low"] == pytest.approx(0.20652, abs=1e-4)
+        assert call["rate_with_high"] == 1.0
+        assert (call["deals_with"], call["advanced_with"]) == (1, 1)
+        assert (call["deals_without"], call["advanced_without"]) == (3, 1)
+        assert call["criterion"] is False
+        import json
+
+        assert json.loads(json.dumps(report))["actions"] == section
+
+    def test_text(self, report: dict[str, Any]) -> None:
+        """The text names the window and shows counts, the interval and the lift."""
+        from salesstages.report import render_text
+
+        text = render_text(report)
+        title = "What moves deals forward (advanced within 30 days)"
+        assert f"{title}\n{'=' * len(title)}" in text
+        block = text.split(title)[1]
+        assert "qualified  call" in block
+        line = next(x for x in block.splitlines() if x.startswith("qualified  call"))
+        assert line.split() == [
+            "qualified",
+            "call",
+            "1/1",
+            "100%",
+            "(21%–100%)",
+            "1/3",
+            "33%",
+            "×3.00",
+        ]
+        assert "×3.00" in block
+        assert "contract" not in block  # no lift to rank it by
+
+    def test_csv(self, report: dict[str, Any]) -> None:
+        """The CSV holds every activity's every figure."""
+        from salesstages.report import render_csv
+
+        lines = render_csv(report).splitlines()
+        assert "actions,,,within_days,30.0" in lines
+        assert "actions,,qualified/call,lift,3.0" in lines
+        assert "actions,,proposal/contract,lift," in lines
+        assert "actions,,lead/email,deals_without,4" in lines
+
+    def test_html_chart(self, report: dict[str, Any]) -> None:
+        """The HTML page draws the section as a chart, with counts in its tooltips."""
+        from salesstages.report import render_html
+
+        page = render_html(report)
+        assert 'data-chart="actions"' in page
+        assert "What moves deals forward (advanced within 30 days)" in page
+        assert "qualified · call: 1/1 advanced with it (100%, 95% CI 21%–100%)" in page
+
+    def test_criterion_activities_are_marked_and_left_out_of_the_short_forms(self) -> None:
+        """An activity an entry criterion asks for is kept in JSON, marked, and not ranked in text."""
+        from _helpers import small_pipeline
+        from salesstages.report import build_report, render_text
+
+        p = small_pipeline()
+        d = p.open_deal("X", at=day(0))
+        d.record("call", at=day(0.5))
+        for step in p.stage("discovery").entry.steps():  # type: ignore[union-attr]
+            d.record(step.name, at=day(1), **step.data)
+        d.move("discovery", at=day(2))
+        other = p.open_deal("Y", at=day(0))
+        report = build_report([*d.events, *other.events], p)
+        rows = report["actions"]["stages"][0]["activities"]
+        # lead: X (call, the meeting's activities, advanced) against Y (nothing, not
+        # advanced): each 1/1 against 0/1 → lift None, so all ranked last, by name
+        assert [(a["activity"], a["criterion"]) for a in rows] == [
+            ("call", False),
+            ("meeting_accepted", True),
+            ("meeting_booked", True),
+        ]
+        assert "meeting_accepted" not in render_text(report).split("What moves deals")[1]
+
+    def test_empty_report(self) -> None:
+        """A report of no events has the section, with no stages; the text says so."""
+        from salesstages.report import build_report, render_html, render_text
+
+        report = build_report([], P)
+        assert report["actions"] == {"within_days": 30.0, "level": 0.95, "stages": []}
+        assert "no activities recorded" in render_text(report)
+        assert 'data-chart="actions"' in render_html(report)
+
+    def test_demo_quarter_shows_plays_that_help(self) -> None:
+        """On the demo's simulated quarter, a demo lifts advancing in most stages (the
+        simulator gives it the largest effect) and email, which has none, rarely leads."""
+        from salesstages.report import build_report
+
+        events = simulate(INBOUND, deals=400, start=T0, days=90, seed=7, action_effect=0.6)
+        section = build_report(events, INBOUND)["actions"]
+        lifts = {
+            (s["stage"], a["activity"]): a["lift"]
+            for s in section["stages"]
+            for a in s["activities"]
+        }
+        stages = [s.name for s in INBOUND.open_stages]
+        demo_wins = sum(lifts[(s, "demo")] > lifts[(s, "email")] for s in stages)
+        assert demo_wins >= 4
+        assert sum(lifts[(s, "demo")] > 1.0 for s in stages) == len(stages)

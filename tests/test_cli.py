@@ -82,7 +82,7 @@ def test_demo_simulates_a_quarter_into_sqlite(
         assert f"\n{section}" in out
     with SqliteStore(db) as store:
         assert len(store.deal_ids()) == 120
-    assert html.read_text(encoding="utf-8").count('<svg class="chart"') == 5
+    assert html.read_text(encoding="utf-8").count('<svg class="chart"') == 6
 
 
 def test_demo_refuses_a_store_that_holds_events(

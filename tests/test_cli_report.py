@@ -91,6 +91,7 @@ def test_report_json_schema(files: dict[str, Path], run: Runner) -> None:
         "time_to_close",
         "backtest",
         "segments",
+        "actions",
     }
     counts = report["counts"]
     assert counts["deals"] == 150

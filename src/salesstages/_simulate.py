@@ -66,7 +66,7 @@ def simulate(
     ``action_effect`` (in [0, 1]; 0 records no plays and leaves the log as it
     was) records the :data:`PLAYS` in open stage visits, drawn from a second
     random stream, and gives them a real effect: each play of strength ``w``
-    scales the visit's chance of ending lost by ``1 - action_effect * w`` and
+    scales the visit's chances of ending lost or going back by ``1 - action_effect * w`` and
     shortens the visit by ``action_effect * w / 2``.
     """
     start = to_utc(start, "start")
@@ -136,7 +136,7 @@ def simulate(
         while True:
             entered = t
             t = t + timedelta(seconds=rng.expovariate(1.0 / (mean_stage_days * _DAY)))
-            keep = 1.0  # how much of the chance of being lost the plays leave
+            keep = 1.0  # how much of the chances of being lost or going back the plays leave
             if plays_rng is not None and stage in index:
                 t, keep = _play(plays_rng, action_effect, entered, t, end, stage, emit)
             if t > end:
@@ -174,7 +174,7 @@ def simulate(
             choices: list[str]
             if at_last:
                 choices = [won] if won in targets[stage] else []
-            elif rng.random() < regress_rate and i > 0:
+            elif rng.random() < regress_rate * keep and i > 0:
                 choices = [s for s in opens[:i] if s in targets[stage]]
             elif rng.random() < skip_rate:
                 choices = [s for s in [*opens[i + 2 :], won] if s in targets[stage]]
@@ -217,7 +217,8 @@ def _play(
         speed *= 1.0 - effect * w / 2
     until = entered + (until - entered) * speed
     for k, (name, _) in enumerate(played, 1):
-        at = entered + (until - entered) * (k / (len(played) + 1))
+        # early in the visit (the k-th within k hours), so a visit cut by the end keeps them
+        at = entered + min((until - entered) * (k / (len(played) + 1)), timedelta(hours=k))
         if at > end:
             break
         emit("activity", at, stage, name)

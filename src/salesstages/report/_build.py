@@ -24,6 +24,7 @@ from .._gc import gc_paused
 from .._pipeline import Pipeline
 from ..forecast._backtest import _backtest_folded
 from ..metrics._engine import Events, is_ibis_table
+from ._actions import actions_section, empty_actions
 
 #: The report schema's name and version; a change that breaks a reader bumps it.
 SCHEMA: Final = "salesstages.report/1"
@@ -260,6 +261,8 @@ def _build_report(
             },
             "backtest": _backtest(data, pipeline, first, as_of, horizon),
             "segments": _segments(data, pipeline, by, as_of, skips, labels) if by else None,
+            # no Ibis engine for action_conversion yet: None on a warehouse table
+            "actions": None if is_ibis_table(data) else actions_section(data, pipeline),
         }
     )
     finite: dict[str, Any] = _finite(report)
@@ -338,6 +341,7 @@ def _empty_sections(pipeline: Pipeline, labels: Mapping[str, str], skips: Skips)
         },
         "backtest": None,
         "segments": None,
+        "actions": empty_actions(),
     }
 
 

@@ -14,6 +14,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any, Final
 
+from ._actions import actions_plot
 from ._html import _SERIES, _money
 from ._render import _segment_name
 
@@ -129,6 +130,7 @@ CHARTS: Final[dict[str, Callable[[Any, Mapping[str, Any]], None]]] = {
     "win-rate": _win_rate,
     "time-to-close": _survival,
     "backtest": _backtest,
+    "actions": actions_plot,
 }
 
 
