@@ -76,7 +76,7 @@ def actions_section(hist: Histories, pipeline: Pipeline) -> dict[str, Any]:
 
 def criterion_activities(pipeline: Pipeline) -> frozenset[str]:
     """The activities any stage's entry criteria ask for (read from their ``steps()``)."""
-    names = set()
+    names: set[str] = set()
     for s in pipeline.stages:
         steps = getattr(s.entry, "steps", None)
         if callable(steps):
