@@ -25,6 +25,7 @@ PAGES = [
     "how-to/sqlite-from-several-processes.md",
     "how-to/react-to-stage-changes.md",
     "how-to/project-with-follow.md",
+    "how-to/suggest-the-next-step.md",
 ]
 
 
