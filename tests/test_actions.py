@@ -78,6 +78,7 @@ def pipeline() -> Pipeline:
 
 
 P = pipeline()
+INBOUND = presets.inbound_b2b()
 
 
 def conversion_log() -> list[Event]:
@@ -423,18 +424,44 @@ class TestNextActions:
         assert repr(got[0]).startswith("ActionAdvice(activity='demo', support=3, win_rate=1,")
 
 
-def test_no_ibis_engine_says_so() -> None:
-    """On an Ibis table both say they have no Ibis engine (a SalesStagesError)."""
+def test_next_actions_has_no_ibis_engine() -> None:
+    """On an Ibis table next_actions says it has no Ibis engine (a SalesStagesError)."""
     ibis = pytest.importorskip("ibis")
     table = ibis.memtable({"deal_id": ["A"]})
-    with pytest.raises(SalesStagesError, match="action_conversion has no Ibis engine"):
-        metrics.action_conversion(table, P, within=W)
     with pytest.raises(SalesStagesError, match="next_actions has no Ibis engine"):
         forecast.next_actions(table, P, "A")
 
 
+@pytest.mark.parametrize("as_of", [None, day(7)])
+@pytest.mark.parametrize("within", [7 * D, 8 * D, W, 30 * D])
+def test_duckdb_engine_agrees(as_of: datetime | None, within: timedelta) -> None:
+    """On a DuckDB table, action_conversion gives the rows the pure-Python engine gives."""
+    pytest.importorskip("duckdb")
+    from _engines import duckdb_loader
+
+    table = duckdb_loader()(CONVERSION)
+    assert metrics.action_conversion(
+        table, P, within=within, as_of=as_of
+    ) == metrics.action_conversion(CONVERSION, P, within=within, as_of=as_of)
+
+
+def test_duckdb_engine_agrees_on_a_simulated_quarter() -> None:
+    """On 150 simulated deals with plays (reopenings, regressions, skips), both engines agree."""
+    pytest.importorskip("duckdb")
+    from _engines import duckdb_loader
+
+    events = simulate(INBOUND, deals=150, start=T0, days=90, seed=5, action_effect=0.6)
+    table = duckdb_loader()(events)
+    for as_of in (None, day(40)):
+        python = metrics.action_conversion(events, INBOUND, within=30 * D, as_of=as_of)
+        assert python
+        assert metrics.action_conversion(table, INBOUND, within=30 * D, as_of=as_of) == python
+
+    with pytest.raises(DataError, match="within must be a positive timedelta"):
+        metrics.action_conversion(table, INBOUND, within=-D)
+
+
 # ------------------------------------------------------------------ properties
-INBOUND = presets.inbound_b2b()
 
 
 @st.composite

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .._pipeline import Pipeline
     from ._history import Histories
 
-__all__ = ["ActionRow", "action_conversion", "check_within"]
+__all__ = ["ActionRow", "action_conversion", "action_rows", "check_within", "rows_from_counts"]
 
 _ZERO: Final = timedelta(0)
 
@@ -167,13 +167,30 @@ def action_rows(hist: Histories, within: timedelta) -> list[ActionRow]:
                     counts[0] += 1
                     if moved:
                         counts[1] += 1
+    return rows_from_counts(
+        opens,
+        dict(zip(opens, deals, strict=True)),
+        dict(zip(opens, advanced, strict=True)),
+        dict(zip(opens, with_, strict=True)),
+    )
+
+
+def rows_from_counts(
+    opens: list[str],
+    deals: dict[str, int],
+    advanced: dict[str, int],
+    with_: dict[str, dict[str, list[int]]],
+) -> list[ActionRow]:
+    """The rows from the counts both engines gather: per open stage the deals counted
+    and those that advanced; per stage and activity recorded in it the deals with it
+    and those of them that advanced (``[0, 0]`` when recorded only in later visits)."""
     out: list[ActionRow] = []
-    for r, stage in enumerate(opens):
-        for name in sorted(with_[r]):
-            dw, aw = with_[r][name]
-            dwo = deals[r] - dw
-            awo = advanced[r] - aw
-            out.append(_row(stage, name, dw, aw, dwo, awo))
+    for stage in opens:
+        table = with_.get(stage) or {}
+        for name in sorted(table):
+            dw, aw = table[name]
+            n, a = deals.get(stage, 0), advanced.get(stage, 0)
+            out.append(_row(stage, name, dw, aw, n - dw, a - aw))
     return out
 
 

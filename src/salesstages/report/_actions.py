@@ -17,13 +17,13 @@ true``, and the short forms leave them out.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from .._pipeline import Pipeline
 from .._stats import wilson_interval
-from ..metrics._actions import ActionRow, action_rows
-from ..metrics._history import Histories
+from ..metrics._actions import ActionRow, action_conversion
+from ..metrics._engine import Events
 
 __all__ = [
     "TOP",
@@ -49,13 +49,13 @@ def empty_actions() -> dict[str, Any]:
     return {"within_days": WITHIN / _DAY, "level": _LEVEL, "stages": []}
 
 
-def actions_section(hist: Histories, pipeline: Pipeline) -> dict[str, Any]:
-    """The section: per open stage with activities, its rows ranked by lift
-    (highest first, ``None`` last, then by name)."""
+def actions_section(data: Events, pipeline: Pipeline, as_of: datetime) -> dict[str, Any]:
+    """The section, from a fold or an Ibis table: per open stage with activities, its
+    rows ranked by lift (highest first, ``None`` last, then by name)."""
     labels = {s.name: s.title for s in pipeline.stages}
     asked = criterion_activities(pipeline)
     stages: dict[str, list[ActionRow]] = {}
-    for r in action_rows(hist, WITHIN):
+    for r in action_conversion(data, pipeline, within=WITHIN, as_of=as_of):
         stages.setdefault(r.stage, []).append(r)
     out = []
     for stage, rows in stages.items():

@@ -261,8 +261,7 @@ def _build_report(
             },
             "backtest": _backtest(data, pipeline, first, as_of, horizon),
             "segments": _segments(data, pipeline, by, as_of, skips, labels) if by else None,
-            # no Ibis engine for action_conversion yet: None on a warehouse table
-            "actions": None if is_ibis_table(data) else actions_section(data, pipeline),
+            "actions": actions_section(data, pipeline, as_of),
         }
     )
     finite: dict[str, Any] = _finite(report)
