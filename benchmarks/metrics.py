@@ -18,6 +18,10 @@ pm4py is AGPL: it is a benchmark-only dependency that salesstages never
 imports; install it in a separate environment (``pip install pm4py``) to get
 that column. pandas is needed for the pandas column.
 
+Last, on a log of the same deals with the simulator's sales plays (call,
+demo, email), ``action_conversion`` and ``next_actions`` beside ``win_rate``
+on the same log, as a ratio (``--no-actions`` skips it).
+
 Run: ``python benchmarks/metrics.py [--deals 175000] [--pm4py-events 150000]``.
 """
 
@@ -37,7 +41,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from salesstages import Event, Pipeline, Stage, metrics
+from salesstages import Event, Pipeline, Stage, forecast, metrics
 from salesstages._simulate import simulate
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
@@ -257,12 +261,41 @@ def run_pm4py(p: Pipeline, events: list[Event], pd: Any, repeat: int) -> None:
     )
 
 
+def run_actions(p: Pipeline, deals: int, seed: int, repeat: int) -> None:
+    """``action_conversion`` and ``next_actions`` beside ``win_rate`` on a log with plays."""
+    log = simulate(p, deals=deals, start=START, days=110, seed=seed, action_effect=0.6)
+    shuffled = log[:]
+    random.Random(seed).shuffle(shuffled)
+    hist = metrics.histories(log, p)
+    deal = next(d for d, h in hist.deals.items() if h.is_open)
+    within = timedelta(days=30)
+    suite: dict[str, Callable[[Any], Any]] = {
+        "win_rate": lambda evs: metrics.win_rate(evs, p),
+        "action_conversion": lambda evs: metrics.action_conversion(evs, p, within=within),
+        "next_actions": lambda evs: forecast.next_actions(evs, p, deal),
+    }
+    acts = sum(e.kind == "activity" for e in log)
+    print(
+        f"\nwhat moves deals forward, on {len(log):,} events ({acts:,} activities, "
+        f"{len(hist.deals):,} deals; within 30 days; next_actions for one open deal):"
+    )
+    print(f"{'function':<18} {'shuffled':>9} {'grouped':>8} {'folded':>8} {'÷ win_rate':>11}")
+    base = None
+    for name, fn in suite.items():
+        t_shuf = timed(fn, shuffled, repeat)
+        t_grp = timed(fn, log, repeat)
+        t_fold = timed(fn, hist, repeat)
+        base = base or t_grp
+        print(f"{name:<18} {t_shuf:8.3f}s {t_grp:7.3f}s {t_fold:7.3f}s {t_grp / base:10.2f}x")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deals", type=int, default=175_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=3, help="best of N timings")
     parser.add_argument("--pm4py-events", type=int, default=150_000)
+    parser.add_argument("--no-actions", action="store_true", help="skip action_conversion")
     args = parser.parse_args(argv)
 
     p = bench_pipeline()
@@ -333,6 +366,8 @@ def main(argv: list[str] | None = None) -> None:
         subset = grouped[:cut]
         random.Random(args.seed).shuffle(subset)
         run_pm4py(p, subset, pd, max(1, args.repeat - 1))
+    if not args.no_actions:
+        run_actions(p, args.deals, args.seed, args.repeat)
 
 
 if __name__ == "__main__":

@@ -87,7 +87,7 @@ def test_demo_simulates_a_quarter_into_sqlite(
     with SqliteStore(db) as store:
         assert len(store.deal_ids()) == 120
     page = html.read_text(encoding="utf-8")
-    assert page.count('<svg class="chart"') == 5
+    assert page.count('<svg class="chart"') == 6
     assert "Lost reasons" in page
 
 

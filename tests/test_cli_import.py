@@ -260,7 +260,7 @@ def test_maven_import_report_check_diagram(
     assert report["backtest"] is not None
     html = tmp_path / "maven.html"
     assert run("report", str(events), "-p", str(pipeline), "-f", "html", "-o", str(html))[0] == 0
-    assert html.read_text(encoding="utf-8").count('<svg class="chart"') == 5
+    assert html.read_text(encoding="utf-8").count('<svg class="chart"') == 6
     status, text, _ = run("check", str(events), "-p", str(pipeline))
     assert (status, text.startswith("No problems")) == (0, True)
     status, text, _ = run("diagram", "-p", str(pipeline), "-f", "dot")

@@ -92,6 +92,7 @@ def test_report_json_schema(files: dict[str, Path], run: Runner) -> None:
         "backtest",
         "segments",
         "data_quality",
+        "actions",
     }
     counts = report["counts"]
     assert counts["deals"] == 150

@@ -25,6 +25,7 @@ PAGES = [
     "how-to/sqlite-from-several-processes.md",
     "how-to/react-to-stage-changes.md",
     "how-to/project-with-follow.md",
+    "how-to/suggest-the-next-step.md",
 ]
 
 
@@ -82,6 +83,7 @@ def test_cli_page_commands_run(
     for name in ("quarter.html", "february.json", "inbound.dot", "my_pipeline.json", "report.html"):
         assert (tmp_path / name).stat().st_size > 0
     assert sorted(p.name for p in (tmp_path / "charts").iterdir()) == [
+        "actions.svg",
         "backtest.svg",
         "funnel.svg",
         "time-in-stage.svg",

@@ -4,6 +4,9 @@ It writes valid logs straight from the compiled transition table (no live
 machine), so it can produce millions of events quickly; with
 ``activities=True`` it also records the activities each guarded stage's entry
 criteria ask for, so ``pipeline.check(events, guards=True)`` finds nothing.
+With ``action_effect`` above 0 it also records the sales plays of
+:data:`PLAYS` in each open stage visit, and those plays help the deal forward
+(see :func:`simulate`).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from ._events import Event, freeze_data
 from ._pipeline import Pipeline
 from ._time import to_utc
 
-__all__ = ["LOST_REASONS", "OWNERS", "REGIONS", "SOURCES", "simulate"]
+__all__ = ["LOST_REASONS", "OWNERS", "PLAYS", "REGIONS", "SOURCES", "simulate"]
 
 OWNERS: Final = ("ana", "ben", "chloe", "dev", "eli", "fay")
 SOURCES: Final = ("inbound", "outbound", "referral", "event", "partner")
@@ -31,6 +34,11 @@ LOST_REASONS: Final = (
     "missing feature",
 )
 _DAY: Final = 86_400.0
+#: The sales plays the simulator records with ``action_effect > 0``: ``(name,
+#: chance of being played in an open stage visit, strength)``. A play of
+#: strength ``w`` scales the visit's chance of being lost by ``1 - effect * w``
+#: and its length by ``1 - effect * w / 2``: demos help most, emails not at all.
+PLAYS: Final = (("call", 0.5, 0.5), ("demo", 0.35, 0.9), ("email", 0.6, 0.0))
 
 
 def simulate(
@@ -47,15 +55,23 @@ def simulate(
     reopen_rate: float = 0.25,
     mean_stage_days: float = 9.0,
     prefix: str = "D",
+    action_effect: float = 0.0,
 ) -> list[Event]:
     """Simulate ``deals`` deals opened over ``days`` days from ``start``; return their events.
 
     Deals still open at ``start + days`` stay open (their later events are not
     written), so a run yields a realistic mix of won, lost and open deals.
     Events come grouped by deal, in ``seq`` order.
+
+    ``action_effect`` (in [0, 1]; 0 records no plays and leaves the log as it
+    was) records the :data:`PLAYS` in open stage visits, drawn from a second
+    random stream, and gives them a real effect: each play of strength ``w``
+    scales the visit's chances of ending lost or going back by ``1 - action_effect * w`` and
+    shortens the visit by ``action_effect * w / 2``.
     """
     start = to_utc(start, "start")
     rng = random.Random(seed)
+    plays_rng = random.Random(seed + 7_919) if action_effect > 0 else None
     end = start + timedelta(days=days)
     opens = [s.name for s in pipeline.open_stages]
     index = {name: i for i, name in enumerate(opens)}
@@ -118,7 +134,11 @@ def simulate(
         emit("stage_entered", t, stage)
         lost_from: str | None = None
         while True:
+            entered = t
             t = t + timedelta(seconds=rng.expovariate(1.0 / (mean_stage_days * _DAY)))
+            keep = 1.0  # how much of the chances of being lost or going back the plays leave
+            if plays_rng is not None and stage in index:
+                t, keep = _play(plays_rng, action_effect, entered, t, end, stage, emit)
             if t > end:
                 break
             if stage == lost:
@@ -146,7 +166,7 @@ def simulate(
             i = index[stage]
             at_last = i == len(opens) - 1
             r = rng.random()
-            if r < loss_rate / max(1, len(opens) - i):
+            if r < loss_rate / max(1, len(opens) - i) * keep:
                 lost_from = stage
                 emit("stage_entered", t, lost, data={"reason": rng.choice(LOST_REASONS)})
                 stage = lost
@@ -154,7 +174,7 @@ def simulate(
             choices: list[str]
             if at_last:
                 choices = [won] if won in targets[stage] else []
-            elif rng.random() < regress_rate and i > 0:
+            elif rng.random() < regress_rate * keep and i > 0:
                 choices = [s for s in opens[:i] if s in targets[stage]]
             elif rng.random() < skip_rate:
                 choices = [s for s in [*opens[i + 2 :], won] if s in targets[stage]]
@@ -175,6 +195,34 @@ def simulate(
                 break
         out.extend(evs)
     return out
+
+
+def _play(
+    rng: random.Random,
+    effect: float,
+    entered: datetime,
+    until: datetime,
+    end: datetime,
+    stage: str,
+    emit: Any,
+) -> tuple[datetime, float]:
+    """Record the plays of one open stage visit between ``entered`` and the visit's
+    end (``until``, shortened by the plays); return that end and the share of the
+    chance of being lost the plays leave."""
+    played = [(name, w) for name, chance, w in PLAYS if rng.random() < chance]
+    rng.shuffle(played)
+    keep = speed = 1.0
+    for _, w in played:
+        keep *= 1.0 - effect * w
+        speed *= 1.0 - effect * w / 2
+    until = entered + (until - entered) * speed
+    for k, (name, _) in enumerate(played, 1):
+        # early in the visit (the k-th within k hours), so a visit cut by the end keeps them
+        at = entered + min((until - entered) * (k / (len(played) + 1)), timedelta(hours=k))
+        if at > end:
+            break
+        emit("activity", at, stage, name)
+    return until, keep
 
 
 def stage_names(pipeline: Pipeline) -> Sequence[str]:

@@ -56,7 +56,9 @@ def simulate_quarter(store: EventStore, *, deals: int = DEMO_DEALS, seed: int = 
     """Simulate a realistic quarter of the inbound preset into ``store``; return the
     number of events written."""
     pipeline = inbound_b2b()
-    events = simulate(pipeline, deals=deals, start=DEMO_START, days=DEMO_DAYS, seed=seed)
+    events = simulate(
+        pipeline, deals=deals, start=DEMO_START, days=DEMO_DAYS, seed=seed, action_effect=0.6
+    )  # sales plays that help deals forward, for the report's "what moves deals forward"
     batch: list[Event] = []
     for e in events:  # events come grouped by deal, in seq order: one append per deal
         if batch and e.deal_id != batch[0].deal_id:

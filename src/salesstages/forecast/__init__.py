@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from ..metrics._engine import Events, engine
+from ._actions import ActionAdvice, next_actions
 from ._backtest import Backtest, BacktestRow, MethodError, backtest
 from ._common import _check_horizon, _expected_value, _hist, _stage_probabilities, _us
 from ._markov import MarkovModel, markov, markov_forecast
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from .._pipeline import Pipeline
 
 __all__ = [
+    "ActionAdvice",
     "Backtest",
     "BacktestRow",
     "CumulativeIncidence",
@@ -54,6 +56,7 @@ __all__ = [
     "cumulative_incidence",
     "markov",
     "markov_forecast",
+    "next_actions",
     "stage_outlook",
     "time_to_close",
     "weighted",

@@ -15,6 +15,7 @@ with :meth:`~salesstages.Pipeline.check`).
 
 from __future__ import annotations
 
+from ._actions import ActionRow, action_conversion
 from ._durations import stage_durations, substate_durations, substate_visits, visits
 from ._frames import records, to_pandas, to_polars
 from ._funnel import conversion, funnel, period_conversion, skips_and_regressions
@@ -43,6 +44,7 @@ from ._winloss import (
 
 __all__ = [
     "NO_REASON",
+    "ActionRow",
     "ClosedDeal",
     "DataQuality",
     "DealHistory",
@@ -58,6 +60,7 @@ __all__ = [
     "Visit",
     "WinLoss",
     "WinLossGroup",
+    "action_conversion",
     "conversion",
     "data_quality",
     "days_until",

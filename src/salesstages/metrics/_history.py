@@ -28,13 +28,16 @@ Interface (stable; other modules build on it):
     reopening (check ``outcome``); all ``None`` when it never closed;
     ``events``: how many of its events were kept (at or before ``as_of``);
     ``amounts``: ``None`` while no ``updated`` event set ``amount``, else every
-    ``(at, amount)`` the deal had, in order, the opening's first.
+    ``(at, amount)`` the deal had, in order, the opening's first;
+    ``activities``: every ``activity`` recorded after the first stage entry as
+    ``(at, name, entry_index)`` in order (``entry_index`` points into
+    ``entries``: the stage visit it was recorded in); empty when none.
 
 ``rewind(hist, as_of) -> Histories``
     The fold as it stood at an earlier ``as_of``, derived from a later one with
     no pass over the events (what a backtest asks at each of its dates). Stage
     and sub-state entries, outcome, closing and the ``amount`` attribute are
-    exact; ``attributes`` holds the opening's attributes with the amount then,
+    exact (activities too); ``attributes`` holds the opening's attributes with the amount then,
     and ``last_at``/``events`` count stage entries only.
 
 ``stays(history, open_stages) -> list[(stage, entered_at, exited_at, next_stage)]``
@@ -81,6 +84,7 @@ if TYPE_CHECKING:
     from .._pipeline import Outcome, Pipeline
 
 __all__ = [
+    "ActivityEntry",
     "DealHistory",
     "Histories",
     "StageEntry",
@@ -96,10 +100,13 @@ __all__ = [
 StageEntry: TypeAlias = tuple[datetime, str, Mapping[str, Any]]
 #: ``(at, stage, substate, entry_index)`` of one ``substate_entered`` event.
 SubstateEntry: TypeAlias = tuple[datetime, str, str, int]
+#: ``(at, name, entry_index)`` of one ``activity`` event.
+ActivityEntry: TypeAlias = tuple[datetime, str, int]
 #: One stay in an open stage: ``(stage, entered_at, exited_at, next_stage)``.
 Stay: TypeAlias = tuple[str, datetime, "datetime | None", "str | None"]
 
 _EMPTY: Final[Mapping[str, Any]] = MappingProxyType({})
+_NO_ACTIVITIES: Final[Sequence[ActivityEntry]] = ()
 _DEAL_ID: Final = attrgetter("deal_id")
 _SEQ: Final = attrgetter("seq")
 _BY_SEQ: Final = partial(sorted, key=_SEQ)
@@ -109,6 +116,7 @@ class DealHistory:
     """One deal's log folded into what the metrics need (see the module docstring)."""
 
     __slots__ = (
+        "activities",
         "amounts",
         "attributes",
         "closed_amount",
@@ -143,6 +151,7 @@ class DealHistory:
         lost_reason: str | None,
         events: int,
         amounts: list[tuple[datetime, Any]] | None = None,
+        activities: Sequence[ActivityEntry] = _NO_ACTIVITIES,
     ) -> None:
         self.deal_id = deal_id
         self.opened_at = opened_at
@@ -159,6 +168,7 @@ class DealHistory:
         self.lost_reason = lost_reason
         self.events = events
         self.amounts = amounts
+        self.activities = activities
 
     @property
     def first_entered_at(self) -> datetime:
@@ -275,6 +285,7 @@ def _fold(
     reason: str | None = None
     kept = 0  # events kept (at or before the cut-off)
     amounts: list[tuple[datetime, Any]] | None = None  # set once an update changes "amount"
+    acts: list[ActivityEntry] | None = None  # set at the first activity
 
     def flush() -> None:
         """Store the summary of the deal folded so far (reads the fold state above)."""
@@ -294,6 +305,7 @@ def _fold(
             reason,
             kept,
             amounts,
+            acts or _NO_ACTIVITIES,
         )
 
     for e in events:
@@ -314,7 +326,7 @@ def _fold(
             last_at = stage = sub = closed_at = closed_amount = reason = None
             outcome = "open"
             kept = 0
-            amounts = None
+            amounts = acts = None
         elif check:
             if e.seq <= prev_seq:
                 return None
@@ -355,6 +367,10 @@ def _fold(
                     amounts = [(opened_at or at, attributes.get("amount"))]
                 amounts.append((at, data["amount"]))
             attributes = {**attributes, **data}
+        elif kind == "activity" and entries:
+            if acts is None:
+                acts = []
+            acts.append((at, e.name, len(entries) - 1))  # type: ignore[arg-type]
     if entries:
         flush()
     return out
@@ -440,6 +456,9 @@ def rewind(hist: Histories, as_of: datetime) -> Histories:
             subs = h.substates
             if subs and subs[-1][0] > as_of:
                 subs = subs[: bisect_right(subs, as_of, key=at_of)]
+            acts = h.activities
+            if acts and acts[-1][0] > as_of:
+                acts = acts[: bisect_right(acts, as_of, key=at_of)]
             at, stage, _ = entries[-1]
             outcome = outcomes[stage]
             amounts = h.amounts
@@ -473,6 +492,7 @@ def rewind(hist: Histories, as_of: datetime) -> Histories:
                 reason,
                 n + len(subs),
                 None if amounts is None else [a for a in amounts if a[0] <= as_of],
+                acts,
             )
     return Histories(hist.pipeline, out, as_of, hist.grouped)
 

@@ -24,6 +24,7 @@ from .._gc import gc_paused
 from .._pipeline import Pipeline
 from ..forecast._backtest import _backtest_folded
 from ..metrics._engine import Events, is_ibis_table
+from ._actions import actions_section, empty_actions
 from ._quality import funnel_imputed, quality_section
 
 if TYPE_CHECKING:
@@ -292,6 +293,7 @@ def _build_report(
             },
             "backtest": _backtest(data, pipeline, first, as_of, horizon),
             "segments": _segments(data, pipeline, by, as_of, skips, labels) if by else None,
+            "actions": actions_section(data, pipeline, as_of),
         }
     )
     touched = cast(list[metrics.FunnelRow], metrics.funnel(data, pipeline, skips="touched", **kw))
@@ -392,6 +394,7 @@ def _empty_sections(pipeline: Pipeline, labels: Mapping[str, str], skips: Skips)
         },
         "backtest": None,
         "segments": None,
+        "actions": empty_actions(),
     }
 
 

@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 from html import escape
 from typing import Any, Final
 
+from ._actions import actions_svg
+from ._actions import title as actions_title
 from ._quality import imputed_note, quality_html
 from ._render import _d, _num, _pct, _segment_name, _when
 from ._style import (
@@ -36,7 +38,7 @@ from ._style import (
 __all__ = ["CHARTS", "render_html"]
 
 #: The charts of a full report, by their ``data-chart`` name, in page order.
-CHARTS: Final = ("funnel", "time-in-stage", "win-rate", "time-to-close", "backtest")
+CHARTS: Final = ("funnel", "time-in-stage", "win-rate", "time-to-close", "backtest", "actions")
 
 _W: Final = 760  # chart width in SVG units
 _FONT: Final = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
@@ -605,6 +607,7 @@ def render_html(report: Mapping[str, Any]) -> str:
         "win-rate": win_rate_chart,
         "time-to-close": survival_chart,
         "backtest": backtest_chart,
+        "actions": lambda r: actions_svg(r.get("actions")),
     }
     svg = {name: fn(report) for name, fn in charts.items()}
     if report.get("segments"):
@@ -681,6 +684,15 @@ def render_html(report: Mapping[str, Any]) -> str:
             "within the horizon, from their amounts as of that date; the bars compare it with "
             "what they actually won within the horizon. Best method first.",
             bt_table + forecast_table,
+        ),
+        _section(
+            actions_title(report["actions"])
+            if report.get("actions")
+            else "What moves deals forward",
+            svg["actions"],
+            "Per stage, the activities with the largest lift: the bar is the share of deals that "
+            "advanced after recording it in their first visit (whisker: 95% Wilson interval), the "
+            "tick the share of the other deals; a lift is an association, not proof of cause.",
         ),
         _section("Lost reasons", reasons),
         _section(f"Stalled deals ({len(report['stalled']):,})", stalled),

@@ -14,6 +14,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any, Final
 
+from ._actions import actions_plot
 from ._render import _segment_name
 from ._style import (
     ACTUAL,
@@ -204,6 +205,7 @@ CHARTS: Final[dict[str, Callable[[Any, Mapping[str, Any]], None]]] = {
     "win-rate": _win_rate,
     "time-to-close": _survival,
     "backtest": _backtest,
+    "actions": actions_plot,
 }
 
 

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from .._text import csv_cell, terminal
+from ._actions import actions_csv, actions_text
 from ._build import TEXT_LIMIT
 from ._quality import (
     amount_win_rate_row,
@@ -329,6 +330,7 @@ def render_text(report: Mapping[str, Any]) -> str:
         parts.append(
             f"horizon {_d(bt['horizon_days'])}; best method first (lowest mean absolute error)"
         )
+    parts += actions_text(report.get("actions"))
     return "\n".join(parts) + "\n"
 
 
@@ -415,6 +417,7 @@ def _csv_rows(report: Mapping[str, Any]) -> Iterable[tuple[Any, ...]]:
         )
         yield ("segment", seg, "", "velocity_per_day", s["velocity_per_day"])
         yield from (("segment_" + r[0], seg, *r[2:]) for r in funnel(seg, s["funnel"]))
+    yield from actions_csv(report.get("actions"))
 
 
 def render_csv(report: Mapping[str, Any]) -> str:

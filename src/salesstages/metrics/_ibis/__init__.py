@@ -15,6 +15,7 @@ error names ``pip install 'salesstages[duckdb]'``.
 
 from __future__ import annotations
 
+from ._actions import action_conversion
 from ._metrics import (
     conversion,
     funnel,
@@ -32,6 +33,7 @@ from ._metrics import (
 )
 
 __all__ = [
+    "action_conversion",
     "conversion",
     "funnel",
     "lost_reasons",
