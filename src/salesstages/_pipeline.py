@@ -14,6 +14,7 @@ from ._errors import DataError, NaiveTimeError, PipelineError, UnknownStageError
 from ._events import EVENT_KINDS
 from ._mermaid import mermaid
 from ._time import as_utc
+from ._values import FORECAST_CATEGORIES
 from .guards import GuardLike, _guard_to_dict, guard_from_dict
 
 if TYPE_CHECKING:
@@ -66,6 +67,9 @@ class Stage:
         probability: Chance of winning from this stage, in [0, 1].
         rot_after: Idle time after which an open deal here counts as stalled.
         outcome: ``"open"``, ``"won"`` or ``"lost"``.
+        forecast_category: The forecast category of an open deal here that has
+            no ``forecast_category`` of its own: ``"pipeline"``, ``"best_case"``,
+            ``"commit"`` or ``"omitted"``.
     """
 
     name: str
@@ -75,8 +79,10 @@ class Stage:
     probability: float | None = attrs.field(default=None, kw_only=True)
     rot_after: timedelta | None = attrs.field(default=None, kw_only=True)
     outcome: Outcome = attrs.field(default="open", kw_only=True)
+    forecast_category: str | None = attrs.field(default=None, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
+        _check_category(self)
         _check_name("stage", self.name)
         if self.label is not None and not isinstance(self.label, str):
             raise PipelineError(f"stage {self.name!r}: label must be a string, got {self.label!r}")
@@ -141,6 +147,8 @@ class Stage:
         if self.rot_after is not None:
             seconds = self.rot_after.total_seconds()
             d["rot_after_seconds"] = int(seconds) if seconds.is_integer() else seconds
+        if self.forecast_category is not None:
+            d["forecast_category"] = self.forecast_category
         return d
 
     @classmethod
@@ -156,6 +164,7 @@ class Stage:
             "substates",
             "probability",
             "rot_after_seconds",
+            "forecast_category",
         }
         if unknown:
             raise PipelineError(f"stage {d['name']!r} has unknown key(s): {sorted(unknown)}")
@@ -178,6 +187,25 @@ class Stage:
             substates=tuple(d.get("substates", ())),
             probability=d.get("probability"),
             rot_after=timedelta(seconds=rot) if rot is not None else None,
+            forecast_category=d.get("forecast_category"),
+        )
+
+
+def _check_category(stage: Stage) -> None:
+    """Refuse a stage's ``forecast_category`` that is not one of the four, or one on
+    a closed stage."""
+    category = stage.forecast_category
+    if category is None:
+        return
+    if not isinstance(category, str) or category not in FORECAST_CATEGORIES:
+        raise PipelineError(
+            f"stage {stage.name!r}: forecast_category must be one of "
+            f"{', '.join(repr(c) for c in FORECAST_CATEGORIES)}, got {category!r}"
+        )
+    if stage.outcome != "open":
+        raise PipelineError(
+            f"stage {stage.name!r} is a closed ({stage.outcome}) stage and cannot have a "
+            "forecast_category; closed deals are forecast as 'closed' (won) or not at all"
         )
 
 
