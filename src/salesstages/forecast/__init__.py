@@ -34,6 +34,7 @@ from ._backtest import Backtest, BacktestRow, MethodError, backtest
 from ._common import _expected_value, _hist, _stage_probabilities
 from ._markov import MarkovModel, markov, markov_forecast
 from ._outlook import StageOutlook, conditional_forecast, stage_outlook
+from ._planning import Coverage, categories, coverage
 from ._survival import CumulativeIncidence, Survival, cumulative_incidence, time_to_close
 
 if TYPE_CHECKING:
@@ -42,13 +43,16 @@ if TYPE_CHECKING:
 __all__ = [
     "Backtest",
     "BacktestRow",
+    "Coverage",
     "CumulativeIncidence",
     "MarkovModel",
     "MethodError",
     "StageOutlook",
     "Survival",
     "backtest",
+    "categories",
     "conditional_forecast",
+    "coverage",
     "cumulative_incidence",
     "markov",
     "markov_forecast",

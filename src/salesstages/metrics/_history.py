@@ -28,13 +28,16 @@ Interface (stable; other modules build on it):
     reopening (check ``outcome``); all ``None`` when it never closed;
     ``events``: how many of its events were kept (at or before ``as_of``);
     ``amounts``: ``None`` while no ``updated`` event set ``amount``, else every
-    ``(at, amount)`` the deal had, in order, the opening's first.
+    ``(at, amount)`` the deal had, in order, the opening's first;
+    ``close_dates``: the same for the ``close_date`` attribute (``None`` while no
+    ``updated`` event set it).
 
 ``rewind(hist, as_of) -> Histories``
     The fold as it stood at an earlier ``as_of``, derived from a later one with
     no pass over the events (what a backtest asks at each of its dates). Stage
     and sub-state entries, outcome, closing and the ``amount`` attribute are
-    exact; ``attributes`` holds the opening's attributes with the amount then,
+    exact; ``attributes`` holds the opening's attributes with the amount and the
+    close date then,
     and ``last_at``/``events`` count stage entries only.
 
 ``stays(history, open_stages) -> list[(stage, entered_at, exited_at, next_stage)]``
@@ -111,6 +114,7 @@ class DealHistory:
     __slots__ = (
         "amounts",
         "attributes",
+        "close_dates",
         "closed_amount",
         "closed_at",
         "deal_id",
@@ -143,6 +147,7 @@ class DealHistory:
         lost_reason: str | None,
         events: int,
         amounts: list[tuple[datetime, Any]] | None = None,
+        close_dates: list[tuple[datetime, Any]] | None = None,
     ) -> None:
         self.deal_id = deal_id
         self.opened_at = opened_at
@@ -159,6 +164,7 @@ class DealHistory:
         self.lost_reason = lost_reason
         self.events = events
         self.amounts = amounts
+        self.close_dates = close_dates
 
     @property
     def first_entered_at(self) -> datetime:
@@ -275,6 +281,7 @@ def _fold(
     reason: str | None = None
     kept = 0  # events kept (at or before the cut-off)
     amounts: list[tuple[datetime, Any]] | None = None  # set once an update changes "amount"
+    closes: list[tuple[datetime, Any]] | None = None  # the same for "close_date"
 
     def flush() -> None:
         """Store the summary of the deal folded so far (reads the fold state above)."""
@@ -294,6 +301,7 @@ def _fold(
             reason,
             kept,
             amounts,
+            closes,
         )
 
     for e in events:
@@ -314,7 +322,7 @@ def _fold(
             last_at = stage = sub = closed_at = closed_amount = reason = None
             outcome = "open"
             kept = 0
-            amounts = None
+            amounts = closes = None
         elif check:
             if e.seq <= prev_seq:
                 return None
@@ -354,6 +362,10 @@ def _fold(
                 if amounts is None:
                     amounts = [(opened_at or at, attributes.get("amount"))]
                 amounts.append((at, data["amount"]))
+            if "close_date" in data:
+                if closes is None:
+                    closes = [(opened_at or at, attributes.get("close_date"))]
+                closes.append((at, data["close_date"]))
             attributes = {**attributes, **data}
     if entries:
         flush()
@@ -446,6 +458,8 @@ def rewind(hist: Histories, as_of: datetime) -> Histories:
             attributes = h.opened_attributes
             if amounts is not None:
                 attributes = {**attributes, "amount": _amount_at(amounts, as_of)}
+            if h.close_dates is not None:
+                attributes = {**attributes, "close_date": _amount_at(h.close_dates, as_of)}
             closed_at = closed_amount = reason = None
             for c_at, c_stage, c_data in reversed(entries):
                 oc = outcomes[c_stage]
@@ -473,6 +487,7 @@ def rewind(hist: Histories, as_of: datetime) -> Histories:
                 reason,
                 n + len(subs),
                 None if amounts is None else [a for a in amounts if a[0] <= as_of],
+                None if h.close_dates is None else [c for c in h.close_dates if c[0] <= as_of],
             )
     return Histories(hist.pipeline, out, as_of, hist.grouped)
 
