@@ -30,6 +30,7 @@ from ..presets import PROPOSAL_SUBSTATES, inbound_b2b
 from ..report import build_report, render_csv, render_html, render_text
 from ..report._render import table
 from ._import import IMPORT_KINDS, Progress, _cmd_import
+from ._period import add_period_arguments, period_engine, period_options, warn_planning
 from ._spec import (
     ENGINES,
     PRESETS,
@@ -242,7 +243,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     pipeline = load_pipeline(args.pipeline)
     as_of = parse_as_of(args.as_of) if args.as_of else None
     with EventSource(args.events, table=args.table) as source:
-        events = _report_events(source, args.engine, args.by)
+        events = _report_events(source, period_engine(args), args.by)
         _warn(source)
         report = build_report(
             events,
@@ -252,7 +253,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
             skips=args.skips,
             horizon=timedelta(days=args.horizon),
             source=source.name,
+            **period_options(args),  # the period view (issue 14)
         )
+    warn_planning(report)
     if args.format == "json":
         text = json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     elif args.format == "csv":
@@ -532,6 +535,7 @@ def _parser() -> argparse.ArgumentParser:
         "back only aggregates. Default: duckdb for Parquet, DuckDB and PostgreSQL sources "
         "when salesstages[duckdb] is installed, python otherwise",
     )
+    add_period_arguments(report)
     report.set_defaults(func=_cmd_report)
 
     export = sub.add_parser(
