@@ -1,0 +1,105 @@
+"""forecast.categories and forecast.coverage on an Ibis table agree with the
+pure-Python engine (issue 14, CONTRACT §10); movement and slippage name the
+missing Ibis engine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+
+from _engines import assert_same, close_all, duckdb_loader, postgres_loader, spark_loader
+from _helpers import day
+from salesstages import Event, SalesStagesError, forecast, metrics
+from salesstages._simulate import simulate
+from salesstages.presets import inbound_b2b
+from test_planning import Q1, category_log, category_pipeline
+
+pytest.importorskip("ibis")
+
+_LOADERS: dict[str, Callable[[Sequence[Event]], Any]] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_connections() -> Iterator[None]:
+    """Close the loaders' connections when the module is done."""
+    yield
+    _LOADERS.clear()
+    close_all()
+
+
+@pytest.fixture(
+    scope="module",
+    params=[
+        "duckdb",
+        "postgres",
+        pytest.param(
+            "spark",
+            marks=(
+                pytest.mark.slow,
+                pytest.mark.filterwarnings("ignore::ResourceWarning"),
+                pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+            ),
+        ),
+    ],
+)
+def load(request: pytest.FixtureRequest) -> Callable[[Sequence[Event]], Any]:
+    """Events → an Ibis table on one backend (PostgreSQL and Spark from conftest)."""
+    name: str = request.param
+    if name not in _LOADERS:
+        if name == "duckdb":
+            _LOADERS[name] = duckdb_loader()
+        elif name == "postgres":
+            _LOADERS[name] = postgres_loader(request.getfixturevalue("pg_conninfo"))
+        else:
+            _LOADERS[name] = spark_loader(request.getfixturevalue("spark"))
+    return _LOADERS[name]
+
+
+def test_hand_log_agrees(load: Callable[[Sequence[Event]], Any]) -> None:
+    """The hand-computed log gives the same categories and coverage on the backend."""
+    events = category_log()
+    p = category_pipeline()
+    table = load(events)
+    for as_of in (day(30), day(45), None):
+        assert forecast.categories(table, p, *Q1, as_of=as_of) == forecast.categories(
+            events, p, *Q1, as_of=as_of
+        )
+    targets = {"ana": 1000, "bob": 2000, "cy": 10}
+    assert_same(
+        forecast.coverage(table, p, *Q1, target=targets, by="owner", as_of=day(30)),
+        forecast.coverage(events, p, *Q1, target=targets, by="owner", as_of=day(30)),
+    )
+    assert_same(
+        forecast.coverage(table, p, *Q1, target=1000, as_of=day(30)),
+        forecast.coverage(events, p, *Q1, target=1000, as_of=day(30)),
+    )
+
+
+def test_simulated_quarter_agrees(load: Callable[[Sequence[Event]], Any]) -> None:
+    """A simulated quarter with slipping close dates agrees, by month and by owner."""
+    p = inbound_b2b()
+    events = simulate(p, deals=150, start=datetime(2026, 1, 1, tzinfo=UTC), days=90, seed=5)
+    table = load(events)
+    as_of = datetime(2026, 3, 10, tzinfo=UTC)
+    for start, end in [Q1, (date(2026, 3, 1), date(2026, 4, 1)), (day(3), day(70))]:
+        got = forecast.categories(table, p, start, end, as_of=as_of)
+        want = forecast.categories(events, p, start, end, as_of=as_of)
+        assert_same(got, want)
+    targets = {"ana": 1e5, "ben": 2e5, "nobody": 1.0}
+    assert_same(
+        forecast.coverage(table, p, *Q1, target=targets, by="owner", as_of=as_of),
+        forecast.coverage(events, p, *Q1, target=targets, by="owner", as_of=as_of),
+    )
+
+
+def test_movement_and_slippage_name_the_missing_engine() -> None:
+    """movement and slippage run on events or Histories; on a table they say so."""
+    table = duckdb_loader()(category_log())
+    p = category_pipeline()
+    with pytest.raises(SalesStagesError, match=r"metrics.movement has no Ibis engine"):
+        metrics.movement(table, p, *Q1)
+    with pytest.raises(SalesStagesError, match=r"metrics.slippage has no Ibis engine"):
+        metrics.slippage(table, p)
