@@ -1,5 +1,5 @@
-"""forecast.categories and forecast.coverage on an Ibis table agree with the
-pure-Python engine (issue 14, CONTRACT §10); movement and slippage name the
+"""forecast.categories, forecast.coverage and metrics.slippage on an Ibis table
+agree with the pure-Python engine (issue 14, CONTRACT §10); movement names the
 missing Ibis engine."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from _engines import assert_same, close_all, duckdb_loader, postgres_loader, spark_loader
-from _helpers import day
+from _helpers import day, plain_pipeline
 from salesstages import Event, SalesStagesError, forecast, metrics
 from salesstages._simulate import simulate
 from salesstages.presets import inbound_b2b
-from test_planning import Q1, category_log, category_pipeline
+from test_planning import Q1, category_log, category_pipeline, slippage_log
 
 pytest.importorskip("ibis")
 
@@ -95,11 +95,23 @@ def test_simulated_quarter_agrees(load: Callable[[Sequence[Event]], Any]) -> Non
     )
 
 
-def test_movement_and_slippage_name_the_missing_engine() -> None:
-    """movement and slippage run on events or Histories; on a table they say so."""
+def test_slippage_agrees(load: Callable[[Sequence[Event]], Any]) -> None:
+    """Slipping deals on the backend are the pure-Python engine's, at several dates."""
+    p = inbound_b2b()
+    events = simulate(p, deals=150, start=datetime(2026, 1, 1, tzinfo=UTC), days=90, seed=5)
+    table = load(events)
+    for as_of in (datetime(2026, 2, 10, tzinfo=UTC), datetime(2026, 3, 10, tzinfo=UTC), None):
+        want = metrics.slippage(events, p, as_of=as_of)
+        assert metrics.slippage(table, p, as_of=as_of) == want
+        assert any(s.pushes for s in want)
+    hand = slippage_log()
+    assert metrics.slippage(load(hand), plain_pipeline(), as_of=day(30)) == metrics.slippage(
+        hand, plain_pipeline(), as_of=day(30)
+    )
+
+
+def test_movement_names_the_missing_engine() -> None:
+    """movement runs on events or Histories; on a table it says so."""
     table = duckdb_loader()(category_log())
-    p = category_pipeline()
     with pytest.raises(SalesStagesError, match=r"metrics.movement has no Ibis engine"):
-        metrics.movement(table, p, *Q1)
-    with pytest.raises(SalesStagesError, match=r"metrics.slippage has no Ibis engine"):
-        metrics.slippage(table, p)
+        metrics.movement(table, category_pipeline(), *Q1)

@@ -30,12 +30,14 @@ from ._metrics import (
     win_loss,
     win_rate,
 )
+from ._planning import slippage  # issue 14
 
 __all__ = [
     "conversion",
     "funnel",
     "lost_reasons",
     "sales_cycle",
+    "slippage",
     "snapshot",
     "stage_durations",
     "stalled",
