@@ -1,21 +1,23 @@
-"""forecast.categories, forecast.coverage and metrics.slippage on an Ibis table
-agree with the pure-Python engine (issue 14, CONTRACT §10); movement names the
-missing Ibis engine."""
+"""forecast.categories, forecast.coverage, metrics.slippage and metrics.movement on
+an Ibis table agree with the pure-Python engine (issue 14, CONTRACT §10)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from _engines import assert_same, close_all, duckdb_loader, postgres_loader, spark_loader
-from _helpers import day, plain_pipeline
-from salesstages import Event, SalesStagesError, forecast, metrics
+from _helpers import T0, day, plain_pipeline
+from salesstages import Event, forecast, metrics
 from salesstages._simulate import simulate
 from salesstages.presets import inbound_b2b
-from test_planning import Q1, category_log, category_pipeline, slippage_log
+from salesstages.testing import events as event_logs
+from test_planning import Q1, category_log, category_pipeline, movement_log, slippage_log
 
 pytest.importorskip("ibis")
 
@@ -110,8 +112,59 @@ def test_slippage_agrees(load: Callable[[Sequence[Event]], Any]) -> None:
     )
 
 
-def test_movement_names_the_missing_engine() -> None:
-    """movement runs on events or Histories; on a table it says so."""
-    table = duckdb_loader()(category_log())
-    with pytest.raises(SalesStagesError, match=r"metrics.movement has no Ibis engine"):
-        metrics.movement(table, category_pipeline(), *Q1)
+def test_movement_agrees(load: Callable[[Sequence[Event]], Any]) -> None:
+    """The movement on the backend is the pure-Python engine's: the hand log, by
+    owner, and a simulated quarter over several periods."""
+    hand = movement_log()
+    p = plain_pipeline()
+    table = load(hand)
+    assert metrics.movement(table, p, day(10), day(20)) == metrics.movement(
+        hand, p, day(10), day(20)
+    )
+    assert_same(
+        metrics.movement(table, p, day(10), day(20), by="owner"),
+        metrics.movement(hand, p, day(10), day(20), by="owner"),
+    )
+    q = inbound_b2b()
+    events = simulate(q, deals=150, start=datetime(2026, 1, 1, tzinfo=UTC), days=90, seed=5)
+    sim = load(events)
+    for start, end in [Q1, (date(2026, 2, 1), date(2026, 3, 1)), (day(3), day(40))]:
+        want = metrics.movement(events, q, start, end)
+        assert_same(metrics.movement(sim, q, start, end), want)
+        assert want.won.count > 0
+        assert_same(
+            metrics.movement(sim, q, start, end, by="lead_source"),
+            metrics.movement(events, q, start, end, by="lead_source"),
+        )
+
+
+AMOUNTS = st.integers(0, 10_000)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    log=event_logs(
+        plain_pipeline(allow_regress=True),
+        max_deals=5,
+        max_steps=10,
+        span=timedelta(days=40),
+        max_gap=timedelta(days=5),
+        fields={"amount": AMOUNTS},
+        attributes=st.fixed_dictionaries({"amount": AMOUNTS}),
+    ),
+    a=st.integers(-3, 45),
+    length=st.integers(0, 60),
+)
+def test_drawn_movement_agrees(
+    load: Callable[[Sequence[Event]], Any], log: list[Event], a: int, length: int
+) -> None:
+    """On drawn logs (equal timestamps included) and periods, the backend's movement
+    is the pure-Python engine's."""
+    p = plain_pipeline(allow_regress=True)
+    start = T0 + timedelta(days=a)
+    end = start + timedelta(hours=12 * length)
+    assert_same(metrics.movement(load(log), p, start, end), metrics.movement(log, p, start, end))

@@ -30,12 +30,13 @@ from ._metrics import (
     win_loss,
     win_rate,
 )
-from ._planning import slippage  # issue 14
+from ._planning import movement, slippage  # issue 14
 
 __all__ = [
     "conversion",
     "funnel",
     "lost_reasons",
+    "movement",
     "sales_cycle",
     "slippage",
     "snapshot",
