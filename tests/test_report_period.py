@@ -280,3 +280,25 @@ def test_cli_bad_targets_file_exits_2(log: Path, run: Runner, tmp_path: Path) ->
     )
     assert "t.csv, line 2" in err
     assert "'-3'" in err
+
+
+def test_cli_period_view_on_parquet_runs_on_duckdb(log: Path, run: Runner, tmp_path: Path) -> None:
+    """A Parquet log reported through DuckDB gives the period view of the Python engine."""
+    pytest.importorskip("ibis")
+    from _engines import assert_same, close_all
+    from salesstages.io import read_jsonl, write_parquet
+
+    parquet = tmp_path / "events.parquet"
+    write_parquet(list(read_jsonl(log)), parquet)
+    targets = tmp_path / "t.csv"
+    targets.write_text("owner,target\nana,100000\nnobody,5\n", encoding="utf-8")
+    args = ("-p", "inbound_b2b", "--period", "2026-Q1", "--as-of", "2026-03-15")
+    args += ("--targets", str(targets), "-f", "json")
+    try:
+        s1, ibis_out, err = run("report", str(parquet), *args, "--engine", "duckdb")
+        s2, py_out, _ = run("report", str(parquet), *args, "--engine", "python")
+    finally:
+        close_all()
+    assert (s1, s2) == (0, 0)
+    assert "'nobody'" in err
+    assert_same(json.loads(ibis_out)["planning"], json.loads(py_out)["planning"])

@@ -30,7 +30,7 @@ from ..presets import PROPOSAL_SUBSTATES, inbound_b2b
 from ..report import build_report, render_csv, render_html, render_text
 from ..report._render import table
 from ._import import IMPORT_KINDS, Progress, _cmd_import
-from ._period import add_period_arguments, period_engine, period_options, warn_planning
+from ._period import add_period_arguments, period_options, warn_planning
 from ._spec import (
     ENGINES,
     PRESETS,
@@ -243,7 +243,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     pipeline = load_pipeline(args.pipeline)
     as_of = parse_as_of(args.as_of) if args.as_of else None
     with EventSource(args.events, table=args.table) as source:
-        events = _report_events(source, period_engine(args), args.by)
+        events = _report_events(source, args.engine, args.by)
         _warn(source)
         report = build_report(
             events,

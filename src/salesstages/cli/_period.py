@@ -13,7 +13,7 @@ from .._text import terminal
 from ..report._period import parse_period, period_between, read_targets
 from ._spec import CliError
 
-__all__ = ["add_period_arguments", "period_engine", "period_options", "warn_planning"]
+__all__ = ["add_period_arguments", "period_options", "warn_planning"]
 
 
 def add_period_arguments(p: argparse.ArgumentParser) -> None:
@@ -72,12 +72,6 @@ def period_options(args: argparse.Namespace) -> dict[str, Any]:
     elif args.targets is not None:
         out["target_by"], out["target"] = read_targets(args.targets)
     return out
-
-
-def period_engine(args: argparse.Namespace) -> str | None:
-    """The engine ``report`` runs: the period view needs the events (``python``)."""
-    asked = args.period is not None or args.period_from is not None
-    return "python" if asked and args.engine is None else args.engine
 
 
 def warn_planning(report: Mapping[str, Any]) -> None:

@@ -20,7 +20,7 @@ from typing import Any, Final
 import attrs
 
 from .. import forecast, metrics
-from .._errors import DataError, SalesStagesError
+from .._errors import DataError
 from .._pipeline import Pipeline
 from .._text import terminal
 from ..metrics._engine import is_ibis_table
@@ -223,6 +223,18 @@ def _total(parts: list[forecast.Coverage]) -> forecast.Coverage:
     )
 
 
+def _segments(data: Any, pipeline: Pipeline, as_of: datetime | None, by: str) -> list[Any]:
+    """The values attribute ``by`` takes at opening, over the deals of ``data``."""
+    if not is_ibis_table(data):
+        return [h.opened_attributes[by] for h in data.deals.values() if by in h.opened_attributes]
+    from ..metrics._ibis._pivots import Pivots, key_value
+
+    pv = Pivots(data, pipeline, as_of, by=by)
+    if pv.as_of_us is None:
+        return []
+    return [key_value(r, by) for r in pv.keys(pv.deals_with())]
+
+
 def build_planning(
     data: Any,
     pipeline: Pipeline,
@@ -242,25 +254,17 @@ def build_planning(
     """
     if isinstance(period, str):
         period = parse_period(period)
-    if is_ibis_table(data):
-        raise SalesStagesError(
-            "the report's period view runs on events or Histories only, not on an Ibis "
-            "table; pass --engine python"
-        )
-    hist: metrics.Histories = data
+    hist = data  # a Histories folded at as_of, or an Ibis table (then as_of is passed)
+    kw: dict[str, Any] = {"as_of": as_of} if is_ibis_table(data) else {}
     start, end = period.start, period.end
     moved_to = max(as_of, start) if as_of is not None else start
     mv = metrics.movement(hist, pipeline, start, moved_to)
-    cats = forecast.categories(hist, pipeline, start, end)
+    cats = forecast.categories(hist, pipeline, start, end, **kw)
     warnings: list[str] = []
     coverage = coverage_by = None
     if target is not None:
         if isinstance(target, Mapping):
-            seen = {
-                str(h.opened_attributes.get(target_by)): h.opened_attributes.get(target_by)
-                for h in hist.deals.values()
-                if target_by in h.opened_attributes
-            }
+            seen = {str(v): v for v in _segments(hist, pipeline, as_of, target_by)}
             missing = [k for k in target if str(k) not in seen]
             if missing:
                 warnings.append(
@@ -269,7 +273,7 @@ def build_planning(
                     + "; their coverage counts no deals"
                 )
             keyed = {seen.get(str(k), k): v for k, v in target.items()}
-            per = forecast.coverage(hist, pipeline, start, end, target=keyed, by=target_by)
+            per = forecast.coverage(hist, pipeline, start, end, target=keyed, by=target_by, **kw)
             names = {seen.get(str(k), k): str(k) for k in target}
             coverage_by = {
                 "attribute": target_by,
@@ -277,7 +281,7 @@ def build_planning(
             }
             coverage = _coverage(_total(list(per.values())))
         else:
-            coverage = _coverage(forecast.coverage(hist, pipeline, start, end, target=target))
+            coverage = _coverage(forecast.coverage(hist, pipeline, start, end, target=target, **kw))
     return {
         "period": {"label": period.label, "start": _iso(start), "end": _iso(end)},
         "categories": [
@@ -302,7 +306,7 @@ def build_planning(
                 "close_date": s.close_date.isoformat(),
                 "overdue": s.overdue,
             }
-            for s in metrics.slippage(hist, pipeline)
+            for s in metrics.slippage(hist, pipeline, **kw)
         ],
         "warnings": warnings,
     }
