@@ -289,6 +289,38 @@ def run_actions(p: Pipeline, deals: int, seed: int, repeat: int) -> None:
         print(f"{name:<18} {t_shuf:8.3f}s {t_grp:7.3f}s {t_fold:7.3f}s {t_grp / base:10.2f}x")
 
 
+def planning_suite(p: Pipeline) -> dict[str, Callable[[Any], Any]]:
+    """The period functions of issue 14 over 2025-Q1 (the log starts on 2025-01-01)."""
+    q1 = (START, START + timedelta(days=90))
+    mid = START + timedelta(days=45)
+    return {
+        "movement": lambda ev: metrics.movement(ev, p, START, mid),
+        "slippage": lambda ev: metrics.slippage(ev, p),
+        "categories": lambda ev: forecast.categories(ev, p, *q1),
+        "coverage": lambda ev: forecast.coverage(ev, p, *q1, target=1e8),
+    }
+
+
+def run_planning(p: Pipeline, shuffled: list[Event], grouped: list[Event], repeat: int) -> None:
+    """Each period function against ``metrics.win_rate`` on the same log (target <= 1.5x)."""
+    base = {
+        "shuffled": timed(lambda ev: metrics.win_rate(ev, p), shuffled, repeat),
+        "grouped": timed(lambda ev: metrics.win_rate(ev, p), grouped, repeat),
+    }
+    print(
+        f"\n{'planning':<16} {'shuffled':>9} {'/win_rate':>9} {'grouped':>9} {'/win_rate':>9}"
+        f"   (win_rate: {base['shuffled']:.3f}s shuffled, {base['grouped']:.3f}s grouped)"
+    )
+    for name, fn in planning_suite(p).items():
+        t_shuf = timed(fn, shuffled, repeat)
+        t_grp = timed(fn, grouped, repeat)
+        print(
+            f"{name:<16} {t_shuf:8.3f}s {t_shuf / base['shuffled']:8.2f}x"
+            f" {t_grp:8.3f}s {t_grp / base['grouped']:8.2f}x"
+        )
+    print("target: each <= 1.5x win_rate")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deals", type=int, default=175_000)
@@ -296,6 +328,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=3, help="best of N timings")
     parser.add_argument("--pm4py-events", type=int, default=150_000)
     parser.add_argument("--no-actions", action="store_true", help="skip action_conversion")
+    parser.add_argument(
+        "--planning-only", action="store_true", help="only the period functions vs win_rate"
+    )
     args = parser.parse_args(argv)
 
     p = bench_pipeline()
@@ -305,6 +340,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"Python {platform.python_version()} on {platform.machine()}, {sys.platform}")
     print(describe(p, grouped))
     n = len(grouped)
+    run_planning(p, shuffled, grouped, args.repeat)
+    if args.planning_only:
+        return
 
     have_pandas = importlib.util.find_spec("pandas") is not None
     pd: Any = importlib.import_module("pandas") if have_pandas else None

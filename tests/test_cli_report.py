@@ -93,6 +93,7 @@ def test_report_json_schema(files: dict[str, Path], run: Runner) -> None:
         "segments",
         "data_quality",
         "actions",
+        "planning",  # null without --period (issue 14)
     }
     counts = report["counts"]
     assert counts["deals"] == 150
@@ -502,7 +503,10 @@ def test_bad_as_of_and_by(files: dict[str, Path], run: Runner) -> None:
     err = cli_error(run("report", str(files["jsonl"]), "-p", "inbound_b2b", "--as-of", "last week"))
     assert "write it as 2026-03-31" in err
     err = cli_error(run("report", str(files["jsonl"]), "-p", "inbound_b2b", "--by", "colour"))
-    assert "--by takes one of: amount, lead_source, owner, region" in err
+    assert (
+        "--by takes one of: amount, close_date, forecast_category, lead_source, owner, region"
+        in err
+    )
 
 
 def test_unwritable_out(files: dict[str, Path], tmp_path: Path, run: Runner) -> None:

@@ -408,9 +408,9 @@ class TestJsonValues:
     def test_datetime_attribute_refused_with_hint(self, plain: Pipeline) -> None:
         """A datetime attribute is refused naming the key and the fix."""
         with pytest.raises(
-            TypeError, match=r"close_date is a datetime, not a JSON value .*isoformat"
+            TypeError, match=r"signed_at is a datetime, not a JSON value .*isoformat"
         ):
-            plain.open_deal("D1", at=T0, close_date=T0)
+            plain.open_deal("D1", at=T0, signed_at=T0)
 
     def test_nested_values_checked(self, plain: Pipeline) -> None:
         """Nested lists and dicts are walked, and nothing is recorded on refusal."""

@@ -16,6 +16,7 @@ from ._events import EVENT_KINDS
 from ._mermaid import mermaid
 from ._substates import Substate, check_references, substate_table, to_substates
 from ._time import as_utc
+from ._values import FORECAST_CATEGORIES
 from .guards import GuardLike, _guard_to_dict, guard_from_dict
 
 if TYPE_CHECKING:
@@ -74,6 +75,9 @@ class Stage:
         probability: Chance of winning from this stage, in [0, 1].
         rot_after: Idle time after which an open deal here counts as stalled.
         outcome: ``"open"``, ``"won"`` or ``"lost"``.
+        forecast_category: The forecast category of an open deal here that has
+            no ``forecast_category`` of its own: ``"pipeline"``, ``"best_case"``,
+            ``"commit"`` or ``"omitted"``.
 
     Attributes:
         substates: The sub-states' names, in order.
@@ -89,6 +93,7 @@ class Stage:
     probability: float | None
     rot_after: timedelta | None
     outcome: Outcome
+    forecast_category: str | None
 
     def __init__(
         self,
@@ -101,6 +106,7 @@ class Stage:
         probability: float | None = None,
         rot_after: timedelta | None = None,
         outcome: Outcome = "open",
+        forecast_category: str | None = None,
     ) -> None:
         specs = to_substates(str(name), substates)
         self.__attrs_init__(
@@ -113,9 +119,11 @@ class Stage:
             probability,
             rot_after,
             outcome,
+            forecast_category,
         )
 
     def __attrs_post_init__(self) -> None:
+        _check_category(self)
         _check_name("stage", self.name)
         if self.label is not None and not isinstance(self.label, str):
             raise PipelineError(f"stage {self.name!r}: label must be a string, got {self.label!r}")
@@ -197,6 +205,8 @@ class Stage:
         if self.rot_after is not None:
             seconds = self.rot_after.total_seconds()
             d["rot_after_seconds"] = int(seconds) if seconds.is_integer() else seconds
+        if self.forecast_category is not None:
+            d["forecast_category"] = self.forecast_category
         return d
 
     @classmethod
@@ -213,6 +223,7 @@ class Stage:
             "substate_regress",
             "probability",
             "rot_after_seconds",
+            "forecast_category",
         }
         if unknown:
             raise PipelineError(f"stage {d['name']!r} has unknown key(s): {sorted(unknown)}")
@@ -247,6 +258,25 @@ class Stage:
             substate_regress=regress,
             probability=d.get("probability"),
             rot_after=timedelta(seconds=rot) if rot is not None else None,
+            forecast_category=d.get("forecast_category"),
+        )
+
+
+def _check_category(stage: Stage) -> None:
+    """Refuse a stage's ``forecast_category`` that is not one of the four, or one on
+    a closed stage."""
+    category = stage.forecast_category
+    if category is None:
+        return
+    if not isinstance(category, str) or category not in FORECAST_CATEGORIES:
+        raise PipelineError(
+            f"stage {stage.name!r}: forecast_category must be one of "
+            f"{', '.join(repr(c) for c in FORECAST_CATEGORIES)}, got {category!r}"
+        )
+    if stage.outcome != "open":
+        raise PipelineError(
+            f"stage {stage.name!r} is a closed ({stage.outcome}) stage and cannot have a "
+            "forecast_category; closed deals are forecast as 'closed' (won) or not at all"
         )
 
 

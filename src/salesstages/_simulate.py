@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Final
 
 from ._events import Event, freeze_data
@@ -61,7 +61,10 @@ def simulate(
 
     Deals still open at ``start + days`` stay open (their later events are not
     written), so a run yields a realistic mix of won, lost and open deals.
-    Events come grouped by deal, in ``seq`` order.
+    Events come grouped by deal, in ``seq`` order. Each deal opens with a
+    ``close_date`` some weeks ahead (see :class:`_CloseDates`), which slips
+    realistically; its forecast category is its stage's, except for the few
+    deals a rep marks ``"omitted"``.
 
     ``action_effect`` (in [0, 1]; 0 records no plays and leaves the log as it
     was) records the :data:`PLAYS` in open stage visits, drawn from a second
@@ -94,6 +97,7 @@ def simulate(
         if st.kind == "field"
     }
     out: list[Event] = []
+    closes = _CloseDates(seed)
     for n in range(deals):
         deal_id = f"{prefix}{n:07d}"
         t = start + timedelta(seconds=rng.random() * days * _DAY)
@@ -105,6 +109,7 @@ def simulate(
         }
         for f in fields_needed:
             attrs.setdefault(f, f"{f}-value")
+        attrs.update(closes.opening(t))
         evs: list[Event] = []
 
         def emit(
@@ -159,6 +164,9 @@ def simulate(
                     t = t + timedelta(seconds=rng.expovariate(1.0 / (0.3 * mean_stage_days * _DAY)))
                 if t > end:
                     break
+            pushed = closes.push(t, attrs)
+            if pushed is not None:
+                emit("updated", t, stage, data=pushed)
             if rng.random() < 0.15:
                 attrs_change = {"amount": float(attrs["amount"] * rng.choice((0.8, 0.9, 1.1)))}
                 attrs.update(attrs_change)
@@ -223,6 +231,41 @@ def _play(
             break
         emit("activity", at, stage, name)
     return until, keep
+
+
+class _CloseDates:
+    """The simulated deals' expected close dates, from a random stream of their own
+    (so the rest of a simulation stays as it was before close dates existed).
+
+    A deal opens expecting to close 21 to 75 days later; about one deal in
+    twenty is marked ``forecast_category="omitted"`` by its rep. When a deal is
+    still open within a week of its close date (or past it), the rep pushes the
+    date out by two to six weeks, three times in four.
+    """
+
+    __slots__ = ("rng",)
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed * 7_919 + 104_729)
+
+    def opening(self, at: datetime) -> dict[str, Any]:
+        rng = self.rng
+        out: dict[str, Any] = {
+            "close_date": (at + timedelta(days=rng.randint(21, 75))).date().isoformat()
+        }
+        if rng.random() < 0.05:
+            out["forecast_category"] = "omitted"
+        return out
+
+    def push(self, at: datetime, attrs: dict[str, Any]) -> dict[str, Any] | None:
+        """The update a rep makes at ``at`` to the deal's close date, if any."""
+        due = date.fromisoformat(attrs["close_date"])
+        if at.date() < due - timedelta(days=7) or self.rng.random() >= 0.75:
+            return None
+        base = max(due, at.date())
+        change = {"close_date": (base + timedelta(days=self.rng.randint(14, 42))).isoformat()}
+        attrs.update(change)
+        return change
 
 
 def stage_names(pipeline: Pipeline) -> Sequence[str]:

@@ -1,4 +1,5 @@
-"""One validation of the values a call hands over: event data, attributes, amounts.
+"""One validation of the values a call hands over: event data, attributes, amounts,
+close dates and forecast categories.
 
 Every public entry point that takes data (``open_deal``, ``record``,
 ``update``, the extra data of ``move``/``win``/``lose``/``reopen``) and every
@@ -12,15 +13,33 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from ._errors import DataError, DataTypeError
 
-__all__ = ["AMOUNT", "MAX_DEPTH", "attribute_data", "check_amount", "json_data"]
+__all__ = [
+    "AMOUNT",
+    "CLOSE_DATE",
+    "FORECAST_CATEGORIES",
+    "FORECAST_CATEGORY",
+    "MAX_DEPTH",
+    "attribute_data",
+    "check_amount",
+    "check_close_date",
+    "check_forecast_category",
+    "json_data",
+]
 
 #: The attribute every money figure (win rate by value, snapshot, forecasts) reads.
 AMOUNT: Final = "amount"
+#: The attribute holding a deal's expected close date (an ISO date string in the log).
+CLOSE_DATE: Final = "close_date"
+#: The attribute holding a deal's forecast category.
+FORECAST_CATEGORY: Final = "forecast_category"
+#: The forecast categories a deal or a stage may name, from least to most certain.
+FORECAST_CATEGORIES: Final = ("omitted", "pipeline", "best_case", "commit")
 #: How deeply lists and objects may nest inside event data (and guards inside guards).
 MAX_DEPTH: Final = 64
 
@@ -157,11 +176,75 @@ def _from_decimal(value: Decimal, where: str) -> int | float:
     )
 
 
+def check_close_date(value: object, where: str) -> str | None:
+    """``value`` as a close date in the log's form, ``"YYYY-MM-DD"``, or ``None``.
+
+    A :class:`~datetime.date` or an ISO 8601 date string (``"2026-03-31"``) is
+    accepted; ``None`` means no close date. A ``datetime`` is refused (a close
+    date is a calendar day: pass ``value.date()``), and so is any other string.
+
+    Raises:
+        DataTypeError: A datetime, or a value that is neither a date nor a string.
+        DataError: A string that is not an ISO date.
+    """
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        raise DataTypeError(
+            f"{where}: close_date must be a date or an ISO date string, got the datetime "
+            f"{_show(value)}; pass a calendar day, e.g. value.date()",
+            field=CLOSE_DATE,
+        )
+    if isinstance(value, date):
+        return value.isoformat()
+    if not isinstance(value, str):
+        raise DataTypeError(
+            f"{where}: close_date must be a date or an ISO date string such as '2026-03-31', "
+            f"got {_show(value)} ({type(value).__name__})",
+            field=CLOSE_DATE,
+        )
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise DataError(
+            f"{where}: close_date must be an ISO date such as '2026-03-31', got {_show(value)}",
+            field=CLOSE_DATE,
+        ) from None
+
+
+def check_forecast_category(value: object, where: str) -> str | None:
+    """``value`` as a forecast category (one of :data:`FORECAST_CATEGORIES`), or ``None``.
+
+    Raises:
+        DataTypeError: A value that is not a string.
+        DataError: A string that is not one of the four categories.
+    """
+    if value is None or (isinstance(value, str) and value in FORECAST_CATEGORIES):
+        return value
+    error = DataError if isinstance(value, str) else DataTypeError
+    raise error(
+        f"{where}: forecast_category must be one of "
+        f"{', '.join(repr(c) for c in FORECAST_CATEGORIES)} (or None), got {_show(value)}",
+        field=FORECAST_CATEGORY,
+    )
+
+
 def attribute_data(attributes: Mapping[str, Any], where: str) -> dict[str, Any]:
-    """Deal attributes as JSON values, with ``amount`` checked by :func:`check_amount`."""
-    amount = attributes.get(AMOUNT) if isinstance(attributes, Mapping) else None
+    """Deal attributes as JSON values, with ``amount``, ``close_date`` and
+    ``forecast_category`` checked (:func:`check_amount`, :func:`check_close_date`,
+    :func:`check_forecast_category`)."""
+    if not isinstance(attributes, Mapping):
+        return json_data(attributes, where)  # refuses it with the usual message
+    amount = attributes.get(AMOUNT)
     if amount is not None:
         checked = check_amount(amount, where)
         if checked is not amount:
             attributes = {**attributes, AMOUNT: checked}
+    close = attributes.get(CLOSE_DATE)
+    if close is not None:
+        day = check_close_date(close, where)
+        if day != close:
+            attributes = {**attributes, CLOSE_DATE: day}
+    if FORECAST_CATEGORY in attributes:
+        check_forecast_category(attributes[FORECAST_CATEGORY], where)
     return json_data(attributes, where)

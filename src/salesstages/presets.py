@@ -75,12 +75,19 @@ def inbound_b2b() -> Pipeline:
     return Pipeline(
         "inbound_b2b",
         [
-            Stage("inbound_lead", label="Inbound lead", probability=0.05, rot_after=_days(14)),
+            Stage(
+                "inbound_lead",
+                label="Inbound lead",
+                probability=0.05,
+                forecast_category="omitted",
+                rot_after=_days(14),
+            ),
             Stage(
                 "discovery",
                 label="Discovery",
                 entry=meeting_accepted("discovery"),
                 probability=0.10,
+                forecast_category="pipeline",
                 rot_after=_days(21),
             ),
             Stage(
@@ -88,6 +95,7 @@ def inbound_b2b() -> Pipeline:
                 label="Evaluation",
                 entry=meeting_accepted("evaluation"),
                 probability=0.20,
+                forecast_category="pipeline",
                 rot_after=_days(21),
             ),
             Stage(
@@ -95,6 +103,7 @@ def inbound_b2b() -> Pipeline:
                 label="Solutions overview",
                 entry=meeting_accepted("solution_overview"),
                 probability=0.35,
+                forecast_category="pipeline",
                 rot_after=_days(21),
             ),
             Stage(
@@ -102,6 +111,7 @@ def inbound_b2b() -> Pipeline:
                 label="Solutions refinement",
                 entry=meeting_accepted("solution_refinement"),
                 probability=0.50,
+                forecast_category="best_case",
                 rot_after=_days(28),
             ),
             Stage(
@@ -110,6 +120,7 @@ def inbound_b2b() -> Pipeline:
                 entry=document_sent("proposal"),
                 substates=PROPOSAL_SUBSTATES,
                 probability=0.70,
+                forecast_category="commit",
                 rot_after=_days(30),
             ),
             *_closed(),
@@ -131,12 +142,19 @@ def classic_b2b() -> Pipeline:
     return Pipeline(
         "classic_b2b",
         [
-            Stage("lead_generated", label="Lead generated", probability=0.05, rot_after=_days(14)),
+            Stage(
+                "lead_generated",
+                label="Lead generated",
+                probability=0.05,
+                forecast_category="omitted",
+                rot_after=_days(14),
+            ),
             Stage(
                 "meeting_booked",
                 label="Meeting booked",
                 entry=activity("meeting_booked"),
                 probability=0.10,
+                forecast_category="pipeline",
                 rot_after=_days(14),
             ),
             Stage(
@@ -144,6 +162,7 @@ def classic_b2b() -> Pipeline:
                 label="Demo completed",
                 entry=activity("demo_completed"),
                 probability=0.25,
+                forecast_category="pipeline",
                 rot_after=_days(21),
             ),
             Stage(
@@ -151,6 +170,7 @@ def classic_b2b() -> Pipeline:
                 label="Quote requested",
                 entry=activity("quote_requested"),
                 probability=0.40,
+                forecast_category="pipeline",
                 rot_after=_days(14),
             ),
             Stage(
@@ -158,6 +178,7 @@ def classic_b2b() -> Pipeline:
                 label="Proposal sent",
                 entry=document_sent("proposal"),
                 probability=0.60,
+                forecast_category="best_case",
                 rot_after=_days(21),
             ),
             Stage(
@@ -165,6 +186,7 @@ def classic_b2b() -> Pipeline:
                 label="Negotiation",
                 entry=activity("negotiation_started"),
                 probability=0.80,
+                forecast_category="commit",
                 rot_after=_days(21),
             ),
             *_closed(),
@@ -191,13 +213,18 @@ def modern_b2b() -> Pipeline:
         "modern_b2b",
         [
             Stage(
-                "lead_identified", label="Lead identified", probability=0.02, rot_after=_days(14)
+                "lead_identified",
+                label="Lead identified",
+                probability=0.02,
+                forecast_category="omitted",
+                rot_after=_days(14),
             ),
             Stage(
                 "connect_call",
                 label="Connect call",
                 entry=activity("call_connected"),
                 probability=0.05,
+                forecast_category="omitted",
                 rot_after=_days(14),
             ),
             Stage(
@@ -205,6 +232,7 @@ def modern_b2b() -> Pipeline:
                 label="Discovery call",
                 entry=all_of(meeting_accepted("discovery_call"), bant_mql(3)),
                 probability=0.10,
+                forecast_category="pipeline",
                 rot_after=_days(21),
             ),
             Stage(
@@ -212,6 +240,7 @@ def modern_b2b() -> Pipeline:
                 label="Opportunity",
                 entry=field("amount"),
                 probability=0.20,
+                forecast_category="pipeline",
                 rot_after=_days(21),
             ),
             Stage(
@@ -220,6 +249,7 @@ def modern_b2b() -> Pipeline:
                 entry=meeting_accepted("demo"),
                 substates=("first_demo", "second_demo"),
                 probability=0.35,
+                forecast_category="pipeline",
                 rot_after=_days(21),
             ),
             Stage(
@@ -227,6 +257,7 @@ def modern_b2b() -> Pipeline:
                 label="Influencer buy-in",
                 entry=activity("buy_in", role="influencer"),
                 probability=0.50,
+                forecast_category="best_case",
                 rot_after=_days(21),
             ),
             Stage(
@@ -234,6 +265,7 @@ def modern_b2b() -> Pipeline:
                 label="Decision-maker buy-in",
                 entry=activity("buy_in", role="decision_maker"),
                 probability=0.70,
+                forecast_category="commit",
                 rot_after=_days(21),
             ),
             Stage(
@@ -241,6 +273,7 @@ def modern_b2b() -> Pipeline:
                 label="Negotiation",
                 entry=document_sent("proposal"),
                 probability=0.85,
+                forecast_category="commit",
                 rot_after=_days(30),
             ),
             *_closed(),

@@ -31,6 +31,7 @@ from ..report import build_report, render_csv, render_html, render_text
 from ..report._render import table
 from ._demo import describe_pipeline, headline, play_demo
 from ._import import IMPORT_KINDS, Progress, _cmd_import
+from ._period import add_period_arguments, period_options, warn_planning
 from ._spec import (
     ENGINES,
     PRESETS,
@@ -196,7 +197,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
             source=source.name,
             problems=problems,
             torn_tail=source.torn_tail,
+            **period_options(args),  # the period view (issue 14)
         )
+    warn_planning(report)
     if args.format == "json":
         text = json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     elif args.format == "csv":
@@ -460,6 +463,7 @@ def _parser() -> argparse.ArgumentParser:
         help="exit 0 even when the log breaks the pipeline's rules (`check` lists them); "
         "the report's data-quality section still names them",
     )
+    add_period_arguments(report)
     report.set_defaults(func=_cmd_report)
 
     export = sub.add_parser(

@@ -702,7 +702,7 @@ def _read_postgres(url: str, table: str) -> Iterator[Event]:
         t = _postgres_table(con, url, table)
         name = f"{redact(url)} table {table}"
         if set(t.columns) >= set(_CANONICAL):
-            t = t.select(*_CANONICAL)
+            t = t.select(*_CANONICAL).order_by(["deal_id", "seq"])  # grouped: the fold's fast path
         reader = t.to_pyarrow_batches(chunk_size=BATCH_SIZE)
         yield from read_batches(reader, reader.schema, name)
     finally:

@@ -37,6 +37,7 @@ from ._backtest import Backtest, BacktestRow, MethodError, backtest
 from ._common import _check_horizon, _expected_value, _hist, _stage_probabilities, _us
 from ._markov import MarkovModel, markov, markov_forecast
 from ._outlook import StageOutlook, _conditional_sum, conditional_forecast, stage_outlook
+from ._planning import Coverage, categories, coverage
 from ._survival import CumulativeIncidence, Survival, cumulative_incidence, time_to_close
 
 if TYPE_CHECKING:
@@ -46,13 +47,16 @@ __all__ = [
     "ActionAdvice",
     "Backtest",
     "BacktestRow",
+    "Coverage",
     "CumulativeIncidence",
     "MarkovModel",
     "MethodError",
     "StageOutlook",
     "Survival",
     "backtest",
+    "categories",
     "conditional_forecast",
+    "coverage",
     "cumulative_incidence",
     "markov",
     "markov_forecast",

@@ -26,6 +26,7 @@ from ._common import (
     _stage_probabilities,
     _us,
 )
+from ._ibis_planning import categories, coverage  # issue 14
 from ._markov import MarkovModel, _markov_model, _markov_probabilities
 from ._outlook import StageOutlook, _conditional_value, _outlook, _Stays
 from ._survival import (
@@ -38,7 +39,9 @@ from ._survival import (
 
 __all__ = [
     "backtest",
+    "categories",
     "conditional_forecast",
+    "coverage",
     "cumulative_incidence",
     "markov",
     "markov_forecast",

@@ -21,6 +21,7 @@ from ._common import (
     read_source,
     require_columns,
 )
+from ._planning import planning_attributes
 
 __all__ = ["read_opportunity_history"]
 
@@ -35,6 +36,7 @@ def read_opportunity_history(
     stage_column: str = "StageName",
     amount_column: str | None = "Amount",
     close_date_column: str | None = "CloseDate",
+    forecast_category_column: str | None = "ForecastCategory",
     attribute_columns: Mapping[str, str] | Sequence[str] = (),
     lost_reason_column: str | None = None,
     date_format: str | None = None,
@@ -61,6 +63,12 @@ def read_opportunity_history(
         amount_column: Parsed as a number into ``amount`` (``None``: ignore).
         close_date_column: Kept as an ISO date string in ``close_date``
             (``None``: ignore).
+        forecast_category_column: Mapped into ``forecast_category``:
+            ``Pipeline`` → ``"pipeline"``, ``BestCase`` (or ``Best Case``) →
+            ``"best_case"``, ``Forecast`` or ``Commit`` → ``"commit"``,
+            ``Omitted`` → ``"omitted"``; ``Closed`` keeps no category (the
+            deal's outcome tells). Ignored when the file has no such column and
+            the name is the default; ``None``: ignore.
         attribute_columns: More attributes taken from the first row: a list of
             columns or ``{column: attribute}``.
         lost_reason_column: Kept as ``{"reason": ...}`` on a lost stage's event.
@@ -83,6 +91,8 @@ def read_opportunity_history(
     attributes = attribute_map(attribute_columns)
     name, text = read_source(source)
     header, rows = csv_table(name, text, lenient=True)
+    if forecast_category_column == "ForecastCategory" and forecast_category_column not in header:
+        forecast_category_column = None  # older exports have no category column
     require_columns(
         name,
         header,
@@ -92,6 +102,7 @@ def read_opportunity_history(
             stage_column,
             amount_column,
             close_date_column,
+            forecast_category_column,
             *attributes,
             lost_reason_column,
         ],
@@ -156,22 +167,18 @@ def read_opportunity_history(
                         f"deal {deal_id!r}: {amount_column} is not an amount: {exc}; left out",
                         amount_column,
                     )
-            if close_date_column is not None and cell(close_date_column):
-                try:
-                    values["close_date"] = (
-                        parse_date(cell(close_date_column), fmt=date_format, tz=tz)
-                        .date()
-                        .isoformat()
-                    )
-                except ValueError:
-                    report(
-                        deal_id,
-                        line,
-                        "date",
-                        f"deal {deal_id!r}: {close_date_column} {cell(close_date_column)!r} is "
-                        "not a date; left out",
-                        close_date_column,
-                    )
+            values.update(
+                planning_attributes(
+                    deal_id,
+                    line,
+                    cell,
+                    report,
+                    close_date_column=close_date_column,
+                    forecast_category_column=forecast_category_column,
+                    date_format=date_format,
+                    tz=tz,
+                )
+            )
             stage_name = cell(stage_column)
             stage = stage_map.get(stage_name)
             if stage is None:
@@ -193,7 +200,12 @@ def read_opportunity_history(
                         values[attribute] = cell(column)
                 builder.open(created, stage, values, line, stage_column)
                 continue
-            builder.update(created, values, line, amount_column or close_date_column)
+            builder.update(
+                created,
+                values,
+                line,
+                amount_column or close_date_column or forecast_category_column,
+            )
             if stage is not None:
                 data = None
                 if pipeline.stage(stage).outcome == "lost" and lost_reason_column:

@@ -21,6 +21,7 @@ from ._common import (
     read_source,
     require_columns,
 )
+from ._planning import planning_attributes
 
 __all__ = ["read_stage_table"]
 
@@ -41,6 +42,8 @@ def read_stage_table(
     date_format: str | None = None,
     tz: tzinfo = UTC,
     strict: bool = False,
+    close_date_column: str | None = None,
+    forecast_category_column: str | None = None,
 ) -> ImportResult:
     """Import a CSV table with one row per deal and a column per stage entry date.
 
@@ -70,6 +73,12 @@ def read_stage_table(
         lost_reason_column: Kept as ``{"reason": ...}`` on a lost stage's event.
         date_format: A :meth:`~datetime.datetime.strptime` format for the date
             cells; ISO 8601 dates and date-times when ``None``.
+        close_date_column: The deal's *expected* close date (not the date it
+            closed, which is ``close_column``), kept as ``"YYYY-MM-DD"`` in the
+            ``close_date`` attribute.
+        forecast_category_column: Kept in ``forecast_category``; CRM names are
+            mapped (``BestCase`` → ``"best_case"``, ``Forecast``/``Commit`` →
+            ``"commit"``; ``Closed`` keeps none).
         tz: The zone of dates without an offset (a bare date is midnight there).
         strict: Raise :class:`~salesstages.DataError` at the first problem
             instead of collecting them.
@@ -106,6 +115,8 @@ def read_stage_table(
             amount_column,
             *attributes,
             lost_reason_column,
+            close_date_column,
+            forecast_category_column,
         ],
     )
     col = {h: i for i, h in enumerate(header)}
@@ -266,6 +277,18 @@ def read_stage_table(
         for column, attribute in attributes.items():
             if cell(column):
                 attrs_[attribute] = cell(column)
+        attrs_.update(
+            planning_attributes(
+                deal_id,
+                line,
+                cell,
+                report,
+                close_date_column=close_date_column,
+                forecast_category_column=forecast_category_column,
+                date_format=date_format,
+                tz=tz,
+            )
+        )
 
         builder = DealBuilder(pipeline, deal_id, report)
         if hops and hops[0][0] == opened_at and pipeline.stage(hops[0][2]).is_open:

@@ -21,6 +21,7 @@ from ._frames import records, to_pandas, to_polars
 from ._funnel import conversion, funnel, period_conversion, skips_and_regressions
 from ._history import DealHistory, Histories, histories
 from ._outcomes import NO_REASON, lost_reasons, sales_cycle, snapshot, stalled, velocity, win_rate
+from ._planning import Movement, Slip, Tally, movement, slippage
 from ._quality import DataQuality, Finding, data_quality
 from ._types import (
     DurationStats,
@@ -52,11 +53,14 @@ __all__ = [
     "Finding",
     "FunnelRow",
     "Histories",
+    "Movement",
     "Ratio",
+    "Slip",
     "SnapshotRow",
     "StageFlow",
     "Stall",
     "SubstateVisit",
+    "Tally",
     "Visit",
     "WinLoss",
     "WinLossGroup",
@@ -68,10 +72,12 @@ __all__ = [
     "funnel",
     "histories",
     "lost_reasons",
+    "movement",
     "period_conversion",
     "records",
     "sales_cycle",
     "skips_and_regressions",
+    "slippage",
     "snapshot",
     "stage_durations",
     "stalled",

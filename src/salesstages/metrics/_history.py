@@ -32,12 +32,15 @@ Interface (stable; other modules build on it):
     ``activities``: every ``activity`` recorded after the first stage entry as
     ``(at, name, entry_index)`` in order (``entry_index`` points into
     ``entries``: the stage visit it was recorded in); empty when none.
+    ``close_dates``: the same for the ``close_date`` attribute (``None`` while no
+    ``updated`` event set it).
 
 ``rewind(hist, as_of) -> Histories``
     The fold as it stood at an earlier ``as_of``, derived from a later one with
     no pass over the events (what a backtest asks at each of its dates). Stage
     and sub-state entries, outcome, closing and the ``amount`` attribute are
-    exact (activities too); ``attributes`` holds the opening's attributes with the amount then,
+    exact (activities too); ``attributes`` holds the opening's attributes with the
+    amount and the close date then,
     and ``last_at``/``events`` count stage entries only.
 
 ``stays(history, open_stages) -> list[(stage, entered_at, exited_at, next_stage)]``
@@ -119,6 +122,7 @@ class DealHistory:
         "activities",
         "amounts",
         "attributes",
+        "close_dates",
         "closed_amount",
         "closed_at",
         "deal_id",
@@ -152,6 +156,7 @@ class DealHistory:
         events: int,
         amounts: list[tuple[datetime, Any]] | None = None,
         activities: Sequence[ActivityEntry] = _NO_ACTIVITIES,
+        close_dates: list[tuple[datetime, Any]] | None = None,
     ) -> None:
         self.deal_id = deal_id
         self.opened_at = opened_at
@@ -169,6 +174,7 @@ class DealHistory:
         self.events = events
         self.amounts = amounts
         self.activities = activities
+        self.close_dates = close_dates
 
     @property
     def first_entered_at(self) -> datetime:
@@ -286,6 +292,7 @@ def _fold(
     kept = 0  # events kept (at or before the cut-off)
     amounts: list[tuple[datetime, Any]] | None = None  # set once an update changes "amount"
     acts: list[ActivityEntry] | None = None  # set at the first activity
+    closes: list[tuple[datetime, Any]] | None = None  # the same for "close_date"
 
     def flush() -> None:
         """Store the summary of the deal folded so far (reads the fold state above)."""
@@ -306,6 +313,7 @@ def _fold(
             kept,
             amounts,
             acts or _NO_ACTIVITIES,
+            closes,
         )
 
     for e in events:
@@ -326,7 +334,7 @@ def _fold(
             last_at = stage = sub = closed_at = closed_amount = reason = None
             outcome = "open"
             kept = 0
-            amounts = acts = None
+            amounts = acts = closes = None
         elif check:
             if e.seq <= prev_seq:
                 return None
@@ -366,6 +374,10 @@ def _fold(
                 if amounts is None:
                     amounts = [(opened_at or at, attributes.get("amount"))]
                 amounts.append((at, data["amount"]))
+            if "close_date" in data:
+                if closes is None:
+                    closes = [(opened_at or at, attributes.get("close_date"))]
+                closes.append((at, data["close_date"]))
             attributes = {**attributes, **data}
         elif kind == "activity" and entries:
             if acts is None:
@@ -465,6 +477,8 @@ def rewind(hist: Histories, as_of: datetime) -> Histories:
             attributes = h.opened_attributes
             if amounts is not None:
                 attributes = {**attributes, "amount": _amount_at(amounts, as_of)}
+            if h.close_dates is not None:
+                attributes = {**attributes, "close_date": _amount_at(h.close_dates, as_of)}
             closed_at = closed_amount = reason = None
             for c_at, c_stage, c_data in reversed(entries):
                 oc = outcomes[c_stage]
@@ -493,6 +507,7 @@ def rewind(hist: Histories, as_of: datetime) -> Histories:
                 n + len(subs),
                 None if amounts is None else [a for a in amounts if a[0] <= as_of],
                 acts,
+                None if h.close_dates is None else [c for c in h.close_dates if c[0] <= as_of],
             )
     return Histories(hist.pipeline, out, as_of, hist.grouped)
 

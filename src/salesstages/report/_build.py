@@ -2,7 +2,7 @@
 
 :func:`build_report` computes the figures with :mod:`salesstages.metrics` and
 :mod:`salesstages.forecast` and returns a plain dict in the stable schema
-documented in ``docs/cli.md`` (``"schema": "salesstages.report/1"``). The text,
+documented in ``docs/cli.md`` (``"schema": "salesstages.report/2"``). The text,
 CSV and HTML renderers all read that dict, so the formats never disagree.
 Durations are floats in days (keys end in ``_days``), money is a float in the
 deals' own currency, timestamps are ISO 8601 in UTC, rates are in [0, 1] or
@@ -25,13 +25,14 @@ from .._pipeline import Pipeline
 from ..forecast._backtest import _backtest_folded
 from ..metrics._engine import Events, is_ibis_table
 from ._actions import actions_section, empty_actions
+from ._period import Period, build_planning
 from ._quality import funnel_imputed, quality_section
 
 if TYPE_CHECKING:
     from .._replay import Problem
 
 #: The report schema's name and version; a change that breaks a reader bumps it.
-SCHEMA: Final = "salesstages.report/1"
+SCHEMA: Final = "salesstages.report/2"
 #: How many rows of the long lists (stalled deals) the text report prints.
 TEXT_LIMIT: Final = 10
 _DAY: Final = timedelta(days=1)
@@ -108,6 +109,9 @@ def build_report(
     source: str | None = None,
     problems: Sequence[Problem] | None = None,
     torn_tail: int = 0,
+    period: Period | str | None = None,
+    target: float | Mapping[str, float] | None = None,
+    target_by: str = "owner",
 ) -> dict[str, Any]:
     """Every figure of the report as a JSON-ready dict (schema :data:`SCHEMA`).
 
@@ -122,6 +126,11 @@ def build_report(
     ``events`` may also be a :class:`~salesstages.metrics.Histories` (folded at
     the report's ``as_of``) or an Ibis table, computed on its own backend.
 
+    ``period`` (``"2026-Q1"``, ``"2026-03"``, ``"2026"`` or a :class:`Period`) adds
+    the ``planning`` section: forecast categories, coverage against ``target``
+    (one amount, or a mapping from each ``target_by`` value to its target),
+    movement from the period's start to ``as_of`` and the slipping deals.
+
     The log is folded once; the backtest's dates are rewound from that fold.
     The cyclic garbage collector is paused for the whole computation: it
     allocates millions of short-lived acyclic records, all freed (by reference
@@ -132,12 +141,26 @@ def build_report(
             from ..metrics._ibis._pivots import one_scan
 
             with one_scan():
-                return _build_report(
+                report = _build_report(
                     events, pipeline, as_of, by, skips, horizon, source, problems, torn_tail
                 )
-        return _build_report(
-            events, pipeline, as_of, by, skips, horizon, source, problems, torn_tail
-        )
+        else:
+            report = _build_report(
+                events, pipeline, as_of, by, skips, horizon, source, problems, torn_tail
+            )
+        planned = None
+        if period is not None:
+            planned = build_planning(
+                report.pop("_data"),
+                pipeline,
+                _as_of(report),
+                period,
+                target=target,
+                target_by=target_by,
+            )
+        report.pop("_data", None)
+        report["planning"] = _finite(planned)
+        return report
 
 
 def _build_report(
@@ -189,6 +212,7 @@ def _build_report(
         "as_of": _iso(as_of),
         "by": by,
     }
+    report["_data"] = data  # the fold, for the period view (taken out by build_report)
     if as_of is None or facts.first is None:  # no events at all, or none by as_of
         report.update(_empty_sections(pipeline, labels, skips))
         report["data_quality"] = _quality_rows(problems, torn_tail)
@@ -314,6 +338,11 @@ def _quality_rows(problems: Sequence[Problem] | None, torn_tail: int) -> list[di
         {"code": f.code, "message": f.message, "count": f.count, "examples": list(f.examples)}
         for f in log_findings(problems or (), torn_tail)
     ]
+
+
+def _as_of(report: Mapping[str, Any]) -> datetime | None:
+    text = report.get("as_of")
+    return None if text is None else datetime.fromisoformat(text)
 
 
 def _finite(value: Any) -> Any:

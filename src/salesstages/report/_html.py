@@ -697,13 +697,17 @@ def render_html(report: Mapping[str, Any]) -> str:
         _section("Lost reasons", reasons),
         _section(f"Stalled deals ({len(report['stalled']):,})", stalled),
     ]
+    from ._period import planning_html  # the period view (issue 14)
+
+    planned, planned_charts = planning_html(report)
+    sections += planned
     title = f"Pipeline report: {p['name']}"
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{_e(title)}</title><style>{_CSS}</style></head>"
-        f'<body data-charts="{len(charts)}"><main>'
+        f'<body data-charts="{len(charts) + planned_charts}"><main>'
         f"<h1>{_e(title)}</h1>"
         f'<p class="sub">As of {_e(_when(report["as_of"]))} · {c["deals"]:,} deals '
         f"({c['won']:,} won, {c['lost']:,} lost, {c['open']:,} open) "

@@ -331,6 +331,9 @@ def render_text(report: Mapping[str, Any]) -> str:
             f"horizon {_d(bt['horizon_days'])}; best method first (lowest mean absolute error)"
         )
     parts += actions_text(report.get("actions"))
+    from ._period import planning_text  # the period view (issue 14)
+
+    parts += planning_text(report)
     return "\n".join(parts) + "\n"
 
 
@@ -418,6 +421,9 @@ def _csv_rows(report: Mapping[str, Any]) -> Iterable[tuple[Any, ...]]:
         yield ("segment", seg, "", "velocity_per_day", s["velocity_per_day"])
         yield from (("segment_" + r[0], seg, *r[2:]) for r in funnel(seg, s["funnel"]))
     yield from actions_csv(report.get("actions"))
+    from ._period import planning_csv_rows  # the period view (issue 14)
+
+    yield from planning_csv_rows(report)
 
 
 def render_csv(report: Mapping[str, Any]) -> str:

@@ -31,13 +31,16 @@ from ._metrics import (
     win_loss,
     win_rate,
 )
+from ._planning import movement, slippage  # issue 14
 
 __all__ = [
     "action_conversion",
     "conversion",
     "funnel",
     "lost_reasons",
+    "movement",
     "sales_cycle",
+    "slippage",
     "snapshot",
     "stage_durations",
     "stalled",

@@ -1,0 +1,80 @@
+"""``salesstages report``'s period options (issue 14): ``--period``, ``--from``/``--to``,
+``--target`` and ``--targets``."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from .._text import terminal
+from ..report._period import parse_period, period_between, read_targets
+from ._spec import CliError
+
+__all__ = ["add_period_arguments", "period_options", "warn_planning"]
+
+
+def add_period_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the period view's options to the ``report`` parser."""
+    g = p.add_argument_group(
+        "period view",
+        "forecast categories, coverage, movement since the period began and slipping deals",
+    )
+    g.add_argument(
+        "--period",
+        metavar="PERIOD",
+        help="the period to review: a quarter (2026-Q1), a month (2026-03) or a year (2026)",
+    )
+    g.add_argument("--from", dest="period_from", metavar="DATE", help="first day of the period")
+    g.add_argument("--to", dest="period_to", metavar="DATE", help="last day of the period")
+    g.add_argument(
+        "--target",
+        metavar="AMOUNT",
+        help="the amount to win in the period: adds coverage and attainment",
+    )
+    g.add_argument(
+        "--targets",
+        metavar="FILE.csv",
+        help="targets per segment: a CSV with a header such as 'owner,target'",
+    )
+
+
+def _target(text: str) -> float:
+    try:
+        value = float(text.replace("_", ""))
+    except ValueError:
+        raise CliError(f"--target {text!r} is not a number; write it as 250000") from None
+    if not math.isfinite(value) or value < 0:
+        raise CliError(f"--target {text!r} must be a finite number >= 0")
+    return value
+
+
+def period_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The :func:`~salesstages.report.build_report` keywords the options ask for."""
+    period, first, last = args.period, args.period_from, args.period_to
+    if period is not None and (first is not None or last is not None):
+        raise CliError("give either --period or --from/--to, not both")
+    if (first is None) != (last is None):
+        raise CliError("--from and --to go together: give the first and the last day")
+    if args.target is not None and args.targets is not None:
+        raise CliError("give either --target or --targets, not both")
+    if period is None and first is None:
+        if args.target is not None or args.targets is not None:
+            raise CliError("--target and --targets need a period: add --period 2026-Q1")
+        return {}
+    out: dict[str, Any] = {
+        "period": parse_period(period) if period is not None else period_between(first, last)
+    }
+    if args.target is not None:
+        out["target"] = _target(args.target)
+    elif args.targets is not None:
+        out["target_by"], out["target"] = read_targets(args.targets)
+    return out
+
+
+def warn_planning(report: Mapping[str, Any]) -> None:
+    """Print the period view's warnings (targets naming unknown owners) on standard error."""
+    for warning in (report.get("planning") or {}).get("warnings", ()):
+        print(f"salesstages: warning: {terminal(warning)}", file=sys.stderr)

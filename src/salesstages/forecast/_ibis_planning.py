@@ -1,0 +1,122 @@
+""":func:`~salesstages.forecast.categories` and :func:`~salesstages.forecast.coverage`
+on an Ibis table's own backend (CONTRACT §10, §14).
+
+One query: the deal pivot joined with each deal's latest ``close_date`` and
+``forecast_category`` settings (from its ``opened`` event and the updates
+carrying them), grouped by category. Close dates are compared as the ISO
+``YYYY-MM-DD`` strings the API writes; a value of another shape (a log written
+by other tools) counts as no close date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+from datetime import date, datetime
+from typing import Any
+
+from .._errors import DataTypeError
+from .._values import FORECAST_CATEGORIES
+from ..metrics._common import check_by
+from ..metrics._ibis._columns import ibis, to_us
+from ..metrics._ibis._pivots import KEY_COLUMNS, Pivots, key_value
+from ..metrics._planning import first_day_on_or_after, period_bounds
+from ._planning import CATEGORY_ORDER, Coverage, _check_target, _coverage
+
+__all__ = ["categories", "coverage"]
+
+
+def _latest(pv: Pivots, key: str, name: str) -> Any:
+    """Per deal, the string value of attribute ``key`` after its last setting."""
+    k = pv.kept
+    sel = k.filter((k.kind == "opened") | ((k.kind == "updated") & pv.json.present(k.data, key)))
+    last = sel.group_by(l_deal="deal_id").aggregate(l_seq=sel.seq.max())
+    j = sel.join(last, [sel.deal_id == last.l_deal, sel.seq == last.l_seq])
+    return j.select(**{f"{name}_deal": j.deal_id, name: pv.json.string(j.data, key)})
+
+
+def _rows(pv: Pivots, lo: datetime, hi: datetime) -> list[dict[str, Any]]:
+    """(key columns,) category, count and amount: the open deals closing in the period
+    by category, and ``"closed"``: the deals won in it."""
+    d = pv.deals_with("amount", "closed_amount")
+    cd = _latest(pv, "close_date", "cd")
+    fc = _latest(pv, "forecast_category", "fc")
+    d = d.left_join(cd, d.deal_id == cd.cd_deal)
+    d = d.left_join(fc, d.deal_id == fc.fc_deal)
+    first = first_day_on_or_after(lo).isoformat()
+    stop = first_day_on_or_after(hi).isoformat()
+    defaults = {s.name: s.forecast_category for s in pv.pipeline.open_stages}
+    branches = [(d.stage == stage, cat) for stage, cat in defaults.items() if cat]
+    default = ibis.cases(*branches, else_="pipeline") if branches else ibis.literal("pipeline")
+    own = d.fc
+    category = ibis.ifelse(own.notnull() & own.isin(FORECAST_CATEGORIES), own, default)
+    in_period = (d.cd.length() == 10) & (d.cd >= first) & (d.cd < stop)
+    is_open = (d.outcome == "open") & in_period
+    is_won = (d.outcome == "won") & (d.closed_at >= to_us(lo)) & (d.closed_at < to_us(hi))
+    rows = d.filter(is_open | is_won).select(
+        *pv.group,
+        category=ibis.ifelse(is_won, "closed", category),
+        value=ibis.ifelse(is_won, d.closed_amount, d.amount),
+    )
+    agg = rows.group_by([*pv.group, "category"]).aggregate(n=rows.count(), total=rows.value.sum())
+    return pv.run(agg, "sum")
+
+
+def _empty() -> dict[str, tuple[int, float]]:
+    return dict.fromkeys(CATEGORY_ORDER, (0, 0.0))
+
+
+def categories(
+    events: Any,
+    pipeline: Any,
+    start: date | datetime,
+    end: date | datetime,
+    *,
+    as_of: datetime | None = None,
+) -> dict[str, tuple[int, float]]:
+    """:func:`salesstages.forecast.categories` on the table's backend."""
+    lo, hi = period_bounds(start, end)
+    pv = Pivots(events, pipeline, as_of)
+    out = _empty()
+    if pv.as_of_us is None:
+        return out
+    for r in _rows(pv, lo, hi):
+        out[r["category"]] = (int(r["n"]), float(r["total"] or 0.0))
+    return out
+
+
+def coverage(
+    events: Any,
+    pipeline: Any,
+    start: date | datetime,
+    end: date | datetime,
+    *,
+    target: Any,
+    as_of: datetime | None = None,
+    by: str | None = None,
+) -> Coverage | dict[Hashable, Coverage]:
+    """:func:`salesstages.forecast.coverage` on the table's backend."""
+    lo, hi = period_bounds(start, end)
+    by = check_by(by)
+    if by is None:
+        if isinstance(target, Mapping):
+            raise DataTypeError(
+                "coverage(): target is a mapping of targets per segment; pass by='<attribute>' "
+                "to segment on, or one number",
+                field="target",
+            )
+        goal = _check_target(target, "coverage(): target")
+        return _coverage(categories(events, pipeline, lo, hi, as_of=as_of), goal)
+    if not isinstance(target, Mapping):
+        raise DataTypeError(
+            f"coverage(by={by!r}): target must map each {by} to its target, got "
+            f"{target!r} ({type(target).__name__})",
+            field="target",
+        )
+    goals = {k: _check_target(v, f"coverage(): target for {by}={k!r}") for k, v in target.items()}
+    pv = Pivots(events, pipeline, as_of, by=by)
+    per: dict[Hashable, dict[str, tuple[int, float]]] = {}
+    if pv.as_of_us is not None:
+        for r in _rows(pv, lo, hi):
+            key = key_value({c: r[c] for c in KEY_COLUMNS}, by)
+            per.setdefault(key, _empty())[r["category"]] = (int(r["n"]), float(r["total"] or 0.0))
+    return {k: _coverage(per.get(k, _empty()), goal) for k, goal in goals.items()}

@@ -1,0 +1,655 @@
+"""The report's period view (issue 14): forecast categories, coverage against a
+target, the pipeline's movement since the period began, and the slipping deals.
+
+:func:`build_planning` computes the ``"planning"`` section of the report dict
+from the fold the report already made; :func:`planning_text`,
+:func:`planning_csv_rows` and :func:`planning_html` render it. A period is
+written ``2026-Q1``, ``2026-03`` or ``2026`` (:func:`parse_period`), or given by
+its first and last day (:func:`period_between`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Final
+
+import attrs
+
+from .. import forecast, metrics
+from .._errors import DataError
+from .._pipeline import Pipeline
+from .._text import terminal
+from ..metrics._engine import is_ibis_table
+
+__all__ = [
+    "MOVEMENT_LINES",
+    "Period",
+    "build_planning",
+    "parse_period",
+    "period_between",
+    "planning_csv_rows",
+    "planning_html",
+    "planning_text",
+    "read_targets",
+]
+
+#: The lines of the movement table, in the order a waterfall draws them.
+MOVEMENT_LINES: Final = (
+    "opening",
+    "created",
+    "reopened",
+    "increased",
+    "decreased",
+    "won",
+    "lost",
+    "closing",
+)
+_ADDS: Final = frozenset({"created", "reopened", "increased"})
+_QUARTER = re.compile(r"(\d{4})-?[Qq]([1-4])")
+_MONTH = re.compile(r"(\d{4})-(\d{2})")
+_YEAR = re.compile(r"(\d{4})")
+_DAY: Final = timedelta(days=1)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+@attrs.frozen
+class Period:
+    """A period of whole days: ``start`` (included) to ``end`` (excluded), midnight UTC.
+
+    Attributes:
+        label: How the period was written (``2026-Q1``) or its first and last day.
+        start: Midnight UTC of its first day.
+        end: Midnight UTC of the day after its last day.
+    """
+
+    label: str
+    start: datetime
+    end: datetime
+
+
+def _month_start(year: int, month: int) -> date:
+    return date(year + (month - 1) // 12, (month - 1) % 12 + 1, 1)
+
+
+def parse_period(text: str) -> Period:
+    """A period written ``2026-Q1`` (a quarter), ``2026-03`` (a month) or ``2026`` (a year).
+
+    Raises:
+        DataError: The text is none of these; the message names it.
+    """
+    value = text.strip() if isinstance(text, str) else ""
+    try:
+        if m := _QUARTER.fullmatch(value):
+            year, q = int(m[1]), int(m[2])
+            first = date(year, 3 * q - 2, 1)
+            after = _month_start(year, 3 * q + 1)
+            label = f"{year}-Q{q}"
+        elif m := _MONTH.fullmatch(value):
+            year, month = int(m[1]), int(m[2])
+            first = date(year, month, 1)
+            after = _month_start(year, month + 1)
+            label = f"{year}-{month:02d}"
+        elif _YEAR.fullmatch(value):
+            year = int(value)
+            first, after = date(year, 1, 1), date(year + 1, 1, 1)
+            label = str(year)
+        else:
+            raise ValueError(value)
+    except ValueError:
+        raise DataError(
+            f"period {text!r} is not a period; write a quarter (2026-Q1), a month (2026-03) "
+            "or a year (2026), or give --from and --to",
+            field="period",
+        ) from None
+    return Period(label, _midnight(first), _midnight(after))
+
+
+def period_between(first: str | date, last: str | date) -> Period:
+    """The period from day ``first`` to day ``last``, both included (ISO dates).
+
+    Raises:
+        DataError: Either is not an ISO date, or ``last`` is before ``first``.
+    """
+    days: list[date] = []
+    for what, value in (("from", first), ("to", last)):
+        if isinstance(value, date):
+            days.append(value)
+            continue
+        try:
+            days.append(date.fromisoformat(str(value).strip()))
+        except ValueError:
+            raise DataError(
+                f"--{what} {value!r} is not a date; write it as 2026-01-01", field=what
+            ) from None
+    lo, hi = days
+    if hi < lo:
+        raise DataError(
+            f"--to {hi.isoformat()} is before --from {lo.isoformat()}; the period runs from "
+            "its first day to its last",
+            field="to",
+        )
+    return Period(f"{lo.isoformat()} – {hi.isoformat()}", _midnight(lo), _midnight(hi) + _DAY)
+
+
+def read_targets(path: str | Path) -> tuple[str, dict[str, float]]:
+    """A CSV of targets: a header naming the attribute and ``target`` (``owner,target``),
+    then one row per segment. Returns the attribute and the targets by segment.
+
+    Raises:
+        DataError: The file is not such a table, or a target is not a number >= 0
+            (the message names the file, the line and the value).
+    """
+    import csv
+
+    from ..io._common import parse_number
+
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"the targets file is not UTF-8 text ({exc})", path=name) from None
+    rows = list(csv.reader(text.splitlines()))
+    if not rows or len(rows[0]) != 2 or rows[0][1].strip().lower() != "target":
+        raise DataError(
+            "a targets file has two columns, the attribute and 'target', e.g. 'owner,target'",
+            path=name,
+            line=1,
+        )
+    attribute = rows[0][0].strip()
+    if not attribute:
+        raise DataError("the first column must name the attribute, e.g. 'owner'", path=name, line=1)
+    targets: dict[str, float] = {}
+    for line, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != 2:
+            raise DataError(f"expected 2 cells, got {len(row)}", path=name, line=line)
+        key, raw = row[0].strip(), row[1].strip()
+        try:
+            value = float(parse_number(raw))
+        except (DataError, ValueError):
+            raise DataError(
+                f"target {raw!r} for {key!r} is not a number", path=name, line=line, field="target"
+            ) from None
+        if not value >= 0 or value == float("inf"):
+            raise DataError(
+                f"target {raw!r} for {key!r} must be a finite number >= 0",
+                path=name,
+                line=line,
+                field="target",
+            )
+        if key in targets:
+            raise DataError(f"{attribute} {key!r} appears twice", path=name, line=line)
+        targets[key] = value
+    return attribute, targets
+
+
+# ---------------------------------------------------------------------- build
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+def _coverage(c: forecast.Coverage) -> dict[str, Any]:
+    return {
+        "target": c.target,
+        "won": c.won,
+        "remaining": c.remaining,
+        "open_amount": c.open_amount,
+        "coverage": c.coverage,
+        "attainment": c.attainment,
+    }
+
+
+def _total(parts: list[forecast.Coverage]) -> forecast.Coverage:
+    """The coverage of several segments taken together."""
+    target = sum(c.target for c in parts)
+    won = sum(c.won for c in parts)
+    open_amount = sum(c.open_amount for c in parts)
+    remaining = max(target - won, 0.0)
+    return forecast.Coverage(
+        target=target,
+        won=won,
+        remaining=remaining,
+        open_amount=open_amount,
+        coverage=open_amount / remaining if remaining > 0 else None,
+        attainment=won / target if target > 0 else None,
+    )
+
+
+def _segments(data: Any, pipeline: Pipeline, as_of: datetime | None, by: str) -> list[Any]:
+    """The values attribute ``by`` takes at opening, over the deals of ``data``."""
+    if not is_ibis_table(data):
+        return [h.opened_attributes[by] for h in data.deals.values() if by in h.opened_attributes]
+    from ..metrics._ibis._pivots import Pivots, key_value
+
+    pv = Pivots(data, pipeline, as_of, by=by)
+    if pv.as_of_us is None:
+        return []
+    return [key_value(r, by) for r in pv.keys(pv.deals_with())]
+
+
+def build_planning(
+    data: Any,
+    pipeline: Pipeline,
+    as_of: datetime | None,
+    period: Period | str,
+    *,
+    target: float | Decimal | Mapping[str, float | Decimal] | None = None,
+    target_by: str = "owner",
+) -> dict[str, Any]:
+    """The report's ``"planning"`` section for ``period``, from the report's fold
+    ``data`` (a :class:`~salesstages.metrics.Histories` at ``as_of``).
+
+    ``target`` is one amount for the whole period, or a mapping from each value
+    of ``target_by`` (at opening) to its target; then ``"coverage"`` adds up
+    those segments (their targets, won and open amounts), and segments the log
+    does not have are listed under ``"warnings"``.
+    """
+    if isinstance(period, str):
+        period = parse_period(period)
+    hist = data  # a Histories folded at as_of, or an Ibis table (then as_of is passed)
+    kw: dict[str, Any] = {"as_of": as_of} if is_ibis_table(data) else {}
+    start, end = period.start, period.end
+    moved_to = max(as_of, start) if as_of is not None else start
+    mv = metrics.movement(hist, pipeline, start, moved_to)
+    cats = forecast.categories(hist, pipeline, start, end, **kw)
+    warnings: list[str] = []
+    coverage = coverage_by = None
+    if target is not None:
+        if isinstance(target, Mapping):
+            seen = {str(v): v for v in _segments(hist, pipeline, as_of, target_by)}
+            missing = [k for k in target if str(k) not in seen]
+            if missing:
+                warnings.append(
+                    f"the targets name {target_by} values the log does not have: "
+                    + ", ".join(repr(str(k)) for k in missing)
+                    + "; their coverage counts no deals"
+                )
+            keyed = {seen.get(str(k), k): v for k, v in target.items()}
+            per = forecast.coverage(hist, pipeline, start, end, target=keyed, by=target_by, **kw)
+            names = {seen.get(str(k), k): str(k) for k in target}
+            coverage_by = {
+                "attribute": target_by,
+                "rows": [{"segment": names[k], **_coverage(c)} for k, c in per.items()],
+            }
+            coverage = _coverage(_total(list(per.values())))
+        else:
+            coverage = _coverage(forecast.coverage(hist, pipeline, start, end, target=target, **kw))
+    return {
+        "period": {"label": period.label, "start": _iso(start), "end": _iso(end)},
+        "categories": [
+            {"category": k, "count": n, "amount": amount} for k, (n, amount) in cats.items()
+        ],
+        "coverage": coverage,
+        "coverage_by": coverage_by,
+        "movement": {
+            "start": _iso(start),
+            "end": _iso(moved_to),
+            "rows": [
+                {"line": line, "count": getattr(mv, line).count, "amount": getattr(mv, line).amount}
+                for line in MOVEMENT_LINES
+            ],
+        },
+        "slippage": [
+            {
+                "deal_id": s.deal_id,
+                "pushes": s.pushes,
+                "days_slipped": s.days_slipped,
+                "first_close_date": s.first_close_date.isoformat(),
+                "close_date": s.close_date.isoformat(),
+                "overdue": s.overdue,
+            }
+            for s in metrics.slippage(hist, pipeline, **kw)
+        ],
+        "warnings": warnings,
+    }
+
+
+# ----------------------------------------------------------------------- text
+_CATEGORY_LABELS: Final = {
+    "closed": "closed (won)",
+    "commit": "commit",
+    "best_case": "best case",
+    "pipeline": "pipeline",
+    "omitted": "omitted",
+}
+
+
+def _last_day(iso_end: str) -> str:
+    return (datetime.fromisoformat(iso_end) - _DAY).date().isoformat()
+
+
+def planning_text(report: Mapping[str, Any]) -> list[str]:
+    """The period view as text lines (empty without a ``"planning"`` section)."""
+    from ._build import TEXT_LIMIT
+    from ._render import _num, _pct, _title, table
+
+    pl = report.get("planning")
+    if not pl:
+        return []
+    per = pl["period"]
+    parts = [
+        "",
+        _title(f"Period {per['label']} ({per['start'][:10]} to {_last_day(per['end'])})"),
+        table(
+            ["forecast category", "deals", "amount"],
+            [
+                [
+                    _CATEGORY_LABELS.get(r["category"], r["category"]),
+                    f"{r['count']:,}",
+                    _num(r["amount"]),
+                ]
+                for r in pl["categories"]
+            ],
+        ),
+        "Open deals whose close date falls in the period, by category; closed = won in it.",
+    ]
+    cov = pl["coverage"]
+    if cov is not None:
+        parts += [
+            "",
+            _title("Coverage"),
+            table(
+                ["", "target", "won", "attainment", "remaining", "open", "coverage"],
+                [
+                    ["all", *_coverage_cells(cov, _num, _pct)],
+                    *(
+                        [terminal(r["segment"]), *_coverage_cells(r, _num, _pct)]
+                        for r in (pl["coverage_by"] or {}).get("rows", [])
+                    ),
+                ],
+            ),
+            "coverage = open (commit + best case + pipeline) / remaining target",
+        ]
+    mv = pl["movement"]
+    parts += [
+        "",
+        _title(f"Movement {mv['start'][:10]} to {mv['end'][:16].replace('T', ' ')} UTC"),
+        table(
+            ["", "deals", "amount"],
+            [
+                [
+                    (
+                        "+ "
+                        if r["line"] in _ADDS
+                        else "- "
+                        if r["line"] not in ("opening", "closing")
+                        else ""
+                    )
+                    + r["line"],
+                    f"{r['count']:,}",
+                    _num(r["amount"]),
+                ]
+                for r in mv["rows"]
+            ],
+        ),
+    ]
+    slips = pl["slippage"]
+    parts += ["", _title(f"Slipping deals ({len(slips):,})")]
+    if slips:
+        parts.append(
+            table(
+                ["deal", "pushes", "days slipped", "first close", "close", "overdue"],
+                [
+                    [
+                        s["deal_id"],
+                        str(s["pushes"]),
+                        f"{s['days_slipped']:+d}",
+                        s["first_close_date"],
+                        s["close_date"],
+                        "yes" if s["overdue"] else "",
+                    ]
+                    for s in slips[:TEXT_LIMIT]
+                ],
+            )
+        )
+        if len(slips) > TEXT_LIMIT:
+            parts.append(f"… and {len(slips) - TEXT_LIMIT:,} more in --format json")
+    else:
+        parts.append("No open deal has had its close date pushed or passed.")
+    for w in pl["warnings"]:
+        parts.append(f"warning: {terminal(w)}")
+    return parts
+
+
+def _coverage_cells(c: Mapping[str, Any], num: Any, pct: Any) -> list[str]:
+    ratio = "–" if c["coverage"] is None else f"{c['coverage']:.2f}×"
+    return [
+        num(c["target"]),
+        num(c["won"]),
+        pct(c["attainment"]),
+        num(c["remaining"]),
+        num(c["open_amount"]),
+        ratio,
+    ]
+
+
+# ------------------------------------------------------------------------ csv
+def planning_csv_rows(report: Mapping[str, Any]) -> Iterable[tuple[Any, ...]]:
+    """The period view as ``section, segment, item, metric, value`` rows."""
+    pl = report.get("planning")
+    if not pl:
+        return
+    per = pl["period"]
+    yield ("period", "", "", "label", per["label"])
+    yield ("period", "", "", "start", per["start"])
+    yield ("period", "", "", "end", per["end"])
+    for r in pl["categories"]:
+        yield ("forecast_category", "", r["category"], "count", r["count"])
+        yield ("forecast_category", "", r["category"], "amount", r["amount"])
+    if pl["coverage"] is not None:
+        for m, v in pl["coverage"].items():
+            yield ("coverage", "", "", m, v)
+    for r in (pl["coverage_by"] or {}).get("rows", []):
+        for m, v in r.items():
+            if m != "segment":
+                yield ("coverage", r["segment"], "", m, v)
+    for r in pl["movement"]["rows"]:
+        yield ("movement", "", r["line"], "count", r["count"])
+        yield ("movement", "", r["line"], "amount", r["amount"])
+    for s in pl["slippage"]:
+        for m in ("pushes", "days_slipped", "first_close_date", "close_date", "overdue"):
+            yield ("slippage", "", s["deal_id"], m, s[m])
+    for w in pl["warnings"]:
+        yield ("warning", "", "", "planning", w)
+
+
+# ----------------------------------------------------------------------- html
+def waterfall_chart(report: Mapping[str, Any]) -> str:
+    """The movement as a waterfall: opening, each rise and fall floating, closing."""
+    from ._html import _BLUE, _GREEN, _GRID, _MUTED, _RED, _W, _money, _rect, _svg, _text
+
+    rows = report["planning"]["movement"]["rows"]
+    level = 0.0
+    bars: list[tuple[str, float, float, str, float]] = []  # label, low, high, colour, value
+    for r in rows:
+        line, amount = r["line"], float(r["amount"])
+        if line in ("opening", "closing"):
+            bars.append((line, 0.0, amount, _BLUE, amount))
+            level = amount
+        elif line in _ADDS:
+            bars.append((line, level, level + amount, _GREEN, amount))
+            level += amount
+        else:
+            bars.append((line, level - amount, level, _RED, -amount))
+            level -= amount
+    top = max((hi for _, _, hi, _, _ in bars), default=0.0) * 1.08 or 1.0
+    low = min(0.0, min((lo for _, lo, _, _, _ in bars), default=0.0))
+    x0, y0, ph = 60.0, 20.0, 220.0
+    step = (_W - x0 - 10) / len(bars)
+
+    def py(v: float) -> float:
+        return y0 + ph * (top - v) / (top - low)
+
+    body = [
+        f'<line x1="{x0}" y1="{py(0):.1f}" x2="{_W - 10}" y2="{py(0):.1f}" stroke="{_GRID}"/>',
+        _text(x0 - 6, py(top / 1.08) + 4, _money(top / 1.08), anchor="end", size=11, fill=_MUTED),
+        _text(x0 - 6, py(0) + 4, "0", anchor="end", size=11, fill=_MUTED),
+    ]
+    for i, (label, lo, hi, colour, value) in enumerate(bars):
+        x = x0 + i * step + 6
+        w = step - 12
+        body.append(
+            _rect(x, py(hi), w, max(py(lo) - py(hi), 1.0), colour, f"{label}: {value:,.0f}")
+        )
+        body.append(_text(x + w / 2, py(hi) - 4, _money(value), anchor="middle", size=11))
+        body.append(_text(x + w / 2, y0 + ph + 16, label, anchor="middle", size=11, fill=_MUTED))
+    return _svg("movement", "Pipeline movement (amount): opening to closing", y0 + ph + 26, body)
+
+
+def bullet_chart(report: Mapping[str, Any]) -> str:
+    """Coverage as bullet bars: won (dark), open pipeline on top (light), the target
+    as a mark; one bar for the whole period and one per segment with a target."""
+    from ._html import (
+        _BLUE,
+        _GREEN,
+        _GRID,
+        _INK,
+        _LIGHT_BLUE,
+        _MUTED,
+        _W,
+        _money,
+        _rect,
+        _svg,
+        _text,
+    )
+
+    pl = report["planning"]
+    items = [("all", pl["coverage"])] + [
+        (str(r["segment"]), r) for r in (pl["coverage_by"] or {}).get("rows", [])
+    ]
+    from ._style import nice_ticks
+
+    top = nice_ticks(
+        max((max(c["target"], c["won"] + c["open_amount"]) for _, c in items), default=0.0)
+    )[-1]
+    label_w, x0, bar_h, gap = 120.0, 130.0, 18.0, 16.0
+    width = _W - x0 - 70
+    body: list[str] = []
+    y = 10.0
+    for label, c in items:
+        scale = width / top
+        body.append(_rect(x0, y - 4, width, bar_h + 8, _GRID))
+        body.append(_rect(x0, y, c["won"] * scale, bar_h, _GREEN, f"{label}: won {c['won']:,.0f}"))
+        body.append(
+            _rect(
+                x0 + c["won"] * scale,
+                y + 4,
+                c["open_amount"] * scale,
+                bar_h - 8,
+                _LIGHT_BLUE,
+                f"{label}: open {c['open_amount']:,.0f}",
+            )
+        )
+        tx = x0 + c["target"] * scale
+        body.append(
+            f'<line x1="{tx:.1f}" y1="{y - 6:.1f}" x2="{tx:.1f}" y2="{y + bar_h + 6:.1f}" '
+            f'stroke="{_INK}" stroke-width="3"><title>target {c["target"]:,.0f}</title></line>'
+        )
+        body.append(_text(label_w, y + 13, label, anchor="end"))
+        ratio = "–" if c["coverage"] is None else f"{c['coverage']:.1f}×"
+        body.append(_text(x0 + width + 8, y + 13, ratio, weight="bold", fill=_BLUE))
+        y += bar_h + gap
+    body.append(
+        _text(
+            x0,
+            y + 6,
+            f"green: won · light: open (not omitted) · mark: target · scale to {_money(top)}",
+            size=11,
+            fill=_MUTED,
+        )
+    )
+    return _svg("coverage", "Coverage: won and open against the target", y + 14, body)
+
+
+def planning_html(report: Mapping[str, Any]) -> tuple[list[str], int]:
+    """The period view's HTML sections and how many charts they draw."""
+    from ._html import _section, _table
+    from ._render import _num, _pct
+
+    pl = report.get("planning")
+    if not pl:
+        return [], 0
+    per = pl["period"]
+    charts = 0
+    cats = _table(
+        ["category", "deals", "amount"],
+        [
+            [
+                _CATEGORY_LABELS.get(r["category"], r["category"]),
+                f"{r['count']:,}",
+                _num(r["amount"]),
+            ]
+            for r in pl["categories"]
+        ],
+    )
+    sections = []
+    if pl["coverage"] is not None:
+        cov_rows = [["all", *_coverage_cells(pl["coverage"], _num, _pct)]] + [
+            [str(r["segment"]), *_coverage_cells(r, _num, _pct)]
+            for r in (pl["coverage_by"] or {}).get("rows", [])
+        ]
+        cov_table = _table(
+            ["", "target", "won", "attainment", "remaining", "open", "coverage"], cov_rows
+        )
+        sections.append(
+            _section(
+                f"Coverage {per['label']}",
+                bullet_chart(report) + cov_table,
+                "Coverage = open amount (commit + best case + pipeline, closing in the period) "
+                "/ the target still to win." + "".join(f" Warning: {w}." for w in pl["warnings"]),
+                cats,
+            )
+        )
+        charts += 1
+    else:
+        sections.append(
+            _section(
+                f"Forecast categories {per['label']}",
+                cats,
+                "Open deals whose close date falls in the period, by category; closed = won in "
+                "it. Pass --target for coverage.",
+            )
+        )
+    mv = pl["movement"]
+    sections.append(
+        _section(
+            f"Movement since {mv['start'][:10]}",
+            waterfall_chart(report),
+            "Opening + created + reopened + increased − decreased − won − lost = closing.",
+            _table(
+                ["", "deals", "amount"],
+                [[r["line"], f"{r['count']:,}", _num(r["amount"])] for r in mv["rows"]],
+            ),
+        )
+    )
+    charts += 1
+    slips = pl["slippage"]
+    sections.append(
+        _section(
+            f"Slipping deals ({len(slips):,})",
+            _table(
+                ["deal", "pushes", "days slipped", "first close", "close", "overdue"],
+                [
+                    [
+                        s["deal_id"],
+                        str(s["pushes"]),
+                        f"{s['days_slipped']:+d}",
+                        s["first_close_date"],
+                        s["close_date"],
+                        "yes" if s["overdue"] else "",
+                    ]
+                    for s in slips[:20]
+                ],
+            ),
+            f"… and {len(slips) - 20:,} more in --format json." if len(slips) > 20 else "",
+        )
+    )
+    return sections, charts
