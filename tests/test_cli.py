@@ -79,15 +79,21 @@ def test_demo_simulates_a_quarter_into_sqlite(
     assert out.index("→ closed_won (by='ana')") < out.index("Pipeline report: inbound_b2b")
     assert "Simulated 120 inbound deals over 90 days" in out
     assert "Checked the log, entry criteria included: 0 problems." in out
-    assert f"salesstages report {db} -p inbound_b2b --by lead_source --format html" in out
-    for section in ("Funnel", "By lead_source", "Open pipeline now", "Forecast of the open"):
+    for section in (
+        "Funnel",
+        "What moves deals forward",
+        "Period 2026-Q1",
+        "Coverage",
+        "Movement",
+        "Slipping deals",
+    ):
         assert f"\n{section}" in out
-    for section in ("Time in stage", "Lost reasons", "Forecast backtest"):
+    for section in ("Time in stage", "Lost reasons", "Forecast backtest", "By lead_source"):
         assert f"\n{section}" not in out  # in the full report
     with SqliteStore(db) as store:
         assert len(store.deal_ids()) == 120
     page = html.read_text(encoding="utf-8")
-    assert page.count('<svg class="chart"') == 6
+    assert page.count('<svg class="chart"') == 8  # six, plus the period's waterfall and bullet
     assert "Lost reasons" in page
 
 
@@ -157,7 +163,8 @@ class TestDemoStory:
         report_at = output.index("Pipeline report: inbound_b2b")
         assert output.index("3. A simulated quarter") < report_at
         assert output.rstrip().endswith(lines[-1])
-        assert "Forecast of the open pipeline" in output[report_at:]
+        for section in ("What moves deals forward", "Period 2026-Q1", "Movement"):
+            assert f"\n{section}" in output[report_at:]
 
     def test_stages_in_order_then_the_ends(self, output: str) -> None:
         """Open stages are listed in order, then the ends; won never leads on to lost."""
@@ -177,17 +184,43 @@ class TestDemoStory:
         assert "stateDiagram-v2" not in output
 
     def test_money_is_an_amount(self, output: str) -> None:
-        """Velocity and amounts are worded as amounts, never as 'money'."""
+        """Amounts are worded as amounts, never as 'money'."""
         assert "money" not in output
-        assert "amount per day" in output
-        assert "Amounts are in the deals' own currency" in output
+        assert "amounts in the deals' own currency" in output
 
-    def test_stalled_deals_by_stage_label(self, output: str) -> None:
-        """The stalled deals name their stage by label, a few of them, with how many more."""
-        stalled = output[output.index("Stalled deals (") :].split("\n\n")[0]
-        assert "inbound_lead" not in stalled
-        assert "formal_proposal" not in stalled
-        assert re.search(r"… and \d+ more$", stalled)
+    def test_stages_by_label_and_a_few_slipping_deals(self, output: str) -> None:
+        """The report names stages by label, and lists a few slipping deals with how many more."""
+        report = output[output.index("Pipeline report") :]
+        assert "inbound_lead" not in report
+        assert "Formal proposal / contract" in report
+        slipping = report[report.index("Slipping deals (") :].split("\n\n")[0].rstrip("\n")
+        assert len(slipping.split("\n")) == 2 + 2 + 3 + 1  # title, header, 3 deals, "… and"
+        assert re.search(r"… and \d+ more$", slipping)
+
+    def test_actions_one_per_stage(self, output: str) -> None:
+        """The demo's actions table shows the best activity of each of the six open stages."""
+        table = output[output.index("What moves deals forward") :].split("\n\n")[0]
+        rows = [
+            r
+            for r in table.split("\n")[4:]
+            if r.startswith(("Inbound", "Discovery", "Eval", "Sol", "Formal"))
+        ]
+        assert len(rows) == 6
+        assert "meeting_accepted" not in table  # an entry criterion's activity
+
+    def test_the_printed_full_report_command_runs(
+        self, output: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The command the demo prints for the full report is valid for a --db store."""
+        monkeypatch.chdir(tmp_path)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            assert main(["demo", "--db", str(tmp_path / "q.sqlite3"), "--deals", "60"]) == 0
+        line = next(ln for ln in out.getvalue().split("\n") if "salesstages report" in ln)
+        command = line[line.index("salesstages report") :].split()[1:]
+        assert main(command) == 0
+        page = (tmp_path / "report.html").read_text(encoding="utf-8")
+        assert 'data-chart="movement"' in page
 
 
 def test_headline_drops_detail_sections_and_shortens_stalled() -> None:

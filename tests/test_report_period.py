@@ -100,7 +100,7 @@ def _quarter() -> tuple[MemoryStore, dict[str, object]]:
     store = MemoryStore()
     simulate_quarter(store)
     report = build_report(
-        store.events(), inbound_b2b(), as_of=MID_MARCH, period="2026-Q1", target=2_500_000
+        store.events(), inbound_b2b(), as_of=MID_MARCH, period="2026-Q1", target=4_000_000
     )
     return store, report
 
@@ -123,7 +123,7 @@ def test_planning_section_agrees_with_the_functions(quarter: tuple[MemoryStore, 
     assert [(r["category"], r["count"], r["amount"]) for r in pl["categories"]] == [
         (k, n, a) for k, (n, a) in cats.items()
     ]
-    cov = forecast.coverage(events, p, *q1, target=2_500_000, as_of=MID_MARCH)
+    cov = forecast.coverage(events, p, *q1, target=4_000_000, as_of=MID_MARCH)
     assert pl["coverage"]["coverage"] == cov.coverage
     assert pl["coverage"]["won"] == cov.won == cats["closed"][1]
     mv = metrics.movement(events, p, q1[0], MID_MARCH)
@@ -170,8 +170,8 @@ def test_renderers_show_the_period_view(quarter: tuple[MemoryStore, dict]) -> No
     html = render_html(report)
     assert 'data-chart="movement"' in html
     assert 'data-chart="coverage"' in html
-    assert html.count('<svg class="chart"') == 7
-    assert 'data-charts="7"' in html
+    assert html.count('<svg class="chart"') == 8
+    assert 'data-charts="8"' in html
 
 
 def test_no_period_no_planning(quarter: tuple[MemoryStore, dict]) -> None:

@@ -8,9 +8,9 @@ headline sections so that the whole demo reads in under 120 lines.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Final, TextIO
+from typing import Any, Final, TextIO
 
 from .._deal import Deal
 from .._errors import TransitionRefused
@@ -22,6 +22,7 @@ from ..presets import PROPOSAL_SUBSTATES, inbound_b2b
 
 __all__ = [
     "DETAIL_SECTIONS",
+    "best_actions",
     "compact_log",
     "describe_event",
     "describe_pipeline",
@@ -29,16 +30,23 @@ __all__ = [
     "play_demo",
 ]
 
-#: How many stalled deals the demo's report lists.
+#: How many deals the demo's report lists in a list of deals (slipping deals).
 STALLED_ROWS: Final = 3
 #: The report's sections the demo leaves to the full report (``--html``, ``report``).
 DETAIL_SECTIONS: Final = (
+    "Win rate and sales cycle",
+    "By lead_source",
+    "Open pipeline now",
+    "Stalled deals",
+    "Forecast of the open pipeline",
     "Time in stage",
     "Time in sub-state",
     "Lost reasons",
     "Time to close",
     "Forecast backtest",
 )
+#: The sections that list deals, which the demo cuts to their first rows.
+_DEAL_LISTS: Final = ("Stalled deals (", "Slipping deals (")
 
 
 def describe_event(event: Event) -> str:
@@ -118,7 +126,7 @@ def headline(
     text: str, *, drop: Sequence[str] = DETAIL_SECTIONS, stalled: int = STALLED_ROWS
 ) -> str:
     """The text report without the sections whose title starts with one of ``drop``,
-    and only the first ``stalled`` stalled deals.
+    and only the first ``stalled`` deals of a list of deals (stalled, slipping).
 
     A section starts at a title line underlined with ``=`` and runs to the next
     one, so a section added to the report later shows here too.
@@ -135,7 +143,7 @@ def headline(
         if lines[start].startswith(tuple(drop)):
             continue
         section = lines[start:end]
-        if lines[start].startswith("Stalled deals (") and len(section) > 4 + stalled:
+        if lines[start].startswith(_DEAL_LISTS) and len(section) > 4 + stalled:
             title = lines[start]
             total = int(title[title.index("(") + 1 : title.index(")")].replace(",", ""))
             section = [*section[: 4 + stalled], f"… and {total - stalled:,} more"]
@@ -145,6 +153,19 @@ def headline(
     while kept and not kept[-1]:
         kept.pop()
     return "\n".join(kept) + "\n"
+
+
+def best_actions(report: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``report`` whose "what moves deals forward" section keeps, per stage,
+    only the activity with the largest lift (the demo's one line per stage)."""
+    actions = report.get("actions")
+    if not actions:
+        return dict(report)
+    stages = []
+    for stage in actions["stages"]:
+        shown = [a for a in stage["activities"] if a["lift"] is not None and not a["criterion"]]
+        stages.append({**stage, "activities": shown[:1]})
+    return {**report, "actions": {**actions, "stages": stages}}
 
 
 def _meeting(deal: Deal, meeting: str, at: datetime) -> None:

@@ -29,7 +29,7 @@ from ..metrics._engine import is_ibis_table
 from ..presets import inbound_b2b
 from ..report import build_report, render_csv, render_html, render_text
 from ..report._render import table
-from ._demo import describe_pipeline, headline, play_demo
+from ._demo import best_actions, describe_pipeline, headline, play_demo
 from ._import import IMPORT_KINDS, Progress, _cmd_import
 from ._period import add_period_arguments, period_options, warn_planning
 from ._spec import (
@@ -51,6 +51,10 @@ __all__ = ["main", "play_demo", "simulate_quarter", "to_dot"]
 DEMO_DEALS: Final = 400
 DEMO_START: Final = datetime(2026, 1, 1, tzinfo=UTC)
 DEMO_DAYS: Final = 90.0
+#: The demo reviews its quarter mid-way, against a target.
+DEMO_PERIOD: Final = "2026-Q1"
+DEMO_REVIEW: Final = datetime(2026, 3, 15, 23, 59, tzinfo=UTC)
+DEMO_TARGET: Final = 4_000_000
 
 
 def simulate_quarter(store: EventStore, *, deals: int = DEMO_DEALS, seed: int = 7) -> int:
@@ -126,17 +130,19 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     report = _demo_report(events, pipeline, args)
     full = (
         f"salesstages report {args.db} -p {pipeline.name} --by lead_source "
+        f"--as-of {DEMO_REVIEW:%Y-%m-%dT%H:%MZ} --period {DEMO_PERIOD} --target {DEMO_TARGET} "
         "--format html --out report.html"
         if args.db
         else "salesstages demo --html report.html"
     )
     print(_heading("4. The report, headline sections"), file=out)
     print(
-        "Amounts are in the deals' own currency. The full report adds time in stage, lost "
-        f"reasons,\ntime to close and the forecast backtest, with charts: {full}\n",
+        f"A review on {DEMO_REVIEW:%d %B}, mid-quarter, against a {DEMO_PERIOD} target of "
+        f"{DEMO_TARGET:,}; amounts in the deals' own currency.\nThe full report adds win rate and "
+        f"cycle, segments, stalled deals, time in stage, forecasts and their backtest,\nwith charts: {full}\n",
         file=out,
     )
-    print(headline(render_text(report)), file=out, end="")
+    print(headline(render_text(best_actions(report))), file=out, end="")
     if args.html:
         _write(args.html, render_html(report))
         print(f"\nHTML report written to {args.html}", file=out)
@@ -145,7 +151,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _demo_report(events: list[Event], pipeline: Pipeline, args: argparse.Namespace) -> Any:
     """The demo quarter's report: the one place the demo sets the report's options."""
-    return build_report(events, pipeline, by="lead_source", source=args.db)
+    return build_report(
+        events,
+        pipeline,
+        by="lead_source",
+        source=args.db,
+        as_of=DEMO_REVIEW,
+        period=DEMO_PERIOD,
+        target=DEMO_TARGET,
+    )
 
 
 def _heading(text: str) -> str:

@@ -154,7 +154,7 @@ def actions_text(section: Mapping[str, Any] | None) -> list[str]:
         )
     )
     lines.append(
-        f"Per stage, the {TOP} activities with the largest lift: deals that recorded one during "
+        f"Per stage, up to {TOP} activities with the largest lift: deals that recorded one during "
         "their first visit to the stage, against the rest; advanced = entered a later stage or "
         "won. Activities an entry criterion asks for are left out (every deal that moves "
         "records them). A lift is an association, not proof the activity caused it."
