@@ -14,14 +14,17 @@ import shutil
 import struct
 import subprocess
 from pathlib import Path
+from typing import Any
 
+import attrs
 import pytest
 
 from salesstages import MemoryStore
 from salesstages.cli import simulate_quarter
+from salesstages.cli._main import DEMO_PERIOD, DEMO_REVIEW, DEMO_TARGET
 from salesstages.presets import inbound_b2b
 from salesstages.report import build_report, render_html
-from salesstages.report._html import CHARTS
+from salesstages.report._html import CHARTS, PERIOD_CHARTS
 
 
 def _chromium() -> str | None:
@@ -42,7 +45,7 @@ pytestmark = [
         CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)"
     ),
 ]
-WIDTH, HEIGHT = 1280, 2800
+WIDTH, HEIGHT = 1280, 4200
 
 
 def _chrome(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -64,27 +67,60 @@ def _chrome(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
 
 
-@pytest.fixture(scope="module")
-def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The HTML report of ``salesstages demo``'s quarter, segmented by lead source as the demo does."""
-    path = tmp_path_factory.mktemp("html") / "report.html"
+#: The charts of the demo's page: the period view's first, then the others.
+PAGE_CHARTS = (*PERIOD_CHARTS, *CHARTS)
+
+
+def _demo_report(*, finding: bool = False) -> dict[str, Any]:
+    """The report ``salesstages demo --html`` writes: its quarter, by lead source,
+    reviewed for 2026-Q1 on March 15 against its target; with ``finding``, one lost
+    deal loses its reason, so the data-quality section has something to say."""
     store = MemoryStore()
     simulate_quarter(store)
-    report = build_report(list(store.events()), inbound_b2b(), by="lead_source")
-    path.write_text(render_html(report), encoding="utf-8")
+    events = list(store.events())
+    if finding:
+        i = next(i for i, e in enumerate(events) if e.data.get("reason"))
+        events[i] = attrs.evolve(events[i], data={})
+    return build_report(
+        events,
+        inbound_b2b(),
+        by="lead_source",
+        as_of=DEMO_REVIEW,
+        period=DEMO_PERIOD,
+        target=DEMO_TARGET,
+    )
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's HTML page (the one ``docs/images/report.png`` shows)."""
+    path = tmp_path_factory.mktemp("html") / "report.html"
+    path.write_text(render_html(_demo_report()), encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="module")
+def flawed_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same page from a log with a lost deal without a reason."""
+    path = tmp_path_factory.mktemp("html") / "flawed.html"
+    path.write_text(render_html(_demo_report(finding=True)), encoding="utf-8")
+    return path
+
+
+def _body_attributes(html: str) -> dict[str, str]:
+    body = re.search(r"<body[^>]*>", html)
+    assert body is not None, html[:500]
+    return dict(re.findall(r'([\w-]+)="([^"]*)"', body.group(0)))
 
 
 def test_every_chart_is_drawn(page: Path, tmp_path: Path) -> None:
     """Chromium loads the page offline and lays out every chart with visible shapes."""
     result = _chrome(tmp_path, "--dump-dom", page.as_uri())
     assert result.returncode == 0, result.stderr[-2000:]
-    body = re.search(r"<body[^>]*>", result.stdout)
-    assert body is not None, result.stdout[:500]
-    attrs = dict(re.findall(r'([\w-]+)="([^"]*)"', body.group(0)))
-    assert attrs["data-charts-total"] == str(len(CHARTS))
-    assert attrs["data-charts-drawn"] == str(len(CHARTS))
-    for name in CHARTS:
+    seen = _body_attributes(result.stdout)
+    assert seen["data-charts-total"] == str(len(PAGE_CHARTS))
+    assert seen["data-charts-drawn"] == str(len(PAGE_CHARTS))
+    for name in PAGE_CHARTS:
         assert f'data-chart="{name}"' in result.stdout
 
 
@@ -92,14 +128,37 @@ def test_legends_and_axis_titles_are_drawn(page: Path, tmp_path: Path) -> None:
     """Chromium lays out a legend in every chart and the axis titles of the charts with axes."""
     result = _chrome(tmp_path, "--dump-dom", page.as_uri())
     assert result.returncode == 0, result.stderr[-2000:]
-    body = re.search(r"<body[^>]*>", result.stdout)
-    assert body is not None, result.stdout[:500]
-    attrs = dict(re.findall(r'([\w-]+)="([^"]*)"', body.group(0)))
-    assert attrs["data-legends-drawn"] == str(len(CHARTS))  # one legend per chart
-    # time in stage (x), win rate (x), time to close (x and y), backtest (x and y)
-    assert attrs["data-axis-labels-drawn"] == "6"
-    for title in ("share of deals still open", "days since the deal was opened", "amount"):
+    seen = _body_attributes(result.stdout)
+    assert seen["data-legends-drawn"] == str(len(PAGE_CHARTS))  # one legend per chart
+    # coverage (x), movement (y), time in stage (x), win rate (x), time to close (x and y),
+    # backtest (x and y), actions (x)
+    assert seen["data-axis-labels-drawn"] == "9"
+    for title in (
+        "share of deals still open",
+        "days since the deal was opened",
+        "amount",
+        "open pipeline amount",
+        "share of deals that advanced",
+    ):
         assert f">{title}</text>" in result.stdout
+    for label in ("won in the period", "target", "increase", "decrease", "advanced without it"):
+        assert f">{label}</text>" in result.stdout
+    assert 'id="data-quality"' not in result.stdout  # the demo's log has nothing to report
+
+
+def test_data_quality_section_is_drawn(flawed_page: Path, tmp_path: Path) -> None:
+    """A log with a lost deal without a reason shows the data-quality section, laid out
+    above the charts, and still draws every chart."""
+    result = _chrome(tmp_path, "--dump-dom", flawed_page.as_uri())
+    assert result.returncode == 0, result.stderr[-2000:]
+    html = result.stdout
+    assert 'id="data-quality"' in html
+    section = html[html.index('id="data-quality"') :]
+    section = section[: section.index("</section>")]
+    assert "lost_without_reason" in section
+    assert html.index('id="data-quality"') < html.index('data-chart="coverage"')
+    seen = _body_attributes(html)
+    assert seen["data-charts-drawn"] == str(len(PAGE_CHARTS))
 
 
 def test_screenshot(page: Path, tmp_path: Path) -> None:

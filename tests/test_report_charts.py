@@ -11,6 +11,7 @@ import copy
 import itertools
 import math
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -20,7 +21,13 @@ from hypothesis import strategies as st
 from _cli_data import demo_events
 from salesstages.presets import inbound_b2b
 from salesstages.report import build_report, render_html, render_text
-from salesstages.report._html import backtest_chart, survival_chart, win_rate_chart
+from salesstages.report._html import (
+    CHARTS,
+    PERIOD_CHARTS,
+    backtest_chart,
+    survival_chart,
+    win_rate_chart,
+)
 from salesstages.report._style import (
     METHOD_COLOURS,
     method_colour,
@@ -34,6 +41,20 @@ from salesstages.report._style import (
 def report() -> dict[str, Any]:
     """The demo quarter's report (150 deals), by lead source."""
     return build_report(demo_events(), inbound_b2b(), by="lead_source")
+
+
+@pytest.fixture(scope="module")
+def period_report() -> dict[str, Any]:
+    """The same log reviewed as a period (2026-Q1, mid-March) against a target, so the
+    page also draws the coverage and movement charts."""
+    return build_report(
+        demo_events(),
+        inbound_b2b(),
+        by="lead_source",
+        as_of=datetime(2026, 3, 15, 23, 59, tzinfo=UTC),
+        period="2026-Q1",
+        target=4_000_000,
+    )
 
 
 def _reordered(report: dict[str, Any]) -> dict[str, Any]:
@@ -165,17 +186,95 @@ def test_time_to_close_y_title_beside_the_y_axis(report: dict[str, Any]) -> None
     assert float(x_title[1]) > 250  # below the plot area (which ends at y = 250)
 
 
-def test_every_chart_has_axis_titles_or_a_legend(report: dict[str, Any]) -> None:
-    """Each chart of the page carries a legend; charts with an axis carry its title."""
-    html = render_html(report)
-    charts = re.findall(r'<svg class="chart" data-chart="([\w-]+)".*?</svg>', html, re.S)
-    assert len(charts) == 5
-    for name, body in re.findall(
-        r'<svg class="chart" data-chart="([\w-]+)"(.*?)</svg>', html, re.S
-    ):
+@pytest.mark.parametrize("which", ["plain", "period"])
+def test_every_chart_has_axis_titles_or_a_legend(
+    report: dict[str, Any], period_report: dict[str, Any], which: str
+) -> None:
+    """Each chart of the page carries a legend; charts with an axis carry its title; the
+    period view's coverage and movement charts too, drawn first."""
+    rep = period_report if which == "period" else report
+    html = render_html(rep)
+    found = re.findall(r'<svg class="chart" data-chart="([\w-]+)"(.*?)</svg>', html, re.S)
+    expected = (PERIOD_CHARTS if which == "period" else ()) + CHARTS
+    assert [name for name, _ in found] == list(expected)
+    for name, body in found:
         assert '<g class="legend">' in body, name
         if name != "funnel":
             assert 'class="axis-label"' in body, name
+
+
+def _legend_labels(svg: str) -> list[str]:
+    legend = re.search(r'<g class="legend">(.*?)</g>', svg)
+    assert legend is not None
+    return re.findall(r">([^<>]+)</text>", legend.group(1))
+
+
+def test_period_charts_name_what_they_draw(period_report: dict[str, Any]) -> None:
+    """The waterfall's legend names total, increase and decrease, the bullet's won, open
+    and target, and the actions' bar, whisker and tick; each in the colour it draws."""
+    from salesstages.report._actions import actions_svg
+    from salesstages.report._period import bullet_chart, waterfall_chart
+    from salesstages.report._style import BLUE, COVERAGE_KEYS, GREEN, MOVEMENT_KEYS, RED
+
+    waterfall = waterfall_chart(period_report)
+    assert _legend_labels(waterfall) == [label for label, _ in MOVEMENT_KEYS.values()]
+    assert 'class="axis-label"' in waterfall
+    # the demo quarter: created is a rise (green), won a fall (red), closing a level (blue)
+    assert re.search(rf'fill="{GREEN}" rx="2"><title>\+ created: ', waterfall)
+    assert re.search(rf'fill="{RED}" rx="2"><title>− won: ', waterfall)
+    assert re.search(rf'fill="{BLUE}" rx="2"><title>closing: ', waterfall)
+    bullet = bullet_chart(period_report)
+    assert _legend_labels(bullet) == [label for label, _ in COVERAGE_KEYS.values()]
+    assert re.search(rf'fill="{COVERAGE_KEYS["won"][1]}" rx="2"><title>all: won ', bullet)
+    actions = actions_svg(period_report["actions"])
+    assert _legend_labels(actions) == [
+        "advanced with the activity",
+        "95% interval",
+        "advanced without it",
+    ]
+
+
+def _tick_values(svg: str, anchor: str) -> list[float]:
+    """The numbers of a chart's tick labels (``500k``, ``1.5M``, ``40%``)."""
+    labels = re.findall(
+        rf'text-anchor="{anchor}" font-size="10" fill="#6b7280" font-weight="normal">'
+        r"([^<]+)</text>",
+        svg,
+    )
+    scale = {"k": 1e3, "M": 1e6, "%": 1e-2}
+    numbers = [x for x in labels if re.fullmatch(r"-?[\d.]+[kM%]?", x)]  # not a column title
+    return [float(x[:-1]) * scale[x[-1]] if x[-1] in scale else float(x) for x in numbers]
+
+
+def test_period_and_actions_ticks_are_round(period_report: dict[str, Any]) -> None:
+    """The waterfall's amount axis, the bullet's and the actions' axes tick at round values
+    in even steps (1, 2 or 5 times a power of ten)."""
+    from salesstages.report._actions import actions_svg
+    from salesstages.report._period import bullet_chart, waterfall_chart
+
+    for values in (
+        _tick_values(waterfall_chart(period_report), "end"),
+        _tick_values(bullet_chart(period_report), "middle"),
+        _tick_values(actions_svg(period_report["actions"]), "middle"),
+    ):
+        assert len(values) >= 3, values
+        step = values[1] - values[0]
+        mantissa = step / 10 ** math.floor(math.log10(abs(step)))
+        assert any(math.isclose(mantissa, m) for m in (1.0, 2.0, 5.0)), values
+        for a, b in itertools.pairwise(values):
+            assert math.isclose(b - a, step), values
+
+
+def test_period_charts_import_no_colour_from_the_html_module() -> None:
+    """The period and actions charts take their colours from ``_style``, not ``_html``."""
+    from pathlib import Path
+
+    from salesstages.report import _actions, _period
+
+    for module in (_actions, _period):
+        text = Path(str(module.__file__)).read_text(encoding="utf-8")
+        for name in ("_BLUE", "_GREEN", "_RED", "_INK", "_MUTED", "_GRID", "_LIGHT_BLUE"):
+            assert f" {name}," not in text and f" {name}\n" not in text, (module, name)
 
 
 # ---------------------------------------------------------------- labels, hints
@@ -243,15 +342,56 @@ def test_matplotlib_backtest_uses_the_fixed_colours(report: dict[str, Any]) -> N
         assert "625k" not in ticks
 
 
-def test_matplotlib_axis_titles(report: dict[str, Any]) -> None:
-    """Every matplotlib chart has its x-axis title, time to close its y-axis title too."""
+def test_matplotlib_axis_titles(report: dict[str, Any], period_report: dict[str, Any]) -> None:
+    """Every matplotlib chart (the period view's too) has its x-axis title and a legend,
+    time to close and the waterfall their y-axis title too."""
     from salesstages.report import _plot
 
-    for name, draw in _plot.CHARTS.items():
+    charts = [(name, draw, report) for name, draw in _plot.CHARTS.items()]
+    charts += [(name, draw, period_report) for name, draw in _plot.PERIOD_CHARTS.items()]
+    for name, draw, rep in charts:
         ax = _axes()
-        draw(ax, report)
+        draw(ax, rep)
         assert ax.get_xlabel(), name
         assert ax.get_legend() is not None, name
     ax = _axes()
+    _plot.movement_plot(ax, period_report)
+    assert ax.get_ylabel() == "open pipeline amount"
+    ticks = [t.get_text() for t in ax.get_yticklabels()]
+    mv = {r["line"]: r["amount"] for r in period_report["planning"]["movement"]["rows"]}
+    # the rises come before the falls, so the highest bar ends at opening + the rises
+    expected = nice_ticks(mv["opening"] + mv["created"] + mv["reopened"] + mv["increased"])
+    assert ticks == [tick_label(t, expected, "amount") for t in expected]
+    ax = _axes()
     _plot._survival(ax, report)
     assert ax.get_ylabel() == "share of deals still open"
+
+
+def test_matplotlib_period_charts_match_the_html_ones(period_report: dict[str, Any]) -> None:
+    """The matplotlib waterfall colours its bars as the HTML one (rise green, fall red,
+    level blue) and the bullet names won, open and target in its legend."""
+    from matplotlib.colors import to_hex
+
+    from salesstages.report import _plot
+    from salesstages.report._style import BLUE, COVERAGE_KEYS, GREEN, RED
+
+    ax = _axes()
+    _plot.movement_plot(ax, period_report)
+    lines = [r["line"] for r in period_report["planning"]["movement"]["rows"]]
+    colours = [to_hex(p.get_facecolor()) for p in ax.patches[: len(lines)]]
+    assert colours[lines.index("opening")] == BLUE
+    assert colours[lines.index("created")] == GREEN
+    assert colours[lines.index("won")] == RED
+    ax = _axes()
+    _plot.coverage_plot(ax, period_report)
+    names = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert names == [label for label, _ in COVERAGE_KEYS.values()]
+
+
+def test_save_charts_draws_the_period_view(period_report: dict[str, Any], tmp_path: Any) -> None:
+    """``save_charts`` writes the coverage and movement charts when the report has a period."""
+    pytest.importorskip("matplotlib")
+    from salesstages.report import _plot
+
+    written = [p.name for p in _plot.save_charts(period_report, tmp_path, fmt="svg")]
+    assert written == [f"{name}.svg" for name in (*_plot.CHARTS, *_plot.PERIOD_CHARTS)]

@@ -373,7 +373,8 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     _warn(source)
     as_of = as_of_arg(args.as_of)
     _check_by(events, args.by)
-    report = build_report(events, pipeline, as_of=as_of, by=args.by)
+    report = build_report(events, pipeline, as_of=as_of, by=args.by, **period_options(args))
+    warn_planning(report)
     for path in save_charts(report, args.out, fmt=args.format):
         print(terminal(str(path)))
     return 0
@@ -564,6 +565,7 @@ def _parser() -> argparse.ArgumentParser:
     plot.add_argument("--format", "-f", choices=("png", "svg"), default="png")
     add_as_of(plot)
     plot.add_argument("--by", metavar="ATTR", help="segment the win-rate chart by this attribute")
+    add_period_arguments(plot)  # coverage and movement charts too
     plot.set_defaults(func=_cmd_plot)
     return parser
 

@@ -17,7 +17,7 @@ __all__ = ["add_period_arguments", "period_options", "warn_planning"]
 
 
 def add_period_arguments(p: argparse.ArgumentParser) -> None:
-    """Add the period view's options to the ``report`` parser."""
+    """Add the period view's options to a parser (``report``, ``plot``)."""
     g = p.add_argument_group(
         "period view",
         "forecast categories, coverage, movement since the period began and slipping deals",

@@ -24,6 +24,7 @@ from .._pipeline import Pipeline
 from .._stats import wilson_interval
 from ..metrics._actions import ActionRow, action_conversion
 from ..metrics._engine import Events
+from ._style import AXES, BLUE, INK, LIGHT_BLUE, MUTED, nice_ticks, tick_label
 
 __all__ = [
     "TOP",
@@ -175,30 +176,34 @@ def actions_csv(section: Mapping[str, Any] | None) -> Iterable[tuple[Any, ...]]:
                     yield ("actions", "", item, key, value)
 
 
+#: The chart's legend, in both renderers: ``(label, colour, mark)``.
+_LEGEND: Final = (
+    ("advanced with the activity", LIGHT_BLUE, "box"),
+    ("95% interval", BLUE, "line"),
+    ("advanced without it", INK, "tick"),
+)
+
+
 def actions_svg(section: Mapping[str, Any] | None) -> str:
     """The HTML chart: per stage, the top activities' advance rate with (bar, with its
     95 % interval as a whisker) against the rate without (a dark tick)."""
-    from ._html import _BLUE, _GRID, _INK, _LIGHT_BLUE, _MUTED, _W, _e, _rect, _svg, _text
+    from ._html import _W, _axis_title, _e, _legend, _rect, _svg, _text, _x_grid
 
     items = list(_top(section)) if section else []
-    label_w, bar_x, axis_w, row_h = 250, 260, _W - 260 - 150, 24
-    y0 = 24.0
-    height = y0 + row_h * max(len(items), 1) + 24
-    body: list[str] = []
-    for k in range(5):
-        x = bar_x + axis_w * k / 4
-        body.append(
-            f'<line x1="{x:.1f}" y1="{y0 - 2:.1f}" x2="{x:.1f}" y2="{height - 20:.1f}" '
-            f'stroke="{_GRID}"/>'
-        )
-        body.append(_text(x, height - 6, f"{25 * k}%", anchor="middle", size=10, fill=_MUTED))
+    label_w, bar_x, axis_w, row_h = 250, 260, _W - 260 - 140, 26
+    y0 = 30.0
+    rows_end = y0 + row_h * max(len(items), 1)
+    ticks = nice_ticks(1.0)
+    body: list[str] = [_legend(bar_x, 14, _LEGEND)]
+    body += _x_grid(bar_x, axis_w, ticks, 1.0, y0 - 4, rows_end + 4, "share")
+    body.append(_axis_title(bar_x + axis_w / 2, rows_end + 34, AXES["actions"][0]))
     if not items:
         note = "no activities recorded" if section is not None else "not computed on this engine"
-        body.append(_text(bar_x, y0 + 14, note, fill=_MUTED))
+        body.append(_text(bar_x + 8, y0 + 14, note, fill=MUTED))
     for i, (s, a) in enumerate(items):
         y = y0 + i * row_h
         label = f"{s['label']} · {a['activity']}"
-        body.append(_text(label_w, y + 14, label, anchor="end", size=11))
+        body.append(_text(label_w, y + 15, label, anchor="end"))
         rate = a["rate_with"] or 0.0
         tip = (
             f"{label}: {a['advanced_with']}/{a['deals_with']} advanced with it "
@@ -206,47 +211,53 @@ def actions_svg(section: Mapping[str, Any] | None) -> str:
             f"{_pct(a['rate_with_high'])}), {a['advanced_without']}/{a['deals_without']} "
             f"without ({_pct(a['rate_without'])}); lift {_lift(a['lift'])}"
         )
-        body.append(_rect(bar_x, y + 4, max(axis_w * rate, 1.0), 12, _LIGHT_BLUE, tip))
+        body.append(_rect(bar_x, y + 4, max(axis_w * rate, 1.0), 12, LIGHT_BLUE, tip))
         lo, hi = a["rate_with_low"] or 0.0, a["rate_with_high"] or 0.0
         body.append(
             f'<line x1="{bar_x + axis_w * lo:.1f}" y1="{y + 10:.1f}" '
-            f'x2="{bar_x + axis_w * hi:.1f}" y2="{y + 10:.1f}" stroke="{_BLUE}" stroke-width="2"/>'
+            f'x2="{bar_x + axis_w * hi:.1f}" y2="{y + 10:.1f}" stroke="{BLUE}" stroke-width="2"/>'
         )
         if a["rate_without"] is not None:
             x = bar_x + axis_w * a["rate_without"]
             body.append(
                 f'<line x1="{x:.1f}" y1="{y + 1:.1f}" x2="{x:.1f}" y2="{y + 19:.1f}" '
-                f'stroke="{_INK}" stroke-width="3"><title>{_e(tip)}</title></line>'
+                f'stroke="{INK}" stroke-width="3"><title>{_e(tip)}</title></line>'
             )
         body.append(
             _text(
                 bar_x + axis_w + 8,
-                y + 14,
+                y + 15,
                 f"{_lift(a['lift'])} · {a['deals_with']:,} deals",
-                size=11,
             )
         )
     name = title(section) if section else "What moves deals forward"
-    return _svg("actions", name, height, body)
+    return _svg("actions", name, rows_end + 42, body)
 
 
 def actions_plot(ax: Any, report: Mapping[str, Any]) -> None:
-    """The same chart drawn with matplotlib, for ``salesstages plot``."""
+    """The same chart drawn with matplotlib, for ``salesstages plot``: the same legend,
+    round ticks and axis title."""
     section = report.get("actions")
     items = list(_top(section)) if section else []
     ax.set_title(title(section) if section else "What moves deals forward")
+    ticks = nice_ticks(1.0)
+    ax.set_xticks(ticks, [tick_label(t, ticks, "share") for t in ticks])
+    ax.set_xlim(0.0, 1.25)  # room on the right for the lifts
+    ax.set_xlabel(AXES["actions"][0])
+    bar, whisker, tick = _LEGEND
     if not items:
-        ax.text(0.5, 0.5, "No activities recorded", ha="center", transform=ax.transAxes)
-        return
+        note = "No activities recorded" if section is not None else "Not computed on this engine"
+        ax.text(0.5, 0.5, note, ha="center", transform=ax.transAxes)
     ys = list(range(len(items)))[::-1]
-    rates = [100 * (a["rate_with"] or 0.0) for _, a in items]
-    err = [
-        [r - 100 * (a["rate_with_low"] or 0.0) for r, (_, a) in zip(rates, items, strict=True)],
-        [100 * (a["rate_with_high"] or 0.0) - r for r, (_, a) in zip(rates, items, strict=True)],
-    ]
-    ax.barh(ys, rates, xerr=err, color="#93c5fd", ecolor="#2563eb", label="advanced with it")
+    rates = [a["rate_with"] or 0.0 for _, a in items]
+    ax.barh(ys, rates, height=0.6, color=bar[1], label=bar[0])
+    for y, (_, a) in zip(ys, items, strict=True):
+        lo, hi = a["rate_with_low"], a["rate_with_high"]
+        if lo is not None and hi is not None:
+            ax.plot([lo, hi], [y, y], color=whisker[1], linewidth=2)
+    ax.plot([], [], color=whisker[1], linewidth=2, label=whisker[0])
     without = [
-        (y, 100 * a["rate_without"])
+        (y, a["rate_without"])
         for y, (_, a) in zip(ys, items, strict=True)
         if a["rate_without"] is not None
     ]
@@ -255,13 +266,12 @@ def actions_plot(ax: Any, report: Mapping[str, Any]) -> None:
         [y for y, _ in without],
         marker="|",
         s=200,
-        color="#1f2937",
-        label="without it",
+        linewidths=3,
+        color=tick[1],
+        label=tick[0],
         zorder=3,
     )
     ax.set_yticks(ys, [f"{s['label']} · {a['activity']}" for s, a in items], fontsize=8)
     for y, (_, a) in zip(ys, items, strict=True):
-        ax.text(101, y, f"{_lift(a['lift'])}", va="center", fontsize=8)
-    ax.set_xlim(0, 100)
-    ax.set_xlabel("% of deals that advanced (bar: with the activity, 95% CI; tick: without)")
+        ax.text(1.02, y, f"{_lift(a['lift'])} · {a['deals_with']:,}", va="center", fontsize=8)
     ax.legend(loc="lower right", fontsize=8)

@@ -35,10 +35,12 @@ from ._style import (
     tick_label,
 )
 
-__all__ = ["CHARTS", "render_html"]
+__all__ = ["CHARTS", "PERIOD_CHARTS", "render_html"]
 
 #: The charts of a full report, by their ``data-chart`` name, in page order.
 CHARTS: Final = ("funnel", "time-in-stage", "win-rate", "time-to-close", "backtest", "actions")
+#: The period view's charts (``period=``), drawn first; ``coverage`` only with a target.
+PERIOD_CHARTS: Final = ("coverage", "movement")
 
 _W: Final = 760  # chart width in SVG units
 _FONT: Final = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
@@ -100,12 +102,17 @@ def _money(x: float) -> str:
 
 
 def _legend(x: float, y: float, items: Sequence[tuple[str, str, str]]) -> str:
-    """A one-line legend from ``(label, colour, mark)``, mark ``box``, ``line`` or
-    ``dash``; each entry as wide as its label needs."""
+    """A one-line legend from ``(label, colour, mark)``, mark ``box``, ``line``,
+    ``dash`` or ``tick`` (a short upright bar); each entry as wide as its label needs."""
     parts: list[str] = []
     for label, colour, mark in items:
         if mark == "box":
             parts.append(_rect(x, y - 9, 12, 10, colour))
+        elif mark == "tick":
+            parts.append(
+                f'<line x1="{x + 6:.1f}" y1="{y - 11:.1f}" x2="{x + 6:.1f}" y2="{y + 2:.1f}" '
+                f'stroke="{colour}" stroke-width="3"/>'
+            )
         else:
             dash = ' stroke-dasharray="4 3"' if mark == "dash" else ""
             parts.append(
@@ -700,7 +707,9 @@ def render_html(report: Mapping[str, Any]) -> str:
     from ._period import planning_html  # the period view (issue 14)
 
     planned, planned_charts = planning_html(report)
-    sections += planned
+    # The period under review first (coverage, movement), its slipping deals with the
+    # stalled ones at the end.
+    sections = planned[:-1] + sections + planned[-1:]
     title = f"Pipeline report: {p['name']}"
     return (
         "<!DOCTYPE html>\n"

@@ -24,11 +24,24 @@ from .._errors import DataError
 from .._pipeline import Pipeline
 from .._text import terminal
 from ..metrics._engine import is_ibis_table
+from ._style import (
+    AXES,
+    BLUE,
+    COVERAGE_KEYS,
+    GRID,
+    INK,
+    MOVEMENT_KEYS,
+    MUTED,
+    nice_ticks,
+    tick_label,
+)
 
 __all__ = [
     "MOVEMENT_LINES",
     "Period",
     "build_planning",
+    "coverage_plot",
+    "movement_plot",
     "parse_period",
     "period_between",
     "planning_csv_rows",
@@ -462,116 +475,230 @@ def planning_csv_rows(report: Mapping[str, Any]) -> Iterable[tuple[Any, ...]]:
 
 
 # ----------------------------------------------------------------------- html
-def waterfall_chart(report: Mapping[str, Any]) -> str:
-    """The movement as a waterfall: opening, each rise and fall floating, closing."""
-    from ._html import _BLUE, _GREEN, _GRID, _MUTED, _RED, _W, _money, _rect, _svg, _text
+_MOVEMENT_LABELS: Final = {
+    "opening": "opening",
+    "closing": "closing",
+    **{line: f"+ {line}" for line in _ADDS},
+    **{line: f"− {line}" for line in ("decreased", "won", "lost")},
+}
 
-    rows = report["planning"]["movement"]["rows"]
+
+def _waterfall_bars(report: Mapping[str, Any]) -> list[tuple[str, float, float, str, float]]:
+    """The waterfall's bars, in both renderers: ``(label, low, high, key, value)``
+    with ``key`` one of :data:`~._style.MOVEMENT_KEYS` (total, increase, decrease)."""
     level = 0.0
-    bars: list[tuple[str, float, float, str, float]] = []  # label, low, high, colour, value
-    for r in rows:
+    bars: list[tuple[str, float, float, str, float]] = []
+    for r in report["planning"]["movement"]["rows"]:
         line, amount = r["line"], float(r["amount"])
+        label = _MOVEMENT_LABELS.get(line, line)
         if line in ("opening", "closing"):
-            bars.append((line, 0.0, amount, _BLUE, amount))
+            bars.append((label, min(0.0, amount), max(0.0, amount), "total", amount))
             level = amount
         elif line in _ADDS:
-            bars.append((line, level, level + amount, _GREEN, amount))
+            bars.append((label, level, level + amount, "increase", amount))
             level += amount
         else:
-            bars.append((line, level - amount, level, _RED, -amount))
+            bars.append((label, level - amount, level, "decrease", -amount))
             level -= amount
-    top = max((hi for _, _, hi, _, _ in bars), default=0.0) * 1.08 or 1.0
-    low = min(0.0, min((lo for _, lo, _, _, _ in bars), default=0.0))
-    x0, y0, ph = 60.0, 20.0, 220.0
-    step = (_W - x0 - 10) / len(bars)
+    return bars
+
+
+def _signed(value: float, key: str, money: Any) -> str:
+    """A bar's value label: a level as is, a rise with ``+``, a fall with ``−``."""
+    if key == "total":
+        return str(money(value))
+    return ("+" if value >= 0 else "−") + str(money(abs(value)))
+
+
+def _movement_title(report: Mapping[str, Any]) -> str:
+    mv = report["planning"]["movement"]
+    return f"Open pipeline from {mv['start'][:10]} to {mv['end'][:10]}"
+
+
+def waterfall_chart(report: Mapping[str, Any]) -> str:
+    """The movement as a waterfall: opening, each rise and fall floating, closing."""
+    from ._html import _W, _axis_title, _legend, _money, _rect, _svg, _text
+
+    bars = _waterfall_bars(report)
+    ticks = nice_ticks(
+        max((hi for _, _, hi, _, _ in bars), default=0.0),
+        min((lo for _, lo, _, _, _ in bars), default=0.0),
+    )
+    low, top = ticks[0], ticks[-1]
+    x0, y0, ph = 76.0, 30.0, 220.0
+    step = (_W - x0 - 10) / max(len(bars), 1)
 
     def py(v: float) -> float:
         return y0 + ph * (top - v) / (top - low)
 
-    body = [
-        f'<line x1="{x0}" y1="{py(0):.1f}" x2="{_W - 10}" y2="{py(0):.1f}" stroke="{_GRID}"/>',
-        _text(x0 - 6, py(top / 1.08) + 4, _money(top / 1.08), anchor="end", size=11, fill=_MUTED),
-        _text(x0 - 6, py(0) + 4, "0", anchor="end", size=11, fill=_MUTED),
-    ]
-    for i, (label, lo, hi, colour, value) in enumerate(bars):
+    body = [_legend(x0, 14, [(label, colour, "box") for label, colour in MOVEMENT_KEYS.values()])]
+    for t in ticks:
+        body.append(
+            f'<line x1="{x0}" y1="{py(t):.1f}" x2="{_W - 10}" y2="{py(t):.1f}" stroke="{GRID}"/>'
+        )
+        body.append(
+            _text(
+                x0 - 6, py(t) + 4, tick_label(t, ticks, "amount"), anchor="end", size=10, fill=MUTED
+            )
+        )
+    body.append(_axis_title(16, y0 + ph / 2, AXES["movement"][1], vertical=True))
+    for i, (label, lo, hi, key, value) in enumerate(bars):
         x = x0 + i * step + 6
         w = step - 12
+        colour = MOVEMENT_KEYS[key][1]
         body.append(
             _rect(x, py(hi), w, max(py(lo) - py(hi), 1.0), colour, f"{label}: {value:,.0f}")
         )
-        body.append(_text(x + w / 2, py(hi) - 4, _money(value), anchor="middle", size=11))
-        body.append(_text(x + w / 2, y0 + ph + 16, label, anchor="middle", size=11, fill=_MUTED))
-    return _svg("movement", "Pipeline movement (amount): opening to closing", y0 + ph + 26, body)
+        body.append(
+            _text(x + w / 2, py(hi) - 4, _signed(value, key, _money), anchor="middle", size=11)
+        )
+        body.append(_text(x + w / 2, y0 + ph + 16, label, anchor="middle", size=11, fill=MUTED))
+    return _svg("movement", _movement_title(report), y0 + ph + 26, body)
+
+
+def _coverage_items(report: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    pl = report["planning"]
+    return [("all", pl["coverage"])] + [
+        (str(r["segment"]), r) for r in (pl["coverage_by"] or {}).get("rows", [])
+    ]
+
+
+def _coverage_ticks(items: list[tuple[str, Mapping[str, Any]]]) -> list[float]:
+    return nice_ticks(
+        max((max(c["target"], c["won"] + c["open_amount"]) for _, c in items), default=0.0)
+    )
+
+
+def _ratio(c: Mapping[str, Any]) -> str:
+    return "–" if c["coverage"] is None else f"{c['coverage']:.1f}×"
 
 
 def bullet_chart(report: Mapping[str, Any]) -> str:
-    """Coverage as bullet bars: won (dark), open pipeline on top (light), the target
-    as a mark; one bar for the whole period and one per segment with a target."""
-    from ._html import (
-        _BLUE,
-        _GREEN,
-        _GRID,
-        _INK,
-        _LIGHT_BLUE,
-        _MUTED,
-        _W,
-        _money,
-        _rect,
-        _svg,
-        _text,
-    )
+    """Coverage as bullet bars: won (green), open pipeline after it (light), the target
+    as a dark mark; one bar for the whole period and one per segment with a target."""
+    from ._html import _W, _axis_title, _legend, _rect, _svg, _text, _x_grid
 
-    pl = report["planning"]
-    items = [("all", pl["coverage"])] + [
-        (str(r["segment"]), r) for r in (pl["coverage_by"] or {}).get("rows", [])
+    items = _coverage_items(report)
+    ticks = _coverage_ticks(items)
+    top = ticks[-1]
+    label_w, x0, bar_h, gap = 120.0, 130.0, 18.0, 14.0
+    width = _W - x0 - 80
+    scale = width / top
+    won, opened, target = (COVERAGE_KEYS[k] for k in ("won", "open", "target"))
+    body: list[str] = [
+        _legend(
+            x0, 14, [(won[0], won[1], "box"), (opened[0], opened[1], "box"), (*target, "tick")]
+        ),
+        _text(x0 + width + 36, 40, "coverage", anchor="middle", size=10, fill=MUTED),
     ]
-    from ._style import nice_ticks
-
-    top = nice_ticks(
-        max((max(c["target"], c["won"] + c["open_amount"]) for _, c in items), default=0.0)
-    )[-1]
-    label_w, x0, bar_h, gap = 120.0, 130.0, 18.0, 16.0
-    width = _W - x0 - 70
-    body: list[str] = []
-    y = 10.0
+    y0 = 50.0
+    rows_end = y0 + (bar_h + gap) * len(items) - gap
+    body += _x_grid(x0, width, ticks, top, y0 - 6, rows_end + 6, "amount")
+    body.append(_axis_title(x0 + width / 2, rows_end + 36, AXES["coverage"][0]))
+    y = y0
     for label, c in items:
-        scale = width / top
-        body.append(_rect(x0, y - 4, width, bar_h + 8, _GRID))
-        body.append(_rect(x0, y, c["won"] * scale, bar_h, _GREEN, f"{label}: won {c['won']:,.0f}"))
+        body.append(_rect(x0, y, c["won"] * scale, bar_h, won[1], f"{label}: won {c['won']:,.0f}"))
         body.append(
             _rect(
                 x0 + c["won"] * scale,
                 y + 4,
                 c["open_amount"] * scale,
                 bar_h - 8,
-                _LIGHT_BLUE,
+                opened[1],
                 f"{label}: open {c['open_amount']:,.0f}",
             )
         )
         tx = x0 + c["target"] * scale
         body.append(
-            f'<line x1="{tx:.1f}" y1="{y - 6:.1f}" x2="{tx:.1f}" y2="{y + bar_h + 6:.1f}" '
-            f'stroke="{_INK}" stroke-width="3"><title>target {c["target"]:,.0f}</title></line>'
+            f'<line x1="{tx:.1f}" y1="{y - 5:.1f}" x2="{tx:.1f}" y2="{y + bar_h + 5:.1f}" '
+            f'stroke="{target[1]}" stroke-width="3"><title>{label}: target '
+            f"{c['target']:,.0f}</title></line>"
         )
         body.append(_text(label_w, y + 13, label, anchor="end"))
-        ratio = "–" if c["coverage"] is None else f"{c['coverage']:.1f}×"
-        body.append(_text(x0 + width + 8, y + 13, ratio, weight="bold", fill=_BLUE))
-        y += bar_h + gap
-    body.append(
-        _text(
-            x0,
-            y + 6,
-            f"green: won · light: open (not omitted) · mark: target · scale to {_money(top)}",
-            size=11,
-            fill=_MUTED,
+        body.append(
+            _text(x0 + width + 36, y + 13, _ratio(c), anchor="middle", weight="bold", fill=BLUE)
         )
+        y += bar_h + gap
+    return _svg("coverage", "Coverage: won and open against the target", rows_end + 44, body)
+
+
+def movement_plot(ax: Any, report: Mapping[str, Any]) -> None:
+    """The waterfall drawn with matplotlib, for ``salesstages plot``."""
+    bars = _waterfall_bars(report)
+    xs = list(range(len(bars)))
+    ax.bar(
+        xs,
+        [hi - lo for _, lo, hi, _, _ in bars],
+        bottom=[lo for _, lo, _, _, _ in bars],
+        color=[MOVEMENT_KEYS[key][1] for _, _, _, key, _ in bars],
     )
-    return _svg("coverage", "Coverage: won and open against the target", y + 14, body)
+    for label, colour in MOVEMENT_KEYS.values():
+        ax.bar([0], [0], color=colour, label=label)
+    ticks = nice_ticks(
+        max((hi for _, _, hi, _, _ in bars), default=0.0),
+        min((lo for _, lo, _, _, _ in bars), default=0.0),
+    )
+    from ._html import _money
+
+    for x, (_, _, hi, key, value) in zip(xs, bars, strict=True):
+        ax.text(x, hi, _signed(value, key, _money), ha="center", va="bottom", fontsize=8, color=INK)
+    ax.set_xticks(xs, [label for label, *_ in bars], fontsize=8)
+    ax.set_yticks(ticks, [tick_label(t, ticks, "amount") for t in ticks])
+    ax.set_ylim(ticks[0], ticks[-1])
+    ax.set_xlabel("movement line")
+    ax.set_ylabel(AXES["movement"][1])
+    ax.legend(loc="upper right", fontsize=8)
+    ax.set_title(_movement_title(report))
+
+
+def coverage_plot(ax: Any, report: Mapping[str, Any]) -> None:
+    """The bullet chart of coverage drawn with matplotlib, for ``salesstages plot``."""
+    items = _coverage_items(report)
+    ticks = _coverage_ticks(items)
+    won, opened, target = (COVERAGE_KEYS[k] for k in ("won", "open", "target"))
+    ys = list(range(len(items)))[::-1]
+    ax.barh(ys, [c["won"] for _, c in items], height=0.6, color=won[1], label=won[0])
+    ax.barh(
+        ys,
+        [c["open_amount"] for _, c in items],
+        left=[c["won"] for _, c in items],
+        height=0.3,
+        color=opened[1],
+        label=opened[0],
+    )
+    ax.scatter(
+        [c["target"] for _, c in items],
+        ys,
+        marker="|",
+        s=400,
+        linewidths=3,
+        color=target[1],
+        label=target[0],
+        zorder=3,
+    )
+    for y, (_, c) in zip(ys, items, strict=True):
+        ax.text(ticks[-1] * 1.02, y, _ratio(c), va="center", fontsize=9, color=BLUE, weight="bold")
+    ax.set_yticks(ys, [label for label, _ in items])
+    ax.set_ylim(-0.8, len(items) - 0.2 + 0.8)
+    ax.set_xticks(ticks, [tick_label(t, ticks, "amount") for t in ticks])
+    ax.set_xlim(ticks[0], ticks[-1] * 1.12)
+    ax.set_xlabel(AXES["coverage"][0] + " (right: coverage = open / remaining target)")
+    handles, names = ax.get_legend_handles_labels()
+    order = [names.index(label) for label, _ in COVERAGE_KEYS.values()]
+    ax.legend(
+        [handles[i] for i in order],
+        [names[i] for i in order],
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.18),
+        ncols=3,
+        fontsize=8,
+    )
+    ax.set_title("Coverage: won and open against the target")
 
 
 def planning_html(report: Mapping[str, Any]) -> tuple[list[str], int]:
     """The period view's HTML sections and how many charts they draw."""
-    from ._html import _section, _table
+    from ._html import STALLED_SHOWN, _section, _table
     from ._render import _num, _pct
 
     pl = report.get("planning")
@@ -632,24 +759,23 @@ def planning_html(report: Mapping[str, Any]) -> tuple[list[str], int]:
     )
     charts += 1
     slips = pl["slippage"]
-    sections.append(
-        _section(
-            f"Slipping deals ({len(slips):,})",
-            _table(
-                ["deal", "pushes", "days slipped", "first close", "close", "overdue"],
-                [
-                    [
-                        s["deal_id"],
-                        str(s["pushes"]),
-                        f"{s['days_slipped']:+d}",
-                        s["first_close_date"],
-                        s["close_date"],
-                        "yes" if s["overdue"] else "",
-                    ]
-                    for s in slips[:20]
-                ],
-            ),
-            f"… and {len(slips) - 20:,} more in --format json." if len(slips) > 20 else "",
+    headers = ["deal", "pushes", "days slipped", "first close", "close", "overdue"]
+    rows = [
+        [
+            s["deal_id"],
+            str(s["pushes"]),
+            f"{s['days_slipped']:+d}",
+            s["first_close_date"],
+            s["close_date"],
+            "yes" if s["overdue"] else "",
+        ]
+        for s in slips
+    ]
+    shown = _table(headers, rows[:STALLED_SHOWN])
+    if len(rows) > STALLED_SHOWN:  # every deal in the page, the rest behind a fold
+        shown += (
+            f'<details class="more"><summary>Show the other {len(rows) - STALLED_SHOWN:,} '
+            f"slipping deals</summary>{_table(headers, rows[STALLED_SHOWN:])}</details>"
         )
-    )
+    sections.append(_section(f"Slipping deals ({len(slips):,})", shown))
     return sections, charts

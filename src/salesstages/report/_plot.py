@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from ._actions import actions_plot
+from ._period import coverage_plot, movement_plot
 from ._render import _segment_name
 from ._style import (
     ACTUAL,
@@ -207,20 +208,41 @@ CHARTS: Final[dict[str, Callable[[Any, Mapping[str, Any]], None]]] = {
     "backtest": _backtest,
     "actions": actions_plot,
 }
+#: The period view's charts, drawn when the report has one (``--period``); coverage
+#: only with a target.
+PERIOD_CHARTS: Final[dict[str, Callable[[Any, Mapping[str, Any]], None]]] = {
+    "coverage": coverage_plot,
+    "movement": movement_plot,
+}
+
+
+def charts_of(report: Mapping[str, Any]) -> dict[str, Callable[[Any, Mapping[str, Any]], None]]:
+    """The charts ``report`` has, by file name: :data:`CHARTS`, and the period
+    view's when it has one."""
+    out = dict(CHARTS)
+    planning = report.get("planning")
+    if planning:
+        out.update(
+            (name, draw)
+            for name, draw in PERIOD_CHARTS.items()
+            if name != "coverage" or planning["coverage"] is not None
+        )
+    return out
 
 
 def save_charts(
     report: Mapping[str, Any], folder: str | os.PathLike[str], *, fmt: str = "png"
 ) -> list[Path]:
     """Draw each chart of ``report`` into ``folder`` (created when missing) as
-    ``<chart>.<fmt>``; return the paths written."""
+    ``<chart>.<fmt>``, the period view's too when the report has one; return the
+    paths written."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     figure = _figure_class()
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
-    for name, draw in CHARTS.items():
+    for name, draw in charts_of(report).items():
         fig = figure(figsize=(8, 4.5), layout="constrained")
         draw(fig.add_subplot(), report)
         path = out / f"{name}.{fmt}"

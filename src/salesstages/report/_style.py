@@ -27,7 +27,9 @@ from typing import Any, Final, Literal
 __all__ = [
     "ACTUAL",
     "AXES",
+    "COVERAGE_KEYS",
     "METHOD_COLOURS",
+    "MOVEMENT_KEYS",
     "method_colour",
     "method_name",
     "nice_ticks",
@@ -44,6 +46,8 @@ LIGHT_BLUE: Final = "#93c5fd"
 BAND: Final = "#bfdbfe"
 GREEN: Final = "#16a34a"
 RED: Final = "#dc2626"
+#: A light green, for the bars a darker mark is drawn over.
+LIGHT_GREEN: Final = "#86efac"
 
 #: The backtest's "what was actually won" series.
 ACTUAL: Final = "actual"
@@ -161,6 +165,23 @@ AXES: Final[Mapping[str, tuple[str, str]]] = {
     "win-rate": ("won ÷ closed deals", ""),
     "time-to-close": ("days since the deal was opened", "share of deals still open"),
     "backtest": ("forecast date", "amount"),
+    "actions": ("share of deals that advanced", ""),
+    "movement": ("", "open pipeline amount"),
+    "coverage": ("amount", ""),
+}
+
+#: The waterfall's (movement's) legend, ``(label, colour)``: the levels of the open
+#: pipeline (opening and closing) and the lines that raise or lower it.
+MOVEMENT_KEYS: Final[Mapping[str, tuple[str, str]]] = {
+    "total": ("open pipeline (opening, closing)", BLUE),
+    "increase": ("increase", GREEN),
+    "decrease": ("decrease", RED),
+}
+#: The coverage (bullet) chart's legend, ``(label, colour)``.
+COVERAGE_KEYS: Final[Mapping[str, tuple[str, str]]] = {
+    "won": ("won in the period", GREEN),
+    "open": ("open, closing in the period", LIGHT_BLUE),
+    "target": ("target", INK),
 }
 
 
