@@ -274,7 +274,8 @@ def test_period_charts_import_no_colour_from_the_html_module() -> None:
     for module in (_actions, _period):
         text = Path(str(module.__file__)).read_text(encoding="utf-8")
         for name in ("_BLUE", "_GREEN", "_RED", "_INK", "_MUTED", "_GRID", "_LIGHT_BLUE"):
-            assert f" {name}," not in text and f" {name}\n" not in text, (module, name)
+            assert f" {name}," not in text, (module, name)
+            assert f" {name}\n" not in text, (module, name)
 
 
 # ---------------------------------------------------------------- labels, hints

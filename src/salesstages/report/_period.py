@@ -570,7 +570,7 @@ def _coverage_ticks(items: list[tuple[str, Mapping[str, Any]]]) -> list[float]:
 
 
 def _ratio(c: Mapping[str, Any]) -> str:
-    return "–" if c["coverage"] is None else f"{c['coverage']:.1f}×"
+    return "–" if c["coverage"] is None else f"{c['coverage']:.2f}×"
 
 
 def bullet_chart(report: Mapping[str, Any]) -> str:
