@@ -74,3 +74,33 @@ def test_save_charts_refuses_unknown_format(tmp_path: Path) -> None:
     report = build_report(demo_events(20), inbound_b2b())
     with pytest.raises(ValueError, match="png, svg"):
         _plot.save_charts(report, tmp_path, fmt="gif")
+
+
+def test_plot_draws_the_period_view(
+    events_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With ``--period`` and ``--target``, ``plot`` adds the coverage and movement charts;
+    with ``--period`` alone, movement only (coverage needs a target)."""
+    base = ["plot", str(events_file), "-p", "inbound_b2b", "--as-of", "2026-03-15"]
+    out = tmp_path / "with"
+    status = main([*base, "-o", str(out), "--period", "2026-Q1", "--target", "4_000_000"])
+    assert status == 0
+    names = sorted(Path(p).name for p in capsys.readouterr().out.split())
+    assert names == sorted(f"{c}.png" for c in (*CHARTS, "coverage", "movement"))
+    assert (out / "movement.png").read_bytes().startswith(b"\x89PNG")
+    out = tmp_path / "without"
+    assert main([*base, "-o", str(out), "--period", "2026-Q1"]) == 0
+    names = sorted(Path(p).name for p in capsys.readouterr().out.split())
+    assert names == sorted(f"{c}.png" for c in (*CHARTS, "movement"))
+
+
+def test_plot_target_needs_a_period(
+    events_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``plot --target`` without a period exits 2 saying to add ``--period``, drawing nothing."""
+    status = main(
+        ["plot", str(events_file), "-p", "inbound_b2b", "-o", str(tmp_path / "c"), "--target", "5"]
+    )
+    assert status == 2
+    assert "--target and --targets need a period" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()

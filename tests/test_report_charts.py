@@ -305,6 +305,23 @@ def test_html_holds_no_command_line_hint(report: dict[str, Any]) -> None:
         assert f">X{i:03}<" in html
 
 
+def test_period_view_holds_no_command_line_hint() -> None:
+    """The period view's page lists every slipping deal (the rest behind a fold) and
+    names no option, with a target or without one."""
+    events = demo_events()
+    as_of = datetime(2026, 3, 15, 23, 59, tzinfo=UTC)
+    for target in (4_000_000, None):
+        rep = build_report(events, inbound_b2b(), as_of=as_of, period="2026-Q1", target=target)
+        slips = rep["planning"]["slippage"]
+        big = copy.deepcopy(rep)
+        big["planning"]["slippage"] = [{**slips[0], "deal_id": f"S{i:03}"} for i in range(30)]
+        html = render_html(big)
+        assert re.search(r"--[a-z]", html) is None
+        assert "Show the other 10 slipping deals" in html  # 30 deals, 20 shown
+        for i in range(30):
+            assert f">S{i:03}<" in html
+
+
 # ------------------------------------------------------------------ matplotlib
 def _axes() -> Any:
     figure = pytest.importorskip("matplotlib.figure").Figure

@@ -274,4 +274,14 @@ def actions_plot(ax: Any, report: Mapping[str, Any]) -> None:
     ax.set_yticks(ys, [f"{s['label']} · {a['activity']}" for s, a in items], fontsize=8)
     for y, (_, a) in zip(ys, items, strict=True):
         ax.text(1.02, y, f"{_lift(a['lift'])} · {a['deals_with']:,}", va="center", fontsize=8)
-    ax.legend(loc="lower right", fontsize=8)
+    handles, names = ax.get_legend_handles_labels()
+    order = [names.index(label) for label, _, _ in _LEGEND if label in names]
+    ax.legend(
+        [handles[i] for i in order],
+        [names[i] for i in order],
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.12),
+        ncols=3,
+        fontsize=8,
+        markerscale=0.6,
+    )

@@ -647,7 +647,7 @@ def movement_plot(ax: Any, report: Mapping[str, Any]) -> None:
     ax.set_ylim(ticks[0], ticks[-1])
     ax.set_xlabel("movement line")
     ax.set_ylabel(AXES["movement"][1])
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=3, fontsize=8)
     ax.set_title(_movement_title(report))
 
 
@@ -657,12 +657,12 @@ def coverage_plot(ax: Any, report: Mapping[str, Any]) -> None:
     ticks = _coverage_ticks(items)
     won, opened, target = (COVERAGE_KEYS[k] for k in ("won", "open", "target"))
     ys = list(range(len(items)))[::-1]
-    ax.barh(ys, [c["won"] for _, c in items], height=0.6, color=won[1], label=won[0])
+    ax.barh(ys, [c["won"] for _, c in items], height=0.4, color=won[1], label=won[0])
     ax.barh(
         ys,
         [c["open_amount"] for _, c in items],
         left=[c["won"] for _, c in items],
-        height=0.3,
+        height=0.2,
         color=opened[1],
         label=opened[0],
     )
@@ -670,7 +670,7 @@ def coverage_plot(ax: Any, report: Mapping[str, Any]) -> None:
         [c["target"] for _, c in items],
         ys,
         marker="|",
-        s=400,
+        s=300,
         linewidths=3,
         color=target[1],
         label=target[0],
@@ -679,7 +679,7 @@ def coverage_plot(ax: Any, report: Mapping[str, Any]) -> None:
     for y, (_, c) in zip(ys, items, strict=True):
         ax.text(ticks[-1] * 1.02, y, _ratio(c), va="center", fontsize=9, color=BLUE, weight="bold")
     ax.set_yticks(ys, [label for label, _ in items])
-    ax.set_ylim(-0.8, len(items) - 0.2 + 0.8)
+    ax.set_ylim(-1.0, len(items))  # thin bars, also for the whole period alone
     ax.set_xticks(ticks, [tick_label(t, ticks, "amount") for t in ticks])
     ax.set_xlim(ticks[0], ticks[-1] * 1.12)
     ax.set_xlabel(AXES["coverage"][0] + " (right: coverage = open / remaining target)")
@@ -692,6 +692,7 @@ def coverage_plot(ax: Any, report: Mapping[str, Any]) -> None:
         bbox_to_anchor=(0.5, -0.18),
         ncols=3,
         fontsize=8,
+        markerscale=0.5,
     )
     ax.set_title("Coverage: won and open against the target")
 
@@ -742,7 +743,7 @@ def planning_html(report: Mapping[str, Any]) -> tuple[list[str], int]:
                 f"Forecast categories {per['label']}",
                 cats,
                 "Open deals whose close date falls in the period, by category; closed = won in "
-                "it. Pass --target for coverage.",
+                "it. With a target, the page adds coverage.",
             )
         )
     mv = pl["movement"]
