@@ -21,8 +21,8 @@ from ._errors import (
 )
 from ._events import Event, freeze_data
 from ._machine import live_machine, move_trigger, substate_trigger
-from ._pipeline import SEPARATOR
 from ._refusal import allowed_sentence, refusal_message, requirements
+from ._stage import SEPARATOR
 from ._time import to_utc
 from ._values import attribute_data, json_data
 from .guards import DealView, Verdict, _Prefix, evaluate

@@ -9,15 +9,28 @@ criteria are written once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from itertools import pairwise
-from typing import TYPE_CHECKING, Final
+from typing import Any, Final, Protocol
 
 from ._text import terminal
 from .guards import _describe
 
-if TYPE_CHECKING:
-    from ._pipeline import Pipeline
+
+class Pipeline(Protocol):
+    """What the diagrams read of a pipeline (a :class:`~salesstages.Pipeline`; its
+    stages are :class:`~salesstages.Stage` objects)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def stages(self) -> Sequence[Any]: ...
+    @property
+    def open_stages(self) -> Sequence[Any]: ...
+    def targets(self, from_stage: str) -> tuple[str, ...]: ...
+    def stage(self, name: str) -> Any: ...
+    def index(self, name: str) -> int: ...
+
 
 __all__ = ["dot", "main_path_targets"]
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from transitions.extensions.nesting import HierarchicalMachine, NestedState
 
-from ._pipeline import SEPARATOR
+from ._stage import SEPARATOR
 
 if TYPE_CHECKING:
     from ._pipeline import Pipeline

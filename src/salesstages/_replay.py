@@ -18,7 +18,7 @@ import attrs
 from ._deal import Deal
 from ._errors import InvalidLogError
 from ._events import Event
-from ._pipeline import SEPARATOR
+from ._stage import SEPARATOR
 from .guards import DealView, evaluate
 
 if TYPE_CHECKING:

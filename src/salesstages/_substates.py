@@ -10,16 +10,40 @@ states with their own triggers (see :mod:`salesstages._machine`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, Final, Protocol
 
 import attrs
 
 from ._errors import PipelineError
 from .guards import GuardLike, _guard_to_dict, _SubstateReached, guard_from_dict
 
-if TYPE_CHECKING:
-    from ._pipeline import Pipeline, Stage
+
+class _Stage(Protocol):
+    """What the sub-state rules read of a stage (a :class:`~salesstages.Stage`)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def entry(self) -> GuardLike | None: ...
+    @property
+    def substates(self) -> tuple[str, ...]: ...
+    @property
+    def substate_specs(self) -> tuple[Substate, ...]: ...
+    @property
+    def substate_regress(self) -> bool: ...
+
+
+class _Pipeline(Protocol):
+    """What the reference check reads of a pipeline (a :class:`~salesstages.Pipeline`)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def stages(self) -> Sequence[_Stage]: ...
+    def __contains__(self, name: object) -> bool: ...
+    def stage(self, name: str) -> _Stage: ...
+
 
 __all__ = ["Substate", "check_references", "substate_table", "to_substates"]
 
@@ -114,7 +138,7 @@ def to_substates(stage: str, value: object) -> tuple[Substate, ...]:
     return tuple(out)
 
 
-def substate_table(stage: Stage) -> dict[str | None, frozenset[str]]:
+def substate_table(stage: _Stage) -> dict[str | None, frozenset[str]]:
     """For each current sub-state (``None``: none yet), the sub-states a deal may enter."""
     names = stage.substates
     table: dict[str | None, frozenset[str]] = {None: frozenset(names)}
@@ -135,7 +159,7 @@ def _tree(g: GuardLike) -> Iterator[GuardLike]:
         yield from _tree(inner)
 
 
-def check_references(pipeline: Pipeline) -> None:
+def check_references(pipeline: _Pipeline) -> None:
     """Every ``substate_reached`` guard names a stage and a sub-state of that stage."""
     for stage in pipeline.stages:
         owners: list[tuple[str, GuardLike | None]] = [(f"stage {stage.name!r}", stage.entry)]
@@ -151,7 +175,7 @@ def check_references(pipeline: Pipeline) -> None:
                     _check_reference(pipeline, owner, g)
 
 
-def _check_reference(pipeline: Pipeline, owner: str, g: _SubstateReached) -> None:
+def _check_reference(pipeline: _Pipeline, owner: str, g: _SubstateReached) -> None:
     if g.stage not in pipeline:
         raise PipelineError(
             f"pipeline {pipeline.name!r}: the entry criteria of {owner} name unknown stage "

@@ -138,8 +138,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(_heading("4. The report, headline sections"), file=out)
     print(
         f"A review on {DEMO_REVIEW:%d %B}, mid-quarter, against a {DEMO_PERIOD} target of "
-        f"{DEMO_TARGET:,}; amounts in the deals' own currency.\nThe full report adds win rate and "
-        f"cycle, segments, stalled deals, time in stage, forecasts and their backtest,\nwith charts: {full}\n",
+        f"{DEMO_TARGET:,}; amounts in the deals' own currency.\nThe full report adds win rate "
+        "and cycle, segments, stalled deals, time in stage, forecasts and their backtest,\n"
+        f"with charts: {full}\n",
         file=out,
     )
     print(headline(render_text(best_actions(report))), file=out, end="")

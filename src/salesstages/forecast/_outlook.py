@@ -19,7 +19,7 @@ from .._stats import (
 )
 from ..metrics._common import check_stage
 from ..metrics._engine import Events, engine
-from ..metrics._history import Histories
+from ..metrics._history import Histories, stay_cells
 from ._common import (
     _DAY,
     _DAY_US,
@@ -140,33 +140,6 @@ class _Stays:
                         total[stage].append(close_at - at)
                         cause[stage].append(close_code)
                 nxt_at = at
-
-
-def _stay_cells(hist: Histories, pipeline: Pipeline) -> dict[str, Counter[int]]:
-    """Every stay in every open stage, counted per (whole days in the stage, whole days
-    from entering it to the next closing or to ``as_of``, cause), for
-    :func:`_binned_win`. Each cell is one int, ``days_in << 32 | days_to << 2 |
-    cause`` (cause 1 won, 2 lost, 0 censored), so counting allocates no tuples.
-    """
-    code = {s.name: 0 if s.is_open else 1 if s.outcome == "won" else 2 for s in pipeline.stages}
-    keys: dict[str, list[int]] = {s.name: [] for s in pipeline.open_stages}
-    if hist.as_of is None:
-        return {}
-    as_of: datetime = hist.as_of
-    for h in hist.deals.values():
-        close_at: datetime = as_of
-        close_code = 0
-        nxt_at: datetime = as_of
-        for at, stage, _ in reversed(h.entries):
-            c = code[stage]
-            if c:
-                close_at, close_code = at, c
-            else:
-                keys[stage].append(
-                    (nxt_at - at).days << 32 | (close_at - at).days << 2 | close_code
-                )
-            nxt_at = at
-    return {stage: Counter(k) for stage, k in keys.items()}
 
 
 _CAUSES: Final = (None, "won", "lost")
@@ -293,7 +266,7 @@ def _conditional_sum(
                 row[days] = row.get(days, 0.0) + amount
     if not wanted:
         return 0.0
-    return _conditional_value(wanted, _stay_cells(hist, pipeline), horizon_us, prob)
+    return _conditional_value(wanted, stay_cells(hist, pipeline), horizon_us, prob)
 
 
 def _conditional_value(
@@ -303,7 +276,8 @@ def _conditional_value(
     prob: Mapping[str, float] | None = None,
 ) -> float:
     """Σ amount × P(win) from the open amounts by (stage, whole days in it) and the
-    stays' cells (see :func:`_stay_cells`; shared with the Ibis engine). With
+    stays' cells (see :func:`~salesstages.metrics._history.stay_cells`; shared with
+    the Ibis engine). With
     ``prob``: Σ amount × ``prob[stage]`` × P(closed within the horizon)."""
     h_days = None if horizon_us is None else horizon_us // _DAY_US
     total = 0.0

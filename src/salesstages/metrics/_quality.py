@@ -13,7 +13,7 @@ import attrs
 from .._events import Event
 from ._common import load
 from ._engine import Events, engine
-from ._history import DealHistory, Histories
+from ._history import DealHistory, Histories, stay_cells
 
 if TYPE_CHECKING:
     from .._pipeline import Pipeline
@@ -333,12 +333,11 @@ def _older_than_history(
 ) -> list[str]:
     """Open deals whose whole days in their stage exceed every closed stay there
     (the stays :func:`salesstages.forecast.conditional_forecast` learns from)."""
-    from ..forecast._outlook import _stay_cells
 
     as_of = hist.as_of
     assert as_of is not None
     longest: dict[str, int] = {}
-    for stage, cells in _stay_cells(hist, pipeline).items():
+    for stage, cells in stay_cells(hist, pipeline).items():
         closed = [key >> 32 for key in cells if key & 3]
         longest[stage] = max(closed, default=-1)
     return [
