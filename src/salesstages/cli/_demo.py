@@ -143,10 +143,12 @@ def headline(
         if lines[start].startswith(tuple(drop)):
             continue
         section = lines[start:end]
-        if lines[start].startswith(_DEAL_LISTS) and len(section) > 4 + stalled:
+        # the table's rows start after its dashes line (a note may stand above the table)
+        rows = next((k + 1 for k, ln in enumerate(section) if ln and set(ln) <= {"-", " "}), 4)
+        if lines[start].startswith(_DEAL_LISTS) and len(section) > rows + stalled:
             title = lines[start]
             total = int(title[title.index("(") + 1 : title.index(")")].replace(",", ""))
-            section = [*section[: 4 + stalled], f"… and {total - stalled:,} more"]
+            section = [*section[: rows + stalled], f"… and {total - stalled:,} more"]
         kept.extend(section)
         if n + 1 < len(starts):
             kept.append("")
