@@ -131,7 +131,7 @@ def test_slipping_not_measured_without_close_dates() -> None:
     p.open_deal("A", at=_day(0), store=store, amount=10)
     p.open_deal("B", at=_day(1), store=store, amount=20)
     text = render_text(build_report(store.events(), p, as_of=_day(5), period="2026-Q1"))
-    assert "not measured: none of the 2 open deals has a close_date" in text
+    assert "not measured: no open deal has a close_date (2 open)" in text
     assert "pushed or passed" not in text
     assert "Left out: 2 open deals without a close date." in text
 
@@ -180,3 +180,28 @@ def test_html_movement_column_is_a_count() -> None:
     movement = page[page.index("Movement since") :]
     assert '<th class="num">count</th>' in movement[: movement.index("Slipping deals")]
     assert "moves for reopened, won and lost" in movement[: movement.index("Slipping deals")]
+
+
+def test_html_names_what_the_amounts_cannot_show(export_report: dict[str, object]) -> None:
+    """The HTML page shows the win rate by amount as n/a (lost deals at 0), and its
+    backtest note says the zero forecasts mean no amount and the test is not fair."""
+    page = render_html(export_report)
+    assert "<td>win rate (amount)</td>" not in page  # cells carry a class
+    assert 'win rate (amount)</td><td class="num">n/a (see Data quality)</td>' in page
+    backtest = page[page.index("<h2>Forecast backtest</h2>") :]
+    backtest = backtest[: backtest.index("</section>")]
+    assert "Open deals without an amount (all 2) count as 0 in the forecasts" in backtest
+    assert "this backtest is not a fair test of the methods" in backtest
+
+
+def test_html_says_stalled_and_slipping_were_not_measured() -> None:
+    """Without rot_after and close dates, the page says "not measured" for the stalled
+    deals (its headline figure too) and the slipping deals, instead of a bare 0."""
+    p = Pipeline("bare", [Stage("a"), Stage("won", outcome="won"), Stage("lost", outcome="lost")])
+    store = MemoryStore()
+    p.open_deal("A", at=_day(0), store=store, amount=10)
+    page = render_html(build_report(store.events(), p, as_of=_day(30), period="2026-Q1"))
+    assert "stalled deals: not measured (no rot_after)" in page
+    assert "not measured: no stage has rot_after" in page
+    assert "not measured: no open deal has a close_date (1 open)" in page
+    assert "Left out: 1 open deal without a close date." in page

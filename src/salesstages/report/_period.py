@@ -432,8 +432,8 @@ def planning_text(report: Mapping[str, Any]) -> list[str]:
 MOVEMENT_NOTE: Final = (
     "count: deals for opening, created and closing; moves for reopened, won and lost (a deal "
     "lost, reopened and lost again counts twice, so lost may exceed the lost deals at the top); "
-    "amount changes for increased and decreased. "
-    "opening + created + reopened - won - lost = closing."
+    "amount changes for increased and decreased. Counts: opening + created + reopened - won "
+    "- lost = closing; amounts: the same + increased - decreased."
 )
 #: What the slipping deals' columns mean.
 SLIPPING_NOTE: Final = (
@@ -470,7 +470,7 @@ def _no_slips(report: Mapping[str, Any]) -> str:
     """What an empty list of slipping deals means: none slipped, or not measurable."""
     dated = report["planning"].get("open_with_close_date")
     if dated == 0 and _open_deals(report):
-        return f"not measured: none of the {_open_deals(report):,} open deals has a close_date"
+        return f"not measured: no open deal has a close_date ({_open_deals(report):,} open)"
     return "No open deal has had its close date pushed or passed."
 
 
@@ -659,7 +659,9 @@ def planning_html(report: Mapping[str, Any]) -> tuple[list[str], int]:
                 f"Coverage {per['label']}",
                 bullet_chart(report) + cov_table,
                 "Coverage = open amount (commit + best case + pipeline, closing in the period) "
-                "/ the target still to win." + "".join(f" Warning: {w}." for w in pl["warnings"]),
+                "/ the target still to win."
+                + _left_out(report)
+                + "".join(f" Warning: {w}." for w in pl["warnings"]),
                 cats,
             )
         )
@@ -670,7 +672,7 @@ def planning_html(report: Mapping[str, Any]) -> tuple[list[str], int]:
                 f"Forecast categories {per['label']}",
                 cats,
                 "Open deals whose close date falls in the period, by category; closed = won in "
-                "it. Pass --target for coverage.",
+                f"it.{_left_out(report)} Pass --target for coverage.",
             )
         )
     mv = pl["movement"]
@@ -678,8 +680,7 @@ def planning_html(report: Mapping[str, Any]) -> tuple[list[str], int]:
         _section(
             f"Movement since {mv['start'][:10]}",
             waterfall_chart(report),
-            "Amounts: opening + created + reopened + increased − decreased − won − lost = "
-            "closing. " + MOVEMENT_NOTE,
+            MOVEMENT_NOTE,
             _table(
                 ["", "count", "amount"],
                 [[r["line"], f"{r['count']:,}", _num(r["amount"])] for r in mv["rows"]],
@@ -705,7 +706,8 @@ def planning_html(report: Mapping[str, Any]) -> tuple[list[str], int]:
                     for s in slips[:20]
                 ],
             ),
-            f"… and {len(slips) - 20:,} more in --format json." if len(slips) > 20 else "",
+            (SLIPPING_NOTE if slips else _no_slips(report))
+            + (f" … and {len(slips) - 20:,} more in the JSON report." if len(slips) > 20 else ""),
         )
     )
     return sections, charts
