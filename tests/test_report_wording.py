@@ -205,3 +205,28 @@ def test_html_says_stalled_and_slipping_were_not_measured() -> None:
     assert "not measured: no stage has rot_after" in page
     assert "not measured: no open deal has a close_date (1 open)" in page
     assert "Left out: 1 open deal without a close date." in page
+
+
+def test_older_than_history_names_the_conditional_forecast() -> None:
+    """An open deal 20 days in a stage whose closed stays lasted 4-5 days adds 0 to the
+    conditional forecast (eventual wins, not only within a horizon), and the finding
+    says so, about "it"."""
+    from salesstages import forecast, metrics
+
+    p = Pipeline(
+        "t",
+        [Stage("a", probability=0.5), Stage("won", outcome="won"), Stage("lost", outcome="lost")],
+    )
+    store = MemoryStore()
+    for i in range(3):
+        p.open_deal(f"W{i}", at=_day(0), store=store, amount=10).win(at=_day(5))
+    p.open_deal("L", at=_day(0), store=store, amount=10).lose(at=_day(4), reason="price")
+    p.open_deal("O", at=_day(0), store=store, amount=100)
+    events = list(store.events())
+    # O is the only open deal and has no outlook: 100 × nothing = 0
+    assert forecast.conditional_forecast(events, p, as_of=_day(20)) == 0.0
+    found = metrics.data_quality(events, p, as_of=_day(20)).get("older_than_history")
+    assert found is not None
+    assert found.message.endswith(
+        "so the conditional forecast and every forecast within a horizon count it as 0"
+    )
