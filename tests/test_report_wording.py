@@ -117,6 +117,13 @@ def test_velocity_names_the_mean_cycle(quarter_text: str) -> None:
     assert "÷ won cycle)" not in quarter_text
 
 
+def test_backtest_counts_open_deals(export_report: dict[str, object]) -> None:
+    """The backtest's count column is headed "open deals", not a bare "open" beside amounts."""
+    text = render_text(export_report)
+    backtest = text[text.index("Forecast backtest") :]
+    assert backtest.split("\n")[3].split()[:5] == ["as", "of", "open", "deals", "actual"]
+
+
 def test_no_amount_notes_absent_when_open_deals_have_amounts(quarter_text: str) -> None:
     """Every open deal has an amount here: no note about zeros or hindsight."""
     assert "Open deals without an amount" not in quarter_text
@@ -160,6 +167,9 @@ def test_forecast_zero_says_no_amount_known(export_report: dict[str, object]) ->
     forecast = _section(text, "Forecast of the open pipeline")
     assert "weighted                   0" in forecast
     assert "Open deals without an amount (all 2) count as 0 in every figure above" in forecast
+    assert "a 0 there means no amount is known" in forecast
+    snapshot = _section(text, "Open pipeline now")
+    assert "Open deals without an amount (all 2) count as 0 in the amounts above" in snapshot
 
 
 def test_backtest_warns_of_hindsight_amounts(export_report: dict[str, object]) -> None:
@@ -186,6 +196,9 @@ def test_html_names_what_the_amounts_cannot_show(export_report: dict[str, object
     """The HTML page shows the win rate by amount as n/a (lost deals at 0), and its
     backtest note says the zero forecasts mean no amount and the test is not fair."""
     page = render_html(export_report)
+    kpis = page[page.index('<div class="kpis">') : page.index("</div></div>")]
+    assert "<b>–</b><span>open pipeline amount: no open deal has one</span>" in kpis
+    assert "<b>–</b><span>weighted forecast: no amounts</span>" in kpis
     assert "<td>win rate (amount)</td>" not in page  # cells carry a class
     assert 'win rate (amount)</td><td class="num">n/a (see Data quality)</td>' in page
     backtest = page[page.index("<h2>Forecast backtest</h2>") :]

@@ -19,6 +19,7 @@ from ._render import (
     FUNNEL_NOTE,
     _d,
     _hindsight_lines,
+    _no_amount,
     _no_amount_lines,
     _num,
     _pct,
@@ -522,10 +523,14 @@ def render_html(report: Mapping[str, Any]) -> str:
     ttc = report["time_to_close"]
     kpis = [
         (f"{c['open']:,}", "open deals"),
-        (_num(sum(r["amount"] for r in report["snapshot"])), "open pipeline amount"),
+        (_num(sum(r["amount"] for r in report["snapshot"])), "open pipeline amount")
+        if not c["open"] or _no_amount(report) < c["open"]
+        else ("–", "open pipeline amount: no open deal has one"),
         (_pct(wr["rate"]), f"win rate ({_num(wr['numerator'])} of {_num(wr['denominator'])})"),
         (_d(report["sales_cycle"]["won"]["median_days"]), "median won cycle"),
-        (_num(fc["weighted"]), "weighted forecast"),
+        (_num(fc["weighted"]), "weighted forecast")
+        if not c["open"] or _no_amount(report) < c["open"]
+        else ("–", "weighted forecast: no amounts"),
         (f"{len(report['stalled']):,}", "stalled deals")
         if report["stalled"] or stalled_note(report) == "none"
         else ("–", "stalled deals: not measured (no rot_after)"),

@@ -234,6 +234,7 @@ def render_text(report: Mapping[str, Any]) -> str:
             ["stage", "deals", "amount"],
             [[r["label"], f"{r['count']:,}", _num(r["amount"])] for r in report["snapshot"]],
         ),
+        *_no_amount_lines(report, "the amounts above"),
     ]
     stalled = report["stalled"]
     labels = stage_labels(report)
@@ -305,7 +306,7 @@ def render_text(report: Mapping[str, Any]) -> str:
         methods = [e["method"] for e in bt["errors"]]
         parts.append(
             table(
-                ["as of", "open", "actual", *methods],
+                ["as of", "open deals", "actual", *methods],
                 [
                     [
                         r["at"][:10],
@@ -485,8 +486,8 @@ def _no_amount_lines(report: Mapping[str, Any], what: str) -> list[str]:
     whole = report["counts"]["open"]
     share = f"all {n:,}" if n >= whole else f"{n:,} of {whole:,}"
     return [
-        f"Open deals without an amount ({share}) count as 0 in {what}: a 0 here means "
-        "no amount known, not a forecast of nothing (see Data quality)."
+        f"Open deals without an amount ({share}) count as 0 in {what}: a 0 there means no "
+        "amount is known, not that nothing is expected (see Data quality)."
     ]
 
 
