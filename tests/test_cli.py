@@ -220,6 +220,14 @@ class TestDemoStory:
         assert header is not None
         assert header[1] == said[1]
 
+    def test_the_story_claims_only_what_the_log_holds(self, output: str) -> None:
+        """ACME-1's meeting is booked and accepted, never recorded as held: the story says
+        "accepted by both sides", as its log shows, not "holds"."""
+        story = output[output.index("ACME-1 (amount") : output.index("refused:")]
+        assert "holds" not in story
+        assert "accepted by both sides" in story
+        assert "· meeting 'discovery' booked, accepted by prospect" in output
+
     def test_actions_note_matches_the_one_row_per_stage(self, output: str) -> None:
         """The note under the demo's actions table describes one activity per stage."""
         table = output[output.index("What moves deals forward") :].split("\n\n")[0]

@@ -190,8 +190,8 @@ def play_demo(out: TextIO) -> MemoryStore:
         "ACME-1", at=day(0), store=store, amount=48_000, owner="ana", lead_source="webinar"
     )
     print(
-        "ACME-1 (amount 48,000, owner ana, from a webinar) books and holds its discovery "
-        "meeting, then tries to skip ahead to the proposal:",
+        "ACME-1 (amount 48,000, owner ana, from a webinar) books its discovery meeting, "
+        "accepted by both sides, then tries to skip ahead to the proposal:",
         file=out,
     )
     _meeting(acme, "discovery", day(1))
