@@ -78,7 +78,7 @@ def test_demo_simulates_a_quarter_into_sqlite(
     out = capsys.readouterr().out
     assert out.index("→ closed_won (by='ana')") < out.index("Pipeline report: inbound_b2b")
     assert "Simulated 120 inbound deals over 90 days" in out
-    assert "Checked the log, entry criteria included: 0 problems." in out
+    assert "checked the log, entry criteria included: 0 problems." in out
     for section in (
         "Funnel",
         "What moves deals forward",
@@ -194,7 +194,9 @@ class TestDemoStory:
         assert "inbound_lead" not in report
         assert "Formal proposal / contract" in report
         slipping = report[report.index("Slipping deals (") :].split("\n\n")[0].rstrip("\n")
-        assert len(slipping.split("\n")) == 2 + 2 + 3 + 1  # title, header, 3 deals, "… and"
+        # title, what the columns mean, header, 3 deals, "… and"
+        assert len(slipping.split("\n")) == 2 + 1 + 2 + 3 + 1
+        assert "(overdue)" in slipping.split("\n")[2]
         assert re.search(r"… and \d+ more$", slipping)
 
     def test_actions_one_per_stage(self, output: str) -> None:
@@ -207,6 +209,30 @@ class TestDemoStory:
         ]
         assert len(rows) == 6
         assert "meeting_accepted" not in table  # an entry criterion's activity
+
+    def test_the_review_date_and_its_deals_are_said_truly(self, output: str) -> None:
+        """15 March is 16 days before Q1 ends (not mid-quarter), and the review's deal
+        count is the one the report's header gives (the deals opened by then)."""
+        assert "mid-quarter" not in output
+        said = re.search(r"16 days before 2026-Q1 ends: the (\d+) deals opened by then", output)
+        assert said is not None
+        header = re.search(r"^(\d+) deals \(\d+ open", output, re.M)
+        assert header is not None
+        assert header[1] == said[1]
+
+    def test_the_story_claims_only_what_the_log_holds(self, output: str) -> None:
+        """ACME-1's meeting is booked and accepted, never recorded as held: the story says
+        "accepted by both sides", as its log shows, not "holds"."""
+        story = output[output.index("ACME-1 (amount") : output.index("refused:")]
+        assert "holds" not in story
+        assert "accepted by both sides" in story
+        assert "· meeting 'discovery' booked, accepted by prospect" in output
+
+    def test_actions_note_matches_the_one_row_per_stage(self, output: str) -> None:
+        """The note under the demo's actions table describes one activity per stage."""
+        table = output[output.index("What moves deals forward") :].split("\n\n")[0]
+        assert "Per stage, the activity with the largest lift" in table
+        assert "up to 3" not in table
 
     def test_the_printed_full_report_command_runs(
         self, output: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

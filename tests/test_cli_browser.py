@@ -45,7 +45,7 @@ pytestmark = [
         CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)"
     ),
 ]
-WIDTH, HEIGHT = 1280, 4200
+WIDTH, HEIGHT = 1280, 4320  # the whole demo page, footer included
 
 
 def _chrome(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:

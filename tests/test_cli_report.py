@@ -55,7 +55,7 @@ def test_report_text_has_every_section(files: dict[str, Path], run: Runner) -> N
 def test_report_tables_are_aligned(files: dict[str, Path], run: Runner) -> None:
     """Every row of the funnel table is as wide as its rule line, columns right-aligned."""
     _, out, _ = run("report", str(files["jsonl"]), "-p", "inbound_b2b")
-    block = out.split("Funnel (skips policy: imputed)\n")[1].split("\n\n")[0].splitlines()[1:]
+    block = out.split("Funnel (skips policy: imputed)\n")[1].split("\n\n")[0].splitlines()[1:-1]
     rule = block[1]
     assert set(rule) <= {"-", " "}
     assert all(len(line) == len(rule) for line in block)

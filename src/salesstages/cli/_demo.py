@@ -143,10 +143,12 @@ def headline(
         if lines[start].startswith(tuple(drop)):
             continue
         section = lines[start:end]
-        if lines[start].startswith(_DEAL_LISTS) and len(section) > 4 + stalled:
+        # the table's rows start after its dashes line (a note may stand above the table)
+        rows = next((k + 1 for k, ln in enumerate(section) if ln and set(ln) <= {"-", " "}), 4)
+        if lines[start].startswith(_DEAL_LISTS) and len(section) > rows + stalled:
             title = lines[start]
             total = int(title[title.index("(") + 1 : title.index(")")].replace(",", ""))
-            section = [*section[: 4 + stalled], f"… and {total - stalled:,} more"]
+            section = [*section[: rows + stalled], f"… and {total - stalled:,} more"]
         kept.extend(section)
         if n + 1 < len(starts):
             kept.append("")
@@ -188,8 +190,8 @@ def play_demo(out: TextIO) -> MemoryStore:
         "ACME-1", at=day(0), store=store, amount=48_000, owner="ana", lead_source="webinar"
     )
     print(
-        "ACME-1 (amount 48,000, owner ana, from a webinar) books and holds its discovery "
-        "meeting, then tries to skip ahead to the proposal:",
+        "ACME-1 (amount 48,000, owner ana, from a webinar) books its discovery meeting, "
+        "accepted by both sides, then tries to skip ahead to the proposal:",
         file=out,
     )
     _meeting(acme, "discovery", day(1))

@@ -28,6 +28,7 @@ from .._text import terminal
 from ..metrics._engine import is_ibis_table
 from ..presets import inbound_b2b
 from ..report import build_report, render_csv, render_html, render_text
+from ..report._period import parse_period
 from ..report._render import table
 from ._demo import best_actions, describe_pipeline, headline, play_demo
 from ._import import IMPORT_KINDS, Progress, _cmd_import
@@ -51,7 +52,7 @@ __all__ = ["main", "play_demo", "simulate_quarter", "to_dot"]
 DEMO_DEALS: Final = 400
 DEMO_START: Final = datetime(2026, 1, 1, tzinfo=UTC)
 DEMO_DAYS: Final = 90.0
-#: The demo reviews its quarter mid-way, against a target.
+#: The demo reviews its quarter 16 days before it ends, against a target.
 DEMO_PERIOD: Final = "2026-Q1"
 DEMO_REVIEW: Final = datetime(2026, 3, 15, 23, 59, tzinfo=UTC)
 DEMO_TARGET: Final = 4_000_000
@@ -117,16 +118,16 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             n = simulate_quarter(store, deals=args.deals, seed=args.seed)
             print(_heading("3. A simulated quarter"), file=out)
             where = str(path) if args.db else "a SQLite store in a temporary folder"
-            print(
-                f"Simulated {args.deals:,} inbound deals over {DEMO_DAYS:g} days from "
-                f"{DEMO_START:%Y-%m-%d} into {where} ({n:,} events).",
-                file=out,
-            )
             events = list(store.events())
         finally:
             store.close()
     problems = pipeline.check(events, guards=True)
-    print(f"Checked the log, entry criteria included: {len(problems)} problems.", file=out)
+    print(
+        f"Simulated {args.deals:,} inbound deals over {DEMO_DAYS:g} days from "
+        f"{DEMO_START:%Y-%m-%d} into {where} ({n:,} events); checked the log, entry "
+        f"criteria included: {len(problems)} problems.",
+        file=out,
+    )
     report = _demo_report(events, pipeline, args)
     full = (
         f"salesstages report {args.db} -p {pipeline.name} --by lead_source "
@@ -136,11 +137,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         else "salesstages demo --html report.html"
     )
     print(_heading("4. The report, headline sections"), file=out)
+    left = (parse_period(DEMO_PERIOD).end - DEMO_REVIEW).days
     print(
-        f"A review on {DEMO_REVIEW:%d %B}, mid-quarter, against a {DEMO_PERIOD} target of "
-        f"{DEMO_TARGET:,}; amounts in the deals' own currency.\nThe full report adds win rate "
-        "and cycle, segments, stalled deals, time in stage, forecasts and their backtest,\n"
-        f"with charts: {full}\n",
+        f"A review on {DEMO_REVIEW:%d %B}, {left} days before {DEMO_PERIOD} ends: the "
+        f"{report['counts']['deals']:,} deals opened by then, against a target of "
+        f"{DEMO_TARGET:,} (amounts in the deals' own currency).\nThe full report adds win rate "
+        "and cycle, segments, stalled deals, time in stage, forecasts and their backtest, with "
+        f"charts: {full}\n",
         file=out,
     )
     print(headline(render_text(best_actions(report))), file=out, end="")

@@ -154,7 +154,8 @@ def data_quality(
     - ``older_than_history``: open deals that have been in their stage longer
       (in whole days) than any past stay there that was seen to close: no
       outlook exists for them (:func:`~salesstages.forecast.stage_outlook` gives
-      ``None``) and the conditional forecasts count them as 0.
+      ``None``) and the conditional forecast, like every forecast within a
+      horizon, counts them as 0.
 
     Raises:
         NaiveTimeError: ``as_of`` has no timezone.
@@ -321,8 +322,8 @@ def _timing_findings(
         f"{_n(len(older), 'open deal')} {'has' if len(older) == 1 else 'have'} been in "
         f"{'its' if len(older) == 1 else 'their'} stage longer than any past stay there "
         "that closed: no outlook exists for "
-        f"{'it' if len(older) == 1 else 'them'}, and the forecasts within a horizon "
-        "count them as 0",
+        f"{'it' if len(older) == 1 else 'them'}, so the conditional forecast and every "
+        f"forecast within a horizon count {'it' if len(older) == 1 else 'them'} as 0",
     )
     if found:
         yield found

@@ -154,11 +154,18 @@ def actions_text(section: Mapping[str, Any] | None) -> list[str]:
             left=2,
         )
     )
+    most = max(sum(1 for t in _top(section) if t[0] is s) for s in section["stages"])
+    shown = (
+        "the activity with the largest lift"
+        if most == 1
+        else f"up to {TOP} activities with the largest lift"
+    )
     lines.append(
-        f"Per stage, up to {TOP} activities with the largest lift: deals that recorded one during "
-        "their first visit to the stage, against the rest; advanced = entered a later stage or "
-        "won. Activities an entry criterion asks for are left out (every deal that moves "
-        "records them). A lift is an association, not proof the activity caused it."
+        f"Per stage, {shown}: deals that recorded it during their first visit to the stage "
+        "(with: advanced/deals) against the rest (without); advanced = entered a later stage or "
+        "won; lift = the ratio of the two rates. Activities an entry criterion asks for are left "
+        "out (every deal that moves records them). A lift is an association, not proof the "
+        "activity caused it."
     )
     return lines
 

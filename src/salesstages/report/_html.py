@@ -14,8 +14,19 @@ from typing import Any, Final
 
 from ._actions import actions_svg
 from ._actions import title as actions_title
-from ._quality import imputed_note, quality_html
-from ._render import _d, _num, _pct, _segment_name, _when
+from ._quality import amount_win_rate_row, imputed_note, quality_html, stalled_note
+from ._render import (
+    FUNNEL_NOTE,
+    _d,
+    _hindsight_lines,
+    _no_amount,
+    _no_amount_lines,
+    _num,
+    _pct,
+    _segment_name,
+    _stalled_rule,
+    _when,
+)
 from ._style import (
     ACTUAL,
     AXES,
@@ -519,11 +530,17 @@ def render_html(report: Mapping[str, Any]) -> str:
     ttc = report["time_to_close"]
     kpis = [
         (f"{c['open']:,}", "open deals"),
-        (_num(sum(r["amount"] for r in report["snapshot"])), "open pipeline amount"),
+        (_num(sum(r["amount"] for r in report["snapshot"])), "open pipeline amount")
+        if not c["open"] or _no_amount(report) < c["open"]
+        else ("–", "open pipeline amount: no open deal has one"),
         (_pct(wr["rate"]), f"win rate ({_num(wr['numerator'])} of {_num(wr['denominator'])})"),
         (_d(report["sales_cycle"]["won"]["median_days"]), "median won cycle"),
-        (_num(fc["weighted"]), "weighted forecast"),
-        (f"{len(report['stalled']):,}", "stalled deals"),
+        (_num(fc["weighted"]), "weighted forecast")
+        if not c["open"] or _no_amount(report) < c["open"]
+        else ("–", "weighted forecast: no amounts"),
+        (f"{len(report['stalled']):,}", "stalled deals")
+        if report["stalled"] or stalled_note(report) == "none"
+        else ("–", "stalled deals: not measured (no rot_after)"),
     ]
     kpi_html = "".join(
         f'<div class="kpi"><b>{_e(v)}</b><span>{_e(k)}</span></div>' for v, k in kpis
@@ -637,7 +654,12 @@ def render_html(report: Mapping[str, Any]) -> str:
             ["figure", "value"],
             [
                 ["win rate (deals)", _pct(wr["rate"])],
-                ["win rate (amount)", _pct(report["win_rate"]["amount"]["rate"])],
+                [
+                    "win rate (amount)",
+                    "n/a (see Data quality)"
+                    if amount_win_rate_row(report, "")
+                    else _pct(report["win_rate"]["amount"]["rate"]),
+                ],
                 ["median won cycle", _d(sc["won"]["median_days"])],
                 ["median lost cycle", _d(sc["lost"]["median_days"])],
             ],
@@ -656,8 +678,8 @@ def render_html(report: Mapping[str, Any]) -> str:
         _section(
             "Funnel",
             svg["funnel"],
-            f"Skips policy: {report['funnel']['policy']}. Conversion = reached(next stage) / "
-            "reached(this stage); win rate among the deals that reached the stage.",
+            f"Skips policy: {report['funnel']['policy']}. "
+            f"{FUNNEL_NOTE[0].upper()}{FUNNEL_NOTE[1:]}",
             funnel_table,
         ),
         _section(
@@ -689,7 +711,11 @@ def render_html(report: Mapping[str, Any]) -> str:
             svg["backtest"],
             "As of each date, each method forecast the amount the deals open then would win "
             "within the horizon, from their amounts as of that date; the bars compare it with "
-            "what they actually won within the horizon. Best method first.",
+            "what they actually won within the horizon. Best method first."
+            + "".join(
+                f" {line}"
+                for line in _no_amount_lines(report, "the forecasts") + _hindsight_lines(report)
+            ),
             bt_table + forecast_table,
         ),
         _section(
@@ -702,7 +728,13 @@ def render_html(report: Mapping[str, Any]) -> str:
             "tick the share of the other deals; a lift is an association, not proof of cause.",
         ),
         _section("Lost reasons", reasons),
-        _section(f"Stalled deals ({len(report['stalled']):,})", stalled),
+        _section(
+            f"Stalled deals ({len(report['stalled']):,})",
+            stalled,
+            _stalled_rule(report)
+            if report["stalled"] or stalled_note(report) == "none"
+            else stalled_note(report),
+        ),
     ]
     from ._period import planning_html  # the period view (issue 14)
 

@@ -66,6 +66,8 @@ _QUARTER = re.compile(r"(\d{4})-?[Qq]([1-4])")
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
 _YEAR = re.compile(r"(\d{4})")
 _DAY: Final = timedelta(days=1)
+#: A period wide enough to hold every close date (to count the open deals with one).
+_EVER: Final = (datetime(1900, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC))
 
 
 def _midnight(day: date) -> datetime:
@@ -273,6 +275,8 @@ def build_planning(
     moved_to = max(as_of, start) if as_of is not None else start
     mv = metrics.movement(hist, pipeline, start, moved_to)
     cats = forecast.categories(hist, pipeline, start, end, **kw)
+    # every open deal with a close date, whenever it falls: the text names the rest
+    dated = forecast.categories(hist, pipeline, _EVER[0], _EVER[1], **kw)
     warnings: list[str] = []
     coverage = coverage_by = None
     if target is not None:
@@ -300,6 +304,7 @@ def build_planning(
         "categories": [
             {"category": k, "count": n, "amount": amount} for k, (n, amount) in cats.items()
         ],
+        "open_with_close_date": sum(n for k, (n, _) in dated.items() if k != "closed"),
         "coverage": coverage,
         "coverage_by": coverage_by,
         "movement": {
@@ -362,7 +367,8 @@ def planning_text(report: Mapping[str, Any]) -> list[str]:
                 for r in pl["categories"]
             ],
         ),
-        "Open deals whose close date falls in the period, by category; closed = won in it.",
+        "Open deals whose close date falls in the period, by category; closed = won in it."
+        + _left_out(report),
     ]
     cov = pl["coverage"]
     if cov is not None:
@@ -379,14 +385,15 @@ def planning_text(report: Mapping[str, Any]) -> list[str]:
                     ),
                 ],
             ),
-            "coverage = open (commit + best case + pipeline) / remaining target",
+            "coverage = open (commit + best case + pipeline, closing in the period) / remaining "
+            "(target - won)",
         ]
     mv = pl["movement"]
     parts += [
         "",
         _title(f"Movement {mv['start'][:10]} to {mv['end'][:16].replace('T', ' ')} UTC"),
         table(
-            ["", "deals", "amount"],
+            ["", "count", "amount"],
             [
                 [
                     (
@@ -403,10 +410,12 @@ def planning_text(report: Mapping[str, Any]) -> list[str]:
                 for r in mv["rows"]
             ],
         ),
+        MOVEMENT_NOTE,
     ]
     slips = pl["slippage"]
     parts += ["", _title(f"Slipping deals ({len(slips):,})")]
     if slips:
+        parts.append(SLIPPING_NOTE)
         parts.append(
             table(
                 ["deal", "pushes", "days slipped", "first close", "close", "overdue"],
@@ -426,10 +435,56 @@ def planning_text(report: Mapping[str, Any]) -> list[str]:
         if len(slips) > TEXT_LIMIT:
             parts.append(f"… and {len(slips) - TEXT_LIMIT:,} more in --format json")
     else:
-        parts.append("No open deal has had its close date pushed or passed.")
+        parts.append(_no_slips(report))
     for w in pl["warnings"]:
         parts.append(f"warning: {terminal(w)}")
     return parts
+
+
+#: What each line of the movement table counts (its "count" column).
+MOVEMENT_NOTE: Final = (
+    "count: deals for opening, created and closing; moves for reopened, won and lost (a deal "
+    "lost, reopened and lost again counts twice, so lost may exceed the lost deals at the top); "
+    "amount changes for increased and decreased. Counts: opening + created + reopened - won "
+    "- lost = closing; amounts: the same + increased - decreased."
+)
+#: What the slipping deals' columns mean.
+SLIPPING_NOTE: Final = (
+    "Open deals whose close date moved later (pushes: how many times; days slipped: close date "
+    "now - first close date) or has passed (overdue)."
+)
+
+
+def _open_deals(report: Mapping[str, Any]) -> int:
+    return int(report.get("counts", {}).get("open", 0))
+
+
+def _deals(n: int) -> str:
+    return f"{n:,} open deal{'' if n == 1 else 's'}"
+
+
+def _left_out(report: Mapping[str, Any]) -> str:
+    """`` Left out: 123 open deals closing outside the period; 5 open deals without a
+    close date.`` (or nothing when every open deal is in the table)."""
+    pl = report["planning"]
+    dated = pl.get("open_with_close_date")
+    if dated is None:
+        return ""
+    in_period = sum(r["count"] for r in pl["categories"] if r["category"] != "closed")
+    outside = dated - in_period
+    undated = max(_open_deals(report) - dated, 0)
+    parts = [f"{_deals(outside)} closing outside the period"] if outside else []
+    if undated:
+        parts.append(f"{_deals(undated)} without a close date")
+    return f" Left out: {'; '.join(parts)}." if parts else ""
+
+
+def _no_slips(report: Mapping[str, Any]) -> str:
+    """What an empty list of slipping deals means: none slipped, or not measurable."""
+    dated = report["planning"].get("open_with_close_date")
+    if dated == 0 and _open_deals(report):
+        return f"not measured: no open deal has a close_date ({_open_deals(report):,} open)"
+    return "No open deal has had its close date pushed or passed."
 
 
 def _coverage_cells(c: Mapping[str, Any], num: Any, pct: Any) -> list[str]:
@@ -732,7 +787,9 @@ def planning_html(report: Mapping[str, Any]) -> tuple[list[str], int]:
                 f"Coverage {per['label']}",
                 bullet_chart(report) + cov_table,
                 "Coverage = open amount (commit + best case + pipeline, closing in the period) "
-                "/ the target still to win." + "".join(f" Warning: {w}." for w in pl["warnings"]),
+                "/ the target still to win."
+                + _left_out(report)
+                + "".join(f" Warning: {w}." for w in pl["warnings"]),
                 cats,
             )
         )
@@ -743,7 +800,7 @@ def planning_html(report: Mapping[str, Any]) -> tuple[list[str], int]:
                 f"Forecast categories {per['label']}",
                 cats,
                 "Open deals whose close date falls in the period, by category; closed = won in "
-                "it. With a target, the page adds coverage.",
+                f"it.{_left_out(report)} With a target, the page adds coverage.",
             )
         )
     mv = pl["movement"]
@@ -751,9 +808,9 @@ def planning_html(report: Mapping[str, Any]) -> tuple[list[str], int]:
         _section(
             f"Movement since {mv['start'][:10]}",
             waterfall_chart(report),
-            "Opening + created + reopened + increased − decreased − won − lost = closing.",
+            MOVEMENT_NOTE,
             _table(
-                ["", "deals", "amount"],
+                ["", "count", "amount"],
                 [[r["line"], f"{r['count']:,}", _num(r["amount"])] for r in mv["rows"]],
             ),
         )
@@ -778,5 +835,11 @@ def planning_html(report: Mapping[str, Any]) -> tuple[list[str], int]:
             f'<details class="more"><summary>Show the other {len(rows) - STALLED_SHOWN:,} '
             f"slipping deals</summary>{_table(headers, rows[STALLED_SHOWN:])}</details>"
         )
-    sections.append(_section(f"Slipping deals ({len(slips):,})", shown))
+    sections.append(
+        _section(
+            f"Slipping deals ({len(slips):,})",
+            shown,
+            SLIPPING_NOTE if slips else _no_slips(report),
+        )
+    )
     return sections, charts

@@ -116,6 +116,7 @@ def render_text(report: Mapping[str, Any]) -> str:
                 for r in f["rows"]
             ],
         ),
+        FUNNEL_NOTE,
     ]
     parts += [
         "",
@@ -135,6 +136,9 @@ def render_text(report: Mapping[str, Any]) -> str:
                 for r in report["time_in_stage"]
             ],
         ),
+        "visits: stays in the stage that ended (a deal back in it counts again); median, p90 and "
+        "mean: their length; open now: deals in the stage at the as-of time, and the median of "
+        "their days there so far.",
     ]
     if report["time_in_substate"]:
         parts += [
@@ -189,7 +193,7 @@ def render_text(report: Mapping[str, Any]) -> str:
                 [
                     "velocity",
                     _num(report["velocity_per_day"]),
-                    "amount per day (open deals × win rate × average won amount ÷ won cycle)",
+                    "amount per day: open deals × win rate × mean won amount ÷ mean won cycle",
                 ],
             ],
             align="lrl",
@@ -206,7 +210,7 @@ def render_text(report: Mapping[str, Any]) -> str:
                     "won",
                     "closed",
                     "win rate",
-                    "won cycle",
+                    "won cycle (median)",
                     "velocity (amount/day)",
                 ],
                 [
@@ -230,6 +234,7 @@ def render_text(report: Mapping[str, Any]) -> str:
             ["stage", "deals", "amount"],
             [[r["label"], f"{r['count']:,}", _num(r["amount"])] for r in report["snapshot"]],
         ),
+        *_no_amount_lines(report, "the amounts above"),
     ]
     stalled = report["stalled"]
     labels = stage_labels(report)
@@ -247,6 +252,7 @@ def render_text(report: Mapping[str, Any]) -> str:
         )
         if len(stalled) > TEXT_LIMIT:
             parts.append(f"… and {len(stalled) - TEXT_LIMIT:,} more (all of them in --format json)")
+        parts.append(_stalled_rule(report))
     else:
         parts.append(stalled_note(report))
     reasons = report["lost_reasons"]
@@ -283,6 +289,7 @@ def render_text(report: Mapping[str, Any]) -> str:
             align="lrl",
         ),
         *_support_lines(fc),
+        *_no_amount_lines(report, "every figure above"),
     ]
     ttc = report["time_to_close"]
     parts += [
@@ -299,7 +306,7 @@ def render_text(report: Mapping[str, Any]) -> str:
         methods = [e["method"] for e in bt["errors"]]
         parts.append(
             table(
-                ["as of", "open", "actual", *methods],
+                ["as of", "open deals", "actual", *methods],
                 [
                     [
                         r["at"][:10],
@@ -330,6 +337,7 @@ def render_text(report: Mapping[str, Any]) -> str:
         parts.append(
             f"horizon {_d(bt['horizon_days'])}; best method first (lowest mean absolute error)"
         )
+        parts += _hindsight_lines(report)
     parts += actions_text(report.get("actions"))
     from ._period import planning_text  # the period view (issue 14)
 
@@ -439,6 +447,65 @@ def render_csv(report: Mapping[str, Any]) -> str:
     for row in _csv_rows(report):
         writer.writerow(["" if v is None else csv_cell(v) for v in row])
     return buf.getvalue()
+
+
+#: What the funnel's columns count.
+FUNNEL_NOTE: Final = (
+    "reached: deals that entered the stage (imputed: skipped it for a later one, counted as "
+    "passing through); conversion: the share of those that reached the next stage (after the "
+    "last: won); win rate: won / closed among them."
+)
+
+
+def _stalled_rule(report: Mapping[str, Any]) -> str:
+    """The line under the stalled deals naming the rule and each stage's limit."""
+    limits = ", ".join(
+        f"{s['label']} {s['rot_after_days']:g} d"
+        for s in report["pipeline"]["stages"]
+        if s["outcome"] == "open" and s["rot_after_days"] is not None
+    )
+    return (
+        "idle: time since the deal's last event of any kind; listed when longer than its "
+        f"stage's rot_after ({limits})."
+    )
+
+
+def _no_amount(report: Mapping[str, Any]) -> int:
+    """How many open deals have no amount (the data-quality finding's count)."""
+    for r in report.get("data_quality") or []:
+        if r["code"] == "open_without_amount":
+            return int(r["count"])
+    return 0
+
+
+def _no_amount_lines(report: Mapping[str, Any], what: str) -> list[str]:
+    """A note that open deals without an amount count as 0 in ``what``."""
+    n = _no_amount(report)
+    if not n:
+        return []
+    whole = report["counts"]["open"]
+    share = f"all {n:,}" if n >= whole else f"{n:,} of {whole:,}"
+    return [
+        f"Open deals without an amount ({share}) count as 0 in {what}: a 0 there means no "
+        "amount is known, not that nothing is expected (see Data quality)."
+    ]
+
+
+def _hindsight_lines(report: Mapping[str, Any]) -> list[str]:
+    """A warning under the backtest when every open deal lacks an amount while closed
+    deals have one: the amounts were likely written at closing (a CRM export's final
+    values), so the past forecasts saw them in hindsight."""
+    c = report["counts"]
+    closed = c["won"] + c["lost"]
+    undated = {r["code"]: r["count"] for r in report.get("data_quality") or []}
+    n = _no_amount(report)
+    if not n or n < c["open"] or not closed or undated.get("closed_without_amount", 0) >= closed:
+        return []
+    return [
+        "Every open deal lacks an amount while closed deals have one: if the amounts are "
+        "final values written at closing (as in a CRM export), the past forecasts above already "
+        "knew them, so this backtest is not a fair test of the methods."
+    ]
 
 
 def _horizon_rows(fc: Mapping[str, Any]) -> list[list[str]]:
