@@ -131,6 +131,10 @@ CASES: dict[str, Call] = {
     "stage_outlook-first": lambda ev, p, a, b: fc.stage_outlook(ev, p, _open(p, 0), as_of=a),
     "backtest": _backtest,
     "backtest-dates": _backtest_dates,
+    "action_conversion": lambda ev, p, a, b: m.action_conversion(ev, p, within=5 * DAY, as_of=a),
+    "action_conversion-long": lambda ev, p, a, b: m.action_conversion(
+        ev, p, within=60 * DAY, as_of=a
+    ),
 }
 
 #: Per backend: how many Hypothesis examples a case gets.
@@ -149,6 +153,7 @@ SPARK_DRAWN = frozenset(
         "markov_forecast",
         "time_to_close",
         "conditional_forecast-horizon",
+        "action_conversion",
     )
 )
 _LOADERS: dict[str, Callable[[Sequence[Event]], Any]] = {}
@@ -265,9 +270,10 @@ def test_drawn_logs(case: str, backend: str) -> None:
 
 @pytest.fixture(scope="module")
 def simulated() -> tuple[Pipeline, list[Event]]:
-    """Two hundred simulated inbound deals over 90 days (skips, regressions, reopenings)."""
+    """Two hundred simulated inbound deals over 90 days (skips, regressions, reopenings,
+    and the sales plays ``action_conversion`` reads)."""
     p = inbound_b2b()
-    return p, simulate(p, deals=200, start=T0, days=90, seed=11)
+    return p, simulate(p, deals=200, start=T0, days=90, seed=11, action_effect=0.6)
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -499,3 +505,74 @@ def test_metrics_in_place_on_a_postgres_store(pg_database: str, pg_table: str) -
         assert_same(fc.weighted(table, p), fc.weighted(log, p), "weighted")
     finally:
         con.disconnect()
+
+
+# ---------------------------------------------------------------- next_actions
+def _advice_or_refusal(call: Callable[[], Any]) -> Any:
+    """The advice, or the refusal's type and message (a closed or unknown deal)."""
+    try:
+        return call()
+    except SalesStagesError as exc:
+        return (type(exc).__name__, str(exc))
+
+
+def _same_advice(table: Any, log: list[Event], p: Pipeline, a: datetime | None, least: int) -> int:
+    """Every deal of ``log`` (and an unknown id), by id, gets the same advice or refusal
+    on ``table`` as in Python; how many got advice."""
+    ids = [*sorted({e.deal_id for e in log}), "no-such-deal"]
+    advised = 0
+    for deal_id in ids:
+        want = _advice_or_refusal(
+            lambda d=deal_id: fc.next_actions(log, p, d, as_of=a, min_support=least)
+        )
+        got = _advice_or_refusal(
+            lambda d=deal_id: fc.next_actions(table, p, d, as_of=a, min_support=least)
+        )
+        assert_same(got, want, f"next_actions({deal_id!r})")
+        advised += isinstance(want, list) and bool(want)
+    return advised
+
+
+@pytest.mark.parametrize(
+    "backend",
+    ["duckdb", "postgres", pytest.param("spark", marks=SPARK_MARKS)],
+    indirect=True,
+)
+def test_next_actions_drawn(backend: str) -> None:
+    """On drawn logs, every deal's next_actions (or its refusal) is the Python engine's."""
+
+    @settings(
+        max_examples=EXAMPLES[backend],
+        deadline=None,
+        phases=(Phase.explicit, Phase.reuse, Phase.generate),
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
+    @given(data=st.data())
+    def check(data: st.DataObject) -> None:
+        log = data.draw(event_logs(_SMALL, max_deals=6, max_steps=12, attributes=_ATTRIBUTES))
+        a = _as_of(data.draw, log)
+        shuffled = list(log)
+        random.Random(len(log)).shuffle(shuffled)
+        _same_advice(_LOADERS[backend](shuffled), shuffled, _SMALL, a, 0)
+
+    check()
+
+
+def test_next_actions_simulated(backend: str, simulated: tuple[Pipeline, list[Event]]) -> None:
+    """On the simulated log, every deal's advice agrees, and some open deals get advice."""
+    p, log = simulated
+    table = _LOADERS[backend](log)
+    assert _same_advice(table, log, p, T0 + 45 * DAY, 3) > 0
+
+
+def test_next_actions_live_deal_on_a_table() -> None:
+    """A live Deal's state comes from its own events; the advice from the table."""
+    p = inbound_b2b()
+    log = simulate(p, deals=120, start=T0, days=90, seed=3, action_effect=0.6)
+    table = duckdb_loader()(log)
+    deal = p.open_deal("live", at=T0)
+    got = fc.next_actions(table, p, deal, min_support=2)
+    assert got, "the simulated plays back some first activity in the first stage"
+    assert_same(got, fc.next_actions(log, p, deal, min_support=2))
+    empty = duckdb_loader()([Event(deal_id="x", seq=0, at=T0, kind="opened")])
+    assert fc.next_actions(empty, p, deal) == fc.next_actions([], p, deal) == []
