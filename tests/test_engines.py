@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -27,7 +28,7 @@ from _engines import (
     postgres_loader,
     spark_loader,
 )
-from _helpers import small_pipeline
+from _helpers import day, small_pipeline
 from salesstages import DataError, Event, InvalidLogError, Pipeline, SalesStagesError
 from salesstages import forecast as fc
 from salesstages import metrics as m
@@ -48,6 +49,14 @@ def _open(p: Pipeline, i: int) -> str:
 
 def _with_subs(p: Pipeline) -> str:
     return next(s.name for s in p.stages if s.substates)
+
+
+def _without_rot(p: Pipeline) -> Pipeline:
+    """``p`` with no ``rot_after`` (data_quality then reports the open deals' median age)."""
+    spec = p.to_dict()
+    for stage in spec["stages"]:
+        stage.pop("rot_after_seconds", None)
+    return Pipeline.from_dict(spec)
 
 
 def _visits(ev: Any, p: Pipeline, a: datetime | None, b: str | None) -> Any:
@@ -138,6 +147,10 @@ CASES: dict[str, Call] = {
     "stage_outlook-first": lambda ev, p, a, b: fc.stage_outlook(ev, p, _open(p, 0), as_of=a),
     "backtest": _backtest,
     "backtest-dates": _backtest_dates,
+    "data_quality": lambda ev, p, a, b: m.data_quality(ev, p, as_of=a, problems=()),
+    "data_quality-no-rot": lambda ev, p, a, b: m.data_quality(
+        ev, _without_rot(p), as_of=a, problems=(), torn_tail=3
+    ),
     "action_conversion": lambda ev, p, a, b: m.action_conversion(ev, p, within=5 * DAY, as_of=a),
     "action_conversion-long": lambda ev, p, a, b: m.action_conversion(
         ev, p, within=60 * DAY, as_of=a
@@ -162,6 +175,7 @@ SPARK_DRAWN = frozenset(
         "time_to_close",
         "conditional_forecast-horizon",
         "action_conversion",
+        "data_quality-no-rot",
     )
 )
 _LOADERS: dict[str, Callable[[Sequence[Event]], Any]] = {}
@@ -587,3 +601,59 @@ def test_next_actions_live_deal_on_a_table() -> None:
     assert_same(got, fc.next_actions(log, p, deal, min_support=2))
     empty = duckdb_loader()([Event(deal_id="x", seq=0, at=T0, kind="opened")])
     assert fc.next_actions(empty, p, deal) == fc.next_actions([], p, deal) == []
+
+
+# ---------------------------------------------------------------- data_quality
+def _gaps_log() -> list[Event]:
+    """The seven-finding log of test_quality, plus a reason that is a number (a reason
+    all the same), a null reason (none), a string amount and a boolean one (no amount),
+    and a second open deal (an even number: the median of two ages)."""
+    from test_quality import _deal, _log
+
+    log = _log()
+    log += _deal("L3", [(0, "a"), (6, "l")], amount=5)
+    log += _deal("L4", [(0, "a"), (7, "l")], amount="5")
+    log += _deal("O2", [(3, "a")], amount=True)
+    out: list[Event] = []
+    for e in log:
+        if e.deal_id == "L3" and e.stage == "l":
+            e = attrs.evolve(e, data={"reason": 7})
+        elif e.deal_id == "L4" and e.stage == "l":
+            e = attrs.evolve(e, data={"reason": None})
+        out.append(e)
+    return out
+
+
+def test_data_quality_finds_every_gap(backend: str) -> None:
+    """The hand-made log's findings (counts, examples, messages) on the backend are the
+    Python engine's, at several dates, and the rules are checked only when given."""
+    from test_quality import _pipeline
+
+    log = _gaps_log()
+    random.Random(3).shuffle(log)
+    table = _LOADERS[backend](log)
+    p = _pipeline()
+    for a in (day(40), day(6), None):
+        want = m.data_quality(log, p, as_of=a, problems=())
+        assert_same(m.data_quality(table, p, as_of=a), want, f"as_of={a}")
+    q = m.data_quality(table, p, as_of=day(40))
+    # O1 and O2 lack an amount (True is none); W2 and L4 ("5") closed without one;
+    # L1, L2 at 0; L1 and L4 (null) lost without a reason; median of 38 and 37 days
+    assert q.get("open_without_amount").examples == ("O1", "O2")  # type: ignore[union-attr]
+    assert q.get("closed_without_amount").examples == ("L4", "W2")  # type: ignore[union-attr]
+    assert q.get("lost_zero_amount").examples == ("L1", "L2")  # type: ignore[union-attr]
+    assert q.get("lost_without_reason").examples == ("L1", "L4")  # type: ignore[union-attr]
+    assert "median 37.5 days" in q.get("no_rot_after").message  # type: ignore[union-attr]
+    assert "check_problems" not in q.codes
+
+
+def test_data_quality_refusals_on_a_table() -> None:
+    """A negative torn_tail is refused on a table as on events; problems given are listed."""
+    from salesstages import Problem
+
+    table = duckdb_loader()([Event(deal_id="D", seq=0, at=T0, kind="opened")])
+    with pytest.raises(ValueError, match="torn_tail must be a non-negative int"):
+        m.data_quality(table, _SMALL, torn_tail=-1)
+    problem = Problem(deal_id="X", seq=1, rule="after_won", message="moved after won")
+    q = m.data_quality(table, _SMALL, problems=[problem], torn_tail=2)
+    assert q.codes == ("check_problems", "torn_tail")  # no deal entered a stage: no more
