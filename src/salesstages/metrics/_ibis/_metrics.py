@@ -18,7 +18,16 @@ from .._common import check_by, check_choice, check_stage, check_substate_stage
 from .._funnel import _SKIPS, funnel_from_counts
 from .._history import gc_paused
 from .._outcomes import NO_REASON, velocity_value
-from .._types import DurationStats, Ratio, SnapshotRow, Stall, SubstateVisit, Visit, _fast_init
+from .._types import (
+    DurationStats,
+    Keyed,
+    Ratio,
+    SnapshotRow,
+    Stall,
+    SubstateVisit,
+    Visit,
+    _fast_init,
+)
 from .._winloss import check_win_loss, win_loss_result
 from ._columns import EPOCH, from_us, ibis
 from ._pivots import KEY_COLUMNS, NO_KEY, Pivots, grouped, key_value
@@ -169,7 +178,7 @@ def stage_durations(
 
     def fill(found: dict[str, DurationStats] | None = None) -> dict[str, DurationStats]:
         found = found or {}
-        return {n: found.get(n) or _duration_stats(None) for n in names}
+        return Keyed("stage", {n: found.get(n) or _duration_stats(None) for n in names})
 
     full = {k: fill(v) for k, v in results.items()}
     keys = pv.keys(deals) if pv.as_of_us is not None else []
@@ -192,7 +201,7 @@ def substate_durations(
 
     def fill(found: dict[str, DurationStats] | None = None) -> dict[str, DurationStats]:
         found = found or {}
-        return {s: found.get(s) or _duration_stats(None) for s in substates}
+        return Keyed("substate", {s: found.get(s) or _duration_stats(None) for s in substates})
 
     if pv.as_of_us is None:
         return grouped(by, [], {}, fill)
@@ -482,7 +491,7 @@ def sales_cycle(
 def snapshot(events: Any, pipeline: Any, as_of: datetime) -> dict[str, SnapshotRow]:
     """:func:`salesstages.metrics.snapshot` on the table's backend."""
     pv = Pivots(events, pipeline, to_utc(as_of, "as_of"))
-    out = {name: SnapshotRow(count=0, amount=0.0) for name in pv.opens}
+    out = Keyed("stage", {name: SnapshotRow(count=0, amount=0.0) for name in pv.opens})
     d = pv.deals_with("amount")
     d = d.filter(d.outcome == "open")
     agg = d.group_by("stage").aggregate(deals=d.count(), amount=d.amount.sum())

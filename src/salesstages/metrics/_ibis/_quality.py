@@ -167,6 +167,9 @@ def _median_age(pv: Pivots, f: Any, n_open: int) -> timedelta | None:
     only when the ``no_rot_after`` finding will show it."""
     if not n_open or any(s.rot_after is not None for s in pv.pipeline.open_stages):
         return None
-    o = f.filter(f.outcome == "open").select("age").order_by("age")
-    middle = pv.run(o.limit(2 - n_open % 2, offset=(n_open - 1) // 2), "order_by")
+    o = f.filter(f.outcome == "open").select("age")
+    # the middle one or two rows by rank (limit with offset leaks a column on PySpark)
+    o = o.mutate(rank=ibis.row_number().over(order_by="age"))
+    lo = (n_open - 1) // 2
+    middle = pv.run(o.filter(o["rank"].between(lo, n_open // 2)).select("age"), "row_number")
     return timedelta(microseconds=statistics.median(float(r["age"]) for r in middle))
