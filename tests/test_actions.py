@@ -45,7 +45,6 @@ from salesstages import (
     MemoryStore,
     NaiveTimeError,
     Pipeline,
-    SalesStagesError,
     Stage,
     UnknownDealError,
     forecast,
@@ -424,12 +423,33 @@ class TestNextActions:
         assert repr(got[0]).startswith("ActionAdvice(activity='demo', support=3, win_rate=1,")
 
 
-def test_next_actions_has_no_ibis_engine() -> None:
-    """On an Ibis table next_actions says it has no Ibis engine (a SalesStagesError)."""
-    ibis = pytest.importorskip("ibis")
-    table = ibis.memtable({"deal_id": ["A"]})
-    with pytest.raises(SalesStagesError, match="next_actions has no Ibis engine"):
-        forecast.next_actions(table, P, "A")
+def test_next_actions_on_a_duckdb_table() -> None:
+    """On a DuckDB table the hand log gives the same advice, by id, by live deal and as of
+    day 5, and the same refusals."""
+    pytest.importorskip("duckdb")
+    from _engines import duckdb_loader
+
+    table = duckdb_loader()(ADVICE)
+    assert forecast.next_actions(table, P, "O1", min_support=1) == forecast.next_actions(
+        ADVICE, P, "O1", min_support=1
+    )
+    assert [a.activity for a in forecast.next_actions(table, P, "O1", min_support=1)] == [
+        "demo",  # 3 of 3 won, as test_after_a_call_in_lead computes
+        "call",
+        "email",
+    ]
+    fresh = P.open_deal("N7", at=day(0), store=MemoryStore())
+    assert forecast.next_actions(table, P, fresh, as_of=day(5), min_support=1) == (
+        forecast.next_actions(ADVICE, P, fresh, as_of=day(5), min_support=1)
+    )
+    with pytest.raises(UnknownDealError, match="no deal 'ghost'"):
+        forecast.next_actions(table, P, "ghost")
+    with pytest.raises(DataError, match="deal 'W1' is won"):
+        forecast.next_actions(table, P, "W1")
+    with pytest.raises(DataError, match="min_support must be 0 or more"):
+        forecast.next_actions(table, P, "O1", min_support=-1)
+    with pytest.raises(DataTypeError, match="deal must be a salesstages"):
+        forecast.next_actions(table, P, 7)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("as_of", [None, day(7)])

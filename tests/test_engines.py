@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -27,7 +28,7 @@ from _engines import (
     postgres_loader,
     spark_loader,
 )
-from _helpers import small_pipeline
+from _helpers import day, small_pipeline
 from salesstages import DataError, Event, InvalidLogError, Pipeline, SalesStagesError
 from salesstages import forecast as fc
 from salesstages import metrics as m
@@ -48,6 +49,14 @@ def _open(p: Pipeline, i: int) -> str:
 
 def _with_subs(p: Pipeline) -> str:
     return next(s.name for s in p.stages if s.substates)
+
+
+def _without_rot(p: Pipeline) -> Pipeline:
+    """``p`` with no ``rot_after`` (data_quality then reports the open deals' median age)."""
+    spec = p.to_dict()
+    for stage in spec["stages"]:
+        stage.pop("rot_after_seconds", None)
+    return Pipeline.from_dict(spec)
 
 
 def _visits(ev: Any, p: Pipeline, a: datetime | None, b: str | None) -> Any:
@@ -93,6 +102,13 @@ CASES: dict[str, Call] = {
     "funnel-imputed": lambda ev, p, a, b: m.funnel(ev, p, as_of=a, by=b),
     "funnel-touched": lambda ev, p, a, b: m.funnel(ev, p, skips="touched", as_of=a, by=b),
     "funnel-ordered": lambda ev, p, a, b: m.funnel(ev, p, skips="ordered", as_of=a, by=b),
+    "funnel-substates": lambda ev, p, a, b: m.funnel(ev, p, stage=_with_subs(p), as_of=a, by=b),
+    "funnel-substates-touched": lambda ev, p, a, b: m.funnel(
+        ev, p, stage=_with_subs(p), skips="touched", as_of=a, by=b
+    ),
+    "funnel-substates-ordered": lambda ev, p, a, b: m.funnel(
+        ev, p, stage=_with_subs(p), skips="ordered", as_of=a, by=b
+    ),
     "conversion": lambda ev, p, a, b: m.conversion(
         ev, p, _open(p, 0), p.won_stages[0].name, as_of=a, by=b
     ),
@@ -131,6 +147,14 @@ CASES: dict[str, Call] = {
     "stage_outlook-first": lambda ev, p, a, b: fc.stage_outlook(ev, p, _open(p, 0), as_of=a),
     "backtest": _backtest,
     "backtest-dates": _backtest_dates,
+    "data_quality": lambda ev, p, a, b: m.data_quality(ev, p, as_of=a, problems=()),
+    "data_quality-no-rot": lambda ev, p, a, b: m.data_quality(
+        ev, _without_rot(p), as_of=a, problems=(), torn_tail=3
+    ),
+    "action_conversion": lambda ev, p, a, b: m.action_conversion(ev, p, within=5 * DAY, as_of=a),
+    "action_conversion-long": lambda ev, p, a, b: m.action_conversion(
+        ev, p, within=60 * DAY, as_of=a
+    ),
 }
 
 #: Per backend: how many Hypothesis examples a case gets.
@@ -142,6 +166,7 @@ SPARK_DRAWN = frozenset(
         "visits",
         "stage_durations-open",
         "funnel-ordered",
+        "funnel-substates-ordered",
         "conversion",
         "win_rate-value",
         "lost_reasons",
@@ -149,6 +174,8 @@ SPARK_DRAWN = frozenset(
         "markov_forecast",
         "time_to_close",
         "conditional_forecast-horizon",
+        "action_conversion",
+        "data_quality-no-rot",
     )
 )
 _LOADERS: dict[str, Callable[[Sequence[Event]], Any]] = {}
@@ -265,9 +292,10 @@ def test_drawn_logs(case: str, backend: str) -> None:
 
 @pytest.fixture(scope="module")
 def simulated() -> tuple[Pipeline, list[Event]]:
-    """Two hundred simulated inbound deals over 90 days (skips, regressions, reopenings)."""
+    """Two hundred simulated inbound deals over 90 days (skips, regressions, reopenings,
+    and the sales plays ``action_conversion`` reads)."""
     p = inbound_b2b()
-    return p, simulate(p, deals=200, start=T0, days=90, seed=11)
+    return p, simulate(p, deals=200, start=T0, days=90, seed=11, action_effect=0.6)
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -499,3 +527,133 @@ def test_metrics_in_place_on_a_postgres_store(pg_database: str, pg_table: str) -
         assert_same(fc.weighted(table, p), fc.weighted(log, p), "weighted")
     finally:
         con.disconnect()
+
+
+# ---------------------------------------------------------------- next_actions
+def _advice_or_refusal(call: Callable[[], Any]) -> Any:
+    """The advice, or the refusal's type and message (a closed or unknown deal)."""
+    try:
+        return call()
+    except SalesStagesError as exc:
+        return (type(exc).__name__, str(exc))
+
+
+def _same_advice(
+    table: Any, log: list[Event], p: Pipeline, a: datetime | None, least: int, every: int = 1
+) -> int:
+    """Every ``every``-th deal of ``log`` (and an unknown id), by id, gets the same advice
+    or refusal on ``table`` as in Python; how many got advice."""
+    ids = [*sorted({e.deal_id for e in log})[::every], "no-such-deal"]
+    advised = 0
+    for deal_id in ids:
+        want = _advice_or_refusal(
+            lambda d=deal_id: fc.next_actions(log, p, d, as_of=a, min_support=least)
+        )
+        got = _advice_or_refusal(
+            lambda d=deal_id: fc.next_actions(table, p, d, as_of=a, min_support=least)
+        )
+        assert_same(got, want, f"next_actions({deal_id!r})")
+        advised += isinstance(want, list) and bool(want)
+    return advised
+
+
+@pytest.mark.parametrize(
+    "backend",
+    ["duckdb", "postgres", pytest.param("spark", marks=SPARK_MARKS)],
+    indirect=True,
+)
+def test_next_actions_drawn(backend: str) -> None:
+    """On drawn logs, every deal's next_actions (or its refusal) is the Python engine's."""
+
+    @settings(
+        max_examples=EXAMPLES[backend],
+        deadline=None,
+        phases=(Phase.explicit, Phase.reuse, Phase.generate),
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
+    @given(data=st.data())
+    def check(data: st.DataObject) -> None:
+        log = data.draw(event_logs(_SMALL, max_deals=6, max_steps=12, attributes=_ATTRIBUTES))
+        a = _as_of(data.draw, log)
+        shuffled = list(log)
+        random.Random(len(log)).shuffle(shuffled)
+        _same_advice(_LOADERS[backend](shuffled), shuffled, _SMALL, a, 0)
+
+    check()
+
+
+def test_next_actions_simulated(backend: str, simulated: tuple[Pipeline, list[Event]]) -> None:
+    """On the simulated log, one deal in eight gets the same advice (or refusal) on both
+    engines, and some open deals get advice."""
+    p, log = simulated
+    table = _LOADERS[backend](log)
+    assert _same_advice(table, log, p, T0 + 45 * DAY, 3, every=8) > 0
+
+
+def test_next_actions_live_deal_on_a_table() -> None:
+    """A live Deal's state comes from its own events; the advice from the table."""
+    p = inbound_b2b()
+    log = simulate(p, deals=120, start=T0, days=90, seed=3, action_effect=0.6)
+    table = duckdb_loader()(log)
+    deal = p.open_deal("live", at=T0)
+    got = fc.next_actions(table, p, deal, min_support=2)
+    assert got, "the simulated plays back some first activity in the first stage"
+    assert_same(got, fc.next_actions(log, p, deal, min_support=2))
+    empty = duckdb_loader()([Event(deal_id="x", seq=0, at=T0, kind="opened")])
+    assert fc.next_actions(empty, p, deal) == fc.next_actions([], p, deal) == []
+
+
+# ---------------------------------------------------------------- data_quality
+def _gaps_log() -> list[Event]:
+    """The seven-finding log of test_quality, plus a reason that is a number (a reason
+    all the same), a null reason (none), a string amount and a boolean one (no amount),
+    and a second open deal (an even number: the median of two ages)."""
+    from test_quality import _deal, _log
+
+    log = _log()
+    log += _deal("L3", [(0, "a"), (6, "l")], amount=5)
+    log += _deal("L4", [(0, "a"), (7, "l")], amount="5")
+    log += _deal("O2", [(3, "a")], amount=True)
+    out: list[Event] = []
+    for e in log:
+        if e.deal_id == "L3" and e.stage == "l":
+            e = attrs.evolve(e, data={"reason": 7})
+        elif e.deal_id == "L4" and e.stage == "l":
+            e = attrs.evolve(e, data={"reason": None})
+        out.append(e)
+    return out
+
+
+def test_data_quality_finds_every_gap(backend: str) -> None:
+    """The hand-made log's findings (counts, examples, messages) on the backend are the
+    Python engine's, at several dates, and the rules are checked only when given."""
+    from test_quality import _pipeline
+
+    log = _gaps_log()
+    random.Random(3).shuffle(log)
+    table = _LOADERS[backend](log)
+    p = _pipeline()
+    for a in (day(40), day(6), None):
+        want = m.data_quality(log, p, as_of=a, problems=())
+        assert_same(m.data_quality(table, p, as_of=a), want, f"as_of={a}")
+    q = m.data_quality(table, p, as_of=day(40))
+    # O1 and O2 lack an amount (True is none); W2 and L4 ("5") closed without one;
+    # L1, L2 at 0; L1 and L4 (null) lost without a reason; median of 38 and 37 days
+    assert q.get("open_without_amount").examples == ("O1", "O2")  # type: ignore[union-attr]
+    assert q.get("closed_without_amount").examples == ("L4", "W2")  # type: ignore[union-attr]
+    assert q.get("lost_zero_amount").examples == ("L1", "L2")  # type: ignore[union-attr]
+    assert q.get("lost_without_reason").examples == ("L1", "L4")  # type: ignore[union-attr]
+    assert "median 37.5 days" in q.get("no_rot_after").message  # type: ignore[union-attr]
+    assert "check_problems" not in q.codes
+
+
+def test_data_quality_refusals_on_a_table() -> None:
+    """A negative torn_tail is refused on a table as on events; problems given are listed."""
+    from salesstages import Problem
+
+    table = duckdb_loader()([Event(deal_id="D", seq=0, at=T0, kind="opened")])
+    with pytest.raises(ValueError, match="torn_tail must be a non-negative int"):
+        m.data_quality(table, _SMALL, torn_tail=-1)
+    problem = Problem(deal_id="X", seq=1, rule="after_won", message="moved after won")
+    q = m.data_quality(table, _SMALL, problems=[problem], torn_tail=2)
+    assert q.codes == ("check_problems", "torn_tail")  # no deal entered a stage: no more

@@ -24,6 +24,7 @@ from salesstages import (
 )
 from salesstages._simulate import simulate
 from salesstages._stats import greenwood_interval, kaplan_meier
+from salesstages.testing import events as event_logs
 
 DAY = timedelta(days=1)
 
@@ -735,3 +736,32 @@ def test_public_surface() -> None:
         obj = getattr(forecast, name)
         assert obj.__doc__, name
         assert obj.__module__ == "salesstages.forecast", name
+
+
+_FLOAT_AMOUNTS = st.floats(0.01, 1e7, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    log=event_logs(
+        presets.inbound_b2b(),
+        max_deals=12,
+        max_steps=6,
+        attributes=st.fixed_dictionaries({"amount": _FLOAT_AMOUNTS}),
+    ),
+    seed=st.integers(0, 2**32 - 1),
+    horizon=st.sampled_from([None, timedelta(days=3), timedelta(days=30)]),
+)
+def test_forecasts_do_not_depend_on_the_order_of_deals(
+    log: list[Event], seed: int, horizon: timedelta | None
+) -> None:
+    """Shuffling the log (deals in another order, as a database may return its rows)
+    gives bit-identical forecasts: every sum over deals is exactly rounded."""
+    import random
+
+    p = presets.inbound_b2b()
+    shuffled = list(log)
+    random.Random(seed).shuffle(shuffled)
+    for f in (forecast.markov_forecast, forecast.weighted, forecast.conditional_forecast):
+        assert f(shuffled, p, horizon=horizon) == f(log, p, horizon=horizon), f.__name__
+    assert forecast.markov(shuffled, p) == forecast.markov(log, p)

@@ -194,3 +194,74 @@ def test_missing_extra(monkeypatch: pytest.MonkeyPatch, extra: str, convert: str
     monkeypatch.setitem(sys.modules, extra, None)
     with pytest.raises(ImportError, match=rf"pip install 'salesstages\[{extra}\]'"):
         getattr(metrics, convert)(metrics.visits(EVENTS, P))
+
+
+class TestKeyNames:
+    """Dict results carry the name of their keys (metrics.Keyed), and records() uses it."""
+
+    def test_sales_cycle_by_is_keyed_by_the_attribute(self) -> None:
+        """sales_cycle(..., by=) maps attribute values, not stages: its column is 'key'."""
+        got = metrics.sales_cycle(EVENTS, P, by="region")
+        assert isinstance(got, metrics.Keyed)
+        assert got.key_name == "key"
+        rows = metrics.records(got)
+        assert {r["key"] for r in rows} == set(got)
+        assert "stage" not in rows[0]
+
+    def test_substate_durations_is_keyed_by_substate(self) -> None:
+        """substate_durations names its column 'substate' (by=: 'key', then 'substate')."""
+        from test_substates import _funnel_log, proposal_pipeline
+
+        got = metrics.substate_durations(_funnel_log(), proposal_pipeline(), "proposal")
+        assert got.key_name == "substate"
+        rows = metrics.records(got)
+        assert [r["substate"] for r in rows] == list(
+            proposal_pipeline().stage("proposal").substates
+        )
+        assert "stage" not in rows[0]
+
+    def test_stage_results_are_keyed_by_stage(self) -> None:
+        """stage_durations and snapshot name their column 'stage'; by= adds 'key' in front."""
+        assert metrics.stage_durations(EVENTS, P).key_name == "stage"
+        assert metrics.snapshot(EVENTS, P, day(6)).key_name == "stage"
+        by = metrics.records(metrics.stage_durations(EVENTS, P, by="region"))
+        assert list(by[0])[:2] == ["key", "stage"]
+
+    def test_keyed_is_a_plain_dict(self) -> None:
+        """A Keyed result equals the dict of its items, prints like one, pickles and copies
+        with its key name."""
+        import pickle
+
+        got = metrics.stage_durations(EVENTS, P)
+        assert got == dict(got)
+        assert repr(got) == repr(dict(got))
+        back = pickle.loads(pickle.dumps(got))
+        assert (back, back.key_name, type(back)) == (got, "stage", metrics.Keyed)
+        assert got.copy().key_name == "stage"
+        assert metrics.Keyed("key", [("a", 1)]) == {"a": 1}
+
+    def test_a_plain_dict_of_stats_is_not_guessed(self) -> None:
+        """A dict that says nothing of its keys gets 'key', whatever its values are."""
+        rows = metrics.records(dict(metrics.stage_durations(EVENTS, P)))
+        assert "key" in rows[0]
+        assert "stage" not in rows[0]
+
+    def test_ibis_engine_returns_the_same_type(self) -> None:
+        """On a DuckDB table the results are Keyed with the same key names."""
+        pytest.importorskip("ibis")
+        from _engines import close_all, duckdb_loader
+
+        try:
+            table = duckdb_loader()(EVENTS)
+            for call in (
+                lambda ev: metrics.stage_durations(ev, P),
+                lambda ev: metrics.stage_durations(ev, P, by="region"),
+                lambda ev: metrics.sales_cycle(ev, P, by="region"),
+                lambda ev: metrics.snapshot(ev, P, day(6)),
+            ):
+                want, got = call(EVENTS), call(table)
+                assert type(got) is type(want) is metrics.Keyed
+                assert got.key_name == want.key_name
+                assert metrics.records(got) == metrics.records(want)
+        finally:
+            close_all()

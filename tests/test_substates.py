@@ -511,15 +511,24 @@ class TestFunnelBySubstate:
         assert visits["review"].count == 2
 
 
-def test_funnel_by_substate_has_no_ibis_engine() -> None:
-    """On an Ibis table, funnel(stage=...) says it runs on events only, naming what to do."""
+def test_funnel_by_substate_on_a_duckdb_table() -> None:
+    """On an Ibis table, funnel(stage=...) gives the hand-computed rows of the events (each
+    policy), and refuses a stage without sub-states the same way."""
     pytest.importorskip("ibis")
     from _engines import close_all, duckdb_loader
-    from salesstages import SalesStagesError, metrics
+    from salesstages import metrics
 
     try:
         table = duckdb_loader()(_funnel_log())
-        with pytest.raises(SalesStagesError, match=r"has no Ibis engine.*read_parquet"):
-            metrics.funnel(table, proposal_pipeline(), stage="proposal")
+        p = proposal_pipeline()
+        rows = metrics.funnel(table, p, stage="proposal")
+        # as TestFunnelBySubstate.test_imputed: 2, 2, 1, 1 reached
+        assert [r.reached for r in rows] == [2, 2, 1, 1]
+        for skips in ("imputed", "touched", "ordered"):
+            assert metrics.funnel(table, p, stage="proposal", skips=skips) == metrics.funnel(
+                _funnel_log(), p, stage="proposal", skips=skips
+            )
+        with pytest.raises(ValueError, match="stages with sub-states: proposal"):
+            metrics.funnel(table, p, stage="lead")
     finally:
         close_all()

@@ -26,7 +26,17 @@ if TYPE_CHECKING:
     from .._pipeline import Pipeline
     from ..metrics._history import Histories
 
-__all__ = ["ActionAdvice", "next_actions"]
+__all__ = [
+    "ActionAdvice",
+    "State",
+    "check_deal",
+    "check_min_support",
+    "closed",
+    "deal_state",
+    "next_actions",
+    "ranked",
+    "unknown_deal",
+]
 
 #: The interval's confidence level.
 _LEVEL: Final = 0.95
@@ -87,19 +97,14 @@ def next_actions(
             ``min_support`` is not a whole number.
         DataError: ``min_support`` is negative.
     """
-    support = _check_min_support(min_support)
-    if not isinstance(deal, Deal | str):
-        raise DataTypeError(
-            f"deal must be a salesstages.Deal or the id of a deal open in events, got "
-            f"{type(deal).__name__}",
-            field="deal",
-        )
+    support = check_min_support(min_support)
+    check_deal(deal)
     hist = load(events, pipeline, as_of)
     state = _state(hist, pipeline, deal, as_of)
     return advice(hist, state, support)
 
 
-def _check_min_support(min_support: object) -> int:
+def check_min_support(min_support: object) -> int:
     if not isinstance(min_support, int) or isinstance(min_support, bool):
         raise DataTypeError(
             f"min_support must be a whole number of deals (for example 10), got {min_support!r}",
@@ -114,18 +119,33 @@ def _check_min_support(min_support: object) -> int:
     return min_support
 
 
+def check_deal(deal: object) -> None:
+    """``deal`` must be a live Deal or a deal id."""
+    if not isinstance(deal, Deal | str):
+        raise DataTypeError(
+            f"deal must be a salesstages.Deal or the id of a deal open in events, got "
+            f"{type(deal).__name__}",
+            field="deal",
+        )
+
+
+def unknown_deal(deal: str, as_of: datetime | None) -> UnknownDealError:
+    """No deal ``deal`` in the events by ``as_of`` (the fold's cut-off)."""
+    when = "" if as_of is None else f" by {as_of.isoformat()}"
+    return UnknownDealError(
+        f"no deal {deal!r} in events{when}; pass the id of a deal open in events, "
+        f"or the live Deal itself"
+    )
+
+
 def _state(hist: Histories, pipeline: Pipeline, deal: Deal | str, as_of: datetime | None) -> State:
     """The deal's state: its stage and the last activity of its current visit."""
     if isinstance(deal, str):
         h = hist.deals.get(deal)
         if h is None:
-            when = "" if hist.as_of is None else f" by {hist.as_of.isoformat()}"
-            raise UnknownDealError(
-                f"no deal {deal!r} in events{when}; pass the id of a deal open in events, "
-                f"or the live Deal itself"
-            )
+            raise unknown_deal(deal, hist.as_of)
         if h.outcome != "open":
-            raise _closed(deal, h.stage, h.outcome)
+            raise closed(deal, h.stage, h.outcome)
         last_visit = len(h.entries) - 1
         last: str | None = None
         for _, name, idx in reversed(h.activities):
@@ -133,6 +153,11 @@ def _state(hist: Histories, pipeline: Pipeline, deal: Deal | str, as_of: datetim
                 last = name
             break
         return h.stage, last
+    return deal_state(pipeline, deal, as_of)
+
+
+def deal_state(pipeline: Pipeline, deal: Deal, as_of: datetime | None) -> State:
+    """A live deal's state, read from its own events up to ``as_of``."""
     cutoff = None if as_of is None else to_utc(as_of, "as_of")
     stage: str | None = None
     last = None
@@ -151,11 +176,11 @@ def _state(hist: Histories, pipeline: Pipeline, deal: Deal | str, as_of: datetim
         )
     outcome = pipeline.stage(stage).outcome
     if outcome != "open":
-        raise _closed(deal.id, stage, outcome)
+        raise closed(deal.id, stage, outcome)
     return stage, last
 
 
-def _closed(deal_id: str, stage: str, outcome: str) -> DataError:
+def closed(deal_id: str, stage: str, outcome: str) -> DataError:
     return DataError(
         f"deal {deal_id!r} is {outcome} (in stage {stage!r}); next_actions advises open "
         f"deals: pass an open deal, or an as_of before it closed",
@@ -190,12 +215,15 @@ def advice(hist: Histories, state: State, min_support: int) -> list[ActionAdvice
             current = name
         if h.outcome == "won":
             won.add(deal_id)
+    return ranked({name: (len(ids), len(ids & won)) for name, ids in backers.items()}, min_support)
+
+
+def ranked(counts: dict[str, tuple[int, int]], min_support: int) -> list[ActionAdvice]:
+    """The advice from each next activity's backing deals and wins (both engines)."""
     out: list[ActionAdvice] = []
-    for name, ids in backers.items():
-        n = len(ids)
+    for name, (n, wins) in counts.items():
         if n < min_support:
             continue
-        wins = len(ids & won)
         low, high = wilson_interval(wins, n, _LEVEL)
         out.append(ActionAdvice(activity=name, support=n, win_rate=wins / n, low=low, high=high))
     out.sort(key=_rank)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from types import MappingProxyType
@@ -71,14 +72,13 @@ def _stage_probabilities(pipeline: Pipeline) -> dict[str, float]:
 
 
 def _expected_value(hist: Histories, prob: Mapping[str, float]) -> float:
-    """Σ amount × probability of the open deal's current stage, over open deals."""
-    total = 0.0
-    for h in hist.deals.values():
-        if h.outcome == "open":
-            p = prob[h.stage]
-            if p:
-                total += _open_amount(h) * p
-    return total
+    """Σ amount × probability of the open deal's current stage, over open deals
+    (exactly rounded: the same whatever order the deals come in)."""
+    return math.fsum(
+        _open_amount(h) * prob[h.stage]
+        for h in hist.deals.values()
+        if h.outcome == "open" and prob[h.stage]
+    )
 
 
 def _frozen_map(d: Mapping[str, Any]) -> Mapping[str, Any]:

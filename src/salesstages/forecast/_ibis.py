@@ -26,6 +26,7 @@ from ._common import (
     _stage_probabilities,
     _us,
 )
+from ._ibis_actions import next_actions
 from ._ibis_planning import categories, coverage  # issue 14
 from ._markov import MarkovModel, _markov_model, _markov_probabilities
 from ._outlook import StageOutlook, _conditional_value, _outlook, _Stays
@@ -45,6 +46,7 @@ __all__ = [
     "cumulative_incidence",
     "markov",
     "markov_forecast",
+    "next_actions",
     "stage_outlook",
     "time_to_close",
     "weighted",

@@ -255,17 +255,21 @@ def _conditional_sum(
     P(closed within the horizon | stage, whole days in it)."""
     as_of = hist.as_of
     # the open deals' amounts by stage and by whole days in the stage
-    wanted: dict[str, dict[int, float]] = {}
+    parts: dict[str, dict[int, list[float]]] = {}
     for h in hist.deals.values():
         if h.outcome == "open":
             assert as_of is not None
             amount = _open_amount(h)
             if amount:
                 days = (as_of - h.entries[-1][0]) // _DAY
-                row = wanted.setdefault(h.stage, {})
-                row[days] = row.get(days, 0.0) + amount
-    if not wanted:
+                parts.setdefault(h.stage, {}).setdefault(days, []).append(amount)
+    if not parts:
         return 0.0
+    # exactly rounded sums: the same whatever order the deals come in
+    wanted = {
+        stage: {days: math.fsum(amounts) for days, amounts in row.items()}
+        for stage, row in parts.items()
+    }
     return _conditional_value(wanted, stay_cells(hist, pipeline), horizon_us, prob)
 
 
@@ -280,16 +284,17 @@ def _conditional_value(
     the Ibis engine). With
     ``prob``: Σ amount × ``prob[stage]`` × P(closed within the horizon)."""
     h_days = None if horizon_us is None else horizon_us // _DAY_US
-    total = 0.0
-    for stage, amounts in wanted.items():
+    terms: list[float] = []
+    for stage in sorted(wanted):  # a fixed order, whatever order the deals came in
+        amounts = wanted[stage]
         probs = _binned(cells[stage], sorted(amounts), h_days)
         if prob is None:
-            total += math.fsum(amounts[d] * probs[d][0] for d in amounts)
+            terms.append(math.fsum(amounts[d] * probs[d][0] for d in amounts))
         else:
             p = prob.get(stage, 0.0)
             if p:
-                total += p * math.fsum(amounts[d] * probs[d][1] for d in amounts)
-    return total
+                terms.append(p * math.fsum(amounts[d] * probs[d][1] for d in amounts))
+    return math.fsum(terms)
 
 
 def _binned_win(cells: Counter[int], ages: list[int], h_days: int | None) -> dict[int, float]:

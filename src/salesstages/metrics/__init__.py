@@ -26,6 +26,7 @@ from ._quality import DataQuality, Finding, data_quality
 from ._types import (
     DurationStats,
     FunnelRow,
+    Keyed,
     Ratio,
     SnapshotRow,
     StageFlow,
@@ -53,6 +54,7 @@ __all__ = [
     "Finding",
     "FunnelRow",
     "Histories",
+    "Keyed",
     "Movement",
     "Ratio",
     "Slip",

@@ -13,7 +13,7 @@ from .._pipeline import Pipeline
 from .._time import to_utc
 from ._engine import Events
 from ._history import DealHistory, Histories, histories
-from ._types import DurationStats
+from ._types import DurationStats, Keyed
 
 __all__ = [
     "amount_of",
@@ -188,7 +188,7 @@ def segmented(
             groups[key] = [h]
         else:
             lst.append(h)
-    return {k: compute(groups[k]) for k in _sort_keys(list(groups))}
+    return Keyed("key", {k: compute(groups[k]) for k in _sort_keys(list(groups))})
 
 
 def amount_of(value: Any) -> float:

@@ -19,7 +19,7 @@ from ._common import (
 )
 from ._engine import Events, engine
 from ._history import DealHistory, gc_paused, visit_records
-from ._types import DurationStats, SubstateVisit, Visit, _fast_init
+from ._types import DurationStats, Keyed, SubstateVisit, Visit, _fast_init
 
 __all__ = ["stage_durations", "substate_durations", "substate_visits", "visits"]
 
@@ -77,7 +77,7 @@ def _visit_durations(
                 open_count[prev_stage] += 1
                 if include_open:
                     appends[prev_stage](as_of - prev_at)  # type: ignore[operator]
-        return {n: duration_stats(durations[n], open_count[n]) for n in names}
+        return Keyed("stage", {n: duration_stats(durations[n], open_count[n]) for n in names})
 
 
 def _deal_durations(
@@ -108,7 +108,7 @@ def _deal_durations(
             for stage, d in total.items():
                 if stage != current or include_open:
                     durations[stage].append(d)
-    return {n: duration_stats(durations[n], open_count[n]) for n in names}
+    return Keyed("stage", {n: duration_stats(durations[n], open_count[n]) for n in names})
 
 
 @overload
@@ -309,6 +309,8 @@ def substate_durations(
                 if not include_open:
                     continue
             durations[v.substate].append(v.duration)
-        return {s: duration_stats(durations[s], open_count[s]) for s in substates}
+        return Keyed(
+            "substate", {s: duration_stats(durations[s], open_count[s]) for s in substates}
+        )
 
     return segmented(hist.deals.values(), by, compute)

@@ -13,9 +13,6 @@ import attrs
 __all__ = ["records", "to_pandas", "to_polars"]
 
 _LOST_REASON_COLUMNS = ("reason", "deals", "amount")
-#: The column a dict level is named after, by the type of the records it maps to:
-#: ``stage_durations`` and ``snapshot`` are keyed by stage, a backtest's errors by method.
-_KEY_BY_RECORD = {"DurationStats": "stage", "SnapshotRow": "stage", "MethodError": "method"}
 _SCALARS = (int, float, str, bool, timedelta, datetime, type(None))
 
 
@@ -71,29 +68,37 @@ def _rows(value: Any) -> list[dict[str, Any]]:
     return [_flat(value)]
 
 
-def _leaf(result: Mapping[Any, Any]) -> tuple[int, Any]:
-    """How deep ``result``'s dicts nest, and the first value at the bottom."""
-    depth = 0
+def _levels(result: Mapping[Any, Any]) -> tuple[list[Mapping[Any, Any]], Any]:
+    """The first dict at each level of ``result``'s nesting, and the first value at the
+    bottom."""
+    levels: list[Mapping[Any, Any]] = []
     value: Any = result
     while isinstance(value, Mapping) and value:
-        depth += 1
+        levels.append(value)
         value = next(iter(value.values()))
-    return depth, value
+    return levels, value
 
 
 def _key_names(result: Mapping[Any, Any], names: Sequence[str] | None) -> list[str]:
-    depth, leaf = _leaf(result)
+    """One column name per dict level: ``names``, else each level's own ``key_name``
+    (a :class:`~salesstages.metrics.Keyed` result says what its keys are); a
+    backtest's ``errors`` (keyed by the method its records name) ``method``; any
+    other level ``key`` (``key_0``, ``key_1`` … when several are unnamed)."""
+    levels, leaf = _levels(result)
+    depth = len(levels)
     if names is not None:
         if isinstance(names, str) or len(names) != depth:
             raise ValueError(
                 f"names must give one column name per dict level ({depth}), got {names!r}"
             )
         return list(names)
-    inner = _KEY_BY_RECORD.get(type(leaf).__name__) if attrs.has(type(leaf)) else None
-    if inner is None:
-        return ["key"] if depth == 1 else [f"key_{i}" for i in range(depth)]
-    outer = ["key"] if depth == 2 else [f"key_{i}" for i in range(depth - 1)]
-    return [*outer, inner]
+    own: list[str | None] = [getattr(level, "key_name", None) for level in levels]
+    if depth and own[-1] is None and type(leaf).__name__ == "MethodError":
+        own[-1] = "method"
+    unnamed = [i for i, name in enumerate(own) if name is None]
+    for i in unnamed:
+        own[i] = "key" if len(unnamed) == 1 else f"key_{i}"
+    return [name or "key" for name in own]
 
 
 def records(result: Any, *, names: Sequence[str] | None = None) -> list[dict[str, Any]]:
@@ -106,13 +111,13 @@ def records(result: Any, *, names: Sequence[str] | None = None) -> list[dict[str
     model one row per stage. A list gives the rows of each item
     (``lost_reasons``' tuples become ``reason``, ``deals`` and ``amount``); a
     dict gives its keys as leading columns, named by ``names`` (one per level
-    of nesting). Without ``names``, a level of stages is named ``stage``
-    (``stage_durations``, ``snapshot``; a dict of :class:`DurationStats` is
-    taken to be keyed by stage, so name the column yourself for
-    ``sales_cycle(..., by=...)`` or ``substate_durations``), a level of
-    backtest errors ``method``, and any other level ``key`` (``key_0``,
-    ``key_1`` … when there are several, as for a ``by=`` result). A dict of
-    lists (``funnel(..., by=...)``) gives one row per item.
+    of nesting). Without ``names``, each level is named by what the metric keyed
+    it by (its :class:`~salesstages.metrics.Keyed` ``key_name``): ``stage``
+    (``stage_durations``, ``snapshot``), ``substate`` (``substate_durations``),
+    ``key`` for the values of a ``by=`` attribute; a backtest's errors
+    ``method``; any other dict's level ``key`` (``key_0``, ``key_1`` … when
+    several are unnamed). A dict of lists (``funnel(..., by=...)``) gives one
+    row per item.
 
     Raises:
         TypeError: ``result`` is not a metric's result.

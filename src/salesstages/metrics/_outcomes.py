@@ -13,7 +13,7 @@ from .._time import to_utc
 from ._common import amount_of, check_by, check_choice, duration_stats, load, segmented
 from ._engine import Events, engine
 from ._history import DealHistory
-from ._types import DurationStats, Ratio, SnapshotRow, Stall
+from ._types import DurationStats, Keyed, Ratio, SnapshotRow, Stall
 
 __all__ = [
     "NO_REASON",
@@ -169,10 +169,13 @@ def snapshot(events: Events, pipeline: Pipeline, as_of: datetime) -> dict[str, S
     for h in hist.deals.values():
         if h.outcome == "open":
             amounts[h.stage].append(amount_of(h.attributes.get("amount")))
-    return {
-        name: SnapshotRow(count=len(values), amount=math.fsum(values))
-        for name, values in amounts.items()
-    }
+    return Keyed(
+        "stage",
+        {
+            name: SnapshotRow(count=len(values), amount=math.fsum(values))
+            for name, values in amounts.items()
+        },
+    )
 
 
 @engine

@@ -19,7 +19,18 @@ if TYPE_CHECKING:
     from .._pipeline import Pipeline
     from .._replay import Problem
 
-__all__ = ["DataQuality", "Finding", "data_quality"]
+__all__ = [
+    "DataQuality",
+    "Finding",
+    "amount_findings",
+    "check_torn_tail",
+    "data_quality",
+    "imputed_stages",
+    "log_findings",
+    "lost_findings",
+    "no_rot_after",
+    "older_findings",
+]
 
 #: How many example deal ids (or stage names) a finding keeps.
 EXAMPLES: Final = 5
@@ -105,7 +116,19 @@ def _has_amount(value: Any) -> bool:
 def _deal_finding(code: str, deals: Sequence[str], message: str) -> Finding | None:
     if not deals:
         return None
-    return Finding(code=code, message=message, count=len(deals), examples=tuple(deals[:EXAMPLES]))
+    return Finding(code=code, message=message, count=len(deals), examples=_examples(deals))
+
+
+def _examples(deals: Iterable[str]) -> tuple[str, ...]:
+    """The first few deal ids in sorted order (the same whatever order the log is in)."""
+    return tuple(sorted(deals)[:EXAMPLES])
+
+
+def check_torn_tail(torn_tail: object) -> int:
+    """``torn_tail`` must be a non-negative int (bytes)."""
+    if isinstance(torn_tail, bool) or not isinstance(torn_tail, int) or torn_tail < 0:
+        raise ValueError(f"torn_tail must be a non-negative int (bytes), got {torn_tail!r}")
+    return torn_tail
 
 
 def _of(part: int, whole: int, noun: str, verb: str | None = None) -> str:
@@ -161,8 +184,7 @@ def data_quality(
         NaiveTimeError: ``as_of`` has no timezone.
         ValueError: ``torn_tail`` is negative.
     """
-    if isinstance(torn_tail, bool) or not isinstance(torn_tail, int) or torn_tail < 0:
-        raise ValueError(f"torn_tail must be a non-negative int (bytes), got {torn_tail!r}")
+    check_torn_tail(torn_tail)
     if problems is None and isinstance(events, list | tuple):
         problems = pipeline.check(_events_only(events))
     hist = load(events, pipeline, as_of)
@@ -201,40 +223,62 @@ def log_findings(problems: Sequence[Problem], torn_tail: int) -> Iterator[Findin
 def _deal_findings(hist: Histories, pipeline: Pipeline) -> Iterator[Finding]:
     deals = list(hist.deals.values())
     opened = [h for h in deals if h.outcome == "open"]
-    no_amount_open = [h.deal_id for h in opened if not _has_amount(h.attributes.get("amount"))]
+    closed = [h for h in deals if h.outcome != "open"]
+    yield from amount_findings(
+        [h.deal_id for h in opened if not _has_amount(h.attributes.get("amount"))],
+        len(opened),
+        [h.deal_id for h in closed if not _has_amount(h.closed_amount)],
+        len(closed),
+    )
+    lost = [h for h in deals if h.outcome == "lost"]
+    yield from lost_findings(
+        [h.deal_id for h in lost if _has_amount(h.closed_amount) and h.closed_amount == 0],
+        len(lost),
+        any(
+            _has_amount(h.closed_amount) and h.closed_amount > 0
+            for h in deals
+            if h.outcome == "won"
+        ),
+        [h.deal_id for h in lost if h.lost_reason is None],
+    )
+    yield from _timing_findings(hist, pipeline, opened)
+
+
+def amount_findings(
+    open_missing: Sequence[str], n_open: int, closed_missing: Sequence[str], n_closed: int
+) -> Iterator[Finding]:
+    """``open_without_amount`` and ``closed_without_amount`` from the deals without a
+    numeric amount (open now, or at closing) and how many deals are open and closed
+    (shared with the Ibis engine)."""
     found = _deal_finding(
         "open_without_amount",
-        no_amount_open,
-        f"{_of(len(no_amount_open), len(opened), 'open deal')} no amount: the open "
+        open_missing,
+        f"{_of(len(open_missing), n_open, 'open deal')} no amount: the open "
         "pipeline and every forecast count them as 0",
     )
     if found:
         yield found
-    closed = [h for h in deals if h.outcome != "open"]
-    no_amount_closed = [h.deal_id for h in closed if not _has_amount(h.closed_amount)]
     found = _deal_finding(
         "closed_without_amount",
-        no_amount_closed,
-        f"{_of(len(no_amount_closed), len(closed), 'closed deal', 'had')} no amount at "
+        closed_missing,
+        f"{_of(len(closed_missing), n_closed, 'closed deal', 'had')} no amount at "
         "closing: the win rate by amount and the backtest count them as 0",
     )
     if found:
         yield found
-    yield from _lost_findings(deals)
-    yield from _timing_findings(hist, pipeline, opened)
 
 
-def _lost_findings(deals: list[DealHistory]) -> Iterator[Finding]:
-    lost = [h for h in deals if h.outcome == "lost"]
-    won_money = any(
-        _has_amount(h.closed_amount) and h.closed_amount > 0 for h in deals if h.outcome == "won"
-    )
-    zero = [h.deal_id for h in lost if _has_amount(h.closed_amount) and h.closed_amount == 0]
+def lost_findings(
+    zero: Sequence[str], n_lost: int, won_money: bool, no_reason: Sequence[str]
+) -> Iterator[Finding]:
+    """``lost_zero_amount`` and ``lost_without_reason`` from the lost deals closed at an
+    amount of 0, how many deals are lost, whether a won deal closed with an amount above
+    0, and the lost deals without a reason (shared with the Ibis engine)."""
     if zero and won_money:
         share = (
             f"every lost deal ({len(zero):,})"
-            if len(zero) == len(lost)
-            else f"{len(zero):,} of {len(lost):,} lost deals"
+            if len(zero) == n_lost
+            else f"{len(zero):,} of {n_lost:,} lost deals"
         )
         yield Finding(
             code="lost_zero_amount",
@@ -242,13 +286,12 @@ def _lost_findings(deals: list[DealHistory]) -> Iterator[Finding]:
             "(a CRM that zeroes a lost deal's value?): the win rate by amount counts "
             "nothing lost there and reads too high",
             count=len(zero),
-            examples=tuple(zero[:EXAMPLES]),
+            examples=_examples(zero),
         )
-    no_reason = [h.deal_id for h in lost if h.lost_reason is None]
     found = _deal_finding(
         "lost_without_reason",
         no_reason,
-        f"{_of(len(no_reason), len(lost), 'lost deal')} no lost reason",
+        f"{_of(len(no_reason), n_lost, 'lost deal')} no lost reason",
     )
     if found:
         yield found
@@ -315,7 +358,12 @@ def _timing_findings(
     found = no_rot_after(pipeline, len(opened), median)
     if found:
         yield found
-    older = _older_than_history(hist, pipeline, opened)
+    yield from older_findings(_older_than_history(hist, pipeline, opened))
+
+
+def older_findings(older: Sequence[str]) -> Iterator[Finding]:
+    """``older_than_history`` from the open deals older than any closed stay in their
+    stage (shared with the Ibis engine)."""
     found = _deal_finding(
         "older_than_history",
         older,

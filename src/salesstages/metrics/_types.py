@@ -8,14 +8,16 @@ as percentages (``median 5.2 days, p90 12.0 days, mean 6.1 days (n=42)``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
 __all__ = [
     "DurationStats",
     "FunnelRow",
+    "Keyed",
     "Ratio",
     "SnapshotRow",
     "StageFlow",
@@ -37,6 +39,33 @@ def _show(value: Any) -> str:
 
 
 _DAY = timedelta(days=1)
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class Keyed(dict[K, V]):
+    """A metric's dict result that knows what its keys are: ``key_name`` is
+    ``"stage"`` (``stage_durations``, ``snapshot``), ``"substate"``
+    (``substate_durations``) or ``"key"`` (the values of a ``by=`` attribute).
+
+    It is a plain ``dict`` in every other way (equal to a dict with the same
+    items, printed like one); :func:`~salesstages.metrics.records` and the
+    DataFrame converters name the key column after it.
+    """
+
+    __slots__ = ("key_name",)
+
+    def __init__(self, key_name: str, items: Mapping[K, V] | Iterable[tuple[K, V]] = ()) -> None:
+        super().__init__(items)
+        self.key_name = key_name
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.key_name, dict(self)))
+
+    def copy(self) -> Keyed[K, V]:
+        """A shallow copy that keeps ``key_name``."""
+        return type(self)(self.key_name, self)
 
 
 def _days(value: timedelta | None) -> str:

@@ -324,7 +324,7 @@ def _build_report(
     entered = {r.stage: r.reached for r in touched}
     funnel_imputed(report["funnel"]["rows"], entered, skips)
     report["data_quality"] = quality_section(
-        data, pipeline, as_of, report, problems=problems, torn_tail=torn_tail, entered=entered
+        data, pipeline, as_of, problems=problems, torn_tail=torn_tail
     )
     finite: dict[str, Any] = _finite(report)
     return finite

@@ -1,11 +1,11 @@
 """The report's data-quality section: what the data cannot show, named first.
 
 :func:`quality_section` builds the section's rows (``code``, ``message``,
-``count``, ``examples``) from :func:`salesstages.metrics.data_quality` (or, on
-an Ibis table, from the figures the report computed on the table's backend),
-and the small hooks below render it in every format: the text report prints
-it first when it is not empty, CSV gives one row per finding, HTML a section
-of its own, JSON the list as it is.
+``count``, ``examples``) from :func:`salesstages.metrics.data_quality` (of
+the fold, or of an Ibis table on its backend), and the small hooks below
+render it in every format: the text report prints it first when it is not
+empty, CSV gives one row per finding, HTML a section of its own, JSON the
+list as it is.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import metrics
 from .._text import terminal
-from ..metrics._quality import Finding, imputed_stages, no_rot_after
+from ..metrics._quality import Finding
 
 if TYPE_CHECKING:
     from .._pipeline import Pipeline
@@ -43,41 +43,29 @@ def quality_section(
     data: Any,
     pipeline: Pipeline,
     as_of: datetime,
-    report: Mapping[str, Any],
     *,
     problems: Sequence[Problem] | None,
     torn_tail: int,
-    entered: Mapping[str, int],
 ) -> list[dict[str, Any]]:
-    """The ``data_quality`` rows of the report, from the fold (``data`` a
-    :class:`~salesstages.metrics.Histories`) or, on an Ibis table, from the
-    figures already in ``report`` and ``entered`` (deals that entered each stage)."""
-    if isinstance(data, metrics.Histories):
-        q = metrics.data_quality(data, pipeline, problems=problems or (), torn_tail=torn_tail)
-        return [_row(f) for f in q]
-    # on a table: the findings its figures allow
-    rows: list[dict[str, Any]] = []
-    reached = {r["stage"]: r["reached"] for r in report["funnel"]["rows"]}
-    found = (
-        imputed_stages(pipeline, reached, entered)
-        if report["funnel"]["policy"] == "imputed"
-        else None
-    )
-    if found:
-        rows.append(_row(found))
-    found = no_rot_after(pipeline, report["counts"]["open"], None)
-    if found:
-        rows.append(_row(found))
-    rows.append(
-        {
-            "code": "not_checked",
-            "message": "on this engine only the funnel and rot_after are checked; amounts, "
-            "lost reasons and the pipeline's rules are not (use --engine python, or "
-            "`salesstages check`)",
-            "count": 0,
-            "examples": [],
-        }
-    )
+    """The ``data_quality`` rows of the report: :func:`salesstages.metrics.data_quality`
+    of the fold (``data`` a :class:`~salesstages.metrics.Histories`) or of the Ibis
+    table, on its backend. On a table the pipeline's rules are checked only when
+    ``problems`` are given (the CLI checks them where it reads the events in Python):
+    otherwise a ``not_checked`` row says so."""
+    kw: dict[str, Any] = {"problems": problems or (), "torn_tail": torn_tail}
+    if not isinstance(data, metrics.Histories):
+        kw["as_of"] = as_of
+    rows = [_row(f) for f in metrics.data_quality(data, pipeline, **kw)]
+    if problems is None and not isinstance(data, metrics.Histories):
+        rows.append(
+            {
+                "code": "not_checked",
+                "message": "on this engine the pipeline's rules are not checked (use "
+                "--engine python, or `salesstages check`)",
+                "count": 0,
+                "examples": [],
+            }
+        )
     return rows
 
 

@@ -32,10 +32,12 @@ from ._metrics import (
     win_rate,
 )
 from ._planning import movement, slippage  # issue 14
+from ._quality import data_quality
 
 __all__ = [
     "action_conversion",
     "conversion",
+    "data_quality",
     "funnel",
     "lost_reasons",
     "movement",

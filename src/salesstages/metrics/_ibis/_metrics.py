@@ -18,7 +18,16 @@ from .._common import check_by, check_choice, check_stage, check_substate_stage
 from .._funnel import _SKIPS, funnel_from_counts
 from .._history import gc_paused
 from .._outcomes import NO_REASON, velocity_value
-from .._types import DurationStats, Ratio, SnapshotRow, Stall, SubstateVisit, Visit, _fast_init
+from .._types import (
+    DurationStats,
+    Keyed,
+    Ratio,
+    SnapshotRow,
+    Stall,
+    SubstateVisit,
+    Visit,
+    _fast_init,
+)
 from .._winloss import check_win_loss, win_loss_result
 from ._columns import EPOCH, from_us, ibis
 from ._pivots import KEY_COLUMNS, NO_KEY, Pivots, grouped, key_value
@@ -169,7 +178,7 @@ def stage_durations(
 
     def fill(found: dict[str, DurationStats] | None = None) -> dict[str, DurationStats]:
         found = found or {}
-        return {n: found.get(n) or _duration_stats(None) for n in names}
+        return Keyed("stage", {n: found.get(n) or _duration_stats(None) for n in names})
 
     full = {k: fill(v) for k, v in results.items()}
     keys = pv.keys(deals) if pv.as_of_us is not None else []
@@ -192,7 +201,7 @@ def substate_durations(
 
     def fill(found: dict[str, DurationStats] | None = None) -> dict[str, DurationStats]:
         found = found or {}
-        return {s: found.get(s) or _duration_stats(None) for s in substates}
+        return Keyed("substate", {s: found.get(s) or _duration_stats(None) for s in substates})
 
     if pv.as_of_us is None:
         return grouped(by, [], {}, fill)
@@ -284,18 +293,18 @@ def funnel(
 ) -> Any:
     """:func:`salesstages.metrics.funnel` on the table's backend."""
     check_choice("skips", skips, _SKIPS)
+    check_by(by)
     if stage is not None:
-        raise SalesStagesError(
-            "salesstages.metrics.funnel(..., stage=...) has no Ibis engine: the funnel over "
-            "sub-states runs on events or Histories only; read the table into events first "
-            "(salesstages.io.read_parquet, or Event.from_dict over its rows)"
-        )
+        stage, substates = check_substate_stage(pipeline, stage)
     pv = Pivots(events, pipeline, as_of, by=by)
-    names = list(pv.opens)
+    names = list(pv.opens) if stage is None else list(substates)
     n = len(names)
     if pv.as_of_us is None:
         return grouped(by, [], {}, lambda: funnel_from_counts(_zero_counts(n), names, skips))
     d = pv.deals_with()
+    keys = pv.keys(d)
+    if stage is not None:
+        d = _substate_levels(pv, d, stage, names)
     counts: dict[tuple[Any, ...], dict[str, list[int]]] = {}
     if skips == "touched":
         agg = d.group_by(["outcome", *pv.group]).aggregate(
@@ -319,9 +328,58 @@ def funnel(
             c = counts.setdefault(pv.key_of(r), _zero_counts(n))
             c[r["outcome"]][int(r["level"])] += int(r["deals"])
     results = {k: funnel_from_counts(c, names, skips) for k, c in counts.items()}
-    return grouped(
-        by, pv.keys(d), results, lambda: funnel_from_counts(_zero_counts(n), names, skips)
+    return grouped(by, keys, results, lambda: funnel_from_counts(_zero_counts(n), names, skips))
+
+
+def _substate_levels(pv: Pivots, d: Any, stage: str, names: list[str]) -> Any:
+    """The deals that entered ``stage``, with the funnel columns over its sub-states:
+    ``f0 … f<n-1>`` (entered sub-state i in any visit), ``f<n>`` (entered a later open
+    stage or a won stage after its first entry), ``top`` (1 + the highest), the
+    deal's ``outcome`` and key columns."""
+    n = len(names)
+    p = pv.pipeline
+    index = p.index(stage)
+    beyond = [
+        s.name for s in p.stages if s.outcome == "won" or (s.is_open and p.index(s.name) > index)
+    ]
+    e = pv.entries
+    first = e.filter(e.stage == stage).group_by("deal_id").aggregate(first_seq=e.seq.min())
+    later = e.select(l_deal="deal_id", l_seq="seq", l_stage="stage")
+    moved = (
+        first.join(
+            later,
+            [
+                first.deal_id == later.l_deal,
+                later.l_seq > first.first_seq,
+                later.l_stage.isin(beyond),
+            ],
+        )
+        .select(t_deal="deal_id", pos=ibis.literal(n, type="int64"))
+        .distinct()
     )
+    sv = _substate_rows(pv)
+    sv = sv.filter(sv.stage == stage)
+    subs = sv.select(
+        t_deal="deal_id",
+        pos=sv.substate.substitute({name: i for i, name in enumerate(names)}, else_=-1).cast(
+            "int64"
+        ),
+    )
+    touched = subs.union(moved, distinct=True)
+    flags = touched.group_by("t_deal").aggregate(
+        top=(touched.pos + 1).max(),
+        **{f"f{i}": ibis.ifelse(touched.pos == i, 1, 0).max() for i in range(n + 1)},
+    )
+    entered = first.select(s_deal="deal_id")
+    lvl = entered.left_join(flags, entered.s_deal == flags.t_deal)
+    lvl = lvl.select(
+        "s_deal",
+        top=lvl.top.coalesce(0),
+        **{f"f{i}": lvl[f"f{i}"].coalesce(0) for i in range(n + 1)},
+    )
+    # the deal pivot's own top and f… are the stage funnel's: carry only the rest
+    d = d.select("deal_id", "outcome", *(KEY_COLUMNS if pv.by is not None else ()))
+    return d.join(lvl, d.deal_id == lvl.s_deal).drop("deal_id", "s_deal")
 
 
 def _zero_counts(n: int) -> dict[str, list[int]]:
@@ -433,7 +491,7 @@ def sales_cycle(
 def snapshot(events: Any, pipeline: Any, as_of: datetime) -> dict[str, SnapshotRow]:
     """:func:`salesstages.metrics.snapshot` on the table's backend."""
     pv = Pivots(events, pipeline, to_utc(as_of, "as_of"))
-    out = {name: SnapshotRow(count=0, amount=0.0) for name in pv.opens}
+    out = Keyed("stage", {name: SnapshotRow(count=0, amount=0.0) for name in pv.opens})
     d = pv.deals_with("amount")
     d = d.filter(d.outcome == "open")
     agg = d.group_by("stage").aggregate(deals=d.count(), amount=d.amount.sum())
@@ -525,7 +583,6 @@ def win_loss(
         SalesStagesError: ``by`` is a bucketing function: it needs every closed
             deal's attributes in Python; run it on events.
     """
-    from ..._errors import SalesStagesError
 
     check_win_loss(by, attributes, level, min_deals)
     if callable(by) and not isinstance(by, str):

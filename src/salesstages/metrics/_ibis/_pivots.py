@@ -61,6 +61,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 from ..._errors import InvalidLogError, SalesStagesError
 from ..._time import to_utc
 from .._common import check_by, unknown_attribute
+from .._types import Keyed
 from ._columns import backend_name, from_us, ibis, missing_function, prepare, to_us
 from ._json import reader
 
@@ -152,7 +153,7 @@ def grouped(
                 "cannot segment this log the way the pure-Python engine does: run it on events"
             )
         out[key] = results.get(raw, empty()) if results else empty()
-    return {k: out[k] for k in _sort_keys(list(out))}
+    return Keyed("key", {k: out[k] for k in _sort_keys(list(out))})
 
 
 def _int(value: Any) -> int:
