@@ -229,6 +229,27 @@ class TestEvents:
 
         check()
 
+    def test_attributes_named_like_open_deal_keywords(self) -> None:
+        """Drawn attributes called "at", "store" or "stage" are opening attributes, not
+        arguments of open_deal (they used to collide with its keywords)."""
+
+        @LIGHT
+        @given(
+            events(
+                inbound_b2b(),
+                max_deals=2,
+                attributes=st.fixed_dictionaries(
+                    {"at": st.just("noon"), "store": st.just("north"), "stage": st.just("x")}
+                ),
+            )
+        )
+        def check(log: list[Event]) -> None:
+            for e in log:
+                if e.kind == "opened":
+                    assert e.data == {"at": "noon", "store": "north", "stage": "x"}
+
+        check()
+
     def test_fields_and_attributes_options(self) -> None:
         """fields= feeds field() guards with predicates; attributes= sets opening values."""
         pipeline = Pipeline(

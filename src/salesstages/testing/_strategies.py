@@ -20,7 +20,7 @@ except ImportError as exc:  # pragma: no cover - hypothesis is in the dev extra
         "`pip install 'salesstages[testing]'` (or `pip install hypothesis`)"
     ) from exc
 
-from .._deal import Deal
+from .._deal import Deal, open_deal
 from .._errors import OutOfOrderError, TransitionRefused
 from .._events import Event
 from .._pipeline import Pipeline
@@ -473,7 +473,8 @@ def _draw_deal(
     start, end = options.start, options.start + options.span
     at = start + timedelta(seconds=draw(st.integers(0, _seconds(options.span))))
     attributes = draw(options.attributes)
-    deal = plan.pipeline.open_deal(deal_id, at=at, store=store, **dict(attributes))
+    # by mapping, not as keywords: an attribute may be called "at", "store" or "stage"
+    deal = open_deal(plan.pipeline, deal_id, at=at, store=store, stage=None, attributes=attributes)
     op: SearchStrategy[_Op] = st.tuples(
         st.sampled_from(options.menu()),
         st.integers(0, _PICKS),
