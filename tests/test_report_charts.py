@@ -213,7 +213,7 @@ def test_period_charts_name_what_they_draw(period_report: dict[str, Any]) -> Non
     """The waterfall's legend names total, increase and decrease, the bullet's won, open
     and target, and the actions' bar, whisker and tick; each in the colour it draws."""
     from salesstages.report._actions import actions_svg
-    from salesstages.report._period import bullet_chart, waterfall_chart
+    from salesstages.report._period_charts import bullet_chart, waterfall_chart
     from salesstages.report._style import BLUE, COVERAGE_KEYS, GREEN, MOVEMENT_KEYS, RED
 
     waterfall = waterfall_chart(period_report)
@@ -250,7 +250,7 @@ def test_period_and_actions_ticks_are_round(period_report: dict[str, Any]) -> No
     """The waterfall's amount axis, the bullet's and the actions' axes tick at round values
     in even steps (1, 2 or 5 times a power of ten)."""
     from salesstages.report._actions import actions_svg
-    from salesstages.report._period import bullet_chart, waterfall_chart
+    from salesstages.report._period_charts import bullet_chart, waterfall_chart
 
     for values in (
         _tick_values(waterfall_chart(period_report), "end"),

@@ -736,7 +736,7 @@ def render_html(report: Mapping[str, Any]) -> str:
             else stalled_note(report),
         ),
     ]
-    from ._period import planning_html  # the period view (issue 14)
+    from ._period_charts import planning_html  # the period view (issue 14)
 
     planned, planned_charts = planning_html(report)
     # The period under review first (coverage, movement), its slipping deals with the

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from ._actions import actions_plot
-from ._period import coverage_plot, movement_plot
+from ._period_charts import coverage_plot, movement_plot
 from ._render import _segment_name
 from ._style import (
     ACTUAL,
