@@ -19,7 +19,7 @@ from ._deal import Deal
 from ._errors import InvalidLogError
 from ._events import Event
 from ._stage import SEPARATOR
-from .guards import DealView, evaluate
+from .guards import DealView, GuardLike, evaluate
 
 if TYPE_CHECKING:
     from ._pipeline import Pipeline
@@ -230,21 +230,8 @@ class _Fold:
         name: str,
     ) -> str:
         entry = self.pipeline.stage(stage).substate(name).entry
-        if entry is None:
-            return ""
-        view = DealView(
-            id=deal_id,
-            stage=stage,
-            substate=sub,
-            attributes=dict(attributes),
-            events=tuple(events),
-        )
-        verdict = evaluate(entry, view)
-        if verdict.ok:
-            return ""
-        return f"entry criteria of sub-state {name!r} of {stage!r} did not hold: " + "; ".join(
-            verdict.reasons
-        )
+        what = f"sub-state {name!r} of {stage!r}"
+        return _unmet(entry, what, deal_id, stage, sub, attributes, events)
 
     def _guard_message(
         self,
@@ -256,19 +243,28 @@ class _Fold:
         to: str,
     ) -> str:
         entry = self.pipeline.stage(to).entry
-        if entry is None:
-            return ""
-        view = DealView(
-            id=deal_id,
-            stage=stage,
-            substate=sub,
-            attributes=dict(attributes),
-            events=tuple(events),
-        )
-        verdict = evaluate(entry, view)
-        if verdict.ok:
-            return ""
-        return f"entry criteria of {to!r} did not hold: " + "; ".join(verdict.reasons)
+        return _unmet(entry, repr(to), deal_id, stage, sub, attributes, events)
+
+
+def _unmet(
+    entry: GuardLike | None,
+    what: str,
+    deal_id: str,
+    stage: str,
+    sub: str | None,
+    attributes: dict[str, Any],
+    events: list[Event],
+) -> str:
+    """``""`` when ``entry`` holds for the deal as it stands, else why not."""
+    if entry is None:
+        return ""
+    view = DealView(
+        id=deal_id, stage=stage, substate=sub, attributes=dict(attributes), events=tuple(events)
+    )
+    verdict = evaluate(entry, view)
+    if verdict.ok:
+        return ""
+    return f"entry criteria of {what} did not hold: " + "; ".join(verdict.reasons)
 
 
 def replay(pipeline: Pipeline, events: Iterable[Event], *, strict: bool = True) -> dict[str, Deal]:

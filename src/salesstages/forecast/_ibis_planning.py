@@ -10,17 +10,15 @@ by other tools) counts as no close date.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable
 from datetime import date, datetime
 from typing import Any
 
-from .._errors import DataTypeError
 from .._values import FORECAST_CATEGORIES
-from ..metrics._common import check_by
 from ..metrics._ibis._columns import ibis, to_us
 from ..metrics._ibis._pivots import KEY_COLUMNS, Pivots, key_value
 from ..metrics._planning import first_day_on_or_after, period_bounds
-from ._planning import CATEGORY_ORDER, Coverage, _check_target, _coverage
+from ._planning import CATEGORY_ORDER, Coverage, _coverage, coverage_targets
 
 __all__ = ["categories", "coverage"]
 
@@ -96,23 +94,9 @@ def coverage(
 ) -> Coverage | dict[Hashable, Coverage]:
     """:func:`salesstages.forecast.coverage` on the table's backend."""
     lo, hi = period_bounds(start, end)
-    by = check_by(by)
+    by, goal, goals = coverage_targets(target, by)
     if by is None:
-        if isinstance(target, Mapping):
-            raise DataTypeError(
-                "coverage(): target is a mapping of targets per segment; pass by='<attribute>' "
-                "to segment on, or one number",
-                field="target",
-            )
-        goal = _check_target(target, "coverage(): target")
         return _coverage(categories(events, pipeline, lo, hi, as_of=as_of), goal)
-    if not isinstance(target, Mapping):
-        raise DataTypeError(
-            f"coverage(by={by!r}): target must map each {by} to its target, got "
-            f"{target!r} ({type(target).__name__})",
-            field="target",
-        )
-    goals = {k: _check_target(v, f"coverage(): target for {by}={k!r}") for k, v in target.items()}
     pv = Pivots(events, pipeline, as_of, by=by)
     per: dict[Hashable, dict[str, tuple[int, float]]] = {}
     if pv.as_of_us is not None:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .._pipeline import Pipeline
     from ..metrics._history import DealHistory
 
-__all__ = ["CATEGORY_ORDER", "Coverage", "categories", "coverage"]
+__all__ = ["CATEGORY_ORDER", "Coverage", "categories", "coverage", "coverage_targets"]
 
 #: The keys of :func:`categories`, most certain first.
 CATEGORY_ORDER: Final = ("closed", "commit", "best_case", "pipeline", "omitted")
@@ -196,24 +196,10 @@ def coverage(
         NaiveTimeError: ``start``, ``end`` or ``as_of`` is a naive datetime.
     """
     lo, hi = period_bounds(start, end)
-    by = check_by(by)
+    by, goal, goals = coverage_targets(target, by)
     if by is None:
-        if isinstance(target, Mapping):
-            raise DataTypeError(
-                "coverage(): target is a mapping of targets per segment; pass by='<attribute>' "
-                "to segment on, or one number",
-                field="target",
-            )
-        goal = _check_target(target, "coverage(): target")
         hist = load(events, pipeline, as_of)
         return _coverage(_categories(hist.deals.values(), pipeline, lo, hi), goal)
-    if not isinstance(target, Mapping):
-        raise DataTypeError(
-            f"coverage(by={by!r}): target must map each {by} to its target, got "
-            f"{target!r} ({type(target).__name__})",
-            field="target",
-        )
-    goals = {k: _check_target(v, f"coverage(): target for {by}={k!r}") for k, v in target.items()}
     hist = load(events, pipeline, as_of)
     groups: dict[Hashable, list[DealHistory]] = {k: [] for k in goals}
     for h in hist.deals.values():
@@ -226,3 +212,27 @@ def coverage(
     return {
         k: _coverage(_categories(groups[k], pipeline, lo, hi), goal) for k, goal in goals.items()
     }
+
+
+def coverage_targets(
+    target: Any, by: str | None
+) -> tuple[str | None, float, dict[Hashable, float]]:
+    """``coverage``'s ``by`` and targets, checked (shared by both engines): without
+    ``by`` one number (the float), with ``by`` a mapping of numbers (the dict)."""
+    by = check_by(by)
+    if by is None:
+        if isinstance(target, Mapping):
+            raise DataTypeError(
+                "coverage(): target is a mapping of targets per segment; pass by='<attribute>' "
+                "to segment on, or one number",
+                field="target",
+            )
+        return None, _check_target(target, "coverage(): target"), {}
+    if not isinstance(target, Mapping):
+        raise DataTypeError(
+            f"coverage(by={by!r}): target must map each {by} to its target, got "
+            f"{target!r} ({type(target).__name__})",
+            field="target",
+        )
+    goals = {k: _check_target(v, f"coverage(): target for {by}={k!r}") for k, v in target.items()}
+    return by, 0.0, goals
