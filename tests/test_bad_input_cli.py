@@ -538,6 +538,18 @@ def test_cli_on_random_bytes(name: str, data: bytes) -> None:
         assert_clean_exit(cli_run(tmp, name, data))
 
 
+def test_a_file_that_only_starts_like_parquet() -> None:
+    """A file starting with Parquet's magic bytes but not Parquet (found by the fuzzer:
+    events.csv holding b"PAR1") is one error line naming the file, not DuckDB's exception."""
+    with folder() as tmp:
+        status, _, err = cli_run(tmp, "events.csv", b"PAR1")
+    assert status == 2
+    assert err.startswith("salesstages: error: "), err
+    assert err.count("\n") == 1, err
+    assert "Parquet" in err
+    assert "events.csv" in err
+
+
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6),
     lambda inner: (

@@ -69,7 +69,7 @@ LIGHT = settings(SOUND, max_examples=20)
 COVER = settings(SOUND, derandomize=True)
 #: Settings for planted-bug hunts: deterministic (no flakes), no shrinking (speed).
 HUNT = settings(
-    max_examples=300,
+    max_examples=600,
     stateful_step_count=30,
     deadline=None,
     database=None,
@@ -309,7 +309,9 @@ class TestDeals:
         """Drawn deals include sub-states, won, lost and reopened deals."""
         seen: set[str] = set()
 
-        @settings(COVER, max_examples=150)
+        # 400: with 150, one random stream in twelve missed a deal ending in a sub-state
+        # (derandomized streams differ with what ran before in the process)
+        @settings(COVER, max_examples=400)
         @given(deals(inbound_b2b()))
         def collect(deal: Deal) -> None:
             if deal.substate is not None:

@@ -423,7 +423,15 @@ class EventSource:
         con = ibis.duckdb.connect()
         self._connections.append(con)
         if self.kind == "parquet":
-            return con.read_parquet(self._file)
+            import duckdb
+
+            try:
+                return con.read_parquet(self._file)
+            except duckdb.Error as exc:  # not Parquet after all, or a damaged file
+                raise DataError(
+                    f"cannot read the Parquet file ({' '.join(str(exc).split())})",
+                    path=str(self._file),
+                ) from None
         from ..io import to_arrow
 
         con.con.register("events", to_arrow(self))
