@@ -110,14 +110,14 @@ def _categories(f: Mapping[str, Any], pl: Mapping[str, Any]) -> Section:
     )
 
 
-def _unknown(c: Mapping[str, Any], in_period: int) -> str | None:
+def _unknown(c: Mapping[str, Any]) -> str | None:
     """Why a coverage has no value, or ``None`` when it has one. Coverage is ``None``
     (or, from an older engine, 0 with no open amount) when no open deal closes in the
     period, or when nothing remains to win."""
     if c["remaining"] <= 0:
         return "the target is met, nothing remains to win"
-    if c["coverage"] is None or (c["open_amount"] == 0 and in_period == 0):
-        return "no open deal has a close date in the period"
+    if c["coverage"] is None or c["open_amount"] == 0:
+        return "no open deal with an amount has a close date in the period"
     return None
 
 
@@ -126,7 +126,6 @@ def _coverage(f: Mapping[str, Any], pl: Mapping[str, Any]) -> Section | None:
     if cov is None:
         return None
     per = pl["period"]
-    in_period = sum(r["count"] for r in pl["categories"] if r["category"] != "closed")
     by = pl["coverage_by"]
     items: list[tuple[str, Mapping[str, Any]]]
     if by is None:
@@ -142,7 +141,7 @@ def _coverage(f: Mapping[str, Any], pl: Mapping[str, Any]) -> Section | None:
     rows: list[tuple[Cell, ...]] = []
     chart_rows: list[tuple[Cell, ...]] = []
     for label, c in items:
-        why = _unknown(c, in_period)
+        why = _unknown(c)
         ratio = None if why is not None else c["coverage"]
         if why is not None:
             reasons.setdefault(why, []).append(label)
