@@ -265,8 +265,8 @@ def _slipping(f: Mapping[str, Any], pl: Mapping[str, Any], limit: int) -> Sectio
     if len(kept) < len(rows):
         notes = (
             f"… and {len(rows) - len(kept):,} more: the {len(kept):,} with the largest amounts "
-            f"are listed; the full list of {len(rows):,} slipping deals is in the API and in "
-            "`salesstages report --deals-csv FILE`.",
+            f"are listed; the full list of {len(rows):,} slipping deals is in the deals CSV "
+            "export.",
         )
     return Section(
         id="slipping",

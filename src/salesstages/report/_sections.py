@@ -131,8 +131,7 @@ def _capped_note(kept: int, total: int, what: str) -> list[str]:
         return []
     return [
         f"… and {total - kept:,} more: the {kept:,} with the largest amounts are listed; "
-        f"the full list of {total:,} {what} is in the API and in `salesstages report "
-        "--deals-csv FILE`."
+        f"the full list of {total:,} {what} is in the deals CSV export."
     ]
 
 
