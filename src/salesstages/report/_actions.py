@@ -185,6 +185,7 @@ def actions_sections(section: Mapping[str, Any] | None) -> list[Section]:
         axes=AXES["actions"],
         unit="share",
         note="note",
+        tip="tip",
         empty="not computed on this engine" if section is None else "no activities recorded",
         columns=(
             Column("name", "stage · activity"),
@@ -193,6 +194,7 @@ def actions_sections(section: Mapping[str, Any] | None) -> list[Section]:
             Column("rate_with_high", "high", "rate"),
             Column("rate_without", "advanced without", "rate"),
             Column("note", "note"),
+            Column("tip", "tip"),
         ),
         rows=[
             (
@@ -202,6 +204,10 @@ def actions_sections(section: Mapping[str, Any] | None) -> list[Section]:
                 a["rate_with_high"],
                 a["rate_without"],
                 f"{_lift(a['lift'])} · {a['deals_with']:,} deals",
+                f"{s['label']} · {a['activity']}: {a['advanced_with']}/{a['deals_with']} "
+                f"advanced with it ({_pct(a['rate_with'])}, 95% CI {_pct(a['rate_with_low'])}–"
+                f"{_pct(a['rate_with_high'])}), {a['advanced_without']}/{a['deals_without']} "
+                f"without ({_pct(a['rate_without'])}); lift {_lift(a['lift'])}",
             )
             for s, a in (_top(section) if section is not None else ())
         ],
@@ -258,11 +264,12 @@ def actions_sections(section: Mapping[str, Any] | None) -> list[Section]:
             Column("stage", "stage"),
             Column("activity", "activity"),
             Column("deals", "deals in the stage", "count"),
+            Column("advanced", "of them advanced", "count"),
             Column("criterion", "asked by an entry criterion", "flag"),
             *_NUMBERS,
         ),
         rows=[
-            (s["stage"], a["activity"], s["deals"], a["criterion"], *_numbers(a))
+            (s["stage"], a["activity"], s["deals"], s["advanced"], a["criterion"], *_numbers(a))
             for s in section["stages"]
             for a in s["activities"]
         ],

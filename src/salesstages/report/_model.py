@@ -164,6 +164,8 @@ class Chart:
         unit: How its ticks are labelled: ``amount``, ``days``, ``share`` or
             ``count``.
         note: The column whose text is written beside each bar, if any.
+        tip: The column whose text is each bar's tooltip, if any (else the bar's
+            label and value).
         step: For a waterfall, the column saying whether a row is a total, an
             increase or a decrease.
         colour_by: ``series`` (one colour per value column, fixed by its name),
@@ -185,6 +187,7 @@ class Chart:
     axes: tuple[str, str] = ("", "")
     unit: Literal["amount", "days", "share", "count"] = "count"
     note: str | None = None
+    tip: str | None = None
     step: str | None = None
     colour_by: Literal["series", "row", "kind"] = "kind"
     marks: tuple[Mark, ...] = ()
@@ -203,6 +206,7 @@ class Chart:
             "axes": list(self.axes),
             "unit": self.unit,
             "note": self.note,
+            "tip": self.tip,
             "step": self.step,
             "colour_by": self.colour_by,
             "marks": [attrs.asdict(m) for m in self.marks],

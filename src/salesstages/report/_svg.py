@@ -401,10 +401,7 @@ def _intervals(chart: Chart, rows: list[Row]) -> str:
         label = str(r[chart.label])
         note = str(r[chart.note]) if chart.note else ""
         body.append(_text(label_w, y + 15, label, anchor="end"))
-        tip = (
-            f"{label}: {fmt(r[rate], 'rate')} advanced with it ({fmt(r[lo_col], 'rate')}–"
-            f"{fmt(r[hi_col], 'rate')}), {fmt(r[other], 'rate')} without; {note}"
-        )
+        tip = str(r[chart.tip]) if chart.tip else f"{label}: {fmt(r[rate], 'rate')}"
         body.append(_rect(bar_x, y + 4, max(axis_w * _num(r[rate]), 1.0), 12, LIGHT_BLUE, tip))
         body.append(
             f'<line x1="{bar_x + axis_w * _num(r[lo_col]):.1f}" y1="{y + 10:.1f}" '
