@@ -77,13 +77,15 @@ def _num_class(c: Column) -> str:
     return "" if c.kind == "text" and c.kind_from is None else "num"
 
 
+def _td(c: Column, text: str) -> str:
+    cls = _num_class(c)
+    return f'<td class="{cls}">{_e(text)}</td>' if cls else f"<td>{_e(text)}</td>"
+
+
 def _rows_html(section: Section, columns: list[Column], rows: list[dict[str, Cell]]) -> str:
     return "".join(
         "<tr>"
-        + "".join(
-            f'<td class="{_num_class(c)}">{_e(fmt(r[c.name], cell_kind(c, r), c.missing))}</td>'
-            for c in columns
-        )
+        + "".join(_td(c, fmt(r[c.name], cell_kind(c, r), c.missing)) for c in columns)
         + "</tr>"
         for r in rows
     )
