@@ -13,7 +13,7 @@ from ..report._period import parse_period, period_between, read_targets
 from ._spec import CliError
 
 if TYPE_CHECKING:
-    from ..report import Report
+    from ..report._model import Report
 
 __all__ = ["add_period_arguments", "period_options", "warn_planning"]
 

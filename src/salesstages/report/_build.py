@@ -23,6 +23,7 @@ from .._gc import gc_paused
 from .._pipeline import Pipeline
 from ..forecast._backtest import _backtest_folded
 from ..metrics._engine import Events, is_ibis_table
+from . import _forecast_sections as fsec
 from . import _sections as sec
 from ._actions import actions_section, actions_sections, empty_actions
 from ._format import fmt
@@ -234,9 +235,9 @@ def assemble(f: dict[str, Any], *, limit: int | None = LIMIT) -> Report:
         sec.stalled_section(f, limit),
         *tail,
         sec.lost_reasons_section(f),
-        *sec.forecast_sections(f),
-        sec.time_to_close_section(f, _daily(f["time_to_close"]["curve"])),
-        *sec.backtest_sections(f),
+        *fsec.forecast_sections(f),
+        fsec.time_to_close_section(f, _daily(f["time_to_close"]["curve"])),
+        *fsec.backtest_sections(f),
         *actions_sections(f.get("actions")),
         sec.counts_section(f),
         sec.pipeline_section(f),

@@ -18,20 +18,22 @@ from ._model import Cell, Chart, Column, Mark, Section
 from ._style import AXES
 
 __all__ = [
+    "FIGURE",
     "FUNNEL_NOTE",
-    "backtest_sections",
+    "UNIT",
     "cap",
     "counts_section",
-    "forecast_sections",
     "funnel_section",
     "headline_section",
     "lost_reasons_section",
+    "no_amount",
+    "no_amount_lines",
     "pipeline_section",
     "segment_sections",
     "snapshot_section",
     "stalled_section",
     "time_in_stage_sections",
-    "time_to_close_section",
+    "value_column",
     "win_rate_section",
 ]
 
@@ -48,11 +50,11 @@ _TIME_IN_STAGE_NOTE: Final = (
 )
 _VELOCITY: Final = "amount per day: open deals × win rate × mean won amount ÷ mean won cycle"
 #: The figure tables' columns: a figure, its value (of the kind its ``unit`` names).
-_FIGURE: Final = Column("figure", "figure")
-_UNIT: Final = Column("unit", "unit", show=False)
+FIGURE: Final = Column("figure", "figure")
+UNIT: Final = Column("unit", "unit", show=False)
 
 
-def _value(label: str = "value", missing: str = "–") -> Column:
+def value_column(label: str = "value", missing: str = "–") -> Column:
     return Column("value", label, "text", kind_from="unit", missing=missing)
 
 
@@ -86,29 +88,6 @@ def no_amount_lines(f: Mapping[str, Any], what: str) -> list[str]:
     return [
         f"Open deals without an amount ({share}) count as 0 in {what}: a 0 there means no "
         "amount is known, not that nothing is expected (see Data quality)."
-    ]
-
-
-def _hindsight_lines(f: Mapping[str, Any]) -> list[str]:
-    """A warning under the backtest when every open deal lacks an amount while closed
-    deals have one: the amounts were likely written at closing (a CRM export's final
-    values), so the past forecasts saw them in hindsight."""
-    c = f["counts"]
-    closed = c["won"] + c["lost"]
-    codes = {r["code"]: r["count"] for r in f.get("data_quality") or []}
-    if "amounts_look_final" in codes:
-        return [
-            "The amounts look like final values written when each deal closed (see Data "
-            "quality): the past forecasts above already knew them, so this backtest is not a "
-            "fair test of the methods."
-        ]
-    n = no_amount(f)
-    if not n or n < c["open"] or not closed or codes.get("closed_without_amount", 0) >= closed:
-        return []
-    return [
-        "Every open deal lacks an amount while closed deals have one: if the amounts are "
-        "final values written at closing (as in a CRM export), the past forecasts above already "
-        "knew them, so this backtest is not a fair test of the methods."
     ]
 
 
@@ -235,7 +214,7 @@ def headline_section(f: Mapping[str, Any]) -> Section:
     return Section(
         id="headline",
         title="Headline",
-        columns=(_FIGURE, _value(), _UNIT),
+        columns=(FIGURE, value_column(), UNIT),
         rows=rows,
         key=("figure",),
         formats=("html", "json", "csv"),
@@ -484,7 +463,7 @@ def win_rate_section(f: Mapping[str, Any]) -> Section:
     return Section(
         id="win-rate",
         title="Win rate and sales cycle",
-        columns=(_FIGURE, _value(), _UNIT, Column("detail", "detail")),
+        columns=(FIGURE, value_column(), UNIT, Column("detail", "detail")),
         rows=rows,
         key=("figure",),
         notes=(note + "open deals are left out. The chart's dashed line is the overall rate.",),
@@ -645,228 +624,3 @@ def lost_reasons_section(f: Mapping[str, Any]) -> Section:
         key=("reason",),
         empty="none",
     )
-
-
-def forecast_sections(f: Mapping[str, Any]) -> list[Section]:
-    fc = f["forecast"]
-    within = f"won within {_d(fc['horizon_days'])}"
-    rows: list[tuple[Cell, ...]] = [
-        ("weighted", "weighted", fc["weighted"], "Σ amount × stage probability"),
-        ("markov", "markov", fc["markov"], "Σ amount × P(win | stage), from observed moves"),
-        (
-            "conditional",
-            "conditional",
-            fc["conditional"],
-            "Σ amount × P(win | stage, days in stage)",
-        ),
-        (
-            "conditional_within_horizon",
-            "conditional, horizon",
-            fc["conditional_within_horizon"],
-            f"the same, {within}",
-        ),
-        (
-            "weighted_within_horizon",
-            "weighted, horizon",
-            fc["weighted_within_horizon"],
-            f"weighted, {within}",
-        ),
-        (
-            "markov_within_horizon",
-            "markov, horizon",
-            fc["markov_within_horizon"],
-            f"markov, {within}",
-        ),
-    ]
-    support = fc.get("markov_support") or []
-    lines = []
-    if support:
-        shown = ", ".join(
-            f"{r['label']} {r['moves']:,}"
-            + (
-                " (no estimate: configured probability used)"
-                if r["win_probability"] is None
-                else ""
-            )
-            for r in support
-        )
-        lines.append(f"Markov support (moves observed out of each stage): {shown}")
-    forecast = Section(
-        id="forecast",
-        title="Forecast of the open pipeline",
-        columns=(
-            Column("method", "method id", show=False),
-            Column("name", "method"),
-            Column("amount", "amount", "money"),
-            Column("meaning", "meaning"),
-        ),
-        rows=rows,
-        key=("method",),
-        notes=(*lines, *no_amount_lines(f, "every figure above")),
-    )
-    probs = {r["stage"]: r for r in fc["markov_win_probability"]}
-    markov = Section(
-        id="markov",
-        title="Markov chain of the stages",
-        columns=(
-            Column("stage", "stage id", show=False),
-            Column("label", "stage"),
-            Column("moves", "moves observed", "count"),
-            Column("win_probability", "P(win)", "rate"),
-            Column("expected_moves", "expected moves", "count"),
-        ),
-        rows=[
-            (
-                r["stage"],
-                r["label"],
-                r["moves"],
-                r["win_probability"],
-                probs.get(r["stage"], {}).get("expected_moves"),
-            )
-            for r in support
-        ],
-        key=("stage",),
-        formats=("json", "csv"),
-    )
-    return [forecast, markov]
-
-
-def time_to_close_section(f: Mapping[str, Any], points: Sequence[Mapping[str, Any]]) -> Section:
-    """Time to close: its figures, and the Kaplan–Meier curve (``points``, at most one a
-    day) as its chart."""
-    ttc = f["time_to_close"]
-    sc = f["sales_cycle"]
-    median = ttc["median_days"]
-    return Section(
-        id="time-to-close",
-        title="Time to close (Kaplan–Meier, open deals censored)",
-        columns=(_FIGURE, _value(), _UNIT),
-        rows=[
-            ("deals", ttc["deals"], "count"),
-            ("still open (censored)", ttc["censored"], "count"),
-            ("median time to close", median, "days"),
-            ("median won cycle", sc["won"]["median_days"], "days"),
-            ("median lost cycle", sc["lost"]["median_days"], "days"),
-        ],
-        key=("figure",),
-        lead=(f"median {_d(median)} over {ttc['deals']:,} deals ({ttc['censored']:,} still open)",),
-        notes=(
-            "Kaplan–Meier estimate, opened → closed (won or lost); open deals are censored. "
-            f"Band: {ttc['level']:.0%} confidence. The curve keeps the last point of each "
-            "day (the exact one: forecast.time_to_close).",
-        ),
-        chart=Chart(
-            kind="survival",
-            name="time-to-close",
-            title="Time to close: share of deals still open",
-            label="days",
-            values=("survival", "lower", "upper"),
-            legend=("share still open", f"{ttc['level']:.0%} confidence band"),
-            axes=AXES["time-to-close"],
-            unit="days",
-            marks=(
-                Mark(0.5, "half closed", "muted"),
-                *(
-                    ()
-                    if median is None
-                    else (Mark(median, "median time to close", "red", f"median {_d(median)}"),)
-                ),
-            ),
-            columns=(
-                Column("days", "days", "days"),
-                Column("survival", "still open", "rate"),
-                Column("lower", "lower", "rate"),
-                Column("upper", "upper", "rate"),
-            ),
-            rows=[(p["days"], p["survival"], p["lower"], p["upper"]) for p in points],
-        ),
-    )
-
-
-def backtest_sections(f: Mapping[str, Any]) -> list[Section]:
-    bt = f["backtest"]
-    hindsight = _hindsight_lines(f)
-    amounts = no_amount_lines(f, "the forecasts")
-    if bt is None:
-        empty = Section(
-            id="backtest",
-            title="Forecast backtest",
-            columns=(Column("at", "as of", "date"), Column("actual", "actual", "money")),
-            empty="not enough history (needs at least two horizons of events)",
-            chart=Chart(
-                kind="grouped",
-                name="backtest",
-                title="Forecast backtest",
-                label="at",
-                values=("actual",),
-                axes=AXES["backtest"],
-                unit="amount",
-                colour_by="series",
-                empty="Not enough history for a backtest",
-            ),
-        )
-        return [empty]
-    methods = [e["method"] for e in bt["errors"]]
-    horizon = _d(bt["horizon_days"])
-    rows = bt["rows"]
-    table = Section(
-        id="backtest",
-        title="Forecast backtest",
-        columns=(
-            Column("at", "as of", "date"),
-            Column("open_deals", "open deals", "count"),
-            Column("open_amount", "open amount", "money", show=False),
-            Column("actual", "actual", "money"),
-            Column("won_new", "won, opened after", "money", show=False),
-            *(Column(m, m, "money") for m in methods),
-        ),
-        rows=[
-            (
-                r["at"],
-                r["open_deals"],
-                r["open_amount"],
-                r["actual"],
-                r["won_new"],
-                *(r["forecasts"][m] for m in methods),
-            )
-            for r in rows
-        ],
-        key=("at",),
-        lead=(
-            f"Every figure: the {bt['quantity']}, forecast (from the amounts known then) or "
-            "actual.",
-        ),
-        notes=(
-            "As of each date, each method forecast the amount the deals open then would win "
-            "within the horizon, from their amounts as of that date; the chart compares it with "
-            "what they actually won within the horizon.",
-            *amounts,
-            *hindsight,
-        ),
-        chart=Chart(
-            kind="grouped",
-            name="backtest",
-            title=f"Forecast backtest: amount won within {horizon} vs forecasts",
-            label="at",
-            values=("actual", *methods),
-            legend=("actually won", *methods),
-            axes=AXES["backtest"],
-            unit="amount",
-            colour_by="series",
-        ),
-    )
-    errors = Section(
-        id="backtest-errors",
-        title="Forecast backtest: errors",
-        columns=(
-            Column("method", "method"),
-            Column("bias", "bias", "money"),
-            Column("mae", "MAE", "money"),
-            Column("rmse", "RMSE", "money"),
-            Column("mape", "MAPE", "rate"),
-        ),
-        rows=[(e["method"], e["bias"], e["mae"], e["rmse"], e["mape"]) for e in bt["errors"]],
-        key=("method",),
-        notes=(f"horizon {horizon}; best method first (lowest mean absolute error)",),
-    )
-    return [table, errors]
