@@ -144,7 +144,6 @@ def time_to_close_section(f: Mapping[str, Any], points: Sequence[Mapping[str, An
             ("median lost cycle", sc["lost"]["median_days"], "days"),
         ],
         key=("figure",),
-        lead=(f"median {_d(median)} over {ttc['deals']:,} deals ({ttc['censored']:,} still open)",),
         notes=(
             "Kaplan–Meier estimate, opened → closed (won or lost); open deals are censored. "
             f"Band: {ttc['level']:.0%} confidence. The curve keeps the last point of each "

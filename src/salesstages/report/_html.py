@@ -18,7 +18,7 @@ from ._model import Cell, Column, Report, Section
 from ._style import BLUE, INK, MUTED
 from ._svg import FONT, chart_svg
 
-__all__ = ["CHARTS", "PERIOD_CHARTS", "SHOWN", "render_html"]
+__all__ = ["BESIDE", "CHARTS", "PERIOD_CHARTS", "SHOWN", "render_html"]
 
 #: The charts of a full report, by their ``data-chart`` name, in page order.
 CHARTS: Final = ("funnel", "time-in-stage", "win-rate", "time-to-close", "backtest", "actions")
@@ -26,6 +26,8 @@ CHARTS: Final = ("funnel", "time-in-stage", "win-rate", "time-to-close", "backte
 PERIOD_CHARTS: Final = ("coverage", "movement")
 #: How many rows a table shows before a "show the others" fold.
 SHOWN: Final = 20
+#: The most columns a table may have to stand beside its chart (wider: under it).
+BESIDE: Final = 5
 
 
 def _e(value: object) -> str:
@@ -49,11 +51,13 @@ _CSS: Final = "".join(
         ".pair{display:grid;grid-template-columns:minmax(0,3fr) minmax(0,2fr);gap:20px}",
         "@media (max-width:900px){.pair{grid-template-columns:1fr}}",
         "section{background:#fff;border-radius:8px;padding:16px;box-shadow:0 1px 2px #0001;",
-        "min-width:0}",
+        "min-width:0;overflow-x:auto}",
         "table{border-collapse:collapse;width:100%;font-size:13px;margin:0 0 12px}",
         "th,td{padding:4px 8px;border-bottom:1px solid #e5e7eb;text-align:left}",
         f"th{{color:{MUTED};font-weight:600}}",
-        ".num{text-align:right;font-variant-numeric:tabular-nums}",
+        ".num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}",
+        ".pair>div{min-width:0;overflow-x:auto} .lead{font-size:13px;margin:0 0 8px}",
+        ".solo{max-width:760px}",
         f".note{{color:{MUTED};font-size:12px}} svg.chart{{display:block;max-width:100%}}",
         f"details.more summary{{color:{BLUE};cursor:pointer;font-size:13px;margin:0 0 8px}}",
         f"footer{{color:{MUTED};font-size:12px;text-align:center;padding:12px}}",
@@ -127,15 +131,24 @@ def _cards(section: Section) -> str:
 
 def _section(section: Section) -> str:
     """A card: the chart (if any) with the table beside it, the words around them."""
-    lead = "".join(f"<p>{_e(line)}</p>" for line in section.lead)
+    lead = "".join(f'<p class="lead">{_e(line)}</p>' for line in section.lead)
     notes = "".join(f'<p class="note">{_e(line)}</p>' for line in section.notes)
     table = _table(section)
     ident = f' id="{_e(section.id)}"'
     if section.chart is not None:
         svg = chart_svg(section.chart, section)
+        if sum(1 for c in section.columns if c.show) > BESIDE:  # too wide: folded, under it
+            fold = (
+                f'<details class="more"><summary>Show the table</summary>{table}</details>'
+                if section.rows
+                else table
+            )
+            inner = f'<div class="solo">{svg}</div>{fold}'
+        else:
+            inner = f'<div class="pair"><div>{svg}</div><div>{table}</div></div>'
         return (
             f'<section class="wide"{ident}><h2>{_e(section.title)}</h2>{lead}'
-            f'<div class="pair"><div>{svg}</div><div>{table}</div></div>{notes}</section>'
+            f"{inner}{notes}</section>"
         )
     wide = ' class="wide"' if section.wide else ""
     return f"<section{wide}{ident}><h2>{_e(section.title)}</h2>{lead}{table}{notes}</section>"
