@@ -453,20 +453,20 @@ def win_rate_section(f: Mapping[str, Any]) -> Section:
         ]
         legend: tuple[str, ...] = ()
         colour_by: Any = "row"
-        note = "Won / (won + lost) by the deals' attribute at opening; "
+        note = f"The chart: won / (won + lost) per {f['by']} at opening; "
     else:
         title = "Win rate of deals that reached each stage"
         chart_rows = [(r["label"], r["win_rate"], _pct(r["win_rate"])) for r in f["funnel"]["rows"]]
         legend = ("win rate of the deals that reached the stage",)
         colour_by = "kind"
-        note = "Won / (won + lost) among the deals that reached each stage; "
+        note = "The chart: won / (won + lost) among the deals that reached each stage; "
     return Section(
         id="win-rate",
         title="Win rate and sales cycle",
         columns=(FIGURE, value_column(), UNIT, Column("detail", "detail")),
         rows=rows,
         key=("figure",),
-        notes=(note + "open deals are left out. The chart's dashed line is the overall rate.",),
+        notes=(note + "open deals are left out; the dashed line is the overall rate.",),
         chart=Chart(
             kind="bars",
             name="win-rate",
