@@ -269,6 +269,9 @@ class PostgresStore:
             if self._conn is not None and self._pid != pid:
                 # after fork() the parent's connection is the parent's: keep it, unused
                 _INHERITED.append(self._conn)
+            elif self._conn is not None:  # broken (cut by its deadline, or lost): let it go
+                with contextlib.suppress(Exception):
+                    self._conn.close()
             self._conn = self._connect()
             self._pid = pid
         return self._conn
