@@ -22,6 +22,7 @@ from .. import __version__
 from .._errors import DataError, SalesStagesError
 from .._events import Event
 from .._pipeline import Pipeline
+from .._redact import redact
 from .._simulate import simulate
 from .._stores import EventStore, SqliteStore
 from .._text import terminal
@@ -241,7 +242,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _warn(source: EventSource) -> None:
     """Print what reading ``source`` skipped (a torn last line) on standard error."""
     for warning in source.warnings:
-        print(f"salesstages: warning: {terminal(warning)}", file=sys.stderr)
+        print(f"salesstages: warning: {terminal(redact(warning))}", file=sys.stderr)
 
 
 def _check_by(events: Sequence[Event], by: str | None) -> None:
@@ -611,7 +612,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SalesStagesError, OSError, ValueError, ImportError, sqlite3.Error) as exc:
         if args.debug:
             raise
-        print(f"salesstages: error: {terminal(_one_line(exc))}", file=sys.stderr)
+        print(f"salesstages: error: {terminal(redact(_one_line(exc)))}", file=sys.stderr)
         return 2
     return result
 
