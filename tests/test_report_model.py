@@ -377,3 +377,26 @@ def test_records_reads_a_report_or_its_json() -> None:
     assert records(report, "funnel") == records(json.loads(json.dumps(report.to_dict())), "funnel")
     with pytest.raises(KeyError):
         records(report.to_dict(), "nope")
+
+
+def test_deals_csv_never_overwrites_the_report_or_an_input(tmp_path: Path, run: Runner) -> None:
+    """``--deals-csv`` is an output like ``--out``: the same file as ``--out`` or as
+    the source is refused (exit 2, one line), and nothing is written."""
+    from _cli_data import cli_error
+    from salesstages.io import write_jsonl
+
+    p, log = _stalled_log(3)
+    events = tmp_path / "events.jsonl"
+    write_jsonl(log, events)
+    spec = tmp_path / "p.json"
+    spec.write_text(json.dumps(p.to_dict()), encoding="utf-8")
+    out = tmp_path / "r.txt"
+    err = cli_error(
+        run("report", str(events), "-p", str(spec), "-o", str(out), "--deals-csv", str(out))
+    )
+    assert "are the same file" in err
+    assert not out.exists()
+    before = events.read_bytes()
+    err = cli_error(run("report", str(events), "-p", str(spec), "--deals-csv", str(events)))
+    assert "SOURCE" in err
+    assert events.read_bytes() == before

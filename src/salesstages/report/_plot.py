@@ -16,6 +16,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any, Final
 
+from .._files import atomic_path
 from ._format import fmt
 from ._model import Cell, Chart, ChartKind, Report, chart_records
 from ._style import (
@@ -312,6 +313,7 @@ def save_charts(report: Report, folder: str | os.PathLike[str], *, fmt: str = "p
         fig = figure(figsize=(8, 4.5), layout="constrained")
         draw(fig.add_subplot(), chart, chart_records(chart, section))
         path = out / f"{chart.name}.{fmt}"
-        fig.savefig(path, format=fmt, dpi=120)
+        with atomic_path(path) as tmp:  # a chart file appears whole or not at all
+            fig.savefig(tmp, format=fmt, dpi=120)
         paths.append(path)
     return paths
