@@ -48,22 +48,19 @@ def _deals(n: int) -> str:
 
 
 def period_outside(f: Mapping[str, Any], per: Mapping[str, str]) -> str | None:
-    """The one line saying the period has nothing to show: it has not started at the
-    report's as-of time, or it ended before the first event; ``None`` otherwise."""
+    """Why the period has nothing to show (it has not started at the report's as-of
+    time, or it ended before the first event), said of "the period"; ``None`` when
+    it has something to show."""
     as_of, first = f.get("as_of"), f["period"]["first_event"]
-    name = f"Period {per['label']} ({per['start'][:10]} to {_last_day(per['end'])})"
     if as_of is not None and as_of < per["start"]:
         return (
-            f"{name} has not started at the report's as-of time ({fmt(as_of, 'time')}): "
+            f"has not started at the report's as-of time ({fmt(as_of, 'time')}): "
             "nothing to show for it yet."
         )
     if first is not None and per["end"] <= first:
-        return (
-            f"{name} ended before the first event ({fmt(first, 'time')}): the log has "
-            "nothing for it."
-        )
+        return f"ended before the first event ({fmt(first, 'time')}): the log has nothing for it."
     if first is None:
-        return f"{name}: the log has no event by the report's as-of time."
+        return "has no event: the log has none by the report's as-of time."
     return None
 
 
@@ -302,12 +299,9 @@ def planning_sections(
     warnings = list(pl["warnings"])
     outside = period_outside(f, per)
     if outside is not None:
-        only = Section(
-            id="period",
-            title=f"Period {per['label']} ({per['start'][:10]} to {_last_day(per['end'])})",
-            empty=outside,
-        )
-        return [only], [], [*warnings, outside]
+        title = f"Period {per['label']} ({per['start'][:10]} to {_last_day(per['end'])})"
+        only = Section(id="period", title=title, empty=f"The period {outside}")
+        return [only], [], [*warnings, f"{title} {outside}"]
     lead = [_categories(f, pl)]
     coverage = _coverage(f, pl)
     if coverage is not None:
