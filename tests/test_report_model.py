@@ -400,3 +400,42 @@ def test_deals_csv_never_overwrites_the_report_or_an_input(tmp_path: Path, run: 
     err = cli_error(run("report", str(events), "-p", str(spec), "--deals-csv", str(events)))
     assert "SOURCE" in err
     assert events.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("value", "kind", "text"),
+    [
+        (1234, "count", "1,234"),
+        (1234.4, "money", "1,234"),
+        (4.25, "days", "4.2 d"),  # one decimal, rounded half to even
+        (0.125, "rate", "12.5%"),
+        (1.5, "ratio", "1.50×"),
+        (24, "signed", "+24"),
+        (-3, "signed", "-3"),
+        ("2026-03-01", "date", "2026-03-01"),
+        ("2026-03-01T09:30:00+00:00", "time", "2026-03-01 09:30 UTC"),
+        (True, "flag", "yes"),
+        (False, "flag", ""),
+        ("n/a", "rate", "n/a"),  # words stay words whatever the column
+        (None, "money", "–"),
+        (float("nan"), "rate", "–"),
+    ],
+)
+def test_cells_are_written_by_their_kind(value: Any, kind: Any, text: str) -> None:
+    """One function writes every cell, by the column's kind, for every renderer."""
+    from salesstages.report._format import fmt
+
+    assert fmt(value, kind) == text
+
+
+def test_a_column_names_how_a_missing_value_reads() -> None:
+    """``Column.missing``: coverage without a value reads ``n/a`` (its note says why),
+    any other missing value ``–``; a cell of kind_from takes its row's kind."""
+    from salesstages.report import Column
+    from salesstages.report._format import cell_kind, fmt
+
+    coverage = Column("coverage", "coverage", "ratio", missing="n/a")
+    assert fmt(None, coverage.kind, coverage.missing) == "n/a"
+    value = Column("value", "value", kind_from="unit")
+    assert cell_kind(value, {"value": 0.5, "unit": "rate"}) == "rate"
+    assert cell_kind(value, {"value": 0.5, "unit": "bogus"}) == "text"

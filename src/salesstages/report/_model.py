@@ -168,6 +168,8 @@ class Chart:
             label and value).
         step: For a waterfall, the column saying whether a row is a total, an
             increase or a decrease.
+        minor: The flag column marking a row drawn smaller and muted (a
+            sub-state under its stage), if any.
         colour_by: ``series`` (one colour per value column, fixed by its name),
             ``row`` (one colour per row, fixed by its label), or ``kind`` (the
             chart kind's own colours).
@@ -189,6 +191,7 @@ class Chart:
     note: str | None = None
     tip: str | None = None
     step: str | None = None
+    minor: str | None = None
     colour_by: Literal["series", "row", "kind"] = "kind"
     marks: tuple[Mark, ...] = ()
     empty: str = ""
@@ -208,6 +211,7 @@ class Chart:
             "note": self.note,
             "tip": self.tip,
             "step": self.step,
+            "minor": self.minor,
             "colour_by": self.colour_by,
             "marks": [attrs.asdict(m) for m in self.marks],
             "empty": self.empty,

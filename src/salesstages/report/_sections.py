@@ -294,14 +294,17 @@ def time_in_stage_sections(f: Mapping[str, Any]) -> list[Section]:
         subs.setdefault(r["stage"], []).append(r)
     chart_rows: list[tuple[Cell, ...]] = []
     for r in f["time_in_stage"]:
-        items = [(r["label"], r), *((f"↳ {s['substate']}", s) for s in subs.get(r["stage"], []))]
-        for label, x in items:
+        items = [
+            (r["label"], r, False),
+            *((f"↳ {s['substate']}", s, True) for s in subs.get(r["stage"], [])),
+        ]
+        for label, x, minor in items:
             note = (
                 f"{_d(x['median_days'])} / {_d(x['p90_days'])}"
                 if x["count"]
                 else "no completed visit"
             )
-            chart_rows.append((label, x["median_days"], x["p90_days"], note))
+            chart_rows.append((label, x["median_days"], x["p90_days"], note, minor))
     stats = (
         Column("median_days", "median", "days"),
         Column("p90_days", "p90", "days"),
@@ -345,11 +348,13 @@ def time_in_stage_sections(f: Mapping[str, Any]) -> list[Section]:
             axes=AXES["time-in-stage"],
             unit="days",
             note="note",
+            minor="substate",
             columns=(
                 Column("stage", "stage"),
                 Column("median", "median", "days"),
                 Column("p90", "p90", "days"),
                 Column("note", "note"),
+                Column("substate", "sub-state", "flag"),
             ),
             rows=chart_rows,
         ),

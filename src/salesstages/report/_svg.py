@@ -232,7 +232,7 @@ def _ranges(chart: Chart, rows: list[Row]) -> str:
     for i, r in enumerate(rows):
         y = y0 + i * row_h
         label = str(r[chart.label])
-        sub = label.startswith("↳")
+        sub = bool(chart.minor and r[chart.minor])
         h = 12 if sub else 16
         body.append(
             _text(
