@@ -113,7 +113,7 @@ class TestSameQuantity:
         log = simulate(p, deals=40, start=day(0), days=120, seed=seed, activities=False)
         horizon = h * DAY
         dates = [day(40), day(70)]
-        bt = forecast.backtest(log, p, at=dates, horizon=horizon)
+        bt = forecast.backtest(log, p, dates=dates, horizon=horizon)
         for row, d in zip(bt.rows, dates, strict=True):
             cut = [e for e in log if e.at <= d]
             kw: dict[str, Any] = {"as_of": d, "horizon": horizon}

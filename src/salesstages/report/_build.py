@@ -490,7 +490,7 @@ def _backtest(
     if isinstance(data, metrics.Histories):
         bt = _backtest_folded(data, pipeline, dates, horizon)
     else:
-        bt = forecast.backtest(data, pipeline, at=dates, horizon=horizon)
+        bt = forecast.backtest(data, pipeline, dates=dates, horizon=horizon)
     return {
         "horizon_days": _days(bt.horizon),
         "quantity": f"amount won within {_days(bt.horizon):g} days of each date",
