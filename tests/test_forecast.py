@@ -27,6 +27,7 @@ from salesstages._stats import greenwood_interval, kaplan_meier
 from salesstages.testing import events as event_logs
 
 DAY = timedelta(days=1)
+US = timedelta(microseconds=1)
 
 
 class Log:
@@ -551,8 +552,12 @@ class TestBacktest:
             ]
         )
         log.deal("NEW", [(22, "a"), (23, "w")], amount=50.0)
-        bt = forecast.backtest(log.events, log.pipeline, dates=[day(21.5)], horizon=10 * DAY)
+        # as_of day 32: the window [21.5, 31.5) is complete (the log itself ends at day 26)
+        bt = forecast.backtest(
+            log.events, log.pipeline, dates=[day(21.5)], horizon=10 * DAY, as_of=day(32)
+        )
         (row,) = bt.rows
+        assert (row.partial, row.window, row.notes) == (False, 10 * DAY, ())
         assert row.open_deals == 2
         assert row.open_amount == pytest.approx(3300.0)
         assert row.actual == pytest.approx(2200.0)
@@ -565,7 +570,14 @@ class TestBacktest:
         assert bt.errors["weighted"].mape == pytest.approx(880.0 / 2200.0)
         assert bt.errors["markov"].rmse == pytest.approx(400.0)
         maes = [e.mae for e in bt.errors.values()]
-        assert maes == sorted(maes)
+        assert maes == sorted(maes)  # type: ignore[type-var]
+        assert {e.count for e in bt.errors.values()} == {1}
+        # without as_of the log ends at day 26: a partial window of 4.5 days, not scored
+        bt = forecast.backtest(log.events, log.pipeline, dates=[day(21.5)], horizon=10 * DAY)
+        (row,) = bt.rows
+        assert (row.partial, row.window, row.actual) == (True, 4.5 * DAY + US, 2200.0)
+        assert "partial window: 4.5" in row.notes[0]
+        assert all(e.count == 0 and e.mae is None for e in bt.errors.values())
 
     def test_summary_prints_each_method(self) -> None:
         """``str()`` is a table naming every method and date."""

@@ -88,14 +88,15 @@ def _funnel_rows(rows: Sequence[metrics.FunnelRow], labels: Mapping[str, str]) -
 def backtest_dates(
     first: datetime, as_of: datetime, horizon: timedelta, *, count: int = 6
 ) -> list[datetime]:
-    """Up to ``count`` evenly spaced dates whose horizon ends by ``as_of``, after one
-    horizon of history; empty when the log is shorter than two horizons."""
+    """Up to ``count`` dates one horizon apart (their windows do not overlap), the last
+    one horizon before ``as_of`` (a full window, §17), none before one horizon of
+    history; empty when the log is shorter than two horizons."""
     start = first + horizon
     end = as_of - horizon
     if end <= start:
         return []
-    step = (end - start) / max(1, count - 1)
-    return [start + step * i for i in range(count)]
+    dates = [end - horizon * i for i in range(count)]
+    return sorted(d for d in dates if d >= start)
 
 
 def build_report(
