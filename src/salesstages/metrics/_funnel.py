@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Hashable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Literal, overload
 
 from .._compat import spellings
@@ -13,7 +13,7 @@ from .._time import to_utc
 from ._common import check_by, check_choice, check_stage, check_substate_stage, load, segmented
 from ._engine import Events, engine
 from ._history import DealHistory, Histories, gc_paused
-from ._planning import period_view
+from ._planning import period_bounds, period_view
 from ._types import FunnelRow, Ratio, StageFlow
 
 __all__ = ["conversion", "funnel", "period_conversion", "skips_and_regressions"]
@@ -290,8 +290,8 @@ def period_conversion(
     pipeline: Pipeline,
     *,
     stage: str,
-    start: datetime,
-    end: datetime,
+    start: date | datetime,
+    end: date | datetime,
     as_of: datetime | None = None,
     to_stage: str | None = None,
     by: None = None,
@@ -304,8 +304,8 @@ def period_conversion(
     pipeline: Pipeline,
     *,
     stage: str,
-    start: datetime,
-    end: datetime,
+    start: date | datetime,
+    end: date | datetime,
     as_of: datetime | None = None,
     to_stage: str | None = None,
     by: str,
@@ -319,8 +319,8 @@ def period_conversion(
     pipeline: Pipeline,
     *,
     stage: str,
-    start: datetime,
-    end: datetime,
+    start: date | datetime,
+    end: date | datetime,
     as_of: datetime | None = None,
     to_stage: str | None = None,
     by: str | None = None,
@@ -347,8 +347,8 @@ def period_conversion(
         events: Any iterable of :class:`~salesstages.Event`, in any order.
         pipeline: The pipeline the events follow.
         stage: An open stage.
-        start: The window's start (aware, included).
-        end: The window's end (aware, excluded).
+        start: The window's start (a date, midnight UTC, or an aware datetime; included).
+        end: The window's end (the same; excluded).
         as_of: Ignore later events (the window then closes just after it).
         to_stage: Count only moves into this stage.
         by: Segment by this attribute's value at opening.
@@ -360,8 +360,7 @@ def period_conversion(
     """
     name = check_stage(pipeline, stage, "stage", open_only=True)
     target = None if to_stage is None else check_stage(pipeline, to_stage, "to_stage")
-    lo = to_utc(start, "start")
-    hi = to_utc(end, "end")
+    lo, hi = period_bounds(start, end)
     if hi <= lo:
         raise ValueError(
             f"end ({hi.isoformat()}) must be after start ({lo.isoformat()}); "

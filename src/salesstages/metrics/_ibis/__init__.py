@@ -31,7 +31,7 @@ from ._metrics import (
     win_loss,
     win_rate,
 )
-from ._planning import movement, slippage  # issue 14
+from ._planning import movement, period_status, slippage  # issues 14, 22
 from ._quality import data_quality
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "funnel",
     "lost_reasons",
     "movement",
+    "period_status",
     "sales_cycle",
     "slippage",
     "snapshot",
