@@ -431,3 +431,41 @@ def test_maven_quarter_reconciles_with_the_raw_csv() -> None:
     assert q3.won == q3_won["closed"]
     assert q3.period is not None
     assert q3.period.closing == datetime(2017, 10, 1, tzinfo=UTC)
+    # the import wrote each deal's final value at opening: hindsight, said at any as_of
+    past = metrics.data_quality(events, p, as_of=datetime(2017, 8, 15, tzinfo=UTC), problems=[])
+    assert "amounts_look_final" in past.codes
+
+
+# ------------------------------------------------------------------- hindsight
+def final_amounts_log(*, changed: bool = False, lost_amount: float = 0) -> list[Event]:
+    """A won deal at 100, a lost one at ``lost_amount``, an open one at 50 (raised to 60
+    after opening when ``changed``)."""
+    p = plain_pipeline()
+    s = MemoryStore()
+    p.open_deal("W", at=T0, store=s, amount=100).win(at=T0 + DAY)
+    p.open_deal("L", at=T0, store=s, amount=lost_amount).lose(at=T0 + DAY, reason="x")
+    o = p.open_deal("O", at=T0, store=s, amount=50)
+    if changed:
+        o.update(at=T0 + 2 * DAY, amount=60)
+    return list(s.events())
+
+
+@pytest.mark.parametrize(
+    ("log", "flagged"),
+    [
+        (final_amounts_log(), True),
+        (final_amounts_log(changed=True), False),
+        (final_amounts_log(lost_amount=10), False),
+    ],
+    ids=["final", "changed", "lost-with-amount"],
+)
+def test_amounts_look_final(
+    load: Callable[[Sequence[Event]], Any], log: list[Event], flagged: bool
+) -> None:
+    """No amount ever changed, lost deals at 0, won deals above 0: hindsight is said."""
+    got = metrics.data_quality(load(log), plain_pipeline(), problems=[])
+    finding = got.get("amounts_look_final")
+    assert (finding is not None) == flagged
+    if finding is not None:
+        assert finding.count == 2  # 1 lost + 1 won
+        assert "hindsight" in finding.message
