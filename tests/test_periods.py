@@ -469,3 +469,25 @@ def test_amounts_look_final(
     if finding is not None:
         assert finding.count == 2  # 1 lost + 1 won
         assert "hindsight" in finding.message
+
+
+def test_win_rate_by_value_unknown_when_lost_deals_are_all_zero(
+    load: Callable[[Sequence[Event]], Any],
+) -> None:
+    """Lost deals all at 0: no rate (not 100 %), with the reason; a real 0 is kept."""
+    from salesstages.metrics._outcomes import LOST_AT_ZERO
+
+    got = metrics.win_rate(load(final_amounts_log()), plain_pipeline(), by_value=True)
+    # won 100, lost 0 (one lost deal at 0): 100 of 100 would read 100 %
+    assert (got.numerator, got.denominator, got.rate, got.reason) == (
+        100.0,
+        100.0,
+        None,
+        LOST_AT_ZERO,
+    )
+    known = metrics.win_rate(
+        load(final_amounts_log(lost_amount=10)), plain_pipeline(), by_value=True
+    )
+    assert (known.rate, known.reason) == (pytest.approx(100 / 110), None)
+    by_count = metrics.win_rate(load(final_amounts_log()), plain_pipeline())
+    assert (by_count.rate, by_count.reason) == (0.5, None)
