@@ -261,7 +261,9 @@ def build_planning(
     mv = metrics.movement(hist, pipeline, start=start, end=end, **kw)
     # the movement runs to the period's closing instant, min(end, as_of⁺) (§17)
     status = mv.period
-    moved_to = status.closing if status is not None and status.closing is not None else start
+    # (shown as the last instant counted, just before the closing instant)
+    closing = status.closing if status is not None and status.closing is not None else start
+    moved_to = max(start, closing - timedelta(microseconds=1))
     cats = forecast.categories(hist, pipeline, start=start, end=end, **kw)
     # every open deal with a close date, whenever it falls: the text names the rest
     dated = forecast.categories(hist, pipeline, start=_EVER[0], end=_EVER[1], **kw)
