@@ -249,12 +249,14 @@ def test_html_escapes_data(tmp_path: Path) -> None:
 
 
 def test_backtest_dates_need_two_horizons() -> None:
-    """Backtest dates start one horizon in and end one horizon before the end, or are empty."""
+    """Backtest dates lie one horizon apart (windows that do not overlap), from one
+    horizon in to one horizon before the end, or are empty."""
     from datetime import timedelta
 
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     dates = backtest_dates(t0, t0 + timedelta(days=90), timedelta(days=30), count=4)
-    assert dates == [t0 + timedelta(days=30 + 10 * i) for i in range(4)]
+    # from day 30 to day 60, 30 days apart: two dates fit, not four
+    assert dates == [t0 + timedelta(days=30), t0 + timedelta(days=60)]
     assert backtest_dates(t0, t0 + timedelta(days=59), timedelta(days=30)) == []
 
 

@@ -79,7 +79,7 @@ class TestSameQuantity:
         amount known on day 50 (the raise on day 52 is later).
         """
         p = _pipeline()
-        bt = forecast.backtest(_same_quantity_log(), p, at=[day(50)], horizon=10 * DAY)
+        bt = forecast.backtest(_same_quantity_log(), p, dates=[day(50)], horizon=10 * DAY)
         (row,) = bt.rows
         assert row.actual == pytest.approx(4000.0)
         assert row.open_amount == pytest.approx(1000.0)

@@ -503,13 +503,24 @@ def _backtest(
                 "actual": r.actual,
                 "won_new": r.won_new,
                 "forecasts": dict(r.forecasts),
+                "window_days": _days(r.window),
+                "partial": r.partial,
+                "notes": list(r.notes),
             }
             for r in bt.rows
         ],
         "errors": [
-            {"method": e.method, "bias": e.bias, "mae": e.mae, "rmse": e.rmse, "mape": e.mape}
+            {
+                "method": e.method,
+                "bias": e.bias,
+                "mae": e.mae,
+                "rmse": e.rmse,
+                "mape": e.mape,
+                "count": e.count,
+            }
             for e in bt.errors.values()
         ],
+        "overlapping": bt.overlapping,
     }
 
 
