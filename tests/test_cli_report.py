@@ -208,10 +208,14 @@ def test_report_on_empty_log(tmp_path: Path, run: Runner) -> None:
 
 
 def test_report_as_of_before_the_first_event(files: dict[str, Path], run: Runner) -> None:
-    """``--as-of`` before any event gives an empty report as of that moment, not an error."""
-    status, out, _ = run(
-        "report", str(files["jsonl"]), "-p", "inbound_b2b", "-f", "json", "--as-of", "2025-01-01"
-    )
+    """``--as-of`` before any event is refused (exit 2, one line); with ``--force`` it
+    gives an empty report as of that moment."""
+    args = ("report", str(files["jsonl"]), "-p", "inbound_b2b", "-f", "json", "--as-of")
+    status, out, err = run(*args, "2025-01-01")
+    assert (status, out) == (2, "")
+    assert "is before the first event of the log" in err
+    assert "--force" in err
+    status, out, _ = run(*args, "2025-01-01", "--force")
     assert status == 0
     report = json.loads(out)
     assert report["as_of"].startswith("2025-01-01T23:59")

@@ -32,7 +32,7 @@ from ..report._period import parse_period
 from ..report._render import table
 from ._demo import best_actions, describe_pipeline, headline, play_demo
 from ._import import IMPORT_KINDS, Progress, _cmd_import
-from ._period import add_period_arguments, period_options, warn_planning
+from ._period import add_period_arguments, first_event, period_options, warn_planning
 from ._spec import (
     ENGINES,
     PRESETS,
@@ -40,6 +40,7 @@ from ._spec import (
     EventSource,
     add_as_of,
     as_of_arg,
+    check_as_of,
     is_store,
     load_pipeline,
 )
@@ -198,10 +199,12 @@ def _report_events(source: EventSource, engine: str | None, by: str | None) -> A
 
 def _cmd_report(args: argparse.Namespace) -> int:
     pipeline = load_pipeline(args.pipeline)
-    as_of = as_of_arg(args.as_of)
+    as_of = as_of_arg(args.as_of, force=args.force)
     with EventSource(args.events, table=args.table) as source:
         events = _report_events(source, args.engine, args.by)
         _warn(source)
+        if as_of is not None and not args.force:  # issue 22: an as_of before the log
+            check_as_of(as_of, first_event(events))
         # the rules are checked where the events are read in Python (a table on its
         # engine is not read: the report's data-quality section says so)
         problems = None if is_ibis_table(events) else pipeline.check(events)
@@ -375,7 +378,9 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     source = EventSource(args.events, table=args.table)
     events = source.read()
     _warn(source)
-    as_of = as_of_arg(args.as_of)
+    as_of = as_of_arg(args.as_of, force=args.force)
+    if as_of is not None and not args.force:  # issue 22: an as_of before the log
+        check_as_of(as_of, first_event(events))
     _check_by(events, args.by)
     report = build_report(events, pipeline, as_of=as_of, by=args.by, **period_options(args))
     warn_planning(report)
