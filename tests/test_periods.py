@@ -491,3 +491,32 @@ def test_win_rate_by_value_unknown_when_lost_deals_are_all_zero(
     assert (known.rate, known.reason) == (pytest.approx(100 / 110), None)
     by_count = metrics.win_rate(load(final_amounts_log()), plain_pipeline())
     assert (by_count.rate, by_count.reason) == (0.5, None)
+
+
+def test_targets_table_totals(load: Callable[[Sequence[Event]], Any]) -> None:
+    """'targeted owners' adds up the targets' segments; 'all owners' is the whole quarter."""
+    from salesstages.forecast._planning import coverage_totals
+
+    p = boundary_pipeline()
+    s = MemoryStore()
+    p.open_deal("A1", at=at("2026-03-01"), store=s, owner="ana", amount=100).win(
+        at=at("2026-04-10")
+    )
+    p.open_deal(
+        "A2", at=at("2026-03-01"), store=s, owner="ana", amount=300, close_date="2026-05-01"
+    )
+    p.open_deal("B1", at=at("2026-03-01"), store=s, owner="bob", amount=50).win(at=at("2026-04-11"))
+    p.open_deal("C1", at=at("2026-03-01"), store=s, owner="cy", amount=70, close_date="2026-06-01")
+    data = load(list(s.events()))
+    per, targeted, everyone = coverage_totals(
+        data, p, start=Q2[0], end=Q2[1], target={"ana": 500, "bob": 100}, by="owner"
+    )
+    assert list(per) == ["ana", "bob"]
+    # targeted: target 600, won 100 + 50 = 150, open 300 (A2): coverage 300 / 450
+    assert (targeted.target, targeted.won, targeted.open_amount) == (600.0, 150.0, 300.0)
+    assert targeted.coverage == pytest.approx(300 / 450)
+    # all owners: cy's C1 (70) counts too, against the same 600
+    assert (everyone.target, everyone.won, everyone.open_amount) == (600.0, 150.0, 370.0)
+    assert everyone.coverage == pytest.approx(370 / 450)
+    # bob alone: won 50 of 100, nothing open with a close date: not known
+    assert (per["bob"].coverage, per["bob"].reason) == (None, forecast_planning.NO_CLOSE_DATES)

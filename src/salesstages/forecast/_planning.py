@@ -6,7 +6,7 @@ as_of⁺)`` (see :mod:`salesstages.metrics._planning`)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final, overload
@@ -40,8 +40,10 @@ __all__ = [
     "NO_CLOSE_DATES",
     "Coverage",
     "categories",
+    "combine",
     "coverage",
     "coverage_targets",
+    "coverage_totals",
 ]
 
 #: The keys of :func:`categories`, most certain first.
@@ -284,3 +286,50 @@ def coverage_targets(
         )
     goals = {k: _check_target(v, f"coverage(): target for {by}={k!r}") for k, v in target.items()}
     return by, 0.0, goals
+
+
+def combine(parts: Iterable[Coverage]) -> Coverage:
+    """Several segments' coverage taken together: their targets, won and open amounts
+    added up. Coverage is ``None`` when nothing remains, or (``NO_CLOSE_DATES``) when
+    nothing is open and no segment had a coverage of its own."""
+    listed = list(parts)
+    target = math.fsum(c.target for c in listed)
+    won = math.fsum(c.won for c in listed)
+    open_amount = math.fsum(c.open_amount for c in listed)
+    remaining = max(target - won, 0.0)
+    reason: str | None = None
+    if remaining <= 0:
+        reason = NOTHING_REMAINS
+    elif not open_amount and all(c.reason is not None for c in listed):
+        reason = NO_CLOSE_DATES
+    return Coverage(
+        target=target,
+        won=won,
+        remaining=remaining,
+        open_amount=open_amount,
+        coverage=open_amount / remaining if reason is None else None,
+        attainment=won / target if target > 0 else None,
+        reason=reason,
+    )
+
+
+def coverage_totals(
+    events: Events,
+    pipeline: Pipeline,
+    *,
+    start: date | datetime,
+    end: date | datetime,
+    target: Mapping[Any, float | Decimal],
+    by: str,
+    as_of: datetime | None = None,
+) -> tuple[dict[Hashable, Coverage], Coverage, Coverage]:
+    """The rows of a targets table (issue 22): each segment's :class:`Coverage`, the
+    *targeted* segments together (:func:`combine`), and *all* deals of the period
+    against the sum of the targets (deals of segments without a target included).
+    Runs on either engine (it calls :func:`coverage`)."""
+    per = coverage(events, pipeline, start=start, end=end, target=target, by=by, as_of=as_of)
+    _, _, goals = coverage_targets(target, by)
+    everyone = coverage(
+        events, pipeline, start=start, end=end, target=math.fsum(goals.values()), as_of=as_of
+    )
+    return dict(per), combine(per.values()), everyone
