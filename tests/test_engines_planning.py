@@ -166,16 +166,23 @@ AMOUNTS = st.integers(0, 10_000)
     ),
     a=st.integers(-3, 45),
     length=st.integers(0, 60),
+    cut=st.none() | st.integers(-2, 50),
 )
 def test_drawn_movement_agrees(
-    load: Callable[[Sequence[Event]], Any], log: list[Event], a: int, length: int
+    load: Callable[[Sequence[Event]], Any], log: list[Event], a: int, length: int, cut: int | None
 ) -> None:
-    """On drawn logs (equal timestamps included) and periods, the backend's movement
-    is the pure-Python engine's."""
+    """On drawn logs (equal timestamps included), periods and as_of, the backend's
+    movement, categories' closed and period status are the pure-Python engine's."""
     p = plain_pipeline(allow_regress=True)
     start = T0 + timedelta(days=a)
     end = start + timedelta(hours=12 * length)
+    as_of = None if cut is None else T0 + timedelta(days=cut)
+    table = load(log)
     assert_same(
-        metrics.movement(load(log), p, start=start, end=end),
-        metrics.movement(log, p, start=start, end=end),
+        metrics.movement(table, p, start=start, end=end, as_of=as_of),
+        metrics.movement(log, p, start=start, end=end, as_of=as_of),
+    )
+    assert_same(
+        forecast.categories(table, p, start=start, end=end, as_of=as_of),
+        forecast.categories(log, p, start=start, end=end, as_of=as_of),
     )

@@ -520,3 +520,39 @@ def test_targets_table_totals(load: Callable[[Sequence[Event]], Any]) -> None:
     assert everyone.coverage == pytest.approx(370 / 450)
     # bob alone: won 50 of 100, nothing open with a close date: not known
     assert (per["bob"].coverage, per["bob"].reason) == (None, forecast_planning.NO_CLOSE_DATES)
+
+
+def test_report_backtest_same_on_both_engines_with_as_of() -> None:
+    """The report's backtest as of a past date is the same on DuckDB as in Python
+    (issue 22: DuckDB read the wins after --as-of)."""
+    pytest.importorskip("ibis")
+    pytest.importorskip("duckdb")
+    from _engines import assert_same, duckdb_loader
+    from salesstages._simulate import simulate
+    from salesstages.presets import inbound_b2b
+    from salesstages.report import build_report
+
+    p = inbound_b2b()
+    events = simulate(p, deals=200, start=T0, days=200, seed=7)
+    as_of = T0 + 120 * DAY
+    want = build_report(events, p, as_of=as_of)["backtest"]
+    got = build_report(duckdb_loader()(events), p, as_of=as_of)["backtest"]
+    assert want is not None
+    assert_same(got, want)
+    assert all(not r["partial"] for r in want["rows"])
+    assert not want["overlapping"]
+
+
+def test_cli_warns_when_the_period_is_not_measured(tmp_path: Path, run: Any) -> None:
+    """A period after the data: one warning line on stderr, not a silent table of zeros."""
+    from salesstages import io as sio
+
+    log = tmp_path / "events.jsonl"
+    sio.write_jsonl(boundary_log(), log)
+    spec = tmp_path / "pipeline.json"
+    import json
+
+    spec.write_text(json.dumps(boundary_pipeline().to_dict()))
+    status, _, err = run("report", str(log), "-p", str(spec), "--period", "2027-Q1")
+    assert status == 0
+    assert "warning: the period 2027-01-01 to 2027-03-31 has not started" in err

@@ -491,7 +491,7 @@ def _backtest(
     if isinstance(data, metrics.Histories):
         bt = _backtest_folded(data, pipeline, dates, horizon)
     else:
-        bt = forecast.backtest(data, pipeline, dates=dates, horizon=horizon)
+        bt = forecast.backtest(data, pipeline, dates=dates, horizon=horizon, as_of=as_of)
     return {
         "horizon_days": _days(bt.horizon),
         "quantity": f"amount won within {_days(bt.horizon):g} days of each date",
