@@ -14,12 +14,12 @@ from collections.abc import Hashable
 from datetime import date, datetime, timedelta
 from typing import Any, Final
 
-from .._time import to_utc
-from .._values import FORECAST_CATEGORIES
-from ..metrics._ibis._columns import ibis, to_us
-from ..metrics._ibis._pivots import KEY_COLUMNS, Pivots, key_value
-from ..metrics._planning import Tally, first_day_on_or_after, period_bounds
-from ._planning import CATEGORY_ORDER, Coverage, _coverage, coverage_targets
+from ..._time import to_utc
+from ..._values import FORECAST_CATEGORIES
+from ...metrics._ibis._columns import ibis, to_us
+from ...metrics._ibis._pivots import KEY_COLUMNS, Pivots, key_value
+from ...metrics._planning import Tally, first_day_on_or_after, period_bounds
+from .._planning import CATEGORY_ORDER, Coverage, _coverage, coverage_targets
 
 __all__ = ["categories", "coverage"]
 
