@@ -418,3 +418,20 @@ def test_save_charts_draws_the_period_view(period_report: Report, tmp_path: Any)
 
     written = [p.name for p in save_charts(period_report, tmp_path, fmt="svg")]
     assert written == [f"{name}.svg" for name in (*PERIOD_CHARTS, *CHARTS)]
+
+
+def test_a_method_without_an_estimate_draws_no_bar(report: Report) -> None:
+    """A forecast of ``None`` (no estimate on that date) draws no bar, in SVG and in
+    matplotlib, rather than a bar of 0; the table shows it as –."""
+    section = report.section("backtest")
+    names = [c.name for c in section.columns]
+    i = names.index("weighted")
+    rows = [(*r[:i], None, *r[i + 1 :]) if n == 0 else r for n, r in enumerate(section.rows)]
+    changed = report.replace(attrs.evolve(section, rows=rows))
+    first = str(rows[0][0])[:10]
+    svg = _svg(changed, "backtest")
+    assert f"<title>{first} weighted: " not in svg
+    assert f"<title>{first} markov: " in svg
+    text = render_text(changed)
+    line = next(ln for ln in text.splitlines() if ln.startswith(first))
+    assert line.split()[names.index("weighted") - 2] == "–"  # open_amount and won_new hidden

@@ -213,6 +213,9 @@ def backtest_sections(f: Mapping[str, Any]) -> list[Section]:
             Column("actual", "actual", "money"),
             Column("won_new", "won, opened after", "money", show=False),
             *(Column(m, m, "money") for m in methods),
+            Column("window_days", "window", "days", show=False),
+            Column("partial", "partial window", "flag", show=any(r.get("partial") for r in rows)),
+            Column("notes", "notes", show=False),
         ),
         rows=[
             (
@@ -222,6 +225,9 @@ def backtest_sections(f: Mapping[str, Any]) -> list[Section]:
                 r["actual"],
                 r["won_new"],
                 *(r["forecasts"][m] for m in methods),
+                r.get("window_days", bt["horizon_days"]),
+                bool(r.get("partial")),
+                " ".join(r.get("notes") or ()),
             )
             for r in rows
         ],
@@ -233,7 +239,9 @@ def backtest_sections(f: Mapping[str, Any]) -> list[Section]:
         notes=(
             "As of each date, each method forecast the amount the deals open then would win "
             "within the horizon, from their amounts as of that date; the chart compares it with "
-            "what they actually won within the horizon.",
+            "what they actually won within the horizon. A method without an estimate on a date "
+            "(–) has no bar and is not scored there.",
+            *(f"{str(r['at'])[:10]}: {' '.join(r['notes'])}" for r in rows if r.get("notes")),
             *amounts,
             *hindsight,
         ),
@@ -258,9 +266,22 @@ def backtest_sections(f: Mapping[str, Any]) -> list[Section]:
             Column("mae", "MAE", "money"),
             Column("rmse", "RMSE", "money"),
             Column("mape", "MAPE", "rate"),
+            Column("count", "dates scored", "count"),
         ),
-        rows=[(e["method"], e["bias"], e["mae"], e["rmse"], e["mape"]) for e in bt["errors"]],
+        rows=[
+            (e["method"], e["bias"], e["mae"], e["rmse"], e["mape"], e.get("count"))
+            for e in bt["errors"]
+        ],
         key=("method",),
-        notes=(f"horizon {horizon}; best method first (lowest mean absolute error)",),
+        notes=(
+            f"horizon {horizon}; best method first (lowest mean absolute error), each over the "
+            "dates with a full window where it had an estimate (dates scored)"
+            + (
+                "; the dates lie less than one horizon apart, so their windows overlap and the "
+                "errors are not independent."
+                if bt.get("overlapping")
+                else "."
+            ),
+        ),
     )
     return [table, errors]

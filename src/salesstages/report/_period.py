@@ -22,6 +22,7 @@ import attrs
 from .. import forecast, metrics
 from .._errors import DataError
 from .._pipeline import Pipeline
+from ..forecast._planning import coverage_totals
 from ..metrics._engine import is_ibis_table
 
 __all__ = [
@@ -202,23 +203,8 @@ def _coverage(c: forecast.Coverage) -> dict[str, Any]:
         "open_amount": c.open_amount,
         "coverage": c.coverage,
         "attainment": c.attainment,
+        "reason": getattr(c, "reason", None),
     }
-
-
-def _total(parts: list[forecast.Coverage]) -> forecast.Coverage:
-    """The coverage of several segments taken together."""
-    target = sum(c.target for c in parts)
-    won = sum(c.won for c in parts)
-    open_amount = sum(c.open_amount for c in parts)
-    remaining = max(target - won, 0.0)
-    return forecast.Coverage(
-        target=target,
-        won=won,
-        remaining=remaining,
-        open_amount=open_amount,
-        coverage=open_amount / remaining if remaining > 0 else None,
-        attainment=won / target if target > 0 else None,
-    )
 
 
 def _segments(data: Any, pipeline: Pipeline, as_of: datetime | None, by: str) -> list[Any]:
@@ -267,11 +253,15 @@ def build_planning(
     hist = data  # a Histories folded at as_of, or an Ibis table (then as_of is passed)
     kw: dict[str, Any] = {"as_of": as_of} if is_ibis_table(data) else {}
     start, end = period.start, period.end
-    moved_to = max(as_of, start) if as_of is not None else start
-    mv = metrics.movement(hist, pipeline, start, moved_to)
-    cats = forecast.categories(hist, pipeline, start, end, **kw)
+    mv = metrics.movement(hist, pipeline, start=start, end=end, **kw)
+    # the movement runs to the period's closing instant, min(end, as_of⁺) (§17)
+    status = mv.period
+    # (shown as the last instant counted, just before the closing instant)
+    closing = status.closing if status is not None and status.closing is not None else start
+    moved_to = max(start, closing - timedelta(microseconds=1))
+    cats = forecast.categories(hist, pipeline, start=start, end=end, **kw)
     # every open deal with a close date, whenever it falls: the text names the rest
-    dated = forecast.categories(hist, pipeline, _EVER[0], _EVER[1], **kw)
+    dated = forecast.categories(hist, pipeline, start=_EVER[0], end=_EVER[1], **kw)
     warnings: list[str] = []
     coverage = coverage_by = coverage_all = None
     if target is not None:
@@ -285,19 +275,22 @@ def build_planning(
                     + "; their coverage counts no deals"
                 )
             keyed = {seen.get(str(k), k): v for k, v in target.items()}
-            per = forecast.coverage(hist, pipeline, start, end, target=keyed, by=target_by, **kw)
+            # each segment, the targeted segments together, and all deals of the period
+            # against the sum of the targets (the table's rows, issue 22)
+            per, targeted, everyone = coverage_totals(
+                hist, pipeline, start=start, end=end, target=keyed, by=target_by, **kw
+            )
             names = {seen.get(str(k), k): str(k) for k in target}
             coverage_by = {
                 "attribute": target_by,
                 "rows": [{"segment": names[k], **_coverage(c)} for k, c in per.items()],
             }
-            coverage = _coverage(_total(list(per.values())))
-            total = float(sum(target.values()))
-            coverage_all = _coverage(
-                forecast.coverage(hist, pipeline, start, end, target=total, **kw)
-            )
+            coverage = _coverage(targeted)
+            coverage_all = _coverage(everyone)
         else:
-            coverage = _coverage(forecast.coverage(hist, pipeline, start, end, target=target, **kw))
+            coverage = _coverage(
+                forecast.coverage(hist, pipeline, start=start, end=end, target=target, **kw)
+            )
     return {
         "period": {"label": period.label, "start": _iso(start), "end": _iso(end)},
         "categories": [
@@ -310,6 +303,8 @@ def build_planning(
         "movement": {
             "start": _iso(start),
             "end": _iso(moved_to),
+            "state": None if status is None else status.state,
+            "note": None if status is None else status.note,
             "rows": [
                 {"line": line, "count": getattr(mv, line).count, "amount": getattr(mv, line).amount}
                 for line in MOVEMENT_LINES

@@ -108,9 +108,11 @@ def _categories(f: Mapping[str, Any], pl: Mapping[str, Any]) -> Section:
 
 
 def _unknown(c: Mapping[str, Any]) -> str | None:
-    """Why a coverage has no value, or ``None`` when it has one. Coverage is ``None``
-    (or, from an older engine, 0 with no open amount) when no open deal closes in the
-    period, or when nothing remains to win."""
+    """Why a coverage has no value, or ``None`` when it has one: the engine's reason
+    (``Coverage.reason``), or, from an engine without one, ``None`` or 0 with no open
+    amount when no open deal closes in the period, or nothing remains to win."""
+    if c.get("reason"):
+        return str(c["reason"])
     if c["remaining"] <= 0:
         return "the target is met, nothing remains to win"
     if c["coverage"] is None or c["open_amount"] == 0:
@@ -288,20 +290,57 @@ def _slipping(f: Mapping[str, Any], pl: Mapping[str, Any], limit: int) -> Sectio
     )
 
 
+def _unmeasured(f: Mapping[str, Any], pl: Mapping[str, Any]) -> tuple[str, str] | None:
+    """``(state, sentence)`` when the period's movement is not measured: it has not
+    started at the as-of time (``not_started``), it ended before the first event
+    (``before_data``), or the log has no event (``no_data``); ``None`` otherwise. The
+    engines say so themselves (``Movement.period``); a figures dict without that
+    falls back on the dates."""
+    mv = pl["movement"]
+    state, note = mv.get("state"), mv.get("note")
+    if state is None:
+        outside = period_outside(f, pl["period"])
+        if outside is None:
+            return None
+        per = pl["period"]
+        name = f"the period {per['start'][:10]} to {_last_day(per['end'])}"
+        return ("not_started" if "not started" in outside else "before_data"), f"{name} {outside}"
+    if state in ("ended", "in_progress") or note is None:
+        return None
+    return str(state), str(note)
+
+
 def planning_sections(
     f: Mapping[str, Any], pl: Mapping[str, Any] | None, limit: int
 ) -> tuple[list[Section], list[Section], list[str]]:
     """The period view's sections: those that lead the report (categories, coverage,
-    movement), those that follow the stalled deals (slipping), and its warnings."""
+    movement), those that follow the stalled deals (slipping), and its warnings.
+
+    A period whose movement is not measured says so in one line (and a warning)
+    instead of a table of zeros: a period not started yet keeps its forecast
+    categories and coverage (the deals expected to close in it), a period before the
+    data or a log without events shows that line alone."""
     if pl is None:
         return [], [], []
     per = pl["period"]
     warnings = list(pl["warnings"])
-    outside = period_outside(f, per)
-    if outside is not None:
-        title = f"Period {per['label']} ({per['start'][:10]} to {_last_day(per['end'])})"
-        only = Section(id="period", title=title, empty=f"The period {outside}")
-        return [only], [], [*warnings, f"{title} {outside}"]
+    title = f"Period {per['label']} ({per['start'][:10]} to {_last_day(per['end'])})"
+    unmeasured = _unmeasured(f, pl)
+    if unmeasured is not None:
+        state, note = unmeasured
+        line = note[:1].upper() + note[1:] + ("" if note.endswith(".") else ".")
+        warnings.append(note)
+        if state != "not_started":
+            return [Section(id="period", title=title, empty=line)], [], warnings
+        mv = pl["movement"]
+        movement = Section(id="movement", title=f"Movement from {mv['start'][:10]}", empty=line)
+        lead = [_categories(f, pl)]
+        coverage = _coverage(f, pl)
+        return (
+            [*lead, *([coverage] if coverage else []), movement],
+            [_slipping(f, pl, limit)],
+            warnings,
+        )
     lead = [_categories(f, pl)]
     coverage = _coverage(f, pl)
     if coverage is not None:

@@ -10,6 +10,7 @@ drawn, and a missing install raises an :class:`ImportError` that names
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from importlib import import_module
@@ -155,7 +156,8 @@ def _grouped(ax: Any, chart: Chart, rows: list[Row]) -> None:
     width = 0.8 / len(series)
     for i, (name, label) in enumerate(zip(series, names, strict=True)):
         xs = [j + i * width for j in range(len(rows))]
-        ax.bar(xs, [_num(r[name]) for r in rows], width, label=label, color=method_colour(name))
+        values = [math.nan if r[name] is None else _num(r[name]) for r in rows]  # no bar
+        ax.bar(xs, values, width, label=label, color=method_colour(name))
     ax.set_xticks(
         [j + 0.4 - width / 2 for j in range(len(rows))],
         [fmt(r[chart.label], "date") for r in rows],

@@ -362,6 +362,8 @@ def _grouped(chart: Chart, rows: list[Row]) -> str:
         gx = x0 + j * group + (group - bar * len(series)) / 2
         at = fmt(r[chart.label], "date")
         for i, name in enumerate(series):
+            if _opt(r[name]) is None:  # no estimate: no bar (not a bar of 0)
+                continue
             v = _num(r[name])
             h = ph * v / top
             body.append(
