@@ -457,3 +457,12 @@ def test_json_size_on_a_100k_event_log() -> None:
     report = build_report(events, p, by="owner")
     size = len(json.dumps(report.to_dict()))
     assert size < 100_000, size
+
+
+def test_a_section_becomes_rows_like_every_result() -> None:
+    """``Section.to_records()`` names every column, as the metrics' results do."""
+    report = build_report(demo_events(), inbound_b2b())
+    funnel = report.section("funnel")
+    rows = funnel.to_records()
+    assert rows == funnel.records()
+    assert list(rows[0]) == [c.name for c in funnel.columns]

@@ -262,6 +262,11 @@ class Section:
         names = [c.name for c in self.columns]
         return [dict(zip(names, r, strict=True)) for r in self.rows]
 
+    def to_records(self) -> list[dict[str, Cell]]:
+        """The rows as dicts keyed by column name, as every result of the library
+        gives them (for ``pandas.DataFrame(section.to_records())``)."""
+        return self.records()
+
     def column(self, name: str) -> list[Cell]:
         """One column's cells, row by row.
 
