@@ -178,6 +178,9 @@ def test_backtest_warns_of_hindsight_amounts(export_report: Report) -> None:
     text = render_text(export_report)
     backtest = text[text.index("Forecast backtest") : text.index("What moves deals forward")]
     assert "this backtest is not a fair test of the methods" in backtest
+    # and beside the forecast (issue 22: amounts_look_final, at any as_of)
+    forecast = _section(text, "Forecast of the open pipeline")
+    assert "The amounts look like final values written when each deal closed" in forecast
 
 
 def test_html_movement_column_is_a_count() -> None:

@@ -42,6 +42,17 @@ def _hindsight_lines(f: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def _final_amount_lines(f: Mapping[str, Any]) -> list[str]:
+    """Beside the forecast: the amounts look like final values (issue 22's hindsight
+    check, ``amounts_look_final``), whatever the as-of time."""
+    if not any(r["code"] == "amounts_look_final" for r in f.get("data_quality") or []):
+        return []
+    return [
+        "The amounts look like final values written when each deal closed (see Data "
+        "quality): a forecast as of a past date already knows what the deals closed at."
+    ]
+
+
 def forecast_sections(f: Mapping[str, Any]) -> list[Section]:
     fc = f["forecast"]
     within = f"won within {_d(fc['horizon_days'])}"
@@ -97,7 +108,7 @@ def forecast_sections(f: Mapping[str, Any]) -> list[Section]:
         ),
         rows=rows,
         key=("method",),
-        notes=(*lines, *no_amount_lines(f, "every figure above")),
+        notes=(*lines, *no_amount_lines(f, "every figure above"), *_final_amount_lines(f)),
     )
     probs = {r["stage"]: r for r in fc["markov_win_probability"]}
     markov = Section(
