@@ -331,6 +331,13 @@ def _cmd_check(args: argparse.Namespace) -> int:
         )
     events = source.read()
     _warn(source)
+    if source.unverified_lines:
+        print(
+            f"salesstages: note: {terminal(source.name)}: {source.unverified_lines:,} lines "
+            "carry no checksum (written before format 2 of the JSON Lines store), so damage "
+            "to them cannot be detected; appends from now on are checksummed",
+            file=sys.stderr,
+        )
     problems = pipeline.check(events, guards=args.guards)
     if args.format == "json":
         rows = [
