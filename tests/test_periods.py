@@ -83,18 +83,23 @@ def _close_connections() -> Iterator[None]:
         close_all()
 
 
-@pytest.fixture(params=["python", "duckdb"])
+@pytest.fixture(params=["python", "duckdb", "postgres"])
 def load(request: pytest.FixtureRequest) -> Callable[[Sequence[Event]], Any]:
-    """Events → what each engine reads: the events themselves, or a DuckDB table."""
-    if request.param == "python":
+    """Events → what each engine reads: the events themselves, or a DuckDB or
+    PostgreSQL table (PostgreSQL from conftest's throw-away server)."""
+    name: str = request.param
+    if name == "python":
         return lambda events: list(events)
     pytest.importorskip("ibis")
-    pytest.importorskip("duckdb")
-    if "duckdb" not in _LOADERS:
-        from _engines import duckdb_loader
+    if name not in _LOADERS:
+        from _engines import duckdb_loader, postgres_loader
 
-        _LOADERS["duckdb"] = duckdb_loader()
-    return _LOADERS["duckdb"]
+        if name == "duckdb":
+            pytest.importorskip("duckdb")
+            _LOADERS[name] = duckdb_loader()
+        else:
+            _LOADERS[name] = postgres_loader(request.getfixturevalue("pg_conninfo"))
+    return _LOADERS[name]
 
 
 # ------------------------------------------------------------------- midnights
