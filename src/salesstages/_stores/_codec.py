@@ -18,7 +18,6 @@ from typing import Any, Final, cast
 import attrs
 
 from .._events import _EMPTY, EVENT_KINDS, Event, EventKind
-from .._gc import gc_paused
 
 __all__ = [
     "EVENT_SETTERS",
@@ -31,7 +30,6 @@ __all__ = [
     "event_to_json",
     "event_to_row_json",
     "events_from_lines",
-    "gc_paused",
     "load_data",
     "make_event",
     "parse_at",

@@ -43,7 +43,6 @@ from ._codec import (
     event_from_row,
     event_to_row_json,
     events_from_lines,
-    gc_paused,
 )
 from ._protocol import (
     check_batch,
@@ -245,7 +244,7 @@ class JsonlStore:
         scan = _Scan(self.path, 0, 0)
         # Every event is kept until the end (to group them), so without the pause the
         # collector would walk the growing heap again and again.
-        with open(self.path, "rb") as f, gc_paused():
+        with open(self.path, "rb") as f:
             for chunk in scan.chunks(f.fileno()):
                 for e in chunk:
                     did = e.deal_id
@@ -394,8 +393,7 @@ class _Scan:
                 continue
             pending = data[end:]
             body = data[:end]
-            with gc_paused():
-                events = self._parse(body)
+            events = self._parse(body)
             self.offset += end
             self.lines += body.count(b"\n")
             yield events

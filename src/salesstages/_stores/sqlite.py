@@ -41,7 +41,6 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from .._errors import ConcurrencyError, DataError, SalesStagesError
 from .._events import _EMPTY, EVENT_KINDS, Event
-from .._gc import FREEZE_AFTER, gc_paused_then_frozen
 from .._time import to_utc
 from ._codec import _KINDS, EVENT_SETTERS, dump_data
 from ._protocol import (
@@ -379,8 +378,7 @@ class SqliteStore:
                 held = conn.execute(_SELECT_HELD).fetchone()[0]
                 cur = conn.execute(_SELECT_ALL)
             while True:
-                # A bulk read freezes what it built, so the collector never walks it.
-                with self._guard(), gc_paused_then_frozen(built >= FREEZE_AFTER):
+                with self._guard():
                     rows = cur.fetchmany(_CHUNK)
                     if not rows:
                         break
@@ -407,9 +405,8 @@ class SqliteStore:
 
     def _stream_after(self, position: int) -> Iterator[tuple[int, Event]]:
         shared = _Shared()
-        built = 0
         while True:
-            with self._lock, self._guard(), gc_paused_then_frozen(built >= FREEZE_AFTER):
+            with self._lock, self._guard():
                 conn = self._connection()
                 conn.execute("BEGIN")  # the rows and the highest position of one snapshot
                 try:
@@ -421,7 +418,6 @@ class SqliteStore:
                 if not rows:
                     return
                 events = _to_events([r[1:] for r in rows], shared)
-            built += len(events)
             for r, e in zip(rows, events, strict=True):
                 yield r[0], e
             position = rows[-1][0]

@@ -21,6 +21,7 @@ from typing import Any, Final
 from .. import __version__
 from .._errors import DataError, SalesStagesError
 from .._events import Event
+from .._gc import bulk
 from .._pipeline import Pipeline
 from .._simulate import simulate
 from .._stores import EventStore, SqliteStore
@@ -596,7 +597,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        result: int = args.func(args)
+        # every command is batch work in a process of its own: the command line,
+        # as the host, pauses the collector for it (the library never does)
+        with bulk():
+            result: int = args.func(args)
     except KeyboardInterrupt:
         if args.debug:
             raise

@@ -23,6 +23,7 @@ from ._history import DealHistory, Histories, histories
 from ._outcomes import NO_REASON, lost_reasons, sales_cycle, snapshot, stalled, velocity, win_rate
 from ._planning import Movement, Slip, Tally, movement, slippage
 from ._quality import DataQuality, Finding, data_quality
+from ._session import Session, session
 from ._types import (
     DurationStats,
     FunnelRow,
@@ -57,6 +58,7 @@ __all__ = [
     "Keyed",
     "Movement",
     "Ratio",
+    "Session",
     "Slip",
     "SnapshotRow",
     "StageFlow",
@@ -78,6 +80,7 @@ __all__ = [
     "period_conversion",
     "records",
     "sales_cycle",
+    "session",
     "skips_and_regressions",
     "slippage",
     "snapshot",

@@ -16,7 +16,6 @@ from ..._errors import SalesStagesError
 from ..._time import to_utc
 from .._common import check_by, check_choice, check_stage, check_substate_stage
 from .._funnel import _SKIPS, funnel_from_counts
-from .._history import gc_paused
 from .._outcomes import NO_REASON, velocity_value
 from .._types import (
     DurationStats,
@@ -111,13 +110,12 @@ def visits(events: Any, pipeline: Any, *, as_of: datetime | None = None) -> list
         v.select("deal_id", "stage", "at_us", "next_at", "next_stage", "dur"), "window functions"
     )
     make = _make_visit
-    with gc_paused():
-        cols = _columns(table, times=("at_us", "next_at"), durations=("dur",))
-        out = [
-            make(d, s, at, nxt, ns, dur, nxt is None)
-            for d, s, at, nxt, ns, dur in zip(*cols, strict=True)
-        ]
-        out.sort(key=_DEAL_ID)  # stable: each deal's visits stay in order
+    cols = _columns(table, times=("at_us", "next_at"), durations=("dur",))
+    out = [
+        make(d, s, at, nxt, ns, dur, nxt is None)
+        for d, s, at, nxt, ns, dur in zip(*cols, strict=True)
+    ]
+    out.sort(key=_DEAL_ID)  # stable: each deal's visits stay in order
     return out
 
 
