@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from json.scanner import make_scanner
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import Any, Final, cast
 
 from .._errors import DataError
 from .._events import Event
@@ -45,20 +45,19 @@ from ._codec import (
     events_from_lines,
 )
 from ._protocol import (
+    D,
+    RebuildsDeals,
     check_batch,
     check_follow,
     check_position,
     check_shape,
     check_times,
+    deprecated_load,
     poll_follow,
 )
 
 if sys.platform != "win32":
     import fcntl
-
-if TYPE_CHECKING:
-    from .._deal import Deal
-    from .._pipeline import Pipeline
 
 __all__ = ["JsonlStore"]
 
@@ -310,10 +309,10 @@ class JsonlStore:
                     seen.setdefault(e.deal_id)
         return list(seen)
 
-    def load(self, pipeline: Pipeline, deal_id: str) -> Deal:
-        """Rebuild deal ``deal_id``; raises ``UnknownDealError`` (a ``KeyError``) when
-        the store has none."""
-        return pipeline.load_deal(deal_id, self.events(deal_id), store=self)
+    def load(self, pipeline: RebuildsDeals[D], deal_id: str) -> D:
+        """Deprecated: rebuild a deal with ``pipeline.load_deal(store, deal_id)`` (a
+        store holds events only); warns, and works until the next release."""
+        return deprecated_load(self, pipeline, deal_id)
 
     def __len__(self) -> int:
         return sum(1 for _ in self.events_after(0))

@@ -37,24 +37,23 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import Any, Final, Literal
 
 from .._errors import ConcurrencyError, DataError, SalesStagesError
 from .._events import _EMPTY, EVENT_KINDS, Event
 from .._time import to_utc
 from ._codec import _KINDS, EVENT_SETTERS, dump_data
 from ._protocol import (
+    D,
+    RebuildsDeals,
     check_batch,
     check_follow,
     check_position,
     check_shape,
     check_times,
+    deprecated_load,
     poll_follow,
 )
-
-if TYPE_CHECKING:
-    from .._deal import Deal
-    from .._pipeline import Pipeline
 
 __all__ = ["SqliteStore"]
 
@@ -473,10 +472,10 @@ class SqliteStore:
             rows = self._connection().execute("SELECT deal_id FROM deals ORDER BY position")
             return [r[0] for r in rows]
 
-    def load(self, pipeline: Pipeline, deal_id: str) -> Deal:
-        """Rebuild deal ``deal_id``; raises ``UnknownDealError`` (a ``KeyError``) when
-        the store has none."""
-        return pipeline.load_deal(deal_id, self.events(deal_id), store=self)
+    def load(self, pipeline: RebuildsDeals[D], deal_id: str) -> D:
+        """Deprecated: rebuild a deal with ``pipeline.load_deal(store, deal_id)`` (a
+        store holds events only); warns, and works until the next release."""
+        return deprecated_load(self, pipeline, deal_id)
 
     def __len__(self) -> int:
         with self._lock, self._guard():
