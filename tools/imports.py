@@ -35,7 +35,7 @@ How it counts:
   package's front into one of its private parts: from a module outside package
   ``P`` to a module below ``P`` whose path below the nearest package the two
   share has a private (``_``-prefixed) part, e.g. ``forecast._markov ->
-  metrics._history`` or ``io._arrow -> _stores._codec``; ``metrics ->
+  metrics._history`` or ``io._arrow -> _stores.sqlite``; ``metrics ->
   _events`` is not one (``_events`` is a private module of the package both
   sit in).
 

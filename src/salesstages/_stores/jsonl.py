@@ -35,15 +35,15 @@ from json.scanner import make_scanner
 from pathlib import Path
 from typing import Any, Final, cast
 
-from .._errors import DataError
-from .._events import Event
-from ._codec import (
+from .._codec import (
     FieldError,
     Interner,
     event_from_row,
     event_to_row_json,
     events_from_lines,
 )
+from .._errors import DataError
+from .._events import Event
 from ._protocol import (
     D,
     RebuildsDeals,

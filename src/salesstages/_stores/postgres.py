@@ -64,9 +64,9 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Final
 
+from .._codec import EVENT_SETTERS, dump_data
 from .._errors import ConcurrencyError, DataError, SalesStagesError
 from .._events import _EMPTY, Event
-from ._codec import EVENT_SETTERS, dump_data
 from ._protocol import (
     D,
     RebuildsDeals,

@@ -39,10 +39,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
+from .._codec import _KINDS, EVENT_SETTERS, dump_data
 from .._errors import ConcurrencyError, DataError, SalesStagesError
 from .._events import _EMPTY, EVENT_KINDS, Event
 from .._time import to_utc
-from ._codec import _KINDS, EVENT_SETTERS, dump_data
 from ._protocol import (
     D,
     RebuildsDeals,
@@ -639,7 +639,7 @@ def _to_events(rows: list[Any], shared: _Shared | None = None) -> list[Event]:
 
 
 def _decode(rows: list[Any], shared: _Shared) -> list[Event]:
-    """The hot loop of reading: :func:`~._codec.make_event` inlined, strings shared.
+    """The hot loop of reading: :func:`~salesstages._codec.make_event` inlined, strings shared.
 
     Consecutive rows often repeat the deal id and the timestamp (a deal's rows
     come together; ``opened`` and ``stage_entered`` share their moment), so

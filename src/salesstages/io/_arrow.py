@@ -20,9 +20,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, cast
 
+from .._codec import EVENT_SETTERS, FIELDS, Interner, dump_data
 from .._errors import DataError
 from .._events import _EMPTY, EVENT_KINDS, Event, EventKind
-from .._stores._codec import EVENT_SETTERS, FIELDS, Interner, dump_data
 
 if TYPE_CHECKING:  # pyarrow ships no type information
     import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
