@@ -275,6 +275,15 @@ def baseline(arrows: Mapping[str, set[str]], eager: Mapping[str, set[str]]) -> d
     }
 
 
+def dump_baseline(data: Mapping[str, object]) -> str:
+    """``data`` as JSON with one circle or arrow a line (so that merges stay clean)."""
+    parts = []
+    for key in ("circles", "up"):
+        rows = [f"    {json.dumps(row)}" for row in data[key]]  # type: ignore[attr-defined]
+        parts.append(f'  "{key}": [\n' + ",\n".join(rows) + "\n  ]")
+    return "{\n" + ",\n".join(parts) + "\n}\n"
+
+
 def check(
     lines: Mapping[str, int],
     arrows: Mapping[str, set[str]],
@@ -304,6 +313,50 @@ def check(
     return problems
 
 
+def summary(root: Path, *, packages: bool = False) -> list[str]:
+    """The figures of the tree at ``root``, one ``name: value`` line each."""
+    lines, arrows, eager = read_graph(root)
+    fronts = {_module_name(p, root) for p in root.rglob("__init__.py")}
+    reaches = private_reaches(arrows, fronts)
+    if packages:
+        arrows, eager = collapse(arrows), collapse(eager)
+    figures = measure(arrows, eager)
+    out = [f"{key}: {value}" for key, value in figures.items() if not key.startswith("_")]
+    out.append(f"private cross-package imports: {len(reaches)}")
+    biggest = max(lines.items(), key=lambda kv: kv[1])
+    out.append(f"largest module: {biggest[0]} ({biggest[1]} lines)")
+    out.append(f"modules over {MAX_LINES} lines: {sum(n > MAX_LINES for n in lines.values())}")
+    return out
+
+
+#: The markers around the figures ``--update-doc`` writes into a Markdown page.
+DOC_BEGIN = "<!-- tools/imports.py: begin -->"
+DOC_END = "<!-- tools/imports.py: end -->"
+
+
+def doc_block(root: Path) -> str:
+    """The figures as the layout page shows them: per module, then per sub-package."""
+    return "\n".join(
+        [
+            DOC_BEGIN,
+            "```text",
+            "$ python tools/imports.py",
+            *summary(root),
+            "$ python tools/imports.py --packages",
+            *summary(root, packages=True),
+            "```",
+            DOC_END,
+        ]
+    )
+
+
+def doc_figures(page: str) -> str:
+    """The block between the markers of ``page`` (markers included), or ``""``."""
+    start = page.find(DOC_BEGIN)
+    end = page.find(DOC_END)
+    return page[start : end + len(DOC_END)] if 0 <= start < end else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -319,15 +372,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--write-baseline", type=Path, metavar="BASELINE", help="record the tree as it is"
     )
+    parser.add_argument(
+        "--update-doc",
+        type=Path,
+        metavar="PAGE",
+        help="rewrite the figures between the markers of a Markdown page",
+    )
     args = parser.parse_args(argv)
+    if args.update_doc is not None:
+        page = args.update_doc.read_text(encoding="utf-8")
+        old = doc_figures(page)
+        if not old:
+            print(f"imports: {args.update_doc} has no {DOC_BEGIN} … {DOC_END} block")
+            return 2
+        args.update_doc.write_text(page.replace(old, doc_block(args.src)), encoding="utf-8")
+        print(f"updated {args.update_doc}")
+        return 0
     lines, arrows, eager = read_graph(args.src)
-    packages = {_module_name(p, args.src) for p in args.src.rglob("__init__.py")}
-    reaches = private_reaches(arrows, packages)
     if args.packages:
         arrows, eager = collapse(arrows), collapse(eager)
     if args.write_baseline is not None:
-        data = baseline(arrows, eager)
-        args.write_baseline.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+        args.write_baseline.write_text(dump_baseline(baseline(arrows, eager)), encoding="utf-8")
         print(f"wrote {args.write_baseline}")
         return 0
     if args.check is not None:
@@ -345,22 +410,17 @@ def main(argv: list[str] | None = None) -> int:
         print("imports: no new circle, no new arrow running up, no module over "
               f"{MAX_LINES} lines")  # fmt: skip
         return 0
-    figures = measure(arrows, eager)
-    for key, value in figures.items():
-        if not key.startswith("_"):
-            print(f"{key}: {value}")
-    print(f"private cross-package imports: {len(reaches)}")
-    biggest = max(lines.items(), key=lambda kv: kv[1])
-    print(f"largest module: {biggest[0]} ({biggest[1]} lines)")
-    print(f"modules over 800 lines: {sum(n > 800 for n in lines.values())}")
+    print("\n".join(summary(args.src, packages=args.packages)))
     if args.verbose:
+        figures = measure(arrows, eager)
         for circle in figures["_circles"]:  # type: ignore[attr-defined]
             print("circle:", " <-> ".join(circle))
         for m, d, rm, rd in figures["_up"]:  # type: ignore[attr-defined]
             print(f"up: {m} ({rm}) -> {d} ({rd})")
         for m, n in sorted(lines.items(), key=lambda kv: -kv[1])[:10]:
             print(f"size: {m} {n}")
-        for m, d in reaches:
+        fronts = {_module_name(p, args.src) for p in args.src.rglob("__init__.py")}
+        for m, d in private_reaches(read_graph(args.src)[1], fronts):
             print(f"private: {m} -> {d}")
     return 0
 
