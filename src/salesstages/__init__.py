@@ -21,6 +21,8 @@ from ._errors import (
     OutOfOrderError,
     PipelineError,
     SalesStagesError,
+    StorePermissionError,
+    StoreUnavailableError,
     TransitionRefused,
     UnknownStageError,
 )
@@ -34,7 +36,6 @@ from ._stores import (
     MemoryStore,
     PostgresStore,
     SqliteStore,
-    StoreUnavailableError,
 )
 from .guards import (
     DealView,
@@ -74,6 +75,7 @@ __all__ = [
     "SalesStagesError",
     "SqliteStore",
     "Stage",
+    "StorePermissionError",
     "StoreUnavailableError",
     "Substate",
     "TransitionRefused",

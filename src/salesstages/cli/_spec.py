@@ -21,8 +21,9 @@ from typing import Any, Final
 
 from .._errors import DataError, PipelineError, SalesStagesError
 from .._pipeline import Pipeline
+from .._redact import redact
 from ..io import EventSource
-from ..io._sources import ENGINES, ibis_available, is_store, redact
+from ..io._sources import ENGINES, ibis_available, is_store
 
 __all__ = [
     "ENGINES",

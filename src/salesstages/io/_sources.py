@@ -28,10 +28,10 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .._errors import DataError, SalesStagesError
 from .._events import Event
+from .._redact import redact, scrub
 from .._stores import JsonlStore, SqliteStore, StoreUnavailableError
 from .._stores.sqlite import integrity_check
 from ._arrow import BATCH_SIZE, read_batches, read_parquet, to_arrow
@@ -47,7 +47,6 @@ __all__ = [
     "ibis_available",
     "is_store",
     "open_events",
-    "redact",
 ]
 
 _SQLITE_MAGIC: Final = b"SQLite format 3\x00"
@@ -140,17 +139,20 @@ class EventSource:
             path = Path(text)
             if not path.exists():
                 raise SourceError(
-                    f"events file {text!r} does not exist; give a JSONL, CSV or Parquet events "
-                    "file, a SQLite store, a DuckDB file or a postgresql:// URL "
+                    f"events file {redact(text)!r} does not exist; give a JSONL, CSV or Parquet "
+                    "events file, a SQLite store, a DuckDB file or a postgresql:// URL "
                     "(see `salesstages import` to make one)"
                 )
             if path.is_dir():
-                raise SourceError(f"{text!r} is a folder; give an events file or a SQLite store")
+                raise SourceError(
+                    f"{redact(text)!r} is a folder; give an events file or a SQLite store"
+                )
             self.path = path
             self.kind = _sniff(path)
         if table is not None and self.kind not in ("duckdb", "postgres"):
             raise SourceError(
-                f"{table_option} applies to a DuckDB file or a postgresql:// URL; {text!r} is "
+                f"{table_option} applies to a DuckDB file or a postgresql:// URL; "
+                f"{redact(text)!r} is "
                 f"a {self.kind} source, which holds one log: drop {table_option}"
             )
         self.table = table or "events"
@@ -404,36 +406,12 @@ def _ibis(backend: str) -> Any:
     return ibis
 
 
-def redact(url: str) -> str:
-    """``url`` without its password (in the user part or a ``password=`` parameter)."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if parts.password is not None:
-        user, _, host = netloc.rpartition("@")
-        netloc = f"{user.partition(':')[0]}:***@{host}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode([(k, "***" if k.lower() == "password" else v) for k, v in pairs])
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
-def _scrub(text: str, url: str) -> str:
-    """An error message with any password of ``url`` blanked out, on one line."""
-    one_line = " ".join(text.split())
-    secrets = [urlsplit(url).password or ""]
-    secrets += [v for k, v in parse_qsl(urlsplit(url).query) if k.lower() == "password"]
-    for secret in filter(None, secrets):
-        one_line = one_line.replace(secret, "***")
-    return one_line
-
-
 def _postgres_connect(ibis: Any, url: str) -> Any:
     try:
         return ibis.connect(url)
     except Exception as exc:  # the driver's own error types (psycopg.OperationalError …)
         raise StoreUnavailableError(
-            f"cannot connect to {redact(url)} ({_scrub(str(exc), url)}); check the URL and "
+            f"cannot connect to {redact(url)} ({scrub(exc, url)}); check the URL and "
             "that the server is running and lets you in"
         ) from None
 
@@ -442,7 +420,7 @@ def _postgres_table(con: Any, url: str, table: str, option: str) -> Any:
     try:
         return con.table(table)
     except Exception as exc:  # Ibis's TableNotFound, or the driver's error
-        reason = _scrub(str(exc), url)
+        reason = scrub(exc, url)
         con.disconnect()
         raise SourceError(
             f"{redact(url)} has no table {table!r}"
