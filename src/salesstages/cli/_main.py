@@ -35,7 +35,7 @@ from ..report._render import table
 from ._demo import best_actions, describe_pipeline, headline, play_demo
 from ._import import IMPORT_KINDS, Progress, _cmd_import
 from ._output import check_outputs
-from ._period import add_period_arguments, period_options, warn_planning
+from ._period import add_period_arguments, first_event, period_options, warn_planning
 from ._spec import (
     ENGINES,
     PRESETS,
@@ -43,6 +43,7 @@ from ._spec import (
     EventSource,
     add_as_of,
     as_of_arg,
+    check_as_of,
     event_source,
     is_store,
     load_pipeline,
@@ -211,10 +212,12 @@ def _inputs(args: argparse.Namespace) -> dict[str, str | None]:
 def _cmd_report(args: argparse.Namespace) -> int:
     check_outputs({"--out": args.out}, _inputs(args))
     pipeline = load_pipeline(args.pipeline)
-    as_of = as_of_arg(args.as_of)
+    as_of = as_of_arg(args.as_of, force=args.force)
     with event_source(args.events, table=args.table) as source:
         events = _report_events(source, args.engine)
         _warn(source)
+        if as_of is not None and not args.force:  # issue 22: an as_of before the log
+            check_as_of(as_of, first_event(events))
         # the rules are checked where the events are read in Python (a table on its
         # engine is not read: the report's data-quality section says so)
         problems = None if is_ibis_table(events) else pipeline.check(events)
@@ -309,6 +312,13 @@ def _cmd_check(args: argparse.Namespace) -> int:
         )
     events = source.read()
     _warn(source)
+    if source.unverified_lines:
+        print(
+            f"salesstages: note: {terminal(source.name)}: {source.unverified_lines:,} lines "
+            "carry no checksum (written before format 2 of the JSON Lines store), so damage "
+            "to them cannot be detected; appends from now on are checksummed",
+            file=sys.stderr,
+        )
     problems = pipeline.check(events, guards=args.guards)
     if args.format == "json":
         rows = [
@@ -379,7 +389,9 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     source = event_source(args.events, table=args.table)
     events = source.read()
     _warn(source)
-    as_of = as_of_arg(args.as_of)
+    as_of = as_of_arg(args.as_of, force=args.force)
+    if as_of is not None and not args.force:  # issue 22: an as_of before the log
+        check_as_of(as_of, first_event(events))
     report = build_report(events, pipeline, as_of=as_of, by=args.by, **period_options(args))
     warn_planning(report)
     for path in save_charts(report, args.out, fmt=args.format):

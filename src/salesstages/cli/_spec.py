@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 import sys
 import tomllib
 from collections.abc import Callable
@@ -35,12 +36,15 @@ __all__ = [
     "EventSource",
     "add_as_of",
     "as_of_arg",
+    "check_as_of",
+    "day_arg",
     "event_source",
     "ibis_available",
     "is_store",
     "load_mapping",
     "load_pipeline",
     "parse_as_of",
+    "parse_day",
     "redact",
 ]
 
@@ -276,46 +280,122 @@ def event_source(text: str, *, complete: bool = True, table: str | None = None) 
 # ---------------------------------------------------------------------- dates
 #: The help of every command's ``--as-of`` (see :func:`add_as_of`).
 AS_OF_HELP: Final = (
-    "as it stood then: now (this moment), today (the end of today, UTC), an ISO date "
-    "(the end of that day, UTC) or date-time (UTC unless it has an offset); "
-    "default: the last event"
+    "as it stood then: now (this moment), today (the end of today, UTC), a date "
+    "(2026-03-31, 20260331 or 2026-03-31Z: the end of that day, UTC) or a date-time "
+    "(UTC unless it has an offset); default: the last event. A moment before the first "
+    "event or more than a day after now is refused unless --force"
 )
+#: How far after the current time an ``--as-of`` may lie (a clock a little ahead).
+AS_OF_SLACK: Final = timedelta(days=1)
+_DAY_FORMS: Final = "2026-03-31, 20260331 or 2026-03-31Z"
+_BASIC_DAY = re.compile(r"(\d{4})(\d{2})(\d{2})")
 
 
 def add_as_of(parser: Any) -> None:
     """Give a command the ``--as-of`` option, read by :func:`parse_as_of` (every command
-    taking ``--as-of`` adds it this way, so they all accept the same values)."""
+    taking ``--as-of`` adds it this way, so they all accept the same values), and
+    ``--force``, which accepts an ``--as-of`` outside the log's time (see
+    :func:`check_as_of`)."""
     parser.add_argument("--as-of", metavar="WHEN", help=AS_OF_HELP)
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="accept an --as-of before the first event or more than a day after now",
+    )
 
 
-def as_of_arg(text: str | None) -> datetime | None:
-    """A command's ``--as-of`` value read by :func:`parse_as_of` (``None`` when absent)."""
-    return None if text is None else parse_as_of(text)
+def as_of_arg(
+    text: str | None, *, force: bool = False, now: Callable[[], datetime] | None = None
+) -> datetime | None:
+    """A command's ``--as-of`` value read by :func:`parse_as_of` (``None`` when absent);
+    more than a day after now is refused unless ``force``."""
+    if text is None:
+        return None
+    moment = parse_as_of(text, now=now)
+    if not force:
+        current = _now(now)
+        if moment > current + AS_OF_SLACK:
+            raise CliError(
+                f"--as-of {text!r} is more than a day after now ({current.isoformat()}): "
+                "a report then would show the future as empty; pass --force to accept it"
+            )
+    return moment
+
+
+def check_as_of(
+    as_of: datetime | None, first_event: datetime | None, *, force: bool = False
+) -> None:
+    """Refuse an ``--as-of`` before the log's first event (the report would be empty)
+    unless ``force``.
+
+    Raises:
+        CliError: ``as_of`` lies before ``first_event``.
+    """
+    if as_of is None or first_event is None or force or as_of >= first_event:
+        return
+    raise CliError(
+        f"--as-of {as_of.isoformat()} is before the first event of the log "
+        f"({first_event.isoformat()}): every figure would be empty; pass a later --as-of, "
+        "or --force to accept it"
+    )
+
+
+def parse_day(text: str) -> date | None:
+    """A bare date in any accepted spelling (``2026-03-31``, ``20260331``,
+    ``2026-03-31Z``, surrounding blanks ignored); ``None`` when ``text`` is not one."""
+    value = text.strip()
+    if value[-1:] in ("Z", "z"):
+        value = value[:-1]
+    if m := _BASIC_DAY.fullmatch(value):
+        value = f"{m[1]}-{m[2]}-{m[3]}"
+    if len(value) != 10:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def day_arg(text: str, option: str) -> date:
+    """``--from``/``--to``: a bare date in any spelling :func:`parse_day` accepts.
+
+    Raises:
+        CliError: ``text`` is not a date; the message names the option and the forms.
+    """
+    day = parse_day(text)
+    if day is None:
+        raise CliError(f"{option} {text!r} is not a date; write it as {_DAY_FORMS}")
+    return day
+
+
+def _now(now: Callable[[], datetime] | None) -> datetime:
+    moment = (now or (lambda: datetime.now(UTC)))()
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def parse_as_of(text: str, *, now: Callable[[], datetime] | None = None) -> datetime:
     """``--as-of``: ``now`` (this moment, from ``now()``, default the current UTC time),
-    ``today`` (the end of today, UTC), an ISO date (the end of that day, UTC) or
-    date-time (UTC unless it has an offset). A live pipeline's idle times run to
-    ``now``; the default (the last event) understates them."""
+    ``today`` (the end of today, UTC), a date in any spelling :func:`parse_day`
+    accepts (the end of that day, UTC) or an ISO date-time (UTC unless it has an
+    offset). A live pipeline's idle times run to ``now``; the default (the last
+    event) understates them."""
     value = text.strip()
     word = value.lower()
     if word in ("now", "today"):
-        moment = (now or (lambda: datetime.now(UTC)))()
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        moment = moment.astimezone(UTC)
+        moment = _now(now)
         if word == "now":
             return moment
         return datetime.combine(moment.date(), time.max, tzinfo=UTC)
+    day = parse_day(value)
+    if day is not None:
+        return datetime.combine(day, time.max, tzinfo=UTC)
     try:
-        if len(value) == 10:
-            d = date.fromisoformat(value)
-            return datetime.combine(d, time.max, tzinfo=UTC)
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise CliError(
-            f"--as-of {text!r} is not a date; write it as 2026-03-31, "
+            f"--as-of {text!r} is not a date; write it as {_DAY_FORMS}, "
             "2026-03-31T17:00+02:00, now or today"
         ) from None
     if moment.tzinfo is None:

@@ -162,6 +162,8 @@ class EventSource:
         self.warnings: list[str] = []
         #: Bytes of a torn last line skipped when reading (a JSON Lines store), else 0.
         self.torn_tail = 0
+        #: Lines of a JSON Lines store read without a checksum (format 1), else 0.
+        self.unverified_lines = 0
 
     @property
     def name(self) -> str:
@@ -190,6 +192,7 @@ class EventSource:
     def _read_jsonl_store(self) -> Iterator[Event]:
         store = JsonlStore(self._file, fsync=False)
         events = store.events()
+        self.unverified_lines = store.unverified_lines
         if store.torn_tail:
             self.torn_tail = store.torn_tail
             self.warnings.append(
