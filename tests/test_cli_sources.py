@@ -189,6 +189,7 @@ def test_duckdb_engine_agrees_with_the_python_engine(
     expected = _report(run, str(files["jsonl"]), "--engine", "python", *options)
     got = _report(run, str(files[kind]), *extra, "--engine", "duckdb", *options)
     _assert_close(_without_source(got), _without_source(expected), "report")
+    assert (got["engine"], expected["engine"]) == ("duckdb", "python")
     assert records(expected, "data-quality"), "the demo log has gaps to name"
     assert [r["code"] for r in records(got, "data-quality")][-1] == "not_checked"
 
