@@ -18,6 +18,7 @@ from .._values import FORECAST_CATEGORIES
 from ..metrics._ibis._columns import ibis, to_us
 from ..metrics._ibis._pivots import KEY_COLUMNS, Pivots, key_value
 from ..metrics._planning import first_day_on_or_after, period_bounds
+from ..metrics._types import Keyed
 from ._planning import CATEGORY_ORDER, Coverage, _coverage, coverage_targets
 
 __all__ = ["categories", "coverage"]
@@ -103,4 +104,4 @@ def coverage(
         for r in _rows(pv, lo, hi):
             key = key_value({c: r[c] for c in KEY_COLUMNS}, by)
             per.setdefault(key, _empty())[r["category"]] = (int(r["n"]), float(r["total"] or 0.0))
-    return {k: _coverage(per.get(k, _empty()), goal) for k, goal in goals.items()}
+    return Keyed(by, {k: _coverage(per.get(k, _empty()), goal) for k, goal in goals.items()})

@@ -15,7 +15,7 @@ from .._values import FORECAST_CATEGORIES
 from ..metrics._common import amount_of, check_by, load
 from ..metrics._engine import Events, engine
 from ..metrics._planning import close_day, first_day_on_or_after, period_bounds
-from ..metrics._types import _repr
+from ..metrics._types import Keyed, _amount, _one_row, _pct, _repr
 
 if TYPE_CHECKING:
     from .._pipeline import Pipeline
@@ -49,6 +49,17 @@ class Coverage:
     attainment: float | None
 
     __repr__ = _repr
+    to_records = _one_row
+
+    def __str__(self) -> str:
+        """``won 100,000 of 250,000 (40.0%); open 300,000 against 150,000 remaining
+        (coverage 2.00×)``."""
+        cover = "–" if self.coverage is None else f"{self.coverage:.2f}×"
+        return (
+            f"won {_amount(self.won)} of {_amount(self.target)} ({_pct(self.attainment)}); "
+            f"open {_amount(self.open_amount)} against {_amount(self.remaining)} remaining "
+            f"(coverage {cover})"
+        )
 
 
 def _category(h: DealHistory, defaults: Mapping[str, str | None]) -> str:
@@ -209,9 +220,9 @@ def coverage(
             continue
         if group is not None:
             group.append(h)
-    return {
-        k: _coverage(_categories(groups[k], pipeline, lo, hi), goal) for k, goal in goals.items()
-    }
+    return Keyed(
+        by, {k: _coverage(_categories(groups[k], pipeline, lo, hi), goal) for k, goal in goals.items()}
+    )
 
 
 def coverage_targets(

@@ -12,10 +12,10 @@ amount); within each list the log's order is kept.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, NamedTuple, overload
+from typing import TYPE_CHECKING, Any, overload
 
 import attrs
 
@@ -23,7 +23,7 @@ from .._errors import DataError, DataTypeError
 from .._time import to_utc
 from ._common import amount_of, check_by, load, segmented
 from ._engine import Events, engine
-from ._types import _repr
+from ._types import _amount, _one_row, _repr, _table
 
 if TYPE_CHECKING:
     from .._pipeline import Outcome, Pipeline
@@ -42,11 +42,31 @@ __all__ = [
 _DAY = timedelta(days=1)
 
 
-class Tally(NamedTuple):
-    """A number of deals (or events) and the sum of their amounts."""
+@attrs.frozen(repr=False)
+class Tally:
+    """A number of deals (or events) and the sum of their amounts.
 
-    count: int  # type: ignore[assignment]  # the field shadows tuple.count on purpose
+    ``Tally(3, 1200.0)`` or ``Tally(count=3, amount=1200.0)``; it unpacks like
+    the ``(count, amount)`` pair it stands for: ``count, amount = tally``.
+
+    Attributes:
+        count: How many deals (or events).
+        amount: The sum of their amounts.
+    """
+
+    count: int
     amount: float
+
+    __repr__ = _repr
+    to_records = _one_row
+
+    def __iter__(self) -> Iterator[Any]:
+        """``count, amount``, so that the record unpacks like a pair."""
+        return iter((self.count, self.amount))
+
+    def __str__(self) -> str:
+        """``12 (amount 340,000)``."""
+        return f"{self.count:,} (amount {_amount(self.amount)})"
 
 
 @attrs.frozen(kw_only=True, repr=False)
@@ -82,6 +102,21 @@ class Movement:
 
     __repr__ = _repr
 
+    def to_records(self) -> list[dict[str, Any]]:
+        """One row per line, in field order: ``line``, ``count``, ``amount``."""
+        return [
+            {"line": f.name, "count": t.count, "amount": t.amount}
+            for f in attrs.fields(type(self))
+            for t in (getattr(self, f.name),)
+        ]
+
+    def __str__(self) -> str:
+        """A table: each line's count and amount, ``opening`` to ``closing``."""
+        return _table(
+            ("line", "count", "amount"),
+            ((r["line"], f"{r['count']:,}", _amount(r["amount"])) for r in self.to_records()),
+        )
+
 
 @attrs.frozen(kw_only=True, repr=False)
 class Slip:
@@ -105,6 +140,17 @@ class Slip:
     overdue: bool
 
     __repr__ = _repr
+    to_records = _one_row
+
+    def __str__(self) -> str:
+        """``D-3: close date 2026-02-01 → 2026-03-01 (+28 days, pushed 2 times), overdue``."""
+        pushes = "1 time" if self.pushes == 1 else f"{self.pushes:,} times"
+        overdue = ", overdue" if self.overdue else ""
+        return (
+            f"{self.deal_id}: close date {self.first_close_date.isoformat()} → "
+            f"{self.close_date.isoformat()} ({self.days_slipped:+,} days, pushed {pushes})"
+            f"{overdue}"
+        )
 
 
 # ------------------------------------------------------------------ arguments

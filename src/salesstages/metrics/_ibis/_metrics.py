@@ -21,6 +21,7 @@ from .._outcomes import NO_REASON, velocity_value
 from .._types import (
     DurationStats,
     Keyed,
+    LostReason,
     Ratio,
     SnapshotRow,
     Stall,
@@ -521,7 +522,7 @@ def stalled(events: Any, pipeline: Any, *, as_of: datetime | None = None) -> lis
 
 def lost_reasons(
     events: Any, pipeline: Any, *, as_of: datetime | None = None
-) -> list[tuple[str, int, float]]:
+) -> list[LostReason]:
     """:func:`salesstages.metrics.lost_reasons` on the table's backend."""
     pv = Pivots(events, pipeline, as_of)
     if pv.as_of_us is None:
@@ -530,14 +531,14 @@ def lost_reasons(
     d = d.filter(d.outcome == "lost")
     agg = d.group_by("reason").aggregate(deals=d.count(), amount=d.closed_amount.sum())
     rows = [
-        (
-            NO_REASON if r["reason"] in (None, NO_KEY) else str(r["reason"]),
-            int(r["deals"]),
-            float(r["amount"] or 0.0),
+        LostReason(
+            reason=NO_REASON if r["reason"] in (None, NO_KEY) else str(r["reason"]),
+            deals=int(r["deals"]),
+            amount=float(r["amount"] or 0.0),
         )
         for r in pv.run(agg, "sum")
     ]
-    rows.sort(key=lambda r: (-r[1], r[0]))
+    rows.sort(key=lambda r: (-r.deals, r.reason))
     return rows
 
 
