@@ -64,10 +64,10 @@ class BacktestRow:
 
     def to_records(self) -> list[dict[str, Any]]:
         """One row: ``at``, ``open_deals``, ``open_amount``, ``actual``, ``won_new``, then
-        one ``forecast_<method>`` column per method."""
+        one ``forecasts_<method>`` column per method."""
         row = _fields_row(self)
         forecasts = row.pop("forecasts")
-        row.update({f"forecast_{m}": v for m, v in forecasts.items()})
+        row.update({f"forecasts_{m}": v for m, v in forecasts.items()})
         return [row]
 
     def __str__(self) -> str:

@@ -71,10 +71,11 @@ class Survival:
         )
 
     def to_records(self) -> list[dict[str, Any]]:
-        """One row per closing time, ascending: ``time``, ``survival``, ``lower``,
-        ``upper``, ``at_risk``, ``closed`` (the summary figures stay on the record)."""
+        """One row per closing time, ascending: ``times`` (that time), ``survival``,
+        ``lower``, ``upper``, ``at_risk``, ``closed`` (the summary figures stay on the
+        record)."""
         return [
-            {"time": t, "survival": s, "lower": lo, "upper": hi, "at_risk": n, "closed": d}
+            {"times": t, "survival": s, "lower": lo, "upper": hi, "at_risk": n, "closed": d}
             for t, s, lo, hi, n, d in zip(
                 self.times,
                 self.survival,
@@ -228,12 +229,12 @@ class CumulativeIncidence:
         )
 
     def to_records(self) -> list[dict[str, Any]]:
-        """One row per closing time, ascending: ``outcome``, ``time``, ``incidence``,
-        ``survival``, ``at_risk``, ``events``."""
+        """One row per closing time, ascending: ``outcome``, ``times`` (that time),
+        ``incidence``, ``survival``, ``at_risk``, ``events``."""
         return [
             {
                 "outcome": self.outcome,
-                "time": t,
+                "times": t,
                 "incidence": f,
                 "survival": s,
                 "at_risk": n,

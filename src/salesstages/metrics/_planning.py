@@ -23,7 +23,7 @@ from .._errors import DataError, DataTypeError
 from .._time import to_utc
 from ._common import amount_of, check_by, load, segmented
 from ._engine import Events, engine
-from ._types import _amount, _one_row, _repr, _table
+from ._types import _amount, _eq_tuple, _hash_tuple, _one_row, _repr, _table
 
 if TYPE_CHECKING:
     from .._pipeline import Outcome, Pipeline
@@ -42,12 +42,13 @@ __all__ = [
 _DAY = timedelta(days=1)
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class Tally:
     """A number of deals (or events) and the sum of their amounts.
 
     ``Tally(3, 1200.0)`` or ``Tally(count=3, amount=1200.0)``; it unpacks like
-    the ``(count, amount)`` pair it stands for: ``count, amount = tally``.
+    the ``(count, amount)`` pair it stands for (``count, amount = tally``) and
+    equals it (``Tally(3, 1200.0) == (3, 1200.0)``).
 
     Attributes:
         count: How many deals (or events).
@@ -58,6 +59,8 @@ class Tally:
     amount: float
 
     __repr__ = _repr
+    __eq__ = _eq_tuple
+    __hash__ = _hash_tuple
     to_records = _one_row
 
     def __iter__(self) -> Iterator[Any]:

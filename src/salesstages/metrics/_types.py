@@ -69,6 +69,18 @@ def _one_row(self: Any) -> list[dict[str, Any]]:
     return [_fields_row(self)]
 
 
+def _eq_tuple(self: Any, other: object) -> bool:
+    """Equal to a record of the same type with the same fields, or to the plain
+    tuple it stands for (``Tally(3, 1.0) == (3, 1.0)``)."""
+    if type(other) is type(self) or isinstance(other, tuple):
+        return tuple(self) == tuple(other)  # type: ignore[arg-type]
+    return NotImplemented
+
+
+def _hash_tuple(self: Any) -> int:
+    return hash(tuple(self))
+
+
 def _table(columns: Sequence[str], rows: Iterable[Sequence[str]], title: str = "") -> str:
     """A plain-text table: the first column left-aligned, the others right-aligned."""
     body = [list(columns), *(list(r) for r in rows)]
@@ -425,12 +437,12 @@ class StageFlow:
         )
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class LostReason:
     """The lost deals that gave one reason (see :func:`~salesstages.metrics.lost_reasons`).
 
-    It unpacks like the ``(reason, deals, amount)`` tuple it replaces:
-    ``for reason, deals, amount in lost_reasons(...)`` keeps working.
+    It unpacks like the ``(reason, deals, amount)`` tuple it replaces, and equals
+    it: ``for reason, deals, amount in lost_reasons(...)`` keeps working.
 
     Attributes:
         reason: The lost reason of their latest loss
@@ -444,6 +456,8 @@ class LostReason:
     amount: float
 
     __repr__ = _repr
+    __eq__ = _eq_tuple
+    __hash__ = _hash_tuple
     to_records = _one_row
 
     def __iter__(self) -> Iterator[Any]:
