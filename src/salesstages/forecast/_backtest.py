@@ -13,8 +13,8 @@ from .._errors import DataError
 from .._time import to_utc
 from ..metrics._common import amount_of
 from ..metrics._engine import Events, engine
-from ..metrics._types import Keyed, _amount, _days, _fields_row, _one_row, _pct, _when
 from ..metrics._history import Histories, rewind
+from ..metrics._types import Keyed, _amount, _days, _fields_row, _one_row, _pct, _when
 from ._common import (
     _ZERO,
     METHODS,

@@ -17,7 +17,7 @@ from typing import Any
 from .._values import FORECAST_CATEGORIES
 from ..metrics._ibis._columns import ibis, to_us
 from ..metrics._ibis._pivots import KEY_COLUMNS, Pivots, key_value
-from ..metrics._planning import first_day_on_or_after, period_bounds
+from ..metrics._planning import Tally, first_day_on_or_after, period_bounds
 from ..metrics._types import Keyed
 from ._planning import CATEGORY_ORDER, Coverage, _coverage, coverage_targets
 
@@ -60,8 +60,8 @@ def _rows(pv: Pivots, lo: datetime, hi: datetime) -> list[dict[str, Any]]:
     return pv.run(agg, "sum")
 
 
-def _empty() -> dict[str, tuple[int, float]]:
-    return dict.fromkeys(CATEGORY_ORDER, (0, 0.0))
+def _empty() -> dict[str, Tally]:
+    return Keyed("category", dict.fromkeys(CATEGORY_ORDER, Tally(0, 0.0)))
 
 
 def categories(
@@ -71,7 +71,7 @@ def categories(
     end: date | datetime,
     *,
     as_of: datetime | None = None,
-) -> dict[str, tuple[int, float]]:
+) -> dict[str, Tally]:
     """:func:`salesstages.forecast.categories` on the table's backend."""
     lo, hi = period_bounds(start, end)
     pv = Pivots(events, pipeline, as_of)
@@ -79,7 +79,7 @@ def categories(
     if pv.as_of_us is None:
         return out
     for r in _rows(pv, lo, hi):
-        out[r["category"]] = (int(r["n"]), float(r["total"] or 0.0))
+        out[r["category"]] = Tally(int(r["n"]), float(r["total"] or 0.0))
     return out
 
 
@@ -99,9 +99,11 @@ def coverage(
     if by is None:
         return _coverage(categories(events, pipeline, lo, hi, as_of=as_of), goal)
     pv = Pivots(events, pipeline, as_of, by=by)
-    per: dict[Hashable, dict[str, tuple[int, float]]] = {}
+    per: dict[Hashable, dict[str, Tally]] = {}
     if pv.as_of_us is not None:
         for r in _rows(pv, lo, hi):
             key = key_value({c: r[c] for c in KEY_COLUMNS}, by)
-            per.setdefault(key, _empty())[r["category"]] = (int(r["n"]), float(r["total"] or 0.0))
+            per.setdefault(key, _empty())[r["category"]] = Tally(
+                int(r["n"]), float(r["total"] or 0.0)
+            )
     return Keyed(by, {k: _coverage(per.get(k, _empty()), goal) for k, goal in goals.items()})

@@ -13,8 +13,8 @@ from .._stats import (
     absorbing_chain,
 )
 from ..metrics._engine import Events, engine
-from ..metrics._types import _pct, _table
 from ..metrics._history import Histories
+from ..metrics._types import _pct, _table
 from ._common import (
     _check_horizon,
     _expected_value,

@@ -19,8 +19,8 @@ from .._stats import (
 )
 from ..metrics._common import check_stage
 from ..metrics._engine import Events, engine
-from ..metrics._types import _days, _one_row, _pct
 from ..metrics._history import Histories, stay_cells
+from ..metrics._types import _days, _one_row, _pct
 from ._common import (
     _DAY,
     _DAY_US,
@@ -94,7 +94,9 @@ class StageOutlook:
         probability 45.5%, within 30.0 days 20.0%, remaining mean 12.3 days, median
         10.0 days``."""
         within = (
-            "" if self.horizon is None else f", within {_days(self.horizon)} {_pct(self.win_within)}"
+            ""
+            if self.horizon is None
+            else f", within {_days(self.horizon)} {_pct(self.win_within)}"
         )
         return (
             f"{self.stage} after {_days(self.age)}: {self.stays:,} stays ({self.won:,} won, "

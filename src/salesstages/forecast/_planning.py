@@ -14,7 +14,7 @@ from .._errors import DataError, DataTypeError
 from .._values import FORECAST_CATEGORIES
 from ..metrics._common import amount_of, check_by, load
 from ..metrics._engine import Events, engine
-from ..metrics._planning import close_day, first_day_on_or_after, period_bounds
+from ..metrics._planning import Tally, close_day, first_day_on_or_after, period_bounds
 from ..metrics._types import Keyed, _amount, _one_row, _pct, _repr
 
 if TYPE_CHECKING:
@@ -69,9 +69,7 @@ def _category(h: DealHistory, defaults: Mapping[str, str | None]) -> str:
     return defaults.get(h.stage) or "pipeline"
 
 
-def _categories(
-    deals: Any, pipeline: Pipeline, lo: datetime, hi: datetime
-) -> dict[str, tuple[int, float]]:
+def _categories(deals: Any, pipeline: Pipeline, lo: datetime, hi: datetime) -> dict[str, Tally]:
     defaults = {s.name: s.forecast_category for s in pipeline.open_stages}
     first, stop = first_day_on_or_after(lo), first_day_on_or_after(hi)
     count = dict.fromkeys(CATEGORY_ORDER, 0)
@@ -87,7 +85,7 @@ def _categories(
         elif outcome == "won" and lo <= h.closed_at < hi:
             count["closed"] += 1
             total["closed"] += amount_of(h.closed_amount)
-    return {k: (count[k], total[k]) for k in CATEGORY_ORDER}
+    return Keyed("category", {k: Tally(count[k], total[k]) for k in CATEGORY_ORDER})
 
 
 @engine
@@ -98,7 +96,7 @@ def categories(
     end: date | datetime,
     *,
     as_of: datetime | None = None,
-) -> dict[str, tuple[int, float]]:
+) -> dict[str, Tally]:
     """(count, amount) of the deals expected to close in [``start``, ``end``), by
     forecast category, plus what was already won then.
 
@@ -139,7 +137,7 @@ def _check_target(value: object, what: str) -> float:
     return number
 
 
-def _coverage(cats: dict[str, tuple[int, float]], target: float) -> Coverage:
+def _coverage(cats: dict[str, Tally], target: float) -> Coverage:
     won = cats["closed"][1]
     remaining = max(target - won, 0.0)
     open_amount = cats["commit"][1] + cats["best_case"][1] + cats["pipeline"][1]
@@ -221,7 +219,8 @@ def coverage(
         if group is not None:
             group.append(h)
     return Keyed(
-        by, {k: _coverage(_categories(groups[k], pipeline, lo, hi), goal) for k, goal in goals.items()}
+        by,
+        {k: _coverage(_categories(groups[k], pipeline, lo, hi), goal) for k, goal in goals.items()},
     )
 
 

@@ -18,8 +18,8 @@ from .._stats import (
     z_value,
 )
 from ..metrics._engine import Events, engine
-from ..metrics._types import _days, _pct
 from ..metrics._history import Histories
+from ..metrics._types import _days, _pct
 from ._common import (
     _US,
     _ZERO,

@@ -67,6 +67,10 @@ class Tally:
         """``count, amount``, so that the record unpacks like a pair."""
         return iter((self.count, self.amount))
 
+    def __getitem__(self, index: int) -> Any:
+        """The field at ``index``, as in the tuple the record replaces."""
+        return tuple(self)[index]
+
     def __str__(self) -> str:
         """``12 (amount 340,000)``."""
         return f"{self.count:,} (amount {_amount(self.amount)})"

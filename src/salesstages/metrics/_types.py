@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, cast, runtime_checkable
 
 import attrs
 
@@ -23,11 +23,11 @@ __all__ = [
     "Keyed",
     "LostReason",
     "Ratio",
-    "Tabular",
     "SnapshotRow",
     "StageFlow",
     "Stall",
     "SubstateVisit",
+    "Tabular",
     "Visit",
 ]
 
@@ -72,9 +72,12 @@ def _one_row(self: Any) -> list[dict[str, Any]]:
 def _eq_tuple(self: Any, other: object) -> bool:
     """Equal to a record of the same type with the same fields, or to the plain
     tuple it stands for (``Tally(3, 1.0) == (3, 1.0)``)."""
-    if type(other) is type(self) or isinstance(other, tuple):
-        return tuple(self) == tuple(other)  # type: ignore[arg-type]
-    return NotImplemented
+    mine: tuple[Any, ...] = tuple(self)
+    if isinstance(other, tuple):
+        return mine == other
+    if type(other) is type(self):
+        return mine == tuple(cast("Iterable[Any]", other))
+    return NotImplemented  # type: ignore[no-any-return]  # let the other side answer
 
 
 def _hash_tuple(self: Any) -> int:
@@ -463,6 +466,10 @@ class LostReason:
     def __iter__(self) -> Iterator[Any]:
         """``reason, deals, amount``, so that the record unpacks like a tuple."""
         return iter((self.reason, self.deals, self.amount))
+
+    def __getitem__(self, index: int) -> Any:
+        """The field at ``index``, as in the tuple the record replaces."""
+        return tuple(self)[index]
 
     def __str__(self) -> str:
         """``price: 12 deals, amount 340,000``."""

@@ -520,9 +520,7 @@ def stalled(events: Any, pipeline: Any, *, as_of: datetime | None = None) -> lis
     return out
 
 
-def lost_reasons(
-    events: Any, pipeline: Any, *, as_of: datetime | None = None
-) -> list[LostReason]:
+def lost_reasons(events: Any, pipeline: Any, *, as_of: datetime | None = None) -> list[LostReason]:
     """:func:`salesstages.metrics.lost_reasons` on the table's backend."""
     pv = Pivots(events, pipeline, as_of)
     if pv.as_of_us is None:
