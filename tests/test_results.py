@@ -423,3 +423,29 @@ def test_printed_days_and_money() -> None:
     assert [str(s) for s in stall] == ["C in qualified, idle 7.0 days"]
     coverage = forecast.coverage(EV, P, PERIOD["start"], PERIOD["end"], target=1000, as_of=AS_OF)
     assert str(coverage).startswith("won 160 of 1,000 (16.0%)")
+
+
+def test_the_table_engine_returns_the_same_records() -> None:
+    """On a DuckDB table: LostReason records, by= keys named after the attribute, Tally
+    categories, each converting to the same rows as the pure-Python engine."""
+    pytest.importorskip("ibis")
+    from _engines import close_all, duckdb_loader
+
+    try:
+        table = duckdb_loader()(EV)
+        for call in (
+            lambda ev: metrics.lost_reasons(ev, P, as_of=AS_OF),
+            lambda ev: metrics.win_rate(ev, P, by="region", as_of=AS_OF),
+            lambda ev: metrics.funnel(ev, P, by="region", as_of=AS_OF),
+            lambda ev: forecast.categories(ev, P, PERIOD["start"], PERIOD["end"], as_of=AS_OF),
+            lambda ev: forecast.coverage(
+                ev, P, PERIOD["start"], PERIOD["end"], target={"eu": 1, "us": 2}, by="region"
+            ),
+        ):
+            want, got = call(EV), call(table)
+            assert type(got) is type(want)
+            assert getattr(got, "key_name", None) == getattr(want, "key_name", None)
+            assert metrics.records(got) == metrics.records(want)
+        assert isinstance(metrics.lost_reasons(table, P)[0], LostReason)
+    finally:
+        close_all()
