@@ -84,7 +84,7 @@ def _hash_tuple(self: Any) -> int:
     return hash(tuple(self))
 
 
-def _table(columns: Sequence[str], rows: Iterable[Sequence[str]], title: str = "") -> str:
+def _table(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     """A plain-text table: the first column left-aligned, the others right-aligned."""
     body = [list(columns), *(list(r) for r in rows)]
     widths = [max(len(r[i]) for r in body) for i in range(len(columns))]
@@ -96,7 +96,7 @@ def _table(columns: Sequence[str], rows: Iterable[Sequence[str]], title: str = "
 
     lines = [line(r) for r in body]
     lines.insert(1, "-" * len(lines[0]))
-    return "\n".join([title, *lines] if title else lines)
+    return "\n".join(lines)
 
 
 def _label(key: Any) -> str:
@@ -133,7 +133,8 @@ def _keyed_lines(mapping: Mapping[Any, Any], indent: str) -> Iterator[str]:
 class Keyed(dict[K, V]):
     """A metric's dict result that knows what its keys are: ``key_name`` is
     ``"stage"`` (``stage_durations``, ``snapshot``), ``"substate"``
-    (``substate_durations``), ``"method"`` (a backtest's ``errors``), or the
+    (``substate_durations``), ``"category"`` (``forecast.categories``),
+    ``"method"`` (a backtest's ``errors``), or the
     attribute's name for the values of a ``by=`` attribute (``"region"`` for
     ``by="region"``).
 
