@@ -94,7 +94,8 @@ def size(deal: metrics.ClosedDeal) -> str:
 
 
 #: Every public function of metrics and forecast that reads a log: its calls, the
-#: plain one first, then a by= variant where the function takes by=.
+#: plain one first, then a by= variant where the function takes by= (a period
+#: variant for slippage, a bucketing function for win_loss).
 CASES: dict[str, list[Call]] = {
     "metrics.action_conversion": [
         lambda: metrics.action_conversion(EV, P, within=10 * D, as_of=AS_OF)
@@ -111,19 +112,23 @@ CASES: dict[str, list[Call]] = {
     "metrics.histories": [lambda: metrics.histories(EV, P, as_of=AS_OF)],
     "metrics.lost_reasons": [lambda: metrics.lost_reasons(EV, P, as_of=AS_OF)],
     "metrics.movement": [
-        lambda: metrics.movement(EV, P, PERIOD["start"], PERIOD["end"]),
-        lambda: metrics.movement(EV, P, PERIOD["start"], PERIOD["end"], by="region"),
+        lambda: metrics.movement(EV, P, **PERIOD),
+        lambda: metrics.movement(EV, P, **PERIOD, by="region"),
     ],
     "metrics.period_conversion": [
-        lambda: metrics.period_conversion(EV, P, "lead", start=T0, end=AS_OF),
-        lambda: metrics.period_conversion(EV, P, "lead", start=T0, end=AS_OF, by="region"),
+        lambda: metrics.period_conversion(EV, P, stage="lead", start=T0, end=AS_OF),
+        lambda: metrics.period_conversion(EV, P, stage="lead", start=T0, end=AS_OF, by="region"),
     ],
+    "metrics.period_status": [lambda: metrics.period_status(EV, P, **PERIOD, as_of=AS_OF)],
     "metrics.sales_cycle": [
         lambda: metrics.sales_cycle(EV, P, as_of=AS_OF),
         lambda: metrics.sales_cycle(EV, P, by="region", as_of=AS_OF),
     ],
     "metrics.skips_and_regressions": [lambda: metrics.skips_and_regressions(EV, P, as_of=AS_OF)],
-    "metrics.slippage": [lambda: metrics.slippage(EV, P, as_of=AS_OF)],
+    "metrics.slippage": [
+        lambda: metrics.slippage(EV, P, as_of=AS_OF),
+        lambda: metrics.slippage(EV, P, **PERIOD, as_of=AS_OF),
+    ],
     "metrics.snapshot": [lambda: metrics.snapshot(EV, P, AS_OF)],
     "metrics.stage_durations": [
         lambda: metrics.stage_durations(EV, P, as_of=AS_OF),
@@ -148,18 +153,15 @@ CASES: dict[str, list[Call]] = {
         lambda: metrics.win_rate(EV, P, as_of=AS_OF),
         lambda: metrics.win_rate(EV, P, by="region", as_of=AS_OF),
     ],
-    "forecast.backtest": [lambda: forecast.backtest(EV, P, at=[day(4), day(6)], horizon=5 * D)],
-    "forecast.categories": [
-        lambda: forecast.categories(EV, P, PERIOD["start"], PERIOD["end"], as_of=AS_OF)
-    ],
+    "forecast.backtest": [lambda: forecast.backtest(EV, P, dates=[day(4), day(6)], horizon=5 * D)],
+    "forecast.categories": [lambda: forecast.categories(EV, P, **PERIOD, as_of=AS_OF)],
     "forecast.conditional_forecast": [lambda: forecast.conditional_forecast(EV, P, as_of=AS_OF)],
     "forecast.coverage": [
-        lambda: forecast.coverage(EV, P, PERIOD["start"], PERIOD["end"], target=500, as_of=AS_OF),
+        lambda: forecast.coverage(EV, P, **PERIOD, target=500, as_of=AS_OF),
         lambda: forecast.coverage(
             EV,
             P,
-            PERIOD["start"],
-            PERIOD["end"],
+            **PERIOD,
             target={"eu": 300, "us": 200},
             by="region",
             as_of=AS_OF,
@@ -209,7 +211,7 @@ def test_every_public_function_has_a_case() -> None:
 
 def _variants() -> list[Any]:
     return [
-        pytest.param(name, i, id=f"{name}-{'by' if i else 'plain'}")
+        pytest.param(name, i, id=f"{name}-{i}")
         for name, calls in sorted(CASES.items())
         for i in range(len(calls))
     ]
@@ -283,7 +285,7 @@ def test_movement_one_row_per_line() -> None:
     won A 100 and E 60 = 2, 160; lost B 50 and D 30 = 2, 80; open at the end C and F:
     2, 120. Nothing is open before d0, reopened or re-priced.
     """
-    got = metrics.movement(EV, P, day(-1), day(27))
+    got = metrics.movement(EV, P, start=day(-1), end=day(27))
     assert metrics.records(got) == [
         {"line": "opening", "count": 0, "amount": 0.0},
         {"line": "created", "count": 6, "amount": 360.0},
@@ -300,7 +302,7 @@ def test_movement_one_row_per_line() -> None:
 
 def test_movement_by_names_its_key_column() -> None:
     """movement(by="region") gives a region column before each line."""
-    rows = metrics.records(metrics.movement(EV, P, day(-1), day(27), by="region"))
+    rows = metrics.records(metrics.movement(EV, P, start=day(-1), end=day(27), by="region"))
     assert list(rows[0]) == ["region", "line", "count", "amount"]
     # eu: A 100, C 80, E 60 created = 3, 240; us: B 50, D 30, F 40 = 3, 120
     created = {r["region"]: (r["count"], r["amount"]) for r in rows if r["line"] == "created"}
@@ -356,8 +358,8 @@ def test_by_key_is_named_after_the_attribute() -> None:
     assert got.key_name == "region"
     # eu: A won, E won, C open = 2 of 2 closed; us: B, D lost = 0 of 2
     assert metrics.records(got) == [
-        {"region": "eu", "numerator": 2, "denominator": 2, "rate": 1.0},
-        {"region": "us", "numerator": 0, "denominator": 2, "rate": 0.0},
+        {"region": "eu", "numerator": 2, "denominator": 2, "rate": 1.0, "reason": None},
+        {"region": "us", "numerator": 0, "denominator": 2, "rate": 0.0, "reason": None},
     ]
     assert str(got) == "eu: 100.0% (2 of 2)\nus: 0.0% (0 of 2)"
 
@@ -375,7 +377,7 @@ def test_a_key_column_that_clashes_is_renamed() -> None:
 
 def test_backtest_errors_keep_one_method_column() -> None:
     """A backtest's errors are Keyed by method; the method is one column, not two."""
-    bt = forecast.backtest(EV, P, at=[day(4), day(6)], horizon=5 * D)
+    bt = forecast.backtest(EV, P, dates=[day(4), day(6)], horizon=5 * D)
     assert isinstance(bt.errors, Keyed)
     rows = metrics.records(bt.errors)
     assert [list(r)[:2] for r in rows] == [["method", "bias"]] * 3
@@ -421,7 +423,7 @@ def test_printed_days_and_money() -> None:
     stall = metrics.stalled(EV, P, as_of=AS_OF)
     # C's last event is its update at d5: idle 7 days > 5
     assert [str(s) for s in stall] == ["C in qualified, idle 7.0 days"]
-    coverage = forecast.coverage(EV, P, PERIOD["start"], PERIOD["end"], target=1000, as_of=AS_OF)
+    coverage = forecast.coverage(EV, P, **PERIOD, target=1000, as_of=AS_OF)
     assert str(coverage).startswith("won 160 of 1,000 (16.0%)")
 
 
@@ -437,10 +439,8 @@ def test_the_table_engine_returns_the_same_records() -> None:
             lambda ev: metrics.lost_reasons(ev, P, as_of=AS_OF),
             lambda ev: metrics.win_rate(ev, P, by="region", as_of=AS_OF),
             lambda ev: metrics.funnel(ev, P, by="region", as_of=AS_OF),
-            lambda ev: forecast.categories(ev, P, PERIOD["start"], PERIOD["end"], as_of=AS_OF),
-            lambda ev: forecast.coverage(
-                ev, P, PERIOD["start"], PERIOD["end"], target={"eu": 1, "us": 2}, by="region"
-            ),
+            lambda ev: forecast.categories(ev, P, **PERIOD, as_of=AS_OF),
+            lambda ev: forecast.coverage(ev, P, **PERIOD, target={"eu": 1, "us": 2}, by="region"),
         ):
             want, got = call(EV), call(table)
             assert type(got) is type(want)

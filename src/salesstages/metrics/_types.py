@@ -178,8 +178,10 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
 
 
-def _amount(value: float) -> str:
+def _amount(value: float | None) -> str:
     """A count or an amount: whole numbers without decimals, with thousands separators."""
+    if value is None:
+        return "–"
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
@@ -347,12 +349,15 @@ class Ratio:
     Attributes:
         numerator: What is counted (or summed, for a ratio of amounts).
         denominator: What it is counted among.
-        rate: ``numerator / denominator``; ``None`` when the denominator is 0.
+        rate: ``numerator / denominator``; ``None`` when the denominator is 0, or
+            when the rate is not known (``reason`` says why).
+        reason: Why ``rate`` is ``None`` although the denominator is not 0; else ``None``.
     """
 
     numerator: float
     denominator: float
     rate: float | None
+    reason: str | None = None
 
     __repr__ = _repr
     to_records = _one_row
