@@ -53,7 +53,7 @@ def use(pipeline: ss.Pipeline) -> None:
     d: dict[str, Any] = pipeline.to_dict()
     again: ss.Pipeline = ss.Pipeline.from_dict(d)
     text: str = pipeline.to_mermaid()
-    attached: ss.Deal = pipeline.load_deal("D", store.events("D"), store=store)
+    attached: ss.Deal = pipeline.load_deal(store, "D")
     del attached
     outcome: str = deal.outcome
     del reasons, ok, data, deals, problems, again, text, outcome
