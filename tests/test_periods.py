@@ -584,3 +584,28 @@ def test_period_conversion_closes_at_as_of() -> None:
         log, p, stage="a", start=T0 + 4 * DAY, end=T0 + 10 * DAY, as_of=T0 + 3 * DAY
     )
     assert (early.numerator, early.denominator, early.rate) == (0, 0, None)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    stays=st.lists(
+        st.tuples(st.integers(0, 20), st.integers(0, 30), st.integers(0, 2), st.integers(1, 3)),
+        max_size=12,
+    ),
+    ages=st.lists(st.integers(0, 25), max_size=4),
+)
+def test_has_estimate_is_binned_seen(
+    stays: list[tuple[int, int, int, int]], ages: list[int]
+) -> None:
+    """The backtest's estimate check agrees with the landmark estimator's own 'seen'."""
+    from collections import Counter
+
+    from salesstages.forecast._backtest import has_estimate
+    from salesstages.forecast._outlook import _binned
+
+    cells: Counter[int] = Counter()
+    for lb, extra, cause, k in stays:
+        cells[lb << 32 | (lb + extra) << 2 | cause] += k
+    wanted = {"a": dict.fromkeys(ages, 1.0)} if ages else {}
+    want = not wanted or any(p[2] for p in _binned(cells, sorted(ages), 30).values())
+    assert has_estimate(wanted, {"a": cells}, 30) == want
