@@ -609,3 +609,32 @@ def test_has_estimate_is_binned_seen(
     wanted = {"a": dict.fromkeys(ages, 1.0)} if ages else {}
     want = not wanted or any(p[2] for p in _binned(cells, sorted(ages), 30).values())
     assert has_estimate(wanted, {"a": cells}, 30) == want
+
+
+@pytest.mark.parametrize(
+    ("package", "name"),
+    [
+        ("metrics", "movement"),
+        ("metrics", "period_status"),
+        ("metrics", "slippage"),
+        ("forecast", "categories"),
+        ("forecast", "coverage"),
+        ("forecast", "backtest"),
+    ],
+)
+def test_planning_twins_share_one_signature(package: str, name: str) -> None:
+    """Each planning function is f(events, pipeline, *, ...), the same on both engines."""
+    import importlib
+    import inspect
+
+    pytest.importorskip("ibis")
+    public = getattr(importlib.import_module(f"salesstages.{package}"), name)
+    table = getattr(importlib.import_module(f"salesstages.{package}._ibis"), name)
+
+    def shape(fn: Any) -> list[tuple[str, Any, Any]]:
+        return [(p.name, p.kind, p.default) for p in inspect.signature(fn).parameters.values()]
+
+    assert shape(public) == shape(table)
+    kinds = [kind for _, kind, _ in shape(public)]
+    assert kinds[:2] == [inspect.Parameter.POSITIONAL_OR_KEYWORD] * 2
+    assert set(kinds[2:]) == {inspect.Parameter.KEYWORD_ONLY}
