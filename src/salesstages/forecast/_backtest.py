@@ -39,7 +39,7 @@ from ._common import (
     _us,
 )
 from ._markov import _markov, _markov_probabilities
-from ._outlook import _binned, _conditional_value
+from ._outlook import _conditional_value
 
 if TYPE_CHECKING:
     from .._pipeline import Pipeline
@@ -315,12 +315,15 @@ def has_estimate(
 ) -> bool:
     """True when a horizon-form forecast over the open amounts ``wanted`` (by stage and
     whole days in it) has an estimate: nothing is open with an amount (the forecast
-    is then 0), or some stay as old as an open deal was seen to close."""
+    is then 0), or some stay as old as an open deal in its stage was seen to close
+    (what ``_binned`` calls *seen*; ``h_days`` does not change it)."""
+    del h_days  # the same for every horizon
     if not wanted:
         return True
     for stage, amounts in wanted.items():
-        probs = _binned(cells.get(stage, Counter()), sorted(amounts), h_days)
-        if any(p[2] for p in probs.values()):
+        youngest = min(amounts)
+        # a cell is days_in << 32 | days_to << 2 | cause (cause 0: not closed)
+        if any(key & 3 and key >> 32 >= youngest for key in cells.get(stage, ())):
             return True
     return False
 
