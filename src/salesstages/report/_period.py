@@ -203,7 +203,7 @@ def _coverage(c: forecast.Coverage) -> dict[str, Any]:
         "open_amount": c.open_amount,
         "coverage": c.coverage,
         "attainment": c.attainment,
-        "reason": getattr(c, "reason", None),
+        "reason": c.reason,
     }
 
 
