@@ -21,6 +21,7 @@ from ._frames import records, to_pandas, to_polars
 from ._funnel import conversion, funnel, period_conversion, skips_and_regressions
 from ._history import DealHistory, Histories, histories
 from ._outcomes import NO_REASON, lost_reasons, sales_cycle, snapshot, stalled, velocity, win_rate
+from ._paths import PathRow, Rework, TransitionRow, paths, rework, transitions
 from ._planning import Movement, PeriodStatus, Slip, Tally, movement, period_status, slippage
 from ._quality import DataQuality, Finding, data_quality
 from ._session import Session, session
@@ -59,8 +60,10 @@ __all__ = [
     "Keyed",
     "LostReason",
     "Movement",
+    "PathRow",
     "PeriodStatus",
     "Ratio",
+    "Rework",
     "Session",
     "Slip",
     "SnapshotRow",
@@ -68,6 +71,7 @@ __all__ = [
     "Stall",
     "SubstateVisit",
     "Tally",
+    "TransitionRow",
     "Visit",
     "WinLoss",
     "WinLossGroup",
@@ -80,9 +84,11 @@ __all__ = [
     "histories",
     "lost_reasons",
     "movement",
+    "paths",
     "period_conversion",
     "period_status",
     "records",
+    "rework",
     "sales_cycle",
     "session",
     "skips_and_regressions",
@@ -94,6 +100,7 @@ __all__ = [
     "substate_visits",
     "to_pandas",
     "to_polars",
+    "transitions",
     "velocity",
     "visits",
     "win_loss",
