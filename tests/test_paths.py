@@ -130,8 +130,7 @@ class TestPaths:
         assert row.to_records()[0]["path"] == "a → b → c → won"
         assert row.to_records()[0]["win_rate"] == 1.0
         assert str(row) == (
-            "a → b → c → won: 2 deals (40.0%), won 100.0% (2 of 2), 0 open, "
-            "median cycle 7.0 days"
+            "a → b → c → won: 2 deals (40.0%), won 100.0% (2 of 2), 0 open, median cycle 7.0 days"
         )
 
     @pytest.mark.parametrize("top", [0, -1, 1.5, True, "3"])
@@ -151,7 +150,9 @@ class TestPaths:
 
 
 def _moves(rows: list[TransitionRow]) -> dict[tuple[str, str], tuple[str, int, int, Any]]:
-    return {(r.from_stage, r.to_stage): (r.kind, r.moves, r.deals, r.durations.median) for r in rows}
+    return {
+        (r.from_stage, r.to_stage): (r.kind, r.moves, r.deals, r.durations.median) for r in rows
+    }
 
 
 class TestTransitions:

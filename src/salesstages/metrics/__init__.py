@@ -16,6 +16,7 @@ with :meth:`~salesstages.Pipeline.check`).
 from __future__ import annotations
 
 from ._actions import ActionRow, action_conversion
+from ._conformance import Conformance, DeviationRow, conformance
 from ._durations import stage_durations, substate_durations, substate_visits, visits
 from ._frames import records, to_pandas, to_polars
 from ._funnel import conversion, funnel, period_conversion, skips_and_regressions
@@ -51,8 +52,10 @@ __all__ = [
     "NO_REASON",
     "ActionRow",
     "ClosedDeal",
+    "Conformance",
     "DataQuality",
     "DealHistory",
+    "DeviationRow",
     "DurationStats",
     "Finding",
     "FunnelRow",
@@ -76,6 +79,7 @@ __all__ = [
     "WinLoss",
     "WinLossGroup",
     "action_conversion",
+    "conformance",
     "conversion",
     "data_quality",
     "days_until",
