@@ -23,6 +23,7 @@ from ._funnel import conversion, funnel, period_conversion, skips_and_regression
 from ._history import DealHistory, Histories, histories
 from ._outcomes import NO_REASON, lost_reasons, sales_cycle, snapshot, stalled, velocity, win_rate
 from ._paths import PathRow, Rework, TransitionRow, paths, rework, transitions
+from ._people import Handover, Scorecard, ScorecardRow, handovers, scorecard
 from ._planning import Movement, PeriodStatus, Slip, Tally, movement, period_status, slippage
 from ._quality import DataQuality, Finding, data_quality
 from ._session import Session, session
@@ -59,6 +60,7 @@ __all__ = [
     "DurationStats",
     "Finding",
     "FunnelRow",
+    "Handover",
     "Histories",
     "Keyed",
     "LostReason",
@@ -67,6 +69,8 @@ __all__ = [
     "PeriodStatus",
     "Ratio",
     "Rework",
+    "Scorecard",
+    "ScorecardRow",
     "Session",
     "Slip",
     "SnapshotRow",
@@ -85,6 +89,7 @@ __all__ = [
     "days_until",
     "fewer_than",
     "funnel",
+    "handovers",
     "histories",
     "lost_reasons",
     "movement",
@@ -94,6 +99,7 @@ __all__ = [
     "records",
     "rework",
     "sales_cycle",
+    "scorecard",
     "session",
     "skips_and_regressions",
     "slippage",
