@@ -323,3 +323,32 @@ def test_sqlite_aware_times_still_read(tmp_path: Path) -> None:
     got = [e.at for e in SqliteStore(path).events("D1")]
     assert got[-1] == datetime(2024, 5, 1, 9, 1, tzinfo=UTC)
     assert got[-1].tzinfo is UTC
+
+
+def test_sqlite_a_failed_commit_says_the_outcome_is_unknown(tmp_path: Path) -> None:
+    """When COMMIT itself fails (a disk error), the append raises StoreUnavailableError
+    saying its outcome is unknown and how to check, and the store carries on."""
+    from salesstages import StoreUnavailableError
+
+    store = SqliteStore(tmp_path / "s.db")
+    real = store._connection()
+
+    class FailingCommit:
+        """The store's connection, with COMMIT failing as a full disk would make it."""
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
+
+        def execute(self, sql: str, *args: object) -> object:
+            if sql == "COMMIT":
+                raise sqlite3.OperationalError("disk I/O error")
+            return real.execute(sql, *args)
+
+    store._conn = FailingCommit()  # type: ignore[assignment]
+    with pytest.raises(StoreUnavailableError, match="outcome is unknown") as got:
+        store.append(opening("D1"))
+    assert "store.events('D1') has 2 events if it was" in str(got.value)
+    store._conn = real
+    assert list(store.events()) == []  # rolled back: this time, it was not stored
+    store.append(opening("D1"))
+    assert len(store) == 2

@@ -28,22 +28,20 @@ half of one, never an older one, and the file is never corrupted).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Literal
 
-from .._errors import ConcurrencyError, DataError, SalesStagesError
-from .._events import _EMPTY, EVENT_KINDS, Event
+from .._errors import ConcurrencyError, DataError, SalesStagesError, StoreUnavailableError
+from .._events import Event
 from .._gc import FREEZE_AFTER, gc_paused_then_frozen
 from .._time import to_utc
-from ._codec import _KINDS, EVENT_SETTERS, dump_data
+from ._codec import dump_data
 from ._protocol import (
     check_batch,
     check_follow,
@@ -52,6 +50,7 @@ from ._protocol import (
     check_times,
     poll_follow,
 )
+from ._sqlite_rows import RowError, Shared, to_events
 
 if TYPE_CHECKING:
     from .._deal import Deal
@@ -309,7 +308,7 @@ class SqliteStore:
                     state[deal_id] = (length + len(batch), batch[-1])
                 conn.executemany("INSERT INTO deals (deal_id, position) VALUES (?, ?)", new_deals)
                 conn.executemany(_INSERT, inserts)
-                conn.execute("COMMIT")
+                self._commit(conn, prepared)
             except sqlite3.IntegrityError as exc:
                 conn.execute("ROLLBACK")
                 if "UNIQUE" not in str(exc):
@@ -323,6 +322,25 @@ class SqliteStore:
                     conn.execute("ROLLBACK")
                 raise
         return len(inserts)
+
+    def _commit(self, conn: sqlite3.Connection, prepared: list[Any]) -> None:
+        """``COMMIT``; when it fails (a disk error while the commit is being written) the
+        append may or may not be stored, and the error says so."""
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            shown = ", ".join(
+                f"store.events({d!r}) has {b[-1].seq + 1} events if it was"
+                for d, b, _ in prepared[:3]
+            )
+            raise StoreUnavailableError(
+                f"{self.path}: committing the append failed ({exc}), so it may or may not "
+                f"have been stored: the outcome is unknown; read the deal back before "
+                f"retrying: {shown}"
+            ) from exc
 
     @contextlib.contextmanager
     def _guard(self) -> Iterator[None]:
@@ -345,7 +363,7 @@ class SqliteStore:
             raise self._damaged(exc) from exc
 
     def _damaged(self, exc: BaseException) -> DataError:
-        if isinstance(exc, _RowError):
+        if isinstance(exc, RowError):
             return DataError(
                 f"{exc}; the database is damaged: restore it from a backup, or export what "
                 "still reads with salesstages.io",
@@ -376,7 +394,7 @@ class SqliteStore:
                     self._check_deal(conn, deal_id, len(rows))
                 finally:
                     conn.execute("COMMIT")
-                return iter(_to_events(rows))
+                return iter(to_events(rows))
         return self._stream_all()
 
     def _check_deal(self, conn: sqlite3.Connection, deal_id: str, count: int) -> None:
@@ -427,7 +445,7 @@ class SqliteStore:
         conn = sqlite3.connect(
             self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
         )
-        shared = _Shared()
+        shared = Shared()
         runs = _Runs(self.path)
         built = 0
         try:
@@ -442,7 +460,7 @@ class SqliteStore:
                     if not rows:
                         break
                     runs.check(rows)
-                    events = _to_events(rows, shared)
+                    events = to_events(rows, shared)
                     del rows
                 built += len(events)
                 yield from events
@@ -463,7 +481,7 @@ class SqliteStore:
         return self._stream_after(position)
 
     def _stream_after(self, position: int) -> Iterator[tuple[int, Event]]:
-        shared = _Shared()
+        shared = Shared()
         built = 0
         while True:
             with self._lock, self._guard(), gc_paused_then_frozen(built >= FREEZE_AFTER):
@@ -477,7 +495,7 @@ class SqliteStore:
                 self._check_positions(rows, position, held)
                 if not rows:
                     return
-                events = _to_events([r[1:] for r in rows], shared)
+                events = to_events([r[1:] for r in rows], shared)
             built += len(events)
             for r, e in zip(rows, events, strict=True):
                 yield r[0], e
@@ -606,7 +624,7 @@ def _stub(deal_id: str, seq: int, at: str) -> Event:
     try:
         when = to_utc(datetime.fromisoformat(at))
     except (TypeError, ValueError) as exc:
-        raise _RowError(deal_id, seq, "at", exc) from None
+        raise RowError(deal_id, seq, "at", exc) from None
     return Event(deal_id=deal_id, seq=seq, at=when, kind="activity")
 
 
@@ -662,133 +680,3 @@ class _Runs:
                 )
                 break
         return DataError(f"{message}; {_RESTORE}", path=str(self.path))
-
-
-class _RowError(ValueError):
-    """One field of one row does not decode; names the row and the field."""
-
-    def __init__(self, deal_id: object, seq: object, field: str, exc: BaseException) -> None:
-        super().__init__(f"row deal_id={deal_id!r}, seq={seq!r}: field {field!r}: {exc}")
-        self.field = field
-
-
-def _locate(rows: list[Any]) -> _RowError | None:
-    """Find the first row whose fields do not decode (the slow path after a failure)."""
-    for d, s, a, k, st, n, data in rows:
-        problem: tuple[str, BaseException] | None = None
-        if not isinstance(d, str) or not d:
-            problem = ("deal_id", ValueError("not a non-empty string"))
-        elif not isinstance(s, int) or s < 0:
-            problem = ("seq", ValueError("not an int >= 0"))
-        elif k not in EVENT_KINDS:
-            problem = ("kind", ValueError(f"unknown kind {k!r}"))
-        elif not all(v is None or isinstance(v, str) for v in (st, n)):
-            problem = (
-                "stage" if not (st is None or isinstance(st, str)) else "name",
-                ValueError("not a string"),
-            )
-        else:
-            try:
-                to_utc(datetime.fromisoformat(a))
-            except (TypeError, ValueError) as exc:
-                problem = ("at", exc)
-            else:
-                try:
-                    json.loads(data)
-                except (TypeError, ValueError) as exc:
-                    problem = ("data", exc)
-        if problem is not None:
-            return _RowError(d, s, *problem)
-    return None
-
-
-class _Shared:
-    """What one read shares between its events: one string object per distinct
-    deal id, stage and activity name, and one read-only mapping per distinct
-    flat ``data`` text (``{"meeting": "discovery"}`` repeats on thousands of
-    activities)."""
-
-    __slots__ = ("data", "strings")
-
-    def __init__(self) -> None:
-        self.strings: dict[str, str] = {}
-        self.data: dict[str, Any] = {}
-
-
-#: ``data`` texts longer than this, or beyond this many, are decoded each time.
-_SHARE_DATA_LEN: Final = 256
-_SHARE_DATA_MAX: Final = 100_000
-_SCALARS: Final = (str, int, float, bool, type(None))
-
-
-def _to_events(rows: list[Any], shared: _Shared | None = None) -> list[Event]:
-    """Rows as events: the database only holds what :meth:`SqliteStore.append` checked.
-
-    On a row that does not decode, raises ``ValueError`` naming the row and the
-    field (the store turns it into :class:`DataError` naming the file too).
-    """
-    try:
-        return _decode(rows, shared or _Shared())
-    except (ValueError, TypeError, KeyError) as exc:
-        located = _locate(rows)
-        raise (located or ValueError(f"a row does not decode: {exc!r}")) from exc
-
-
-def _decode(rows: list[Any], shared: _Shared) -> list[Event]:
-    """The hot loop of reading: :func:`~._codec.make_event` inlined, strings shared.
-
-    Consecutive rows often repeat the deal id and the timestamp (a deal's rows
-    come together; ``opened`` and ``stage_entered`` share their moment), so
-    those are compared with the previous row's before any lookup.
-    """
-    fromiso = datetime.fromisoformat
-    utc = UTC
-    loads = json.loads
-    proxy = MappingProxyType
-    empty = _EMPTY
-    new = object.__new__
-    kinds = _KINDS
-    sd, ss, sa, sk, sst, sn, sdata = EVENT_SETTERS
-    strings = shared.strings
-    share = strings.setdefault
-    datas = shared.data
-    get_data = datas.get
-    scalars = _SCALARS
-    out: list[Event] = []
-    append = out.append
-    prev_d = prev_a = ""
-    deal_id: str = ""
-    at: datetime | None = None
-    for d, s, a, k, st, n, data in rows:
-        if d != prev_d:
-            deal_id = prev_d = share(d, d)
-        if a != prev_a:
-            at = fromiso(a)
-            if at.tzinfo is not utc:  # an offset to normalise, or none: refused
-                if at.tzinfo is None or at.utcoffset() is None:
-                    raise ValueError(f"{a!r} has no UTC offset")
-                at = at.astimezone(utc)
-            prev_a = a
-        e = new(Event)
-        sd(e, deal_id)
-        ss(e, s)
-        sa(e, at)
-        sk(e, kinds[k])
-        sst(e, None if st is None else share(st, st))
-        sn(e, None if n is None else share(n, n))
-        if data == "{}":
-            sdata(e, empty)
-        else:
-            m = get_data(data)
-            if m is None:
-                obj = loads(data)
-                m = proxy(obj)
-                if (
-                    len(data) <= _SHARE_DATA_LEN
-                    and len(datas) < _SHARE_DATA_MAX
-                    and all(type(v) in scalars for v in obj.values())
-                ):
-                    datas[data] = m  # flat, so nothing in it can change: safe to share
-            sdata(e, m)
-        append(e)
-    return out
