@@ -325,3 +325,30 @@ def test_a_call_after_a_partition_reconnects(proxy: Proxy, pg_conninfo: str, pg_
     proxy.down.set()
     assert store.deal_ids() == ["A"]
     store.close()
+
+
+def test_a_forked_child_gets_its_own_watchdog(pg_conninfo: str, pg_table: str) -> None:
+    """After ``fork()`` the child's calls are still bounded: its deadlines run on a
+    watchdog thread of its own (the parent's does not exist in the child)."""
+    import multiprocessing
+
+    store = PostgresStore(pg_conninfo, table=pg_table)
+    store.append(opening("A"))  # the parent's watchdog runs
+    assert store._deadlines._thread is not None
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_child_append, args=(store, queue))
+    child.start()
+    child.join(timeout=30)
+    assert queue.get(timeout=5) == ("ok", True)
+    assert [e.deal_id for e in store.events()] == ["A", "A", "B", "B"]
+    store.close()
+
+
+def _child_append(store: PostgresStore, queue: object) -> None:
+    try:
+        store.append(opening("B"))
+        thread = store._deadlines._thread
+        queue.put(("ok", thread is not None and thread.is_alive()))  # type: ignore[attr-defined]
+    except Exception as exc:  # pragma: no cover - reported to the parent
+        queue.put(("error", repr(exc)))  # type: ignore[attr-defined]

@@ -50,6 +50,12 @@ class Deadlines:
     """Cut a connection's socket when a round trip on it outlasts its deadline."""
 
     def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        """Start afresh: in a new object, or in a child after ``fork()`` (which has no
+        watchdog thread, and may have copied the lock while the parent's held it)."""
+        self._pid = os.getpid()
         self._cond = threading.Condition(threading.Lock())
         self._armed: dict[Deadline, tuple[float, int]] = {}
         self._thread: threading.Thread | None = None
@@ -67,6 +73,8 @@ class Deadlines:
         except Exception:  # already closed or broken: the call itself will say so
             yield token
             return
+        if self._pid != os.getpid():
+            self._reset()
         due = time.monotonic() + seconds
         with self._cond:
             self._armed[token] = (due, fd)
