@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from _cli_data import Runner, cli_error
 from salesstages import (
     DataError,
     PostgresStore,
@@ -352,3 +353,26 @@ def _child_append(store: PostgresStore, queue: object) -> None:
         queue.put(("ok", thread is not None and thread.is_alive()))  # type: ignore[attr-defined]
     except Exception as exc:  # pragma: no cover - reported to the parent
         queue.put(("error", repr(exc)))  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------- the command line
+@pytest.mark.parametrize("engine", ["python", "duckdb"])
+def test_the_command_line_maps_driver_errors_to_one_line(
+    run: Runner, reader_role: str, pg_conninfo: str, pg_table: str, engine: str
+) -> None:
+    """``report <url>`` with a role lacking SELECT, or naming a table that is not an
+    events table, exits 2 with one line (no psycopg traceback, no AttributeError)."""
+    pytest.importorskip("ibis")
+    port = pg_conninfo.split("port=")[1].split()[0]
+    role = reader_role.split("user=")[1].split()[0]
+    url = f"postgresql://{role}:Xy9SECRET@127.0.0.1:{port}/test"
+    err = cli_error(
+        run("report", url, "--table", pg_table, "-p", "inbound_b2b", "--engine", engine)
+    )
+    assert f"refused access to table '{pg_table}'" in err
+    assert "SECRET" not in err
+    other = "n_" + uuid.uuid4().hex[:12]
+    _sql(pg_conninfo, f"CREATE TABLE {other} (x int)")
+    owner = f"postgresql://postgres@127.0.0.1:{port}/test"
+    err = cli_error(run("report", owner, "--table", other, "-p", "inbound_b2b", "--engine", engine))
+    assert other in err

@@ -22,15 +22,16 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from typing import Any, Final
 
 from .._errors import DataError, SalesStagesError, StorePermissionError, StoreUnavailableError
-from .._redact import scrub
+from .._redact import redact, scrub
 
-__all__ = ["Deadline", "Deadlines", "fault"]
+__all__ = ["Deadline", "Deadlines", "driver_fault", "fault"]
 
 #: Seconds a watchdog thread waits with nothing to watch before it ends.
 _IDLE_EXIT: Final = 60.0
@@ -160,7 +161,7 @@ def fault(
         )
     if isinstance(exc, errors.InsufficientPrivilege):
         return StorePermissionError(
-            f"PostgreSQL at {where} refused the store's access to table {table!r}: {reason}; "
+            f"PostgreSQL at {where} refused access to table {table!r}: {reason}; "
             "grant the role SELECT (to read) and INSERT (to append) on the table, USAGE on "
             "its schema, and EXECUTE on its append function, or connect as its owner"
         )
@@ -203,3 +204,12 @@ def _connection_level(exc: BaseException) -> bool:
     connection-class one): the statement may have run to its commit."""
     state = getattr(exc, "sqlstate", None)
     return state is None or state.startswith(("08", "57P"))
+
+
+def driver_fault(exc: BaseException, conninfo: str, table: str) -> SalesStagesError | None:
+    """The library's error for a psycopg error raised outside a store (by Ibis reading a
+    ``postgresql://`` source), or ``None`` when ``exc`` is not psycopg's."""
+    pg = sys.modules.get("psycopg")
+    if pg is None or not isinstance(exc, pg.Error):
+        return None
+    return fault(pg, exc, where=redact(conninfo), conninfo=conninfo, table=table)

@@ -26,6 +26,7 @@ from .._pipeline import Pipeline
 from .._redact import redact
 from .._simulate import simulate
 from .._stores import EventStore, SqliteStore
+from .._stores._pgfaults import driver_fault
 from .._text import terminal
 from ..metrics._engine import is_ibis_table
 from ..presets import inbound_b2b
@@ -647,6 +648,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"salesstages: error: {terminal(redact(_one_line(exc)))}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        # a database driver's error (psycopg's, raised while Ibis reads a postgresql://
+        # source): mapped to the library's types, passwords hidden
+        source = str(getattr(args, "events", "") or "")
+        mapped = driver_fault(exc, source, str(getattr(args, "table", None) or "events"))
+        if mapped is None or args.debug:
+            raise
+        print(f"salesstages: error: {terminal(redact(_one_line(mapped)))}", file=sys.stderr)
         return 2
     return result
 
