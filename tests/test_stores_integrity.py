@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from _cli_data import Runner
+from _cli_data import Runner, cli_error
 from salesstages import DataError, Event, SqliteStore
 from salesstages._stores import JsonlStore
 from salesstages._stores import jsonl as jsonl_module
@@ -352,3 +352,14 @@ def test_sqlite_a_failed_commit_says_the_outcome_is_unknown(tmp_path: Path) -> N
     assert list(store.events()) == []  # rolled back: this time, it was not stored
     store.append(opening("D1"))
     assert len(store) == 2
+
+
+def test_the_command_line_names_a_damaged_line(tmp_path: Path, run: Runner) -> None:
+    """``salesstages report`` on a store with a changed byte exits 2 naming the line."""
+    path = tmp_path / "store.jsonl"
+    _log(path)
+    text = path.read_bytes()
+    at = text.index(b"2024-05-01T09:01")
+    path.write_bytes(text[: at + 8] + b"2" + text[at + 9 :])
+    err = cli_error(run("report", str(path), "-p", "inbound_b2b", "--engine", "python"))
+    assert "store.jsonl, line 2: the checksum does not match" in err
