@@ -510,8 +510,8 @@ def test_bad_as_of_and_by(files: dict[str, Path], run: Runner) -> None:
     assert "write it as 2026-03-31" in err
     err = cli_error(run("report", str(files["jsonl"]), "-p", "inbound_b2b", "--by", "colour"))
     assert (
-        "--by takes one of: amount, close_date, forecast_category, lead_source, owner, region"
-        in err
+        "the deals' attributes are: amount, close_date, forecast_category, lead_source, "
+        "owner, region" in err
     )
 
 
@@ -527,9 +527,9 @@ def test_unwritable_out(files: dict[str, Path], tmp_path: Path, run: Runner) -> 
 
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     """With ``--debug`` the error propagates (the traceback is shown) instead of exit 2."""
-    from salesstages.cli._spec import CliError
+    from salesstages.io import SourceError
 
-    with pytest.raises(CliError, match="does not exist"):
+    with pytest.raises(SourceError, match="does not exist"):
         main(["--debug", "report", str(tmp_path / "none.jsonl"), "-p", "inbound_b2b"])
 
 

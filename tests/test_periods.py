@@ -83,18 +83,23 @@ def _close_connections() -> Iterator[None]:
         close_all()
 
 
-@pytest.fixture(params=["python", "duckdb"])
+@pytest.fixture(params=["python", "duckdb", "postgres"])
 def load(request: pytest.FixtureRequest) -> Callable[[Sequence[Event]], Any]:
-    """Events → what each engine reads: the events themselves, or a DuckDB table."""
-    if request.param == "python":
+    """Events → what each engine reads: the events themselves, or a DuckDB or
+    PostgreSQL table (PostgreSQL from conftest's throw-away server)."""
+    name: str = request.param
+    if name == "python":
         return lambda events: list(events)
     pytest.importorskip("ibis")
-    pytest.importorskip("duckdb")
-    if "duckdb" not in _LOADERS:
-        from _engines import duckdb_loader
+    if name not in _LOADERS:
+        from _engines import duckdb_loader, postgres_loader
 
-        _LOADERS["duckdb"] = duckdb_loader()
-    return _LOADERS["duckdb"]
+        if name == "duckdb":
+            pytest.importorskip("duckdb")
+            _LOADERS[name] = duckdb_loader()
+        else:
+            _LOADERS[name] = postgres_loader(request.getfixturevalue("pg_conninfo"))
+    return _LOADERS[name]
 
 
 # ------------------------------------------------------------------- midnights
@@ -556,3 +561,26 @@ def test_cli_warns_when_the_period_is_not_measured(tmp_path: Path, run: Any) -> 
     status, _, err = run("report", str(log), "-p", str(spec), "--period", "2027-Q1")
     assert status == 0
     assert "warning: the period 2027-01-01 to 2027-03-31 has not started" in err
+
+
+def test_period_conversion_closes_at_as_of() -> None:
+    """A window closed by as_of: the same as a window ending just after as_of; dates work."""
+    p = plain_pipeline()
+    s = MemoryStore()
+    d = p.open_deal("X", at=T0, store=s)
+    d.move("b", at=T0 + 2 * DAY)  # forward out of a on day 2
+    e = p.open_deal("Y", at=T0 + DAY, store=s)
+    e.move("b", at=T0 + 5 * DAY)  # on day 5: after as_of day 3
+    log = list(s.events())
+    start = T0.date()  # midnight before T0 (09:00)
+    got = metrics.period_conversion(
+        log, p, stage="a", start=start, end=T0 + 10 * DAY, as_of=T0 + 3 * DAY
+    )
+    # both were in a during [start, day 3]; X moved on (day 2), Y not yet: 1 of 2
+    assert (got.numerator, got.denominator) == (1, 2)
+    whole = metrics.period_conversion(log, p, stage="a", start=start, end=T0 + 10 * DAY)
+    assert (whole.numerator, whole.denominator) == (2, 2)
+    early = metrics.period_conversion(
+        log, p, stage="a", start=T0 + 4 * DAY, end=T0 + 10 * DAY, as_of=T0 + 3 * DAY
+    )
+    assert (early.numerator, early.denominator, early.rate) == (0, 0, None)

@@ -28,35 +28,35 @@ half of one, never an older one, and the file is never corrupted).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Literal
+from types import MappingProxyType
+from typing import Any, Final, Literal
 
+from .._codec import _KINDS, EVENT_SETTERS, dump_data
 from .._errors import ConcurrencyError, DataError, SalesStagesError, StoreUnavailableError
-from .._events import Event
-from .._gc import FREEZE_AFTER, gc_paused_then_frozen
+from .._events import _EMPTY, Event
 from .._time import to_utc
-from ._codec import dump_data
 from ._protocol import (
+    D,
+    RebuildsDeals,
     check_batch,
     check_follow,
     check_position,
     check_shape,
     check_times,
+    deprecated_load,
     poll_follow,
 )
-from ._sqlite_rows import RowError, Shared, to_events
+from ._sqlite_checks import RESTORE, RowError, Runs, check_deal, integrity_check, locate
 
-if TYPE_CHECKING:
-    from .._deal import Deal
-    from .._pipeline import Pipeline
-
-__all__ = ["SqliteStore"]
+__all__ = ["SqliteStore", "integrity_check"]
 
 _SCHEMA: Final = (
     """CREATE TABLE IF NOT EXISTS events (
@@ -91,26 +91,12 @@ _SELECT_ALL: Final = (
 _SELECT_DEAL: Final = f"SELECT {_COLUMNS} FROM events AS e WHERE e.deal_id = ? ORDER BY e.seq"
 #: What a single-deal read checks its rows against: the deal's row in ``deals``, its
 #: first and last positions, and the store's highest position.
-_SELECT_DEAL_CHECK: Final = (
-    "SELECT (SELECT position FROM deals WHERE deal_id = ?1), "
-    "(SELECT min(position) FROM events WHERE deal_id = ?1), "
-    "(SELECT max(position) FROM events WHERE deal_id = ?1), "
-    "(SELECT coalesce(max(position), 0) FROM events)"
-)
-_COUNT_AFTER: Final = "SELECT count(*) FROM events WHERE position > ?"
 _SELECT_AFTER: Final = (
     f"SELECT e.position, {_COLUMNS} FROM events AS e WHERE e.position > ? "
     "ORDER BY e.position LIMIT ?"
 )
 #: What the store says it holds: positions are 1, 2, 3 … so the highest is the count.
 _SELECT_HELD: Final = "SELECT coalesce(max(position), 0) FROM events"
-_SELECT_FIRSTS: Final = (
-    "SELECT deal_id, count(*), max(seq) FROM events GROUP BY deal_id ORDER BY min(position)"
-)
-_RESTORE: Final = (
-    "the database is damaged: restore it from a backup, or export what still reads with "
-    "salesstages.io"
-)
 _SELECT_LAST: Final = "SELECT seq, at FROM events WHERE deal_id = ? ORDER BY seq DESC LIMIT 1"
 _INSERT: Final = (
     "INSERT INTO events (deal_id, seq, position, at, kind, stage, name, data) "
@@ -390,54 +376,12 @@ class SqliteStore:
                 conn.execute("BEGIN")  # the rows and their checks from one snapshot
                 try:
                     rows = conn.execute(_SELECT_DEAL, (deal_id,)).fetchall()
-                    _Runs(self.path).check(rows)
-                    self._check_deal(conn, deal_id, len(rows))
+                    Runs(self.path).check(rows)
+                    check_deal(conn, self.path, deal_id, len(rows))
                 finally:
                     conn.execute("COMMIT")
-                return iter(to_events(rows))
+                return iter(_to_events(rows))
         return self._stream_all()
-
-    def _check_deal(self, conn: sqlite3.Connection, deal_id: str, count: int) -> None:
-        """Check one deal's ``count`` rows (a run 0 … count-1) against the deals table and
-        the store's positions, as a read of every deal checks them against each other.
-
-        Positions are gapless, so an event of this deal that was deleted after its
-        last remaining one shows as a missing position after it. The cost is one
-        index range scan over the positions after the deal's last event (nothing
-        for a deal appended to last).
-        """
-        first, low, high, held = conn.execute(_SELECT_DEAL_CHECK, (deal_id,)).fetchone()
-        if count == 0:
-            if first is not None:
-                raise DataError(
-                    f"deal {deal_id!r} is in the deals table but has no events; {_RESTORE}",
-                    path=str(self.path),
-                )
-            return
-        if first is None:
-            raise DataError(
-                f"deal {deal_id!r} has events but no row in the deals table; {_RESTORE}",
-                path=str(self.path),
-            )
-        if first != low:
-            raise DataError(
-                f"deal {deal_id!r}: the deals table says its first event is at position "
-                f"{first} but it is at {low}; {_RESTORE}",
-                path=str(self.path),
-            )
-        after = conn.execute(_COUNT_AFTER, (high,)).fetchone()[0]
-        if after != held - high:
-            missing = next(
-                p
-                for p in range(high + 1, held + 1)
-                if conn.execute("SELECT 1 FROM events WHERE position = ?", (p,)).fetchone() is None
-            )
-            raise DataError(
-                f"the store holds positions up to {held} but position {missing}, after deal "
-                f"{deal_id!r}'s last event (position {high}), does not read, so events of "
-                f"this deal may be missing; {_RESTORE}",
-                path=str(self.path),
-            )
 
     def _stream_all(self) -> Iterator[Event]:
         with self._lock:
@@ -445,8 +389,8 @@ class SqliteStore:
         conn = sqlite3.connect(
             self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
         )
-        shared = Shared()
-        runs = _Runs(self.path)
+        shared = _Shared()
+        runs = Runs(self.path)
         built = 0
         try:
             with self._guard():
@@ -454,13 +398,12 @@ class SqliteStore:
                 held = conn.execute(_SELECT_HELD).fetchone()[0]
                 cur = conn.execute(_SELECT_ALL)
             while True:
-                # A bulk read freezes what it built, so the collector never walks it.
-                with self._guard(), gc_paused_then_frozen(built >= FREEZE_AFTER):
+                with self._guard():
                     rows = cur.fetchmany(_CHUNK)
                     if not rows:
                         break
                     runs.check(rows)
-                    events = to_events(rows, shared)
+                    events = _to_events(rows, shared)
                     del rows
                 built += len(events)
                 yield from events
@@ -481,10 +424,9 @@ class SqliteStore:
         return self._stream_after(position)
 
     def _stream_after(self, position: int) -> Iterator[tuple[int, Event]]:
-        shared = Shared()
-        built = 0
+        shared = _Shared()
         while True:
-            with self._lock, self._guard(), gc_paused_then_frozen(built >= FREEZE_AFTER):
+            with self._lock, self._guard():
                 conn = self._connection()
                 conn.execute("BEGIN")  # the rows and the highest position of one snapshot
                 try:
@@ -495,8 +437,7 @@ class SqliteStore:
                 self._check_positions(rows, position, held)
                 if not rows:
                     return
-                events = to_events([r[1:] for r in rows], shared)
-            built += len(events)
+                events = _to_events([r[1:] for r in rows], shared)
             for r, e in zip(rows, events, strict=True):
                 yield r[0], e
             position = rows[-1][0]
@@ -511,7 +452,7 @@ class SqliteStore:
         missing = next((p for p in expected if p not in read), None)
         if missing is None:  # more rows than positions: one was read twice
             raise DataError(
-                f"position {rows[-1][0]} is read twice or beyond the highest ({held}); " + _RESTORE,
+                f"position {rows[-1][0]} is read twice or beyond the highest ({held}); " + RESTORE,
                 path=str(self.path),
             )
         after_it = next((r for r in rows if r[0] > missing), None)
@@ -522,7 +463,7 @@ class SqliteStore:
         )
         raise DataError(
             f"the store holds positions up to {held} but position {missing} does not read"
-            f"{where}; " + _RESTORE,
+            f"{where}; " + RESTORE,
             path=str(self.path),
         )
 
@@ -566,7 +507,7 @@ class SqliteStore:
                 ).fetchone()
                 if orphan is not None:
                     raise DataError(
-                        f"deal {orphan[0]!r} is in the deals table but has no events; " + _RESTORE,
+                        f"deal {orphan[0]!r} is in the deals table but has no events; " + RESTORE,
                         path=str(self.path),
                     )
                 if firsts != len(ids):
@@ -575,17 +516,17 @@ class SqliteStore:
                         "(SELECT 1 FROM deals AS d WHERE d.deal_id = e.deal_id) LIMIT 1"
                     ).fetchone()
                     raise DataError(
-                        f"deal {lost[0]!r} has events but no row in the deals table; " + _RESTORE,
+                        f"deal {lost[0]!r} has events but no row in the deals table; " + RESTORE,
                         path=str(self.path),
                     )
             finally:
                 conn.execute("COMMIT")
             return ids
 
-    def load(self, pipeline: Pipeline, deal_id: str) -> Deal:
-        """Rebuild deal ``deal_id``; raises ``UnknownDealError`` (a ``KeyError``) when
-        the store has none."""
-        return pipeline.load_deal(deal_id, self.events(deal_id), store=self)
+    def load(self, pipeline: RebuildsDeals[D], deal_id: str) -> D:
+        """Deprecated: rebuild a deal with ``pipeline.load_deal(store, deal_id)`` (a
+        store holds events only); warns, and works until the next release."""
+        return deprecated_load(self, pipeline, deal_id)
 
     def __len__(self) -> int:
         with self._lock, self._guard():
@@ -597,21 +538,6 @@ class SqliteStore:
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self.path)!r})"
-
-
-def integrity_check(path: Path, timeout: float = 30.0) -> list[str]:
-    """``PRAGMA integrity_check`` on a SQLite file opened read-only: what it finds
-    wrong, or an empty list when it says ``ok``."""
-    try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout)
-        try:
-            rows = conn.execute("PRAGMA integrity_check").fetchall()
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError as exc:
-        return [str(exc)]
-    found = [str(r[0]) for r in rows]
-    return [] if found == ["ok"] else found
 
 
 def _transient(exc: sqlite3.OperationalError) -> bool:
@@ -628,55 +554,93 @@ def _stub(deal_id: str, seq: int, at: str) -> Event:
     return Event(deal_id=deal_id, seq=seq, at=when, kind="activity")
 
 
-class _Runs:
-    """Checks that a read yields each deal's events as one run, ``seq`` 0, 1, 2 … with
-    no gap, and finds the first deal that disagrees with the store's own counts."""
+class _Shared:
+    """What one read shares between its events: one string object per distinct
+    deal id, stage and activity name, and one read-only mapping per distinct
+    flat ``data`` text (``{"meeting": "discovery"}`` repeats on thousands of
+    activities)."""
 
-    __slots__ = ("deal", "next", "path", "read")
+    __slots__ = ("data", "strings")
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.deal: object = None
-        self.next = 0
-        self.read: dict[object, int] = {}  # events read per deal
+    def __init__(self) -> None:
+        self.strings: dict[str, str] = {}
+        self.data: dict[str, Any] = {}
 
-    def check(self, rows: list[Any]) -> None:
-        """Raise :class:`DataError` at the first row that breaks its deal's run."""
-        deal, nxt, read = self.deal, self.next, self.read
-        for row in rows:
-            d = row[0]
-            s = row[1]
-            if d == deal:
-                if s != nxt:
-                    self._broken(d, s, nxt)
-                nxt += 1
-                continue
-            if deal is not None:
-                read[deal] = nxt
-            if s != 0 or d in read:
-                self._broken(d, s, read.get(d, 0))
-            deal, nxt = d, 1
-        self.deal, self.next = deal, nxt
 
-    def _broken(self, deal: object, seq: object, expected: int) -> None:
-        raise DataError(
-            f"deal {deal!r}: seq {seq!r} was read where seq {expected} belongs, so events "
-            f"of this deal are missing or out of place; {_RESTORE}",
-            path=str(self.path),
-        )
+#: ``data`` texts longer than this, or beyond this many, are decoded each time.
+_SHARE_DATA_LEN: Final = 256
+_SHARE_DATA_MAX: Final = 100_000
+_SCALARS: Final = (str, int, float, bool, type(None))
 
-    def shortfall(self, conn: sqlite3.Connection, held: int, built: int) -> DataError:
-        """The error for a read that yielded ``built`` events of the ``held`` the store
-        says it holds, naming the first deal whose events do not all read."""
-        if self.deal is not None:
-            self.read[self.deal] = self.next
-        message = f"the store holds {held} events but {built} read"
-        for deal_id, count, top in conn.execute(_SELECT_FIRSTS):
-            got = self.read.get(deal_id, 0)
-            if got != count or top != count - 1:
-                message += (
-                    f"; deal {deal_id!r} has {count} events in the events table but {got} "
-                    "read" + (" (its row in the deals table is missing)" if not got else "")
-                )
-                break
-        return DataError(f"{message}; {_RESTORE}", path=str(self.path))
+
+def _to_events(rows: list[Any], shared: _Shared | None = None) -> list[Event]:
+    """Rows as events: the database only holds what :meth:`SqliteStore.append` checked.
+
+    On a row that does not decode, raises ``ValueError`` naming the row and the
+    field (the store turns it into :class:`DataError` naming the file too).
+    """
+    try:
+        return _decode(rows, shared or _Shared())
+    except (ValueError, TypeError, KeyError) as exc:
+        located = locate(rows)
+        raise (located or ValueError(f"a row does not decode: {exc!r}")) from exc
+
+
+def _decode(rows: list[Any], shared: _Shared) -> list[Event]:
+    """The hot loop of reading: :func:`~salesstages._codec.make_event` inlined, strings shared.
+
+    Consecutive rows often repeat the deal id and the timestamp (a deal's rows
+    come together; ``opened`` and ``stage_entered`` share their moment), so
+    those are compared with the previous row's before any lookup.
+    """
+    fromiso = datetime.fromisoformat
+    utc = UTC
+    loads = json.loads
+    proxy = MappingProxyType
+    empty = _EMPTY
+    new = object.__new__
+    kinds = _KINDS
+    sd, ss, sa, sk, sst, sn, sdata = EVENT_SETTERS
+    strings = shared.strings
+    share = strings.setdefault
+    datas = shared.data
+    get_data = datas.get
+    scalars = _SCALARS
+    out: list[Event] = []
+    append = out.append
+    prev_d = prev_a = ""
+    deal_id: str = ""
+    at: datetime | None = None
+    for d, s, a, k, st, n, data in rows:
+        if d != prev_d:
+            deal_id = prev_d = share(d, d)
+        if a != prev_a:
+            at = fromiso(a)
+            if at.tzinfo is not utc:  # an offset to normalise, or none: refused
+                if at.tzinfo is None or at.utcoffset() is None:
+                    raise ValueError(f"{a!r} has no UTC offset")
+                at = at.astimezone(utc)
+            prev_a = a
+        e = new(Event)
+        sd(e, deal_id)
+        ss(e, s)
+        sa(e, at)
+        sk(e, kinds[k])
+        sst(e, None if st is None else share(st, st))
+        sn(e, None if n is None else share(n, n))
+        if data == "{}":
+            sdata(e, empty)
+        else:
+            m = get_data(data)
+            if m is None:
+                obj = loads(data)
+                m = proxy(obj)
+                if (
+                    len(data) <= _SHARE_DATA_LEN
+                    and len(datas) < _SHARE_DATA_MAX
+                    and all(type(v) in scalars for v in obj.values())
+                ):
+                    datas[data] = m  # flat, so nothing in it can change: safe to share
+            sdata(e, m)
+        append(e)
+    return out

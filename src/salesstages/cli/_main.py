@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import difflib
 import json
 import os
 import sqlite3
@@ -22,11 +21,11 @@ from .. import __version__
 from .._errors import DataError, SalesStagesError
 from .._events import Event
 from .._files import atomic_write
+from .._gc import bulk
 from .._pipeline import Pipeline
 from .._redact import redact
 from .._simulate import simulate
-from .._stores import EventStore, SqliteStore
-from .._stores._pgfaults import driver_fault
+from .._stores import EventStore, SqliteStore, driver_fault
 from .._text import terminal
 from ..metrics._engine import is_ibis_table
 from ..presets import inbound_b2b
@@ -45,6 +44,7 @@ from ._spec import (
     add_as_of,
     as_of_arg,
     check_as_of,
+    event_source,
     is_store,
     load_pipeline,
 )
@@ -191,15 +191,13 @@ def _emit(text: str, out_path: str | None) -> None:
         sys.stdout.write(text)
 
 
-def _report_events(source: EventSource, engine: str | None, by: str | None) -> Any:
+def _report_events(source: EventSource, engine: str | None) -> Any:
     """What ``report`` passes to :func:`build_report`: the events, or an Ibis table."""
     if engine is None:
         engine = source.default_engine()
     if engine == "duckdb":
         return source.ibis_table()
-    events = source.read()
-    _check_by(events, by)
-    return events
+    return source.read()  # an unknown ``by`` is the library's error, with its suggestion
 
 
 def _inputs(args: argparse.Namespace) -> dict[str, str | None]:
@@ -215,8 +213,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     check_outputs({"--out": args.out}, _inputs(args))
     pipeline = load_pipeline(args.pipeline)
     as_of = as_of_arg(args.as_of, force=args.force)
-    with EventSource(args.events, table=args.table) as source:
-        events = _report_events(source, args.engine, args.by)
+    with event_source(args.events, table=args.table) as source:
+        events = _report_events(source, args.engine)
         _warn(source)
         if as_of is not None and not args.force:  # issue 22: an as_of before the log
             check_as_of(as_of, first_event(events))
@@ -262,24 +260,6 @@ def _warn(source: EventSource) -> None:
         print(f"salesstages: warning: {terminal(redact(warning))}", file=sys.stderr)
 
 
-def _check_by(events: Sequence[Event], by: str | None) -> None:
-    if by is None:
-        return
-    seen: set[str] = set()
-    for e in events:
-        if e.kind == "opened":
-            if by in e.data:
-                return
-            seen.update(e.data)
-    if events:
-        known = ", ".join(sorted(seen)) or "none"
-        close = difflib.get_close_matches(by, sorted(seen), n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise CliError(
-            f"no deal has the attribute {by!r} at opening; {hint}--by takes one of: {known}"
-        )
-
-
 def _cmd_export(args: argparse.Namespace) -> int:
     from ..io._arrow import write_parquet_counted
 
@@ -292,7 +272,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if not target.parent.is_dir():
         raise CliError(f"cannot write {args.out!r}: the folder does not exist")
     check_outputs({"--out": args.out}, {"SOURCE": args.events})
-    source = EventSource(args.events, table=args.table)
+    source = event_source(args.events, table=args.table)
     total = source.count()
     events: Any = source
     if total is None and source.kind not in ("duckdb", "postgres"):
@@ -321,7 +301,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def _cmd_check(args: argparse.Namespace) -> int:
     pipeline = load_pipeline(args.pipeline)
-    source = EventSource(args.events, complete=False, table=args.table)
+    source = event_source(args.events, complete=False, table=args.table)
     damage = source.integrity_problems()
     if damage:
         said = "; ".join(damage[:3]) + (f"; … {len(damage) - 3:,} more" if len(damage) > 3 else "")
@@ -406,13 +386,12 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     }
     check_outputs(charts, _inputs(args))
     pipeline = load_pipeline(args.pipeline)
-    source = EventSource(args.events, table=args.table)
+    source = event_source(args.events, table=args.table)
     events = source.read()
     _warn(source)
     as_of = as_of_arg(args.as_of, force=args.force)
     if as_of is not None and not args.force:  # issue 22: an as_of before the log
         check_as_of(as_of, first_event(events))
-    _check_by(events, args.by)
     report = build_report(events, pipeline, as_of=as_of, by=args.by, **period_options(args))
     warn_planning(report)
     for path in save_charts(report, args.out, fmt=args.format):
@@ -632,7 +611,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        result: int = args.func(args)
+        # every command is batch work in a process of its own: the command line,
+        # as the host, pauses the collector for it (the library never does)
+        with bulk():
+            result: int = args.func(args)
     except KeyboardInterrupt:
         if args.debug:
             raise

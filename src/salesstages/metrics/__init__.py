@@ -23,6 +23,7 @@ from ._history import DealHistory, Histories, histories
 from ._outcomes import NO_REASON, lost_reasons, sales_cycle, snapshot, stalled, velocity, win_rate
 from ._planning import Movement, PeriodStatus, Slip, Tally, movement, period_status, slippage
 from ._quality import DataQuality, Finding, data_quality
+from ._session import Session, session
 from ._types import (
     DurationStats,
     FunnelRow,
@@ -58,6 +59,7 @@ __all__ = [
     "Movement",
     "PeriodStatus",
     "Ratio",
+    "Session",
     "Slip",
     "SnapshotRow",
     "StageFlow",
@@ -80,6 +82,7 @@ __all__ = [
     "period_status",
     "records",
     "sales_cycle",
+    "session",
     "skips_and_regressions",
     "slippage",
     "snapshot",

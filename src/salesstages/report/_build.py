@@ -11,6 +11,7 @@ deals' own currency, timestamps are ISO 8601 in UTC, rates are in [0, 1] or
 
 from __future__ import annotations
 
+import contextlib
 import math
 import statistics
 from collections.abc import Hashable, Mapping, Sequence
@@ -20,7 +21,6 @@ from typing import TYPE_CHECKING, Any, Final, Literal, cast
 import attrs
 
 from .. import forecast, metrics
-from .._gc import gc_paused
 from .._pipeline import Pipeline
 from ..forecast._backtest import _backtest_folded
 from ..metrics._engine import Events, is_ibis_table
@@ -133,22 +133,13 @@ def build_report(
     movement from the period's start to ``as_of`` and the slipping deals.
 
     The log is folded once; the backtest's dates are rewound from that fold.
-    The cyclic garbage collector is paused for the whole computation: it
-    allocates millions of short-lived acyclic records, all freed (by reference
-    counting) before the collector runs again.
+    On an Ibis table the report holds a :func:`~salesstages.metrics.session` for
+    its own calls (one scan, pivots computed once), dropped when it returns.
     """
-    with gc_paused():
-        if is_ibis_table(events):  # one scan of the table for the whole report
-            from ..metrics._ibis._pivots import one_scan
-
-            with one_scan():
-                report = _build_report(
-                    events, pipeline, as_of, by, skips, horizon, source, problems, torn_tail
-                )
-        else:
-            report = _build_report(
-                events, pipeline, as_of, by, skips, horizon, source, problems, torn_tail
-            )
+    with metrics.session(events) if is_ibis_table(events) else contextlib.nullcontext():
+        report = _build_report(
+            events, pipeline, as_of, by, skips, horizon, source, problems, torn_tail
+        )
         planned = None
         if period is not None:
             planned = build_planning(
