@@ -205,23 +205,16 @@ def _coverage(c: forecast.Coverage) -> dict[str, Any]:
         "open_amount": c.open_amount,
         "coverage": c.coverage,
         "attainment": c.attainment,
+        "reason": c.reason,
     }
 
 
 def _total(parts: list[forecast.Coverage]) -> forecast.Coverage:
-    """The coverage of several segments taken together."""
-    target = sum(c.target for c in parts)
-    won = sum(c.won for c in parts)
-    open_amount = sum(c.open_amount for c in parts)
-    remaining = max(target - won, 0.0)
-    return forecast.Coverage(
-        target=target,
-        won=won,
-        remaining=remaining,
-        open_amount=open_amount,
-        coverage=open_amount / remaining if remaining > 0 else None,
-        attainment=won / target if target > 0 else None,
-    )
+    """The coverage of several segments taken together (``None`` with a reason when
+    not known, as for one segment)."""
+    from ..forecast._planning import combine
+
+    return combine(parts)
 
 
 def _segments(data: Any, pipeline: Pipeline, as_of: datetime | None, by: str) -> list[Any]:
