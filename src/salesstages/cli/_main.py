@@ -29,9 +29,18 @@ from .._stores import EventStore, SqliteStore, driver_fault
 from .._text import terminal
 from ..metrics._engine import is_ibis_table
 from ..presets import inbound_b2b
-from ..report import build_report, render_csv, render_html, render_text
+from ..report import (
+    LIMIT,
+    build_report,
+    deal_lists,
+    render_csv,
+    render_deals_csv,
+    render_html,
+    render_text,
+)
+from ..report._build import assemble, compute
 from ..report._period import parse_period
-from ..report._render import table
+from ..report._text import table
 from ._demo import best_actions, describe_pipeline, headline, play_demo
 from ._import import IMPORT_KINDS, Progress, _cmd_import
 from ._output import check_outputs
@@ -144,9 +153,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     )
     print(_heading("4. The report, headline sections"), file=out)
     left = (parse_period(DEMO_PERIOD).end - DEMO_REVIEW).days
+    deals = report.section("counts").records()[0]["deals"]
     print(
         f"A review on {DEMO_REVIEW:%d %B}, {left} days before {DEMO_PERIOD} ends: the "
-        f"{report['counts']['deals']:,} deals opened by then, against a target of "
+        f"{deals:,} deals opened by then, against a target of "
         f"{DEMO_TARGET:,} (amounts in the deals' own currency).\nThe full report adds win rate "
         "and cycle, segments, stalled deals, time in stage, forecasts and their backtest, with "
         f"charts: {full}\n",
@@ -210,7 +220,7 @@ def _inputs(args: argparse.Namespace) -> dict[str, str | None]:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    check_outputs({"--out": args.out}, _inputs(args))
+    check_outputs({"--out": args.out, "--deals-csv": args.deals_csv}, _inputs(args))
     pipeline = load_pipeline(args.pipeline)
     as_of = as_of_arg(args.as_of, force=args.force)
     with event_source(args.events, table=args.table) as source:
@@ -221,7 +231,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         # the rules are checked where the events are read in Python (a table on its
         # engine is not read: the report's data-quality section says so)
         problems = None if is_ibis_table(events) else pipeline.check(events)
-        report = build_report(
+        figures = compute(
             events,
             pipeline,
             as_of=as_of,
@@ -233,9 +243,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
             torn_tail=source.torn_tail,
             **period_options(args),  # the period view (issue 14)
         )
+    report = assemble(figures, limit=args.limit)
     warn_planning(report)
+    if args.deals_csv:  # the complete lists, whatever --limit shows
+        _write(args.deals_csv, render_deals_csv(deal_lists(assemble(figures, limit=None))))
     if args.format == "json":
-        text = json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        text = json.dumps(report.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     elif args.format == "csv":
         text = render_csv(report)
     elif args.format == "html":
@@ -375,7 +388,7 @@ def _cmd_diagram(args: argparse.Namespace) -> int:
 
 def _cmd_plot(args: argparse.Namespace) -> int:
     from ..report import save_charts
-    from ..report._plot import CHARTS, PERIOD_CHARTS
+    from ..report._html import CHARTS, PERIOD_CHARTS
 
     folder = Path(args.out)
     if folder.exists() and not folder.is_dir():
@@ -490,6 +503,19 @@ def _parser() -> argparse.ArgumentParser:
         "queries in DuckDB (in PostgreSQL itself for a postgresql:// source) and read "
         "back only aggregates. Default: duckdb for Parquet, DuckDB and PostgreSQL sources "
         "when salesstages[duckdb] is installed, python otherwise",
+    )
+    report.add_argument(
+        "--limit",
+        type=_positive_int,
+        default=LIMIT,
+        metavar="N",
+        help=f"list at most N deals (stalled, slipping), those with the largest amounts "
+        f"(default {LIMIT}); the heading keeps the total",
+    )
+    report.add_argument(
+        "--deals-csv",
+        metavar="FILE",
+        help="also write the complete per-deal lists (stalled, slipping) to FILE as CSV",
     )
     report.add_argument(
         "--lenient",
