@@ -69,7 +69,7 @@ def _substate_visits(ev: Any, p: Pipeline, a: datetime | None, b: str | None) ->
 
 
 def _snapshot(ev: Any, p: Pipeline, a: datetime | None, b: str | None) -> Any:
-    return m.snapshot(ev, p, a or T0 + 400 * DAY)
+    return m.snapshot(ev, p, as_of=a or T0 + 400 * DAY)
 
 
 def _backtest(ev: Any, p: Pipeline, a: datetime | None, b: str | None) -> Any:
@@ -97,7 +97,7 @@ CASES: dict[str, Call] = {
         ev, p, as_of=a, by=b, per="deal", include_open=True
     ),
     "substate_durations": lambda ev, p, a, b: m.substate_durations(
-        ev, p, _with_subs(p), as_of=a, by=b, include_open=True
+        ev, p, stage=_with_subs(p), as_of=a, by=b, include_open=True
     ),
     "funnel-imputed": lambda ev, p, a, b: m.funnel(ev, p, as_of=a, by=b),
     "funnel-touched": lambda ev, p, a, b: m.funnel(ev, p, skips="touched", as_of=a, by=b),
@@ -110,9 +110,11 @@ CASES: dict[str, Call] = {
         ev, p, stage=_with_subs(p), skips="ordered", as_of=a, by=b
     ),
     "conversion": lambda ev, p, a, b: m.conversion(
-        ev, p, _open(p, 0), p.won_stages[0].name, as_of=a, by=b
+        ev, p, from_stage=_open(p, 0), to_stage=p.won_stages[0].name, as_of=a, by=b
     ),
-    "conversion-back": lambda ev, p, a, b: m.conversion(ev, p, _open(p, 1), _open(p, 0), as_of=a),
+    "conversion-back": lambda ev, p, a, b: m.conversion(
+        ev, p, from_stage=_open(p, 1), to_stage=_open(p, 0), as_of=a
+    ),
     "win_rate": lambda ev, p, a, b: m.win_rate(ev, p, as_of=a, by=b),
     "win_rate-value": lambda ev, p, a, b: m.win_rate(ev, p, by_value=True, as_of=a, by=b),
     "sales_cycle": lambda ev, p, a, b: m.sales_cycle(ev, p, as_of=a, by=b),
@@ -121,10 +123,8 @@ CASES: dict[str, Call] = {
     "stalled": lambda ev, p, a, b: m.stalled(ev, p, as_of=a),
     "lost_reasons": lambda ev, p, a, b: m.lost_reasons(ev, p, as_of=a),
     "velocity": lambda ev, p, a, b: m.velocity(ev, p, as_of=a, by=b),
-    "win_loss": lambda ev, p, a, b: m.win_loss(ev, p, "region", as_of=a),
-    "win_loss-opened": lambda ev, p, a, b: m.win_loss(
-        ev, p, "region", as_of=a, attributes="opened"
-    ),
+    "win_loss": lambda ev, p, a, b: m.win_loss(ev, p, by="region", as_of=a, at="closing"),
+    "win_loss-opened": lambda ev, p, a, b: m.win_loss(ev, p, by="region", as_of=a, at="opening"),
     "weighted": lambda ev, p, a, b: fc.weighted(ev, p, as_of=a),
     "markov": lambda ev, p, a, b: fc.markov(ev, p, as_of=a),
     "markov_forecast": lambda ev, p, a, b: fc.markov_forecast(ev, p, as_of=a),
@@ -135,25 +135,25 @@ CASES: dict[str, Call] = {
     "time_to_close": lambda ev, p, a, b: fc.time_to_close(ev, p, as_of=a),
     "cumulative_incidence-won": lambda ev, p, a, b: fc.cumulative_incidence(ev, p, as_of=a),
     "cumulative_incidence-lost": lambda ev, p, a, b: fc.cumulative_incidence(
-        ev, p, "lost", as_of=a
+        ev, p, outcome="lost", as_of=a
     ),
     "conditional_forecast": lambda ev, p, a, b: fc.conditional_forecast(ev, p, as_of=a),
     "conditional_forecast-horizon": lambda ev, p, a, b: fc.conditional_forecast(
         ev, p, as_of=a, horizon=30 * DAY
     ),
     "stage_outlook": lambda ev, p, a, b: fc.stage_outlook(
-        ev, p, _open(p, 1), age=2 * DAY, horizon=20 * DAY, as_of=a
+        ev, p, stage=_open(p, 1), age=2 * DAY, horizon=20 * DAY, as_of=a
     ),
-    "stage_outlook-first": lambda ev, p, a, b: fc.stage_outlook(ev, p, _open(p, 0), as_of=a),
+    "stage_outlook-first": lambda ev, p, a, b: fc.stage_outlook(ev, p, stage=_open(p, 0), as_of=a),
     "backtest": _backtest,
     "backtest-dates": _backtest_dates,
     "data_quality": lambda ev, p, a, b: m.data_quality(ev, p, as_of=a, problems=()),
     "data_quality-no-rot": lambda ev, p, a, b: m.data_quality(
         ev, _without_rot(p), as_of=a, problems=(), torn_tail=3
     ),
-    "action_conversion": lambda ev, p, a, b: m.action_conversion(ev, p, within=5 * DAY, as_of=a),
+    "action_conversion": lambda ev, p, a, b: m.action_conversion(ev, p, horizon=5 * DAY, as_of=a),
     "action_conversion-long": lambda ev, p, a, b: m.action_conversion(
-        ev, p, within=60 * DAY, as_of=a
+        ev, p, horizon=60 * DAY, as_of=a
     ),
 }
 
@@ -343,7 +343,7 @@ def test_bucketing_function_is_refused() -> None:
     """win_loss with a bucketing function names why it needs events."""
     table = duckdb_loader()([Event(deal_id="D", seq=0, at=T0, kind="opened")])
     with pytest.raises(SalesStagesError, match="bucketing function"):
-        m.win_loss(table, _SMALL, m.fewer_than("stakeholders", 2))
+        m.win_loss(table, _SMALL, by=m.fewer_than("stakeholders", 2), at="closing")
 
 
 def test_equal_keys_of_different_types_are_refused() -> None:
@@ -547,10 +547,10 @@ def _same_advice(
     advised = 0
     for deal_id in ids:
         want = _advice_or_refusal(
-            lambda d=deal_id: fc.next_actions(log, p, d, as_of=a, min_support=least)
+            lambda d=deal_id: fc.next_actions(log, p, deal=d, as_of=a, min_support=least)
         )
         got = _advice_or_refusal(
-            lambda d=deal_id: fc.next_actions(table, p, d, as_of=a, min_support=least)
+            lambda d=deal_id: fc.next_actions(table, p, deal=d, as_of=a, min_support=least)
         )
         assert_same(got, want, f"next_actions({deal_id!r})")
         advised += isinstance(want, list) and bool(want)
@@ -596,11 +596,11 @@ def test_next_actions_live_deal_on_a_table() -> None:
     log = simulate(p, deals=120, start=T0, days=90, seed=3, action_effect=0.6)
     table = duckdb_loader()(log)
     deal = p.open_deal("live", at=T0)
-    got = fc.next_actions(table, p, deal, min_support=2)
+    got = fc.next_actions(table, p, deal=deal, min_support=2)
     assert got, "the simulated plays back some first activity in the first stage"
-    assert_same(got, fc.next_actions(log, p, deal, min_support=2))
+    assert_same(got, fc.next_actions(log, p, deal=deal, min_support=2))
     empty = duckdb_loader()([Event(deal_id="x", seq=0, at=T0, kind="opened")])
-    assert fc.next_actions(empty, p, deal) == fc.next_actions([], p, deal) == []
+    assert fc.next_actions(empty, p, deal=deal) == fc.next_actions([], p, deal=deal) == []
 
 
 # ---------------------------------------------------------------- data_quality

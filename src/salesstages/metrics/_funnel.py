@@ -10,7 +10,7 @@ from typing import Literal, overload
 from .._pipeline import Pipeline
 from .._time import to_utc
 from ._common import check_by, check_choice, check_stage, check_substate_stage, load, segmented
-from ._engine import Events, engine
+from ._engine import Events, engine, is_ibis_table, on_table
 from ._history import DealHistory, gc_paused
 from ._types import FunnelRow, Ratio, StageFlow
 
@@ -195,6 +195,8 @@ def funnel(
     check_by(by)
     if stage is not None:
         name, _ = check_substate_stage(pipeline, stage)
+    if is_ibis_table(events):
+        return on_table(funnel)(events, pipeline, skips=skips, by=by, as_of=as_of, stage=stage)
     hist = load(events, pipeline, as_of)
     with gc_paused():
         if stage is not None:
@@ -227,9 +229,9 @@ def _conversion(deals: list[DealHistory], from_stage: str, to_stage: str) -> Rat
 def conversion(
     events: Events,
     pipeline: Pipeline,
+    *,
     from_stage: str,
     to_stage: str,
-    *,
     by: None = None,
     as_of: datetime | None = None,
 ) -> Ratio: ...
@@ -239,21 +241,21 @@ def conversion(
 def conversion(
     events: Events,
     pipeline: Pipeline,
+    *,
     from_stage: str,
     to_stage: str,
-    *,
     by: str,
     as_of: datetime | None = None,
 ) -> dict[Hashable, Ratio]: ...
 
 
-@engine
+@engine(positional=("from_stage", "to_stage"))
 def conversion(
     events: Events,
     pipeline: Pipeline,
+    *,
     from_stage: str,
     to_stage: str,
-    *,
     by: str | None = None,
     as_of: datetime | None = None,
 ) -> Ratio | dict[Hashable, Ratio]:
@@ -278,6 +280,8 @@ def conversion(
     a = check_stage(pipeline, from_stage, "from_stage")
     b = check_stage(pipeline, to_stage, "to_stage")
     check_by(by)
+    if is_ibis_table(events):
+        return on_table(conversion)(events, pipeline, from_stage=a, to_stage=b, by=by, as_of=as_of)
     hist = load(events, pipeline, as_of)
     return segmented(hist.deals.values(), by, lambda deals: _conversion(deals, a, b))
 
@@ -308,7 +312,7 @@ def period_conversion(
 ) -> dict[Hashable, Ratio]: ...
 
 
-@engine
+@engine(table=False)  # its table kernel: issue 21 item 4
 def period_conversion(
     events: Events,
     pipeline: Pipeline,
@@ -360,6 +364,10 @@ def period_conversion(
             "the window is [start, end)"
         )
     check_by(by)
+    if is_ibis_table(events):
+        return on_table(period_conversion)(
+            events, pipeline, name, start=lo, end=hi, to_stage=target, by=by
+        )
     hist = load(events, pipeline, hi)
     forward = {s.name for s in pipeline.won_stages}
     opens = [s.name for s in pipeline.open_stages]
@@ -390,7 +398,7 @@ def period_conversion(
     return segmented(hist.deals.values(), by, compute)
 
 
-@engine
+@engine(table=False)  # its table kernel: issue 21 item 4
 def skips_and_regressions(
     events: Events, pipeline: Pipeline, *, as_of: datetime | None = None
 ) -> list[StageFlow]:
@@ -407,6 +415,8 @@ def skips_and_regressions(
         pipeline: The pipeline the events follow.
         as_of: Ignore later events; defaults to the latest event time.
     """
+    if is_ibis_table(events):
+        return on_table(skips_and_regressions)(events, pipeline, as_of=as_of)
     hist = load(events, pipeline, as_of)
     names = [s.name for s in pipeline.open_stages]
     n = len(names)

@@ -12,7 +12,7 @@ import attrs
 
 from .._events import Event
 from ._common import load
-from ._engine import Events, engine
+from ._engine import Events, engine, is_ibis_table, on_table
 from ._history import DealHistory, Histories, stay_cells
 
 if TYPE_CHECKING:
@@ -185,6 +185,10 @@ def data_quality(
         ValueError: ``torn_tail`` is negative.
     """
     check_torn_tail(torn_tail)
+    if is_ibis_table(events):
+        return on_table(data_quality)(
+            events, pipeline, as_of=as_of, problems=problems, torn_tail=torn_tail
+        )
     if problems is None and isinstance(events, list | tuple):
         problems = pipeline.check(_events_only(events))
     hist = load(events, pipeline, as_of)

@@ -2,34 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from .._common import check_by, check_choice, check_stage, check_substate_stage
-from .._funnel import _SKIPS, funnel_from_counts
-from .._types import Ratio
+from .. import _funnel as python
+from .._engine import table_kernel
+from .._funnel import funnel_from_counts
+from .._types import FunnelRow, Ratio
 from ._columns import ibis
 from ._common import aggregate_by, as_int, ratio
 from ._durations import _substate_rows
 from ._pivots import KEY_COLUMNS, Pivots, grouped
 
+if TYPE_CHECKING:
+    from ibis.expr.types import Table
+
+    from ..._pipeline import Pipeline
+
 __all__ = ["conversion", "funnel"]
 
 
+@table_kernel(python.funnel)
 def funnel(
-    events: Any,
-    pipeline: Any,
+    events: Table,
+    pipeline: Pipeline,
     *,
-    skips: str = "imputed",
+    skips: Literal["touched", "imputed", "ordered"] = "imputed",
     by: str | None = None,
     as_of: datetime | None = None,
     stage: str | None = None,
-) -> Any:
-    """:func:`salesstages.metrics.funnel` on the table's backend."""
-    check_choice("skips", skips, _SKIPS)
-    check_by(by)
-    if stage is not None:
-        stage, substates = check_substate_stage(pipeline, stage)
+) -> list[FunnelRow] | dict[Hashable, list[FunnelRow]]:
+    """:func:`salesstages.metrics.funnel` on the table's backend (arguments checked)."""
+    substates = () if stage is None else pipeline.stage(stage).substates
     pv = Pivots(events, pipeline, as_of, by=by)
     names = list(pv.opens) if stage is None else list(substates)
     n = len(names)
@@ -120,18 +125,18 @@ def _zero_counts(n: int) -> dict[str, list[int]]:
     return {"won": [0] * (n + 2), "lost": [0] * (n + 2), "open": [0] * (n + 2)}
 
 
+@table_kernel(python.conversion)
 def conversion(
-    events: Any,
-    pipeline: Any,
+    events: Table,
+    pipeline: Pipeline,
+    *,
     from_stage: str,
     to_stage: str,
-    *,
     by: str | None = None,
     as_of: datetime | None = None,
-) -> Any:
-    """:func:`salesstages.metrics.conversion` on the table's backend."""
-    a = check_stage(pipeline, from_stage, "from_stage")
-    b = check_stage(pipeline, to_stage, "to_stage")
+) -> Ratio | dict[Hashable, Ratio]:
+    """:func:`salesstages.metrics.conversion` on the table's backend (arguments checked)."""
+    a, b = from_stage, to_stage
     pv = Pivots(events, pipeline, as_of, by=by)
     if pv.as_of_us is None:
         return grouped(by, [], {}, lambda: ratio(0, 0))

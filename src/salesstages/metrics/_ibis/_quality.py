@@ -16,13 +16,14 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
+from .. import _quality as python
+from .._engine import table_kernel
 from .._quality import (
     DataQuality,
     Finding,
     amount_findings,
-    check_torn_tail,
     imputed_stages,
     log_findings,
     lost_findings,
@@ -32,6 +33,12 @@ from .._quality import (
 from ._columns import ibis
 from ._pivots import Pivots
 
+if TYPE_CHECKING:
+    from ibis.expr.types import Table
+
+    from ..._pipeline import Pipeline
+    from ..._replay import Problem
+
 __all__ = ["data_quality"]
 
 _DAY_US: Final = 86_400_000_000
@@ -39,16 +46,16 @@ _DAY_US: Final = 86_400_000_000
 _FLAGS: Final = ("open_missing", "closed_missing", "lost_zero", "no_reason", "older")
 
 
+@table_kernel(python.data_quality)
 def data_quality(
-    events: Any,
-    pipeline: Any,
+    events: Table,
+    pipeline: Pipeline,
     *,
     as_of: datetime | None = None,
-    problems: Sequence[Any] | None = None,
+    problems: Sequence[Problem] | None = None,
     torn_tail: int = 0,
 ) -> DataQuality:
     """:func:`salesstages.metrics.data_quality` on the table's backend."""
-    check_torn_tail(torn_tail)
     pv = Pivots(events, pipeline, as_of)
     findings = list(log_findings(problems or (), torn_tail))
     if pv.as_of_us is not None:
@@ -145,7 +152,7 @@ def _deal_findings(pv: Pivots, events: Any, as_of: datetime | None) -> Iterator[
             ids[name] = []
     yield from amount_findings(ids["open_missing"], n_open, ids["closed_missing"], n - n_open)
     yield from lost_findings(ids["lost_zero"], n_lost, bool(got["won_money"]), ids["no_reason"])
-    from ._funnel import funnel
+    from .._funnel import funnel  # the public function: typed by its overloads
 
     reached = funnel(events, pv.pipeline, skips="imputed", as_of=as_of)
     entered = funnel(events, pv.pipeline, skips="touched", as_of=as_of)
