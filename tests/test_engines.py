@@ -10,6 +10,7 @@ money within 1e-9 relative).
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -84,6 +85,17 @@ def _backtest_dates(ev: Any, p: Pipeline, a: datetime | None, b: str | None) -> 
     return fc.backtest(ev, p, at=dates, horizon=10 * DAY)
 
 
+def _period_conversion(ev: Any, p: Pipeline, a: datetime | None, b: str | None) -> Any:
+    end = a or T0 + 30 * DAY
+    return m.period_conversion(ev, p, _open(p, 1), start=end - 20 * DAY, end=end, by=b)
+
+
+def _period_conversion_to(ev: Any, p: Pipeline, a: datetime | None, b: str | None) -> Any:
+    end = a or T0 + 60 * DAY
+    won = p.won_stages[0].name
+    return m.period_conversion(ev, p, _open(p, 0), start=end - 45 * DAY, end=end, to_stage=won)
+
+
 #: Every function of §10 (and those the report calls), with its options.
 CASES: dict[str, Call] = {
     "visits": _visits,
@@ -152,13 +164,22 @@ CASES: dict[str, Call] = {
         ev, _without_rot(p), as_of=a, problems=(), torn_tail=3
     ),
     "action_conversion": lambda ev, p, a, b: m.action_conversion(ev, p, horizon=5 * DAY, as_of=a),
+    "period_conversion": _period_conversion,
+    "period_conversion-to": _period_conversion_to,
+    "skips_and_regressions": lambda ev, p, a, b: m.skips_and_regressions(ev, p, as_of=a),
     "action_conversion-long": lambda ev, p, a, b: m.action_conversion(
         ev, p, horizon=60 * DAY, as_of=a
     ),
 }
 
-#: Per backend: how many Hypothesis examples a case gets.
-EXAMPLES = {"duckdb": 6, "postgres": 3, "spark": 1}
+#: Per backend: how many Hypothesis examples a case gets. The quick profile (the
+#: default) keeps ``make test`` short; ``SALESSTAGES_ENGINES=slow`` (``make differential``)
+#: draws at least 200 logs per case on DuckDB.
+PROFILES = {
+    "quick": {"duckdb": 6, "postgres": 3, "spark": 1},
+    "slow": {"duckdb": 200, "postgres": 10, "spark": 1},
+}
+EXAMPLES = PROFILES[os.environ.get("SALESSTAGES_ENGINES", "quick")]
 #: The cases Spark also runs on drawn logs (a Spark call costs a second or more;
 #: every case runs on the simulated log).
 SPARK_DRAWN = frozenset(

@@ -312,7 +312,7 @@ def period_conversion(
 ) -> dict[Hashable, Ratio]: ...
 
 
-@engine(table=False)  # its table kernel: issue 21 item 4
+@engine
 def period_conversion(
     events: Events,
     pipeline: Pipeline,
@@ -398,7 +398,7 @@ def period_conversion(
     return segmented(hist.deals.values(), by, compute)
 
 
-@engine(table=False)  # its table kernel: issue 21 item 4
+@engine
 def skips_and_regressions(
     events: Events, pipeline: Pipeline, *, as_of: datetime | None = None
 ) -> list[StageFlow]:

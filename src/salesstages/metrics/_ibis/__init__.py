@@ -21,7 +21,7 @@ from .. import _planning as _python_planning
 from .._engine import table_kernel
 from ._actions import action_conversion
 from ._durations import stage_durations, substate_durations, substate_visits, visits
-from ._funnel import conversion, funnel
+from ._funnel import conversion, funnel, period_conversion, skips_and_regressions
 from ._outcomes import lost_reasons, sales_cycle, snapshot, stalled, velocity, win_rate
 from ._planning import movement, slippage  # issue 14
 from ._quality import data_quality
@@ -34,7 +34,9 @@ __all__ = [
     "funnel",
     "lost_reasons",
     "movement",
+    "period_conversion",
     "sales_cycle",
+    "skips_and_regressions",
     "slippage",
     "snapshot",
     "stage_durations",
