@@ -105,7 +105,8 @@ def test_shared_names_are_keyword_only(name: str) -> None:
     """``by``, ``stage``, ``start``, ``end``, ``outcome``, ``horizon`` and ``dates`` are
     keyword-only wherever they appear, and nothing is still called ``within``."""
     params = inspect.signature(READERS[name]).parameters
-    assert "within" not in params and "attributes" not in params
+    assert "within" not in params
+    assert "attributes" not in params
     if _pending(name, "positional"):
         return
     for shared in ("by", "stage", "start", "end", "outcome", "horizon", "dates"):
