@@ -18,11 +18,11 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .._errors import DataError, PipelineError, SalesStagesError
 from .._events import Event
 from .._pipeline import Pipeline
+from .._redact import redact, scrub
 
 __all__ = [
     "ENGINES",
@@ -299,17 +299,19 @@ class EventSource:
             path = Path(text)
             if not path.exists():
                 raise CliError(
-                    f"events file {text!r} does not exist; give a JSONL, CSV or Parquet events "
-                    "file, a SQLite store, a DuckDB file or a postgresql:// URL "
+                    f"events file {redact(text)!r} does not exist; give a JSONL, CSV or Parquet "
+                    "events file, a SQLite store, a DuckDB file or a postgresql:// URL "
                     "(see `salesstages import` to make one)"
                 )
             if path.is_dir():
-                raise CliError(f"{text!r} is a folder; give an events file or a SQLite store")
+                raise CliError(
+                    f"{redact(text)!r} is a folder; give an events file or a SQLite store"
+                )
             self.path = path
             self.kind = _sniff(path)
         if table is not None and self.kind not in ("duckdb", "postgres"):
             raise CliError(
-                f"--table applies to a DuckDB file or a postgresql:// URL; {text!r} is a "
+                f"--table applies to a DuckDB file or a postgresql:// URL; {redact(text)!r} is a "
                 f"{self.kind} source, which holds one log: drop --table"
             )
         self.table = table or "events"
@@ -590,36 +592,12 @@ def _ibis(backend: str) -> Any:
     return ibis
 
 
-def redact(url: str) -> str:
-    """``url`` without its password (in the user part or a ``password=`` parameter)."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if parts.password is not None:
-        user, _, host = netloc.rpartition("@")
-        netloc = f"{user.partition(':')[0]}:***@{host}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode([(k, "***" if k.lower() == "password" else v) for k, v in pairs])
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
-def _scrub(text: str, url: str) -> str:
-    """An error message with any password of ``url`` blanked out, on one line."""
-    one_line = " ".join(text.split())
-    secrets = [urlsplit(url).password or ""]
-    secrets += [v for k, v in parse_qsl(urlsplit(url).query) if k.lower() == "password"]
-    for secret in filter(None, secrets):
-        one_line = one_line.replace(secret, "***")
-    return one_line
-
-
 def _postgres_connect(ibis: Any, url: str) -> Any:
     try:
         return ibis.connect(url)
     except Exception as exc:  # the driver's own error types (psycopg.OperationalError …)
         raise CliError(
-            f"cannot connect to {redact(url)} ({_scrub(str(exc), url)}); check the URL and "
+            f"cannot connect to {redact(url)} ({scrub(exc, url)}); check the URL and "
             "that the server is running and lets you in"
         ) from None
 
@@ -628,7 +606,7 @@ def _postgres_table(con: Any, url: str, table: str) -> Any:
     try:
         return con.table(table)
     except Exception as exc:  # Ibis's TableNotFound, or the driver's error
-        reason = _scrub(str(exc), url)
+        reason = scrub(exc, url)
         con.disconnect()
         raise CliError(
             f"{redact(url)} has no table {table!r}"

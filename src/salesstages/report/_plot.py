@@ -14,6 +14,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any, Final
 
+from .._files import atomic_path
 from ._actions import actions_plot
 from ._period_charts import coverage_plot, movement_plot
 from ._render import _segment_name
@@ -246,6 +247,7 @@ def save_charts(
         fig = figure(figsize=(8, 4.5), layout="constrained")
         draw(fig.add_subplot(), report)
         path = out / f"{name}.{fmt}"
-        fig.savefig(path, format=fmt, dpi=120)
+        with atomic_path(path) as tmp:  # a chart file appears whole or not at all
+            fig.savefig(tmp, format=fmt, dpi=120)
         paths.append(path)
     return paths
