@@ -249,7 +249,7 @@ class TestActionConversion:
         with pytest.warns(DeprecationWarning, match="within= is deprecated; use horizon="):
             old = metrics.action_conversion(CONVERSION, P, within=W)  # type: ignore[call-arg]
         assert old == metrics.action_conversion(CONVERSION, P, horizon=W)
-        with pytest.raises(TypeError, match="both within= .* and horizon="):
+        with pytest.raises(TypeError, match=r"both within= .* and horizon="):
             metrics.action_conversion(CONVERSION, P, within=W, horizon=W)  # type: ignore[call-arg]
 
 

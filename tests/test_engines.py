@@ -10,10 +10,12 @@ money within 1e-9 relative).
 
 from __future__ import annotations
 
+import json
 import os
 import random
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -21,6 +23,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from _cli_data import Runner
 from _engines import (
     assert_same,
     close_all,
@@ -678,3 +681,74 @@ def test_data_quality_refusals_on_a_table() -> None:
     problem = Problem(deal_id="X", seq=1, rule="after_won", message="moved after won")
     q = m.data_quality(table, _SMALL, problems=[problem], torn_tail=2)
     assert q.codes == ("check_problems", "torn_tail")  # no deal entered a stage: no more
+
+
+# ---------------------------------------------------------------- the rules, on both engines
+def _broken_log() -> list[Event]:
+    """A log breaking the pipeline's rules: a seq gap (D1), a first stage that is not
+    open (D2: two problems) and an activity naming another stage (D3); four in all."""
+    p = _SMALL
+    first, second = _open(p, 0), _open(p, 1)
+    return [
+        Event(deal_id="D1", seq=0, at=T0, kind="opened"),
+        Event(deal_id="D1", seq=1, at=T0, kind="stage_entered", stage=first),
+        Event(deal_id="D1", seq=3, at=T0 + DAY, kind="stage_entered", stage=second),
+        Event(deal_id="D2", seq=0, at=T0, kind="opened"),
+        Event(deal_id="D2", seq=1, at=T0, kind="stage_entered", stage=p.won_stages[0].name),
+        Event(deal_id="D3", seq=0, at=T0, kind="opened"),
+        Event(deal_id="D3", seq=1, at=T0, kind="stage_entered", stage=first),
+        Event(deal_id="D3", seq=2, at=T0 + DAY, kind="activity", name="call", stage=second),
+    ]
+
+
+@pytest.mark.parametrize(
+    "log",
+    [[], _broken_log(), simulate(_SMALL, deals=30, start=T0, days=40, seed=3)],
+    ids=["empty", "broken", "clean"],
+)
+def test_rules_are_checked_the_same_on_a_table(log: list[Event]) -> None:
+    """check_rules finds the same problems on a table as Pipeline.check on the events
+    (by deal id on a table: sorted here to compare)."""
+    from salesstages.metrics._rules import check_rules
+
+    shuffled = list(log)
+    random.Random(7).shuffle(shuffled)
+    want = sorted(_SMALL.check(shuffled), key=lambda q: q.deal_id)  # stable within a deal
+    got = check_rules(duckdb_loader()(shuffled), _SMALL)
+    assert [(q.deal_id, q.seq, q.rule) for q in got] == [(q.deal_id, q.seq, q.rule) for q in want]
+    assert len(want) == (4 if len(log) == 8 else 0)
+
+
+def test_rules_check_refuses_histories() -> None:
+    """A fold keeps too little of the log to check it: a TypeError says so."""
+    from salesstages.metrics._rules import check_rules
+
+    with pytest.raises(TypeError, match="pass the events themselves"):
+        check_rules(m.histories([], _SMALL), _SMALL)
+
+
+def test_data_quality_checks_the_rules_on_a_table() -> None:
+    """data_quality lists the broken rules on a table as on a list of events."""
+    log = _broken_log()
+    want = m.data_quality(log, _SMALL)
+    assert want.findings[0].code == "check_problems"
+    assert m.data_quality(duckdb_loader()(log), _SMALL) == want
+
+
+@pytest.mark.parametrize("engine", ["python", "duckdb"])
+def test_report_exits_1_on_broken_rules_on_either_engine(
+    tmp_path: Path, run: Runner, engine: str
+) -> None:
+    """`report` on a Parquet log that breaks the rules exits 1 on both engines, and 0 with
+    --lenient: the exit status never depends on the engine."""
+    from salesstages import io
+
+    path = tmp_path / "events.parquet"
+    io.write_parquet(_broken_log(), path)
+    spec = tmp_path / "pipeline.json"
+    spec.write_text(json.dumps(_SMALL.to_dict()), encoding="utf-8")
+    status, _, err = run("report", str(path), "-p", str(spec), "--engine", engine)
+    assert status == 1, err
+    assert "breaks the pipeline's rules (4 problems" in err
+    status, _, err = run("report", str(path), "-p", str(spec), "--engine", engine, "--lenient")
+    assert status == 0, err

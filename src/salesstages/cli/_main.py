@@ -27,7 +27,7 @@ from .._redact import redact
 from .._simulate import simulate
 from .._stores import EventStore, SqliteStore
 from .._text import terminal
-from ..metrics._engine import is_ibis_table
+from ..metrics._rules import check_rules
 from ..presets import inbound_b2b
 from ..report import build_report, render_csv, render_html, render_text
 from ..report._period import parse_period
@@ -216,9 +216,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     with EventSource(args.events, table=args.table) as source:
         events = _report_events(source, args.engine, args.by)
         _warn(source)
-        # the rules are checked where the events are read in Python (a table on its
-        # engine is not read: the report's data-quality section says so)
-        problems = None if is_ibis_table(events) else pipeline.check(events)
+        # the same rules, and so the same exit status, on either engine
+        problems = check_rules(events, pipeline)
         report = build_report(
             events,
             pipeline,

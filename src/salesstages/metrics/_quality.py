@@ -158,9 +158,9 @@ def data_quality(
 
     - ``check_problems``: rules of the pipeline the log breaks, as
       :meth:`Pipeline.check <salesstages.Pipeline.check>` lists them. They are
-      checked here when ``events`` is a list or tuple of events and
-      ``problems`` is not given; pass ``problems`` (say, from a check already
-      run) to use those instead.
+      checked here when ``events`` is a list or tuple of events or an Ibis
+      table and ``problems`` is not given; pass ``problems`` (say, from a
+      check already run) to use those instead.
     - ``torn_tail``: ``torn_tail`` bytes of a torn last line were skipped
       when the log was read (a JSON Lines store's ``torn_tail``).
     - ``open_without_amount`` / ``closed_without_amount``: deals with no

@@ -7,8 +7,9 @@ back (to pick the sorted examples). The imputed stages come from the engine's
 funnels, the median age of the open deals from the one or two middle rows.
 The findings are worded by the same code as the pure-Python engine.
 
-The pipeline's rules (``check_problems``) are not checked on a table: pass
-``problems`` (say, from ``Pipeline.check`` over the events) to list them.
+The pipeline's rules (``check_problems``) are checked as on events when
+``problems`` is not given, by :func:`salesstages.metrics._rules.check_rules`
+(six columns of every row, never ``data``); pass ``problems`` to skip that.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from .._quality import (
 )
 from ._columns import ibis
 from ._pivots import Pivots
+from ._rules import check_rules
 
 if TYPE_CHECKING:
     from ibis.expr.types import Table
@@ -57,7 +59,9 @@ def data_quality(
 ) -> DataQuality:
     """:func:`salesstages.metrics.data_quality` on the table's backend."""
     pv = Pivots(events, pipeline, as_of)
-    findings = list(log_findings(problems or (), torn_tail))
+    if problems is None:
+        problems = check_rules(events, pipeline)
+    findings = list(log_findings(problems, torn_tail))
     if pv.as_of_us is not None:
         findings.extend(_deal_findings(pv, events, as_of))
     return DataQuality(findings=tuple(findings))
