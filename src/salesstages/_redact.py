@@ -40,6 +40,10 @@ _PAIR: Final = re.compile(
     ('(?:[^'\\]|\\.)*'?|"(?:[^"\\]|\\.)*"?|\S*)
     """
 )
+#: Characters a URL or conninfo parser may cut a password at.
+_SEPARATORS: Final = re.compile(r"""[/@:\[\]?#&='"\s\\]+""")
+#: Pieces of a password cut at those characters that are hidden too, from this length.
+_PIECE: Final = 3
 #: Secrets shorter than this are hidden only where they stand alone (not inside words).
 _SHORT: Final = 4
 
@@ -85,6 +89,8 @@ def secrets_of(conninfo: str) -> list[str]:
     variants: set[str] = set()
     for s in found:
         variants.update((s, unquote(s), quote(s, safe=""), quote(unquote(s), safe="")))
+    # what a parser may echo of a password it cut at a separator (``[SECRET]`` read as a host)
+    variants.update(p for v in list(variants) for p in _SEPARATORS.split(v) if len(p) >= _PIECE)
     return sorted((v for v in variants if v and v != MASK), key=len, reverse=True)
 
 

@@ -21,12 +21,14 @@ from ._frames import records, to_pandas, to_polars
 from ._funnel import conversion, funnel, period_conversion, skips_and_regressions
 from ._history import DealHistory, Histories, histories
 from ._outcomes import NO_REASON, lost_reasons, sales_cycle, snapshot, stalled, velocity, win_rate
-from ._planning import Movement, Slip, Tally, movement, slippage
+from ._planning import Movement, PeriodStatus, Slip, Tally, movement, period_status, slippage
 from ._quality import DataQuality, Finding, data_quality
+from ._session import Session, session
 from ._types import (
     DurationStats,
     FunnelRow,
     Keyed,
+    LostReason,
     Ratio,
     SnapshotRow,
     StageFlow,
@@ -55,8 +57,11 @@ __all__ = [
     "FunnelRow",
     "Histories",
     "Keyed",
+    "LostReason",
     "Movement",
+    "PeriodStatus",
     "Ratio",
+    "Session",
     "Slip",
     "SnapshotRow",
     "StageFlow",
@@ -76,8 +81,10 @@ __all__ = [
     "lost_reasons",
     "movement",
     "period_conversion",
+    "period_status",
     "records",
     "sales_cycle",
+    "session",
     "skips_and_regressions",
     "slippage",
     "snapshot",

@@ -23,7 +23,7 @@ from ._actions import action_conversion
 from ._durations import stage_durations, substate_durations, substate_visits, visits
 from ._funnel import conversion, funnel, period_conversion, skips_and_regressions
 from ._outcomes import lost_reasons, sales_cycle, snapshot, stalled, velocity, win_rate
-from ._planning import movement, slippage  # issue 14
+from ._planning import movement, period_status, slippage  # issues 14, 22
 from ._quality import data_quality
 from ._winloss import win_loss
 
@@ -35,6 +35,7 @@ __all__ = [
     "lost_reasons",
     "movement",
     "period_conversion",
+    "period_status",
     "sales_cycle",
     "skips_and_regressions",
     "slippage",
@@ -52,4 +53,5 @@ __all__ = [
 # The period functions check their own arguments until they follow contract §16
 # (their arguments are changing): registered here, called before the body.
 table_kernel(_python_planning.movement, checks_arguments=True)(movement)
+table_kernel(_python_planning.period_status, checks_arguments=True)(period_status)
 table_kernel(_python_planning.slippage, checks_arguments=True)(slippage)

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from .. import _durations as python
 from .._engine import table_kernel
-from .._history import gc_paused
 from .._types import DurationStats, Keyed, SubstateVisit, Visit, _fast_init
 from ._columns import from_us, ibis
 from ._common import columns, duration_stats, stats_aggregate, td, with_keys
@@ -38,13 +37,12 @@ def visits(events: Table, pipeline: Pipeline, *, as_of: datetime | None = None) 
         v.select("deal_id", "stage", "at_us", "next_at", "next_stage", "dur"), "window functions"
     )
     make = _make_visit
-    with gc_paused():
-        cols = columns(table, times=("at_us", "next_at"), durations=("dur",))
-        out = [
-            make(d, s, at, nxt, ns, dur, nxt is None)
-            for d, s, at, nxt, ns, dur in zip(*cols, strict=True)
-        ]
-        out.sort(key=_DEAL_ID)  # stable: each deal's visits stay in order
+    cols = columns(table, times=("at_us", "next_at"), durations=("dur",))
+    out = [
+        make(d, s, at, nxt, ns, dur, nxt is None)
+        for d, s, at, nxt, ns, dur in zip(*cols, strict=True)
+    ]
+    out.sort(key=_DEAL_ID)  # stable: each deal's visits stay in order
     return out
 
 

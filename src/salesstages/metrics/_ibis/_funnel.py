@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Hashable
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from .. import _funnel as python
@@ -167,20 +167,28 @@ def conversion(
 def period_conversion(
     events: Table,
     pipeline: Pipeline,
-    stage: str,
     *,
-    start: datetime,
-    end: datetime,
+    stage: str,
+    start: date | datetime,
+    end: date | datetime,
+    as_of: datetime | None = None,
     to_stage: str | None = None,
     by: str | None = None,
 ) -> Ratio | dict[Hashable, Ratio]:
-    """:func:`salesstages.metrics.period_conversion` on the table's backend: per deal,
-    whether a visit to ``stage`` overlaps ``[start, end)`` and whether one of those
-    visits moved forward (into ``to_stage``) within the window."""
-    pv = Pivots(events, pipeline, end, by=by)
+    """:func:`salesstages.metrics.period_conversion` on the table's backend (``start`` and
+    ``end`` checked, aware datetimes): per deal, whether a visit to ``stage`` overlaps
+    ``[start, closing instant)`` and whether one of those visits moved forward (into
+    ``to_stage``) before the closing instant (contract §17)."""
+    assert isinstance(start, datetime)
+    assert isinstance(end, datetime)
+    lo, hi = to_us(start), to_us(end)
+    cut = end - timedelta(microseconds=1)
+    pv = Pivots(events, pipeline, cut if as_of is None else min(as_of, cut), by=by)
     if pv.as_of_us is None:
         return grouped(by, [], {}, lambda: ratio(0, 0))
-    lo, hi = to_us(start), to_us(end)
+    hi = min(hi, pv.as_of_us + 1)
+    if hi <= lo:  # as_of lies before the window: nothing in it yet
+        return grouped(by, pv.keys(pv.deals_with()), {}, lambda: ratio(0, 0))
     if to_stage is not None:
         forward = [to_stage]
     else:

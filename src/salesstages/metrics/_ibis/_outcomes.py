@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from .. import _outcomes as python
 from .._engine import table_kernel
-from .._outcomes import NO_REASON, velocity_value
-from .._types import DurationStats, Keyed, Ratio, SnapshotRow, Stall
+from .._outcomes import NO_REASON, value_ratio, velocity_value
+from .._types import DurationStats, Keyed, LostReason, Ratio, SnapshotRow, Stall
 from ._columns import ibis
 from ._common import aggregate_by, as_int, duration_stats, ratio, stats_aggregate, td
 from ._pivots import NO_KEY, Pivots, grouped
@@ -59,10 +59,15 @@ def win_rate(
     for r in _outcome_counts(pv, d, amount=bool(by_value)):
         value = float(r["closed_amount"] or 0.0) if by_value else int(r["deals"])
         parts.setdefault(pv.key_of(r), {})[r["outcome"]] = value
+        if r["outcome"] == "lost":
+            parts[pv.key_of(r)]["n_lost"] = int(r["deals"])
     results = {}
     for key, p in parts.items():
         won, lost = p.get("won", zero), p.get("lost", zero)
-        results[key] = ratio(won, won + lost)
+        if by_value:  # issue 22: lost deals all at 0 give no rate, with the reason
+            results[key] = value_ratio(won, lost, int(p.get("n_lost", 0)))
+        else:
+            results[key] = ratio(won, won + lost)
     return grouped(by, pv.keys(d), results, lambda: ratio(zero, zero))
 
 
@@ -127,7 +132,7 @@ def stalled(events: Table, pipeline: Pipeline, *, as_of: datetime | None = None)
 @table_kernel(python.lost_reasons)
 def lost_reasons(
     events: Table, pipeline: Pipeline, *, as_of: datetime | None = None
-) -> list[tuple[str, int, float]]:
+) -> list[LostReason]:
     """:func:`salesstages.metrics.lost_reasons` on the table's backend."""
     pv = Pivots(events, pipeline, as_of)
     if pv.as_of_us is None:
@@ -136,14 +141,14 @@ def lost_reasons(
     d = d.filter(d.outcome == "lost")
     agg = d.group_by("reason").aggregate(deals=d.count(), amount=d.closed_amount.sum())
     rows = [
-        (
-            NO_REASON if r["reason"] in (None, NO_KEY) else str(r["reason"]),
-            int(r["deals"]),
-            float(r["amount"] or 0.0),
+        LostReason(
+            reason=NO_REASON if r["reason"] in (None, NO_KEY) else str(r["reason"]),
+            deals=int(r["deals"]),
+            amount=float(r["amount"] or 0.0),
         )
         for r in pv.run(agg, "sum")
     ]
-    rows.sort(key=lambda r: (-r[1], r[0]))
+    rows.sort(key=lambda r: (-r.deals, r.reason))
     return rows
 
 
