@@ -27,7 +27,7 @@ from .._redact import redact
 from .._simulate import simulate
 from .._stores import EventStore, SqliteStore, driver_fault
 from .._text import terminal
-from ..metrics._engine import is_ibis_table
+from ..metrics._rules import check_rules
 from ..presets import inbound_b2b
 from ..report import (
     LIMIT,
@@ -228,9 +228,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
         _warn(source)
         if as_of is not None and not args.force:  # issue 22: an as_of before the log
             check_as_of(as_of, first_event(events))
-        # the rules are checked where the events are read in Python (a table on its
-        # engine is not read: the report's data-quality section says so)
-        problems = None if is_ibis_table(events) else pipeline.check(events)
+        # the same rules, and so the same exit status, on either engine
+        problems = check_rules(events, pipeline)
         figures = compute(
             events,
             pipeline,
