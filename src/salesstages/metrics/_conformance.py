@@ -22,7 +22,7 @@ from .._pipeline import Pipeline
 from .._stage import Stage
 from .._stats import wilson_interval
 from ._common import load, percentile
-from ._engine import Events, engine
+from ._engine import Events, engine, is_ibis_table, on_table
 from ._types import Keyed, Ratio, _days, _pct, _repr, _table
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ __all__ = [
     "deviation_codes",
     "main_path",
     "reference_of",
+    "summary_result",
 ]
 
 Deviation: TypeAlias = Literal[
@@ -254,6 +255,8 @@ def conformance(
             names the missing ones) or gives a stage another outcome.
     """
     ref = reference_of(pipeline, reference)
+    if is_ibis_table(events):
+        return on_table(conformance)(events, pipeline, reference=ref, as_of=as_of)
     hist = load(events, pipeline, as_of)
     codes = deviation_codes(pipeline, ref)
     first = ref.open_stages[0].name
@@ -293,16 +296,62 @@ def _deviations(
 
 
 def conformance_result(facts: Sequence[ClosedFacts]) -> Conformance:
-    """The result from each closed deal's facts (both engines gather the same)."""
-    closed = len(facts)
-    conforming = sum(1 for f in facts if not f[3])
-    rows = [_row(name, facts) for name in DEVIATIONS]
+    """The result from each closed deal's facts (the pure-Python engine)."""
+    sides: dict[Deviation, Sides] = {}
+    for name in DEVIATIONS:
+        with_ = [f for f in facts if name in f[3]]
+        without = [f for f in facts if name not in f[3]]
+        sides[name] = (*_side(with_), *_side(without))
     months: dict[str, list[int]] = {}
     for f in facts:
         m = months.setdefault(f[2], [0, 0])
         m[1] += 1
         if not f[3]:
             m[0] += 1
+    conforming = sum(1 for f in facts if not f[3])
+    return summary_result(
+        len(facts), conforming, sides, {k: (v[0], v[1]) for k, v in months.items()}
+    )
+
+
+def _side(facts: list[ClosedFacts]) -> tuple[int, int, timedelta | None]:
+    return (
+        len(facts),
+        sum(1 for f in facts if f[0]),
+        percentile(sorted(f[1] for f in facts), 0.5) if facts else None,
+    )
+
+
+#: Per deviation: ``(deals with it, won of them, their median cycle, deals without,
+#: won of them, their median cycle)``.
+Sides: TypeAlias = tuple[int, int, "timedelta | None", int, int, "timedelta | None"]
+
+
+def summary_result(
+    closed: int, conforming: int, sides: dict[Deviation, Sides], months: dict[str, tuple[int, int]]
+) -> Conformance:
+    """The result from the counts both engines gather: the closed and conforming deals,
+    each deviation's sides, and per month of opening ``(conforming, closed)``."""
+    rows = []
+    for name in DEVIATIONS:
+        n_w, won_w, cyc_w, n_o, won_o, cyc_o = sides[name]
+        low_w, high_w = wilson_interval(won_w, n_w) if n_w else (None, None)
+        low_o, high_o = wilson_interval(won_o, n_o) if n_o else (None, None)
+        rows.append(
+            DeviationRow(
+                deviation=name,
+                deals=n_w,
+                share=n_w / closed if closed else None,
+                win_rate_with=won_w / n_w if n_w else None,
+                win_rate_without=won_o / n_o if n_o else None,
+                cycle_with=cyc_w,
+                cycle_without=cyc_o,
+                with_low=low_w,
+                with_high=high_w,
+                without_low=low_o,
+                without_high=high_o,
+            )
+        )
     by_month: Keyed[str, Ratio] = Keyed(
         "month",
         {
@@ -316,35 +365,4 @@ def conformance_result(facts: Sequence[ClosedFacts]) -> Conformance:
         by_month=by_month,
         closed=closed,
         conforming=conforming,
-    )
-
-
-def _side(
-    facts: list[ClosedFacts],
-) -> tuple[float | None, timedelta | None, float | None, float | None]:
-    n = len(facts)
-    if not n:
-        return None, None, None, None
-    won = sum(1 for f in facts if f[0])
-    low, high = wilson_interval(won, n)
-    return won / n, percentile(sorted(f[1] for f in facts), 0.5), low, high
-
-
-def _row(name: Deviation, facts: Sequence[ClosedFacts]) -> DeviationRow:
-    with_ = [f for f in facts if name in f[3]]
-    without = [f for f in facts if name not in f[3]]
-    rate_w, cycle_w, low_w, high_w = _side(with_)
-    rate_o, cycle_o, low_o, high_o = _side(without)
-    return DeviationRow(
-        deviation=name,
-        deals=len(with_),
-        share=len(with_) / len(facts) if facts else None,
-        win_rate_with=rate_w,
-        win_rate_without=rate_o,
-        cycle_with=cycle_w,
-        cycle_without=cycle_o,
-        with_low=low_w,
-        with_high=high_w,
-        without_low=low_o,
-        without_high=high_o,
     )

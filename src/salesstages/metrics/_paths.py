@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias, overload
 import attrs
 
 from ._common import check_by, duration_stats, load, percentile, segmented
-from ._engine import Events, engine
+from ._engine import Events, engine, is_ibis_table, on_table
 from ._types import DurationStats, Keyed, Ratio, _days, _pct, _repr, _table
 
 if TYPE_CHECKING:
@@ -335,6 +335,8 @@ def paths(
     """
     check_by(by)
     _check_top(top)
+    if is_ibis_table(events):
+        return on_table(paths)(events, pipeline, as_of=as_of, by=by, top=top)
     hist = load(events, pipeline, as_of)
     return segmented(hist.deals.values(), by, lambda deals: path_rows(_path_counts(deals), top))
 
@@ -397,6 +399,8 @@ def transitions(
         DataError: No deal has the attribute ``by``.
     """
     check_by(by)
+    if is_ibis_table(events):
+        return on_table(transitions)(events, pipeline, as_of=as_of, by=by)
     hist = load(events, pipeline, as_of)
     return segmented(hist.deals.values(), by, lambda deals: _transitions(pipeline, deals))
 
@@ -436,6 +440,8 @@ def rework(
         pipeline: The pipeline the events follow.
         as_of: Ignore later events; defaults to the latest event time.
     """
+    if is_ibis_table(events):
+        return on_table(rework)(events, pipeline, as_of=as_of)
     hist = load(events, pipeline, as_of)
     counts: dict[str, list[int]] = {}
     for h in hist.deals.values():

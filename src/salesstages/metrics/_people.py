@@ -29,7 +29,7 @@ from .._replay import group_events
 from .._stats import wilson_interval, z_value
 from .._time import to_utc
 from ._common import amount_of, load, percentile, unknown_attribute
-from ._engine import Events, engine
+from ._engine import Events, engine, is_ibis_table, on_table
 from ._history import DealHistory, Histories
 from ._types import _days, _label, _pct, _repr, _table
 
@@ -372,6 +372,8 @@ def handovers(
             or ``events`` is a Histories.
     """
     check_attribute_name(attribute)
+    if is_ibis_table(events):
+        return on_table(handovers)(events, pipeline, attribute=attribute, as_of=as_of)
     walk = _Walk(events, pipeline, attribute, as_of)
     facts: list[tuple[Hashable, Hashable, str, timedelta | None]] = []
     for h, _, changes in walk.deals():
@@ -450,6 +452,17 @@ def scorecard(
     k = check_prior(prior_strength)
     z_value(level)
     lo, hi = period(start, end)
+    if is_ibis_table(events):
+        return on_table(scorecard)(
+            events,
+            pipeline,
+            attribute=attribute,
+            start=lo,
+            end=hi,
+            as_of=as_of,
+            level=level,
+            prior_strength=k,
+        )
     walk = _Walk(events, pipeline, attribute, as_of)
     position = {s.name: i for i, s in enumerate(pipeline.open_stages)}
     n_open = len(position)

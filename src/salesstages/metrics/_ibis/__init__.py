@@ -23,6 +23,7 @@ from ._actions import action_conversion
 from ._durations import stage_durations, substate_durations, substate_visits, visits
 from ._funnel import conversion, funnel, period_conversion, skips_and_regressions
 from ._outcomes import lost_reasons, sales_cycle, snapshot, stalled, velocity, win_rate
+from ._paths import paths, rework, transitions
 from ._planning import movement, period_status, slippage  # issues 14, 22
 from ._quality import data_quality
 from ._winloss import win_loss
@@ -34,8 +35,10 @@ __all__ = [
     "funnel",
     "lost_reasons",
     "movement",
+    "paths",
     "period_conversion",
     "period_status",
+    "rework",
     "sales_cycle",
     "skips_and_regressions",
     "slippage",
@@ -44,6 +47,7 @@ __all__ = [
     "stalled",
     "substate_durations",
     "substate_visits",
+    "transitions",
     "velocity",
     "visits",
     "win_loss",
