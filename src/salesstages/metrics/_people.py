@@ -42,6 +42,7 @@ __all__ = [
     "Scorecard",
     "ScorecardRow",
     "VisitFacts",
+    "cards",
     "check_attribute_name",
     "check_prior",
     "handover_rows",
@@ -514,7 +515,7 @@ def scorecard_rows(
     level: float,
     prior_strength: float | None,
 ) -> Scorecard:
-    """The rows from each visit's and each closing's facts (both engines gather them)."""
+    """The rows from each visit's and each closing's facts (the pure-Python engine)."""
     cells: dict[tuple[str, Hashable], list[Any]] = {}
     for owner, stage, advanced, time in visits:
         cell = cells.get((stage, owner))
@@ -532,6 +533,34 @@ def scorecard_rows(
             mine[1] += 1
             mine[2].append(cycle)
             mine[3].append(amount)
+    team: dict[str, timedelta | None] = {}
+    for s in pipeline.open_stages:
+        team[s.name] = _median([t for (st, _), c in cells.items() if st == s.name for t in c[2]])
+    return cards(
+        pipeline,
+        {key: (c[0], c[1], _median(c[2])) for key, c in cells.items()},
+        team,
+        {o: (c[0], c[1], _median(c[2]), _mean(c[3])) for o, c in per_owner.items()},
+        level,
+        prior_strength,
+    )
+
+
+#: Per (stage, owner): ``(entered, advanced, median time of the completed visits)``.
+Cells: TypeAlias = "dict[tuple[str, Hashable], tuple[int, int, timedelta | None]]"
+#: Per owner: ``(closed, won, median won cycle, mean won amount)``.
+Owners: TypeAlias = "dict[Hashable, tuple[int, int, timedelta | None, float | None]]"
+
+
+def cards(
+    pipeline: Pipeline,
+    cells: Cells,
+    team_times: dict[str, timedelta | None],
+    owners_closed: Owners,
+    level: float,
+    prior_strength: float | None,
+) -> Scorecard:
+    """The rows from the counts both engines gather."""
     out = Scorecard()
     for s in pipeline.open_stages:
         owners = sorted((o for st, o in cells if st == s.name), key=_sort_key)
@@ -541,14 +570,12 @@ def scorecard_rows(
         moved = [cells[s.name, o][1] for o in owners]
         p = sum(moved) / sum(entered)
         k = prior_of(entered, moved, prior_strength)
-        team_times = [t for o in owners for t in cells[s.name, o][2]]
-        team_time = _median(team_times)
         shrunk = {o: (a + k * p) / (n + k) for o, n, a in zip(owners, entered, moved, strict=True)}
         ranked = sorted(owners, key=lambda o: -shrunk[o])  # stable: ties keep the owners' order
         for rank, o in enumerate(ranked, 1):
-            n, a, times = cells[s.name, o]
+            n, a, median_time = cells[s.name, o]
             low, high = wilson_interval(a, n, level)
-            closed = per_owner.get(o)
+            closed = owners_closed.get(o)
             out.append(
                 ScorecardRow(
                     owner=o,
@@ -562,11 +589,11 @@ def scorecard_rows(
                     rank=rank,
                     team_rate=p,
                     prior_strength=k,
-                    median_time=_median(times),
-                    team_median_time=team_time,
+                    median_time=median_time,
+                    team_median_time=team_times.get(s.name),
                     win_rate=closed[1] / closed[0] if closed else None,
-                    median_cycle=_median(closed[2]) if closed else None,
-                    mean_won=_mean(closed[3]) if closed else None,
+                    median_cycle=closed[2] if closed else None,
+                    mean_won=closed[3] if closed else None,
                 )
             )
     return out

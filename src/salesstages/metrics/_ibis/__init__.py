@@ -20,6 +20,7 @@ from __future__ import annotations
 from .. import _planning as _python_planning
 from .._engine import table_kernel
 from ._actions import action_conversion
+from ._conformance import conformance
 from ._durations import stage_durations, substate_durations, substate_visits, visits
 from ._funnel import conversion, funnel, period_conversion, skips_and_regressions
 from ._outcomes import lost_reasons, sales_cycle, snapshot, stalled, velocity, win_rate
@@ -30,6 +31,7 @@ from ._winloss import win_loss
 
 __all__ = [
     "action_conversion",
+    "conformance",
     "conversion",
     "data_quality",
     "funnel",
