@@ -25,6 +25,7 @@ from ._durations import stage_durations, substate_durations, substate_visits, vi
 from ._funnel import conversion, funnel, period_conversion, skips_and_regressions
 from ._outcomes import lost_reasons, sales_cycle, snapshot, stalled, velocity, win_rate
 from ._paths import paths, rework, transitions
+from ._people import handovers, scorecard
 from ._planning import movement, period_status, slippage  # issues 14, 22
 from ._quality import data_quality
 from ._winloss import win_loss
@@ -35,6 +36,7 @@ __all__ = [
     "conversion",
     "data_quality",
     "funnel",
+    "handovers",
     "lost_reasons",
     "movement",
     "paths",
@@ -42,6 +44,7 @@ __all__ = [
     "period_status",
     "rework",
     "sales_cycle",
+    "scorecard",
     "skips_and_regressions",
     "slippage",
     "snapshot",
