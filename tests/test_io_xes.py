@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import test_people as people
+from _helpers import day
 from salesstages import Event, UnknownStageError, metrics
 from salesstages.io import write_xes
 
@@ -46,9 +47,9 @@ def test_one_trace_per_deal(tmp_path: Path) -> None:
 def test_activities_and_awkward_text(tmp_path: Path) -> None:
     """Activities are events too; text XML cannot hold is escaped, not lost."""
     ev = [
-        Event(deal_id="Q<1>", seq=0, at=people.day(0), kind="opened", data={"note": "a\x01b & c"}),
-        Event(deal_id="Q<1>", seq=1, at=people.day(0), kind="stage_entered", stage="a"),
-        Event(deal_id="Q<1>", seq=2, at=people.day(1), kind="activity", name='call "x"'),
+        Event(deal_id="Q<1>", seq=0, at=day(0), kind="opened", data={"note": "a\x01b & c"}),
+        Event(deal_id="Q<1>", seq=1, at=day(0), kind="stage_entered", stage="a"),
+        Event(deal_id="Q<1>", seq=2, at=day(1), kind="activity", name='call "x"'),
     ]
     target = tmp_path / "q.xes"
     write_xes(ev, people.P, target)
@@ -61,7 +62,7 @@ def test_activities_and_awkward_text(tmp_path: Path) -> None:
 
 def test_unknown_stage_is_refused(tmp_path: Path) -> None:
     """A stage the pipeline does not define is refused, and nothing is written."""
-    ev = [Event(deal_id="Z", seq=0, at=people.day(0), kind="stage_entered", stage="nope")]
+    ev = [Event(deal_id="Z", seq=0, at=day(0), kind="stage_entered", stage="nope")]
     target = tmp_path / "z.xes"
     with pytest.raises(UnknownStageError):
         write_xes(ev, people.P, target)
