@@ -184,8 +184,8 @@ def _paths(p: Mapping[str, Any]) -> Section:
         key=("path",),
         notes=(
             "A deal's path: the stages it entered, in order (a loop, or a lost deal won "
-            "back, shows a stage twice). Win rate: won ÷ closed deals of the path; median cycle: creation "
-            "to latest closing of its closed deals.",
+            "back, shows a stage twice). Win rate: won ÷ closed deals of the path; median "
+            "cycle: creation to latest closing of its closed deals.",
         ),
         empty="no deals",
         wide=True,
