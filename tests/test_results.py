@@ -104,8 +104,10 @@ CASES: dict[str, list[Call]] = {
         lambda: metrics.action_conversion(EV, P, within=10 * D, as_of=AS_OF)
     ],
     "metrics.conversion": [
-        lambda: metrics.conversion(EV, P, "lead", "won", as_of=AS_OF),
-        lambda: metrics.conversion(EV, P, "lead", "won", by="region", as_of=AS_OF),
+        lambda: metrics.conversion(EV, P, from_stage="lead", to_stage="won", as_of=AS_OF),
+        lambda: metrics.conversion(
+            EV, P, from_stage="lead", to_stage="won", by="region", as_of=AS_OF
+        ),
     ],
     "metrics.data_quality": [lambda: metrics.data_quality(EV, P, as_of=AS_OF)],
     "metrics.funnel": [
@@ -132,15 +134,15 @@ CASES: dict[str, list[Call]] = {
         lambda: metrics.slippage(EV, P, as_of=AS_OF),
         lambda: metrics.slippage(EV, P, **PERIOD, as_of=AS_OF),
     ],
-    "metrics.snapshot": [lambda: metrics.snapshot(EV, P, AS_OF)],
+    "metrics.snapshot": [lambda: metrics.snapshot(EV, P, as_of=AS_OF)],
     "metrics.stage_durations": [
         lambda: metrics.stage_durations(EV, P, as_of=AS_OF),
         lambda: metrics.stage_durations(EV, P, by="region", as_of=AS_OF),
     ],
     "metrics.stalled": [lambda: metrics.stalled(EV, P, as_of=AS_OF)],
     "metrics.substate_durations": [
-        lambda: metrics.substate_durations(EV, P, "lead", as_of=AS_OF, include_open=True),
-        lambda: metrics.substate_durations(EV, P, "lead", by="region", as_of=AS_OF),
+        lambda: metrics.substate_durations(EV, P, stage="lead", as_of=AS_OF, include_open=True),
+        lambda: metrics.substate_durations(EV, P, stage="lead", by="region", as_of=AS_OF),
     ],
     "metrics.substate_visits": [lambda: metrics.substate_visits(EV, P, as_of=AS_OF)],
     "metrics.velocity": [
@@ -149,8 +151,8 @@ CASES: dict[str, list[Call]] = {
     ],
     "metrics.visits": [lambda: metrics.visits(EV, P, as_of=AS_OF)],
     "metrics.win_loss": [
-        lambda: metrics.win_loss(EV, P, "region", as_of=AS_OF),
-        lambda: metrics.win_loss(EV, P, size, as_of=AS_OF),
+        lambda: metrics.win_loss(EV, P, by="region", as_of=AS_OF),
+        lambda: metrics.win_loss(EV, P, by=size, as_of=AS_OF),
     ],
     "metrics.win_rate": [
         lambda: metrics.win_rate(EV, P, as_of=AS_OF),
@@ -174,10 +176,10 @@ CASES: dict[str, list[Call]] = {
     "forecast.markov": [lambda: forecast.markov(EV, P, as_of=AS_OF)],
     "forecast.markov_forecast": [lambda: forecast.markov_forecast(EV, P, as_of=AS_OF)],
     "forecast.next_actions": [
-        lambda: forecast.next_actions(EV, P, "F", as_of=AS_OF, min_support=0)
+        lambda: forecast.next_actions(EV, P, deal="F", as_of=AS_OF, min_support=0)
     ],
     "forecast.stage_outlook": [
-        lambda: forecast.stage_outlook(EV, P, "lead", age=D, horizon=10 * D, as_of=AS_OF)
+        lambda: forecast.stage_outlook(EV, P, stage="lead", age=D, horizon=10 * D, as_of=AS_OF)
     ],
     "forecast.time_to_close": [lambda: forecast.time_to_close(EV, P, as_of=AS_OF)],
     "forecast.weighted": [lambda: forecast.weighted(EV, P, as_of=AS_OF)],
