@@ -101,7 +101,7 @@ def size(deal: metrics.ClosedDeal) -> str:
 #: variant for slippage, a bucketing function for win_loss).
 CASES: dict[str, list[Call]] = {
     "metrics.action_conversion": [
-        lambda: metrics.action_conversion(EV, P, within=10 * D, as_of=AS_OF)
+        lambda: metrics.action_conversion(EV, P, horizon=10 * D, as_of=AS_OF)
     ],
     "metrics.conversion": [
         lambda: metrics.conversion(EV, P, from_stage="lead", to_stage="won", as_of=AS_OF),
@@ -151,8 +151,8 @@ CASES: dict[str, list[Call]] = {
     ],
     "metrics.visits": [lambda: metrics.visits(EV, P, as_of=AS_OF)],
     "metrics.win_loss": [
-        lambda: metrics.win_loss(EV, P, by="region", as_of=AS_OF),
-        lambda: metrics.win_loss(EV, P, by=size, as_of=AS_OF),
+        lambda: metrics.win_loss(EV, P, by="region", as_of=AS_OF, at="closing"),
+        lambda: metrics.win_loss(EV, P, by=size, as_of=AS_OF, at="closing"),
     ],
     "metrics.win_rate": [
         lambda: metrics.win_rate(EV, P, as_of=AS_OF),
