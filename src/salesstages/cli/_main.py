@@ -193,7 +193,11 @@ def _report_events(source: EventSource, engine: str | None, by: str | None) -> A
     if engine is None:
         engine = source.default_engine()
     if engine == "duckdb":
-        return source.ibis_table()
+        from ..metrics._ibis._checks import check_events
+
+        table = source.ibis_table()
+        check_events(table, name=source.name)  # the read rules, naming the source
+        return table
     events = source.read()
     _check_by(events, by)
     return events

@@ -27,8 +27,10 @@ def report_facts(table: Any, pipeline: Pipeline, as_of: datetime | None) -> dict
     visits per stage, as the pure-Python report computes them from its fold."""
     import ibis
 
+    from ._checks import check_events
     from ._pivots import Pivots
 
+    check_events(table)  # before any figure: the read rules, once per table
     t = table
     if as_of is None:
         as_of = _utc(t.at.max().to_pyarrow().as_py())
