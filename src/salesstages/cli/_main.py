@@ -13,7 +13,7 @@ import os
 import sqlite3
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
@@ -222,18 +222,19 @@ def _cmd_report(args: argparse.Namespace) -> int:
         # the rules are checked where the events are read in Python (a table on its
         # engine is not read: the report's data-quality section says so)
         problems = None if is_ibis_table(events) else pipeline.check(events)
-        report = build_report(
-            events,
-            pipeline,
-            as_of=as_of,
-            by=args.by,
-            skips=args.skips,
-            horizon=timedelta(days=args.horizon),
-            source=source.name,
-            problems=problems,
-            torn_tail=source.torn_tail,
-            **period_options(args),  # the period view (issue 14)
-        )
+        with _dates_in_range():
+            report = build_report(
+                events,
+                pipeline,
+                as_of=as_of,
+                by=args.by,
+                skips=args.skips,
+                horizon=_horizon(args.horizon),
+                source=source.name,
+                problems=problems,
+                torn_tail=source.torn_tail,
+                **period_options(args),  # the period view (issue 14)
+            )
     warn_planning(report)
     if args.format == "json":
         text = json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
@@ -253,6 +254,20 @@ def _cmd_report(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+@contextlib.contextmanager
+def _dates_in_range() -> Iterator[None]:
+    """A date computed past the year 9999 (the horizon after ``--as-of`` or after the
+    last event) as one line saying which options to change."""
+    try:
+        yield
+    except OverflowError:
+        raise CliError(
+            "a date the report computes (the forecast horizon after --as-of, or after the "
+            "last event) falls after the year 9999; give a shorter --horizon or an earlier "
+            "--as-of"
+        ) from None
 
 
 def _warn(source: EventSource) -> None:
@@ -492,7 +507,7 @@ def _parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=30,
         metavar="DAYS",
-        help="forecast horizon (default 30)",
+        help=f"forecast horizon (default 30, at most {MAX_HORIZON_DAYS:,})",
     )
     report.add_argument(
         "--engine",
@@ -608,6 +623,19 @@ def _positive_int(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
     return value
+
+
+#: The longest forecast horizon ``report --horizon`` takes, in days (a century).
+MAX_HORIZON_DAYS: Final = 36_500
+
+
+def _horizon(days: int) -> timedelta:
+    if days > MAX_HORIZON_DAYS:
+        raise CliError(
+            f"--horizon {days} days is more than {MAX_HORIZON_DAYS:,} (a century); a "
+            "forecast horizon is a few weeks or months"
+        )
+    return timedelta(days=days)
 
 
 def _one_line(exc: BaseException) -> str:

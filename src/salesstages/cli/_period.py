@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from .._text import terminal
 from ..report._period import parse_period, period_between, read_targets
@@ -51,9 +52,28 @@ def _target(text: str) -> float:
     return value
 
 
+#: The last year a period may fall in (as for --as-of and the events' own times).
+LAST_YEAR: Final = 9998
+_LEADING_YEAR: Final = re.compile(r"\s*(\d{4,})")
+
+
+def _check_year(option: str, text: str | None) -> None:
+    """Refuse a period option whose year is past :data:`LAST_YEAR` (naming it, instead
+    of calling it "not a period" or overflowing)."""
+    m = _LEADING_YEAR.match(text or "")
+    if m and int(m[1]) > LAST_YEAR:
+        raise CliError(
+            f"{option} {text!r}: the year {int(m[1])} is after {LAST_YEAR}, the last year in "
+            "which a period's end and every date computed from it still exist; give an "
+            "earlier period"
+        )
+
+
 def period_options(args: argparse.Namespace) -> dict[str, Any]:
     """The :func:`~salesstages.report.build_report` keywords the options ask for."""
     period, first, last = args.period, args.period_from, args.period_to
+    for option, text in (("--period", period), ("--from", first), ("--to", last)):
+        _check_year(option, text)
     if period is not None and (first is not None or last is not None):
         raise CliError("give either --period or --from/--to, not both")
     if (first is None) != (last is None):

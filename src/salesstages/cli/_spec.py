@@ -754,9 +754,9 @@ def parse_as_of(text: str, *, now: Callable[[], datetime] | None = None) -> date
         return datetime.combine(moment.date(), time.max, tzinfo=UTC)
     try:
         if len(value) == 10:
-            d = date.fromisoformat(value)
-            return datetime.combine(d, time.max, tzinfo=UTC)
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            moment = datetime.combine(date.fromisoformat(value), time.max, tzinfo=UTC)
+        else:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise CliError(
             f"--as-of {text!r} is not a date; write it as 2026-03-31, "
@@ -764,7 +764,22 @@ def parse_as_of(text: str, *, now: Callable[[], datetime] | None = None) -> date
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    return _within_years(_within_years(moment, text).astimezone(UTC), text)
+
+
+#: The last year an option or an event may name (see salesstages/io/_validate.py).
+LAST_YEAR: Final = 9998
+
+
+def _within_years(moment: datetime, text: str) -> datetime:
+    """``moment`` when it falls in a year up to :data:`LAST_YEAR`, else :class:`CliError`."""
+    if moment.year > LAST_YEAR:
+        raise CliError(
+            f"--as-of {text!r} is after the year {LAST_YEAR}, the last one in which every "
+            "date a report computes (a horizon, a period's end) still exists; give an "
+            "earlier date"
+        )
+    return moment
 
 
 def days(td: timedelta | None) -> float | None:

@@ -17,6 +17,7 @@ from ._types import DurationStats, Keyed
 
 __all__ = [
     "amount_of",
+    "amount_sum",
     "check_attribute",
     "check_by",
     "check_choice",
@@ -189,6 +190,40 @@ def segmented(
         else:
             lst.append(h)
     return Keyed("key", {k: compute(groups[k]) for k in _sort_keys(list(groups))})
+
+
+def amount_sum(values: Iterable[float]) -> float:
+    """The exactly rounded sum of ``values`` (:func:`math.fsum`), whatever their order.
+
+    Where ``fsum`` overflows part-way (``1e308 + 1e308 - 1e308``) the sum is taken
+    exactly, in fractions; a sum beyond the largest float (about 1.8e308) is a
+    :class:`DataError`, never an ``OverflowError`` or ``inf``.
+    """
+    listed = values if isinstance(values, list | tuple) else list(values)
+    try:
+        result = math.fsum(listed)
+    except OverflowError:
+        result = _exact_sum(listed)
+    if math.isinf(result) and all(math.isfinite(v) for v in listed):
+        raise _too_large()
+    return result
+
+
+def _exact_sum(values: Sequence[float]) -> float:
+    from fractions import Fraction
+
+    try:
+        return float(sum((Fraction(v) for v in values), Fraction(0)))
+    except OverflowError:
+        raise _too_large() from None
+
+
+def _too_large() -> DataError:
+    return DataError(
+        "the amounts add up to more than the largest number a float holds (about 1.8e308); "
+        "check the log for amounts entered wrongly",
+        field="amount",
+    )
 
 
 def amount_of(value: Any) -> float:

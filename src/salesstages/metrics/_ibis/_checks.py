@@ -139,12 +139,12 @@ def _data_rules(data: Any, amounts: Any) -> list[Rule]:
         ),
         (
             "amount",
-            "the amount must be a finite number >= 0 below 2**63",
+            "the amount must be a finite number >= 0 (an integer below 2**63)",
             amount_type.notnull()
             & (amount_type != "NULL")
             & (
                 ~amount_type.isin(_NUMBERS)
-                | (amount >= float(MAX_INT))
+                | ((amount_type != "DOUBLE") & (amount >= float(MAX_INT)))
                 | (amount < 0)
                 | ~finite(amount).fill_null(False)
             ),

@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import threading
 import uuid
 import warnings
@@ -700,5 +699,8 @@ class Rewound(Pivots):
 
 
 def fsum_of(values: Iterable[float]) -> float:
-    """An exactly rounded sum (for per-group sums brought back)."""
-    return math.fsum(values)
+    """An exactly rounded sum (for per-group sums brought back); beyond the float range a
+    :class:`DataError` (see :func:`salesstages.metrics._common.amount_sum`)."""
+    from .._common import amount_sum
+
+    return amount_sum(values)
