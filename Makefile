@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DOCS_STAMP := $(VENV)/.installed-docs
 
-.PHONY: install test lint typecheck pytest demo bench clean docs docs-serve screenshot mutate
+.PHONY: install test lint typecheck imports pytest demo bench clean docs docs-serve screenshot mutate
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,10 +24,15 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict src/salesstages tests/typing tools
 
+# The layering may not get worse: no new import circle, no new arrow running up, no
+# module over 800 lines, against tools/imports_baseline.json (see tools/imports.py).
+imports: $(STAMP)
+	$(BIN)/python tools/imports.py --check tools/imports_baseline.json
+
 pytest: $(STAMP)
 	$(BIN)/python -m pytest
 
-test: lint typecheck pytest
+test: lint typecheck imports pytest
 
 demo: $(STAMP)
 	$(BIN)/salesstages demo
@@ -58,7 +63,8 @@ bench: $(STAMP)
 	cd benchmarks && ../$(BIN)/python report_engines.py
 
 # Mutation sampling (not part of `make test`): plant a fixed-seed sample of one-line
-# bugs in the core, each in a temporary copy, and run that area's tests against it.
+# bugs in each area (one per module or sub-package of src/salesstages, read from the
+# tree), each in a temporary copy, and run that area's tests against it.
 # Pass options through MUTATE_ARGS, e.g. make mutate MUTATE_ARGS="--per-area 30 --area deal".
 MUTATE_ARGS ?=
 mutate: $(STAMP)

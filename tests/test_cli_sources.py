@@ -12,9 +12,9 @@ import pytest
 
 import salesstages.metrics._ibis
 from _cli_data import Runner, cli_error, demo_events, write_demo_files
-from salesstages.cli import _spec, main
-from salesstages.cli._spec import EventSource, redact
-from salesstages.io import write_parquet
+from salesstages.cli import main
+from salesstages.io import EventSource, _sources, write_parquet
+from salesstages.io._sources import redact
 
 pytest.importorskip("pyarrow")
 
@@ -99,7 +99,7 @@ def test_default_engine_is_python_until_the_ibis_engine_exists(
     if not hasattr(salesstages.metrics._ibis, "funnel"):
         report = _report(run, str(files["parquet"]))
         assert report["counts"]["events"] == len(demo_events())
-    monkeypatch.setattr(_spec, "ibis_available", lambda: False)
+    monkeypatch.setattr(_sources, "ibis_available", lambda: False)
     report = _report(run, str(files["parquet"]))  # no Ibis: always the python engine
     assert report["counts"]["events"] == len(demo_events())
 
@@ -125,7 +125,7 @@ def test_default_engine_without_ibis_is_python(
     files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without Ibis and DuckDB every source defaults to the python engine."""
-    monkeypatch.setattr(_spec, "ibis_available", lambda: False)
+    monkeypatch.setattr(_sources, "ibis_available", lambda: False)
     assert EventSource(str(files["parquet"])).default_engine() == "python"
     assert EventSource("postgresql://u@h/db").default_engine() == "python"
 
@@ -292,7 +292,7 @@ def test_a_postgres_source_without_ibis_names_the_extra(
         ("postgres://:pw@h/crm?sslmode=require", "postgres://:***@h/crm?sslmode=require"),
         (
             "postgresql://h/crm?user=ann&password=pw&sslmode=require",
-            "postgresql://h/crm?user=ann&password=%2A%2A%2A&sslmode=require",
+            "postgresql://h/crm?user=ann&password=***&sslmode=require",
         ),
     ],
 )

@@ -21,10 +21,13 @@ from ._errors import (
     OutOfOrderError,
     PipelineError,
     SalesStagesError,
+    StorePermissionError,
+    StoreUnavailableError,
     TransitionRefused,
     UnknownStageError,
 )
 from ._events import Event
+from ._gc import bulk
 from ._pipeline import Pipeline, Stage, Substate
 from ._replay import Problem
 from ._stores import (
@@ -33,7 +36,6 @@ from ._stores import (
     MemoryStore,
     PostgresStore,
     SqliteStore,
-    StoreUnavailableError,
 )
 from .guards import (
     DealView,
@@ -73,6 +75,7 @@ __all__ = [
     "SalesStagesError",
     "SqliteStore",
     "Stage",
+    "StorePermissionError",
     "StoreUnavailableError",
     "Substate",
     "TransitionRefused",
@@ -83,6 +86,7 @@ __all__ = [
     "all_of",
     "any_of",
     "at_least",
+    "bulk",
     "document_sent",
     "field",
     "guard",

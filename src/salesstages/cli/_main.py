@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import difflib
 import json
 import os
 import sqlite3
@@ -22,7 +21,9 @@ from .. import __version__
 from .._errors import DataError, SalesStagesError
 from .._events import Event
 from .._files import atomic_write
+from .._gc import bulk
 from .._pipeline import Pipeline
+from .._redact import redact
 from .._simulate import simulate
 from .._stores import EventStore, SqliteStore
 from .._text import terminal
@@ -34,7 +35,7 @@ from ..report._render import table
 from ._demo import best_actions, describe_pipeline, headline, play_demo
 from ._import import IMPORT_KINDS, Progress, _cmd_import
 from ._output import check_outputs
-from ._period import add_period_arguments, period_options, warn_planning
+from ._period import add_period_arguments, first_event, period_options, warn_planning
 from ._spec import (
     ENGINES,
     PRESETS,
@@ -42,6 +43,8 @@ from ._spec import (
     EventSource,
     add_as_of,
     as_of_arg,
+    check_as_of,
+    event_source,
     is_store,
     load_pipeline,
 )
@@ -188,7 +191,7 @@ def _emit(text: str, out_path: str | None) -> None:
         sys.stdout.write(text)
 
 
-def _report_events(source: EventSource, engine: str | None, by: str | None) -> Any:
+def _report_events(source: EventSource, engine: str | None) -> Any:
     """What ``report`` passes to :func:`build_report`: the events, or an Ibis table."""
     if engine is None:
         engine = source.default_engine()
@@ -198,9 +201,7 @@ def _report_events(source: EventSource, engine: str | None, by: str | None) -> A
         table = source.ibis_table()
         check_events(table, name=source.name)  # the read rules, naming the source
         return table
-    events = source.read()
-    _check_by(events, by)
-    return events
+    return source.read()  # an unknown ``by`` is the library's error, with its suggestion
 
 
 def _inputs(args: argparse.Namespace) -> dict[str, str | None]:
@@ -215,10 +216,12 @@ def _inputs(args: argparse.Namespace) -> dict[str, str | None]:
 def _cmd_report(args: argparse.Namespace) -> int:
     check_outputs({"--out": args.out}, _inputs(args))
     pipeline = load_pipeline(args.pipeline)
-    as_of = as_of_arg(args.as_of)
-    with EventSource(args.events, table=args.table) as source:
-        events = _report_events(source, args.engine, args.by)
+    as_of = as_of_arg(args.as_of, force=args.force)
+    with event_source(args.events, table=args.table) as source:
+        events = _report_events(source, args.engine)
         _warn(source)
+        if as_of is not None and not args.force:  # issue 22: an as_of before the log
+            check_as_of(as_of, first_event(events))
         # the rules are checked where the events are read in Python (a table on its
         # engine is not read: the report's data-quality section says so)
         problems = None if is_ibis_table(events) else pipeline.check(events)
@@ -273,25 +276,7 @@ def _dates_in_range() -> Iterator[None]:
 def _warn(source: EventSource) -> None:
     """Print what reading ``source`` skipped (a torn last line) on standard error."""
     for warning in source.warnings:
-        print(f"salesstages: warning: {terminal(warning)}", file=sys.stderr)
-
-
-def _check_by(events: Sequence[Event], by: str | None) -> None:
-    if by is None:
-        return
-    seen: set[str] = set()
-    for e in events:
-        if e.kind == "opened":
-            if by in e.data:
-                return
-            seen.update(e.data)
-    if events:
-        known = ", ".join(sorted(seen)) or "none"
-        close = difflib.get_close_matches(by, sorted(seen), n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise CliError(
-            f"no deal has the attribute {by!r} at opening; {hint}--by takes one of: {known}"
-        )
+        print(f"salesstages: warning: {terminal(redact(warning))}", file=sys.stderr)
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -306,7 +291,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if not target.parent.is_dir():
         raise CliError(f"cannot write {args.out!r}: the folder does not exist")
     check_outputs({"--out": args.out}, {"SOURCE": args.events})
-    source = EventSource(args.events, table=args.table)
+    source = event_source(args.events, table=args.table)
     total = source.count()
     events: Any = source
     if total is None and source.kind not in ("duckdb", "postgres"):
@@ -335,7 +320,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def _cmd_check(args: argparse.Namespace) -> int:
     pipeline = load_pipeline(args.pipeline)
-    source = EventSource(args.events, complete=False, table=args.table)
+    source = event_source(args.events, complete=False, table=args.table)
     damage = source.integrity_problems()
     if damage:
         said = "; ".join(damage[:3]) + (f"; … {len(damage) - 3:,} more" if len(damage) > 3 else "")
@@ -346,6 +331,13 @@ def _cmd_check(args: argparse.Namespace) -> int:
         )
     events = source.read()
     _warn(source)
+    if source.unverified_lines:
+        print(
+            f"salesstages: note: {terminal(source.name)}: {source.unverified_lines:,} lines "
+            "carry no checksum (written before format 2 of the JSON Lines store), so damage "
+            "to them cannot be detected; appends from now on are checksummed",
+            file=sys.stderr,
+        )
     problems = pipeline.check(events, guards=args.guards)
     if args.format == "json":
         rows = [
@@ -413,11 +405,12 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     }
     check_outputs(charts, _inputs(args))
     pipeline = load_pipeline(args.pipeline)
-    source = EventSource(args.events, table=args.table)
+    source = event_source(args.events, table=args.table)
     events = source.read()
     _warn(source)
-    as_of = as_of_arg(args.as_of)
-    _check_by(events, args.by)
+    as_of = as_of_arg(args.as_of, force=args.force)
+    if as_of is not None and not args.force:  # issue 22: an as_of before the log
+        check_as_of(as_of, first_event(events))
     report = build_report(events, pipeline, as_of=as_of, by=args.by, **period_options(args))
     warn_planning(report)
     for path in save_charts(report, args.out, fmt=args.format):
@@ -650,7 +643,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        result: int = args.func(args)
+        # every command is batch work in a process of its own: the command line,
+        # as the host, pauses the collector for it (the library never does)
+        with bulk():
+            result: int = args.func(args)
     except KeyboardInterrupt:
         if args.debug:
             raise
@@ -665,7 +661,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SalesStagesError, OSError, ValueError, ImportError, sqlite3.Error) as exc:
         if args.debug:
             raise
-        print(f"salesstages: error: {terminal(_one_line(exc))}", file=sys.stderr)
+        print(f"salesstages: error: {terminal(redact(_one_line(exc)))}", file=sys.stderr)
         return 2
     return result
 

@@ -21,8 +21,9 @@ from ._frames import records, to_pandas, to_polars
 from ._funnel import conversion, funnel, period_conversion, skips_and_regressions
 from ._history import DealHistory, Histories, histories
 from ._outcomes import NO_REASON, lost_reasons, sales_cycle, snapshot, stalled, velocity, win_rate
-from ._planning import Movement, Slip, Tally, movement, slippage
+from ._planning import Movement, PeriodStatus, Slip, Tally, movement, period_status, slippage
 from ._quality import DataQuality, Finding, data_quality
+from ._session import Session, session
 from ._types import (
     DurationStats,
     FunnelRow,
@@ -56,7 +57,9 @@ __all__ = [
     "Histories",
     "Keyed",
     "Movement",
+    "PeriodStatus",
     "Ratio",
+    "Session",
     "Slip",
     "SnapshotRow",
     "StageFlow",
@@ -76,8 +79,10 @@ __all__ = [
     "lost_reasons",
     "movement",
     "period_conversion",
+    "period_status",
     "records",
     "sales_cycle",
+    "session",
     "skips_and_regressions",
     "slippage",
     "snapshot",

@@ -54,7 +54,8 @@ grouping dictionary and no sorting. The first event that shows otherwise
 switches to grouping all events by deal (in C, one ``dict`` lookup and one
 ``list.append`` an event) and sorting each deal's short list by ``seq``.
 Either way the result is the same. Folding allocates many small records;
-the cyclic garbage collector is paused meanwhile (:func:`gc_paused`).
+a host folding a large log may pause the cyclic garbage collector around it
+(:func:`salesstages.bulk`, opt-in).
 
 Helpers in :mod:`salesstages.metrics._common` (``load``, ``check_stage``,
 ``amount_of``, ``segmented``, ``duration_stats``) sit on top of this and are
@@ -79,7 +80,6 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from .._errors import InvalidLogError
 from .._events import Event
-from .._gc import gc_paused
 from .._replay import group_events
 from .._time import to_utc
 from ._types import Visit, _fast_init
@@ -93,7 +93,6 @@ __all__ = [
     "Histories",
     "StageEntry",
     "SubstateEntry",
-    "gc_paused",
     "histories",
     "rewind",
     "stay_cells",
@@ -243,13 +242,12 @@ def histories(
     """
     cutoff = None if as_of is None else to_utc(as_of, "as_of")
     outcomes: dict[str, Outcome] = {s.name: s.outcome for s in pipeline.stages}
-    with gc_paused():
-        evs: Sequence[Event] = events if isinstance(events, list | tuple) else list(events)
-        deals = _fold(evs, outcomes, cutoff, True)
-        grouped = deals is not None
-        if deals is None:
-            deals = _fold(_grouped(evs), outcomes, cutoff, False)
-            assert deals is not None
+    evs: Sequence[Event] = events if isinstance(events, list | tuple) else list(events)
+    deals = _fold(evs, outcomes, cutoff, True)
+    grouped = deals is not None
+    if deals is None:
+        deals = _fold(_grouped(evs), outcomes, cutoff, False)
+        assert deals is not None
     latest: datetime | None = cutoff
     if cutoff is None and deals:
         latest = max(h.last_at for h in deals.values())
@@ -431,8 +429,7 @@ def visit_records(hist: Histories) -> list[Visit]:
     make = _make_visit
     out: list[Visit] = []
     append = out.append
-    with gc_paused():
-        _visits_into(hist, opens, make, append)
+    _visits_into(hist, opens, make, append)
     return out
 
 
@@ -458,59 +455,58 @@ def rewind(hist: Histories, as_of: datetime) -> Histories:
     out: dict[str, DealHistory] = {}
     new = DealHistory
     at_of = _AT
-    with gc_paused():
-        for deal_id, h in hist.deals.items():
-            entries = h.entries
-            n = len(entries)
-            if entries[-1][0] > as_of:
-                n = bisect_right(entries, as_of, key=at_of)
-                if n == 0:
-                    continue
-                entries = entries[:n]
-            subs = h.substates
-            if subs and subs[-1][0] > as_of:
-                subs = subs[: bisect_right(subs, as_of, key=at_of)]
-            acts = h.activities
-            if acts and acts[-1][0] > as_of:
-                acts = acts[: bisect_right(acts, as_of, key=at_of)]
-            at, stage, _ = entries[-1]
-            outcome = outcomes[stage]
-            amounts = h.amounts
-            attributes = h.opened_attributes
-            if amounts is not None:
-                attributes = {**attributes, "amount": _amount_at(amounts, as_of)}
-            if h.close_dates is not None:
-                attributes = {**attributes, "close_date": _amount_at(h.close_dates, as_of)}
-            closed_at = closed_amount = reason = None
-            for c_at, c_stage, c_data in reversed(entries):
-                oc = outcomes[c_stage]
-                if oc != "open":
-                    closed_at = c_at
-                    closed_amount = (
-                        attributes.get("amount") if amounts is None else _amount_at(amounts, c_at)
-                    )
-                    reason = c_data.get("reason") if oc == "lost" else None
-                    break
-            sub = subs[-1][2] if subs and subs[-1][3] == n - 1 else None
-            out[deal_id] = new(
-                deal_id,
-                h.opened_at,
-                h.opened_attributes,
-                attributes,
-                entries,
-                subs,
-                max(at, subs[-1][0]) if subs else at,
-                stage,
-                sub,
-                outcome,
-                closed_at,
-                closed_amount,
-                reason,
-                n + len(subs),
-                None if amounts is None else [a for a in amounts if a[0] <= as_of],
-                acts,
-                None if h.close_dates is None else [c for c in h.close_dates if c[0] <= as_of],
-            )
+    for deal_id, h in hist.deals.items():
+        entries = h.entries
+        n = len(entries)
+        if entries[-1][0] > as_of:
+            n = bisect_right(entries, as_of, key=at_of)
+            if n == 0:
+                continue
+            entries = entries[:n]
+        subs = h.substates
+        if subs and subs[-1][0] > as_of:
+            subs = subs[: bisect_right(subs, as_of, key=at_of)]
+        acts = h.activities
+        if acts and acts[-1][0] > as_of:
+            acts = acts[: bisect_right(acts, as_of, key=at_of)]
+        at, stage, _ = entries[-1]
+        outcome = outcomes[stage]
+        amounts = h.amounts
+        attributes = h.opened_attributes
+        if amounts is not None:
+            attributes = {**attributes, "amount": _amount_at(amounts, as_of)}
+        if h.close_dates is not None:
+            attributes = {**attributes, "close_date": _amount_at(h.close_dates, as_of)}
+        closed_at = closed_amount = reason = None
+        for c_at, c_stage, c_data in reversed(entries):
+            oc = outcomes[c_stage]
+            if oc != "open":
+                closed_at = c_at
+                closed_amount = (
+                    attributes.get("amount") if amounts is None else _amount_at(amounts, c_at)
+                )
+                reason = c_data.get("reason") if oc == "lost" else None
+                break
+        sub = subs[-1][2] if subs and subs[-1][3] == n - 1 else None
+        out[deal_id] = new(
+            deal_id,
+            h.opened_at,
+            h.opened_attributes,
+            attributes,
+            entries,
+            subs,
+            max(at, subs[-1][0]) if subs else at,
+            stage,
+            sub,
+            outcome,
+            closed_at,
+            closed_amount,
+            reason,
+            n + len(subs),
+            None if amounts is None else [a for a in amounts if a[0] <= as_of],
+            acts,
+            None if h.close_dates is None else [c for c in h.close_dates if c[0] <= as_of],
+        )
     return Histories(hist.pipeline, out, as_of, hist.grouped)
 
 

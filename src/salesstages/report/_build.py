@@ -11,6 +11,7 @@ deals' own currency, timestamps are ISO 8601 in UTC, rates are in [0, 1] or
 
 from __future__ import annotations
 
+import contextlib
 import math
 import statistics
 from collections.abc import Hashable, Mapping, Sequence
@@ -20,7 +21,6 @@ from typing import TYPE_CHECKING, Any, Final, Literal, cast
 import attrs
 
 from .. import forecast, metrics
-from .._gc import gc_paused
 from .._pipeline import Pipeline
 from ..forecast._backtest import _backtest_folded
 from ..metrics._engine import Events, is_ibis_table
@@ -88,14 +88,15 @@ def _funnel_rows(rows: Sequence[metrics.FunnelRow], labels: Mapping[str, str]) -
 def backtest_dates(
     first: datetime, as_of: datetime, horizon: timedelta, *, count: int = 6
 ) -> list[datetime]:
-    """Up to ``count`` evenly spaced dates whose horizon ends by ``as_of``, after one
-    horizon of history; empty when the log is shorter than two horizons."""
+    """Up to ``count`` dates one horizon apart (their windows do not overlap), the last
+    one horizon before ``as_of`` (a full window, §17), none before one horizon of
+    history; empty when the log is shorter than two horizons."""
     start = first + horizon
     end = as_of - horizon
     if end <= start:
         return []
-    step = (end - start) / max(1, count - 1)
-    return [start + step * i for i in range(count)]
+    dates = [end - horizon * i for i in range(count)]
+    return sorted(d for d in dates if d >= start)
 
 
 def build_report(
@@ -132,22 +133,13 @@ def build_report(
     movement from the period's start to ``as_of`` and the slipping deals.
 
     The log is folded once; the backtest's dates are rewound from that fold.
-    The cyclic garbage collector is paused for the whole computation: it
-    allocates millions of short-lived acyclic records, all freed (by reference
-    counting) before the collector runs again.
+    On an Ibis table the report holds a :func:`~salesstages.metrics.session` for
+    its own calls (one scan, pivots computed once), dropped when it returns.
     """
-    with gc_paused():
-        if is_ibis_table(events):  # one scan of the table for the whole report
-            from ..metrics._ibis._pivots import one_scan
-
-            with one_scan():
-                report = _build_report(
-                    events, pipeline, as_of, by, skips, horizon, source, problems, torn_tail
-                )
-        else:
-            report = _build_report(
-                events, pipeline, as_of, by, skips, horizon, source, problems, torn_tail
-            )
+    with metrics.session(events) if is_ibis_table(events) else contextlib.nullcontext():
+        report = _build_report(
+            events, pipeline, as_of, by, skips, horizon, source, problems, torn_tail
+        )
         planned = None
         if period is not None:
             planned = build_planning(
@@ -490,7 +482,7 @@ def _backtest(
     if isinstance(data, metrics.Histories):
         bt = _backtest_folded(data, pipeline, dates, horizon)
     else:
-        bt = forecast.backtest(data, pipeline, at=dates, horizon=horizon)
+        bt = forecast.backtest(data, pipeline, dates=dates, horizon=horizon, as_of=as_of)
     return {
         "horizon_days": _days(bt.horizon),
         "quantity": f"amount won within {_days(bt.horizon):g} days of each date",
@@ -502,13 +494,24 @@ def _backtest(
                 "actual": r.actual,
                 "won_new": r.won_new,
                 "forecasts": dict(r.forecasts),
+                "window_days": _days(r.window),
+                "partial": r.partial,
+                "notes": list(r.notes),
             }
             for r in bt.rows
         ],
         "errors": [
-            {"method": e.method, "bias": e.bias, "mae": e.mae, "rmse": e.rmse, "mape": e.mape}
+            {
+                "method": e.method,
+                "bias": e.bias,
+                "mae": e.mae,
+                "rmse": e.rmse,
+                "mape": e.mape,
+                "count": e.count,
+            }
             for e in bt.errors.values()
         ],
+        "overlapping": bt.overlapping,
     }
 
 
