@@ -22,7 +22,6 @@ for example for a stage-date table::
 from __future__ import annotations
 
 import argparse
-import csv
 import inspect
 import sys
 import threading
@@ -35,7 +34,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .._events import Event
 from .._files import atomic_open
-from .._text import csv_cell, terminal
+from .._text import csv_cell, csv_writer, terminal
 from ._output import check_outputs
 from ._spec import CliError, load_mapping, load_pipeline
 
@@ -205,7 +204,7 @@ def run_import(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
 def _write_problems(path: str, problems: Iterable[Any]) -> None:
     try:
         with atomic_open(path) as f:
-            w = csv.writer(f, lineterminator="\n")
+            w = csv_writer(f)
             w.writerow(["deal_id", "row", "rule", "message"])
             for p in problems:
                 # A deal id or a message quoting a cell may start like a formula.

@@ -12,6 +12,7 @@ import os
 import sqlite3
 import sys
 import tempfile
+import warnings
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,7 +27,7 @@ from .._pipeline import Pipeline
 from .._redact import redact
 from .._simulate import simulate
 from .._stores import EventStore, SqliteStore
-from .._text import terminal
+from .._text import terminal, terminal_lines
 from ..metrics._engine import is_ibis_table
 from ..presets import inbound_b2b
 from ..report import build_report, render_csv, render_html, render_text
@@ -246,7 +247,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     elif args.format == "html":
         text = render_html(report)
     else:
-        text = render_text(report)
+        text = terminal_lines(render_text(report))  # no raw control character gets out
     _emit(text, args.out)
     if problems and not args.lenient:
         print(
@@ -413,7 +414,13 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         check_as_of(as_of, first_event(events))
     report = build_report(events, pipeline, as_of=as_of, by=args.by, **period_options(args))
     warn_planning(report)
-    for path in save_charts(report, args.out, fmt=args.format):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        paths = save_charts(report, args.out, fmt=args.format)
+    # matplotlib's own (a glyph missing for a label's character), once each, escaped
+    for message in dict.fromkeys(str(w.message) for w in caught):
+        print(f"salesstages: warning: {terminal(message)}", file=sys.stderr)
+    for path in paths:
         print(terminal(str(path)))
     return 0
 

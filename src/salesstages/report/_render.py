@@ -3,13 +3,12 @@ read from the dict :func:`~salesstages.report.build_report` returns."""
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
-from .._text import csv_cell, terminal
+from .._text import csv_cell, csv_writer, terminal
 from ._actions import actions_csv, actions_text
 from ._build import TEXT_LIMIT
 from ._quality import (
@@ -442,7 +441,7 @@ def render_csv(report: Mapping[str, Any]) -> str:
     :func:`salesstages._text.csv_cell`.
     """
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = csv_writer(buf)  # quotes a cell holding a line break
     writer.writerow(CSV_COLUMNS)
     for row in _csv_rows(report):
         writer.writerow(["" if v is None else csv_cell(v) for v in row])
@@ -525,7 +524,7 @@ def _support_lines(fc: Mapping[str, Any]) -> list[str]:
     if not rows:
         return []
     shown = ", ".join(
-        f"{r['label']} {r['moves']:,}"
+        f"{terminal(r['label'])} {r['moves']:,}"
         + (" (no estimate: configured probability used)" if r["win_probability"] is None else "")
         for r in rows
     )
