@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import json
 import os
 import sqlite3
@@ -339,6 +340,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
             "to them cannot be detected; appends from now on are checksummed",
             file=sys.stderr,
         )
+    _refuse_foreign_log(events, pipeline)
     problems = pipeline.check(events, guards=args.guards)
     if args.format == "json":
         rows = [
@@ -373,6 +375,28 @@ def _cmd_check(args: argparse.Namespace) -> int:
             f"{terminal(repr(pipeline.name))}."
         )
     return 1 if problems else 0
+
+
+def _refuse_foreign_log(events: Sequence[Event], pipeline: Pipeline) -> None:
+    """One line, as ``report`` says it, when most of the stages the log enters are not
+    the pipeline's: it was written with another pipeline, and listing every event as a
+    problem (some wrongly: a move judged on a stage that does not exist) helps no one.
+    A log entering a few unknown stages among known ones has problems to list."""
+    entered: dict[str, str] = {}  # stage -> the first deal entering it
+    for e in events:
+        if e.kind == "stage_entered" and e.stage is not None and e.stage not in entered:
+            entered[e.stage] = e.deal_id
+    unknown = [s for s in entered if s not in pipeline]
+    if not unknown or 2 * len(unknown) <= len(entered):
+        return
+    shown = ", ".join(terminal(repr(s)) for s in unknown[:5])
+    more = f" and {len(unknown) - 5:,} more" if len(unknown) > 5 else ""
+    raise CliError(
+        f"the log's stages are not the pipeline's: it enters {shown}{more}, which "
+        f"{terminal(repr(pipeline.name))} does not have (its stages are "
+        f"{', '.join(terminal(s.name) for s in pipeline.stages)}); is this the pipeline "
+        "the log was written with?"
+    )
 
 
 def to_dot(pipeline: Pipeline, *, main_path: bool = False) -> str:
@@ -645,10 +669,40 @@ def _one_line(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """``parser.parse_args``, but an unknown option is reported by the subcommand's own
+    parser (its usage, not the top level's), with the closest option it has."""
+    args, extra = parser.parse_known_args(argv)
+    if not extra:
+        return args
+    sub = _subparser(parser, args.command)
+    if sub is None:  # pragma: no cover - a command always has its parser
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    known = sorted(o for a in sub._actions for o in a.option_strings if o.startswith("--"))
+    hints = []
+    for word in extra:
+        if word.startswith("-"):
+            close = difflib.get_close_matches(word.split("=", 1)[0], known, n=1, cutoff=0.6)
+            if close:
+                hints.append(f"did you mean {close[0]}?")
+    sub.error(
+        f"unrecognized arguments: {' '.join(extra)}" + (f" ({' '.join(hints)})" if hints else "")
+    )
+    raise AssertionError("unreachable")  # pragma: no cover - error() exits
+
+
+def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser | None:
+    for action in parser._subparsers._group_actions if parser._subparsers else ():
+        if isinstance(action, argparse._SubParsersAction):
+            found: argparse.ArgumentParser | None = action.choices.get(command)
+            return found
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (2 on a usage or data error)."""
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     try:
         # every command is batch work in a process of its own: the command line,
         # as the host, pauses the collector for it (the library never does)

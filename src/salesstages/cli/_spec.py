@@ -116,6 +116,8 @@ def _read_document(path: Path, what: str, error: ErrorFactory) -> Any:
         raise error(f"not valid TOML: {exc}") from None
     except RecursionError:
         raise error(too_deep) from None
+    except ValueError as exc:  # an integer of more digits than Python converts
+        raise error(f"holds a value that cannot be read ({' '.join(str(exc).split())})") from None
     if _depth(document) > MAX_NESTING:
         raise error(too_deep)
     return document

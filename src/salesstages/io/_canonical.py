@@ -178,7 +178,7 @@ def read_csv(source: Source, *, complete: bool = True) -> list[Event]:
     n = 0
     with typed_faults(lambda m: DataError(m, path=name, line=n), "the row"):
         for n, cells in rows:
-            assert cells is not None  # csv_table raises for an oversized cell unless lenient
+            assert isinstance(cells, list)  # csv_table raises for a bad row unless lenient
             if len(cells) != len(header):
                 raise DataError(
                     f"expected {len(header)} cells, got {len(cells)}", path=name, line=n

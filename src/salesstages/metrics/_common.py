@@ -8,7 +8,7 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from .._errors import DataError
+from .._errors import DataError, DataTypeError
 from .._pipeline import Pipeline
 from .._time import to_utc
 from ._engine import Events
@@ -146,9 +146,12 @@ def _hashable(value: Any, by: str, deal_id: str) -> Hashable:
     try:
         hash(value)
     except TypeError:
-        raise TypeError(
-            f"by={by!r}: deal {deal_id!r} has {by}={value!r}, which cannot be a dict key; "
-            "segment on an attribute holding a string, number or boolean"
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        raise DataTypeError(
+            f"by={by!r}: deal {deal_id!r} has {by}={shown}, a {type(value).__name__}, which "
+            "cannot name a segment; segment on an attribute holding a string, number or "
+            "boolean",
+            field=by,
         ) from None
     return value  # type: ignore[no-any-return]
 
