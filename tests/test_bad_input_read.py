@@ -33,7 +33,6 @@ JSONL_CASES: dict[str, tuple[str, str, str]] = {
     "NaN": (json.dumps(opened())[:-3] + '{"x": NaN}}', "data", "is nan"),
     "Infinity": (json.dumps(opened())[:-3] + '{"x": 1e999}}', "data", "is inf"),
     "negative amount": (json.dumps(opened(data={"amount": -5})), "amount", "must be >= 0"),
-    "string amount": (json.dumps(opened(data={"amount": "5"})), "amount", "(str)"),
     "400-digit amount": (
         json.dumps(opened())[:-3] + '{"amount": ' + "9" * 400 + "}}",
         "amount",

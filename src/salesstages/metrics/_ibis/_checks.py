@@ -12,8 +12,9 @@ name it):
   object, that escapes a lone surrogate, that holds ``NaN`` or
   ``Infinity``, or that opens more than 64 lists or objects one inside the
   other's first value (deeper nesting elsewhere is found by the Python readers
-  only); an ``amount`` (on ``opened`` and ``updated``) that is not a
-  finite number >= 0 below 2⁶³.
+  only); a numeric ``amount`` (on ``opened`` and ``updated``) below 0, not
+  finite, or an integer of 2⁶³ or more (a string or a boolean is left to
+  ``data_quality``, which names the deal as one without an amount).
 
 Before the query the columns' types are checked: ``at`` must be a timestamp
 with a time zone, to the microsecond at most (text, a naive timestamp or
@@ -139,12 +140,10 @@ def _data_rules(data: Any, amounts: Any) -> list[Rule]:
         ),
         (
             "amount",
-            "the amount must be a finite number >= 0 (an integer below 2**63)",
-            amount_type.notnull()
-            & (amount_type != "NULL")
+            "the amount must be >= 0 and finite (an integer below 2**63)",
+            amount_type.isin(_NUMBERS)  # a string or a boolean: data_quality's "no amount"
             & (
-                ~amount_type.isin(_NUMBERS)
-                | ((amount_type != "DOUBLE") & (amount >= float(MAX_INT)))
+                ((amount_type != "DOUBLE") & (amount >= float(MAX_INT)))
                 | (amount < 0)
                 | ~finite(amount).fill_null(False)
             ),
