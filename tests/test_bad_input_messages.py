@@ -189,3 +189,25 @@ def test_a_mistyped_option_shows_the_subcommand_usage(capsys: pytest.CaptureFixt
     assert err.startswith("usage: salesstages report")
     assert "salesstages report: error: unrecognized arguments: --peroid 2026-Q1" in err
     assert "did you mean --period?" in err
+
+
+@pytest.mark.parametrize("engine", ["python", "duckdb"])
+def test_by_an_object_is_one_line_on_both_engines(tmp_path: Path, run: Runner, engine: str) -> None:
+    """`report --by owner` where an owner is an object: one error line on either engine
+    (before: a TypeError traceback on the Python engine)."""
+    pytest.importorskip("pyarrow")
+    if engine == "duckdb":
+        pytest.importorskip("duckdb")
+    from salesstages import Event
+    from salesstages.io import write_parquet
+
+    events: list[Event] = []
+    for i, owner in enumerate([{"a": 1}, "x"]):
+        deal = classic_b2b().open_deal(f"D{i}", at=datetime(2026, 1, 5, tzinfo=UTC), owner=owner)
+        events += deal.events
+    path = tmp_path / "log.parquet"
+    write_parquet(events, path)
+    err = cli_error(
+        run("report", str(path), "-p", "classic_b2b", "--by", "owner", "--engine", engine)
+    )
+    assert "by='owner'" in err
