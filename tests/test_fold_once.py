@@ -28,7 +28,7 @@ CALLS: dict[str, Callable[[Any, Any], Any]] = {
     "stage_durations by": lambda ev, p: metrics.stage_durations(ev, p, by="region"),
     "funnel": lambda ev, p: metrics.funnel(ev, p),
     "funnel touched by": lambda ev, p: metrics.funnel(ev, p, skips="touched", by="region"),
-    "conversion": lambda ev, p: metrics.conversion(ev, p, "lead", "proposal"),
+    "conversion": lambda ev, p: metrics.conversion(ev, p, from_stage="lead", to_stage="proposal"),
     "win_rate": lambda ev, p: metrics.win_rate(ev, p),
     "win_rate by value": lambda ev, p: metrics.win_rate(ev, p, by_value=True, by="region"),
     "sales_cycle": lambda ev, p: metrics.sales_cycle(ev, p),
@@ -36,7 +36,7 @@ CALLS: dict[str, Callable[[Any, Any], Any]] = {
     "stalled": lambda ev, p: metrics.stalled(ev, p),
     "lost_reasons": lambda ev, p: metrics.lost_reasons(ev, p),
     "velocity": lambda ev, p: metrics.velocity(ev, p),
-    "win_loss": lambda ev, p: metrics.win_loss(ev, p, by="region"),
+    "win_loss": lambda ev, p: metrics.win_loss(ev, p, by="region", at="closing"),
     "weighted": lambda ev, p: forecast.weighted(ev, p),
     "markov": lambda ev, p: forecast.markov(ev, p).win_probability,
     "markov_forecast": lambda ev, p: forecast.markov_forecast(ev, p),
@@ -48,7 +48,7 @@ CALLS: dict[str, Callable[[Any, Any], Any]] = {
 
 def _snapshot(ev: Any, p: Any) -> Any:
     hist = ev if isinstance(ev, metrics.Histories) else metrics.histories(ev, p)
-    return metrics.snapshot(ev, p, hist.as_of)
+    return metrics.snapshot(ev, p, as_of=hist.as_of)
 
 
 CALLS["snapshot"] = _snapshot
@@ -145,7 +145,7 @@ class TestReportFoldsOnce:
 
         monkeypatch.setattr(_history, "_fold", counting)
         report = build_report(log, p)
-        dates = [row["at"] for row in report["backtest"]["rows"]]
+        dates = report.section("backtest").column("at")
         # one horizon (30 days) apart, from 30 days in to 30 days before the end: 5 dates
         assert len(dates) == 5
         assert cutoffs == [None]
@@ -155,14 +155,16 @@ class TestReportFoldsOnce:
         p = inbound_b2b()
         log = simulate(p, deals=300, start=day(0), days=200, seed=4)
         report = build_report(log, p, horizon=timedelta(days=20))
-        rows = report["backtest"]["rows"]
+        rows = report.section("backtest").records()
         from datetime import datetime
 
-        dates = [datetime.fromisoformat(r["at"]) for r in rows]
+        dates = [datetime.fromisoformat(str(r["at"])) for r in rows]
         bt = forecast.backtest(log, p, dates=dates, horizon=timedelta(days=20))
         assert [r["actual"] for r in rows] == [r.actual for r in bt.rows]
         assert [r["won_new"] for r in rows] == [r.won_new for r in bt.rows]
-        assert [r["forecasts"] for r in rows] == [dict(r.forecasts) for r in bt.rows]
+        assert [{m: r[m] for m in f.forecasts} for r, f in zip(rows, bt.rows, strict=True)] == [
+            dict(f.forecasts) for f in bt.rows
+        ]
 
     def test_counts_from_the_fold(self) -> None:
         """Counts and period come from the fold: 2 deals, 7 events (hand-counted)."""
@@ -172,12 +174,19 @@ class TestReportFoldsOnce:
         other = P.open_deal("B", at=day(1), amount=5, region="us")  # 6
         other.move("qualified", at=day(3))  # 7
         report = build_report([*deal.events, *other.events], P)
-        assert report["counts"] == {"events": 7, "deals": 2, "open": 1, "won": 1, "lost": 0}
-        assert report["period"] == {
+        (counts,) = report.section("counts").records()
+        assert counts == {
+            "events": 7,
+            "deals": 2,
+            "open": 1,
+            "won": 1,
+            "lost": 0,
             "first_event": day(0).isoformat(),
             "last_event": day(3).isoformat(),
         }
-        ages = {r["stage"]: r["open_median_age_days"] for r in report["time_in_stage"]}
+        ages = {
+            r["stage"]: r["open_median_age_days"] for r in report.section("time-in-stage").records()
+        }
         assert ages["qualified"] == 0.0  # B entered qualified at d3, the as_of
 
 

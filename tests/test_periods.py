@@ -540,12 +540,14 @@ def test_report_backtest_same_on_both_engines_with_as_of() -> None:
     p = inbound_b2b()
     events = simulate(p, deals=200, start=T0, days=200, seed=7)
     as_of = T0 + 120 * DAY
-    want = build_report(events, p, as_of=as_of)["backtest"]
-    got = build_report(duckdb_loader()(events), p, as_of=as_of)["backtest"]
-    assert want is not None
-    assert_same(got, want)
-    assert all(not r["partial"] for r in want["rows"])
-    assert not want["overlapping"]
+    want = build_report(events, p, as_of=as_of)
+    got = build_report(duckdb_loader()(events), p, as_of=as_of)
+    for id in ("backtest", "backtest-errors"):
+        assert_same(got.section(id).records(), want.section(id).records())
+    rows = want.section("backtest").records()
+    assert rows
+    assert all(not r["partial"] for r in rows)
+    assert "not independent" not in " ".join(want.section("backtest-errors").notes)
 
 
 def test_cli_warns_when_the_period_is_not_measured(tmp_path: Path, run: Any) -> None:
@@ -584,3 +586,57 @@ def test_period_conversion_closes_at_as_of() -> None:
         log, p, stage="a", start=T0 + 4 * DAY, end=T0 + 10 * DAY, as_of=T0 + 3 * DAY
     )
     assert (early.numerator, early.denominator, early.rate) == (0, 0, None)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    stays=st.lists(
+        st.tuples(st.integers(0, 20), st.integers(0, 30), st.integers(0, 2), st.integers(1, 3)),
+        max_size=12,
+    ),
+    ages=st.lists(st.integers(0, 25), max_size=4),
+)
+def test_has_estimate_is_binned_seen(
+    stays: list[tuple[int, int, int, int]], ages: list[int]
+) -> None:
+    """The backtest's estimate check agrees with the landmark estimator's own 'seen'."""
+    from collections import Counter
+
+    from salesstages.forecast._backtest import has_estimate
+    from salesstages.forecast._outlook import _binned
+
+    cells: Counter[int] = Counter()
+    for lb, extra, cause, k in stays:
+        cells[lb << 32 | (lb + extra) << 2 | cause] += k
+    wanted = {"a": dict.fromkeys(ages, 1.0)} if ages else {}
+    want = not wanted or any(p[2] for p in _binned(cells, sorted(ages), 30).values())
+    assert has_estimate(wanted, {"a": cells}, 30) == want
+
+
+@pytest.mark.parametrize(
+    ("package", "name"),
+    [
+        ("metrics", "movement"),
+        ("metrics", "period_status"),
+        ("metrics", "slippage"),
+        ("forecast", "categories"),
+        ("forecast", "coverage"),
+        ("forecast", "backtest"),
+    ],
+)
+def test_planning_twins_share_one_signature(package: str, name: str) -> None:
+    """Each planning function is f(events, pipeline, *, ...), the same on both engines."""
+    import importlib
+    import inspect
+
+    pytest.importorskip("ibis")
+    public = getattr(importlib.import_module(f"salesstages.{package}"), name)
+    table = getattr(importlib.import_module(f"salesstages.{package}._ibis"), name)
+
+    def shape(fn: Any) -> list[tuple[str, Any, Any]]:
+        return [(p.name, p.kind, p.default) for p in inspect.signature(fn).parameters.values()]
+
+    assert shape(public) == shape(table)
+    kinds = [kind for _, kind, _ in shape(public)]
+    assert kinds[:2] == [inspect.Parameter.POSITIONAL_OR_KEYWORD] * 2
+    assert set(kinds[2:]) == {inspect.Parameter.KEYWORD_ONLY}

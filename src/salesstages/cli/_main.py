@@ -27,13 +27,22 @@ from .._gc import bulk
 from .._pipeline import Pipeline
 from .._redact import redact
 from .._simulate import simulate
-from .._stores import EventStore, SqliteStore
+from .._stores import EventStore, SqliteStore, driver_fault
 from .._text import terminal, terminal_lines
-from ..metrics._engine import is_ibis_table
+from ..metrics._rules import check_rules
 from ..presets import inbound_b2b
-from ..report import build_report, render_csv, render_html, render_text
+from ..report import (
+    LIMIT,
+    build_report,
+    deal_lists,
+    render_csv,
+    render_deals_csv,
+    render_html,
+    render_text,
+)
+from ..report._build import assemble, compute
 from ..report._period import parse_period
-from ..report._render import table
+from ..report._text import table
 from ._demo import best_actions, describe_pipeline, headline, play_demo
 from ._import import IMPORT_KINDS, Progress, _cmd_import
 from ._output import check_outputs
@@ -146,9 +155,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     )
     print(_heading("4. The report, headline sections"), file=out)
     left = (parse_period(DEMO_PERIOD).end - DEMO_REVIEW).days
+    deals = report.section("counts").records()[0]["deals"]
     print(
         f"A review on {DEMO_REVIEW:%d %B}, {left} days before {DEMO_PERIOD} ends: the "
-        f"{report['counts']['deals']:,} deals opened by then, against a target of "
+        f"{deals:,} deals opened by then, against a target of "
         f"{DEMO_TARGET:,} (amounts in the deals' own currency).\nThe full report adds win rate "
         "and cycle, segments, stalled deals, time in stage, forecasts and their backtest, with "
         f"charts: {full}\n",
@@ -216,7 +226,7 @@ def _inputs(args: argparse.Namespace) -> dict[str, str | None]:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    check_outputs({"--out": args.out}, _inputs(args))
+    check_outputs({"--out": args.out, "--deals-csv": args.deals_csv}, _inputs(args))
     pipeline = load_pipeline(args.pipeline)
     as_of = as_of_arg(args.as_of, force=args.force)
     with event_source(args.events, table=args.table) as source:
@@ -224,11 +234,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
         _warn(source)
         if as_of is not None and not args.force:  # issue 22: an as_of before the log
             check_as_of(as_of, first_event(events))
-        # the rules are checked where the events are read in Python (a table on its
-        # engine is not read: the report's data-quality section says so)
-        problems = None if is_ibis_table(events) else pipeline.check(events)
+        # the same rules, and so the same exit status, on either engine
+        problems = check_rules(events, pipeline)
         with _dates_in_range():
-            report = build_report(
+            figures = compute(
                 events,
                 pipeline,
                 as_of=as_of,
@@ -240,9 +249,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
                 torn_tail=source.torn_tail,
                 **period_options(args),  # the period view (issue 14)
             )
+    report = assemble(figures, limit=args.limit)
     warn_planning(report)
+    if args.deals_csv:  # the complete lists, whatever --limit shows
+        _write(args.deals_csv, render_deals_csv(deal_lists(assemble(figures, limit=None))))
     if args.format == "json":
-        text = json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        text = json.dumps(report.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     elif args.format == "csv":
         text = render_csv(report)
     elif args.format == "html":
@@ -419,7 +431,7 @@ def _cmd_diagram(args: argparse.Namespace) -> int:
 
 def _cmd_plot(args: argparse.Namespace) -> int:
     from ..report import save_charts
-    from ..report._plot import CHARTS, PERIOD_CHARTS
+    from ..report._html import CHARTS, PERIOD_CHARTS
 
     folder = Path(args.out)
     if folder.exists() and not folder.is_dir():
@@ -540,6 +552,19 @@ def _parser() -> argparse.ArgumentParser:
         "queries in DuckDB (in PostgreSQL itself for a postgresql:// source) and read "
         "back only aggregates. Default: duckdb for Parquet, DuckDB and PostgreSQL sources "
         "when salesstages[duckdb] is installed, python otherwise",
+    )
+    report.add_argument(
+        "--limit",
+        type=_positive_int,
+        default=LIMIT,
+        metavar="N",
+        help=f"list at most N deals (stalled, slipping), those with the largest amounts "
+        f"(default {LIMIT}); the heading keeps the total",
+    )
+    report.add_argument(
+        "--deals-csv",
+        metavar="FILE",
+        help="also write the complete per-deal lists (stalled, slipping) to FILE as CSV",
     )
     report.add_argument(
         "--lenient",
@@ -723,6 +748,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"salesstages: error: {terminal(redact(_one_line(exc)))}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        # a database driver's error (psycopg's, raised while Ibis reads a postgresql://
+        # source): mapped to the library's types, passwords hidden
+        source = str(getattr(args, "events", "") or "")
+        mapped = driver_fault(exc, source, str(getattr(args, "table", None) or "events"))
+        if mapped is None or args.debug:
+            raise
+        print(f"salesstages: error: {terminal(redact(_one_line(mapped)))}", file=sys.stderr)
         return 2
     return result
 

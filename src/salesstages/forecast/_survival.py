@@ -17,8 +17,9 @@ from .._stats import (
     step_value,
     z_value,
 )
-from ..metrics._engine import Events, engine
+from ..metrics._engine import Events, engine, is_ibis_table, on_table
 from ..metrics._history import Histories
+from ..metrics._types import _days, _pct
 from ._common import (
     _US,
     _ZERO,
@@ -68,6 +69,30 @@ class Survival:
         return _fields_repr(
             self, ("deals", "censored", "median", "level"), f", times=<{len(self.times)} times>"
         )
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """One row per closing time, ascending: ``times`` (that time), ``survival``,
+        ``lower``, ``upper``, ``at_risk``, ``closed`` (the summary figures stay on the
+        record)."""
+        return [
+            {"times": t, "survival": s, "lower": lo, "upper": hi, "at_risk": n, "closed": d}
+            for t, s, lo, hi, n, d in zip(
+                self.times,
+                self.survival,
+                self.lower,
+                self.upper,
+                self.at_risk,
+                self.closed,
+                strict=True,
+            )
+        ]
+
+    def __str__(self) -> str:
+        """``time to close: median 42.0 days over 120 deals (30 still open)``."""
+        median = (
+            "the median is not reached" if self.median is None else f"median {_days(self.median)}"
+        )
+        return f"time to close: {median} over {self.deals:,} deals ({self.censored:,} still open)"
 
     def at(self, t: timedelta) -> float:
         """S(t): the estimated share of deals still open ``t`` after opening."""
@@ -144,6 +169,8 @@ def time_to_close(
     the log(−log S) scale, at confidence ``level``.
     """
     z_value(level)
+    if is_ibis_table(events):
+        return on_table(time_to_close)(events, pipeline, as_of=as_of, level=level)
     hist = _hist(events, pipeline, as_of)
     durations, causes = _close_samples(hist)
     return _survival(durations, causes, level)
@@ -203,6 +230,31 @@ class CumulativeIncidence:
             self, ("outcome", "deals", "final"), f", times=<{len(self.times)} times>"
         )
 
+    def to_records(self) -> list[dict[str, Any]]:
+        """One row per closing time, ascending: ``outcome``, ``times`` (that time),
+        ``incidence``, ``survival``, ``at_risk``, ``events``."""
+        return [
+            {
+                "outcome": self.outcome,
+                "times": t,
+                "incidence": f,
+                "survival": s,
+                "at_risk": n,
+                "events": d,
+            }
+            for t, f, s, n, d in zip(
+                self.times, self.incidence, self.survival, self.at_risk, self.events, strict=True
+            )
+        ]
+
+    def __str__(self) -> str:
+        """``won: 45.0% of 120 deals, by the last closing seen (58.0 days)``."""
+        last = f" ({_days(self.times[-1])})" if self.times else ""
+        return (
+            f"{self.outcome}: {_pct(self.final)} of {self.deals:,} deals, by the last "
+            f"closing seen{last}"
+        )
+
     def at(self, t: timedelta) -> float:
         """F(t): the estimated share of deals that reach the outcome within ``t`` of opening."""
         _check_horizon(t, "t")
@@ -215,12 +267,12 @@ def _check_outcome(outcome: Any) -> Literal["won", "lost"]:
     return outcome  # type: ignore[no-any-return]
 
 
-@engine
+@engine(positional=("outcome",))
 def cumulative_incidence(
     events: Events,
     pipeline: Pipeline,
-    outcome: Literal["won", "lost"] = "won",
     *,
+    outcome: Literal["won", "lost"] = "won",
     as_of: datetime | None = None,
 ) -> CumulativeIncidence:
     """Aalen–Johansen estimate of P(a deal reaches ``outcome`` within t of opening).
@@ -233,6 +285,8 @@ def cumulative_incidence(
     one of its latest closing.
     """
     outcome = _check_outcome(outcome)
+    if is_ibis_table(events):
+        return on_table(cumulative_incidence)(events, pipeline, outcome=outcome, as_of=as_of)
     hist = _hist(events, pipeline, as_of)
     durations, causes = _close_samples(hist)
     return _incidence(durations, causes, outcome)

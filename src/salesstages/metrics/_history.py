@@ -225,6 +225,35 @@ class Histories:
         as_of = self.as_of.isoformat() if self.as_of is not None else None
         return f"Histories({len(self.deals)} deals, as_of={as_of})"
 
+    def to_records(self) -> list[dict[str, Any]]:
+        """One row per deal, in order of first appearance: ``deal_id``, ``stage``,
+        ``substate``, ``outcome``, ``opened_at``, ``closed_at`` (of its latest
+        closing, ``None`` while open), ``amount`` (its ``amount`` attribute at
+        ``as_of``), ``lost_reason``, ``events`` (how many were folded)."""
+        return [
+            {
+                "deal_id": h.deal_id,
+                "stage": h.stage,
+                "substate": h.substate,
+                "outcome": h.outcome,
+                "opened_at": h.opened_at,
+                "closed_at": h.closed_at,
+                "amount": h.attributes.get("amount"),
+                "lost_reason": h.lost_reason,
+                "events": h.events,
+            }
+            for h in self.deals.values()
+        ]
+
+    def __str__(self) -> str:
+        """``7 deals as of 2026-01-17 09:00: 3 open, 2 won, 2 lost``."""
+        counts = Counter(h.outcome for h in self.deals.values())
+        as_of = "" if self.as_of is None else f" as of {self.as_of.strftime('%Y-%m-%d %H:%M')}"
+        return (
+            f"{len(self.deals):,} deals{as_of}: {counts['open']:,} open, {counts['won']:,} won, "
+            f"{counts['lost']:,} lost"
+        )
+
 
 def histories(
     events: Iterable[Event], pipeline: Pipeline, *, as_of: datetime | None = None

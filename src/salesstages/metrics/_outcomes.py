@@ -19,9 +19,9 @@ from ._common import (
     load,
     segmented,
 )
-from ._engine import Events, engine
+from ._engine import Events, engine, is_ibis_table, on_table
 from ._history import DealHistory
-from ._types import DurationStats, Keyed, Ratio, SnapshotRow, Stall
+from ._types import DurationStats, Keyed, LostReason, Ratio, SnapshotRow, Stall
 
 __all__ = [
     "LOST_AT_ZERO",
@@ -117,6 +117,8 @@ def win_rate(
         as_of: Ignore later events; defaults to the latest event time.
     """
     check_by(by)
+    if is_ibis_table(events):
+        return on_table(win_rate)(events, pipeline, by_value=by_value, by=by, as_of=as_of)
     hist = load(events, pipeline, as_of)
     return segmented(hist.deals.values(), by, lambda deals: _win_ratio(deals, bool(by_value)))
 
@@ -178,20 +180,27 @@ def sales_cycle(
     """
     check_choice("outcome", outcome, ("won", "lost"))
     check_by(by)
+    if is_ibis_table(events):
+        return on_table(sales_cycle)(events, pipeline, outcome=outcome, by=by, as_of=as_of)
     hist = load(events, pipeline, as_of)
     return segmented(hist.deals.values(), by, lambda deals: _cycle(deals, outcome))
 
 
-@engine
-def snapshot(events: Events, pipeline: Pipeline, as_of: datetime) -> dict[str, SnapshotRow]:
+@engine(positional=("as_of",))
+def snapshot(
+    events: Events, pipeline: Pipeline, *, as_of: datetime | None = None
+) -> dict[str, SnapshotRow]:
     """Where the open deals stood at ``as_of``: per open stage (all of them, in
     order) how many deals were there and the sum of their ``amount`` attribute
-    as it was then (missing or non-numeric amounts count as 0).
+    as it was then (missing or non-numeric amounts count as 0). ``as_of``
+    defaults to the latest event time.
 
     Raises:
         NaiveTimeError: ``as_of`` has no timezone.
     """
-    moment = to_utc(as_of, "as_of")
+    moment = None if as_of is None else to_utc(as_of, "as_of")
+    if is_ibis_table(events):
+        return on_table(snapshot)(events, pipeline, as_of=moment)
     hist = load(events, pipeline, moment)
     amounts: dict[str, list[float]] = {s.name: [] for s in pipeline.open_stages}
     for h in hist.deals.values():
@@ -218,6 +227,8 @@ def stalled(events: Events, pipeline: Pipeline, *, as_of: datetime | None = None
         pipeline: The pipeline the events follow.
         as_of: Ignore later events; defaults to the latest event time.
     """
+    if is_ibis_table(events):
+        return on_table(stalled)(events, pipeline, as_of=as_of)
     hist = load(events, pipeline, as_of)
     rot = {s.name: s.rot_after for s in pipeline.open_stages if s.rot_after is not None}
     now = hist.as_of
@@ -235,8 +246,9 @@ def stalled(events: Events, pipeline: Pipeline, *, as_of: datetime | None = None
 @engine
 def lost_reasons(
     events: Events, pipeline: Pipeline, *, as_of: datetime | None = None
-) -> list[tuple[str, int, float]]:
-    """``(reason, deals, amount)`` over deals that are lost now: their lost reason
+) -> list[LostReason]:
+    """A :class:`LostReason` (``reason, deals, amount``) per reason over deals that are
+    lost now: their lost reason
     (from their latest loss; :data:`NO_REASON` when it has none), how many
     deals gave it, and the sum of their ``amount`` at closing. Most deals
     first, then by reason.
@@ -246,14 +258,19 @@ def lost_reasons(
         pipeline: The pipeline the events follow.
         as_of: Ignore later events; defaults to the latest event time.
     """
+    if is_ibis_table(events):
+        return on_table(lost_reasons)(events, pipeline, as_of=as_of)
     hist = load(events, pipeline, as_of)
     amounts: dict[str, list[float]] = {}
     for h in hist.deals.values():
         if h.outcome == "lost":
             reason = NO_REASON if h.lost_reason is None else str(h.lost_reason)
             amounts.setdefault(reason, []).append(amount_of(h.closed_amount))
-    rows = [(reason, len(values), amount_sum(values)) for reason, values in amounts.items()]
-    rows.sort(key=lambda r: (-r[1], r[0]))
+    rows = [
+        LostReason(reason=reason, deals=len(values), amount=amount_sum(values))
+        for reason, values in amounts.items()
+    ]
+    rows.sort(key=lambda r: (-r.deals, r.reason))
     return rows
 
 
@@ -333,5 +350,7 @@ def velocity(
         by: Segment by this attribute's value at opening.
     """
     check_by(by)
+    if is_ibis_table(events):
+        return on_table(velocity)(events, pipeline, as_of=as_of, by=by)
     hist = load(events, pipeline, as_of)
     return segmented(hist.deals.values(), by, _velocity)

@@ -149,7 +149,7 @@ def grouped(
                 "cannot segment this log the way the pure-Python engine does: run it on events"
             )
         out[key] = results.get(raw, empty()) if results else empty()
-    return Keyed("key", {k: out[k] for k in _sort_keys(list(out))})
+    return Keyed(by, {k: out[k] for k in _sort_keys(list(out))})
 
 
 class Pivots:
