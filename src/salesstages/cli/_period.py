@@ -127,9 +127,10 @@ def first_event(events: Iterable[Any] | Any) -> datetime | None:
     """The earliest event time of ``events`` (a list of events or an Ibis table), for
     :func:`~salesstages.cli._spec.check_as_of`; ``None`` for an empty log."""
     if is_ibis_table(events):
-        from ..metrics._ibis._columns import from_us, prepare
+        from ..metrics._ibis._checks import prepare_checked
+        from ..metrics._ibis._columns import from_us
 
-        t = prepare(events)
+        t = prepare_checked(events)
         value = t.aggregate(m=t.at_us.min()).to_pyarrow().column("m")[0].as_py()
         return None if value is None else from_us(int(value))
     return min((e.at for e in events), default=None)

@@ -32,12 +32,12 @@ from typing import Any, Final
 
 from ..._errors import DataError
 from ..._events import EVENT_KINDS
-from ._columns import backend_name, check_columns, ibis, prepare_columns, to_us
+from ._columns import backend_name, check_columns, ibis, prepare, prepare_columns, to_us
 from ._json import _builtin
 
 MAX_INT: Final = 1 << 63  # as in salesstages/io/_validate.py (not imported: io needs pyarrow)
 
-__all__ = ["check_events"]
+__all__ = ["check_events", "prepare_checked"]
 
 #: The first moment after the last year an event may fall in (io/_validate.py's MAX_YEAR).
 _END_US: Final = to_us(datetime(9999, 1, 1, tzinfo=UTC))
@@ -201,3 +201,15 @@ def _refuse(t: Any, field: str, message: str, condition: Any, name: str | None) 
         path=name,
         field=field,
     )
+
+
+def prepare_checked(table: Any) -> Any:
+    """``table`` checked (:func:`check_events`, once per table) and prepared for the
+    pivots (:func:`~salesstages.metrics._ibis._columns.prepare`).
+
+    Raises:
+        DataError: A canonical column is missing or has the wrong type, or a row
+            holds a value the writers refuse.
+    """
+    check_events(table)
+    return prepare(table)

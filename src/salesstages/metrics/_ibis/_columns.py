@@ -144,17 +144,9 @@ def prepare_columns(table: Any) -> Any:
 
 
 def prepare(table: Any) -> Any:
-    """Check ``table`` against the canonical schema and the read rules (once per
-    table: see :func:`salesstages.metrics._ibis._checks.check_events`), add ``at_us``
-    and read ``data`` as JSON.
-
-    Raises:
-        DataError: A canonical column is missing or has the wrong type, or a row
-            holds a value the writers refuse.
+    """``table`` with ``at_us`` added and ``data`` read as JSON; its columns and values
+    are checked first by :func:`salesstages.metrics._ibis._checks.prepare_checked`.
     """
-    from ._checks import check_events
-
-    check_events(table)
     schema = table.schema()
     backend = backend_name(table)
     # Spark has no JSON type: its reader parses the string itself

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from ._checks import check_events
+
 if TYPE_CHECKING:
     from ..._pipeline import Pipeline
 
@@ -27,7 +29,6 @@ def report_facts(table: Any, pipeline: Pipeline, as_of: datetime | None) -> dict
     visits per stage, as the pure-Python report computes them from its fold."""
     import ibis
 
-    from ._checks import check_events
     from ._pivots import Pivots
 
     check_events(table)  # before any figure: the read rules, once per table
