@@ -188,6 +188,7 @@ NOT_RESULTS = {
     "metrics.within": "builds a bucketing function for win_loss",
     "metrics.fewer_than": "builds a bucketing function for win_loss",
     "metrics.days_until": "builds a bucketing function for win_loss",
+    "metrics.session": "opens a scope that keeps an Ibis table's pivots, not a figure",
 }
 
 
