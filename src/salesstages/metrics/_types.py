@@ -17,7 +17,7 @@ from typing import Any, Protocol, TypeVar, cast, runtime_checkable
 
 import attrs
 
-from ._frames import records
+from ._rows import records
 
 __all__ = [
     "DurationStats",
