@@ -126,7 +126,7 @@ def _at_closing(events: Events, pipeline: Pipeline, as_of: datetime | None, hi: 
     return load(events, pipeline, cut)
 
 
-@engine(positional=("start", "end"))
+@engine(positional=("start", "end"))  # engine\'s own spellings: the table kernel finds it
 def categories(
     events: Events,
     pipeline: Pipeline,
@@ -225,7 +225,7 @@ def coverage(
 ) -> dict[Hashable, Coverage]: ...
 
 
-@engine(positional=("start", "end"))
+@engine(positional=("start", "end"))  # engine\'s own spellings: the table kernel finds it
 def coverage(
     events: Events,
     pipeline: Pipeline,
