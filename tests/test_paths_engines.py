@@ -192,3 +192,18 @@ def test_against_pm4py() -> None:
         mean = r.durations.mean
         assert mean is not None
         assert mean.total_seconds() == pytest.approx(perf[r.from_stage, r.to_stage]["mean"])
+
+
+def test_hand_logs_on_postgres(pg_conninfo: str) -> None:
+    """The same on PostgreSQL (skipped when no server can be started)."""
+    pytest.importorskip("psycopg")
+    from _engines import postgres_loader
+
+    load = postgres_loader(pg_conninfo)
+    try:
+        _same_on_both(load, hand_paths.EV, hand_paths.P, (None,))
+        _same_on_both(load, hand_people.EV, hand_people.P, (None,))
+        sub = hand_conformance.sub_log()
+        _same_on_both(load, sub, hand_conformance.sub_pipeline(), (None,))
+    finally:
+        close_all()

@@ -11,13 +11,13 @@ by the pure-Python engine's :func:`summary_result`.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from .. import _conformance as python
 from .._conformance import DEVIATIONS, Conformance, Sides, deviation_codes, summary_result
 from .._engine import table_kernel
-from ._columns import ibis
+from ._columns import from_us, ibis, to_us
 from ._common import as_int, td
 from ._pivots import Pivots
 
@@ -75,7 +75,7 @@ def conformance(
     c = j.select(
         won=ibis.ifelse(j.outcome == "won", 1, 0),
         cyc=j.closed_at - j.opened_at,
-        ym=_month(j.opened_at),
+        opened=j.opened_at,
         **cols,
     )
     any_flag = sum((c[_cols(n)] for n in DEVIATIONS), ibis.literal(0))
@@ -103,6 +103,9 @@ def conformance(
             as_int(row[f"wo_{n}"]),
             _median(row[f"mo_{n}"]),
         )
+    span = pv.run(c.aggregate(lo=c.opened.min(), hi=c.opened.max()), "min")[0]
+    c = c.mutate(ym=_month(c.opened, int(span["lo"]), int(span["hi"])))
+    clean = ibis.ifelse(sum((c[_cols(n)] for n in DEVIATIONS), ibis.literal(0)) == 0, 1, 0)
     by_month = c.group_by("ym").aggregate(n=c.count(), clean=clean.sum())
     months = {
         f"{int(r['ym']) // 100:04d}-{int(r['ym']) % 100:02d}": (as_int(r["clean"]), int(r["n"]))
@@ -115,10 +118,19 @@ def _median(value: Any) -> timedelta | None:
     return None if value is None else td(float(value))
 
 
-def _month(us: Any) -> Any:
-    """``year * 100 + month`` (UTC) of a µs-since-epoch column."""
-    ts = (us // 1_000_000).as_timestamp("s")
-    return ts.year() * 100 + ts.month()
+def _month(us: Any, lo: int, hi: int) -> Any:
+    """``year * 100 + month`` (UTC) of a µs-since-epoch column whose values lie in
+    ``[lo, hi]``: a CASE over the month boundaries, computed here (no backend's
+    calendar functions needed)."""
+    first = from_us(lo)
+    month = datetime(first.year, first.month, 1, tzinfo=UTC)
+    last = from_us(hi)
+    branches = []
+    while month <= last:
+        nxt = datetime(month.year + month.month // 12, month.month % 12 + 1, 1, tzinfo=UTC)
+        branches.append((us < to_us(nxt), month.year * 100 + month.month))
+        month = nxt
+    return ibis.cases(*branches, else_=branches[-1][1])
 
 
 def _substate_flags(pv: Pivots, ref: Pipeline) -> Any:
