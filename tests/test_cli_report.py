@@ -102,6 +102,10 @@ def test_report_json_schema(files: dict[str, Path], run: Runner) -> None:
         "backtest-errors",
         "actions",
         "action-conversion",
+        "paths",
+        "conformance",
+        "conformance-by-month",
+        "team",
         "counts",
         "pipeline",
     ]
