@@ -212,3 +212,11 @@ class TestScorecard:
         card = metrics.scorecard([], P)
         assert card == []
         assert str(card) == "(no visits)"
+
+
+def test_scorecard_over_a_fold_of_the_same_events() -> None:
+    """The report's path (a fold and its events, no second fold) gives the same rows."""
+    from salesstages.metrics._people import scorecard_folded
+
+    hist = metrics.histories(EV, P, as_of=AS_OF)
+    assert scorecard_folded(hist, EV) == metrics.scorecard(EV, P, as_of=AS_OF)

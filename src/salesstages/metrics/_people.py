@@ -50,6 +50,7 @@ __all__ = [
     "period",
     "prior_of",
     "scorecard",
+    "scorecard_folded",
     "scorecard_rows",
 ]
 
@@ -284,14 +285,21 @@ CloseFacts: TypeAlias = tuple[Hashable, bool, timedelta, float]
 class _Walk:
     """The events of every deal folded, read with the attribute's value at each entry."""
 
-    def __init__(self, events: Events, pipeline: Pipeline, attribute: str, as_of: Any) -> None:
+    def __init__(
+        self,
+        events: Events,
+        pipeline: Pipeline,
+        attribute: str,
+        as_of: Any,
+        hist: Histories | None = None,
+    ) -> None:
         if isinstance(events, Histories):
             raise DataError(
                 "handovers and scorecard read the attribute's changes, which a Histories "
                 "does not keep (only the attributes at opening and now): pass the events"
             )
         evs: list[Event] = list(events) if not isinstance(events, list) else events
-        self.hist = load(evs, pipeline, as_of)
+        self.hist = load(evs, pipeline, as_of) if hist is None else hist
         self.attribute = attribute
         self.groups = group_events(evs) if self.hist.deals else {}
         self._check()
@@ -464,7 +472,27 @@ def scorecard(
             level=level,
             prior_strength=k,
         )
-    walk = _Walk(events, pipeline, attribute, as_of)
+    return _scorecard(_Walk(events, pipeline, attribute, as_of), pipeline, lo, hi, level, k)
+
+
+def scorecard_folded(
+    hist: Histories, events: list[Event], *, attribute: str = "owner", level: float = 0.95
+) -> Scorecard:
+    """:func:`scorecard` over a fold already made of ``events`` (what the report holds),
+    without folding them again."""
+    check_attribute_name(attribute)
+    walk = _Walk(events, hist.pipeline, attribute, hist.as_of, hist)
+    return _scorecard(walk, hist.pipeline, None, None, level, None)
+
+
+def _scorecard(
+    walk: _Walk,
+    pipeline: Pipeline,
+    lo: datetime | None,
+    hi: datetime | None,
+    level: float,
+    k: float | None,
+) -> Scorecard:
     position = {s.name: i for i, s in enumerate(pipeline.open_stages)}
     n_open = len(position)
     for s in pipeline.won_stages:

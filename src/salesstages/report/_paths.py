@@ -18,6 +18,7 @@ from .. import metrics
 from .._errors import SalesStagesError
 from .._pipeline import Pipeline
 from ..metrics._engine import Events
+from ..metrics._people import scorecard_folded
 from ._model import Chart, Column, Section
 
 __all__ = ["ATTRIBUTE", "TOP_PATHS", "empty_paths", "paths_figures", "paths_sections"]
@@ -101,12 +102,16 @@ def paths_figures(
                 for m, r in conf.by_month.items()
             ],
         },
-        "team": _team(people, pipeline, as_of, labels),
+        "team": _team(data, people, pipeline, as_of, labels),
     }
 
 
 def _team(
-    people: Events | None, pipeline: Pipeline, as_of: datetime, labels: Mapping[str, str]
+    data: Events,
+    people: Events | None,
+    pipeline: Pipeline,
+    as_of: datetime,
+    labels: Mapping[str, str],
 ) -> dict[str, Any]:
     if people is None:
         return {
@@ -115,7 +120,10 @@ def _team(
             "reason": "needs the events: a folded log does not keep the owners' changes",
         }
     try:
-        card = metrics.scorecard(people, pipeline, attribute=ATTRIBUTE, as_of=as_of)
+        if isinstance(data, metrics.Histories) and isinstance(people, list | tuple):
+            card = scorecard_folded(data, list(people), attribute=ATTRIBUTE)  # no second fold
+        else:
+            card = metrics.scorecard(people, pipeline, attribute=ATTRIBUTE, as_of=as_of)
     except SalesStagesError as e:
         return {"attribute": ATTRIBUTE, "rows": [], "reason": str(e)}
     return {
