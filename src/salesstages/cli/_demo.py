@@ -47,6 +47,9 @@ DETAIL_SECTIONS: Final = (
     "Lost reasons",
     "Time to close",
     "Forecast backtest",
+    "Paths (top",
+    "Conformance",
+    "Team:",
 )
 #: The sections that list deals, which the demo cuts to their first rows.
 _DEAL_LISTS: Final = ("Stalled deals (", "Slipping deals (")
