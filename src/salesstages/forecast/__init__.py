@@ -18,6 +18,9 @@ not a number counts as 0, as in :mod:`salesstages.metrics`).
   stage for some time, its chance to win and the time it has left, learnt
   from the deals that sat there as long; :func:`conditional_forecast` sums it
   over the open deals.
+- :func:`accuracy` → :class:`CallScore`: each forecast :class:`Call` (what an
+  owner said they would win in a period) against what they won;
+  :func:`call_summary` per owner or per week of the period.
 - :func:`backtest` → :class:`Backtest`: replays the forecasts at past dates
   and compares them with what was actually won. Every method has a horizon
   form (``horizon=``: the amount won within that time), and the backtest
@@ -34,6 +37,7 @@ from typing import TYPE_CHECKING
 from ..metrics._engine import Events, engine
 from ._actions import ActionAdvice, next_actions
 from ._backtest import Backtest, BacktestRow, MethodError, backtest
+from ._calls import Call, CallScore, CallSummary, UnknownOwnerWarning, accuracy, call_summary
 from ._common import _check_horizon, _expected_value, _hist, _stage_probabilities, _us
 from ._markov import MarkovModel, markov, markov_forecast
 from ._outlook import StageOutlook, _conditional_sum, conditional_forecast, stage_outlook
@@ -47,13 +51,19 @@ __all__ = [
     "ActionAdvice",
     "Backtest",
     "BacktestRow",
+    "Call",
+    "CallScore",
+    "CallSummary",
     "Coverage",
     "CumulativeIncidence",
     "MarkovModel",
     "MethodError",
     "StageOutlook",
     "Survival",
+    "UnknownOwnerWarning",
+    "accuracy",
     "backtest",
+    "call_summary",
     "categories",
     "conditional_forecast",
     "coverage",
