@@ -21,6 +21,10 @@ not a number counts as 0, as in :mod:`salesstages.metrics`).
 - :func:`accuracy` → :class:`CallScore`: each forecast :class:`Call` (what an
   owner said they would win in a period) against what they won;
   :func:`call_summary` per owner or per week of the period.
+- :func:`calibration` → :class:`Calibration`: are a method's probabilities of
+  winning true? Brier score, skill and a reliability table;
+  :func:`suggest_probabilities` sets each stage's configured probability
+  against the rate its deals won at.
 - :func:`backtest` → :class:`Backtest`: replays the forecasts at past dates
   and compares them with what was actually won. Every method has a horizon
   form (``horizon=``: the amount won within that time), and the backtest
@@ -37,6 +41,13 @@ from typing import TYPE_CHECKING
 from ..metrics._engine import Events, engine
 from ._actions import ActionAdvice, next_actions
 from ._backtest import Backtest, BacktestRow, MethodError, backtest
+from ._calibration import (
+    Calibration,
+    ReliabilityRow,
+    StageProbability,
+    calibration,
+    suggest_probabilities,
+)
 from ._calls import Call, CallScore, CallSummary, UnknownOwnerWarning, accuracy, call_summary
 from ._common import _check_horizon, _expected_value, _hist, _stage_probabilities, _us
 from ._markov import MarkovModel, markov, markov_forecast
@@ -51,6 +62,7 @@ __all__ = [
     "ActionAdvice",
     "Backtest",
     "BacktestRow",
+    "Calibration",
     "Call",
     "CallScore",
     "CallSummary",
@@ -58,11 +70,14 @@ __all__ = [
     "CumulativeIncidence",
     "MarkovModel",
     "MethodError",
+    "ReliabilityRow",
     "StageOutlook",
+    "StageProbability",
     "Survival",
     "UnknownOwnerWarning",
     "accuracy",
     "backtest",
+    "calibration",
     "call_summary",
     "categories",
     "conditional_forecast",
@@ -72,6 +87,7 @@ __all__ = [
     "markov_forecast",
     "next_actions",
     "stage_outlook",
+    "suggest_probabilities",
     "time_to_close",
     "weighted",
 ]
