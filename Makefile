@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DOCS_STAMP := $(VENV)/.installed-docs
 
-.PHONY: install test lint typecheck imports pytest demo bench clean docs docs-serve screenshot mutate
+.PHONY: install test lint typecheck imports pytest differential demo bench clean docs docs-serve screenshot mutate
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ pytest: $(STAMP)
 	$(BIN)/python -m pytest
 
 test: lint typecheck imports pytest
+
+# The engines' differential suite, slow profile: at least 200 drawn logs per function
+# on DuckDB (make test runs the quick profile).
+differential: $(STAMP)
+	SALESSTAGES_ENGINES=slow $(BIN)/python -m pytest tests/test_engines.py -k "duckdb"
 
 demo: $(STAMP)
 	$(BIN)/salesstages demo

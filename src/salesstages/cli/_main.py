@@ -25,9 +25,9 @@ from .._gc import bulk
 from .._pipeline import Pipeline
 from .._redact import redact
 from .._simulate import simulate
-from .._stores import EventStore, SqliteStore
+from .._stores import EventStore, SqliteStore, driver_fault
 from .._text import terminal
-from ..metrics._engine import is_ibis_table
+from ..metrics._rules import check_rules
 from ..presets import inbound_b2b
 from ..report import (
     LIMIT,
@@ -228,9 +228,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
         _warn(source)
         if as_of is not None and not args.force:  # issue 22: an as_of before the log
             check_as_of(as_of, first_event(events))
-        # the rules are checked where the events are read in Python (a table on its
-        # engine is not read: the report's data-quality section says so)
-        problems = None if is_ibis_table(events) else pipeline.check(events)
+        # the same rules, and so the same exit status, on either engine
+        problems = check_rules(events, pipeline)
         figures = compute(
             events,
             pipeline,
@@ -656,6 +655,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"salesstages: error: {terminal(redact(_one_line(exc)))}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        # a database driver's error (psycopg's, raised while Ibis reads a postgresql://
+        # source): mapped to the library's types, passwords hidden
+        source = str(getattr(args, "events", "") or "")
+        mapped = driver_fault(exc, source, str(getattr(args, "table", None) or "events"))
+        if mapped is None or args.debug:
+            raise
+        print(f"salesstages: error: {terminal(redact(_one_line(mapped)))}", file=sys.stderr)
         return 2
     return result
 

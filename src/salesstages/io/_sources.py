@@ -254,7 +254,14 @@ class EventSource:
         if self.kind == "postgres":
             con = _postgres_connect(ibis, self.text)
             self._connections.append(con)
-            return _postgres_table(con, self.text, self.table, self._option)
+            t = _postgres_table(con, self.text, self.table, self._option)
+            missing = [c for c in _CANONICAL if c not in t.columns]
+            if missing:
+                raise SourceError(
+                    f"{redact(self.text)} table {self.table!r} is not an events table: it has "
+                    f"no column {', '.join(missing)}; name the events table with {self._option}"
+                )
+            return t
         if self.kind == "duckdb":
             _check_duckdb_table(self._file, self.table, self._option)
             con = ibis.duckdb.connect(str(self._file), read_only=True)

@@ -11,7 +11,7 @@ from typing import Final, Literal, overload
 from .._pipeline import Pipeline
 from .._time import to_utc
 from ._common import amount_of, check_by, check_choice, duration_stats, load, segmented
-from ._engine import Events, engine
+from ._engine import Events, engine, is_ibis_table, on_table
 from ._history import DealHistory
 from ._types import DurationStats, Keyed, LostReason, Ratio, SnapshotRow, Stall
 
@@ -109,6 +109,8 @@ def win_rate(
         as_of: Ignore later events; defaults to the latest event time.
     """
     check_by(by)
+    if is_ibis_table(events):
+        return on_table(win_rate)(events, pipeline, by_value=by_value, by=by, as_of=as_of)
     hist = load(events, pipeline, as_of)
     return segmented(hist.deals.values(), by, lambda deals: _win_ratio(deals, bool(by_value)))
 
@@ -170,20 +172,27 @@ def sales_cycle(
     """
     check_choice("outcome", outcome, ("won", "lost"))
     check_by(by)
+    if is_ibis_table(events):
+        return on_table(sales_cycle)(events, pipeline, outcome=outcome, by=by, as_of=as_of)
     hist = load(events, pipeline, as_of)
     return segmented(hist.deals.values(), by, lambda deals: _cycle(deals, outcome))
 
 
-@engine
-def snapshot(events: Events, pipeline: Pipeline, as_of: datetime) -> dict[str, SnapshotRow]:
+@engine(positional=("as_of",))
+def snapshot(
+    events: Events, pipeline: Pipeline, *, as_of: datetime | None = None
+) -> dict[str, SnapshotRow]:
     """Where the open deals stood at ``as_of``: per open stage (all of them, in
     order) how many deals were there and the sum of their ``amount`` attribute
-    as it was then (missing or non-numeric amounts count as 0).
+    as it was then (missing or non-numeric amounts count as 0). ``as_of``
+    defaults to the latest event time.
 
     Raises:
         NaiveTimeError: ``as_of`` has no timezone.
     """
-    moment = to_utc(as_of, "as_of")
+    moment = None if as_of is None else to_utc(as_of, "as_of")
+    if is_ibis_table(events):
+        return on_table(snapshot)(events, pipeline, as_of=moment)
     hist = load(events, pipeline, moment)
     amounts: dict[str, list[float]] = {s.name: [] for s in pipeline.open_stages}
     for h in hist.deals.values():
@@ -210,6 +219,8 @@ def stalled(events: Events, pipeline: Pipeline, *, as_of: datetime | None = None
         pipeline: The pipeline the events follow.
         as_of: Ignore later events; defaults to the latest event time.
     """
+    if is_ibis_table(events):
+        return on_table(stalled)(events, pipeline, as_of=as_of)
     hist = load(events, pipeline, as_of)
     rot = {s.name: s.rot_after for s in pipeline.open_stages if s.rot_after is not None}
     now = hist.as_of
@@ -239,6 +250,8 @@ def lost_reasons(
         pipeline: The pipeline the events follow.
         as_of: Ignore later events; defaults to the latest event time.
     """
+    if is_ibis_table(events):
+        return on_table(lost_reasons)(events, pipeline, as_of=as_of)
     hist = load(events, pipeline, as_of)
     amounts: dict[str, list[float]] = {}
     for h in hist.deals.values():
@@ -329,5 +342,7 @@ def velocity(
         by: Segment by this attribute's value at opening.
     """
     check_by(by)
+    if is_ibis_table(events):
+        return on_table(velocity)(events, pipeline, as_of=as_of, by=by)
     hist = load(events, pipeline, as_of)
     return segmented(hist.deals.values(), by, _velocity)

@@ -327,7 +327,7 @@ def _build_report(
         _Durations, metrics.stage_durations(data, pipeline, include_open=True, **kw)
     )
     open_ages = facts.open_median_ages
-    snap = metrics.snapshot(data, pipeline, as_of)
+    snap = metrics.snapshot(data, pipeline, as_of=as_of)
     cycle_won = cast(
         metrics.DurationStats, metrics.sales_cycle(data, pipeline, outcome="won", **kw)
     )
@@ -588,7 +588,7 @@ def _substates(
     for s in pipeline.open_stages:
         if not s.substates:
             continue
-        stats = metrics.substate_durations(data, pipeline, s.name, as_of=as_of)
+        stats = metrics.substate_durations(data, pipeline, stage=s.name, as_of=as_of)
         for sub in s.substates:
             rows.append(
                 {"stage": s.name, "label": labels[s.name], "substate": sub, **_stats(stats[sub])}
