@@ -1,5 +1,5 @@
 """Forecast calls held to account (issue 27, CONTRACT §21): forecast.Call,
-io.read_calls, forecast.accuracy and call_summary, hand-computed."""
+io.read_calls, forecast.accuracy and by_owner and by_week, hand-computed."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from _helpers import plain_pipeline
 from salesstages import DataError, DataTypeError, Event, MemoryStore, NaiveTimeError, forecast
 from salesstages import io as ssio
 from salesstages.forecast import Call, CallScore, UnknownOwnerWarning
+from salesstages.forecast._calls import summarise
 
 JAN = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -118,25 +119,28 @@ def test_accuracy_refuses_what_is_not_a_call() -> None:
         forecast.accuracy(log(), plain_pipeline(), calls="ana")  # type: ignore[arg-type]
 
 
-def test_call_summary_per_owner_and_week() -> None:
+def test_scores_sum_up_per_owner_and_week() -> None:
     calls = [
         Call("ana", "2026-Q1", "commit", 200, at(8)),  # error -40, week 2
         Call("ana", "2026-Q1", "commit", 300, at(9)),  # error +60, week 2
         Call("bob", "2026-Q1", "commit", 100, at(1)),  # error +50, week 1
     ]
     scores = forecast.accuracy(log(), plain_pipeline(), calls=calls)
-    ana, bob = forecast.call_summary(scores)
+    ana, bob = scores.by_owner()
     assert (ana.key, ana.calls) == ("ana", 2)
     assert ana.median_abs_error == 50  # median(40, 60)
     assert ana.bias == 10  # (-40 + 60) / 2
     assert ana.median_accuracy == pytest.approx((200 / 240 + 300 / 240) / 2)
     assert (bob.key, bob.bias, bob.median_accuracy) == ("bob", 50, 2.0)
-    w1, w2 = forecast.call_summary(scores, by="week")
+    w1, w2 = scores.by_week()
     assert (w1.key, w1.calls, w2.key, w2.calls) == (1, 1, 2, 2)
     assert "median |error| 50" in str(ana)
     assert ana.to_records()[0]["key"] == "ana"
     with pytest.raises(ValueError, match="by"):
-        forecast.call_summary(scores, by="stage")  # type: ignore[arg-type]
+        summarise(scores, by="stage")  # type: ignore[arg-type]
+    assert len(scores.to_records()) == 3
+    assert "median accuracy" in str(scores)
+    assert str(forecast.CallScores()) == "no forecast calls"
 
 
 CSV = """owner,period,category,amount,at,note

@@ -20,7 +20,7 @@ not a number counts as 0, as in :mod:`salesstages.metrics`).
   over the open deals.
 - :func:`accuracy` → :class:`CallScore`: each forecast :class:`Call` (what an
   owner said they would win in a period) against what they won;
-  :func:`call_summary` per owner or per week of the period.
+  summed up per owner and per week of the period.
 - :func:`calibration` → :class:`Calibration`: are a method's probabilities of
   winning true? Brier score, skill and a reliability table;
   :func:`suggest_probabilities` sets each stage's configured probability
@@ -48,7 +48,7 @@ from ._calibration import (
     calibration,
     suggest_probabilities,
 )
-from ._calls import Call, CallScore, CallSummary, UnknownOwnerWarning, accuracy, call_summary
+from ._calls import Call, CallScore, CallScores, CallSummary, UnknownOwnerWarning, accuracy
 from ._common import _check_horizon, _expected_value, _hist, _stage_probabilities, _us
 from ._markov import MarkovModel, markov, markov_forecast
 from ._outlook import StageOutlook, _conditional_sum, conditional_forecast, stage_outlook
@@ -65,6 +65,7 @@ __all__ = [
     "Calibration",
     "Call",
     "CallScore",
+    "CallScores",
     "CallSummary",
     "Coverage",
     "CumulativeIncidence",
@@ -78,7 +79,6 @@ __all__ = [
     "accuracy",
     "backtest",
     "calibration",
-    "call_summary",
     "categories",
     "conditional_forecast",
     "coverage",

@@ -23,7 +23,7 @@ from .._errors import DataError
 from .._stats import wilson_interval
 from .._time import to_utc
 from ..metrics._common import check_choice
-from ..metrics._engine import Events, engine
+from ..metrics._engine import Events, engine, is_ibis_table, on_table
 from ..metrics._history import Histories, rewind
 from ..metrics._types import _fields_row, _pct, _repr, _table
 from ._common import _check_horizon, _hist, _stage_probabilities, _us
@@ -38,6 +38,7 @@ __all__ = [
     "Calibration",
     "ReliabilityRow",
     "StageProbability",
+    "calibrate",
     "calibration",
     "check_calibration",
     "month_starts",
@@ -387,7 +388,31 @@ def calibration(
         DataError: A date lies after ``as_of``.
     """
     m, days, h, n_bins = check_calibration(method, dates, horizon, bins)
-    final = _hist(events, pipeline, as_of)
+    if as_of is not None:
+        as_of = to_utc(as_of, "as_of")
+    if is_ibis_table(events):
+        return on_table(calibration)(
+            events,
+            pipeline,
+            method=m,
+            dates=days,
+            horizon=h,
+            bins=n_bins,
+            as_of=as_of,  # type: ignore[arg-type]
+        )
+    return calibrate(_hist(events, pipeline, as_of), pipeline, m, days, h, n_bins)
+
+
+def calibrate(
+    final: Histories,
+    pipeline: Pipeline,
+    m: str,
+    days: list[datetime] | None,
+    h: timedelta | None,
+    n_bins: int,
+) -> Calibration:
+    """:func:`calibration` of a folded log with checked arguments (both engines: the
+    table engine folds the stage entries it reads)."""
     if final.as_of is None or not final.deals:
         return score_pairs([], method=m, horizon=h, bins=n_bins)
     if days is None:
@@ -446,6 +471,10 @@ def suggest_probabilities(
     ``outside`` flags a configured value outside that interval (a probability
     the history does not bear out). One row per open stage, in order.
     """
+    if as_of is not None:
+        as_of = to_utc(as_of, "as_of")
+    if is_ibis_table(events):
+        return on_table(suggest_probabilities)(events, pipeline, as_of=as_of)
     hist = _hist(events, pipeline, as_of)
     opens = frozenset(s.name for s in pipeline.open_stages)
     counts: dict[str, tuple[int, int]] = {}

@@ -24,7 +24,7 @@ import attrs
 from .._errors import DataError, DataTypeError
 from .._time import to_utc
 from ..metrics._common import load
-from ..metrics._engine import Events, engine
+from ..metrics._engine import Events, engine, is_ibis_table, on_table
 from ..metrics._planning import amount_at, closing_instant
 from ..metrics._types import _amount, _fields_row, _pct, _repr, _table
 
@@ -35,11 +35,13 @@ __all__ = [
     "CALL_CATEGORIES",
     "Call",
     "CallScore",
+    "CallScores",
     "CallSummary",
     "UnknownOwnerWarning",
     "accuracy",
-    "call_summary",
     "parse_period",
+    "summarise",
+    "summary_table",
 ]
 
 #: The categories a call may carry, most certain first.
@@ -291,6 +293,70 @@ class CallSummary:
         )
 
 
+def summarise(
+    scores: Iterable[CallScore], *, by: Literal["owner", "week"] = "owner"
+) -> list[CallSummary]:
+    """The scores summed up per owner (by name) or per week of the period (in order):
+    how many calls, the median absolute error, the bias (mean error) and the median
+    accuracy. Per week shows how the calls improve as the period goes on.
+
+    Raises:
+        ValueError: ``by`` is neither ``"owner"`` nor ``"week"``.
+    """
+    if by not in ("owner", "week"):
+        raise ValueError(f"by must be 'owner' or 'week', got {by!r}")
+    groups: dict[str | int, list[CallScore]] = {}
+    for s in scores:
+        groups.setdefault(s.call.owner if by == "owner" else s.week, []).append(s)
+    out = []
+    for key in sorted(groups, key=lambda k: (str(type(k)), k)):
+        group = groups[key]
+        known = [s.accuracy for s in group if s.accuracy is not None]
+        out.append(
+            CallSummary(
+                key=key,
+                calls=len(group),
+                median_abs_error=float(statistics.median(abs(s.error) for s in group)),
+                bias=math.fsum(s.error for s in group) / len(group),
+                median_accuracy=float(statistics.median(known)) if known else None,
+            )
+        )
+    return out
+
+
+class CallScores(list[CallScore]):
+    """The scores of :func:`accuracy`: a list of :class:`CallScore`, one per call in
+    the calls' order, that also sums itself up per owner and per week of the period."""
+
+    def by_owner(self) -> list[CallSummary]:
+        """One :class:`CallSummary` per owner, by name."""
+        return summarise(self, by="owner")
+
+    def by_week(self) -> list[CallSummary]:
+        """One :class:`CallSummary` per week of the period, in order: how the calls
+        improve as the period goes on."""
+        return summarise(self, by="week")
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """One row per call (see :meth:`CallScore.to_records`)."""
+        return [s.to_records()[0] for s in self]
+
+    def __str__(self) -> str:
+        """One line per call, then the summaries per owner and per week."""
+        if not self:
+            return "no forecast calls"
+        lines = [str(s) for s in self]
+        return "\n".join(
+            [
+                *lines,
+                "",
+                summary_table(self.by_owner(), "owner"),
+                "",
+                summary_table(self.by_week(), "week"),
+            ]
+        )
+
+
 def _check_calls(calls: object) -> list[Call]:
     if isinstance(calls, Call):
         return [calls]
@@ -322,12 +388,12 @@ def score_calls(
     won: Iterable[tuple[Any, datetime, float]],
     known: set[str],
     as_of: datetime | None,
-) -> list[CallScore]:
+) -> CallScores:
     """The scores of ``calls`` from the won deals ``(owner at winning, closed_at,
     amount at winning)`` and the owners the log knows (both engines)."""
     _warn_unknown(calls, known)
     wins = list(won)
-    out = []
+    out = CallScores()
     for c in calls:
         lo, hi = c.start, closing_instant(c.end, as_of)
         actual = math.fsum(a for o, at, a in wins if o == c.owner and lo <= at < hi)
@@ -350,14 +416,15 @@ def accuracy(
     *,
     calls: Iterable[Call],
     as_of: datetime | None = None,
-) -> list[CallScore]:
+) -> CallScores:
     """Each call against the amount its owner won in the call's period.
 
     ``actual`` is the amount of the deals won with ``start <= closing <
     min(end, as_of⁺)`` (§17) whose ``owner`` at winning is the call's owner, each
     at its amount at winning; ``accuracy = amount / actual`` (``None`` when
     nothing was won) and ``error = amount - actual``. One score per call, in the
-    calls' order. Sum them up with :func:`call_summary`.
+    calls' order, as :class:`CallScores`: a list whose ``by_owner()`` and
+    ``by_week()`` sum the scores up (median absolute error, bias, median accuracy).
 
     A call naming an owner that no deal of the log has had gives an
     :class:`UnknownOwnerWarning` naming it, with the nearest known owner.
@@ -367,6 +434,10 @@ def accuracy(
         NaiveTimeError: ``as_of`` is naive.
     """
     wanted = _check_calls(calls)
+    if as_of is not None:
+        as_of = to_utc(as_of, "as_of")
+    if is_ibis_table(events):
+        return on_table(accuracy)(events, pipeline, calls=wanted, as_of=as_of)
     hist = load(events, pipeline, as_of)
     # nothing follows a won stage: a won deal's attributes now are those at winning
     won = (
@@ -381,37 +452,6 @@ def accuracy(
         if isinstance(o, str)
     }
     return score_calls(wanted, won, known, hist.as_of if as_of is not None else None)
-
-
-def call_summary(
-    scores: Iterable[CallScore], *, by: Literal["owner", "week"] = "owner"
-) -> list[CallSummary]:
-    """The scores summed up per owner (by name) or per week of the period (in order):
-    how many calls, the median absolute error, the bias (mean error) and the median
-    accuracy. Per week shows how the calls improve as the period goes on.
-
-    Raises:
-        ValueError: ``by`` is neither ``"owner"`` nor ``"week"``.
-    """
-    if by not in ("owner", "week"):
-        raise ValueError(f"by must be 'owner' or 'week', got {by!r}")
-    groups: dict[str | int, list[CallScore]] = {}
-    for s in scores:
-        groups.setdefault(s.call.owner if by == "owner" else s.week, []).append(s)
-    out = []
-    for key in sorted(groups, key=lambda k: (str(type(k)), k)):
-        group = groups[key]
-        known = [s.accuracy for s in group if s.accuracy is not None]
-        out.append(
-            CallSummary(
-                key=key,
-                calls=len(group),
-                median_abs_error=float(statistics.median(abs(s.error) for s in group)),
-                bias=math.fsum(s.error for s in group) / len(group),
-                median_accuracy=float(statistics.median(known)) if known else None,
-            )
-        )
-    return out
 
 
 def summary_table(rows: Sequence[CallSummary], key: str) -> str:
