@@ -394,11 +394,11 @@ def calibration(
         return on_table(calibration)(
             events,
             pipeline,
-            method=m,
+            method=m,  # type: ignore[arg-type]  # checked: one of CALIBRATION_METHODS
             dates=days,
             horizon=h,
             bins=n_bins,
-            as_of=as_of,  # type: ignore[arg-type]
+            as_of=as_of,
         )
     return calibrate(_hist(events, pipeline, as_of), pipeline, m, days, h, n_bins)
 
