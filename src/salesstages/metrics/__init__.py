@@ -36,6 +36,7 @@ from ._types import (
     SubstateVisit,
     Visit,
 )
+from ._whatif import StoppedDeal, WhatIf, WhatIfGroup, what_if
 from ._winloss import (
     ClosedDeal,
     WinLoss,
@@ -66,9 +67,12 @@ __all__ = [
     "SnapshotRow",
     "StageFlow",
     "Stall",
+    "StoppedDeal",
     "SubstateVisit",
     "Tally",
     "Visit",
+    "WhatIf",
+    "WhatIfGroup",
     "WinLoss",
     "WinLossGroup",
     "action_conversion",
@@ -96,6 +100,7 @@ __all__ = [
     "to_polars",
     "velocity",
     "visits",
+    "what_if",
     "win_loss",
     "win_rate",
     "within",
