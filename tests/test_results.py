@@ -150,6 +150,7 @@ CASES: dict[str, list[Call]] = {
         lambda: metrics.velocity(EV, P, by="region", as_of=AS_OF),
     ],
     "metrics.visits": [lambda: metrics.visits(EV, P, as_of=AS_OF)],
+    "metrics.what_if": [lambda: metrics.what_if(EV, P, P, as_of=AS_OF)],
     "metrics.win_loss": [
         lambda: metrics.win_loss(EV, P, by="region", as_of=AS_OF, at="closing"),
         lambda: metrics.win_loss(EV, P, by=size, as_of=AS_OF, at="closing"),
@@ -158,7 +159,9 @@ CASES: dict[str, list[Call]] = {
         lambda: metrics.win_rate(EV, P, as_of=AS_OF),
         lambda: metrics.win_rate(EV, P, by="region", as_of=AS_OF),
     ],
+    "forecast.accuracy": [lambda: _accuracy()],
     "forecast.backtest": [lambda: forecast.backtest(EV, P, dates=[day(4), day(6)], horizon=5 * D)],
+    "forecast.calibration": [lambda: forecast.calibration(EV, P, dates=[day(4)], as_of=AS_OF)],
     "forecast.categories": [lambda: forecast.categories(EV, P, **PERIOD, as_of=AS_OF)],
     "forecast.conditional_forecast": [lambda: forecast.conditional_forecast(EV, P, as_of=AS_OF)],
     "forecast.coverage": [
@@ -181,9 +184,20 @@ CASES: dict[str, list[Call]] = {
     "forecast.stage_outlook": [
         lambda: forecast.stage_outlook(EV, P, stage="lead", age=D, horizon=10 * D, as_of=AS_OF)
     ],
+    "forecast.suggest_probabilities": [
+        lambda: forecast.suggest_probabilities(EV, P, as_of=AS_OF)
+    ],
     "forecast.time_to_close": [lambda: forecast.time_to_close(EV, P, as_of=AS_OF)],
     "forecast.weighted": [lambda: forecast.weighted(EV, P, as_of=AS_OF)],
 }
+
+def _accuracy() -> Any:
+    """A forecast call scored against the hand log (which has no owners: the call's
+    owner is unknown to it, which warns)."""
+    call = forecast.Call("ana", "2026-01", "commit", 120, day(1))
+    with pytest.warns(forecast.UnknownOwnerWarning):
+        return forecast.accuracy(EV, P, calls=[call], as_of=AS_OF)
+
 
 #: Public functions that do not read a log, and why they have no case.
 NOT_RESULTS = {

@@ -11,6 +11,7 @@ Wilson interval), the amount they won and their median cycle.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
@@ -243,7 +244,7 @@ def _group(deals: Iterable[tuple[str, float, timedelta | None]]) -> WhatIfGroup:
         win_rate=len(won) / closed if closed else None,
         low=low,
         high=high,
-        won_amount=sum(a for _, a, _ in won),
+        won_amount=math.fsum(a for _, a, _ in won),
         median_cycle=percentile(sorted(cycles), 0.5) if cycles else None,
     )
 
