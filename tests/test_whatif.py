@@ -3,7 +3,9 @@ deal through an alternative pipeline, on hand-built logs."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -147,3 +149,25 @@ def test_the_pipeline_itself_stops_nothing(events: list[Event]) -> None:
     assert w.stopped_deals == ()
     assert w.stopped.deals == 0
     assert w.passed.deals == len(metrics.histories(events, plain_pipeline()).deals)
+
+
+# ------------------------------------------------------------------ the command line
+def test_cli_what_if(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from salesstages.cli import main
+    from salesstages.io import write_jsonl
+
+    path = tmp_path / "log.jsonl"
+    write_jsonl(log(), path)
+    args = ["what-if", str(path), "--pipeline", "_helpers:plain_pipeline"]
+    assert main([*args, "--alternative", "test_whatif:stakeholder_rule"]) == 0
+    out = capsys.readouterr().out
+    assert "stopped: 3 deals, 1 won, 1 lost" in out
+    assert "S3" in out
+    assert main([*args, "--alternative", "test_whatif:stakeholder_rule", "-f", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [d["deal_id"] for d in doc["stopped_deals"]] == ["S1", "S2", "S3"]
+    assert doc["won_share"] == 0.25
+    assert doc["groups"][0]["median_cycle"] == 20.0  # days
+    # an alternative with other stage names: exit 2, the reason on stderr
+    assert main([*args, "--alternative", "inbound_b2b"]) == 2
+    assert "same stage names" in capsys.readouterr().err

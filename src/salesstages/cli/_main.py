@@ -57,6 +57,7 @@ from ._spec import (
     is_store,
     load_pipeline,
 )
+from ._whatif import add_what_if
 
 __all__ = ["main", "play_demo", "simulate_quarter", "to_dot"]
 
@@ -611,6 +612,8 @@ def _parser() -> argparse.ArgumentParser:
     plot.add_argument("--by", metavar="ATTR", help="segment the win-rate chart by this attribute")
     add_period_arguments(plot)  # coverage and movement charts too
     plot.set_defaults(func=_cmd_plot)
+
+    add_what_if(sub, _add_common)  # issue 27
     return parser
 
 
