@@ -75,7 +75,7 @@ def test_calibration_on_ten_deals_by_hand() -> None:
     assert a.low < 0.25 < a.high
     assert a.low == pytest.approx(0.0456, abs=1e-4)  # Wilson, 1 of 4 at 95 %
     assert len(cal.to_records()) == 3
-    assert "Brier 0.2230" in str(cal)
+    assert "Brier 0.2230 (the base rate's 0.2500)" in str(cal)
     assert "observed" in str(a)
 
 

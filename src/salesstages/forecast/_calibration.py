@@ -138,7 +138,7 @@ class Calibration:
 
         head = (
             f"calibration of {self.method} over {self.pairs:,} pairs: Brier {num(self.brier)} "
-            f"(base rate {num(self.brier_base)}), skill {num(self.skill)}, "
+            f"(the base rate's {num(self.brier_base)}), skill {num(self.skill)}, "
             f"log loss {num(self.log_loss)}"
         )
         if self.reason is not None:
