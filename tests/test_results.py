@@ -149,6 +149,10 @@ CASES: dict[str, list[Call]] = {
         lambda: metrics.velocity(EV, P, as_of=AS_OF),
         lambda: metrics.velocity(EV, P, by="region", as_of=AS_OF),
     ],
+    "metrics.trend": [
+        lambda: metrics.trend(EV, P, measure="won", as_of=AS_OF),
+        lambda: metrics.trend(EV, P, measure="win_rate", by="region", as_of=AS_OF),
+    ],
     "metrics.visits": [lambda: metrics.visits(EV, P, as_of=AS_OF)],
     "metrics.what_if": [lambda: metrics.what_if(EV, P, P, as_of=AS_OF)],
     "metrics.win_loss": [

@@ -24,6 +24,7 @@ from ._outcomes import NO_REASON, lost_reasons, sales_cycle, snapshot, stalled, 
 from ._planning import Movement, PeriodStatus, Slip, Tally, movement, period_status, slippage
 from ._quality import DataQuality, Finding, data_quality
 from ._session import Session, session
+from ._trend import TrendRow, trend
 from ._types import (
     DurationStats,
     FunnelRow,
@@ -70,6 +71,7 @@ __all__ = [
     "StoppedDeal",
     "SubstateVisit",
     "Tally",
+    "TrendRow",
     "Visit",
     "WhatIf",
     "WhatIfGroup",
@@ -98,6 +100,7 @@ __all__ = [
     "substate_visits",
     "to_pandas",
     "to_polars",
+    "trend",
     "velocity",
     "visits",
     "what_if",
