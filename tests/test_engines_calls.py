@@ -1,5 +1,5 @@
-"""forecast.accuracy, forecast.calibration, forecast.suggest_probabilities and
-metrics.what_if on an Ibis table agree with the pure-Python engine (issue 27, §10)."""
+"""forecast.accuracy, forecast.calibration, forecast.suggest_probabilities,
+metrics.what_if and metrics.trend on an Ibis table agree with the pure-Python engine (issue 27, §10)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from test_calibration import pipeline as calibrated
 from test_calibration import ten_deals
 from test_calls import at
 from test_calls import log as calls_log
+from test_trend import at as trend_at
+from test_trend import log as trend_log
 from test_whatif import log as whatif_log
 from test_whatif import stakeholder_rule
 
@@ -84,3 +86,16 @@ def test_what_if_on_a_table_reads_only_the_movers(
     assert "read the events of 6 of 7 deals" in got.note
     early = metrics.what_if(table(events), plain_pipeline(), stakeholder_rule(), as_of=day(4))
     assert [d.deal_id for d in early.stopped_deals] == ["S2", "S3"]
+
+
+@pytest.mark.parametrize("measure", ["created", "won", "win_rate", "cycle", "conversion"])
+def test_trend_on_a_table(table: Callable[[Sequence[Event]], Any], measure: str) -> None:
+    events = trend_log()
+    for kw in ({}, {"period": "quarter", "by": "region"}, {"as_of": trend_at(2, 12)}):
+        want = metrics.trend(events, plain_pipeline(), measure=measure, **kw)  # type: ignore[arg-type]
+        got = metrics.trend(table(events), plain_pipeline(), measure=measure, **kw)  # type: ignore[arg-type]
+        assert_same(got, want)
+    pair = {"stages": ("a", "c")}
+    want = metrics.trend(events, plain_pipeline(), measure="conversion", **pair)  # type: ignore[arg-type]
+    got = metrics.trend(table(events), plain_pipeline(), measure="conversion", **pair)  # type: ignore[arg-type]
+    assert_same(got, want)

@@ -25,6 +25,7 @@ from ._funnel import conversion, funnel, period_conversion, skips_and_regression
 from ._outcomes import lost_reasons, sales_cycle, snapshot, stalled, velocity, win_rate
 from ._planning import movement, period_status, slippage  # issues 14, 22
 from ._quality import data_quality
+from ._trend import trend
 from ._whatif import what_if
 from ._winloss import win_loss
 
@@ -45,6 +46,7 @@ __all__ = [
     "stalled",
     "substate_durations",
     "substate_visits",
+    "trend",
     "velocity",
     "visits",
     "what_if",
