@@ -102,6 +102,9 @@ def test_report_json_schema(files: dict[str, Path], run: Runner) -> None:
         "backtest-errors",
         "actions",
         "action-conversion",
+        "trends",
+        "calibration",
+        "suggested-probabilities",
         "counts",
         "pipeline",
     ]

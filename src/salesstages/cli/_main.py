@@ -27,6 +27,7 @@ from .._redact import redact
 from .._simulate import simulate
 from .._stores import EventStore, SqliteStore, driver_fault
 from .._text import terminal
+from ..io import read_calls
 from ..metrics._rules import check_rules
 from ..presets import inbound_b2b
 from ..report import (
@@ -217,6 +218,7 @@ def _inputs(args: argparse.Namespace) -> dict[str, str | None]:
         "SOURCE": args.events,
         "--pipeline": args.pipeline,
         "--targets": getattr(args, "targets", None),
+        "--calls": getattr(args, "calls", None),
     }
 
 
@@ -242,6 +244,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
             problems=problems,
             torn_tail=source.torn_tail,
             **period_options(args),  # the period view (issue 14)
+            calls=None if args.calls is None else read_calls(args.calls),  # issue 27
         )
     report = assemble(figures, limit=args.limit)
     warn_planning(report)
@@ -524,6 +527,11 @@ def _parser() -> argparse.ArgumentParser:
         "the report's data-quality section still names them",
     )
     add_period_arguments(report)
+    report.add_argument(
+        "--calls",
+        metavar="FILE.csv",
+        help="forecast calls (owner, period, category, amount, at) to score by owner and week",
+    )
     report.set_defaults(func=_cmd_report)
 
     export = sub.add_parser(
