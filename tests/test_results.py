@@ -188,12 +188,11 @@ CASES: dict[str, list[Call]] = {
     "forecast.stage_outlook": [
         lambda: forecast.stage_outlook(EV, P, stage="lead", age=D, horizon=10 * D, as_of=AS_OF)
     ],
-    "forecast.suggest_probabilities": [
-        lambda: forecast.suggest_probabilities(EV, P, as_of=AS_OF)
-    ],
+    "forecast.suggest_probabilities": [lambda: forecast.suggest_probabilities(EV, P, as_of=AS_OF)],
     "forecast.time_to_close": [lambda: forecast.time_to_close(EV, P, as_of=AS_OF)],
     "forecast.weighted": [lambda: forecast.weighted(EV, P, as_of=AS_OF)],
 }
+
 
 def _accuracy() -> Any:
     """A forecast call scored against the hand log (which has no owners: the call's
