@@ -17,6 +17,8 @@
 - :func:`read_opportunity_history`: a Salesforce ``OpportunityHistory`` export.
 - :func:`read_calls`: forecast calls (owner, period, category, amount, at) for
   :func:`salesstages.forecast.accuracy`.
+- :func:`write_xes`: the log as IEEE XES, one trace per deal, for process-mining
+  tools (pm4py, ProM, bupaR, Celonis).
 
 Every reader raises :class:`~salesstages.DataError` naming the file, the line
 and the field for input it cannot read, and nothing else. The importers are
@@ -34,6 +36,7 @@ from ._common import ImportProblem, ImportResult
 from ._salesforce import read_opportunity_history
 from ._sources import EventSource, SourceError, open_events
 from ._stage_table import read_stage_table
+from ._xes import write_xes
 
 __all__ = [
     "EventSource",
@@ -51,4 +54,5 @@ __all__ = [
     "write_csv",
     "write_jsonl",
     "write_parquet",
+    "write_xes",
 ]

@@ -20,9 +20,12 @@ from __future__ import annotations
 from .. import _planning as _python_planning
 from .._engine import table_kernel
 from ._actions import action_conversion
+from ._conformance import conformance
 from ._durations import stage_durations, substate_durations, substate_visits, visits
 from ._funnel import conversion, funnel, period_conversion, skips_and_regressions
 from ._outcomes import lost_reasons, sales_cycle, snapshot, stalled, velocity, win_rate
+from ._paths import paths, rework, transitions
+from ._people import handovers, scorecard
 from ._planning import movement, period_status, slippage  # issues 14, 22
 from ._quality import data_quality
 from ._trend import trend
@@ -31,14 +34,19 @@ from ._winloss import win_loss
 
 __all__ = [
     "action_conversion",
+    "conformance",
     "conversion",
     "data_quality",
     "funnel",
+    "handovers",
     "lost_reasons",
     "movement",
+    "paths",
     "period_conversion",
     "period_status",
+    "rework",
     "sales_cycle",
+    "scorecard",
     "skips_and_regressions",
     "slippage",
     "snapshot",
@@ -46,6 +54,7 @@ __all__ = [
     "stalled",
     "substate_durations",
     "substate_visits",
+    "transitions",
     "trend",
     "velocity",
     "visits",
