@@ -34,7 +34,7 @@ def read_calls(source: Source) -> list[Call]:
     index = {h: i for i, h in enumerate(header)}
     calls: list[Call] = []
     for line, cells in rows:
-        assert cells is not None  # not lenient: an oversized cell raises
+        assert isinstance(cells, list)  # not lenient: an oversized cell raises
         if len(cells) != len(header):
             raise DataError(
                 f"the row has {len(cells)} cells where the header has {len(header)}",
