@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from _engines import assert_same, close_all, duckdb_loader
+from _engines import assert_same, close_all, duckdb_loader, postgres_loader
 from _helpers import day, plain_pipeline
 from salesstages import Event, forecast, metrics
 from salesstages.forecast import Call
@@ -26,11 +26,27 @@ pytest.importorskip("ibis")
 pytest.importorskip("duckdb")
 
 
-@pytest.fixture(scope="module")
-def table() -> Iterator[Callable[[Sequence[Event]], Any]]:
-    """Events → a DuckDB table (connections closed when the module is done)."""
-    yield duckdb_loader()
+_LOADERS: dict[str, Callable[[Sequence[Event]], Any]] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_connections() -> Iterator[None]:
+    """Close the loaders' connections when the module is done."""
+    yield
+    _LOADERS.clear()
     close_all()
+
+
+@pytest.fixture(scope="module", params=["duckdb", "postgres"])
+def table(request: pytest.FixtureRequest) -> Callable[[Sequence[Event]], Any]:
+    """Events → an Ibis table on DuckDB, and on PostgreSQL when the tests have one."""
+    name: str = request.param
+    if name not in _LOADERS:
+        if name == "duckdb":
+            _LOADERS[name] = duckdb_loader()
+        else:
+            _LOADERS[name] = postgres_loader(request.getfixturevalue("pg_conninfo"))
+    return _LOADERS[name]
 
 
 def test_accuracy_on_a_table(table: Callable[[Sequence[Event]], Any]) -> None:
