@@ -174,8 +174,8 @@ def test_renderers_show_the_period_view(quarter: tuple[MemoryStore, Report]) -> 
     html = render_html(report)
     assert 'data-chart="movement"' in html
     assert 'data-chart="coverage"' in html
-    assert html.count('<svg class="chart"') == 8
-    assert 'data-charts="8"' in html
+    assert html.count('<svg class="chart"') == 10  # with issue 27's trends and calibration
+    assert 'data-charts="10"' in html
 
 
 def test_no_period_no_planning(quarter: tuple[MemoryStore, Report]) -> None:
