@@ -11,9 +11,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from _helpers import day
-from salesstages import DataError, Event, MemoryStore, Pipeline, Stage, forecast
+from salesstages import DataError, Event, MemoryStore, Pipeline, Stage, forecast, metrics
 from salesstages.forecast import Calibration, StageProbability
-from salesstages.forecast._calibration import NO_PAIRS, ONE_OUTCOME, score_pairs
+from salesstages.forecast._calibration import (
+    NO_PAIRS,
+    ONE_OUTCOME,
+    _outcome,
+    _stage_pairs,
+    score_pairs,
+)
+from salesstages.metrics._history import rewind
+from salesstages.testing import events as event_logs
 
 
 def pipeline() -> Pipeline:
@@ -170,3 +178,29 @@ def test_suggest_probabilities_by_hand() -> None:
     assert "outside" in str(a)
     empty = forecast.suggest_probabilities([], pipeline())
     assert [(r.deals, r.observed, r.outside) for r in empty] == [(0, None, None)] * 3
+
+
+@settings(max_examples=25, deadline=None)
+@given(event_logs(pipeline()))
+def test_stage_pairs_match_the_rewound_log(events: list[Event]) -> None:
+    """The stage method reads each deal's stage at d from its entries; that is the stage
+    the log rewound to d gives (metrics._history.rewind), for every open deal."""
+    final = metrics.histories(events, pipeline())
+    if final.as_of is None:
+        return
+    days = sorted({final.as_of - timedelta(days=n) for n in (1, 3, 7)})
+    got = sorted(_stage_pairs(final, _CONFIGURED, _WON, days, None, final.as_of))
+    want = []
+    for d in days:
+        for deal_id, h in rewind(final, d).deals.items():
+            if h.outcome != "open":
+                continue
+            f = final.deals[deal_id]
+            y = _outcome(f.entries, _WON, f.outcome != "open", d, None, final.as_of)
+            if y is not None:
+                want.append((_CONFIGURED[h.stage], y))
+    assert got == sorted(want)
+
+
+_CONFIGURED = {"a": 0.2, "b": 0.5, "c": 0.8}
+_WON = frozenset({"won"})

@@ -13,7 +13,8 @@ observed rate, with its Wilson interval).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Literal
 
@@ -316,6 +317,34 @@ def _outcome(
     return None
 
 
+def _stage_pairs(
+    final: Histories,
+    configured: Mapping[str, float],
+    won_stages: frozenset[str],
+    dates: Sequence[datetime],
+    horizon: timedelta | None,
+    as_of: datetime,
+) -> list[tuple[float, int]]:
+    """The pairs of ``method="stage"``: each deal's stage at ``d`` read from its own
+    entries (what :func:`rewind` gives, without rebuilding every deal per date)."""
+    out: list[tuple[float, int]] = []
+    for f in final.deals.values():
+        entries = f.entries
+        times = [at for at, _, _ in entries]
+        closed_now = f.outcome != "open"
+        for d in dates:
+            i = bisect_right(times, d)
+            if not i:
+                continue
+            stage = entries[i - 1][1]
+            if stage not in configured:  # closed at d
+                continue
+            y = _outcome(entries, won_stages, closed_now, d, horizon, as_of)
+            if y is not None:
+                out.append((configured[stage], y))
+    return out
+
+
 def _pairs(
     final: Histories,
     pipeline: Pipeline,
@@ -327,6 +356,8 @@ def _pairs(
     as_of = final.as_of
     won_stages = frozenset(s.name for s in pipeline.stages if s.outcome == "won")
     configured = _stage_probabilities(pipeline)
+    if method == "stage":
+        return _stage_pairs(final, configured, won_stages, dates, horizon, as_of)
     h_us = None if horizon is None else _us(horizon)
     out: list[tuple[float, int]] = []
     for d in dates:
