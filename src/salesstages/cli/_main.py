@@ -21,6 +21,7 @@ from typing import Any, Final
 from .. import __version__
 from .._errors import DataError, SalesStagesError
 from .._events import Event
+from .._json import dumps_indented
 from .._pipeline import Pipeline
 from .._simulate import simulate
 from .._stores import EventStore, SqliteStore
@@ -219,7 +220,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         )
     warn_planning(report)
     if args.format == "json":
-        text = json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        text = dumps_indented(report) + "\n"  # the C encoder, container by container
     elif args.format == "csv":
         text = render_csv(report)
     elif args.format == "html":
