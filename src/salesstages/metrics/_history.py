@@ -477,11 +477,13 @@ def rewind(hist: Histories, as_of: datetime) -> Histories:
     at_of = _AT
     with gc_paused():
         for deal_id, h in hist.deals.items():
-            if h.last_at <= as_of and h.entries[-1][0] <= as_of:
+            entries = h.entries
+            if entries[0][0] > as_of:  # not entered any stage yet
+                continue
+            if h.last_at <= as_of and entries[-1][0] <= as_of:
                 # nothing after as_of: the deal as the fold has it
                 out[deal_id] = h
                 continue
-            entries = h.entries
             n = len(entries)
             if entries[-1][0] > as_of:
                 n = bisect_right(entries, as_of, key=at_of)
