@@ -4,7 +4,12 @@ run ``salesstages``; the docs never promise a package index the project is not o
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
+
+import pytest
+
+from salesstages.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,3 +49,25 @@ def test_no_package_index_promised() -> None:
     install = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "git+" in install
     assert "pip install -e ." in install
+
+
+def test_tutorial_goes_on_to_a_report_from_the_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The tutorial's snippets run in order, then its ``$ salesstages`` lines exit 0."""
+    monkeypatch.chdir(tmp_path)
+    text = (ROOT / "docs" / "tutorial.md").read_text(encoding="utf-8")
+    namespace: dict[str, object] = {"__name__": "docs:tutorial"}
+    for i, block in enumerate(re.findall(r"^```python\n(.*?)^```", text, re.S | re.M)):
+        exec(compile(block, f"tutorial.md[snippet {i}]", "exec"), namespace)
+    lines = [
+        line[2:]
+        for block in re.findall(r"^```console\n(.*?)^```", text, re.S | re.M)
+        for line in block.splitlines()
+        if line.startswith("$ salesstages ")
+    ]
+    assert len(lines) >= 2
+    for line in lines:
+        assert main(shlex.split(line)[1:]) == 0, line
+    assert "Funnel" in capsys.readouterr().out
+    assert (tmp_path / "acme.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
