@@ -6,7 +6,8 @@ Each public function here has the name and signature of its pure-Python
 counterpart (:mod:`salesstages.metrics._engine` routes to it by name). Two
 pivots (:mod:`._pivots`: one row per visit, one row per deal) are built as
 Ibis expressions over the canonical table (:mod:`._columns`), each metric is
-a small aggregate over them (:mod:`._metrics`), and the
+a small aggregate over them (in the module named as its pure-Python twin:
+:mod:`._durations`, :mod:`._funnel`, :mod:`._outcomes`, :mod:`._winloss` …), and the
 rest (Kaplan–Meier, the Markov solve, Wilson intervals, the result records)
 runs in Python on the aggregates, through the same code as the pure-Python
 engine. Importing this package needs ``ibis-framework``; without it the
@@ -16,23 +17,12 @@ error names ``pip install 'salesstages[duckdb]'``.
 from __future__ import annotations
 
 from ._actions import action_conversion
-from ._metrics import (
-    conversion,
-    funnel,
-    lost_reasons,
-    sales_cycle,
-    snapshot,
-    stage_durations,
-    stalled,
-    substate_durations,
-    substate_visits,
-    velocity,
-    visits,
-    win_loss,
-    win_rate,
-)
+from ._durations import stage_durations, substate_durations, substate_visits, visits
+from ._funnel import conversion, funnel
+from ._outcomes import lost_reasons, sales_cycle, snapshot, stalled, velocity, win_rate
 from ._planning import movement, slippage  # issue 14
 from ._quality import data_quality
+from ._winloss import win_loss
 
 __all__ = [
     "action_conversion",

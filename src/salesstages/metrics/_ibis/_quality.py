@@ -145,7 +145,7 @@ def _deal_findings(pv: Pivots, events: Any, as_of: datetime | None) -> Iterator[
             ids[name] = []
     yield from amount_findings(ids["open_missing"], n_open, ids["closed_missing"], n - n_open)
     yield from lost_findings(ids["lost_zero"], n_lost, bool(got["won_money"]), ids["no_reason"])
-    from ._metrics import funnel
+    from ._funnel import funnel
 
     reached = funnel(events, pv.pipeline, skips="imputed", as_of=as_of)
     entered = funnel(events, pv.pipeline, skips="touched", as_of=as_of)

@@ -14,11 +14,11 @@ from collections.abc import Hashable
 from datetime import date, datetime
 from typing import Any
 
-from .._values import FORECAST_CATEGORIES
-from ..metrics._ibis._columns import ibis, to_us
-from ..metrics._ibis._pivots import KEY_COLUMNS, Pivots, key_value
-from ..metrics._planning import first_day_on_or_after, period_bounds
-from ._planning import CATEGORY_ORDER, Coverage, _coverage, coverage_targets
+from ..._values import FORECAST_CATEGORIES
+from ...metrics._ibis._columns import ibis, to_us
+from ...metrics._ibis._pivots import KEY_COLUMNS, Pivots, key_value
+from ...metrics._planning import first_day_on_or_after, period_bounds
+from .._planning import CATEGORY_ORDER, Coverage, _coverage, coverage_targets
 
 __all__ = ["categories", "coverage"]
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from .._deal import Deal
-from ..metrics._ibis._columns import ibis
-from ..metrics._ibis._pivots import Pivots
-from ._actions import (
+from ..._deal import Deal
+from ...metrics._ibis._columns import ibis
+from ...metrics._ibis._pivots import Pivots
+from .._actions import (
     ActionAdvice,
     State,
     check_deal,

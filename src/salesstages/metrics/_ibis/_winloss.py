@@ -1,0 +1,71 @@
+"""Win/loss analysis on an Ibis table: the twin of ``metrics/_winloss.py``."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from datetime import datetime
+from typing import Any
+
+from ..._errors import SalesStagesError
+from .._winloss import check_win_loss, win_loss_result
+from ._columns import ibis
+from ._pivots import KEY_COLUMNS, Pivots, key_value
+
+__all__ = ["win_loss"]
+
+
+def win_loss(
+    events: Any,
+    pipeline: Any,
+    by: Any,
+    *,
+    as_of: datetime | None = None,
+    attributes: str = "closing",
+    level: float = 0.95,
+    min_deals: int = 1,
+) -> Any:
+    """:func:`salesstages.metrics.win_loss` on the table's backend (``by`` an attribute name).
+
+    Raises:
+        SalesStagesError: ``by`` is a bucketing function: it needs every closed
+            deal's attributes in Python; run it on events.
+    """
+
+    check_win_loss(by, attributes, level, min_deals)
+    if callable(by) and not isinstance(by, str):
+        raise SalesStagesError(
+            "win_loss with a bucketing function needs each closed deal in Python, which the "
+            "Ibis engine does not bring back; pass an attribute name, or run it on events "
+            "(salesstages.io.read_parquet, or Event.from_dict over the table's rows)"
+        )
+    if not isinstance(by, str):
+        raise ValueError(f"by must be an attribute name or a function, got {by!r}")
+    if not by:
+        raise ValueError("by must name an attribute, got ''")
+    pv = Pivots(events, pipeline, as_of, by=by if attributes == "opened" else None)
+    if attributes == "closing":
+        pv.check_attribute(by, opened=False)
+    counts: dict[Hashable | None, list[int]] = {}
+    if pv.as_of_us is not None:
+        d = pv.deals_with().filter(lambda t: t.outcome != "open")
+        if attributes == "closing":
+            d = _with_closing_key(pv, d, by)
+        agg = d.group_by(["outcome", *KEY_COLUMNS]).aggregate(deals=d.count())
+        for r in pv.run(agg, "count"):
+            key = key_value(r, by)
+            c = counts.setdefault(key, [0, 0])
+            c[0 if r["outcome"] == "won" else 1] += int(r["deals"])
+    return win_loss_result(counts, by, 0, level, min_deals)
+
+
+def _with_closing_key(pv: Pivots, deals: Any, name: str) -> Any:
+    """``deals`` with the key columns of attribute ``name`` as of each deal's last
+    kept event (the latest ``opened`` event, or a later update carrying it)."""
+    k = pv.kept
+    item = pv.json.present(k.data, name)
+    setters = k.filter((k.kind == "opened") | ((k.kind == "updated") & item))
+    setters = setters.mutate(last=setters.seq.max().over(ibis.window(group_by="deal_id")))
+    setters = setters.filter(setters.seq == setters.last)
+    keys = setters.select(kd="deal_id", **pv.key_columns_of(setters.data, name))
+    j = deals.left_join(keys, deals.deal_id == keys.kd)
+    return j.select("outcome", *KEY_COLUMNS)
