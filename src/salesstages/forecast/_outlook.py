@@ -278,13 +278,21 @@ def _open_by_stage_day(hist: Histories) -> dict[str, dict[int, float]]:
     log) counts as 0 days in it."""
     as_of = hist.as_of
     parts: dict[str, dict[int, list[float]]] = {}
+    day = _DAY
     for h in hist.deals.values():
         if h.outcome == "open":
             assert as_of is not None
             amount = _open_amount(h)
             if amount:
-                days = max(0, (as_of - h.entries[-1][0]) // _DAY)
-                parts.setdefault(h.stage, {}).setdefault(days, []).append(amount)
+                days = (as_of - h.entries[-1][0]) // day
+                row = parts.get(h.stage)
+                if row is None:
+                    row = parts[h.stage] = {}
+                cell = row.get(days if days > 0 else 0)
+                if cell is None:
+                    row[days if days > 0 else 0] = [amount]
+                else:
+                    cell.append(amount)
     # exactly rounded sums: the same whatever order the deals come in
     return {
         stage: {days: math.fsum(amounts) for days, amounts in row.items()}
