@@ -499,11 +499,18 @@ def rewind(hist: Histories, as_of: datetime) -> Histories:
             at, stage, _ = entries[-1]
             outcome = outcomes[stage]
             amounts = h.amounts
+            closes = h.close_dates
             attributes = h.opened_attributes
-            if amounts is not None:
-                attributes = {**attributes, "amount": _amount_at(amounts, as_of)}
-            if h.close_dates is not None:
-                attributes = {**attributes, "close_date": _amount_at(h.close_dates, as_of)}
+            if amounts is not None or closes is not None:
+                attributes = dict(attributes)  # one copy for both
+                if amounts is not None:
+                    if amounts[-1][0] > as_of:
+                        amounts = [a for a in amounts if a[0] <= as_of]
+                    attributes["amount"] = amounts[-1][1] if amounts else None
+                if closes is not None:
+                    if closes[-1][0] > as_of:
+                        closes = [c for c in closes if c[0] <= as_of]
+                    attributes["close_date"] = closes[-1][1] if closes else None
             closed_at = closed_amount = reason = None
             for c_at, c_stage, c_data in reversed(entries):
                 oc = outcomes[c_stage]
@@ -530,9 +537,9 @@ def rewind(hist: Histories, as_of: datetime) -> Histories:
                 closed_amount,
                 reason,
                 n + len(subs),
-                None if amounts is None else [a for a in amounts if a[0] <= as_of],
+                amounts,
                 acts,
-                None if h.close_dates is None else [c for c in h.close_dates if c[0] <= as_of],
+                closes,
             )
     return Histories(hist.pipeline, out, as_of, hist.grouped)
 
