@@ -59,7 +59,7 @@ class TestDerivedOnce:
             calls.append(1)
             return len(h.deals)
 
-        assert hist.derived("n", make) == hist.derived("n", make) == len(hist.deals)
+        assert hist._derive("n", make) == hist._derive("n", make) == len(hist.deals)
         assert calls == [1]
 
     def test_forecasts_on_one_fold_equal_fresh_folds(self) -> None:

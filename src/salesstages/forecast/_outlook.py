@@ -258,11 +258,11 @@ def _conditional_sum(
     The open amounts by (stage, whole days), the stays' cells and the binned
     tables are derived once per ``hist`` and shared by every call on it (the
     report and each backtest date ask for several sums on the same fold)."""
-    wanted = hist.derived(_WANTED, _open_by_stage_day)
+    wanted = hist._derive(_WANTED, _open_by_stage_day)
     if not wanted:
         return 0.0
     h_days = None if horizon_us is None else horizon_us // _DAY_US
-    tables = hist.derived(
+    tables = hist._derive(
         (_TABLES, h_days), lambda h: _win_tables(wanted, stay_cells(h, pipeline), h_days)
     )
     return _table_sum(wanted, tables, prob)

@@ -225,7 +225,7 @@ class Histories:
         self.grouped = grouped
         self._derived: dict[Hashable, Any] = {}
 
-    def derived(self, key: Hashable, make: Callable[[Histories], _T]) -> _T:
+    def _derive(self, key: Hashable, make: Callable[[Histories], _T]) -> _T:
         """``make(self)``, computed on the first call for ``key`` and kept for the next ones.
 
         What every forecast derives from the same fold (stays counted by day,
@@ -561,10 +561,10 @@ def stay_cells(hist: Histories, pipeline: Pipeline) -> dict[str, Counter[int]]:
     counting allocates no tuples. Both day counts are clamped at 0: a log whose
     times run backwards (a stage entered after ``as_of``, which is the latest event
     kept) has no negative stay. Computed once per ``hist`` (see
-    :meth:`Histories.derived`); treat the result as read-only.
+    :meth:`Histories._derive`); treat the result as read-only.
     """
     if pipeline is hist.pipeline:
-        return hist.derived(_STAY_CELLS, _stay_cells)
+        return hist._derive(_STAY_CELLS, _stay_cells)
     return _stay_cells(hist, pipeline)
 
 
