@@ -74,7 +74,7 @@ def main(target: int = 1_000_000) -> None:
     dates = [start + timedelta(days=d) for d in (120, 210, 300)]
     _time(
         "backtest (3 dates, 30 days)",
-        lambda: forecast.backtest(events, pipeline, at=dates, horizon=horizon),
+        lambda: forecast.backtest(events, pipeline, dates=dates, horizon=horizon),
         repeat=1,
     )
 

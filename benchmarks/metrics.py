@@ -294,10 +294,10 @@ def planning_suite(p: Pipeline) -> dict[str, Callable[[Any], Any]]:
     q1 = (START, START + timedelta(days=90))
     mid = START + timedelta(days=45)
     return {
-        "movement": lambda ev: metrics.movement(ev, p, START, mid),
+        "movement": lambda ev: metrics.movement(ev, p, start=START, end=mid),
         "slippage": lambda ev: metrics.slippage(ev, p),
-        "categories": lambda ev: forecast.categories(ev, p, *q1),
-        "coverage": lambda ev: forecast.coverage(ev, p, *q1, target=1e8),
+        "categories": lambda ev: forecast.categories(ev, p, start=q1[0], end=q1[1]),
+        "coverage": lambda ev: forecast.coverage(ev, p, start=q1[0], end=q1[1], target=1e8),
     }
 
 

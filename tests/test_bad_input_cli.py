@@ -260,6 +260,19 @@ def limit_cases() -> dict[str, tuple[str, str]]:
             + '[[stages]]\nname = "won"\noutcome = "won"\n',
             "defines 502 stages",
         ),
+        "substates.json": (
+            json.dumps(
+                {
+                    "name": "p",
+                    "stages": [
+                        {"name": "s", "substates": [f"x{i}" for i in range(10_000)]},
+                        {"name": "won", "outcome": "won"},
+                        {"name": "lost", "outcome": "lost"},
+                    ],
+                }
+            ),
+            "stage 's' has more than 100 sub-states, the limit",
+        ),
     }
 
 
@@ -313,14 +326,11 @@ def test_500_stages_load_quickly(tmp_path: Path) -> None:
     assert elapsed < 0.5, elapsed
 
 
-def test_a_pipeline_built_in_code_may_be_larger() -> None:
-    """The stage limit is a limit of files; code may build a larger pipeline."""
-    stages = [Stage(f"s{i}") for i in range(600)]
-    pipeline = Pipeline(
-        "big", [*stages, Stage("won", outcome="won"), Stage("lost", outcome="lost")]
-    )
-    assert len(pipeline.stages) == 602
-    assert pipeline.targets("s598") == ("s599", "won", "lost")
+def test_a_pipeline_built_in_code_has_the_same_stage_limit() -> None:
+    """The stage limit holds in Python too (issue 23): 501 stages are refused."""
+    stages = [Stage(f"s{i}") for i in range(499)]
+    with pytest.raises(PipelineError, match="more than 500 stages, the limit"):
+        Pipeline("big", [*stages, Stage("won", outcome="won"), Stage("lost", outcome="lost")])
 
 
 # ------------------------------------------------- items 5 and 6 in the CLI

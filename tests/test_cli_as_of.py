@@ -87,3 +87,81 @@ def test_every_command_reads_as_of_alike(tmp_path: Path, run: Runner, command: s
     extra = ["--out", str(tmp_path)] if command == "plot" else []
     err = cli_error(run(command, events, "-p", spec, "--as-of", "soon", *extra))
     assert "2026-03-31T17:00+02:00, now or today" in err
+
+
+class TestOneGrammar:
+    """Issue 22: a bare date in any spelling means the same day everywhere."""
+
+    @pytest.mark.parametrize("text", ["2026-03-31", "20260331", "2026-03-31Z", " 2026-03-31z "])
+    def test_a_bare_date_is_the_end_of_that_day(self, text: str) -> None:
+        """Every spelling of a date as ``--as-of`` is the end of that day, UTC."""
+        assert parse_as_of(text) == datetime(2026, 3, 31, 23, 59, 59, 999999, tzinfo=UTC)
+
+    def test_a_date_time_is_that_moment(self) -> None:
+        """``Z`` on a date-time is UTC, as before."""
+        assert parse_as_of("2026-03-31T00:00Z") == datetime(2026, 3, 31, tzinfo=UTC)
+
+    @pytest.mark.parametrize("text", ["20260331", "2026-03-31Z", "2026-03-31"])
+    def test_from_and_to_read_every_spelling(self, text: str) -> None:
+        """``--from`` is the start of its day, ``--to`` the start of the next day."""
+        import argparse
+
+        from salesstages.cli._period import period_options
+
+        ns = argparse.Namespace(
+            period=None, period_from=text, period_to=text, target=None, targets=None
+        )
+        period = period_options(ns)["period"]
+        assert (period.start, period.end) == (
+            datetime(2026, 3, 31, tzinfo=UTC),
+            datetime(2026, 4, 1, tzinfo=UTC),
+        )
+
+    def test_a_bad_day_names_the_option(self) -> None:
+        """``--from soon`` names the option and the accepted spellings."""
+        import argparse
+
+        from salesstages.cli._period import period_options
+        from salesstages.cli._spec import CliError
+
+        ns = argparse.Namespace(
+            period=None, period_from="soon", period_to="2026-01-01", target=None, targets=None
+        )
+        with pytest.raises(CliError, match=r"--from 'soon' is not a date.*20260331"):
+            period_options(ns)
+
+    def test_far_future_is_refused_unless_forced(self) -> None:
+        """More than a day after now is refused; ``force`` accepts it."""
+        from salesstages.cli._spec import CliError, as_of_arg
+
+        with pytest.raises(CliError, match="more than a day after now"):
+            as_of_arg("2026-03-10", now=lambda: NOW)
+        assert as_of_arg("2026-03-05T10:00", now=lambda: NOW) is not None  # within a day
+        assert as_of_arg("today", now=lambda: NOW) is not None
+        assert as_of_arg("2026-03-10", force=True, now=lambda: NOW) is not None
+
+
+def test_report_as_of_after_now_is_refused(tmp_path: Path, run: Runner) -> None:
+    """``--as-of`` years ahead exits 2 with one line, unless ``--force``."""
+    events, spec = _files(tmp_path)
+    status, out, err = run("report", events, "-p", spec, "-f", "json", "--as-of", "2999-01-01")
+    assert (status, out) == (2, "")
+    assert "more than a day after now" in err
+    status, _, _ = run(
+        "report", events, "-p", spec, "-f", "json", "--as-of", "2999-01-01", "--force"
+    )
+    assert status == 0
+
+
+def test_report_as_of_before_the_log_on_duckdb(tmp_path: Path, run: Runner) -> None:
+    """The first-event check runs on a table too (the DuckDB engine)."""
+    pytest.importorskip("duckdb")
+    pytest.importorskip("ibis")
+    events, spec = _files(tmp_path)
+    parquet = tmp_path / "events.parquet"
+    sio.write_parquet(sio.read_jsonl(events), parquet)
+    status, _, err = run(
+        "report", str(parquet), "-p", spec, "--engine", "duckdb", "--as-of", "2025-01-01"
+    )
+    assert status == 2
+    assert "before the first event" in err

@@ -102,7 +102,7 @@ def test_export_refuses_to_overwrite_its_source(tmp_path: Path, run: Runner) -> 
     path = tmp_path / "events.parquet"
     assert run("export", str(_jsonl(tmp_path)), "-o", str(path))[0] == 0
     err = cli_error(run("export", str(path), "-o", str(path)))
-    assert "is the source itself" in err
+    assert "itself; writing there would destroy it" in err
     assert list(read_parquet(path)) == demo_events(5)
 
 

@@ -292,7 +292,7 @@ def test_a_postgres_source_without_ibis_names_the_extra(
         ("postgres://:pw@h/crm?sslmode=require", "postgres://:***@h/crm?sslmode=require"),
         (
             "postgresql://h/crm?user=ann&password=pw&sslmode=require",
-            "postgresql://h/crm?user=ann&password=%2A%2A%2A&sslmode=require",
+            "postgresql://h/crm?user=ann&password=***&sslmode=require",
         ),
     ],
 )

@@ -74,14 +74,14 @@ def _snapshot(ev: Any, p: Pipeline, a: datetime | None, b: str | None) -> Any:
 
 def _backtest(ev: Any, p: Pipeline, a: datetime | None, b: str | None) -> Any:
     at = a or T0 + 60 * DAY
-    return fc.backtest(ev, p, at=[at - 20 * DAY, at], horizon=30 * DAY)
+    return fc.backtest(ev, p, dates=[at - 20 * DAY, at], horizon=30 * DAY)
 
 
 def _backtest_dates(ev: Any, p: Pipeline, a: datetime | None, b: str | None) -> Any:
     at = a or T0 + 60 * DAY
     # unsorted, repeated, one before the log: each date rewound from one set of pivots
     dates = [at, T0 - DAY, at - 45 * DAY, at - 7 * DAY, at]
-    return fc.backtest(ev, p, at=dates, horizon=10 * DAY)
+    return fc.backtest(ev, p, dates=dates, horizon=10 * DAY)
 
 
 #: Every function of §10 (and those the report calls), with its options.

@@ -66,17 +66,21 @@ def test_hand_log_agrees(load: Callable[[Sequence[Event]], Any]) -> None:
     p = category_pipeline()
     table = load(events)
     for as_of in (day(30), day(45), None):
-        assert forecast.categories(table, p, *Q1, as_of=as_of) == forecast.categories(
-            events, p, *Q1, as_of=as_of
-        )
+        assert forecast.categories(
+            table, p, start=Q1[0], end=Q1[1], as_of=as_of
+        ) == forecast.categories(events, p, start=Q1[0], end=Q1[1], as_of=as_of)
     targets = {"ana": 1000, "bob": 2000, "cy": 10}
     assert_same(
-        forecast.coverage(table, p, *Q1, target=targets, by="owner", as_of=day(30)),
-        forecast.coverage(events, p, *Q1, target=targets, by="owner", as_of=day(30)),
+        forecast.coverage(
+            table, p, start=Q1[0], end=Q1[1], target=targets, by="owner", as_of=day(30)
+        ),
+        forecast.coverage(
+            events, p, start=Q1[0], end=Q1[1], target=targets, by="owner", as_of=day(30)
+        ),
     )
     assert_same(
-        forecast.coverage(table, p, *Q1, target=1000, as_of=day(30)),
-        forecast.coverage(events, p, *Q1, target=1000, as_of=day(30)),
+        forecast.coverage(table, p, start=Q1[0], end=Q1[1], target=1000, as_of=day(30)),
+        forecast.coverage(events, p, start=Q1[0], end=Q1[1], target=1000, as_of=day(30)),
     )
 
 
@@ -87,13 +91,17 @@ def test_simulated_quarter_agrees(load: Callable[[Sequence[Event]], Any]) -> Non
     table = load(events)
     as_of = datetime(2026, 3, 10, tzinfo=UTC)
     for start, end in [Q1, (date(2026, 3, 1), date(2026, 4, 1)), (day(3), day(70))]:
-        got = forecast.categories(table, p, start, end, as_of=as_of)
-        want = forecast.categories(events, p, start, end, as_of=as_of)
+        got = forecast.categories(table, p, start=start, end=end, as_of=as_of)
+        want = forecast.categories(events, p, start=start, end=end, as_of=as_of)
         assert_same(got, want)
     targets = {"ana": 1e5, "ben": 2e5, "nobody": 1.0}
     assert_same(
-        forecast.coverage(table, p, *Q1, target=targets, by="owner", as_of=as_of),
-        forecast.coverage(events, p, *Q1, target=targets, by="owner", as_of=as_of),
+        forecast.coverage(
+            table, p, start=Q1[0], end=Q1[1], target=targets, by="owner", as_of=as_of
+        ),
+        forecast.coverage(
+            events, p, start=Q1[0], end=Q1[1], target=targets, by="owner", as_of=as_of
+        ),
     )
 
 
@@ -118,23 +126,23 @@ def test_movement_agrees(load: Callable[[Sequence[Event]], Any]) -> None:
     hand = movement_log()
     p = plain_pipeline()
     table = load(hand)
-    assert metrics.movement(table, p, day(10), day(20)) == metrics.movement(
-        hand, p, day(10), day(20)
+    assert metrics.movement(table, p, start=day(10), end=day(20)) == metrics.movement(
+        hand, p, start=day(10), end=day(20)
     )
     assert_same(
-        metrics.movement(table, p, day(10), day(20), by="owner"),
-        metrics.movement(hand, p, day(10), day(20), by="owner"),
+        metrics.movement(table, p, start=day(10), end=day(20), by="owner"),
+        metrics.movement(hand, p, start=day(10), end=day(20), by="owner"),
     )
     q = inbound_b2b()
     events = simulate(q, deals=150, start=datetime(2026, 1, 1, tzinfo=UTC), days=90, seed=5)
     sim = load(events)
     for start, end in [Q1, (date(2026, 2, 1), date(2026, 3, 1)), (day(3), day(40))]:
-        want = metrics.movement(events, q, start, end)
-        assert_same(metrics.movement(sim, q, start, end), want)
+        want = metrics.movement(events, q, start=start, end=end)
+        assert_same(metrics.movement(sim, q, start=start, end=end), want)
         assert want.won.count > 0
         assert_same(
-            metrics.movement(sim, q, start, end, by="lead_source"),
-            metrics.movement(events, q, start, end, by="lead_source"),
+            metrics.movement(sim, q, start=start, end=end, by="lead_source"),
+            metrics.movement(events, q, start=start, end=end, by="lead_source"),
         )
 
 
@@ -158,13 +166,23 @@ AMOUNTS = st.integers(0, 10_000)
     ),
     a=st.integers(-3, 45),
     length=st.integers(0, 60),
+    cut=st.none() | st.integers(-2, 50),
 )
 def test_drawn_movement_agrees(
-    load: Callable[[Sequence[Event]], Any], log: list[Event], a: int, length: int
+    load: Callable[[Sequence[Event]], Any], log: list[Event], a: int, length: int, cut: int | None
 ) -> None:
-    """On drawn logs (equal timestamps included) and periods, the backend's movement
-    is the pure-Python engine's."""
+    """On drawn logs (equal timestamps included), periods and as_of, the backend's
+    movement, categories' closed and period status are the pure-Python engine's."""
     p = plain_pipeline(allow_regress=True)
     start = T0 + timedelta(days=a)
     end = start + timedelta(hours=12 * length)
-    assert_same(metrics.movement(load(log), p, start, end), metrics.movement(log, p, start, end))
+    as_of = None if cut is None else T0 + timedelta(days=cut)
+    table = load(log)
+    assert_same(
+        metrics.movement(table, p, start=start, end=end, as_of=as_of),
+        metrics.movement(log, p, start=start, end=end, as_of=as_of),
+    )
+    assert_same(
+        forecast.categories(table, p, start=start, end=end, as_of=as_of),
+        forecast.categories(log, p, start=start, end=end, as_of=as_of),
+    )

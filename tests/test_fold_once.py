@@ -125,14 +125,14 @@ class TestHistoriesErrors:
         """``backtest`` on a ``Histories`` refuses a date after its ``as_of``."""
         hist = metrics.histories(EVENTS, P, as_of=day(5))
         with pytest.raises(DataError, match=r"backtest date 2026-01-12T09:00:00\+00:00 is after"):
-            forecast.backtest(hist, P, at=[day(2), day(7)], horizon=timedelta(days=3))
+            forecast.backtest(hist, P, dates=[day(2), day(7)], horizon=timedelta(days=3))
 
 
 class TestReportFoldsOnce:
     """``build_report`` folds once per distinct ``as_of`` and nothing more."""
 
     def test_one_fold(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """One fold for the report; the 6 backtest dates are rewound from it."""
+        """One fold for the report; the backtest dates are rewound from it."""
         p = inbound_b2b()
         log = simulate(p, deals=300, start=day(0), days=200, seed=3)
         cutoffs: list[object] = []
@@ -146,7 +146,8 @@ class TestReportFoldsOnce:
         monkeypatch.setattr(_history, "_fold", counting)
         report = build_report(log, p)
         dates = [row["at"] for row in report["backtest"]["rows"]]
-        assert len(dates) == 6
+        # one horizon (30 days) apart, from 30 days in to 30 days before the end: 5 dates
+        assert len(dates) == 5
         assert cutoffs == [None]
 
     def test_backtest_unchanged(self) -> None:
@@ -158,7 +159,7 @@ class TestReportFoldsOnce:
         from datetime import datetime
 
         dates = [datetime.fromisoformat(r["at"]) for r in rows]
-        bt = forecast.backtest(log, p, at=dates, horizon=timedelta(days=20))
+        bt = forecast.backtest(log, p, dates=dates, horizon=timedelta(days=20))
         assert [r["actual"] for r in rows] == [r.actual for r in bt.rows]
         assert [r["won_new"] for r in rows] == [r.won_new for r in bt.rows]
         assert [r["forecasts"] for r in rows] == [dict(r.forecasts) for r in bt.rows]
@@ -226,7 +227,7 @@ class TestRewind:
         log = simulate(p, deals=60, start=day(0), days=120, seed=seed)
         dates = [day(30), day(55), day(80)]
         horizon = timedelta(days=20)
-        bt = forecast.backtest(log, p, at=dates, horizon=horizon)
+        bt = forecast.backtest(log, p, dates=dates, horizon=horizon)
         final = metrics.histories(log, p, as_of=dates[-1] + horizon)
         for row, d in zip(bt.rows, dates, strict=True):
             old = _backtest_row(metrics.histories(log, p, as_of=d), final, p, d, horizon)

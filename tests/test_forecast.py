@@ -27,6 +27,7 @@ from salesstages._stats import greenwood_interval, kaplan_meier
 from salesstages.testing import events as event_logs
 
 DAY = timedelta(days=1)
+US = timedelta(microseconds=1)
 
 
 class Log:
@@ -551,8 +552,12 @@ class TestBacktest:
             ]
         )
         log.deal("NEW", [(22, "a"), (23, "w")], amount=50.0)
-        bt = forecast.backtest(log.events, log.pipeline, at=[day(21.5)], horizon=10 * DAY)
+        # as_of day 32: the window [21.5, 31.5) is complete (the log itself ends at day 26)
+        bt = forecast.backtest(
+            log.events, log.pipeline, dates=[day(21.5)], horizon=10 * DAY, as_of=day(32)
+        )
         (row,) = bt.rows
+        assert (row.partial, row.window, row.notes) == (False, 10 * DAY, ())
         assert row.open_deals == 2
         assert row.open_amount == pytest.approx(3300.0)
         assert row.actual == pytest.approx(2200.0)
@@ -565,12 +570,19 @@ class TestBacktest:
         assert bt.errors["weighted"].mape == pytest.approx(880.0 / 2200.0)
         assert bt.errors["markov"].rmse == pytest.approx(400.0)
         maes = [e.mae for e in bt.errors.values()]
-        assert maes == sorted(maes)
+        assert maes == sorted(maes)  # type: ignore[type-var]
+        assert {e.count for e in bt.errors.values()} == {1}
+        # without as_of the log ends at day 26: a partial window of 4.5 days, not scored
+        bt = forecast.backtest(log.events, log.pipeline, dates=[day(21.5)], horizon=10 * DAY)
+        (row,) = bt.rows
+        assert (row.partial, row.window, row.actual) == (True, 4.5 * DAY + US, 2200.0)
+        assert "partial window: 4.5" in row.notes[0]
+        assert all(e.count == 0 and e.mae is None for e in bt.errors.values())
 
     def test_summary_prints_each_method(self) -> None:
         """``str()`` is a table naming every method and date."""
         log = chain_log()
-        bt = forecast.backtest(log.events, log.pipeline, at=[day(10), day(5)], horizon=7 * DAY)
+        bt = forecast.backtest(log.events, log.pipeline, dates=[day(10), day(5)], horizon=7 * DAY)
         text = str(bt)
         assert text == bt.summary()
         for word in ("weighted", "markov", "conditional", "MAE", "2026-01-10", "2026-01-15"):
@@ -585,14 +597,14 @@ class TestBacktest:
         log = Log(plain)
         log.deal("BACK", [(0, "a"), (1, "lost"), (3, "a"), (4, "won")], amount=70.0)
         log.deal("NEW", [(3, "a"), (4, "won")], amount=5.0)
-        (row,) = forecast.backtest(log.events, plain, at=[day(2)], horizon=5 * DAY).rows
+        (row,) = forecast.backtest(log.events, plain, dates=[day(2)], horizon=5 * DAY).rows
         assert (row.open_deals, row.actual, row.won_new) == (0, 0.0, 5.0)
 
     def test_nothing_won_gives_no_mape(self, plain: Pipeline) -> None:
         """With no wins in any horizon the relative error is undefined."""
         log = Log(plain)
         log.deal("X", [(0, "a")], amount=10.0)
-        bt = forecast.backtest(log.events, plain, at=[day(0)], horizon=DAY)
+        bt = forecast.backtest(log.events, plain, dates=[day(0)], horizon=DAY)
         assert all(e.mape is None for e in bt.errors.values())
         assert "n/a" in bt.summary()
 
@@ -609,13 +621,13 @@ class TestBacktest:
         """Empty dates, a single date or a non-positive horizon raise ValueError."""
         log = chain_log()
         with pytest.raises(ValueError, match=match):
-            forecast.backtest(log.events, log.pipeline, at=at, horizon=horizon)
+            forecast.backtest(log.events, log.pipeline, dates=at, horizon=horizon)
 
     def test_naive_date_refused(self) -> None:
         """A naive date raises NaiveTimeError."""
         log = chain_log()
         with pytest.raises(NaiveTimeError):
-            forecast.backtest(log.events, log.pipeline, at=[datetime(2026, 1, 1)], horizon=DAY)
+            forecast.backtest(log.events, log.pipeline, dates=[datetime(2026, 1, 1)], horizon=DAY)
 
 
 # ------------------------------------------------------------------ properties

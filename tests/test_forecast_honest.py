@@ -79,7 +79,7 @@ class TestSameQuantity:
         amount known on day 50 (the raise on day 52 is later).
         """
         p = _pipeline()
-        bt = forecast.backtest(_same_quantity_log(), p, at=[day(50)], horizon=10 * DAY)
+        bt = forecast.backtest(_same_quantity_log(), p, dates=[day(50)], horizon=10 * DAY)
         (row,) = bt.rows
         assert row.actual == pytest.approx(4000.0)
         assert row.open_amount == pytest.approx(1000.0)
@@ -113,7 +113,7 @@ class TestSameQuantity:
         log = simulate(p, deals=40, start=day(0), days=120, seed=seed, activities=False)
         horizon = h * DAY
         dates = [day(40), day(70)]
-        bt = forecast.backtest(log, p, at=dates, horizon=horizon)
+        bt = forecast.backtest(log, p, dates=dates, horizon=horizon)
         for row, d in zip(bt.rows, dates, strict=True):
             cut = [e for e in log if e.at <= d]
             kw: dict[str, Any] = {"as_of": d, "horizon": horizon}

@@ -79,7 +79,7 @@ def test_salesforce_history_carries_close_date_and_category() -> None:
     slips = metrics.slippage(result.events, small())
     # Mar 15 -> Mar 31 -> Apr 30: two pushes, 46 days (16 + 30)
     assert [(s.deal_id, s.pushes, s.days_slipped) for s in slips] == [("006A", 2, 46)]
-    cats = forecast.categories(result.events, small(), date(2026, 1, 1), date(2026, 7, 1))
+    cats = forecast.categories(result.events, small(), start=date(2026, 1, 1), end=date(2026, 7, 1))
     assert cats["commit"] == (1, 1000.0)
     assert cats["closed"] == (1, 600.0)
 

@@ -346,16 +346,16 @@ class TestConversion:
         """Window [d3, d8): A, C, D, E were in qualified; A and C moved forward in it."""
         # A [2,5]→proposal: moved at 5. C [2,4]→proposal: moved at 4 (and [6, 9) still in
         # qualified at d8). D [7, …) present, no move. E [4,5]→lost: present, not forward.
-        r = metrics.period_conversion(EVENTS, P, "qualified", start=day(3), end=day(8))
+        r = metrics.period_conversion(EVENTS, P, stage="qualified", start=day(3), end=day(8))
         assert r == Ratio(numerator=2, denominator=4, rate=0.5)
         lost = metrics.period_conversion(
-            EVENTS, P, "qualified", start=day(3), end=day(8), to_stage="lost"
+            EVENTS, P, stage="qualified", start=day(3), end=day(8), to_stage="lost"
         )
         assert lost == Ratio(numerator=1, denominator=4, rate=0.25)
 
     def test_period_window_edges(self) -> None:
         """[d5, d6): A leaves qualified at d5 (in), E at d5 (in); C re-enters only at d6 (out)."""
-        r = metrics.period_conversion(EVENTS, P, "qualified", start=day(5), end=day(6))
+        r = metrics.period_conversion(EVENTS, P, stage="qualified", start=day(5), end=day(6))
         assert r == Ratio(numerator=1, denominator=2, rate=0.5)
 
 
@@ -612,7 +612,7 @@ class TestErrors:
         with pytest.raises(UnknownStageError, match="nope"):
             metrics.substate_visits(EVENTS, P, stage="nope")
         with pytest.raises(UnknownStageError, match="nope"):
-            metrics.period_conversion(EVENTS, P, "nope", start=day(0), end=day(1))
+            metrics.period_conversion(EVENTS, P, stage="nope", start=day(0), end=day(1))
 
     def test_bad_choices(self) -> None:
         """Bad skips, per and outcome values list the allowed ones."""
@@ -631,7 +631,7 @@ class TestErrors:
             lambda: metrics.stage_durations(EVENTS, P, as_of=naive),
             lambda: metrics.snapshot(EVENTS, P, naive),
             lambda: metrics.stalled(EVENTS, P, as_of=naive),
-            lambda: metrics.period_conversion(EVENTS, P, "lead", start=naive, end=day(3)),
+            lambda: metrics.period_conversion(EVENTS, P, stage="lead", start=naive, end=day(3)),
         ):
             with pytest.raises(NaiveTimeError, match="naive"):
                 call()
@@ -644,9 +644,9 @@ class TestErrors:
     def test_period_arguments(self) -> None:
         """period_conversion needs an open stage and end after start."""
         with pytest.raises(ValueError, match="open stage"):
-            metrics.period_conversion(EVENTS, P, "won", start=day(0), end=day(1))
+            metrics.period_conversion(EVENTS, P, stage="won", start=day(0), end=day(1))
         with pytest.raises(ValueError, match="must be after start"):
-            metrics.period_conversion(EVENTS, P, "lead", start=day(1), end=day(1))
+            metrics.period_conversion(EVENTS, P, stage="lead", start=day(1), end=day(1))
 
     @pytest.mark.parametrize(
         "call",
@@ -656,7 +656,7 @@ class TestErrors:
             lambda by: metrics.funnel(EVENTS, P, by=by),
             lambda by: metrics.conversion(EVENTS, P, "lead", "won", by=by),
             lambda by: metrics.period_conversion(
-                EVENTS, P, "lead", start=day(0), end=day(12), by=by
+                EVENTS, P, stage="lead", start=day(0), end=day(12), by=by
             ),
             lambda by: metrics.win_rate(EVENTS, P, by=by),
             lambda by: metrics.sales_cycle(EVENTS, P, by=by),

@@ -32,7 +32,7 @@ RESULTS: dict[str, Callable[[], Any]] = {
     "time_to_close": lambda: forecast.time_to_close(EVENTS, P),
     "cumulative_incidence": lambda: forecast.cumulative_incidence(EVENTS, P),
     "markov": lambda: forecast.markov(EVENTS, P),
-    "backtest": lambda: forecast.backtest(EVENTS, P, at=[day(4), day(6)], horizon=3 * D),
+    "backtest": lambda: forecast.backtest(EVENTS, P, dates=[day(4), day(6)], horizon=3 * D),
     "outlook": lambda: forecast.stage_outlook(EVENTS, P, "lead"),
 }
 ROWS = {

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -24,13 +25,14 @@ from salesstages import (
     metrics,
 )
 from salesstages.forecast import Coverage
+from salesstages.forecast import _planning as forecast_planning
 from salesstages.metrics import Movement, Slip, Tally
 from salesstages.testing import events as event_logs
 
 
 # ------------------------------------------------------------------- movement
 def movement_log() -> list[Event]:
-    """Seven deals around the period (day 10, day 20] (T0 = 2026-01-05 09:00 UTC)."""
+    """Seven deals around the period [day 10, day 20) (T0 = 2026-01-05 09:00 UTC)."""
     p = plain_pipeline()
     store = MemoryStore()
     d1 = p.open_deal("D1", at=day(0), store=store, amount=100, owner="ana")
@@ -48,26 +50,27 @@ def movement_log() -> list[Event]:
     d4 = p.open_deal("D4", at=day(1), store=store, amount=300, owner="bob")
     d4.update(at=day(22), amount=400)  # after the end
     p.open_deal("D5", at=day(21), store=store, amount=1000, owner="bob")  # after the end
-    p.open_deal("D6", at=day(10), store=store, amount=10, owner="bob")  # exactly at start
+    p.open_deal("D6", at=day(10), store=store, amount=10, owner="bob")  # at start: created
     d7 = p.open_deal("D7", at=day(3), store=store, amount=70, owner="bob")
-    d7.lose(at=day(20), reason="no budget")  # exactly at end: counted
+    d7.lose(at=day(20), reason="no budget")  # exactly at end: after the period
     return list(store.events())
 
 
 def test_movement_by_hand() -> None:
-    """Every line of the movement over (day 10, day 20] matches the hand count."""
-    m = metrics.movement(movement_log(), plain_pipeline(), day(10), day(20))
-    # opening: D1 100 + D4 300 + D6 10 (opened at start) + D7 70 = (4, 480); D2 was lost
-    assert m.opening == (4, 480.0)
-    assert m.created == (1, 50.0)  # D3
+    """Every line of the movement over [day 10, day 20) matches the hand count."""
+    m = metrics.movement(movement_log(), plain_pipeline(), start=day(10), end=day(20))
+    # opening (just before start): D1 100 + D4 300 + D7 70 = (3, 470); D2 was lost,
+    # D6 opens at start itself
+    assert m.opening == (3, 470.0)
+    assert m.created == (2, 60.0)  # D3 50 + D6 10 (opened exactly at start)
     assert m.reopened == (1, 200.0)  # D2 at its amount then
     assert m.won == (1, 150.0)  # D1 after its raise
-    assert m.lost == (1, 70.0)  # D7 at the end itself
+    assert m.lost == (0, 0.0)  # D7 is lost at the end itself: after the period
     assert m.increased == (1, 50.0)  # D1: 100 -> 150
     assert m.decreased == (1, 80.0)  # D2: 200 -> 120
-    # closing: D2 120 + D3 50 + D4 300 + D6 10 = (4, 480)
-    assert m.closing == (4, 480.0)
-    # identity: 4 + 1 + 1 - 1 - 1 = 4; 480 + 50 + 200 - 150 - 70 + 50 - 80 = 480
+    # closing: D2 120 + D3 50 + D4 300 + D6 10 + D7 70 = (5, 550)
+    assert m.closing == (5, 550.0)
+    # identity: 3 + 2 + 1 - 1 - 0 = 5; 470 + 60 + 200 - 150 - 0 + 50 - 80 = 550
     assert isinstance(m, Movement)
     assert isinstance(m.won, Tally)
     assert m.won.count == 1
@@ -76,7 +79,7 @@ def test_movement_by_hand() -> None:
 
 def test_movement_by_owner() -> None:
     """With by='owner' each owner gets the movement of their own deals."""
-    got = metrics.movement(movement_log(), plain_pipeline(), day(10), day(20), by="owner")
+    got = metrics.movement(movement_log(), plain_pipeline(), start=day(10), end=day(20), by="owner")
     assert list(got) == ["ana", "bob"]
     ana = got["ana"]
     # ana: D1 open at start (100), D2 reopened (200), D1 won (150), +50, -80; closing D2 120
@@ -87,18 +90,18 @@ def test_movement_by_owner() -> None:
         (1, 120.0),
     )
     assert (ana.increased, ana.decreased, ana.created) == ((1, 50.0), (1, 80.0), (0, 0.0))
-    # bob: opening D4 300 + D6 10 + D7 70 = (3, 380); closing D3 50 + D4 300 + D6 10 = (3, 360)
-    assert got["bob"].opening == (3, 380.0)
-    assert got["bob"].closing == (3, 360.0)
+    # bob: opening D4 300 + D7 70 = (2, 370); closing D3 50 + D4 300 + D6 10 + D7 70 = (4, 430)
+    assert got["bob"].opening == (2, 370.0)
+    assert got["bob"].closing == (4, 430.0)
 
 
 def test_movement_takes_dates_as_midnight_utc() -> None:
     """A date bound is its midnight UTC: the same movement as those datetimes."""
     log = movement_log()
     p = plain_pipeline()
-    by_date = metrics.movement(log, p, date(2026, 1, 15), date(2026, 1, 25))
+    by_date = metrics.movement(log, p, start=date(2026, 1, 15), end=date(2026, 1, 25))
     by_time = metrics.movement(
-        log, p, datetime(2026, 1, 15, tzinfo=UTC), datetime(2026, 1, 25, tzinfo=UTC)
+        log, p, start=datetime(2026, 1, 15, tzinfo=UTC), end=datetime(2026, 1, 25, tzinfo=UTC)
     )
     assert by_date == by_time
     # D6 opens on Jan 15 at 09:00, after midnight: created, not opening
@@ -110,15 +113,19 @@ def test_movement_accepts_histories() -> None:
     log = movement_log()
     p = plain_pipeline()
     hist = metrics.histories(log, p)
-    assert metrics.movement(hist, p, day(10), day(20)) == metrics.movement(log, p, day(10), day(20))
+    assert metrics.movement(hist, p, start=day(10), end=day(20)) == metrics.movement(
+        log, p, start=day(10), end=day(20)
+    )
 
 
 def test_movement_empty_period_and_log() -> None:
     """An empty log moves nothing; a period of one instant has opening == closing."""
     p = plain_pipeline()
     zero = Tally(0, 0.0)
-    empty = metrics.movement([], p, day(0), day(1))
-    assert empty == Movement(
+    empty = metrics.movement([], p, start=day(0), end=day(1))
+    assert empty.period is not None
+    assert empty.period.state == "no_data"
+    assert attrs.evolve(empty, period=None) == Movement(
         opening=zero,
         created=zero,
         reopened=zero,
@@ -128,7 +135,7 @@ def test_movement_empty_period_and_log() -> None:
         decreased=zero,
         closing=zero,
     )
-    m = metrics.movement(movement_log(), p, day(12), day(12))
+    m = metrics.movement(movement_log(), p, start=day(12), end=day(12))
     assert m.opening == m.closing
     assert m.created == m.won == m.increased == zero
 
@@ -169,13 +176,13 @@ def test_movement_identity_holds(log: list[Event], a: int, length: int) -> None:
     p = plain_pipeline(allow_regress=True)
     start = T0 + timedelta(days=a)
     end = start + timedelta(hours=length * 12)
-    m = metrics.movement(log, p, start, end)
+    m = metrics.movement(log, p, start=start, end=end)
     _check_identity(m)
     for moment, tally in ((start, m.opening), (end, m.closing)):
         rows = metrics.snapshot(log, p, moment).values()
         assert tally.count == sum(r.count for r in rows)
         assert tally.amount == sum(r.amount for r in rows)
-    for segment in metrics.movement(log, p, start, end, by="owner").values():
+    for segment in metrics.movement(log, p, start=start, end=end, by="owner").values():
         _check_identity(segment)
 
 
@@ -193,9 +200,9 @@ def test_bad_periods_are_refused(start: Any, end: Any, error: type, words: tuple
     """A naive, reversed or non-date bound is a typed error naming the value, everywhere."""
     p = plain_pipeline()
     calls = [
-        lambda: metrics.movement([], p, start, end),
-        lambda: forecast.categories([], p, start, end),
-        lambda: forecast.coverage([], p, start, end, target=1),
+        lambda: metrics.movement([], p, start=start, end=end),
+        lambda: forecast.categories([], p, start=start, end=end),
+        lambda: forecast.coverage([], p, start=start, end=end, target=1),
     ]
     for call in calls:
         with pytest.raises(error) as info:
@@ -210,9 +217,9 @@ def test_aware_bounds_in_other_zones_are_converted() -> None:
     plus2 = timezone(timedelta(hours=2))
     log = movement_log()
     p = plain_pipeline()
-    assert metrics.movement(log, p, day(10).astimezone(plus2), day(20)) == metrics.movement(
-        log, p, day(10), day(20)
-    )
+    assert metrics.movement(
+        log, p, start=day(10).astimezone(plus2), end=day(20)
+    ) == metrics.movement(log, p, start=day(10), end=day(20))
 
 
 # ------------------------------------------------------------------- slippage
@@ -352,7 +359,9 @@ Q1 = (date(2026, 1, 1), date(2026, 4, 1))
 
 def test_categories_by_hand() -> None:
     """Open deals closing in Q1 by category, plus the deals won in Q1."""
-    got = forecast.categories(category_log(), category_pipeline(), *Q1, as_of=day(30))
+    got = forecast.categories(
+        category_log(), category_pipeline(), start=Q1[0], end=Q1[1], as_of=day(30)
+    )
     assert got == {
         "closed": (1, 500.0),  # C5, at its amount when won
         "commit": (2, 370.0),  # C6 300 + C8 70 (stage c's default)
@@ -366,14 +375,18 @@ def test_categories_by_hand() -> None:
 
 def test_categories_later_as_of_counts_c8_closed() -> None:
     """As of day 45 (Feb 19) C8 is won in Q1: it moves from commit to closed."""
-    got = forecast.categories(category_log(), category_pipeline(), *Q1, as_of=day(45))
+    got = forecast.categories(
+        category_log(), category_pipeline(), start=Q1[0], end=Q1[1], as_of=day(45)
+    )
     assert got["closed"] == (2, 570.0)  # 500 + 70
     assert got["commit"] == (1, 300.0)
 
 
 def test_coverage_by_hand() -> None:
     """target 1000: won 500, remaining 500, open 670, coverage 1.34, attainment 0.5."""
-    got = forecast.coverage(category_log(), category_pipeline(), *Q1, target=1000, as_of=day(30))
+    got = forecast.coverage(
+        category_log(), category_pipeline(), start=Q1[0], end=Q1[1], target=1000, as_of=day(30)
+    )
     assert got == Coverage(
         target=1000.0,
         won=500.0,
@@ -386,11 +399,15 @@ def test_coverage_by_hand() -> None:
 
 def test_coverage_when_nothing_remains() -> None:
     """A target already met leaves nothing to cover: coverage None, attainment above 1."""
-    got = forecast.coverage(category_log(), category_pipeline(), *Q1, target=400, as_of=day(30))
+    got = forecast.coverage(
+        category_log(), category_pipeline(), start=Q1[0], end=Q1[1], target=400, as_of=day(30)
+    )
     assert got.remaining == 0.0  # max(400 - 500, 0)
     assert got.coverage is None
     assert got.attainment == 1.25  # 500 / 400
-    zero = forecast.coverage(category_log(), category_pipeline(), *Q1, target=0, as_of=day(30))
+    zero = forecast.coverage(
+        category_log(), category_pipeline(), start=Q1[0], end=Q1[1], target=0, as_of=day(30)
+    )
     assert zero.attainment is None
 
 
@@ -399,7 +416,8 @@ def test_coverage_by_owner() -> None:
     got = forecast.coverage(
         category_log(),
         category_pipeline(),
-        *Q1,
+        start=Q1[0],
+        end=Q1[1],
         target={"ana": 1000, "bob": 2000, "cy": 10},
         as_of=day(30),
         by="owner",
@@ -412,8 +430,15 @@ def test_coverage_by_owner() -> None:
     assert got["bob"].open_amount == 370.0
     assert got["bob"].coverage == 370.0 / 1500.0
     assert got["bob"].attainment == 0.25  # 500 / 2000
+    # cy: no open deal closes in Q1, so coverage is not known (not 0)
     assert got["cy"] == Coverage(
-        target=10.0, won=0.0, remaining=10.0, open_amount=0.0, coverage=0.0, attainment=0.0
+        target=10.0,
+        won=0.0,
+        remaining=10.0,
+        open_amount=0.0,
+        coverage=None,
+        attainment=0.0,
+        reason=forecast_planning.NO_CLOSE_DATES,
     )
 
 
@@ -433,7 +458,9 @@ def test_coverage_by_owner() -> None:
 def test_bad_targets_are_refused(target: Any, by: Any, error: type, word: str) -> None:
     """A negative, non-finite or non-numeric target is a typed error naming it."""
     with pytest.raises(error) as info:
-        forecast.coverage(category_log(), category_pipeline(), *Q1, target=target, by=by)
+        forecast.coverage(
+            category_log(), category_pipeline(), start=Q1[0], end=Q1[1], target=target, by=by
+        )
     assert isinstance(info.value, SalesStagesError)
     assert word in str(info.value)
 
@@ -442,11 +469,11 @@ def test_categories_and_coverage_accept_histories() -> None:
     """A Histories gives the same figures as the events it was folded from."""
     p = category_pipeline()
     hist = metrics.histories(category_log(), p, as_of=day(30))
-    assert forecast.categories(hist, p, *Q1) == forecast.categories(
-        category_log(), p, *Q1, as_of=day(30)
+    assert forecast.categories(hist, p, start=Q1[0], end=Q1[1]) == forecast.categories(
+        category_log(), p, start=Q1[0], end=Q1[1], as_of=day(30)
     )
-    assert forecast.coverage(hist, p, *Q1, target=5) == forecast.coverage(
-        category_log(), p, *Q1, target=5, as_of=day(30)
+    assert forecast.coverage(hist, p, start=Q1[0], end=Q1[1], target=5) == forecast.coverage(
+        category_log(), p, start=Q1[0], end=Q1[1], target=5, as_of=day(30)
     )
 
 
@@ -473,6 +500,6 @@ def test_categories_ignore_bad_values_in_a_foreign_log() -> None:
         data={"close_date": "soon"},
     )
     bad_entered = Event(deal_id="Y", seq=1, at=day(0), kind="stage_entered", stage="a", name=None)
-    got = forecast.categories([opened, entered, bad, bad_entered], p, *Q1)
+    got = forecast.categories([opened, entered, bad, bad_entered], p, start=Q1[0], end=Q1[1])
     assert got["best_case"] == (1, 5.0)  # the stage's default replaces "Upside"
     assert sum(n for n, _ in got.values()) == 1  # Y's "soon" is no date

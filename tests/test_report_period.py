@@ -119,14 +119,14 @@ def test_planning_section_agrees_with_the_functions(quarter: tuple[MemoryStore, 
     p = inbound_b2b()
     events = list(store.events())
     q1 = (date(2026, 1, 1), date(2026, 4, 1))
-    cats = forecast.categories(events, p, *q1, as_of=MID_MARCH)
+    cats = forecast.categories(events, p, start=q1[0], end=q1[1], as_of=MID_MARCH)
     assert [(r["category"], r["count"], r["amount"]) for r in pl["categories"]] == [
         (k, n, a) for k, (n, a) in cats.items()
     ]
-    cov = forecast.coverage(events, p, *q1, target=4_000_000, as_of=MID_MARCH)
+    cov = forecast.coverage(events, p, start=q1[0], end=q1[1], target=4_000_000, as_of=MID_MARCH)
     assert pl["coverage"]["coverage"] == cov.coverage
     assert pl["coverage"]["won"] == cov.won == cats["closed"][1]
-    mv = metrics.movement(events, p, q1[0], MID_MARCH)
+    mv = metrics.movement(events, p, start=q1[0], end=MID_MARCH)
     assert [r["line"] for r in pl["movement"]["rows"]] == list(MOVEMENT_LINES)
     assert {r["line"]: (r["count"], r["amount"]) for r in pl["movement"]["rows"]} == {
         line: tuple(getattr(mv, line)) for line in MOVEMENT_LINES

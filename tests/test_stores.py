@@ -13,6 +13,13 @@ from salesstages._stores import JsonlStore, SqliteStore
 from salesstages.testing._store_suite import StoreSuite, ev, opening
 
 
+def checked(payload: bytes) -> bytes:
+    """``payload`` as a JSON Lines store line of format 2: ``[crc, payload]`` and a newline."""
+    import zlib
+
+    return b"[%d,%b]\n" % (zlib.crc32(payload), payload)
+
+
 class TestMemoryStore(StoreSuite):
     """The in-memory store."""
 
@@ -176,16 +183,23 @@ def test_unserialisable_data_is_refused_before_writing(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------------- JSONL
 def test_jsonl_file_format(tmp_path: Path) -> None:
-    """One line per append: an event is a 7-field array, a batch an array of them."""
+    """One line per append, ``[crc, payload]``: the payload is an event as a 7-field
+    array, or a batch as an array of them; crc is zlib's CRC-32 of the payload's bytes."""
+    import zlib
+
     path = tmp_path / "e.jsonl"
     store = JsonlStore(path)
     store.append(opening("A"))
     store.append([ev("A", 2, 1, data={"k": "v"})])
     lines = path.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 2
-    assert lines[0].startswith('[["A",0,"2024-05-01T09:00:00+00:00","opened",null,null,{}],')
-    assert lines[1] == '["A",2,"2024-05-01T09:01:00+00:00","activity","lead","call",{"k":"v"}]'
+    one = '["A",2,"2024-05-01T09:01:00+00:00","activity","lead","call",{"k":"v"}]'
+    assert lines[1] == f"[{zlib.crc32(one.encode())},{one}]"
+    crc, batch = lines[0].split(",", 1)
+    assert batch.startswith('[["A",0,"2024-05-01T09:00:00+00:00","opened",null,null,{}],')
+    assert int(crc[1:]) == zlib.crc32(batch[:-1].encode())
     assert (tmp_path / "e.jsonl.lock").exists()
+    assert store.unverified_lines == 0
 
 
 def test_jsonl_torn_tail_is_ignored_then_truncated(tmp_path: Path) -> None:
@@ -250,7 +264,7 @@ def test_jsonl_seq_gap_in_file_raises(tmp_path: Path) -> None:
     store = JsonlStore(path)
     store.append(opening("A"))
     with open(path, "ab") as f:
-        f.write(b'["A",3,"2024-05-01T09:00:00+00:00","activity","lead",null,{}]\n')
+        f.write(checked(b'["A",3,"2024-05-01T09:00:00+00:00","activity","lead",null,{}]'))
     with pytest.raises(DataError, match=r"line 2, field 'seq': deal 'A': seq 3 skips"):
         list(JsonlStore(path).events())
     with pytest.raises(DataError, match=r"seq 3 skips \(expected 2\)"):
@@ -263,7 +277,7 @@ def test_jsonl_seq_gap_after_a_blank_line_names_the_line(tmp_path: Path) -> None
     JsonlStore(path).append(opening("A"))  # line 1: one batch line
     with open(path, "ab") as f:
         f.write(b"\n")  # line 2: blank
-        f.write(b'["A",3,"2024-05-01T09:00:00+00:00","activity","lead",null,{}]\n')  # line 3
+        f.write(checked(b'["A",3,"2024-05-01T09:00:00+00:00","activity","lead",null,{}]'))
     with pytest.raises(DataError, match=r"line 3, field 'seq': deal 'A': seq 3 skips"):
         list(JsonlStore(path).events())
 

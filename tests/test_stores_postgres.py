@@ -223,7 +223,7 @@ def test_appends_wait_for_an_open_append_so_positions_commit_in_order(
     position can be committed after a higher one is visible."""
     import threading
 
-    from salesstages._stores.postgres import _LOCK_CLASS
+    from salesstages._stores._pgschema import _LOCK_CLASS
 
     store = PostgresStore(pg_conninfo, table=pg_table)
     store.append(opening("A"))

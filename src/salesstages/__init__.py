@@ -21,6 +21,8 @@ from ._errors import (
     OutOfOrderError,
     PipelineError,
     SalesStagesError,
+    StorePermissionError,
+    StoreUnavailableError,
     TransitionRefused,
     UnknownStageError,
 )
@@ -33,7 +35,6 @@ from ._stores import (
     MemoryStore,
     PostgresStore,
     SqliteStore,
-    StoreUnavailableError,
 )
 from .guards import (
     DealView,
@@ -73,6 +74,7 @@ __all__ = [
     "SalesStagesError",
     "SqliteStore",
     "Stage",
+    "StorePermissionError",
     "StoreUnavailableError",
     "Substate",
     "TransitionRefused",

@@ -25,7 +25,7 @@ from ._refusal import allowed_sentence, refusal_message, requirements
 from ._stage import SEPARATOR
 from ._time import to_utc
 from ._values import attribute_data, json_data
-from .guards import DealView, Verdict, _Prefix, evaluate
+from .guards import DealView, Verdict, _ActivityIndex, _Prefix, evaluate
 
 if TYPE_CHECKING:
     from ._pipeline import Pipeline
@@ -99,8 +99,9 @@ class Deal:
         self._store = store
         self._lock: RLock | None = None
         self._queue: list[Event] | None = None
-        # activities by name, built on the first guard evaluation, then extended by _append
-        self._activities: dict[str, list[Event]] | None = None
+        # activities by name (and by name and key), built on the first guard evaluation,
+        # then extended by _append
+        self._activities: _ActivityIndex | None = None
 
     # ----------------------------------------------------------------- reading
     @property
@@ -154,18 +155,14 @@ class Deal:
         """
         index = self._activities
         if index is None:
-            index = {}
-            for event in self._events:
-                if event.kind == "activity" and event.name is not None:
-                    index.setdefault(event.name, []).append(event)
-            self._activities = index
+            index = self._activities = _ActivityIndex(self._events)
         return DealView(
             id=self.id,
             stage=self.stage,
             substate=self.substate,
             attributes=MappingProxyType(dict(self._attributes)),
             events=_Prefix(self._events, len(self._events)),
-            activity_index=MappingProxyType(index),
+            activity_index=index,
         )
 
     # ----------------------------------------------------------------- rules
@@ -236,8 +233,7 @@ class Deal:
         index = self._activities
         if index is not None:
             for event in events:
-                if event.kind == "activity" and event.name is not None:
-                    index.setdefault(event.name, []).append(event)
+                index.add(event)
 
     def _make(
         self,

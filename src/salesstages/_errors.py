@@ -16,6 +16,8 @@ __all__ = [
     "OutOfOrderError",
     "PipelineError",
     "SalesStagesError",
+    "StorePermissionError",
+    "StoreUnavailableError",
     "TransitionRefused",
     "UnknownStageError",
 ]
@@ -60,6 +62,22 @@ class ConcurrencyError(SalesStagesError):
 
     Reload the deal from its store and try again.
     """
+
+
+class StoreUnavailableError(SalesStagesError, ConnectionError):
+    """The database or file behind a store cannot be reached or did not answer
+    (wrong address, server down, refused credentials, a network partition, a
+    failed write); the message says which and what to check.
+
+    When it interrupts an append after the write was sent, the message says that
+    the outcome is unknown and how to find out (read the deal back).
+    """
+
+
+class StorePermissionError(SalesStagesError, PermissionError):
+    """The store's database refused an operation to this user (no ``SELECT`` or
+    ``INSERT`` on the table, no right to create it); the message names the
+    operation and the grant that allows it."""
 
 
 class InvalidLogError(SalesStagesError, ValueError):

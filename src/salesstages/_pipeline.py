@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -13,7 +14,7 @@ from ._errors import DataError, NaiveTimeError, PipelineError, UnknownStageError
 from ._events import EVENT_KINDS
 from ._mermaid import mermaid
 from ._stage import SEPARATOR, Outcome, Stage, Substate, substate_table
-from ._substates import check_references
+from ._substates import SubstateTable, check_references
 from ._time import as_utc
 
 if TYPE_CHECKING:
@@ -40,6 +41,9 @@ Handler: TypeAlias = "Callable[[Deal, Event], object]"
 #: Guards every pipeline's subscription list (changes are rare; reads take no lock).
 _SUBSCRIBE_LOCK: Final = threading.Lock()
 _FORMAT: Final = 1
+#: The most stages a pipeline may have (in Python and in files, CONTRACT section 12):
+#: its compiled move table grows with the square of their number.
+MAX_STAGES: Final = 500
 
 
 def _check_kind(kind: str) -> None:
@@ -172,7 +176,12 @@ class Pipeline:
         self._subscriptions: tuple[Subscription, ...] = ()
         if isinstance(stages, str | bytes) or not isinstance(stages, Iterable):
             raise PipelineError(f"stages must be a sequence of Stage, got {stages!r}")
-        stage_list = tuple(stages)
+        stage_list = tuple(itertools.islice(stages, MAX_STAGES + 1))
+        if len(stage_list) > MAX_STAGES:
+            raise PipelineError(
+                f"pipeline {name!r} has more than {MAX_STAGES} stages, the limit; a sales "
+                "pipeline has a handful: use sub-states, or split it into several pipelines"
+            )
         for s in stage_list:
             if not isinstance(s, Stage):
                 raise PipelineError(f"stages must be Stage objects, got {s!r}")
@@ -201,7 +210,7 @@ class Pipeline:
         check_references(self)
         #: For each stage, and each current sub-state (None: none yet), the
         #: sub-states a deal may enter.
-        self._subtargets: dict[str, dict[str | None, frozenset[str]]] = {
+        self._subtargets: dict[str, SubstateTable] = {
             s.name: substate_table(s) for s in stage_list if s.substates
         }
 
@@ -361,8 +370,8 @@ class Pipeline:
         table = self._subtargets.get(self.stage(stage).name)
         if table is None:
             return ()
-        allowed = table.get(current, frozenset())
-        return tuple(sub for sub in self._by_name[stage].substates if sub in allowed)
+        allowed = table.get(current)
+        return () if allowed is None else tuple(allowed)
 
     def targets(self, from_stage: str) -> tuple[str, ...]:
         """Every stage the graph allows a move to from ``from_stage``, in pipeline order."""

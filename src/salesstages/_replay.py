@@ -88,6 +88,7 @@ class _Fold:
         attributes: dict[str, Any] = {}
         lost_from: str | None = None
         last_at: datetime | None = None
+        entered_at: datetime | None = None  # when the deal entered its current stage
         won = False
         expected = 0
         good: list[Event] = []
@@ -106,6 +107,12 @@ class _Fold:
                     f"event at {e.at.isoformat()} is earlier than the previous one "
                     f"at {last_at.isoformat()}"
                 )
+                if entered_at is not None and e.at < entered_at and kind != "stage_entered":
+                    message = (
+                        f"{kind!r} event at {e.at.isoformat()} is dated before the deal entered "
+                        f"{stage!r} at {entered_at.isoformat()} (its stay there would be "
+                        "negative)"
+                    )
             elif stage is None:
                 if not good:
                     if kind != "opened":
@@ -184,6 +191,7 @@ class _Fold:
                     lost_from = stage
                 stage, sub = to, None
                 won = to in self.won
+                entered_at = e.at
             elif kind == "substate_entered":
                 sub = e.name
             elif kind == "opened" or kind == "updated":

@@ -45,7 +45,19 @@ class _Pipeline(Protocol):
     def stage(self, name: str) -> _Stage: ...
 
 
-__all__ = ["Substate", "check_references", "substate_table", "to_substates"]
+__all__ = [
+    "MAX_SUBSTATES",
+    "Substate",
+    "SubstateMoves",
+    "SubstateTable",
+    "check_references",
+    "substate_table",
+    "to_substates",
+]
+
+#: The most sub-states one stage may have (in Python and in files): a deal moves
+#: between them through a table whose size grows with the square of their number.
+MAX_SUBSTATES: Final = 100
 
 #: The keys a sub-state mapping may have in a pipeline definition.
 _KEYS: Final = frozenset({"name", "label", "entry"})
@@ -127,6 +139,11 @@ def to_substates(stage: str, value: object) -> tuple[Substate, ...]:
         )
     out: list[Substate] = []
     for item in value:
+        if len(out) == MAX_SUBSTATES:
+            raise PipelineError(
+                f"stage {stage!r} has more than {MAX_SUBSTATES} sub-states, the limit; "
+                "sub-states are steps within a stage: split the stage into several stages"
+            )
         if isinstance(item, Substate):
             out.append(item)
         elif isinstance(item, str):
@@ -138,14 +155,58 @@ def to_substates(stage: str, value: object) -> tuple[Substate, ...]:
     return tuple(out)
 
 
-def substate_table(stage: _Stage) -> dict[str | None, frozenset[str]]:
+class SubstateMoves:
+    """The sub-states of one stage a deal in sub-state ``current`` may enter.
+
+    Computed from positions rather than stored as a set per sub-state, so a
+    stage's table takes memory linear in its number of sub-states (a set per
+    sub-state held ``k²`` names). Supports ``in`` and iteration in order.
+    """
+
+    __slots__ = ("_at", "_index", "_names", "_regress")
+
+    def __init__(
+        self, names: tuple[str, ...], index: Mapping[str, int], at: int, regress: bool
+    ) -> None:
+        self._names, self._index, self._at, self._regress = names, index, at, regress
+
+    def __contains__(self, name: object) -> bool:
+        j = self._index.get(name) if isinstance(name, str) else None
+        if j is None:
+            return False
+        return j != self._at if self._regress else j > self._at
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name in self._names if name in self)
+
+
+class SubstateTable:
+    """For each current sub-state (``None``: none yet), the :class:`SubstateMoves`."""
+
+    __slots__ = ("_index", "_names", "_regress")
+
+    def __init__(self, stage: _Stage) -> None:
+        self._names = stage.substates
+        self._index = {name: i for i, name in enumerate(self._names)}
+        self._regress = stage.substate_regress
+
+    def get(self, current: str | None) -> SubstateMoves | None:
+        """The moves from ``current``; None when it is not a sub-state here."""
+        at = -1 if current is None else self._index.get(current)
+        if at is None:
+            return None
+        return SubstateMoves(self._names, self._index, at, self._regress)
+
+    def __getitem__(self, current: str | None) -> SubstateMoves:
+        moves = self.get(current)
+        if moves is None:
+            raise KeyError(current)
+        return moves
+
+
+def substate_table(stage: _Stage) -> SubstateTable:
     """For each current sub-state (``None``: none yet), the sub-states a deal may enter."""
-    names = stage.substates
-    table: dict[str | None, frozenset[str]] = {None: frozenset(names)}
-    for i, current in enumerate(names):
-        later = names[i + 1 :]
-        table[current] = frozenset((*names[:i], *later) if stage.substate_regress else later)
-    return table
+    return SubstateTable(stage)
 
 
 def _tree(g: GuardLike) -> Iterator[GuardLike]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias, overload, runtime_checkable
 
 import attrs
@@ -88,6 +88,61 @@ class _Prefix(Sequence["Event"]):
         return repr(tuple(self))
 
 
+class _ActivityIndex:
+    """A deal's activities by name, and by (name, data key, value) on demand.
+
+    The deal builds it once and adds each activity as it is appended, so a guard
+    looking for ``document_sent`` with ``document="proposal"`` reads only those
+    events: activities with another document (or another meeting) cost nothing
+    however many there are. Internal to the deal and its guards.
+    """
+
+    __slots__ = ("by_name", "keyed")
+
+    def __init__(self, events: Iterable[Event] = ()) -> None:
+        self.by_name: dict[str, list[Event]] = {}
+        #: (name, key) -> value -> events, built the first time a guard asks for it
+        self.keyed: dict[tuple[str, str], dict[Any, list[Event]]] = {}
+        for event in events:
+            self.add(event)
+
+    def add(self, event: Event) -> None:
+        """Index ``event`` (anything but a named activity is ignored)."""
+        name = event.name
+        if event.kind != "activity" or name is None:
+            return
+        self.by_name.setdefault(name, []).append(event)
+        for (keyed_name, key), by_value in self.keyed.items():
+            if keyed_name == name and key in event.data:
+                _add_keyed(by_value, event.data[key], event)
+
+    def where(self, name: str, key: str, value: Any) -> Sequence[Event]:
+        """The activities ``name`` whose ``data[key] == value``, in ``seq`` order
+        (``value`` must be hashable)."""
+        by_value = self.keyed.get((name, key))
+        if by_value is None:
+            by_value = {}
+            for event in self.by_name.get(name, ()):
+                if key in event.data:
+                    _add_keyed(by_value, event.data[key], event)
+            self.keyed[name, key] = by_value
+        return by_value.get(value, ())
+
+
+def _add_keyed(by_value: dict[Any, list[Event]], value: Any, event: Event) -> None:
+    # an unhashable value (a list, an object) never equals the hashable one looked up
+    if _hashable(value):
+        by_value.setdefault(value, []).append(event)
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
 @attrs.frozen(kw_only=True)
 class DealView:
     """A read-only view of a deal, as guards see it.
@@ -108,30 +163,40 @@ class DealView:
     #: Internal: a deal's activities by name, in ``seq`` order (possibly holding events
     #: beyond ``events``, which are ignored). Lets guards look activities up without
     #: scanning the log; a view built by hand leaves it out.
-    _by_name: Mapping[str, Sequence[Event]] | None = attrs.field(
+    _index: _ActivityIndex | None = attrs.field(
         default=None, eq=False, repr=False, alias="activity_index"
     )
 
     def activities(self, name: str | None = None) -> Iterator[Event]:
         """Iterate over activity events, oldest first, optionally only those named ``name``."""
-        index = self._by_name
+        index = self._index
         if index is None or name is None:
             for event in self.events:
                 if event.kind == "activity" and (name is None or event.name == name):
                     yield event
             return
+        yield from self._before_end(index.by_name.get(name, ()))
+
+    def _before_end(self, events: Sequence[Event]) -> Iterator[Event]:
         n = len(self.events)
-        for event in index.get(name, ()):
+        for event in events:
             if event.seq >= n:
                 return
             yield event
 
-    def _activities_named(self, names: tuple[str, ...]) -> Iterator[Event]:
-        """Activities with any of ``names``, oldest first (one pass per name when indexed)."""
-        if self._by_name is None:
+    def _activities_where(self, names: tuple[str, ...], key: str, value: Any) -> Iterator[Event]:
+        """Activities with any of ``names`` whose ``data[key] == value``, oldest first:
+        through the index, reading only those events, when the view has one."""
+        index = self._index
+        if index is None or not _hashable(value):
             wanted = frozenset(names)
-            return (e for e in self.events if e.kind == "activity" and e.name in wanted)
-        return heapq.merge(*(self.activities(n) for n in names), key=_seq)
+            return (
+                e
+                for e in self.events
+                if e.kind == "activity" and e.name in wanted and _matches(e.data, {key: value})
+            )
+        found = (self._before_end(index.where(n, key, value)) for n in names)
+        return heapq.merge(*found, key=_seq)
 
 
 def _seq(event: Event) -> int:
@@ -225,9 +290,7 @@ class _MeetingAccepted:
         booked = False
         undone: str | None = None
         accepted: set[str] = set()
-        for event in deal._activities_named(_MEETING_ACTIVITIES):
-            if event.data.get("meeting") != self.meeting:
-                continue
+        for event in deal._activities_where(_MEETING_ACTIVITIES, "meeting", self.meeting):
             name = event.name
             if name == "meeting_booked":
                 booked, undone = True, None
@@ -282,7 +345,12 @@ class _ActivityGuard:
 
     def __call__(self, deal: DealView) -> Verdict:
         match = dict(self.match)
-        for event in deal.activities(self.name):
+        found = (
+            deal._activities_where((self.name,), *self.match[0])
+            if self.match
+            else deal.activities(self.name)
+        )
+        for event in found:
             if _matches(event.data, match):
                 return _YES
         if self.reason:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from .._errors import StorePermissionError, StoreUnavailableError
 from ._protocol import EventStore, check_batch, check_shape, check_times
 from .jsonl import JsonlStore
 from .memory import MemoryStore
-from .postgres import PostgresStore, StoreUnavailableError
+from .postgres import PostgresStore
 from .sqlite import SqliteStore
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "MemoryStore",
     "PostgresStore",
     "SqliteStore",
+    "StorePermissionError",
     "StoreUnavailableError",
     "check_batch",
     "check_shape",

@@ -1,13 +1,25 @@
 """An event store in one JSON Lines file, safe for several threads and processes.
 
-File format: UTF-8, one line per append call, each line ending in ``\\n``. An
-event is a JSON array of its fields in a fixed order,
+File format (version 2): UTF-8, one line per append call, each line ending in
+``\\n``. An event is a JSON array of its fields in a fixed order,
 ``[deal_id, seq, at, kind, stage, name, data]`` (``at`` in ISO 8601 with its
 offset, ``data`` a JSON object), which reads about twice as fast as an object
-with keys. A single-event append is one such array on its line; a batch is an
-array of them on one line, so a batch is all or nothing. The global position
-of an event is its 1-based place in the file. (For interchange, export with
-:func:`salesstages.io.write_jsonl`, which writes one JSON object per event.)
+with keys. A single-event append is one such array; a batch is an array of
+them, so a batch is all or nothing. Each line wraps that payload with its
+checksum: ``[<crc>,<payload>]``, where ``<crc>`` is the CRC-32 (zlib's, the
+IEEE polynomial) of the payload's UTF-8 bytes as written, in decimal. So a line
+stays one JSON value, and damage to any byte (a flipped bit) is a
+:class:`~salesstages.DataError` naming the line instead of a different event.
+The global position of an event is its 1-based place in the file. (For
+interchange, export with :func:`salesstages.io.write_jsonl`, which writes one
+JSON object per event.)
+
+Version 1 files (written before checksums; each line is the bare payload) still
+read, and new appends to them are checksummed: their old lines are counted in
+:attr:`JsonlStore.unverified_lines` (``salesstages check`` reports them). A line
+without a checksum after one with a checksum is damage. A line longer than
+:data:`MAX_LINE_BYTES` (64 MiB) is refused on writing, and on reading with its
+line number; reading is linear in each line's length.
 
 Writers take an exclusive ``fcntl.flock`` on ``<path>.lock``, catch up with
 what other processes appended, check the batch, write it with one ``write``
@@ -29,13 +41,14 @@ import json
 import os
 import sys
 import threading
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from json.scanner import make_scanner
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, cast
 
-from .._errors import DataError
+from .._errors import DataError, StoreUnavailableError
 from .._events import Event
 from ._codec import (
     FieldError,
@@ -61,9 +74,12 @@ if TYPE_CHECKING:
     from .._deal import Deal
     from .._pipeline import Pipeline
 
-__all__ = ["JsonlStore"]
+__all__ = ["MAX_LINE_BYTES", "JsonlStore"]
 
 _CHUNK: Final = 1 << 20  # bytes read and parsed at a time
+#: The longest line (one append's batch) the store writes or reads, in bytes.
+MAX_LINE_BYTES: Final = 64 << 20
+_crc32: Final = zlib.crc32
 #: Parses one JSON value at a given index of a text and returns it with the index
 #: where it ended, so each line is parsed on its own without cutting the text.
 _SCAN_VALUE: Final[Callable[[str, int], tuple[Any, int]]] = cast(Any, make_scanner)(
@@ -105,6 +121,9 @@ class JsonlStore:
         #: Bytes of a torn last line (one without its ``\\n``) that the latest
         #: :meth:`events` call skipped; 0 when the file ended with a complete line.
         self.torn_tail = 0
+        #: Lines the latest :meth:`events` call read without a checksum to verify
+        #: (written by a version before format 2); 0 for a file written since.
+        self.unverified_lines = 0
         self.path.touch(exist_ok=True)
 
     # ------------------------------------------------------------------ files
@@ -166,10 +185,18 @@ class JsonlStore:
                 line = event_to_row_json(batch[0])
             else:
                 line = "[" + ",".join(event_to_row_json(e) for e in batch) + "]"
-            prepared.append((deal_id, batch, line))
+            body = line.encode("utf-8")
+            if len(body) > MAX_LINE_BYTES - 16:
+                raise DataError(
+                    f"deal {deal_id!r}: one append of {len(batch):,} events is {len(body):,} "
+                    f"bytes, over the store's line limit of {MAX_LINE_BYTES >> 20} MiB; "
+                    "append it in smaller batches",
+                    path=str(self.path),
+                )
+            prepared.append((deal_id, batch, b"[%d,%b]" % (_crc32(body), body)))
         if not prepared:
             return 0
-        payload = ("\n".join(p[2] for p in prepared) + "\n").encode("utf-8")
+        payload = b"\n".join(p[2] for p in prepared) + b"\n"
         with self._lock:
             fd = self._open()
             if sys.platform != "win32":
@@ -183,12 +210,7 @@ class JsonlStore:
                     check_batch(batch, length)
                     check_times(batch, None if last_at is None else _stub(deal_id, last_at))
                     state[deal_id] = (length + len(batch), batch[-1].at)
-                view = memoryview(payload)
-                while view:
-                    written = os.write(fd, view)
-                    view = view[written:]
-                if self.fsync:
-                    os.fsync(fd)
+                self._write(fd, payload, prepared)
                 self._offset += len(payload)
                 self._lines += len(prepared)
                 self._index.update(state)
@@ -198,6 +220,30 @@ class JsonlStore:
                 if sys.platform != "win32":
                     fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
         return count
+
+    def _write(self, fd: int, payload: bytes, prepared: list[tuple[str, Any, bytes]]) -> None:
+        """Write and fsync ``payload``; an error after the first byte went out leaves
+        the outcome unknown, and says so."""
+        view = memoryview(payload)
+        try:
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            if self.fsync:
+                os.fsync(fd)
+        except OSError as exc:
+            if len(view) == len(payload):
+                raise  # nothing went out: nothing was written
+            deals = [p[0] for p in prepared[:3]]
+            shown = ", ".join(
+                f"store.events({d!r}) has {p[1][-1].seq + 1} events if it was"
+                for d, p in zip(deals, prepared, strict=False)
+            )
+            raise StoreUnavailableError(
+                f"{self.path}: the append failed after it was partly or wholly written "
+                f"({exc}), so it may or may not have been stored: the outcome is unknown; "
+                f"read the deal back before retrying: {shown}"
+            ) from exc
 
     def _catch_up(self, fd: int) -> None:
         """Index what other writers appended; truncate a torn tail (the lock is held)."""
@@ -258,6 +304,7 @@ class JsonlStore:
                         raise _seq_error(self.path, scan, e, len(lst))
                     lst.append(e)
         self.torn_tail = scan.torn
+        self.unverified_lines = scan.unverified
         return (e for lst in groups.values() for e in lst)
 
     def events_after(self, position: int = 0) -> Iterator[tuple[int, Event]]:
@@ -345,10 +392,12 @@ class _Scan:
     without ``\\n`` (torn, or still being written) is left alone.
     ``complete`` is true once the scan reached the end of the complete lines;
     ``torn`` is then the length in bytes of the torn last line it left alone.
+    ``unverified`` counts the lines read without a checksum (format 1).
 
     Every line is parsed on its own, in the fast path too, so a line must hold
     exactly one event or one batch: a line holding two values, or a batch split
-    over two lines, is refused naming its line.
+    over two lines, is refused naming its line. Each checksummed line is
+    verified before its events are built.
     """
 
     def __init__(self, path: Path, offset: int, lines: int) -> None:
@@ -357,6 +406,8 @@ class _Scan:
         self.lines = lines
         self.complete = False
         self.torn = 0
+        self.unverified = 0
+        self._checked = False  # a checksummed line was read: every later one must be
         self._intern = Interner()
         self._where: dict[int, int] = {}
         self._last: tuple[list[Event], list[Any], int] = ([], [], 0)
@@ -376,8 +427,13 @@ class _Scan:
         return None  # pragma: no cover - every event came from a line
 
     def chunks(self, fd: int) -> Iterator[list[Event]]:
-        """Yield the events of each chunk of complete lines, in file order."""
-        pending = b""
+        """Yield the events of each chunk of complete lines, in file order.
+
+        A line is gathered from the blocks it spans and joined once, so reading
+        is linear in its length; one longer than :data:`MAX_LINE_BYTES` is refused.
+        """
+        parts: list[bytes] = []  # the start of a line that runs past the blocks read
+        held = 0
         pos = self.offset
         while True:
             os.lseek(fd, pos, os.SEEK_SET)  # (os.pread is POSIX-only)
@@ -385,20 +441,53 @@ class _Scan:
             pos += len(block)
             if not block:
                 self.complete = True
-                self.torn = len(pending)
+                tail = b"".join(parts)
+                self.torn = len(tail)
+                if tail:
+                    self._check_torn(tail)
                 return
-            data = pending + block if pending else block
-            end = data.rfind(b"\n") + 1
+            end = block.rfind(b"\n") + 1
             if end == 0:
-                pending = data
+                parts.append(block)
+                held += len(block)
+                if held > MAX_LINE_BYTES:
+                    raise self._too_long()
                 continue
-            pending = data[end:]
-            body = data[:end]
+            if parts:
+                if held + block.find(b"\n") + 1 > MAX_LINE_BYTES:
+                    raise self._too_long()
+                parts.append(block[:end])
+                body = b"".join(parts)
+            else:
+                body = block if end == len(block) else block[:end]
+            rest = block[end:]
+            parts = [rest] if rest else []
+            held = len(rest)
             with gc_paused():
                 events = self._parse(body)
-            self.offset += end
+            self.offset += len(body)
             self.lines += body.count(b"\n")
             yield events
+
+    def _too_long(self) -> DataError:
+        return DataError(
+            f"the line is longer than {MAX_LINE_BYTES >> 20} MiB, the store's limit for one "
+            "append; the file is damaged, or is not a salesstages JSON Lines store",
+            path=str(self.path),
+            line=self.lines + 1,
+        )
+
+    def _check_torn(self, tail: bytes) -> None:
+        """A last line without its newline is an unfinished append, unless it is a whole
+        checksummed line plus one byte: then a newline was damaged, not left out."""
+        line = tail[:-1]
+        if line[:1] == b"[" and line[-1:] == b"]" and _verified(line):
+            raise DataError(
+                "the last line's newline is damaged (the line before it is whole and its "
+                "checksum matches): restore the file from a backup",
+                path=str(self.path),
+                line=self.lines + 1,
+            )
 
     def _parse(self, body: bytes) -> list[Event]:
         first_line = self.lines + 1
@@ -416,12 +505,38 @@ class _Scan:
         objs = _values_by_line(text, lines)
         if objs is None:
             return self._parse_lines(lines, first_line)
+        payloads = self._unwrap(objs, body)
+        if payloads is None:
+            return self._parse_lines(lines, first_line)  # to name the line
         try:
-            out = events_from_lines(objs, self._intern)
+            out = events_from_lines(payloads, self._intern)
         except FieldError:
             return self._parse_lines(lines, first_line)  # again, slowly, to name the line
         self._where = {}
-        self._last = (out, objs, first_line)
+        self._last = (out, payloads, first_line)
+        return out
+
+    def _unwrap(self, objs: list[Any], body: bytes) -> list[Any] | None:
+        """Each line's payload, its checksum verified; ``None`` when a line fails (the
+        slow path then names it)."""
+        if objs and not _is_checked(objs[0]) and not _is_checked(objs[-1]):
+            # format 1 throughout (the common case of an old file): nothing to verify
+            if self._checked or any(_is_checked(o) for o in objs):
+                return None
+            self.unverified += len(objs)
+            return objs
+        raw = body.split(b"\n")
+        crc = _crc32
+        out: list[Any] = []
+        append = out.append
+        for obj, line in zip(objs, raw, strict=False):
+            if type(obj) is list and len(obj) == 2 and type(obj[0]) is int:
+                if crc(line[line.index(b",") + 1 : -1]) != obj[0]:
+                    return None
+                self._checked = True
+                append(obj[1])
+            else:
+                return None  # unchecked after checked, or odd: the slow path says which
         return out
 
     def _parse_lines(self, lines: list[str], first_line: int) -> list[Event]:
@@ -445,6 +560,7 @@ class _Scan:
                     path=str(self.path),
                     line=n,
                 ) from None
+            obj = self._payload(obj, text, n)
             objs = obj if type(obj) is list and obj and type(obj[0]) is list else [obj]
             for o in objs:
                 try:
@@ -458,6 +574,50 @@ class _Scan:
         self._where = where
         self._last = ([], [], 0)
         return out
+
+    def _payload(self, obj: Any, text: str, n: int) -> Any:
+        """Line ``n``'s payload after checking its checksum (format 2), or the line as
+        it is (format 1, counted as unverified); raises :class:`DataError`."""
+        if not _is_checked(obj):
+            if self._checked:
+                raise DataError(
+                    "the line has no checksum but lines before it do: it is damaged, or was "
+                    "added by hand; restore the file from a backup",
+                    path=str(self.path),
+                    line=n,
+                )
+            self.unverified += 1
+            return obj
+        if len(obj) != 2 or type(obj[0]) is not int:
+            raise DataError(
+                "expected [checksum, event or batch], got an array of "
+                f"{len(obj)} starting with {repr(obj[0])[:40]}",
+                path=str(self.path),
+                line=n,
+            )
+        if not _verified(text.strip().encode("utf-8")):
+            raise DataError(
+                "the checksum does not match the line (a changed byte: bit rot, a bad copy "
+                "or an edit); restore the file from a backup",
+                path=str(self.path),
+                line=n,
+            )
+        self._checked = True
+        return obj[1]
+
+
+def _is_checked(obj: object) -> bool:
+    """Whether a line's value is a checksummed line (format 2): an array whose first
+    item is not an event field (a string) nor an event (an array)."""
+    return type(obj) is list and bool(obj) and type(obj[0]) is not str and type(obj[0]) is not list
+
+
+def _verified(line: bytes) -> bool:
+    """Whether ``[<crc>,<payload>]`` holds the CRC-32 of its payload."""
+    head, comma, rest = line.partition(b",")
+    if not comma or not head[1:].isdigit() or line[:1] != b"[" or line[-1:] != b"]":
+        return False
+    return _crc32(rest[:-1]) == int(head[1:])
 
 
 def _values_by_line(text: str, lines: list[str]) -> list[Any] | None:

@@ -55,8 +55,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
+import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -64,9 +66,12 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 
-from .._errors import ConcurrencyError, DataError, SalesStagesError
+from .._errors import ConcurrencyError, DataError, StoreUnavailableError
 from .._events import _EMPTY, Event
+from .._redact import redact
 from ._codec import EVENT_SETTERS, dump_data
+from ._pgfaults import Deadlines, fault, first_line
+from ._pgschema import _CHANNEL, _TEMP_SCHEMA, TableSchema
 from ._protocol import (
     check_batch,
     check_follow,
@@ -86,26 +91,9 @@ __all__ = ["PostgresStore", "StoreUnavailableError"]
 _INSTALL: Final = "pip install 'salesstages[postgres]'"
 _NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,47}")
 _CHUNK: Final = 2000
-_CHANNEL: Final = "salesstages_events"
-_FUNCTION_SUFFIX: Final = "_append_v1"  # a new signature gets a new version
-_LOCK_CLASS: Final = 0x5A1E  # the advisory lock's first key: "salesstages"
-#: column -> the type PostgreSQL reports for it (information_schema.columns.data_type)
-_COLUMNS: Final = {
-    "position": "bigint",
-    "deal_id": "text",
-    "seq": "bigint",
-    "at": "timestamp with time zone",
-    "kind": "text",
-    "stage": "text",
-    "name": "text",
-    "data": "jsonb",
-}
 _INHERITED: list[Any] = []  # connections a forked child must neither use nor close
-
-
-class StoreUnavailableError(SalesStagesError, ConnectionError):
-    """The database behind a store cannot be reached (wrong address, server down,
-    refused credentials); the message says which and what to check."""
+#: Up to this many seconds past ``statement_timeout`` the client waits for an answer.
+_MARGIN: Final = 3.0
 
 
 def _psycopg() -> Any:
@@ -121,37 +109,96 @@ class PostgresStore:
 
     Args:
         conninfo: A libpq connection string (``"host=db port=5432 dbname=crm
-            user=app"``) or URL (``"postgresql://app@db/crm"``).
-        table: The table's name, optionally with its schema (``"sales.events"``);
-            created with its indexes on first use.
+            user=app"``) or URL (``"postgresql://app@db/crm"``; percent-encode a
+            ``/`` or ``@`` in the password as ``%2F`` or ``%40``).
+        table: The name of a permanent table, optionally with its schema
+            (``"sales.events"``; the schema must exist); created with its
+            indexes on first use. A view, a temporary (``pg_temp``) or an
+            unlogged table is refused: its events would not last.
         connect_timeout: Seconds to wait for the server when connecting.
+        statement_timeout: Seconds one statement may run on the server
+            (``statement_timeout``); the client also gives up on an answer a few
+            seconds later (``statement_timeout`` plus up to 3 s), so a silent
+            network partition ends in :class:`StoreUnavailableError` instead of
+            a call that never returns. ``None``: no limit.
+        idle_timeout: Seconds a transaction the store holds open may sit idle
+            on the server (``idle_in_transaction_session_timeout``): a reader
+            of :meth:`events` that stops iterating for longer loses its
+            snapshot. ``None``: no limit.
+        keepalive: Seconds of silence on a connection before TCP keepalive
+            probes start (then every ``keepalive / 2`` s, 3 times), so a peer
+            that vanished is noticed on an idle connection too. ``None``: the
+            operating system's defaults.
+
+    Settings the conninfo itself gives (``keepalives_idle=…``) take precedence.
+    With the defaults, a call caught by a partition raises within 23 s.
 
     Raises:
         ImportError: psycopg is not installed (``pip install 'salesstages[postgres]'``).
         StoreUnavailableError: The server cannot be reached or refuses the login.
-        DataError: The table exists with other columns.
+        StorePermissionError: The role may not create or read the table.
+        DataError: A malformed conninfo, a schema that does not exist, a table
+            that is not a permanent table, or a table with other columns.
     """
 
     def __init__(
-        self, conninfo: str, *, table: str = "salesstages_events", connect_timeout: float = 10
+        self,
+        conninfo: str,
+        *,
+        table: str = "salesstages_events",
+        connect_timeout: float = 10,
+        statement_timeout: float | None = 20,
+        idle_timeout: float | None = 60,
+        keepalive: float | None = 5,
     ) -> None:
         self._pg = _psycopg()
         if not isinstance(conninfo, str) or not conninfo.strip():
-            raise DataError(f"conninfo must be a libpq connection string, got {conninfo!r}")
+            raise DataError(
+                f"conninfo must be a libpq connection string, got {redact(repr(conninfo))}"
+            )
+        _check_url(conninfo)
         parts = table.split(".") if isinstance(table, str) else []
         if not 1 <= len(parts) <= 2 or not all(_NAME.fullmatch(p) for p in parts):
             raise DataError(
                 f"table must be a name like 'salesstages_events' or 'schema.events' (letters, "
                 f"digits and _, at most 48 characters each), got {table!r}"
             )
+        if len(parts) == 2 and _TEMP_SCHEMA.fullmatch(parts[0].lower()):
+            raise DataError(
+                f"table {table!r} is in {parts[0]}, PostgreSQL's schema of temporary tables, "
+                "whose rows vanish with the connection that made them; name a table in a "
+                "permanent schema"
+            )
+        for name, value, least in (
+            ("connect_timeout", connect_timeout, 1),
+            ("statement_timeout", statement_timeout, None),
+            ("idle_timeout", idle_timeout, None),
+            ("keepalive", keepalive, None),
+        ):
+            if (value is None and least is None) or _positive(value):
+                continue
+            raise DataError(
+                f"{name} must be a number of seconds > 0"
+                + (" or None" if least is None else "")
+                + f", got {value!r}"
+            )
         self.conninfo = conninfo
         self.table = table
         self.connect_timeout = connect_timeout
+        self.statement_timeout = statement_timeout
+        self.idle_timeout = idle_timeout
+        self.keepalive = keepalive
+        #: how long the client waits for one answer before cutting the connection
+        self._answer_within = (
+            None
+            if statement_timeout is None
+            else statement_timeout + min(_MARGIN, statement_timeout)
+        )
+        self._deadlines = Deadlines()
         sql = self._pg.sql
-        self._t = sql.Identifier(*parts)
-        self._tname = parts[-1]
-        #: the table's append function, in the table's schema
-        self._fn = sql.Identifier(*parts[:-1], f"{parts[-1]}{_FUNCTION_SUFFIX}")
+        self._schema_ = TableSchema(self._pg, table, self._where)
+        self._t = self._schema_._t
+        self._fn = self._schema_._fn
         # binary parameters: no text to format here and parse on the server (3x less CPU)
         self._append_sql = sql.SQL(
             "SELECT * FROM {f}(%b::text[], %b::bigint[], %b::timestamptz[], %b::text[], "
@@ -167,205 +214,98 @@ class PostgresStore:
     def _where(self) -> str:
         """``host:port/dbname`` of the conninfo, for messages (never the password)."""
         try:
-            info = self._pg.conninfo.conninfo_to_dict(self.conninfo)
+            info = self._pg.conninfo.conninfo_to_dict(redact(self.conninfo))
         except Exception:
             return "the server in the conninfo"
         host = info.get("host") or info.get("hostaddr") or "the default host (local socket)"
         port = info.get("port") or "5432"
-        return f"{host}:{port}/{info.get('dbname') or info.get('user') or ''}".rstrip("/")
+        return redact(f"{host}:{port}/{info.get('dbname') or info.get('user') or ''}".rstrip("/"))
+
+    def _options(self) -> dict[str, Any]:
+        """The connection's timeouts and keepalives, where the conninfo does not set them."""
+        given = self._pg.conninfo.conninfo_to_dict(self.conninfo)
+        wanted: dict[str, Any] = {"connect_timeout": max(1, math.ceil(self.connect_timeout))}
+        if self.keepalive is not None:
+            wanted.update(
+                keepalives=1,
+                keepalives_idle=max(1, math.ceil(self.keepalive)),
+                keepalives_interval=max(1, math.ceil(self.keepalive / 2)),
+                keepalives_count=3,
+            )
+        if self._answer_within is not None and sys.platform.startswith("linux"):
+            # unacknowledged data for this long ends the connection (a partition while sending)
+            wanted["tcp_user_timeout"] = max(1, math.ceil(self._answer_within * 1000))
+        return {k: v for k, v in wanted.items() if k not in given}
 
     def _connect(self) -> Any:
         pg = self._pg
         try:
-            conn = pg.connect(
-                self.conninfo, autocommit=True, connect_timeout=max(1, round(self.connect_timeout))
-            )
+            conn = pg.connect(self.conninfo, autocommit=True, **self._options())
         except pg.ProgrammingError as exc:  # a malformed conninfo
-            raise DataError(f"bad PostgreSQL conninfo: {_first_line(exc)}") from None
-        except pg.OperationalError as exc:
+            raise DataError(f"bad PostgreSQL conninfo: {first_line(exc, self.conninfo)}") from None
+        except pg.Error as exc:
             raise StoreUnavailableError(
-                f"cannot connect to PostgreSQL at {self._where()}: {_first_line(exc)}; check "
-                "that the server runs and listens there, and the database name, user and "
-                "password in the conninfo"
+                f"cannot connect to PostgreSQL at {self._where()}: "
+                f"{first_line(exc, self.conninfo)}; check that the server runs and listens "
+                "there, and the database name, user and password in the conninfo"
             ) from None
         try:
-            conn.execute("SET TIME ZONE 'UTC'")
-            self._ensure_table(conn)
+            with self._call(conn):
+                conn.execute(
+                    "SELECT set_config('TimeZone', 'UTC', false), "
+                    "set_config('statement_timeout', %s, false), "
+                    "set_config('idle_in_transaction_session_timeout', %s, false)",
+                    (_ms(self.statement_timeout), _ms(self.idle_timeout)),
+                )
+                self._schema_.ensure(conn)
         except BaseException:
             conn.close()
             raise
         return conn
 
-    def _ensure_table(self, conn: Any) -> None:
-        sql = self._pg.sql
-        t = self._t
-        found = self._columns(conn)
-        if not found:
-            with conn.transaction():
-                # Several processes may create the table at once: serialise them.
-                conn.execute(
-                    "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_CLASS, ":ddl")
-                )
-                if not self._columns(conn):
-                    self._create(conn, sql, t)
-            found = self._columns(conn)
-        for column, wanted in _COLUMNS.items():
-            got = found.get(column)
-            if got is None:
-                raise DataError(
-                    f"table {self.table!r} exists but has no column {column!r} ({wanted}); "
-                    "it is not a salesstages event table: pass another table="
-                )
-            if got != wanted:
-                raise DataError(
-                    f"table {self.table!r}: column {column!r} is {got}, expected {wanted}; "
-                    "it is not a salesstages event table: pass another table="
-                )
-        if not self._has_function(conn):
-            errors = self._pg.errors
-            # Several processes may get here at once: the first creates it. (The
-            # check after the lock can still miss the winner's function, as a
-            # session's catalog cache is refreshed per transaction: hence the except.)
-            with (
-                contextlib.suppress(errors.DuplicateFunction, errors.UniqueViolation),
-                conn.transaction(),
-            ):
-                conn.execute(
-                    "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_CLASS, ":ddl")
-                )
-                if not self._has_function(conn):
-                    self._create_function(conn)
-
-    def _has_function(self, conn: Any) -> bool:
-        row = conn.execute("SELECT to_regproc(%s) IS NOT NULL", (self._fn.as_string(conn),))
-        return bool(row.fetchone()[0])
-
-    def _create_function(self, conn: Any) -> None:
-        """The append function: one round trip per append (see the module's notes).
-
-        It takes the table's lock, finds the first deal whose batch does not start
-        at its next ``seq`` or goes back before its last event (returning that
-        deal's index, length and last time, writing nothing), else inserts every
-        event at the positions after the highest one, notifies the followers and
-        returns that highest position. PL/pgSQL takes a fresh snapshot for each
-        statement, so the reads after the lock see every append committed before.
-        """
-        sql = self._pg.sql
-        body = sql.SQL(
-            """
-CREATE FUNCTION {f}(
-    c_deal text[], c_seq bigint[], c_at timestamptz[],
-    e_deal text[], e_seq bigint[], e_at timestamptz[], e_kind text[], e_stage text[],
-    e_name text[], e_data text[],
-    OUT r_bad integer, OUT r_length bigint, OUT r_last timestamptz, OUT r_top bigint)
-LANGUAGE plpgsql AS $fn$
-BEGIN
-    PERFORM pg_advisory_xact_lock({cls}, hashtext({name}));
-    SELECT c.i, coalesce(l.seq + 1, 0), l.at INTO r_bad, r_length, r_last
-    FROM unnest(c_deal, c_seq, c_at) WITH ORDINALITY AS c(d, s, a, i)
-    LEFT JOIN LATERAL (
-        SELECT x.seq, x.at FROM {t} AS x WHERE x.deal_id = c.d ORDER BY x.seq DESC LIMIT 1
-    ) AS l ON true
-    WHERE c.s <> coalesce(l.seq + 1, 0) OR c.a < l.at
-    ORDER BY c.i LIMIT 1;
-    IF FOUND THEN
-        r_top := 0;
-        RETURN;
-    END IF;
-    r_bad := 0;
-    SELECT coalesce(max(x.position), 0) INTO r_top FROM {t} AS x;
-    INSERT INTO {t} (position, deal_id, seq, at, kind, stage, name, data)
-    SELECT r_top + e.i, e.d, e.s, e.a, e.k, e.st, e.n, e.dt::jsonb
-    FROM unnest(e_deal, e_seq, e_at, e_kind, e_stage, e_name, e_data)
-        WITH ORDINALITY AS e(d, s, a, k, st, n, dt, i);
-    PERFORM pg_notify({channel}, {name});
-END
-$fn$"""
-        ).format(
-            f=self._fn,
-            t=self._t,
-            cls=sql.Literal(_LOCK_CLASS),
-            name=sql.Literal(self.table),
-            channel=sql.Literal(_CHANNEL),
-        )
-        conn.execute(body)
-
-    def _columns(self, conn: Any) -> dict[str, str]:
-        rows = conn.execute(
-            "SELECT a.attname, format_type(a.atttypid, NULL) FROM pg_attribute a "
-            "WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped",
-            (self._t.as_string(conn),),
-        ).fetchall()
-        return dict(rows)
-
-    def _create(self, conn: Any, sql: Any, t: Any) -> None:
-        base = self._tname
-        kinds = "'opened', 'stage_entered', 'substate_entered', 'activity', 'updated'"
-        conn.execute(
-            sql.SQL(
-                "CREATE TABLE {t} ("
-                " position bigint NOT NULL CHECK (position > 0),"
-                " deal_id text NOT NULL CHECK (deal_id <> ''),"
-                " seq bigint NOT NULL CHECK (seq >= 0),"
-                " at timestamptz NOT NULL,"
-                f" kind text NOT NULL CHECK (kind IN ({kinds})),"
-                " stage text,"
-                " name text,"
-                " data jsonb NOT NULL DEFAULT '{{}}' CHECK (jsonb_typeof(data) = 'object'),"
-                " CONSTRAINT {pk} PRIMARY KEY (deal_id, seq),"
-                " CONSTRAINT {uq} UNIQUE (position))"
-            ).format(t=t, pk=sql.Identifier(f"{base}_pkey"), uq=sql.Identifier(f"{base}_position"))
-        )
-        # deal_ids() and events() order deals by their first event's position
-        conn.execute(
-            sql.SQL("CREATE INDEX {i} ON {t} (position) WHERE seq = 0").format(
-                i=sql.Identifier(f"{base}_first"), t=t
-            )
-        )
-        refuse = sql.Identifier(f"{base}_append_only")
-        conn.execute(
-            sql.SQL(
-                "CREATE OR REPLACE FUNCTION {f}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                "RAISE EXCEPTION 'salesstages events are append-only: % is refused', TG_OP; "
-                "END $$"
-            ).format(f=refuse)
-        )
-        conn.execute(
-            sql.SQL(
-                "CREATE TRIGGER {n} BEFORE UPDATE OR DELETE ON {t} "
-                "FOR EACH ROW EXECUTE FUNCTION {f}()"
-            ).format(n=sql.Identifier(f"{base}_no_change"), t=t, f=refuse)
-        )
-        conn.execute(
-            sql.SQL(
-                "CREATE TRIGGER {n} BEFORE TRUNCATE ON {t} "
-                "FOR EACH STATEMENT EXECUTE FUNCTION {f}()"
-            ).format(n=sql.Identifier(f"{base}_no_truncate"), t=t, f=refuse)
-        )
-
     def _connection(self) -> Any:
         pid = os.getpid()
-        if self._conn is None or self._pid != pid or self._conn.closed:
+        if self._conn is None or self._pid != pid or self._conn.closed or self._conn.broken:
             if self._conn is not None and self._pid != pid:
                 # after fork() the parent's connection is the parent's: keep it, unused
                 _INHERITED.append(self._conn)
+            elif self._conn is not None:  # broken (cut by its deadline, or lost): let it go
+                with contextlib.suppress(Exception):
+                    self._conn.close()
             self._conn = self._connect()
             self._pid = pid
         return self._conn
 
     @contextlib.contextmanager
-    def _guard(self) -> Iterator[None]:
-        """A lost connection becomes :class:`StoreUnavailableError`; it reconnects next time."""
+    def _call(self, conn: Any, *, unknown: str | None = None) -> Iterator[None]:
+        """One call on ``conn``: its round trips bounded by the answer deadline, every
+        psycopg error mapped to the library's types (see :mod:`._pgfaults`).
+
+        ``unknown`` is the sentence an append adds when the connection failed after
+        the statement was sent. A broken connection is replaced on the next call.
+        """
         pg = self._pg
-        try:
-            yield
-        except pg.OperationalError as exc:
-            if self._conn is not None and self._conn.closed:
-                self._conn = None
-            raise StoreUnavailableError(
-                f"PostgreSQL at {self._where()} failed: {_first_line(exc)}; check that the "
-                "server is up"
-            ) from exc
+        with self._deadlines.arm(conn, self._answer_within) as deadline:
+            try:
+                yield
+            except pg.Error as exc:
+                raise fault(
+                    pg,
+                    exc,
+                    where=self._where(),
+                    conninfo=self.conninfo,
+                    table=self.table,
+                    deadline=deadline,
+                    unknown=unknown,
+                ) from None
+
+    def _fetch(self, query: Any, params: Sequence[Any] = ()) -> list[Any]:
+        """The rows of one query on the store's connection."""
+        with self._lock:
+            conn = self._connection()
+            with self._call(conn):
+                rows: list[Any] = conn.cursor(binary=True).execute(query, params).fetchall()
+        return rows
 
     def close(self) -> None:
         """Close the connection (a later call reconnects)."""
@@ -439,18 +379,21 @@ $fn$"""
         c_deal = [c[0] for c in checks]
         c_seq = [c[1] for c in checks]
         c_at = [c[2] for c in checks]
-        with self._lock, self._guard():
+        with self._lock:
             conn = self._connection()
-            try:
-                row = conn.execute(self._append_sql, (c_deal, c_seq, c_at, *cols)).fetchone()
-            except self._pg.errors.UniqueViolation as exc:
-                # The lock makes this unreachable unless someone wrote around the store.
-                raise ConcurrencyError(
-                    f"a seq or position is already taken ({_first_line(exc)}); reload the "
-                    "deal and retry"
-                ) from None
-            except self._pg.DataError as exc:
-                raise DataError(f"PostgreSQL refused the events: {_first_line(exc)}") from None
+            with self._call(conn, unknown=_unknown_outcome(first_batch, ends)):
+                try:
+                    row = conn.execute(self._append_sql, (c_deal, c_seq, c_at, *cols)).fetchone()
+                except self._pg.errors.UniqueViolation as exc:
+                    # The lock makes this unreachable unless someone wrote around the store.
+                    raise ConcurrencyError(
+                        f"a seq or position is already taken "
+                        f"({first_line(exc, self.conninfo)}); reload the deal and retry"
+                    ) from None
+                except self._pg.DataError as exc:
+                    raise DataError(
+                        f"PostgreSQL refused the events: {first_line(exc, self.conninfo)}"
+                    ) from None
         bad, length, last_at, _top = row
         if bad:  # nothing was written: say why, as the other stores do
             batch = first_batch[bad - 1]
@@ -476,11 +419,7 @@ $fn$"""
         appends made meanwhile are not seen).
         """
         if deal_id is not None:
-            with self._lock, self._guard():
-                cur = self._connection().cursor(binary=True)
-                rows = cur.execute(
-                    self._select("WHERE deal_id = %s ORDER BY seq"), (deal_id,)
-                ).fetchall()
+            rows = self._fetch(self._select("WHERE deal_id = %s ORDER BY seq"), (deal_id,))
             return iter(_to_events(rows))
         return self._stream_all()
 
@@ -491,21 +430,23 @@ $fn$"""
             "FROM {t} AS e JOIN {t} AS f ON f.deal_id = e.deal_id AND f.seq = 0 "
             "ORDER BY f.position, e.seq"
         ).format(t=self._t)
-        with self._guard():
-            conn = self._connect()
+        conn = self._connect()
+        cur = conn.cursor("salesstages_events", binary=True)
         try:
-            with self._guard(), conn.transaction():
-                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                with conn.cursor("salesstages_events", binary=True) as cur:
-                    cur.itersize = _CHUNK
-                    cur.execute(query)
-                    while True:
-                        rows = cur.fetchmany(_CHUNK)
-                        if not rows:
-                            break
-                        yield from _to_events(rows)
+            # one snapshot for the whole iteration; each round trip has its own deadline
+            with self._call(conn):
+                conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+                cur.execute(query)
+            while True:
+                with self._call(conn):
+                    rows = cur.fetchmany(_CHUNK)
+                if not rows:
+                    break
+                yield from _to_events(rows)
         finally:
-            conn.close()
+            conn.close()  # first: closing the cursor then needs no round trip
+            with contextlib.suppress(Exception):
+                cur.close()
 
     def events_after(self, position: int = 0) -> Iterator[tuple[int, Event]]:
         """Iterate ``(position, event)`` in commit order, for positions after ``position``.
@@ -524,9 +465,7 @@ $fn$"""
             "WHERE position > %s ORDER BY position LIMIT %s"
         ).format(t=self._t)
         while True:
-            with self._lock, self._guard():
-                cur = self._connection().cursor(binary=True)
-                rows = cur.execute(query, (position, _CHUNK)).fetchall()
+            rows = self._fetch(query, (position, _CHUNK))
             if not rows:
                 return
             events = _to_events([r[1:] for r in rows])
@@ -549,17 +488,16 @@ $fn$"""
     def _follow(
         self, after: int, poll: float, idle_timeout: float | None
     ) -> Iterator[tuple[int, Event]]:
-        with self._guard():
-            listener = self._connect()
+        listener = self._connect()
         try:
-            with self._guard():
+            with self._call(listener):
                 listener.execute(
                     self._pg.sql.SQL("LISTEN {c}").format(c=self._pg.sql.Identifier(_CHANNEL))
                 )
 
             def wait(_position: int, seconds: float) -> None:
                 deadline = time.monotonic() + seconds
-                with self._guard():
+                with self._call(listener):
                     for note in listener.notifies(timeout=seconds):
                         if note.payload == self.table or time.monotonic() >= deadline:
                             break
@@ -573,8 +511,7 @@ $fn$"""
         query = self._pg.sql.SQL("SELECT deal_id FROM {t} WHERE seq = 0 ORDER BY position").format(
             t=self._t
         )
-        with self._lock, self._guard():
-            return [r[0] for r in self._connection().execute(query).fetchall()]
+        return [r[0] for r in self._fetch(query)]
 
     def load(self, pipeline: Pipeline, deal_id: str) -> Deal:
         """Rebuild deal ``deal_id``; raises ``UnknownDealError`` (a ``KeyError``) when
@@ -583,16 +520,54 @@ $fn$"""
 
     def __len__(self) -> int:
         query = self._pg.sql.SQL("SELECT coalesce(max(position), 0) FROM {t}").format(t=self._t)
-        with self._lock, self._guard():
-            return int(self._connection().execute(query).fetchone()[0])
+        return int(self._fetch(query)[0][0])
 
     def __repr__(self) -> str:
         return f"PostgresStore({self._where()!r}, table={self.table!r})"
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+def _unknown_outcome(first_batch: list[list[Event]], ends: dict[str, Event]) -> str:
+    """What an append says when the connection failed after it was sent: the outcome
+    is unknown, and how to find it out."""
+    shown = [
+        f"store.events({b[0].deal_id!r}) has {ends[b[0].deal_id].seq + 1} events if it was"
+        for b in first_batch[:3]
+    ]
+    more = (
+        f" (and so on for the other {len(first_batch) - 3} deals)" if len(first_batch) > 3 else ""
+    )
+    return (
+        "the append was sent, so it may or may not have been committed: the outcome is "
+        f"unknown; read the deal back before retrying: {', '.join(shown)}{more}"
+    )
+
+
+def _check_url(conninfo: str) -> None:
+    """Refuse a URL whose user part holds a raw ``/`` or ``@``: libpq would cut the
+    password there and read the rest as the host or the database."""
+    text = conninfo.strip()
+    scheme = next((s for s in ("postgresql://", "postgres://") if text.startswith(s)), None)
+    if scheme is None:
+        return
+    rest = text[len(scheme) :]
+    user, at, _ = rest.rpartition("@")
+    if not at or ":" not in user:
+        return
+    password = user.partition(":")[2]
+    if ("/" in user or "@" in user) and not password.partition("/")[0].isdigit():
+        raise DataError(
+            f"the password in the URL {redact(conninfo)!r} holds a raw '/' or '@', which "
+            "ends it early; percent-encode them ('/' as %2F, '@' as %40)"
+        )
+
+
+def _positive(value: object) -> bool:
+    return type(value) in (int, float) and 0 < value < math.inf  # type: ignore[operator]
+
+
+def _ms(seconds: float | None) -> str:
+    """A server timeout setting: milliseconds, 0 for none."""
+    return "0" if seconds is None else str(max(1, math.ceil(seconds * 1000)))
 
 
 def _stub(deal_id: str, seq: int, at: datetime) -> Event:

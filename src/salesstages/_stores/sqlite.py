@@ -34,7 +34,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -90,6 +90,15 @@ _SELECT_ALL: Final = (
     "ON e.deal_id = d.deal_id ORDER BY d.position, e.seq"
 )
 _SELECT_DEAL: Final = f"SELECT {_COLUMNS} FROM events AS e WHERE e.deal_id = ? ORDER BY e.seq"
+#: What a single-deal read checks its rows against: the deal's row in ``deals``, its
+#: first and last positions, and the store's highest position.
+_SELECT_DEAL_CHECK: Final = (
+    "SELECT (SELECT position FROM deals WHERE deal_id = ?1), "
+    "(SELECT min(position) FROM events WHERE deal_id = ?1), "
+    "(SELECT max(position) FROM events WHERE deal_id = ?1), "
+    "(SELECT coalesce(max(position), 0) FROM events)"
+)
+_COUNT_AFTER: Final = "SELECT count(*) FROM events WHERE position > ?"
 _SELECT_AFTER: Final = (
     f"SELECT e.position, {_COLUMNS} FROM events AS e WHERE e.position > ? "
     "ORDER BY e.position LIMIT ?"
@@ -359,10 +368,58 @@ class SqliteStore:
         """
         if deal_id is not None:
             with self._lock, self._guard():
-                rows = self._connection().execute(_SELECT_DEAL, (deal_id,)).fetchall()
-                _Runs(self.path).check(rows)
+                conn = self._connection()
+                conn.execute("BEGIN")  # the rows and their checks from one snapshot
+                try:
+                    rows = conn.execute(_SELECT_DEAL, (deal_id,)).fetchall()
+                    _Runs(self.path).check(rows)
+                    self._check_deal(conn, deal_id, len(rows))
+                finally:
+                    conn.execute("COMMIT")
                 return iter(_to_events(rows))
         return self._stream_all()
+
+    def _check_deal(self, conn: sqlite3.Connection, deal_id: str, count: int) -> None:
+        """Check one deal's ``count`` rows (a run 0 … count-1) against the deals table and
+        the store's positions, as a read of every deal checks them against each other.
+
+        Positions are gapless, so an event of this deal that was deleted after its
+        last remaining one shows as a missing position after it. The cost is one
+        index range scan over the positions after the deal's last event (nothing
+        for a deal appended to last).
+        """
+        first, low, high, held = conn.execute(_SELECT_DEAL_CHECK, (deal_id,)).fetchone()
+        if count == 0:
+            if first is not None:
+                raise DataError(
+                    f"deal {deal_id!r} is in the deals table but has no events; {_RESTORE}",
+                    path=str(self.path),
+                )
+            return
+        if first is None:
+            raise DataError(
+                f"deal {deal_id!r} has events but no row in the deals table; {_RESTORE}",
+                path=str(self.path),
+            )
+        if first != low:
+            raise DataError(
+                f"deal {deal_id!r}: the deals table says its first event is at position "
+                f"{first} but it is at {low}; {_RESTORE}",
+                path=str(self.path),
+            )
+        after = conn.execute(_COUNT_AFTER, (high,)).fetchone()[0]
+        if after != held - high:
+            missing = next(
+                p
+                for p in range(high + 1, held + 1)
+                if conn.execute("SELECT 1 FROM events WHERE position = ?", (p,)).fetchone() is None
+            )
+            raise DataError(
+                f"the store holds positions up to {held} but position {missing}, after deal "
+                f"{deal_id!r}'s last event (position {high}), does not read, so events of "
+                f"this deal may be missing; {_RESTORE}",
+                path=str(self.path),
+            )
 
     def _stream_all(self) -> Iterator[Event]:
         with self._lock:
@@ -472,10 +529,40 @@ class SqliteStore:
         return poll_follow(self.events_after, after, poll, idle_timeout)
 
     def deal_ids(self) -> list[str]:
-        """Every deal id, in order of first append."""
+        """Every deal id, in order of first append.
+
+        Cross-checked against the events: a deal with events but no row in the
+        deals table (or the reverse) is a :class:`~salesstages.DataError`, not a
+        deal silently left out. (The check counts the deals' first events: one
+        scan of the events table.)
+        """
         with self._lock, self._guard():
-            rows = self._connection().execute("SELECT deal_id FROM deals ORDER BY position")
-            return [r[0] for r in rows]
+            conn = self._connection()
+            conn.execute("BEGIN")
+            try:
+                ids = [r[0] for r in conn.execute("SELECT deal_id FROM deals ORDER BY position")]
+                firsts = conn.execute("SELECT count(*) FROM events WHERE seq = 0").fetchone()[0]
+                orphan = conn.execute(
+                    "SELECT d.deal_id FROM deals AS d WHERE NOT EXISTS (SELECT 1 FROM events "
+                    "AS e WHERE e.deal_id = d.deal_id AND e.seq = 0) LIMIT 1"
+                ).fetchone()
+                if orphan is not None:
+                    raise DataError(
+                        f"deal {orphan[0]!r} is in the deals table but has no events; " + _RESTORE,
+                        path=str(self.path),
+                    )
+                if firsts != len(ids):
+                    lost = conn.execute(
+                        "SELECT e.deal_id FROM events AS e WHERE e.seq = 0 AND NOT EXISTS "
+                        "(SELECT 1 FROM deals AS d WHERE d.deal_id = e.deal_id) LIMIT 1"
+                    ).fetchone()
+                    raise DataError(
+                        f"deal {lost[0]!r} has events but no row in the deals table; " + _RESTORE,
+                        path=str(self.path),
+                    )
+            finally:
+                conn.execute("COMMIT")
+            return ids
 
     def load(self, pipeline: Pipeline, deal_id: str) -> Deal:
         """Rebuild deal ``deal_id``; raises ``UnknownDealError`` (a ``KeyError``) when
@@ -516,7 +603,11 @@ def _transient(exc: sqlite3.OperationalError) -> bool:
 
 
 def _stub(deal_id: str, seq: int, at: str) -> Event:
-    return Event(deal_id=deal_id, seq=seq, at=datetime.fromisoformat(at), kind="activity")
+    try:
+        when = to_utc(datetime.fromisoformat(at))
+    except (TypeError, ValueError) as exc:
+        raise _RowError(deal_id, seq, "at", exc) from None
+    return Event(deal_id=deal_id, seq=seq, at=when, kind="activity")
 
 
 class _Runs:
@@ -651,6 +742,7 @@ def _decode(rows: list[Any], shared: _Shared) -> list[Event]:
     those are compared with the previous row's before any lookup.
     """
     fromiso = datetime.fromisoformat
+    utc = UTC
     loads = json.loads
     proxy = MappingProxyType
     empty = _EMPTY
@@ -672,6 +764,10 @@ def _decode(rows: list[Any], shared: _Shared) -> list[Event]:
             deal_id = prev_d = share(d, d)
         if a != prev_a:
             at = fromiso(a)
+            if at.tzinfo is not utc:  # an offset to normalise, or none: refused
+                if at.tzinfo is None or at.utcoffset() is None:
+                    raise ValueError(f"{a!r} has no UTC offset")
+                at = at.astimezone(utc)
             prev_a = a
         e = new(Event)
         sd(e, deal_id)

@@ -34,7 +34,9 @@ from typing import Any, Final, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .._events import Event
+from .._files import atomic_open
 from .._text import csv_cell, terminal
+from ._output import check_outputs
 from ._spec import CliError, load_mapping, load_pipeline
 
 __all__ = ["IMPORT_KINDS", "run_import"]
@@ -155,6 +157,10 @@ def run_import(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
     """Import ``args.file`` with ``args.kind``'s importer and write ``args.out``."""
     from .. import io
 
+    check_outputs(
+        {"--out": args.out, "--problems": args.problems},
+        {"FILE": args.file, "--mapping": args.mapping, "--pipeline": args.pipeline},
+    )
     pipeline = load_pipeline(args.pipeline)
     if not args.mapping:
         raise CliError(f"import {args.kind} needs --mapping FILE; see docs/cli.md for an example")
@@ -198,7 +204,7 @@ def run_import(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
 
 def _write_problems(path: str, problems: Iterable[Any]) -> None:
     try:
-        with open(path, "w", encoding="utf-8", newline="") as f:
+        with atomic_open(path) as f:
             w = csv.writer(f, lineterminator="\n")
             w.writerow(["deal_id", "row", "rule", "message"])
             for p in problems:

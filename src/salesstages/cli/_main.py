@@ -21,8 +21,10 @@ from typing import Any, Final
 from .. import __version__
 from .._errors import DataError, SalesStagesError
 from .._events import Event
+from .._files import atomic_write
 from .._json import dumps_indented
 from .._pipeline import Pipeline
+from .._redact import redact
 from .._simulate import simulate
 from .._stores import EventStore, SqliteStore
 from .._text import terminal
@@ -33,7 +35,8 @@ from ..report._period import parse_period
 from ..report._render import table
 from ._demo import best_actions, describe_pipeline, headline, play_demo
 from ._import import IMPORT_KINDS, Progress, _cmd_import
-from ._period import add_period_arguments, period_options, warn_planning
+from ._output import check_outputs
+from ._period import add_period_arguments, first_event, period_options, warn_planning
 from ._spec import (
     ENGINES,
     PRESETS,
@@ -41,6 +44,7 @@ from ._spec import (
     EventSource,
     add_as_of,
     as_of_arg,
+    check_as_of,
     is_store,
     load_pipeline,
 )
@@ -96,6 +100,7 @@ def _open_demo_store(db: str | None, folder: Path) -> tuple[SqliteStore, Path]:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     out = sys.stdout
+    check_outputs({"--html": args.html}, {"--db": args.db})
     pipeline = inbound_b2b()
     with tempfile.TemporaryDirectory(prefix="salesstages-demo-") as folder:
         store, path = _open_demo_store(args.db, Path(folder))
@@ -174,7 +179,7 @@ def _heading(text: str) -> str:
 # ------------------------------------------------------------------ commands
 def _write(path: str, text: str) -> None:
     try:
-        Path(path).write_text(text, encoding="utf-8")
+        atomic_write(path, text)
     except OSError as exc:
         raise CliError(f"cannot write {path!r} ({exc.strerror}); check the folder exists") from None
 
@@ -197,12 +202,24 @@ def _report_events(source: EventSource, engine: str | None, by: str | None) -> A
     return events
 
 
+def _inputs(args: argparse.Namespace) -> dict[str, str | None]:
+    """The files a reporting command reads: SOURCE, the pipeline file, --targets."""
+    return {
+        "SOURCE": args.events,
+        "--pipeline": args.pipeline,
+        "--targets": getattr(args, "targets", None),
+    }
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
+    check_outputs({"--out": args.out}, _inputs(args))
     pipeline = load_pipeline(args.pipeline)
-    as_of = as_of_arg(args.as_of)
+    as_of = as_of_arg(args.as_of, force=args.force)
     with EventSource(args.events, table=args.table) as source:
         events = _report_events(source, args.engine, args.by)
         _warn(source)
+        if as_of is not None and not args.force:  # issue 22: an as_of before the log
+            check_as_of(as_of, first_event(events))
         # the rules are checked where the events are read in Python (a table on its
         # engine is not read: the report's data-quality section says so)
         problems = None if is_ibis_table(events) else pipeline.check(events)
@@ -242,7 +259,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _warn(source: EventSource) -> None:
     """Print what reading ``source`` skipped (a torn last line) on standard error."""
     for warning in source.warnings:
-        print(f"salesstages: warning: {terminal(warning)}", file=sys.stderr)
+        print(f"salesstages: warning: {terminal(redact(warning))}", file=sys.stderr)
 
 
 def _check_by(events: Sequence[Event], by: str | None) -> None:
@@ -274,9 +291,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
         )
     if not target.parent.is_dir():
         raise CliError(f"cannot write {args.out!r}: the folder does not exist")
+    check_outputs({"--out": args.out}, {"SOURCE": args.events})
     source = EventSource(args.events, table=args.table)
-    if source.path is not None and target.resolve() == source.path.resolve():
-        raise CliError(f"--out {args.out!r} is the source itself; give another file name")
     total = source.count()
     events: Any = source
     if total is None and source.kind not in ("duckdb", "postgres"):
@@ -316,6 +332,13 @@ def _cmd_check(args: argparse.Namespace) -> int:
         )
     events = source.read()
     _warn(source)
+    if source.unverified_lines:
+        print(
+            f"salesstages: note: {terminal(source.name)}: {source.unverified_lines:,} lines "
+            "carry no checksum (written before format 2 of the JSON Lines store), so damage "
+            "to them cannot be detected; appends from now on are checksummed",
+            file=sys.stderr,
+        )
     problems = pipeline.check(events, guards=args.guards)
     if args.format == "json":
         rows = [
@@ -358,6 +381,7 @@ def to_dot(pipeline: Pipeline, *, main_path: bool = False) -> str:
 
 
 def _cmd_diagram(args: argparse.Namespace) -> int:
+    check_outputs({"--out": args.out}, {"--pipeline": args.pipeline})
     pipeline = load_pipeline(args.pipeline)
     if args.format == "dot":
         text = pipeline.to_dot(main_path=args.main_path)
@@ -371,12 +395,23 @@ def _cmd_diagram(args: argparse.Namespace) -> int:
 
 def _cmd_plot(args: argparse.Namespace) -> int:
     from ..report import save_charts
+    from ..report._plot import CHARTS, PERIOD_CHARTS
 
+    folder = Path(args.out)
+    if folder.exists() and not folder.is_dir():
+        raise CliError(f"--out {args.out!r} is a file; plot writes its charts into a folder")
+    charts: dict[str, str | None] = {
+        f"chart {name}.{args.format}": str(folder / f"{name}.{args.format}")
+        for name in (*CHARTS, *PERIOD_CHARTS)
+    }
+    check_outputs(charts, _inputs(args))
     pipeline = load_pipeline(args.pipeline)
     source = EventSource(args.events, table=args.table)
     events = source.read()
     _warn(source)
-    as_of = as_of_arg(args.as_of)
+    as_of = as_of_arg(args.as_of, force=args.force)
+    if as_of is not None and not args.force:  # issue 22: an as_of before the log
+        check_as_of(as_of, first_event(events))
     _check_by(events, args.by)
     report = build_report(events, pipeline, as_of=as_of, by=args.by, **period_options(args))
     warn_planning(report)
@@ -612,7 +647,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SalesStagesError, OSError, ValueError, ImportError, sqlite3.Error) as exc:
         if args.debug:
             raise
-        print(f"salesstages: error: {terminal(_one_line(exc))}", file=sys.stderr)
+        print(f"salesstages: error: {terminal(redact(_one_line(exc)))}", file=sys.stderr)
         return 2
     return result
 

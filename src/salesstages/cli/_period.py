@@ -1,19 +1,26 @@
-"""``salesstages report``'s period options (issue 14): ``--period``, ``--from``/``--to``,
-``--target`` and ``--targets``."""
+"""``salesstages report``'s period options (issues 14, 22): ``--period``,
+``--from``/``--to``, ``--target`` and ``--targets``, and the log's first event for the
+``--as-of`` check.
+
+One date grammar (:func:`~salesstages.cli._spec.parse_day`): a bare date as ``--from``
+is the start of that day, as ``--to`` (its last day, included) the start of the next
+day, and as ``--as-of`` the end of that day; the period is ``[from, to + 1 day)``."""
 
 from __future__ import annotations
 
 import argparse
 import math
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from .._text import terminal
+from ..metrics._engine import is_ibis_table
 from ..report._period import parse_period, period_between, read_targets
-from ._spec import CliError
+from ._spec import CliError, day_arg
 
-__all__ = ["add_period_arguments", "period_options", "warn_planning"]
+__all__ = ["add_period_arguments", "first_event", "period_options", "warn_planning"]
 
 
 def add_period_arguments(p: argparse.ArgumentParser) -> None:
@@ -27,8 +34,18 @@ def add_period_arguments(p: argparse.ArgumentParser) -> None:
         metavar="PERIOD",
         help="the period to review: a quarter (2026-Q1), a month (2026-03) or a year (2026)",
     )
-    g.add_argument("--from", dest="period_from", metavar="DATE", help="first day of the period")
-    g.add_argument("--to", dest="period_to", metavar="DATE", help="last day of the period")
+    g.add_argument(
+        "--from",
+        dest="period_from",
+        metavar="DATE",
+        help="first day of the period (from its start, 00:00 UTC)",
+    )
+    g.add_argument(
+        "--to",
+        dest="period_to",
+        metavar="DATE",
+        help="last day of the period, included (up to the start of the next day)",
+    )
     g.add_argument(
         "--target",
         metavar="AMOUNT",
@@ -65,7 +82,9 @@ def period_options(args: argparse.Namespace) -> dict[str, Any]:
             raise CliError("--target and --targets need a period: add --period 2026-Q1")
         return {}
     out: dict[str, Any] = {
-        "period": parse_period(period) if period is not None else period_between(first, last)
+        "period": parse_period(period)
+        if period is not None
+        else period_between(day_arg(first, "--from"), day_arg(last, "--to"))
     }
     if args.target is not None:
         out["target"] = _target(args.target)
@@ -78,3 +97,15 @@ def warn_planning(report: Mapping[str, Any]) -> None:
     """Print the period view's warnings (targets naming unknown owners) on standard error."""
     for warning in (report.get("planning") or {}).get("warnings", ()):
         print(f"salesstages: warning: {terminal(warning)}", file=sys.stderr)
+
+
+def first_event(events: Iterable[Any] | Any) -> datetime | None:
+    """The earliest event time of ``events`` (a list of events or an Ibis table), for
+    :func:`~salesstages.cli._spec.check_as_of`; ``None`` for an empty log."""
+    if is_ibis_table(events):
+        from ..metrics._ibis._columns import from_us, prepare
+
+        t = prepare(events)
+        value = t.aggregate(m=t.at_us.min()).to_pyarrow().column("m")[0].as_py()
+        return None if value is None else from_us(int(value))
+    return min((e.at for e in events), default=None)

@@ -10,6 +10,7 @@ import importlib
 import importlib.util
 import json
 import os
+import re
 import sqlite3
 import sys
 import tomllib
@@ -18,11 +19,11 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .._errors import DataError, PipelineError, SalesStagesError
 from .._events import Event
 from .._pipeline import Pipeline
+from .._redact import redact, scrub
 
 __all__ = [
     "ENGINES",
@@ -34,12 +35,15 @@ __all__ = [
     "EventSource",
     "add_as_of",
     "as_of_arg",
+    "check_as_of",
+    "day_arg",
     "ibis_available",
     "is_store",
     "load_events",
     "load_mapping",
     "load_pipeline",
     "parse_as_of",
+    "parse_day",
     "redact",
 ]
 
@@ -299,17 +303,19 @@ class EventSource:
             path = Path(text)
             if not path.exists():
                 raise CliError(
-                    f"events file {text!r} does not exist; give a JSONL, CSV or Parquet events "
-                    "file, a SQLite store, a DuckDB file or a postgresql:// URL "
+                    f"events file {redact(text)!r} does not exist; give a JSONL, CSV or Parquet "
+                    "events file, a SQLite store, a DuckDB file or a postgresql:// URL "
                     "(see `salesstages import` to make one)"
                 )
             if path.is_dir():
-                raise CliError(f"{text!r} is a folder; give an events file or a SQLite store")
+                raise CliError(
+                    f"{redact(text)!r} is a folder; give an events file or a SQLite store"
+                )
             self.path = path
             self.kind = _sniff(path)
         if table is not None and self.kind not in ("duckdb", "postgres"):
             raise CliError(
-                f"--table applies to a DuckDB file or a postgresql:// URL; {text!r} is a "
+                f"--table applies to a DuckDB file or a postgresql:// URL; {redact(text)!r} is a "
                 f"{self.kind} source, which holds one log: drop --table"
             )
         self.table = table or "events"
@@ -319,6 +325,8 @@ class EventSource:
         self.warnings: list[str] = []
         #: Bytes of a torn last line skipped when reading (a JSON Lines store), else 0.
         self.torn_tail = 0
+        #: Lines of a JSON Lines store read without a checksum (format 1), else 0.
+        self.unverified_lines = 0
 
     @property
     def name(self) -> str:
@@ -349,6 +357,7 @@ class EventSource:
 
         store = JsonlStore(self._file, fsync=False)
         events = store.events()
+        self.unverified_lines = store.unverified_lines
         if store.torn_tail:
             self.torn_tail = store.torn_tail
             self.warnings.append(
@@ -590,36 +599,12 @@ def _ibis(backend: str) -> Any:
     return ibis
 
 
-def redact(url: str) -> str:
-    """``url`` without its password (in the user part or a ``password=`` parameter)."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if parts.password is not None:
-        user, _, host = netloc.rpartition("@")
-        netloc = f"{user.partition(':')[0]}:***@{host}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode([(k, "***" if k.lower() == "password" else v) for k, v in pairs])
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
-def _scrub(text: str, url: str) -> str:
-    """An error message with any password of ``url`` blanked out, on one line."""
-    one_line = " ".join(text.split())
-    secrets = [urlsplit(url).password or ""]
-    secrets += [v for k, v in parse_qsl(urlsplit(url).query) if k.lower() == "password"]
-    for secret in filter(None, secrets):
-        one_line = one_line.replace(secret, "***")
-    return one_line
-
-
 def _postgres_connect(ibis: Any, url: str) -> Any:
     try:
         return ibis.connect(url)
     except Exception as exc:  # the driver's own error types (psycopg.OperationalError …)
         raise CliError(
-            f"cannot connect to {redact(url)} ({_scrub(str(exc), url)}); check the URL and "
+            f"cannot connect to {redact(url)} ({scrub(exc, url)}); check the URL and "
             "that the server is running and lets you in"
         ) from None
 
@@ -628,7 +613,7 @@ def _postgres_table(con: Any, url: str, table: str) -> Any:
     try:
         return con.table(table)
     except Exception as exc:  # Ibis's TableNotFound, or the driver's error
-        reason = _scrub(str(exc), url)
+        reason = scrub(exc, url)
         con.disconnect()
         raise CliError(
             f"{redact(url)} has no table {table!r}"
@@ -720,46 +705,122 @@ def _read_postgres(url: str, table: str) -> Iterator[Event]:
 # ---------------------------------------------------------------------- dates
 #: The help of every command's ``--as-of`` (see :func:`add_as_of`).
 AS_OF_HELP: Final = (
-    "as it stood then: now (this moment), today (the end of today, UTC), an ISO date "
-    "(the end of that day, UTC) or date-time (UTC unless it has an offset); "
-    "default: the last event"
+    "as it stood then: now (this moment), today (the end of today, UTC), a date "
+    "(2026-03-31, 20260331 or 2026-03-31Z: the end of that day, UTC) or a date-time "
+    "(UTC unless it has an offset); default: the last event. A moment before the first "
+    "event or more than a day after now is refused unless --force"
 )
+#: How far after the current time an ``--as-of`` may lie (a clock a little ahead).
+AS_OF_SLACK: Final = timedelta(days=1)
+_DAY_FORMS: Final = "2026-03-31, 20260331 or 2026-03-31Z"
+_BASIC_DAY = re.compile(r"(\d{4})(\d{2})(\d{2})")
 
 
 def add_as_of(parser: Any) -> None:
     """Give a command the ``--as-of`` option, read by :func:`parse_as_of` (every command
-    taking ``--as-of`` adds it this way, so they all accept the same values)."""
+    taking ``--as-of`` adds it this way, so they all accept the same values), and
+    ``--force``, which accepts an ``--as-of`` outside the log's time (see
+    :func:`check_as_of`)."""
     parser.add_argument("--as-of", metavar="WHEN", help=AS_OF_HELP)
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="accept an --as-of before the first event or more than a day after now",
+    )
 
 
-def as_of_arg(text: str | None) -> datetime | None:
-    """A command's ``--as-of`` value read by :func:`parse_as_of` (``None`` when absent)."""
-    return None if text is None else parse_as_of(text)
+def as_of_arg(
+    text: str | None, *, force: bool = False, now: Callable[[], datetime] | None = None
+) -> datetime | None:
+    """A command's ``--as-of`` value read by :func:`parse_as_of` (``None`` when absent);
+    more than a day after now is refused unless ``force``."""
+    if text is None:
+        return None
+    moment = parse_as_of(text, now=now)
+    if not force:
+        current = _now(now)
+        if moment > current + AS_OF_SLACK:
+            raise CliError(
+                f"--as-of {text!r} is more than a day after now ({current.isoformat()}): "
+                "a report then would show the future as empty; pass --force to accept it"
+            )
+    return moment
+
+
+def check_as_of(
+    as_of: datetime | None, first_event: datetime | None, *, force: bool = False
+) -> None:
+    """Refuse an ``--as-of`` before the log's first event (the report would be empty)
+    unless ``force``.
+
+    Raises:
+        CliError: ``as_of`` lies before ``first_event``.
+    """
+    if as_of is None or first_event is None or force or as_of >= first_event:
+        return
+    raise CliError(
+        f"--as-of {as_of.isoformat()} is before the first event of the log "
+        f"({first_event.isoformat()}): every figure would be empty; pass a later --as-of, "
+        "or --force to accept it"
+    )
+
+
+def parse_day(text: str) -> date | None:
+    """A bare date in any accepted spelling (``2026-03-31``, ``20260331``,
+    ``2026-03-31Z``, surrounding blanks ignored); ``None`` when ``text`` is not one."""
+    value = text.strip()
+    if value[-1:] in ("Z", "z"):
+        value = value[:-1]
+    if m := _BASIC_DAY.fullmatch(value):
+        value = f"{m[1]}-{m[2]}-{m[3]}"
+    if len(value) != 10:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def day_arg(text: str, option: str) -> date:
+    """``--from``/``--to``: a bare date in any spelling :func:`parse_day` accepts.
+
+    Raises:
+        CliError: ``text`` is not a date; the message names the option and the forms.
+    """
+    day = parse_day(text)
+    if day is None:
+        raise CliError(f"{option} {text!r} is not a date; write it as {_DAY_FORMS}")
+    return day
+
+
+def _now(now: Callable[[], datetime] | None) -> datetime:
+    moment = (now or (lambda: datetime.now(UTC)))()
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def parse_as_of(text: str, *, now: Callable[[], datetime] | None = None) -> datetime:
     """``--as-of``: ``now`` (this moment, from ``now()``, default the current UTC time),
-    ``today`` (the end of today, UTC), an ISO date (the end of that day, UTC) or
-    date-time (UTC unless it has an offset). A live pipeline's idle times run to
-    ``now``; the default (the last event) understates them."""
+    ``today`` (the end of today, UTC), a date in any spelling :func:`parse_day`
+    accepts (the end of that day, UTC) or an ISO date-time (UTC unless it has an
+    offset). A live pipeline's idle times run to ``now``; the default (the last
+    event) understates them."""
     value = text.strip()
     word = value.lower()
     if word in ("now", "today"):
-        moment = (now or (lambda: datetime.now(UTC)))()
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        moment = moment.astimezone(UTC)
+        moment = _now(now)
         if word == "now":
             return moment
         return datetime.combine(moment.date(), time.max, tzinfo=UTC)
+    day = parse_day(value)
+    if day is not None:
+        return datetime.combine(day, time.max, tzinfo=UTC)
     try:
-        if len(value) == 10:
-            d = date.fromisoformat(value)
-            return datetime.combine(d, time.max, tzinfo=UTC)
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise CliError(
-            f"--as-of {text!r} is not a date; write it as 2026-03-31, "
+            f"--as-of {text!r} is not a date; write it as {_DAY_FORMS}, "
             "2026-03-31T17:00+02:00, now or today"
         ) from None
     if moment.tzinfo is None:

@@ -1,20 +1,33 @@
-"""The backtest: each method's forecasts at past dates against what was won."""
+"""The backtest: each method's forecasts at past dates against what was won.
+
+Nothing after ``as_of`` is read (CONTRACT §17): each date's actual is the amount
+won in ``[date, min(date + horizon, as_of⁺))``; a date whose horizon runs past
+``as_of`` is kept as a *partial window* (its length said) and not scored. A method
+with no estimate at a date (no stay in its sample had closed by then) gives
+``None`` there, and each method's error figures use only the rows where it has
+one, with their count.
+"""
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
+from .._compat import spellings
 from .._errors import DataError
 from .._time import to_utc
 from ..metrics._common import amount_of
 from ..metrics._engine import Events, engine
-from ..metrics._history import Histories, rewind
+from ..metrics._history import Histories, rewind, stay_cells
 from ._common import (
+    _DAY,
+    _DAY_US,
     _ZERO,
     METHODS,
     _fields_repr,
@@ -24,13 +37,30 @@ from ._common import (
     _stage_probabilities,
     _us,
 )
-from ._markov import _markov, _markov_sum
-from ._outlook import _conditional_sum
+from ._markov import _markov, _markov_probabilities
+from ._outlook import _binned, _conditional_value
 
 if TYPE_CHECKING:
     from .._pipeline import Pipeline
 
-__all__ = ["Backtest", "BacktestRow", "MethodError", "backtest"]
+__all__ = [
+    "NO_ESTIMATE",
+    "Backtest",
+    "BacktestRow",
+    "MethodError",
+    "backtest",
+    "backtest_dates_of",
+    "backtest_result",
+    "has_estimate",
+]
+
+_TICK: Final = timedelta(microseconds=1)
+
+#: A row's note when no method has an estimate at its date.
+NO_ESTIMATE: Final = (
+    "no estimate: no stay in an open stage had closed by this date, so no method "
+    "can tell how soon the open deals close"
+)
 
 
 @attrs.frozen(kw_only=True, repr=False)
@@ -41,11 +71,17 @@ class BacktestRow:
         at: The date the forecasts were made as of.
         open_deals: Deals open at ``at``.
         open_amount: Their total amount at ``at``.
-        actual: The amount of those deals won by ``at + horizon`` (at closing).
-        won_new: The amount won by ``at + horizon`` by deals opened after
-            ``at`` (not part of any forecast; shown for context).
-        forecasts: Method name → its forecast, as of ``at``, of the amount
-            the deals open then win within the horizon (what ``actual`` measures).
+        actual: The amount of those deals won in ``[at, at + window)`` (at closing).
+        won_new: The amount won in that window by deals opened after ``at`` (not
+            part of any forecast; shown for context).
+        forecasts: Method name → its forecast, as of ``at``, of the amount the
+            deals open then win within the horizon (what ``actual`` measures), or
+            ``None`` when the method has no estimate there (``notes`` says why).
+        window: How long after ``at`` the actual was measured: the horizon, or
+            less for a partial window.
+        partial: True when ``at + horizon`` runs past ``as_of``: the actual covers
+            only ``window``, and the row is not scored.
+        notes: Sentences saying why a forecast is ``None`` or the row not scored.
     """
 
     at: datetime
@@ -53,18 +89,33 @@ class BacktestRow:
     open_amount: float
     actual: float
     won_new: float
-    forecasts: Mapping[str, float]
+    forecasts: Mapping[str, float | None]
+    window: timedelta
+    partial: bool = False
+    notes: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
-        fc = ", ".join(f"{k}: {v:.4g}" for k, v in self.forecasts.items())
-        return _fields_repr(
-            self, ("at", "open_deals", "open_amount", "actual", "won_new"), f", forecasts={{{fc}}}"
+        fc = ", ".join(
+            f"{k}: {'None' if v is None else format(v, '.4g')}" for k, v in self.forecasts.items()
         )
+        return _fields_repr(
+            self,
+            ("at", "open_deals", "open_amount", "actual", "won_new", "partial"),
+            f", forecasts={{{fc}}}",
+        )
+
+    @property
+    def scored(self) -> bool:
+        """True when the row counts in the error figures (a full window)."""
+        return not self.partial
 
 
 @attrs.frozen(kw_only=True, repr=False)
 class MethodError:
     """How far one method's forecasts were from what was won, over a backtest's dates.
+
+    Only the rows with a full window where the method has an estimate count
+    (``count`` of them); every figure is ``None`` when there is none.
 
     Attributes:
         method: ``"weighted"``, ``"markov"`` or ``"conditional"``.
@@ -72,17 +123,19 @@ class MethodError:
         mae: Mean absolute error.
         rmse: Root mean squared error.
         mape: Mean absolute error relative to the actual amount, over the
-            dates where something was won; ``None`` when nothing was.
+            scored dates where something was won; ``None`` when nothing was.
+        count: How many dates were scored.
     """
 
     method: str
-    bias: float
-    mae: float
-    rmse: float
+    bias: float | None
+    mae: float | None
+    rmse: float | None
     mape: float | None
+    count: int = 0
 
     def __repr__(self) -> str:
-        return _fields_repr(self, ("method", "bias", "mae", "rmse", "mape"))
+        return _fields_repr(self, ("method", "bias", "mae", "rmse", "mape", "count"))
 
 
 @attrs.frozen(kw_only=True, repr=False)
@@ -94,12 +147,19 @@ class Backtest:
     Attributes:
         horizon: The horizon each forecast was checked over.
         rows: One :class:`BacktestRow` per date, in date order.
-        errors: Method name → :class:`MethodError`, best (lowest MAE) first.
+        errors: Method name → :class:`MethodError`, best (lowest MAE) first; a
+            method with no scored date last.
+        as_of: The moment nothing after which was read.
+        overlapping: True when two dates lie less than one horizon apart: their
+            windows overlap, so their errors are not independent (a ranking on
+            them says less than the number of dates suggests).
     """
 
     horizon: timedelta
     rows: tuple[BacktestRow, ...]
     errors: Mapping[str, MethodError]
+    as_of: datetime | None = None
+    overlapping: bool = False
 
     def __repr__(self) -> str:
         best = next(iter(self.errors), None)
@@ -119,29 +179,45 @@ class Backtest:
             "-" * len(head),
         ]
         for r in self.rows:
+            cells = " ".join(
+                f"{'n/a':>14}" if r.forecasts[m] is None else f"{r.forecasts[m]:>14,.0f}"
+                for m in methods
+            )
+            mark = f"  (partial window: {r.window / _DAY:g} days)" if r.partial else ""
             lines.append(
                 f"{r.at.strftime('%Y-%m-%d %H:%M'):<20} {r.open_deals:>6} {r.actual:>14,.0f} "
-                + " ".join(f"{r.forecasts[m]:>14,.0f}" for m in methods)
+                + cells
+                + mark
             )
         lines.append("")
-        lines.append(f"{'method':<12} {'bias':>14} {'MAE':>14} {'RMSE':>14} {'MAPE':>8}")
+        lines.append(
+            f"{'method':<12} {'bias':>14} {'MAE':>14} {'RMSE':>14} {'MAPE':>8} {'dates':>6}"
+        )
         for e in self.errors.values():
             mape = "n/a" if e.mape is None else f"{e.mape:.1%}"
+            figures = " ".join(
+                f"{'n/a':>14}" if v is None else f"{v:>14,.0f}" for v in (e.bias, e.mae, e.rmse)
+            )
+            lines.append(f"{e.method:<12} {figures} {mape:>8} {e.count:>6}")
+        if self.overlapping:
             lines.append(
-                f"{e.method:<12} {e.bias:>14,.0f} {e.mae:>14,.0f} {e.rmse:>14,.0f} {mape:>8}"
+                "The dates lie less than one horizon apart: their windows overlap, so the "
+                "errors are not independent."
             )
         return "\n".join(lines)
 
 
+@spellings(renamed={"at": "dates"})
 @engine
 def backtest(
     events: Events,
     pipeline: Pipeline,
     *,
-    at: Sequence[datetime],
+    dates: Sequence[datetime],
     horizon: timedelta,
+    as_of: datetime | None = None,
 ) -> Backtest:
-    """Forecast as of each date in ``at`` and compare with what was won within ``horizon``.
+    """Forecast as of each date in ``dates`` and compare with what was won within ``horizon``.
 
     As of each date, every method forecasts the same quantity, the amount
     the deals open then will win within ``horizon``: :func:`weighted`,
@@ -149,45 +225,71 @@ def backtest(
     horizon form (``horizon=horizon``). Each model is fitted only on the
     events up to its date, and each deal counts at its amount as of that
     date, as it would have been then (a later change of the amount is not
-    seen). The actual is the amount (at closing) of those same deals won
-    in (date, date + horizon]. Dates whose horizon runs past the end of the
-    log are measured against an incomplete future: pick dates at least
-    ``horizon`` before the last event.
+    seen). The actual is the amount (at closing) of those same deals won in
+    ``[date, min(date + horizon, as_of⁺))``: nothing after ``as_of`` (default:
+    the latest event) is read. A date whose horizon runs past ``as_of`` gives a
+    *partial window* row (``partial``, ``window`` its length) that is not
+    scored. A method with no estimate at a date (no stay in an open stage had
+    closed by then) gives ``None`` there; each method's bias, MAE, RMSE and
+    MAPE use only the scored rows where it has an estimate (``count``).
+    ``Backtest.overlapping`` says when dates lie less than one horizon apart.
 
-    The log is folded once (at the last date + ``horizon``); each date's view
-    is rewound from that fold. ``events`` may be a
-    :class:`~salesstages.metrics.Histories`: its ``as_of`` then ends every
-    actual, and no date may be later than it.
+    The log is folded once (at ``as_of``); each date's view is rewound from that
+    fold. ``events`` may be a :class:`~salesstages.metrics.Histories`: its
+    ``as_of`` is then the one used.
 
     Raises:
-        ValueError: ``at`` is empty or ``horizon`` is not a positive timedelta.
-        DataError: A date is after the ``as_of`` of the given ``Histories``.
-        NaiveTimeError: A date has no timezone.
+        ValueError: ``dates`` is empty or ``horizon`` is not a positive timedelta.
+        DataError: A date is after ``as_of``.
+        NaiveTimeError: A date or ``as_of`` has no timezone.
     """
-    dates = backtest_dates_of(at, horizon)
-    if isinstance(events, Histories):
-        final = _hist(events, pipeline, None)
-        if final.as_of is not None and dates[-1] > final.as_of:
-            raise DataError(
-                f"backtest date {dates[-1].isoformat()} is after the as_of these histories "
-                f"were folded for ({final.as_of.isoformat()}); fold the log at the last "
-                "date + horizon or later"
-            )
-    else:
-        final = _hist(events, pipeline, dates[-1] + horizon)
-    return _backtest_folded(final, pipeline, dates, horizon)
+    days = backtest_dates_of(dates, horizon)
+    final = _hist(events, pipeline, as_of)
+    _check_dates(days, final.as_of)
+    return _backtest_folded(final, pipeline, days, horizon)
 
 
-def backtest_dates_of(at: object, horizon: object) -> list[datetime]:
-    """Check :func:`backtest`'s ``at`` and ``horizon``; the dates, sorted and in UTC."""
+def _check_dates(dates: Sequence[datetime], as_of: datetime | None) -> None:
+    if as_of is not None and dates[-1] > as_of:
+        raise DataError(
+            f"backtest date {dates[-1].isoformat()} is after as_of {as_of.isoformat()}: "
+            "a forecast as of it would read events after as_of; pick dates at or before "
+            "as_of (and at least one horizon before it for a full window)",
+            field="dates",
+        )
+
+
+def backtest_dates_of(dates: object, horizon: object) -> list[datetime]:
+    """Check :func:`backtest`'s ``dates`` and ``horizon``; the dates, sorted and in UTC."""
     if not isinstance(horizon, timedelta) or horizon <= _ZERO:
         raise ValueError(f"horizon must be a positive timedelta, got {horizon!r}")
-    if isinstance(at, datetime) or not isinstance(at, Sequence | Iterable):
-        raise ValueError(f"at must be a sequence of datetimes, got {at!r}")
-    dates = sorted({to_utc(d, "at") for d in at})
-    if not dates:
-        raise ValueError("at must name at least one date")
-    return dates
+    if isinstance(dates, datetime) or not isinstance(dates, Sequence | Iterable):
+        raise ValueError(f"dates must be a sequence of datetimes, got {dates!r}")
+    out = sorted({to_utc(d, "dates") for d in dates})
+    if not out:
+        raise ValueError("dates must name at least one date")
+    return out
+
+
+def window_end(d: datetime, horizon: timedelta, as_of: datetime | None) -> datetime:
+    """The end (excluded) of date ``d``'s window: ``min(d + horizon, as_of⁺)``."""
+    end = d + horizon
+    return end if as_of is None else min(end, as_of + _TICK)
+
+
+def has_estimate(
+    wanted: Mapping[str, Mapping[int, float]], cells: Mapping[str, Counter[int]], h_days: int
+) -> bool:
+    """True when a horizon-form forecast over the open amounts ``wanted`` (by stage and
+    whole days in it) has an estimate: nothing is open with an amount (the forecast
+    is then 0), or some stay as old as an open deal was seen to close."""
+    if not wanted:
+        return True
+    for stage, amounts in wanted.items():
+        probs = _binned(cells.get(stage, Counter()), sorted(amounts), h_days)
+        if any(p[2] for p in probs.values()):
+            return True
+    return False
 
 
 def _backtest_folded(
@@ -197,24 +299,41 @@ def _backtest_folded(
     horizon: timedelta,
 ) -> Backtest:
     """:func:`backtest` over sorted aware ``dates``, given ``final``: the log folded
-    at the last date + ``horizon`` or later. Each date's view is rewound from it
-    (no pass over the events), and it gives every date's actual wins."""
+    at ``as_of`` (no date after it). Each date's view is rewound from it (no pass over
+    the events), and it gives every date's actual wins up to ``as_of``."""
+    _check_dates(dates, final.as_of)
     rows = [_backtest_row(rewind(final, d), final, pipeline, d, horizon) for d in dates]
-    return _backtest_result(rows, horizon)
+    return backtest_result(rows, horizon, final.as_of)
+
+
+def _wanted(now: Histories) -> dict[str, dict[int, float]]:
+    """The open amounts by stage and whole days in it (as ``_conditional_sum``)."""
+    as_of = now.as_of
+    parts: dict[str, dict[int, list[float]]] = {}
+    for h in now.deals.values():
+        if h.outcome == "open" and as_of is not None:
+            amount = _open_amount(h)
+            if amount:
+                days = (as_of - h.entries[-1][0]) // _DAY
+                parts.setdefault(h.stage, {}).setdefault(days, []).append(amount)
+    return {
+        stage: {days: math.fsum(amounts) for days, amounts in row.items()}
+        for stage, row in parts.items()
+    }
 
 
 def _backtest_row(
     now: Histories, final: Histories, pipeline: Pipeline, d: datetime, horizon: timedelta
 ) -> BacktestRow:
     """One backtest date: the forecasts fitted on ``now`` (the log folded at ``d``)
-    against the actual wins in ``(d, d + horizon]``, read from ``final`` (the log
-    folded at ``d + horizon`` or later: a win is final, so a deal won by then is
-    won there too, at the same time and amount)."""
-    end = d + horizon
+    against the actual wins in ``[d, min(d + horizon, as_of⁺))``, read from ``final``
+    (the log folded at ``as_of``: a win is final, so a deal won by then is won there
+    too, at the same time and amount)."""
+    end = window_end(d, horizon, final.as_of)
     open_now = {k: h for k, h in now.deals.items() if h.outcome == "open"}
     actual = won_new = 0.0
     for k, h in final.deals.items():
-        if h.outcome != "won" or h.closed_at is None or not d < h.closed_at <= end:
+        if h.outcome != "won" or h.closed_at is None or not d <= h.closed_at < end:
             continue
         amount = amount_of(h.closed_amount)
         if k in open_now:
@@ -224,39 +343,105 @@ def _backtest_row(
     h_us = _us(horizon)
     # every method in its horizon form: the amount won within the horizon,
     # from each deal's amount as of d (the rewound view knows no later value)
-    forecasts = {
-        "weighted": _conditional_sum(now, pipeline, h_us, _stage_probabilities(pipeline)),
-        "markov": _markov_sum(now, pipeline, _markov(now, pipeline), h_us),
-        "conditional": _conditional_sum(now, pipeline, h_us),
-    }
-    return BacktestRow(
-        at=d,
-        open_deals=len(open_now),
-        open_amount=sum(_open_amount(h) for h in open_now.values()),
-        actual=actual,
-        won_new=won_new,
-        forecasts=_frozen_map(forecasts),
+    wanted = _wanted(now)
+    cells = stay_cells(now, pipeline) if wanted else {}
+    forecasts = _forecasts(wanted, cells, h_us, pipeline, lambda: _markov(now, pipeline))
+    return _row(
+        d,
+        len(open_now),
+        math.fsum(_open_amount(h) for h in open_now.values()),
+        actual,
+        won_new,
+        forecasts,
+        end - d,
+        horizon,
     )
 
 
-def _backtest_result(rows: Sequence[BacktestRow], horizon: timedelta) -> Backtest:
-    """Each method's errors over the backtest ``rows``, best first."""
+def _forecasts(
+    wanted: Mapping[str, Mapping[int, float]],
+    cells: Mapping[str, Counter[int]],
+    h_us: int,
+    pipeline: Pipeline,
+    model: Any,
+) -> dict[str, float | None]:
+    """Every method's horizon-form forecast from the open amounts and the stays'
+    cells (shared by both engines); ``None`` for all when there is no estimate."""
+    if not has_estimate(wanted, cells, h_us // _DAY_US):
+        return dict.fromkeys(METHODS, None)
+    if not wanted:
+        return dict.fromkeys(METHODS, 0.0)
+    w = {k: dict(v) for k, v in wanted.items()}
+    c = dict(cells)
+    return {
+        "weighted": _conditional_value(w, c, h_us, _stage_probabilities(pipeline)),
+        "markov": _conditional_value(w, c, h_us, _markov_probabilities(pipeline, model())),
+        "conditional": _conditional_value(w, c, h_us),
+    }
+
+
+def _row(
+    d: datetime,
+    open_deals: int,
+    open_amount: float,
+    actual: float,
+    won_new: float,
+    forecasts: Mapping[str, float | None],
+    window: timedelta,
+    horizon: timedelta,
+) -> BacktestRow:
+    """A :class:`BacktestRow` with its notes (shared by both engines)."""
+    notes: list[str] = []
+    if any(v is None for v in forecasts.values()):
+        notes.append(NO_ESTIMATE)
+    partial = window < horizon
+    if partial:
+        notes.append(
+            f"partial window: {window / _DAY:g} of {horizon / _DAY:g} days (the horizon "
+            "runs past as_of); not scored"
+        )
+    return BacktestRow(
+        at=d,
+        open_deals=open_deals,
+        open_amount=open_amount,
+        actual=actual,
+        won_new=won_new,
+        forecasts=_frozen_map(forecasts),
+        window=window,
+        partial=partial,
+        notes=tuple(notes),
+    )
+
+
+def backtest_result(
+    rows: Sequence[BacktestRow], horizon: timedelta, as_of: datetime | None
+) -> Backtest:
+    """Each method's errors over the scored ``rows`` where it has an estimate, best
+    first (shared by both engines)."""
     errors: list[MethodError] = []
     for m in METHODS:
-        diffs = [r.forecasts[m] - r.actual for r in rows]
-        rel = [abs(r.forecasts[m] - r.actual) / r.actual for r in rows if r.actual > 0]
+        scored = [(r.forecasts[m], r.actual) for r in rows if r.scored]
+        pairs = [(f, a) for f, a in scored if f is not None]
+        diffs = [f - a for f, a in pairs]
+        rel = [abs(f - a) / a for f, a in pairs if a > 0]
+        n = len(diffs)
         errors.append(
             MethodError(
                 method=m,
-                bias=math.fsum(diffs) / len(diffs),
-                mae=math.fsum(abs(x) for x in diffs) / len(diffs),
-                rmse=math.sqrt(math.fsum(x * x for x in diffs) / len(diffs)),
+                bias=math.fsum(diffs) / n if n else None,
+                mae=math.fsum(abs(x) for x in diffs) / n if n else None,
+                rmse=math.sqrt(math.fsum(x * x for x in diffs) / n) if n else None,
                 mape=math.fsum(rel) / len(rel) if rel else None,
+                count=n,
             )
         )
-    errors.sort(key=lambda e: (e.mae, METHODS.index(e.method)))
+    errors.sort(key=lambda e: (e.mae is None, e.mae or 0.0, METHODS.index(e.method)))
+    ats = [r.at for r in rows]
+    overlapping = any(b - a < horizon for a, b in itertools.pairwise(ats))
     return Backtest(
         horizon=horizon,
         rows=tuple(rows),
         errors=_frozen_map({e.method: e for e in errors}),
+        as_of=as_of,
+        overlapping=overlapping,
     )

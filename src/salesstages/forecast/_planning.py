@@ -1,31 +1,55 @@
-"""Planning a period (CONTRACT §14): :func:`categories` and :func:`coverage`."""
+"""Planning a period (CONTRACT §14, §17): :func:`categories` and :func:`coverage`.
+
+Both read the deals as they stand at the period's closing instant ``min(end,
+as_of⁺)`` (see :mod:`salesstages.metrics._planning`)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Mapping
-from datetime import date, datetime
+from collections.abc import Hashable, Iterable, Mapping
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final, overload
 
 import attrs
 
+from .._compat import spellings
 from .._errors import DataError, DataTypeError
+from .._time import to_utc
 from .._values import FORECAST_CATEGORIES
 from ..metrics._common import amount_of, check_by, load
 from ..metrics._engine import Events, engine
-from ..metrics._planning import close_day, first_day_on_or_after, period_bounds
+from ..metrics._history import Histories
+from ..metrics._planning import (
+    Tally,
+    amount_at,
+    close_day,
+    first_day_on_or_after,
+    period_bounds,
+    period_view,
+)
 from ..metrics._types import _repr
 
 if TYPE_CHECKING:
     from .._pipeline import Pipeline
     from ..metrics._history import DealHistory
 
-__all__ = ["CATEGORY_ORDER", "Coverage", "categories", "coverage", "coverage_targets"]
+__all__ = [
+    "CATEGORY_ORDER",
+    "NOTHING_REMAINS",
+    "NO_CLOSE_DATES",
+    "Coverage",
+    "categories",
+    "combine",
+    "coverage",
+    "coverage_targets",
+    "coverage_totals",
+]
 
 #: The keys of :func:`categories`, most certain first.
 CATEGORY_ORDER: Final = ("closed", "commit", "best_case", "pipeline", "omitted")
 _OPEN_CATEGORIES: Final = frozenset(FORECAST_CATEGORIES)
+_TICK: Final = timedelta(microseconds=1)
 
 
 @attrs.frozen(kw_only=True, repr=False)
@@ -37,8 +61,11 @@ class Coverage:
         won: The amount won in the period (``categories``' ``"closed"``).
         remaining: ``max(target - won, 0)``.
         open_amount: The open deals closing in the period, except ``"omitted"``.
-        coverage: ``open_amount / remaining``; ``None`` when nothing remains.
+        coverage: ``open_amount / remaining``; ``None`` when nothing remains, or
+            when no open deal has a close date in the period (then it is not
+            known, not 0).
         attainment: ``won / target``; ``None`` for a target of 0.
+        reason: Why ``coverage`` is ``None`` (one sentence); ``None`` when it is not.
     """
 
     target: float
@@ -47,6 +74,7 @@ class Coverage:
     open_amount: float
     coverage: float | None
     attainment: float | None
+    reason: str | None = None
 
     __repr__ = _repr
 
@@ -58,9 +86,7 @@ def _category(h: DealHistory, defaults: Mapping[str, str | None]) -> str:
     return defaults.get(h.stage) or "pipeline"
 
 
-def _categories(
-    deals: Any, pipeline: Pipeline, lo: datetime, hi: datetime
-) -> dict[str, tuple[int, float]]:
+def _categories(deals: Any, pipeline: Pipeline, lo: datetime, hi: datetime) -> dict[str, Tally]:
     defaults = {s.name: s.forecast_category for s in pipeline.open_stages}
     first, stop = first_day_on_or_after(lo), first_day_on_or_after(hi)
     count = dict.fromkeys(CATEGORY_ORDER, 0)
@@ -75,29 +101,43 @@ def _categories(
                 total[key] += amount_of(h.attributes.get("amount"))
         elif outcome == "won" and lo <= h.closed_at < hi:
             count["closed"] += 1
-            total["closed"] += amount_of(h.closed_amount)
-    return {k: (count[k], total[k]) for k in CATEGORY_ORDER}
+            # as movement() counts the win: amount changes at its instant first
+            total["closed"] += amount_at(h, h.closed_at)
+    return {k: Tally(count[k], total[k]) for k in CATEGORY_ORDER}
 
 
+def _at_closing(events: Events, pipeline: Pipeline, as_of: datetime | None, hi: datetime) -> Any:
+    """The log folded as it stood at the closing instant ``min(hi, as_of⁺)``: events
+    are folded there directly; a :class:`Histories` is rewound to it."""
+    if isinstance(events, Histories):
+        return period_view(load(events, pipeline, as_of), hi)
+    last = hi - _TICK
+    cut = last if as_of is None else min(to_utc(as_of, "as_of"), last)
+    return load(events, pipeline, cut)
+
+
+@spellings(positional=("start", "end"))
 @engine
 def categories(
     events: Events,
     pipeline: Pipeline,
+    *,
     start: date | datetime,
     end: date | datetime,
-    *,
     as_of: datetime | None = None,
-) -> dict[str, tuple[int, float]]:
-    """(count, amount) of the deals expected to close in [``start``, ``end``), by
-    forecast category, plus what was already won then.
+) -> dict[str, Tally]:
+    """:class:`~salesstages.metrics.Tally` ``(count, amount)`` of the deals expected to
+    close in the period ``[start, end)``, by forecast category, plus what was won in it.
 
-    The open deals at ``as_of`` whose ``close_date`` falls in the period count
-    under their ``forecast_category``, else their stage's
+    The deals are taken as they stand at the period's closing instant
+    ``min(end, as_of⁺)`` (§17). The open deals then whose ``close_date`` falls
+    in the period count under their ``forecast_category``, else their stage's
     (:attr:`Stage.forecast_category <salesstages.Stage.forecast_category>`),
-    else ``"pipeline"``, at their amount at ``as_of``. ``"closed"`` holds the
-    deals won with their closing in [``start``, ``end``) and at or before
-    ``as_of``, at their amount at closing. The keys are always
-    ``"closed"``, ``"commit"``, ``"best_case"``, ``"pipeline"`` and
+    else ``"pipeline"``, at their amount then. ``"closed"`` holds the deals
+    won with ``start <= closing < closing instant``, at their amount at
+    closing (an amount change at the win's instant counts first, as in
+    :func:`~salesstages.metrics.movement`, whose ``won`` it equals). The keys
+    are always ``"closed"``, ``"commit"``, ``"best_case"``, ``"pipeline"`` and
     ``"omitted"``, in that order.
 
     Raises:
@@ -105,7 +145,7 @@ def categories(
         DataError: ``end`` lies before ``start``.
     """
     lo, hi = period_bounds(start, end)
-    hist = load(events, pipeline, as_of)
+    hist = _at_closing(events, pipeline, as_of, hi)
     return _categories(hist.deals.values(), pipeline, lo, hi)
 
 
@@ -128,17 +168,25 @@ def _check_target(value: object, what: str) -> float:
     return number
 
 
-def _coverage(cats: dict[str, tuple[int, float]], target: float) -> Coverage:
+#: Why :attr:`Coverage.coverage` is None.
+NOTHING_REMAINS: Final = "nothing remains to win: the amount won reaches the target"
+NO_CLOSE_DATES: Final = "no open deal has a close date in the period: coverage is not known"
+
+
+def _coverage(cats: Mapping[str, tuple[int, float]], target: float) -> Coverage:
     won = cats["closed"][1]
     remaining = max(target - won, 0.0)
     open_amount = cats["commit"][1] + cats["best_case"][1] + cats["pipeline"][1]
+    dated = sum(cats[k][0] for k in CATEGORY_ORDER if k != "closed")
+    reason = NOTHING_REMAINS if remaining <= 0 else NO_CLOSE_DATES if not dated else None
     return Coverage(
         target=target,
         won=won,
         remaining=remaining,
         open_amount=open_amount,
-        coverage=open_amount / remaining if remaining > 0 else None,
+        coverage=open_amount / remaining if reason is None else None,
         attainment=won / target if target > 0 else None,
+        reason=reason,
     )
 
 
@@ -146,9 +194,9 @@ def _coverage(cats: dict[str, tuple[int, float]], target: float) -> Coverage:
 def coverage(
     events: Events,
     pipeline: Pipeline,
+    *,
     start: date | datetime,
     end: date | datetime,
-    *,
     target: float | Decimal,
     as_of: datetime | None = None,
     by: None = None,
@@ -159,22 +207,23 @@ def coverage(
 def coverage(
     events: Events,
     pipeline: Pipeline,
+    *,
     start: date | datetime,
     end: date | datetime,
-    *,
     target: Mapping[Any, float | Decimal],
     as_of: datetime | None = None,
     by: str,
 ) -> dict[Hashable, Coverage]: ...
 
 
+@spellings(positional=("start", "end"))
 @engine
 def coverage(
     events: Events,
     pipeline: Pipeline,
+    *,
     start: date | datetime,
     end: date | datetime,
-    *,
     target: float | Decimal | Mapping[Any, float | Decimal],
     as_of: datetime | None = None,
     by: str | None = None,
@@ -184,8 +233,10 @@ def coverage(
     From :func:`categories`: ``won`` is the ``"closed"`` amount, ``remaining =
     max(target - won, 0)``, ``open_amount`` the amount of the open categories
     except ``"omitted"``, ``coverage = open_amount / remaining`` (``None`` when
-    nothing remains) and ``attainment = won / target`` (``None`` for a target
-    of 0). With ``by``, ``target`` maps each segment (the deal's ``by``
+    nothing remains, or when no open deal has a close date in the period:
+    ``reason`` says which) and ``attainment = won / target`` (``None`` for a
+    target of 0). Deals are taken at the closing instant ``min(end, as_of⁺)``
+    (§17). With ``by``, ``target`` maps each segment (the deal's ``by``
     attribute at opening) to its target, and the result is a dict keyed the
     same way; deals of other segments are left out.
 
@@ -197,10 +248,9 @@ def coverage(
     """
     lo, hi = period_bounds(start, end)
     by, goal, goals = coverage_targets(target, by)
+    hist = _at_closing(events, pipeline, as_of, hi)
     if by is None:
-        hist = load(events, pipeline, as_of)
         return _coverage(_categories(hist.deals.values(), pipeline, lo, hi), goal)
-    hist = load(events, pipeline, as_of)
     groups: dict[Hashable, list[DealHistory]] = {k: [] for k in goals}
     for h in hist.deals.values():
         try:
@@ -236,3 +286,50 @@ def coverage_targets(
         )
     goals = {k: _check_target(v, f"coverage(): target for {by}={k!r}") for k, v in target.items()}
     return by, 0.0, goals
+
+
+def combine(parts: Iterable[Coverage]) -> Coverage:
+    """Several segments' coverage taken together: their targets, won and open amounts
+    added up. Coverage is ``None`` when nothing remains, or (``NO_CLOSE_DATES``) when
+    nothing is open and no segment had a coverage of its own."""
+    listed = list(parts)
+    target = math.fsum(c.target for c in listed)
+    won = math.fsum(c.won for c in listed)
+    open_amount = math.fsum(c.open_amount for c in listed)
+    remaining = max(target - won, 0.0)
+    reason: str | None = None
+    if remaining <= 0:
+        reason = NOTHING_REMAINS
+    elif not open_amount and all(c.reason is not None for c in listed):
+        reason = NO_CLOSE_DATES
+    return Coverage(
+        target=target,
+        won=won,
+        remaining=remaining,
+        open_amount=open_amount,
+        coverage=open_amount / remaining if reason is None else None,
+        attainment=won / target if target > 0 else None,
+        reason=reason,
+    )
+
+
+def coverage_totals(
+    events: Events,
+    pipeline: Pipeline,
+    *,
+    start: date | datetime,
+    end: date | datetime,
+    target: Mapping[Any, float | Decimal],
+    by: str,
+    as_of: datetime | None = None,
+) -> tuple[dict[Hashable, Coverage], Coverage, Coverage]:
+    """The rows of a targets table (issue 22): each segment's :class:`Coverage`, the
+    *targeted* segments together (:func:`combine`), and *all* deals of the period
+    against the sum of the targets (deals of segments without a target included).
+    Runs on either engine (it calls :func:`coverage`)."""
+    per = coverage(events, pipeline, start=start, end=end, target=target, by=by, as_of=as_of)
+    _, _, goals = coverage_targets(target, by)
+    everyone = coverage(
+        events, pipeline, start=start, end=end, target=math.fsum(goals.values()), as_of=as_of
+    )
+    return dict(per), combine(per.values()), everyone

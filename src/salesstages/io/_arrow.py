@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 from .._errors import DataError
 from .._events import _EMPTY, EVENT_KINDS, Event, EventKind
+from .._files import atomic_path
 from .._gc import gc_paused
 from .._stores._codec import EVENT_SETTERS, FIELDS, Interner, dump_data
 
@@ -161,19 +162,16 @@ def write_parquet_counted(
     pa = _pyarrow("write_parquet")
     target = Path(path)
     sch = schema()
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     written = 0
-    try:
-        with pa.parquet.ParquetWriter(tmp, sch, compression="zstd") as writer:
-            for batch in _batches(events, sch, BATCH_SIZE):
-                writer.write_batch(batch)
-                written += batch.num_rows
-                if progress is not None:
-                    progress(written)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with (
+        atomic_path(target) as tmp,
+        pa.parquet.ParquetWriter(tmp, sch, compression="zstd") as writer,
+    ):
+        for batch in _batches(events, sch, BATCH_SIZE):
+            writer.write_batch(batch)
+            written += batch.num_rows
+            if progress is not None:
+                progress(written)
     return written
 
 

@@ -11,6 +11,7 @@ from typing import IO, Any
 
 from .._errors import DataError, typed_faults
 from .._events import Event
+from .._files import atomic_open
 from .._stores._codec import FIELDS, FieldError, Interner, dump_data, event_from_obj, event_to_json
 from .._text import csv_cell, csv_uncell
 from ._common import Source, Target, csv_table, read_source, source_name
@@ -21,14 +22,17 @@ __all__ = ["read_csv", "read_jsonl", "write_csv", "write_jsonl"]
 @contextmanager
 def _text_target(target: Target) -> Iterator[IO[str]]:
     name = source_name(target)
+    to_path = isinstance(target, str | os.PathLike)
+    # a path is written atomically: on an error the file is left as it was
+    outcome = "the file is left as it was" if to_path else "the file is incomplete"
 
     def error(message: str) -> DataError:
-        return DataError(f"{message}; the file is incomplete", path=name)
+        return DataError(f"{message}; {outcome}", path=name)
 
     # text that cannot be encoded (a lone surrogate) is a DataError naming the file
     with typed_faults(error, "an event"):
         if isinstance(target, str | os.PathLike):
-            with open(target, "w", encoding="utf-8", newline="") as f:
+            with atomic_open(target) as f:  # the file appears whole or not at all
                 yield f
         else:
             yield target

@@ -21,7 +21,7 @@ from ._frames import records, to_pandas, to_polars
 from ._funnel import conversion, funnel, period_conversion, skips_and_regressions
 from ._history import DealHistory, Histories, histories
 from ._outcomes import NO_REASON, lost_reasons, sales_cycle, snapshot, stalled, velocity, win_rate
-from ._planning import Movement, Slip, Tally, movement, slippage
+from ._planning import Movement, PeriodStatus, Slip, Tally, movement, period_status, slippage
 from ._quality import DataQuality, Finding, data_quality
 from ._types import (
     DurationStats,
@@ -56,6 +56,7 @@ __all__ = [
     "Histories",
     "Keyed",
     "Movement",
+    "PeriodStatus",
     "Ratio",
     "Slip",
     "SnapshotRow",
@@ -76,6 +77,7 @@ __all__ = [
     "lost_reasons",
     "movement",
     "period_conversion",
+    "period_status",
     "records",
     "sales_cycle",
     "skips_and_regressions",

@@ -4,14 +4,16 @@
 from __future__ import annotations
 
 from collections.abc import Hashable
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Literal, overload
 
+from .._compat import spellings
 from .._pipeline import Pipeline
 from .._time import to_utc
 from ._common import check_by, check_choice, check_stage, check_substate_stage, load, segmented
 from ._engine import Events, engine
-from ._history import DealHistory, gc_paused
+from ._history import DealHistory, Histories, gc_paused
+from ._planning import period_bounds, period_view
 from ._types import FunnelRow, Ratio, StageFlow
 
 __all__ = ["conversion", "funnel", "period_conversion", "skips_and_regressions"]
@@ -286,10 +288,11 @@ def conversion(
 def period_conversion(
     events: Events,
     pipeline: Pipeline,
-    stage: str,
     *,
-    start: datetime,
-    end: datetime,
+    stage: str,
+    start: date | datetime,
+    end: date | datetime,
+    as_of: datetime | None = None,
     to_stage: str | None = None,
     by: None = None,
 ) -> Ratio: ...
@@ -299,23 +302,26 @@ def period_conversion(
 def period_conversion(
     events: Events,
     pipeline: Pipeline,
-    stage: str,
     *,
-    start: datetime,
-    end: datetime,
+    stage: str,
+    start: date | datetime,
+    end: date | datetime,
+    as_of: datetime | None = None,
     to_stage: str | None = None,
     by: str,
 ) -> dict[Hashable, Ratio]: ...
 
 
+@spellings(positional=("stage",))
 @engine
 def period_conversion(
     events: Events,
     pipeline: Pipeline,
-    stage: str,
     *,
-    start: datetime,
-    end: datetime,
+    stage: str,
+    start: date | datetime,
+    end: date | datetime,
+    as_of: datetime | None = None,
     to_stage: str | None = None,
     by: str | None = None,
 ) -> Ratio | dict[Hashable, Ratio]:
@@ -323,10 +329,11 @@ def period_conversion(
     ``[start, end)``, the share that moved out of it forward within the window.
 
     The denominator counts deals with a visit to ``stage`` that overlaps the
-    window (entered before ``end``, not left before ``start``); the
-    numerator, those among them with a move out of ``stage`` during the
+    window (entered before its closing instant, not left before ``start``);
+    the numerator, those among them with a move out of ``stage`` during the
     window to a later open stage or a won stage (to ``to_stage`` when given).
-    Events after ``end`` are ignored.
+    The window closes at ``min(end, as_of⁺)`` (§17): events at or after
+    ``end``, and after ``as_of``, are never read.
 
     This is the rate a manager reads for "this month" while it is happening.
     It differs from the cohort rate of :func:`conversion`, which follows the
@@ -340,8 +347,9 @@ def period_conversion(
         events: Any iterable of :class:`~salesstages.Event`, in any order.
         pipeline: The pipeline the events follow.
         stage: An open stage.
-        start: The window's start (aware, included).
-        end: The window's end (aware, excluded).
+        start: The window's start (a date, midnight UTC, or an aware datetime; included).
+        end: The window's end (the same; excluded).
+        as_of: Ignore later events (the window then closes just after it).
         to_stage: Count only moves into this stage.
         by: Segment by this attribute's value at opening.
 
@@ -352,21 +360,28 @@ def period_conversion(
     """
     name = check_stage(pipeline, stage, "stage", open_only=True)
     target = None if to_stage is None else check_stage(pipeline, to_stage, "to_stage")
-    lo = to_utc(start, "start")
-    hi = to_utc(end, "end")
+    lo, hi = period_bounds(start, end)
     if hi <= lo:
         raise ValueError(
             f"end ({hi.isoformat()}) must be after start ({lo.isoformat()}); "
             "the window is [start, end)"
         )
     check_by(by)
-    hist = load(events, pipeline, hi)
+    if isinstance(events, Histories):
+        hist = period_view(load(events, pipeline, as_of), hi)
+    else:
+        last = hi - timedelta(microseconds=1)
+        hist = load(events, pipeline, last if as_of is None else min(to_utc(as_of, "as_of"), last))
+    if hist.as_of is not None:
+        hi = min(hi, hist.as_of + timedelta(microseconds=1))
     forward = {s.name for s in pipeline.won_stages}
     opens = [s.name for s in pipeline.open_stages]
     forward.update(opens[opens.index(name) + 1 :])
 
     def compute(deals: list[DealHistory]) -> Ratio:
         present = moved = 0
+        if hi <= lo:  # as_of lies before the window: nothing in it yet
+            return Ratio(numerator=0, denominator=0, rate=None)
         for h in deals:
             entries = h.entries
             last = len(entries) - 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable
 from datetime import datetime, timedelta
-from typing import Literal, overload
+from typing import Final, Literal, overload
 
 from .._pipeline import Pipeline
 from .._time import to_utc
@@ -16,11 +16,13 @@ from ._history import DealHistory
 from ._types import DurationStats, Keyed, Ratio, SnapshotRow, Stall
 
 __all__ = [
+    "LOST_AT_ZERO",
     "NO_REASON",
     "lost_reasons",
     "sales_cycle",
     "snapshot",
     "stalled",
+    "value_ratio",
     "velocity",
     "win_rate",
 ]
@@ -30,6 +32,23 @@ NO_REASON = "(no reason)"
 _DAY = 86_400.0
 
 
+#: Why :func:`win_rate` by value is ``None`` although deals were lost.
+LOST_AT_ZERO: Final = (
+    "every lost deal closed at an amount of 0 (a CRM that zeroes a lost deal's value?): "
+    "the win rate by value is not known"
+)
+
+
+def value_ratio(won: float, lost: float, n_lost: int) -> Ratio:
+    """The win rate by value from the won and lost amounts and the number of lost deals:
+    ``None`` with :data:`LOST_AT_ZERO` when deals were lost but all at 0 (shared with
+    the Ibis engine)."""
+    total = won + lost
+    if n_lost and not lost:
+        return Ratio(numerator=won, denominator=total, rate=None, reason=LOST_AT_ZERO)
+    return Ratio(numerator=won, denominator=total, rate=won / total if total else None)
+
+
 def _win_ratio(deals: list[DealHistory], by_value: bool) -> Ratio:
     won: float
     lost: float
@@ -37,6 +56,7 @@ def _win_ratio(deals: list[DealHistory], by_value: bool) -> Ratio:
         # fsum: exactly rounded, so the result does not depend on the deals' order
         won = math.fsum(amount_of(h.closed_amount) for h in deals if h.outcome == "won")
         lost = math.fsum(amount_of(h.closed_amount) for h in deals if h.outcome == "lost")
+        return value_ratio(won, lost, sum(1 for h in deals if h.outcome == "lost"))
     else:
         won = sum(1 for h in deals if h.outcome == "won")
         lost = sum(1 for h in deals if h.outcome == "lost")

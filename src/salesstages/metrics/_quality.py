@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 from .._events import Event
-from ._common import load
+from ._common import amount_of, load
 from ._engine import Events, engine
 from ._history import DealHistory, Histories, stay_cells
 
@@ -25,6 +25,7 @@ __all__ = [
     "amount_findings",
     "check_torn_tail",
     "data_quality",
+    "final_amounts",
     "imputed_stages",
     "log_findings",
     "lost_findings",
@@ -44,6 +45,7 @@ CODES: Final = (
     "open_without_amount",
     "closed_without_amount",
     "lost_zero_amount",
+    "amounts_look_final",
     "lost_without_reason",
     "imputed_stage",
     "no_rot_after",
@@ -169,6 +171,12 @@ def data_quality(
     - ``lost_zero_amount``: lost deals whose amount at closing is 0 while won
       deals have amounts (a CRM that zeroes the value of a lost deal): the win
       rate by amount then reads near 100 %.
+    - ``amounts_look_final``: no deal's amount ever changes after its opening
+      event, every lost deal carries an amount of 0 and every won deal one above
+      0: the signature of an export that wrote each deal's final value on its
+      opening (hindsight). A forecast or backtest as of a past date then sees the
+      value each deal will end with (deals later lost count 0, deals later won
+      their final amount), so it looks better than it could have been.
     - ``lost_without_reason``: lost deals with no ``reason``.
     - ``imputed_stage``: open stages that no deal entered, but that the
       ``"imputed"`` funnel counts as reached by every deal that went past them.
@@ -240,8 +248,42 @@ def _deal_findings(hist: Histories, pipeline: Pipeline) -> Iterator[Finding]:
             if h.outcome == "won"
         ),
         [h.deal_id for h in lost if h.lost_reason is None],
+        final_amounts(
+            sum(1 for h in deals if _amount_changed(h)),
+            len(lost),
+            sum(1 for h in lost if amount_of(h.closed_amount) != 0),
+            sum(1 for h in deals if h.outcome == "won"),
+            sum(1 for h in deals if h.outcome == "won" and not amount_of(h.closed_amount) > 0),
+        ),
     )
     yield from _timing_findings(hist, pipeline, opened)
+
+
+def _amount_changed(h: DealHistory) -> bool:
+    """True when an update changed the deal's amount after its opening event."""
+    amounts = h.amounts
+    if amounts is None:
+        return False
+    first = amount_of(amounts[0][1])
+    return any(amount_of(v) != first for _, v in amounts[1:])
+
+
+def final_amounts(
+    changed: int, n_lost: int, lost_nonzero: int, n_won: int, won_zero: int
+) -> Finding | None:
+    """``amounts_look_final`` from the number of deals whose amount changed after their
+    opening, of lost deals and of those closed at an amount other than 0, of won deals
+    and of those closed at an amount of 0 (shared with the Ibis engine)."""
+    if changed or not n_lost or lost_nonzero or not n_won or won_zero:
+        return None
+    return Finding(
+        code="amounts_look_final",
+        message=f"no deal's amount ever changes after it was opened, every lost deal "
+        f"({n_lost:,}) carries 0 and every won deal ({n_won:,}) an amount: the amounts "
+        "look like final values written at opening (hindsight), so a forecast or "
+        "backtest as of a past date sees how each deal ends and is not fair",
+        count=n_lost + n_won,
+    )
 
 
 def amount_findings(
@@ -269,11 +311,16 @@ def amount_findings(
 
 
 def lost_findings(
-    zero: Sequence[str], n_lost: int, won_money: bool, no_reason: Sequence[str]
+    zero: Sequence[str],
+    n_lost: int,
+    won_money: bool,
+    no_reason: Sequence[str],
+    final: Finding | None = None,
 ) -> Iterator[Finding]:
-    """``lost_zero_amount`` and ``lost_without_reason`` from the lost deals closed at an
-    amount of 0, how many deals are lost, whether a won deal closed with an amount above
-    0, and the lost deals without a reason (shared with the Ibis engine)."""
+    """``lost_zero_amount``, ``amounts_look_final`` (``final``, from :func:`final_amounts`)
+    and ``lost_without_reason`` from the lost deals closed at an amount of 0, how many
+    deals are lost, whether a won deal closed with an amount above 0, and the lost
+    deals without a reason (shared with the Ibis engine)."""
     if zero and won_money:
         share = (
             f"every lost deal ({len(zero):,})"
@@ -288,6 +335,8 @@ def lost_findings(
             count=len(zero),
             examples=_examples(zero),
         )
+    if final is not None:
+        yield final
     found = _deal_finding(
         "lost_without_reason",
         no_reason,

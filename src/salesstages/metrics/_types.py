@@ -242,12 +242,15 @@ class Ratio:
     Attributes:
         numerator: What is counted (or summed, for a ratio of amounts).
         denominator: What it is counted among.
-        rate: ``numerator / denominator``; ``None`` when the denominator is 0.
+        rate: ``numerator / denominator``; ``None`` when the denominator is 0, or
+            when the rate is not known (``reason`` says why).
+        reason: Why ``rate`` is ``None`` although the denominator is not 0; else ``None``.
     """
 
     numerator: float
     denominator: float
     rate: float | None
+    reason: str | None = None
 
     __repr__ = _repr
 

@@ -88,14 +88,15 @@ def _funnel_rows(rows: Sequence[metrics.FunnelRow], labels: Mapping[str, str]) -
 def backtest_dates(
     first: datetime, as_of: datetime, horizon: timedelta, *, count: int = 6
 ) -> list[datetime]:
-    """Up to ``count`` evenly spaced dates whose horizon ends by ``as_of``, after one
-    horizon of history; empty when the log is shorter than two horizons."""
+    """Up to ``count`` dates one horizon apart (their windows do not overlap), the last
+    one horizon before ``as_of`` (a full window, §17), none before one horizon of
+    history; empty when the log is shorter than two horizons."""
     start = first + horizon
     end = as_of - horizon
     if end <= start:
         return []
-    step = (end - start) / max(1, count - 1)
-    return [start + step * i for i in range(count)]
+    dates = [end - horizon * i for i in range(count)]
+    return sorted(d for d in dates if d >= start)
 
 
 def build_report(
@@ -490,7 +491,7 @@ def _backtest(
     if isinstance(data, metrics.Histories):
         bt = _backtest_folded(data, pipeline, dates, horizon)
     else:
-        bt = forecast.backtest(data, pipeline, at=dates, horizon=horizon)
+        bt = forecast.backtest(data, pipeline, dates=dates, horizon=horizon, as_of=as_of)
     return {
         "horizon_days": _days(bt.horizon),
         "quantity": f"amount won within {_days(bt.horizon):g} days of each date",
@@ -502,13 +503,24 @@ def _backtest(
                 "actual": r.actual,
                 "won_new": r.won_new,
                 "forecasts": dict(r.forecasts),
+                "window_days": _days(r.window),
+                "partial": r.partial,
+                "notes": list(r.notes),
             }
             for r in bt.rows
         ],
         "errors": [
-            {"method": e.method, "bias": e.bias, "mae": e.mae, "rmse": e.rmse, "mape": e.mape}
+            {
+                "method": e.method,
+                "bias": e.bias,
+                "mae": e.mae,
+                "rmse": e.rmse,
+                "mape": e.mape,
+                "count": e.count,
+            }
             for e in bt.errors.values()
         ],
+        "overlapping": bt.overlapping,
     }
 
 

@@ -385,7 +385,15 @@ def backtest_chart(report: Mapping[str, Any]) -> str:
     methods = [e["method"] for e in bt["errors"]]
     series = [ACTUAL, *methods]
     rows = bt["rows"]
-    ticks = nice_ticks(max((max(r["actual"], *r["forecasts"].values()) for r in rows), default=1.0))
+    ticks = nice_ticks(
+        max(
+            (
+                max([r["actual"], *(v for v in r["forecasts"].values() if v is not None)])
+                for r in rows
+            ),
+            default=1.0,
+        )
+    )
     top = ticks[-1]
     body.append(_legend(x0, 16, [(method_name(n), method_colour(n), "box") for n in series]))
     for t in ticks:
@@ -403,6 +411,8 @@ def backtest_chart(report: Mapping[str, Any]) -> str:
         gx = x0 + j * group + (group - bar * len(series)) / 2
         values = [r["actual"], *(r["forecasts"][m] for m in methods)]
         for i, (name, v) in enumerate(zip(series, values, strict=True)):
+            if v is None:  # no estimate: no bar (not a bar of 0)
+                continue
             h = ph * v / top
             body.append(
                 _rect(

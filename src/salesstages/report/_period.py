@@ -258,12 +258,18 @@ def build_planning(
     hist = data  # a Histories folded at as_of, or an Ibis table (then as_of is passed)
     kw: dict[str, Any] = {"as_of": as_of} if is_ibis_table(data) else {}
     start, end = period.start, period.end
-    moved_to = max(as_of, start) if as_of is not None else start
-    mv = metrics.movement(hist, pipeline, start, moved_to)
-    cats = forecast.categories(hist, pipeline, start, end, **kw)
+    mv = metrics.movement(hist, pipeline, start=start, end=end, **kw)
+    # the movement runs to the period's closing instant, min(end, as_of⁺) (§17)
+    status = mv.period
+    # (shown as the last instant counted, just before the closing instant)
+    closing = status.closing if status is not None and status.closing is not None else start
+    moved_to = max(start, closing - timedelta(microseconds=1))
+    cats = forecast.categories(hist, pipeline, start=start, end=end, **kw)
     # every open deal with a close date, whenever it falls: the text names the rest
-    dated = forecast.categories(hist, pipeline, _EVER[0], _EVER[1], **kw)
+    dated = forecast.categories(hist, pipeline, start=_EVER[0], end=_EVER[1], **kw)
     warnings: list[str] = []
+    if status is not None and status.note is not None:
+        warnings.append(status.note)
     coverage = coverage_by = None
     if target is not None:
         if isinstance(target, Mapping):
@@ -276,7 +282,9 @@ def build_planning(
                     + "; their coverage counts no deals"
                 )
             keyed = {seen.get(str(k), k): v for k, v in target.items()}
-            per = forecast.coverage(hist, pipeline, start, end, target=keyed, by=target_by, **kw)
+            per = forecast.coverage(
+                hist, pipeline, start=start, end=end, target=keyed, by=target_by, **kw
+            )
             names = {seen.get(str(k), k): str(k) for k in target}
             coverage_by = {
                 "attribute": target_by,
@@ -284,7 +292,9 @@ def build_planning(
             }
             coverage = _coverage(_total(list(per.values())))
         else:
-            coverage = _coverage(forecast.coverage(hist, pipeline, start, end, target=target, **kw))
+            coverage = _coverage(
+                forecast.coverage(hist, pipeline, start=start, end=end, target=target, **kw)
+            )
     return {
         "period": {"label": period.label, "start": _iso(start), "end": _iso(end)},
         "categories": [
@@ -296,6 +306,8 @@ def build_planning(
         "movement": {
             "start": _iso(start),
             "end": _iso(moved_to),
+            "state": None if status is None else status.state,
+            "note": None if status is None else status.note,
             "rows": [
                 {"line": line, "count": getattr(mv, line).count, "amount": getattr(mv, line).amount}
                 for line in MOVEMENT_LINES

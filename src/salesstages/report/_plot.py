@@ -8,12 +8,14 @@ drawn, and a missing install raises an :class:`ImportError` that names
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from importlib import import_module
 from pathlib import Path
 from typing import Any, Final
 
+from .._files import atomic_path
 from ._actions import actions_plot
 from ._period_charts import coverage_plot, movement_plot
 from ._render import _segment_name
@@ -187,13 +189,17 @@ def _backtest(ax: Any, report: Mapping[str, Any]) -> None:
     width = 0.8 / len(series)
     for i, name in enumerate(series):
         values = [r["actual"] if name == "actual" else r["forecasts"][name] for r in rows]
+        values = [math.nan if v is None else v for v in values]  # no estimate: no bar
         xs = [j + i * width for j in range(len(rows))]
         label = method_name(name)
         ax.bar(xs, values, width, label=label, color=method_colour(name))
     ax.set_xticks(
         [j + 0.4 - width / 2 for j in range(len(rows))], [r["at"][:10] for r in rows], fontsize=8
     )
-    top = max((max(r["actual"], *r["forecasts"].values()) for r in rows), default=1.0)
+    top = max(
+        (max([r["actual"], *(v for v in r["forecasts"].values() if v is not None)]) for r in rows),
+        default=1.0,
+    )
     _y_ticks(ax, nice_ticks(top), "amount")
     ax.set_xlabel(AXES["backtest"][0])
     ax.set_ylabel(f"amount won within {bt['horizon_days']:g} days")
@@ -246,6 +252,7 @@ def save_charts(
         fig = figure(figsize=(8, 4.5), layout="constrained")
         draw(fig.add_subplot(), report)
         path = out / f"{name}.{fmt}"
-        fig.savefig(path, format=fmt, dpi=120)
+        with atomic_path(path) as tmp:  # a chart file appears whole or not at all
+            fig.savefig(tmp, format=fmt, dpi=120)
         paths.append(path)
     return paths

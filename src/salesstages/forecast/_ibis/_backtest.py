@@ -1,4 +1,5 @@
-"""The backtest on an Ibis table: the twin of ``forecast/_backtest.py``."""
+"""The backtest on an Ibis table: the twin of ``forecast/_backtest.py``. Nothing after
+``as_of`` is read (CONTRACT §17)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,20 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from ...metrics._ibis._columns import ibis, to_us
-from ...metrics._ibis._pivots import Pivots, Rewound
-from .._backtest import Backtest, BacktestRow, _backtest_result, backtest_dates_of
-from .._common import _DAY_US, METHODS, _frozen_map, _stage_probabilities, _us
-from .._markov import _markov_model, _markov_probabilities
-from .._outlook import _conditional_value
+from ...metrics._ibis._columns import from_us, ibis, to_us
+from ...metrics._ibis._pivots import Pivots
+from .._backtest import (
+    Backtest,
+    BacktestRow,
+    _check_dates,
+    _forecasts,
+    _row,
+    backtest_dates_of,
+    backtest_result,
+    window_end,
+)
+from .._common import _DAY_US, METHODS, _us
+from .._markov import _markov_model
 
 __all__ = ["backtest"]
 
@@ -22,18 +31,25 @@ def backtest(
     events: Any,
     pipeline: Any,
     *,
-    at: Sequence[datetime],
+    dates: Sequence[datetime],
     horizon: timedelta,
+    as_of: datetime | None = None,
 ) -> Backtest:
     """:func:`salesstages.forecast.backtest` on the table's backend: per date the
-    engine's own forecasts as of that date, and the actual wins in SQL."""
-    dates = backtest_dates_of(at, horizon)
-    # every date's view rewound from the pivots of the whole log (as the pure-Python
-    # engine rewinds one fold): built once, shared with the report's, and every
-    # date's aggregates in one query each
-    base = Pivots(events, pipeline, None)
-    final = Rewound(base, to_us(dates[-1] + horizon), materialise=True)
-    return _backtest_result(_backtest_rows(pipeline, base, final, dates, horizon), horizon)
+    engine's own forecasts as of that date, and the actual wins in SQL, reading
+    nothing after ``as_of``."""
+    days = backtest_dates_of(dates, horizon)
+    # every date's view rewound from the pivots of the log cut at as_of (as the
+    # pure-Python engine rewinds one fold): built once, shared with the report's, and
+    # every date's aggregates in one query each
+    base = Pivots(events, pipeline, as_of)
+    _check_dates(days, base.as_of)
+    if base.as_of_us is None:
+        rows = [
+            _row(d, 0, 0.0, 0.0, 0.0, dict.fromkeys(METHODS, 0.0), horizon, horizon) for d in days
+        ]
+        return backtest_result(rows, horizon, base.as_of)
+    return backtest_result(_backtest_rows(pipeline, base, days, horizon), horizon, base.as_of)
 
 
 def _dated_entries(base: Pivots, dates: Any) -> Any:
@@ -52,18 +68,20 @@ def _dated_entries(base: Pivots, dates: Any) -> Any:
 
 
 def _backtest_rows(
-    pipeline: Any, base: Pivots, final: Rewound, dates: Sequence[datetime], horizon: timedelta
+    pipeline: Any, base: Pivots, dates: Sequence[datetime], horizon: timedelta
 ) -> list[BacktestRow]:
     """Each date's row, as :func:`salesstages.forecast._backtest_row` on the date's
     view rewound from ``base`` (:class:`Rewound`, for every date at once: one query
     per aggregate, the dates a small table crossed with the pivots)."""
     n = len(dates)
     cuts = [to_us(d) for d in dates]
+    ends = [to_us(window_end(d, horizon, base.as_of)) for d in dates]
     h_us = _us(horizon)
     dt = ibis.memtable(
-        {"d_i": list(range(n)), "d_us": cuts}, schema={"d_i": "int64", "d_us": "int64"}
+        {"d_i": list(range(n)), "d_us": cuts, "e_us": ends},
+        schema={"d_i": "int64", "d_us": "int64", "e_us": "int64"},
     )
-    e = _dated_entries(base, dt)
+    e = _dated_entries(base, dt.select("d_i", "d_us"))
     # the moves each date's Markov model is fitted on
     mv = e.filter(e.stage.isin(base.opens) & e.next_stage.notnull())
     order = {name: i for i, name in enumerate(base.names)}
@@ -99,10 +117,11 @@ def _backtest_rows(
         counts[i][stage] += int(r["m"])
         if r["nz"]:
             wanted[i].setdefault(stage, {})[int(r["days"])] = amount
-    # the actual wins in (date, date + horizon] of the deals open then, and of new ones
-    fd = final.deals_with("closed_amount")
-    fd = fd.filter(fd.outcome == "won").cross_join(dt.select(w_i="d_i", w_us="d_us"))
-    fd = fd.filter((fd.closed_at > fd.w_us) & (fd.closed_at <= fd.w_us + h_us))
+    # the actual wins in [date, min(date + horizon, as_of⁺)) of the deals open then,
+    # and of new ones (base is cut at as_of: nothing later is read)
+    fd = base.deals_with("closed_amount")
+    fd = fd.filter(fd.outcome == "won").cross_join(dt.select(w_i="d_i", w_us="d_us", w_end="e_us"))
+    fd = fd.filter((fd.closed_at >= fd.w_us) & (fd.closed_at < fd.w_end))
     # each won deal's last entry at the date, if any (straight from the pivot)
     be = base.entries
     nd = be.select(n_deal="deal_id", n_at="at_us", n_next="next_at", n_stage="stage")
@@ -119,7 +138,7 @@ def _backtest_rows(
         won_new=j.closed_amount.sum(where=j.n_deal.isnull()),
     )
     actuals = {int(r["w_i"]): r for r in base.run(agg, "sum")}
-    # the stays' cells of each date with open amounts (see conditional)
+    # the stays' cells of each date with open amounts (see _conditional)
     st = e.filter(e.stage.isin(base.opens))
     st = st.select(
         "d_i",
@@ -137,34 +156,25 @@ def _backtest_rows(
         *(got_cells.column(c).to_pylist() for c in names), strict=True
     ):
         cells[int(i)][stage][int(lb) << 32 | int(tb) << 2 | int(cause)] += int(m)
-    prob = _stage_probabilities(pipeline)
     rows: list[BacktestRow] = []
     for i, d in enumerate(dates):
         amounts = {stage: math.fsum(parts) for stage, parts in sums[i].items()}
         got_i = actuals.get(i, {})
-        forecasts = {
-            # as the pure-Python row: a plain sum (0, an int, when nothing is open)
-            # every method in its horizon form, as the pure-Python row
-            "weighted": _conditional_value(wanted[i], cells[i], h_us, prob) if wanted[i] else 0.0,
-            "markov": _conditional_value(
-                wanted[i],
-                cells[i],
-                h_us,
-                _markov_probabilities(pipeline, _markov_model(moves[i], pipeline)),
-            )
-            if wanted[i]
-            else 0.0,
-            "conditional": _conditional_value(wanted[i], cells[i], h_us) if wanted[i] else 0.0,
-        }
+        # every method in its horizon form, as the pure-Python row
+        forecasts = _forecasts(
+            wanted[i], cells[i], h_us, pipeline, lambda i=i: _markov_model(moves[i], pipeline)
+        )
         assert tuple(forecasts) == METHODS
         rows.append(
-            BacktestRow(
-                at=d,
-                open_deals=sum(counts[i].values()),
-                open_amount=sum(amounts.values()),
-                actual=float(got_i.get("actual") or 0.0),
-                won_new=float(got_i.get("won_new") or 0.0),
-                forecasts=_frozen_map(forecasts),
+            _row(
+                d,
+                sum(counts[i].values()),
+                math.fsum(amounts.values()),
+                float(got_i.get("actual") or 0.0),
+                float(got_i.get("won_new") or 0.0),
+                forecasts,
+                from_us(ends[i]) - d,
+                horizon,
             )
         )
     return rows

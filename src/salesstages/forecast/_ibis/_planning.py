@@ -1,5 +1,5 @@
 """:func:`~salesstages.forecast.categories` and :func:`~salesstages.forecast.coverage`
-on an Ibis table's own backend (CONTRACT §10, §14).
+on an Ibis table's own backend (CONTRACT §10, §14, §17).
 
 One query: the deal pivot joined with each deal's latest ``close_date`` and
 ``forecast_category`` settings (from its ``opened`` event and the updates
@@ -11,16 +11,28 @@ by other tools) counts as no close date.
 from __future__ import annotations
 
 from collections.abc import Hashable
-from datetime import date, datetime
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import Any, Final
 
+from ..._time import to_utc
 from ..._values import FORECAST_CATEGORIES
 from ...metrics._ibis._columns import ibis, to_us
 from ...metrics._ibis._pivots import KEY_COLUMNS, Pivots, key_value
-from ...metrics._planning import first_day_on_or_after, period_bounds
+from ...metrics._planning import Tally, first_day_on_or_after, period_bounds
 from .._planning import CATEGORY_ORDER, Coverage, _coverage, coverage_targets
 
 __all__ = ["categories", "coverage"]
+
+_TICK: Final = timedelta(microseconds=1)
+
+
+def _at_closing(
+    events: Any, pipeline: Any, as_of: datetime | None, hi: datetime, **kw: Any
+) -> Pivots:
+    """The pivots as they stood at the closing instant ``min(hi, as_of⁺)``."""
+    last = hi - _TICK
+    cut = last if as_of is None else min(to_utc(as_of, "as_of"), last)
+    return Pivots(events, pipeline, cut, **kw)
 
 
 def _latest(pv: Pivots, key: str, name: str) -> Any:
@@ -35,7 +47,14 @@ def _latest(pv: Pivots, key: str, name: str) -> Any:
 def _rows(pv: Pivots, lo: datetime, hi: datetime) -> list[dict[str, Any]]:
     """(key columns,) category, count and amount: the open deals closing in the period
     by category, and ``"closed"``: the deals won in it."""
-    d = pv.deals_with("amount", "closed_amount")
+    d = pv.deals_with("amount")
+    # a won deal's amount at its win, amount changes at that instant first (as movement)
+    am = pv.amounts
+    w = d.filter(d.outcome == "won").select(w_deal="deal_id", w_at="closed_at")
+    j = am.join(w, [am.deal_id == w.w_deal, am.at_us <= w.w_at])
+    j = j.mutate(o=ibis.row_number().over(group_by=j.deal_id, order_by=[j.at_us, j.seq]))
+    wa = j.group_by(wa_deal="deal_id").aggregate(won_amount=j.amt.argmax(j.o))
+    d = d.left_join(wa, d.deal_id == wa.wa_deal)
     cd = _latest(pv, "close_date", "cd")
     fc = _latest(pv, "forecast_category", "fc")
     d = d.left_join(cd, d.deal_id == cd.cd_deal)
@@ -53,41 +72,41 @@ def _rows(pv: Pivots, lo: datetime, hi: datetime) -> list[dict[str, Any]]:
     rows = d.filter(is_open | is_won).select(
         *pv.group,
         category=ibis.ifelse(is_won, "closed", category),
-        value=ibis.ifelse(is_won, d.closed_amount, d.amount),
+        value=ibis.ifelse(is_won, d.won_amount.coalesce(0.0), d.amount),
     )
     agg = rows.group_by([*pv.group, "category"]).aggregate(n=rows.count(), total=rows.value.sum())
     return pv.run(agg, "sum")
 
 
-def _empty() -> dict[str, tuple[int, float]]:
-    return dict.fromkeys(CATEGORY_ORDER, (0, 0.0))
+def _empty() -> dict[str, Tally]:
+    return dict.fromkeys(CATEGORY_ORDER, Tally(0, 0.0))
 
 
 def categories(
     events: Any,
     pipeline: Any,
+    *,
     start: date | datetime,
     end: date | datetime,
-    *,
     as_of: datetime | None = None,
-) -> dict[str, tuple[int, float]]:
+) -> dict[str, Tally]:
     """:func:`salesstages.forecast.categories` on the table's backend."""
     lo, hi = period_bounds(start, end)
-    pv = Pivots(events, pipeline, as_of)
+    pv = _at_closing(events, pipeline, as_of, hi)
     out = _empty()
     if pv.as_of_us is None:
         return out
     for r in _rows(pv, lo, hi):
-        out[r["category"]] = (int(r["n"]), float(r["total"] or 0.0))
+        out[r["category"]] = Tally(int(r["n"]), float(r["total"] or 0.0))
     return out
 
 
 def coverage(
     events: Any,
     pipeline: Any,
+    *,
     start: date | datetime,
     end: date | datetime,
-    *,
     target: Any,
     as_of: datetime | None = None,
     by: str | None = None,
@@ -96,11 +115,13 @@ def coverage(
     lo, hi = period_bounds(start, end)
     by, goal, goals = coverage_targets(target, by)
     if by is None:
-        return _coverage(categories(events, pipeline, lo, hi, as_of=as_of), goal)
-    pv = Pivots(events, pipeline, as_of, by=by)
-    per: dict[Hashable, dict[str, tuple[int, float]]] = {}
+        return _coverage(categories(events, pipeline, start=lo, end=hi, as_of=as_of), goal)
+    pv = _at_closing(events, pipeline, as_of, hi, by=by)
+    per: dict[Hashable, dict[str, Tally]] = {}
     if pv.as_of_us is not None:
         for r in _rows(pv, lo, hi):
             key = key_value({c: r[c] for c in KEY_COLUMNS}, by)
-            per.setdefault(key, _empty())[r["category"]] = (int(r["n"]), float(r["total"] or 0.0))
+            per.setdefault(key, _empty())[r["category"]] = Tally(
+                int(r["n"]), float(r["total"] or 0.0)
+            )
     return {k: _coverage(per.get(k, _empty()), goal) for k, goal in goals.items()}

@@ -20,7 +20,7 @@ from ._actions import action_conversion
 from ._durations import stage_durations, substate_durations, substate_visits, visits
 from ._funnel import conversion, funnel
 from ._outcomes import lost_reasons, sales_cycle, snapshot, stalled, velocity, win_rate
-from ._planning import movement, slippage  # issue 14
+from ._planning import movement, period_status, slippage  # issues 14, 22
 from ._quality import data_quality
 from ._winloss import win_loss
 
@@ -31,6 +31,7 @@ __all__ = [
     "funnel",
     "lost_reasons",
     "movement",
+    "period_status",
     "sales_cycle",
     "slippage",
     "snapshot",

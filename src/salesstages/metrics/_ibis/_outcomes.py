@@ -12,7 +12,7 @@ from typing import Any, Final
 
 from ..._time import to_utc
 from .._common import check_choice
-from .._outcomes import NO_REASON, velocity_value
+from .._outcomes import NO_REASON, value_ratio, velocity_value
 from .._types import Keyed, SnapshotRow, Stall
 from ._columns import ibis
 from ._common import aggregate_by, as_int, duration_stats, ratio, stats_aggregate, td
@@ -52,10 +52,15 @@ def win_rate(
     for r in _outcome_counts(pv, d, amount=bool(by_value)):
         value = float(r["closed_amount"] or 0.0) if by_value else int(r["deals"])
         parts.setdefault(pv.key_of(r), {})[r["outcome"]] = value
+        if r["outcome"] == "lost":
+            parts[pv.key_of(r)]["n_lost"] = int(r["deals"])
     results = {}
     for key, p in parts.items():
         won, lost = p.get("won", zero), p.get("lost", zero)
-        results[key] = ratio(won, won + lost)
+        if by_value:  # issue 22: lost deals all at 0 give no rate, with the reason
+            results[key] = value_ratio(won, lost, int(p.get("n_lost", 0)))
+        else:
+            results[key] = ratio(won, won + lost)
     return grouped(by, pv.keys(d), results, lambda: ratio(zero, zero))
 
 

@@ -11,31 +11,84 @@ from collections.abc import Hashable
 from datetime import date, datetime
 from typing import Any
 
+from ..._errors import DataError
 from .._common import check_by
-from .._planning import Movement, Slip, Tally, period_bounds
-from ._columns import ibis, to_us
-from ._pivots import KEY_COLUMNS, Pivots, grouped
+from .._planning import Movement, PeriodStatus, Slip, Tally, period_bounds, status_of
+from ._columns import from_us, ibis, to_us
+from ._pivots import KEY_COLUMNS, Pivots, Rewound, grouped
 
-__all__ = ["movement", "slippage"]
+__all__ = ["movement", "period_status", "slippage"]
 
 
-def slippage(events: Any, pipeline: Any, *, as_of: datetime | None = None) -> list[Slip]:
+def _status(pv: Pivots, lo: datetime, hi: datetime) -> PeriodStatus:
+    """:func:`salesstages.metrics._planning.status_of` with the table's first opening."""
+    if pv.as_of_us is None:
+        return status_of(lo, hi, pv.as_of, None)
+    d = pv.deals_with("opened")
+    got = pv.run(d.aggregate(first=d.opened_at.min()), "min")
+    first = got[0]["first"] if got else None
+    return status_of(lo, hi, pv.as_of, None if first is None else from_us(int(first)))
+
+
+def period_status(
+    events: Any,
+    pipeline: Any,
+    *,
+    start: date | datetime,
+    end: date | datetime,
+    as_of: datetime | None = None,
+) -> PeriodStatus:
+    """:func:`salesstages.metrics.period_status` on the table's backend."""
+    lo, hi = period_bounds(start, end)
+    return _status(Pivots(events, pipeline, as_of), lo, hi)
+
+
+def slippage(
+    events: Any,
+    pipeline: Any,
+    *,
+    start: date | datetime | None = None,
+    end: date | datetime | None = None,
+    as_of: datetime | None = None,
+) -> list[Slip]:
     """:func:`salesstages.metrics.slippage` on the table's backend."""
-    pv = Pivots(events, pipeline, as_of)
+    since_us: int | None = None
+    pv: Pivots = Pivots(events, pipeline, as_of)
+    if start is not None or end is not None:
+        if start is None or end is None:
+            raise DataError(
+                "slippage(): give both start= and end= (a period), or neither",
+                field="start" if start is None else "end",
+            )
+        since, hi = period_bounds(start, end)
+        if pv.as_of_us is not None and to_us(hi) <= pv.as_of_us:
+            pv = Rewound(pv, to_us(hi) - 1)
+        if pv.as_of is not None and pv.as_of < since:
+            return []  # not started: no push can have been made in it yet
+        since_us = to_us(since)
     if pv.as_of is None:
         return []
     k = pv.kept
     sel = k.filter(
         (k.kind == "opened") | ((k.kind == "updated") & pv.json.present(k.data, "close_date"))
     )
-    sel = sel.select("deal_id", "seq", v=pv.json.string(sel.data, "close_date"))
+    sel = sel.select("deal_id", "seq", "at_us", v=pv.json.string(sel.data, "close_date"))
     last = sel.group_by(c_deal="deal_id").aggregate(c_seq=sel.seq.max())
     cur = sel.join(last, [sel.deal_id == last.c_deal, sel.seq == last.c_seq])
     cur = cur.select(cur_deal=cur.deal_id, cur=cur.v)
     valid = sel.filter(sel.v.length() == 10)
     valid = valid.mutate(prev=valid.v.lag().over(ibis.window(group_by="deal_id", order_by="seq")))
+    if since_us is None:
+        pushed = valid.v > valid.prev
+        first = valid.v.argmin(valid.seq)
+    else:
+        # only pushes in the period, from the close date the deal had at its start
+        before = valid.at_us < since_us
+        pushed = (valid.v > valid.prev) & ~before
+        base = valid.v.argmax(valid.seq, where=before)
+        first = base.coalesce(valid.v.argmin(valid.seq))
     per = valid.group_by(p_deal="deal_id").aggregate(
-        pushes=ibis.ifelse(valid.v > valid.prev, 1, 0).sum(), first=valid.v.argmin(valid.seq)
+        pushes=ibis.ifelse(pushed, 1, 0).sum(), first=first
     )
     d = pv.deals_with()
     d = d.filter(d.outcome == "open")
@@ -67,16 +120,17 @@ def _tally(row: dict[str, Any], name: str) -> Tally:
 _LINES = ("opening", "created", "reopened", "won", "lost", "increased", "decreased", "closing")
 
 
-def _empty() -> Movement:
-    return Movement(**dict.fromkeys(_LINES, Tally(0, 0.0)))
+def _empty(status: PeriodStatus | None = None) -> Movement:
+    return Movement(**dict.fromkeys(_LINES, Tally(0, 0.0)), period=status)
 
 
 def movement(
     events: Any,
     pipeline: Any,
+    *,
     start: date | datetime,
     end: date | datetime,
-    *,
+    as_of: datetime | None = None,
     by: str | None = None,
 ) -> Movement | dict[Hashable, Movement]:
     """:func:`salesstages.metrics.movement` on the table's backend.
@@ -89,12 +143,15 @@ def movement(
     """
     lo, hi = period_bounds(start, end)
     by = check_by(by)
-    pv = Pivots(events, pipeline, None, by=by)
-    if pv.as_of_us is None:
-        return grouped(by, [], {}, _empty)
-    lo_us, hi_us = to_us(lo), to_us(hi)
+    pv = Pivots(events, pipeline, as_of, by=by)
+    status = _status(pv, lo, hi)
+    if pv.as_of_us is None or status.closing is None:
+        return grouped(by, [], {}, lambda: _empty(status))
+    # [start, closing instant); nothing moves when the closing instant is not after start
+    stop_us = to_us(status.closing)
+    lo_us = min(to_us(lo), stop_us)
     k = pv.kept
-    k = k.filter(k.at_us <= hi_us)
+    k = k.filter(k.at_us < stop_us)
     is_amount = (k.kind == "updated") & pv.json.present(k.data, "amount")
     r = k.filter((k.kind == "opened") | (k.kind == "stage_entered") | is_amount)
     rank = ibis.ifelse(r.kind == "opened", 0, ibis.ifelse(r.kind == "updated", 1, 2))
@@ -126,12 +183,12 @@ def movement(
     )
     w = ibis.window(group_by="deal_id", order_by="o")
     r = r.mutate(was_open=r.is_open.lag().over(w).coalesce(1), amt_before=r.amt.lag().over(w))
-    # the state at start and at end: each deal's last row by then
-    last_lo = r.filter(r.at_us <= lo_us).group_by(x_deal="deal_id").aggregate(x_o=r.o.max())
+    # the state just before start and at the closing instant: each deal's last row then
+    last_lo = r.filter(r.at_us < lo_us).group_by(x_deal="deal_id").aggregate(x_o=r.o.max())
     last_hi = r.group_by(y_deal="deal_id").aggregate(y_o=r.o.max())
     r = r.left_join(last_lo, [r.deal_id == last_lo.x_deal, r.o == last_lo.x_o])
     r = r.left_join(last_hi, [r.deal_id == last_hi.y_deal, r.o == last_hi.y_o])
-    inside = r.at_us > lo_us
+    inside = r.at_us >= lo_us
     entry = (r.rank == 2) & inside
     change = (r.rank == 1) & inside & (r.was_open == 1)
     delta = r.amt - r.amt_before.coalesce(0.0)
@@ -165,7 +222,7 @@ def movement(
         aggs[f"s_{name}"] = r[f"v_{name}"].sum()
     agg = r.group_by(pv.group).aggregate(**aggs) if pv.group else r.aggregate(**aggs)
     results = {
-        pv.key_of(row): Movement(**{name: _tally(row, name) for name in _LINES})
+        pv.key_of(row): Movement(**{name: _tally(row, name) for name in _LINES}, period=status)
         for row in pv.run(agg, "sum")
     }
-    return grouped(by, pv.keys(pv.deals_with()), results, _empty)
+    return grouped(by, pv.keys(pv.deals_with()), results, lambda: _empty(status))

@@ -23,6 +23,7 @@ from .._quality import (
     Finding,
     amount_findings,
     check_torn_tail,
+    final_amounts,
     imputed_stages,
     log_findings,
     lost_findings,
@@ -85,7 +86,9 @@ def _flags(pv: Pivots) -> Any:
     am = k.filter((k.kind == "opened") | ((k.kind == "updated") & item))
     am = am.select("deal_id", "seq", num=pv.json.number(am.data, "amount"))
     am = am.select("deal_id", "seq", has=ibis.ifelse(am.num.isnull(), 0, 1), num=am.num)
-    now = am.group_by(n_deal="deal_id").aggregate(n_has=am.has.argmax(am.seq))
+    now = am.group_by(n_deal="deal_id").aggregate(
+        n_has=am.has.argmax(am.seq), n_values=am.num.coalesce(0.0).nunique()
+    )
     cs = per.select(c_deal="deal_id", c_seq="close_seq").filter(per.close_seq.notnull())
     before = am.join(cs, [am.deal_id == cs.c_deal, am.seq < cs.c_seq])
     at_close = before.group_by(a_deal="deal_id").aggregate(
@@ -116,6 +119,9 @@ def _flags(pv: Pivots) -> Any:
         closed_missing=ibis.ifelse(~is_open & ~c_has, 1, 0),
         lost_zero=ibis.ifelse((outcome == "lost") & c_has & (d.c_num == 0), 1, 0),
         won_money=ibis.ifelse((outcome == "won") & c_has & (d.c_num > 0), 1, 0),
+        lost_nonzero=ibis.ifelse((outcome == "lost") & (d.c_num.coalesce(0.0) != 0), 1, 0),
+        won_zero=ibis.ifelse((outcome == "won") & ~(d.c_num.coalesce(0.0) > 0), 1, 0),
+        changed=ibis.ifelse(d.n_values.coalesce(1) > 1, 1, 0),
         no_reason=ibis.ifelse((outcome == "lost") & (d.r_has.coalesce(0) == 0), 1, 0),
         older=ibis.ifelse(is_open & (age // _DAY_US > d.days.coalesce(-1)), 1, 0),
     )
@@ -127,8 +133,12 @@ def _deal_findings(pv: Pivots, events: Any, as_of: datetime | None) -> Iterator[
     agg = f.aggregate(
         n_open=(f.outcome == "open").sum(),
         n_lost=(f.outcome == "lost").sum(),
+        n_won=(f.outcome == "won").sum(),
         n=f.count(),
         won_money=f.won_money.max(),
+        lost_nonzero=f.lost_nonzero.sum(),
+        won_zero=f.won_zero.sum(),
+        changed=f.changed.sum(),
         **{name: f[name].sum() for name in _FLAGS},
     )
     got = pv.run(agg, "sum")[0]
@@ -144,7 +154,12 @@ def _deal_findings(pv: Pivots, events: Any, as_of: datetime | None) -> Iterator[
         else:
             ids[name] = []
     yield from amount_findings(ids["open_missing"], n_open, ids["closed_missing"], n - n_open)
-    yield from lost_findings(ids["lost_zero"], n_lost, bool(got["won_money"]), ids["no_reason"])
+    final = final_amounts(
+        *(int(got[c] or 0) for c in ("changed", "n_lost", "lost_nonzero", "n_won", "won_zero"))
+    )
+    yield from lost_findings(
+        ids["lost_zero"], n_lost, bool(got["won_money"]), ids["no_reason"], final
+    )
     from ._funnel import funnel
 
     reached = funnel(events, pv.pipeline, skips="imputed", as_of=as_of)
