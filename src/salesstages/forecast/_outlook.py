@@ -366,9 +366,10 @@ def _binned(
         by_len.setdefault(lb, []).append((tb, c, k))
     lens = sorted(by_len, reverse=True)
     bins = sorted({tb for row in by_len.values() for tb, _, _ in row})
-    count: dict[int, int] = dict.fromkeys(bins, 0)
-    won: dict[int, int] = dict.fromkeys(bins, 0)
-    closed: dict[int, int] = dict.fromkeys(bins, 0)
+    rank = {b: r for r, b in enumerate(bins)}  # counts are kept by a bin's rank
+    count = [0] * len(bins)
+    won = [0] * len(bins)
+    closed = [0] * len(bins)
     size = 0
     i = 0
     out: dict[int, tuple[float, float, bool]] = {}
@@ -376,26 +377,27 @@ def _binned(
     for age in reversed(ages):
         while i < len(lens) and lens[i] >= age:
             for tb, c, k in by_len[lens[i]]:
-                count[tb] += k
+                r = rank[tb]
+                count[r] += k
                 size += k
                 if c:
-                    closed[tb] += k
+                    closed[r] += k
                     seen += k
                     if c == 1:
-                        won[tb] += k
+                        won[r] += k
             i += 1
         s = 1.0
         f = 0.0
         n = size
         j = bisect_left(bins, age)
         end = len(bins) if h_days is None else bisect_right(bins, age + h_days, lo=j)
-        for b in bins[j:end]:
+        for r in range(j, end):
             if n <= 0:
                 break
-            d = closed[b]
+            d = closed[r]
             if d:
-                f += s * won[b] / n
+                f += s * won[r] / n
                 s *= 1.0 - d / n
-            n -= count[b]
+            n -= count[r]
         out[age] = (f, 1.0 - s, seen > 0)
     return out
