@@ -8,7 +8,7 @@ DOCS_STAMP := $(VENV)/.installed-docs
 # `make demo` on a fresh clone installs no dev tools, and `make test` still does.
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: install test lint typecheck pytest demo bench bench-table clean docs docs-serve screenshot mutate
+.PHONY: install test lint typecheck imports pytest demo bench bench-table clean docs docs-serve screenshot mutate
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,10 +27,15 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict src/salesstages tests/typing tools
 
+# The layering may not get worse: no new import circle, no new arrow running up, no
+# module over 800 lines, against tools/imports_baseline.json (see tools/imports.py).
+imports: $(STAMP)
+	$(BIN)/python tools/imports.py --check tools/imports_baseline.json
+
 pytest: $(STAMP)
 	$(BIN)/python -m pytest
 
-test: lint typecheck pytest
+test: lint typecheck imports pytest
 
 $(DEMO_STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
@@ -77,7 +82,8 @@ bench-table: $(STAMP)
 	$(BIN)/python benchmarks/many_deals.py $(BENCH_ARGS)
 
 # Mutation sampling (not part of `make test`): plant a fixed-seed sample of one-line
-# bugs in the core, each in a temporary copy, and run that area's tests against it.
+# bugs in each area (one per module or sub-package of src/salesstages, read from the
+# tree), each in a temporary copy, and run that area's tests against it.
 # Pass options through MUTATE_ARGS, e.g. make mutate MUTATE_ARGS="--per-area 30 --area deal".
 MUTATE_ARGS ?=
 mutate: $(STAMP)

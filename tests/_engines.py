@@ -31,10 +31,7 @@ _OPEN: list[Any] = []
 
 
 def close_all() -> None:
-    """Forget the engine's materialised pivots and close every loader's connection."""
-    from salesstages.metrics._ibis._pivots import CACHE
-
-    CACHE.clear()
+    """Close every loader's connection."""
     while _OPEN:
         con = _OPEN.pop()
         with contextlib.suppress(Exception):

@@ -30,7 +30,6 @@ O1    call (open: the deal advised)       O2    call, demo (open)
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -54,6 +53,7 @@ from salesstages import (
 from salesstages._simulate import simulate
 from salesstages.forecast import ActionAdvice
 from salesstages.metrics import ActionRow
+from salesstages.report import Report
 
 D = timedelta(days=1)
 W = 10 * D
@@ -549,7 +549,7 @@ def test_advice_is_sorted_and_supported(
 
 # ------------------------------------------------------------------ the report
 @pytest.fixture(scope="module")
-def report() -> dict[str, Any]:
+def report() -> Report:
     """The report of the conversion log (within 30 days)."""
     from salesstages.report import build_report
 
@@ -559,30 +559,33 @@ def report() -> dict[str, Any]:
 class TestReportSection:
     """The report's "what moves deals forward" section, in every format."""
 
-    def test_json(self, report: dict[str, Any]) -> None:
+    def test_json(self, report: Report) -> None:
         """Per stage, every activity largest lift first, with counts and a Wilson interval."""
-        section = report["actions"]
-        assert (section["within_days"], section["level"]) == (30.0, 0.95)
+        rows = report.section("action-conversion").records()
+        assert report.section("actions").title == (
+            "What moves deals forward (advanced within 30 days)"
+        )
         # Within 30 days every lead deal advanced (B's qualified on d15 too): call 3/3
         # and email 1/1 against 2/2 and 4/4 → lift 1.0 each, by name.
         # qualified: A (won d20, 17 days on) and D (proposal d20, 17 days on) advanced,
         # B and C did not: call (D) 1/1 against 1/3 → ×3; demo (A) 1/1 against 1/3 → ×3.
         # proposal: contract (E, won) 1/1 against D 0/1 → lift None.
+        stages = list(dict.fromkeys(r["stage"] for r in rows))
         got = [
             (
-                s["stage"],
-                s["deals"],
-                s["advanced"],
-                [(a["activity"], a["lift"]) for a in s["activities"]],
+                stage,
+                next(r["deals"] for r in rows if r["stage"] == stage),
+                next(r["advanced"] for r in rows if r["stage"] == stage),
+                [(r["activity"], r["lift_value"]) for r in rows if r["stage"] == stage],
             )
-            for s in section["stages"]
+            for stage in stages
         ]
         assert got == [
             ("lead", 5, 5, [("call", 1.0), ("email", 1.0)]),
             ("qualified", 4, 2, [("call", 3.0), ("demo", 3.0)]),
             ("proposal", 2, 1, [("contract", None)]),
         ]
-        call = section["stages"][1]["activities"][0]
+        call = next(r for r in rows if (r["stage"], r["activity"]) == ("qualified", "call"))
         # Wilson 1/1: [0.20652, 1] (see TestNextActions)
         assert call["rate_with_low"] == pytest.approx(0.20652, abs=1e-4)
         assert call["rate_with_high"] == 1.0
@@ -591,9 +594,11 @@ class TestReportSection:
         assert call["criterion"] is False
         import json
 
-        assert json.loads(json.dumps(report))["actions"] == section
+        from salesstages.report._model import records
 
-    def test_text(self, report: dict[str, Any]) -> None:
+        assert records(json.loads(json.dumps(report.to_dict())), "action-conversion") == rows
+
+    def test_text(self, report: Report) -> None:
         """The text names the window and shows counts, the interval and the lift."""
         from salesstages.report import render_text
 
@@ -616,17 +621,17 @@ class TestReportSection:
         assert "×3.00" in block
         assert "contract" not in block  # no lift to rank it by
 
-    def test_csv(self, report: dict[str, Any]) -> None:
+    def test_csv(self, report: Report) -> None:
         """The CSV holds every activity's every figure."""
         from salesstages.report import render_csv
 
         lines = render_csv(report).splitlines()
-        assert "actions,,,within_days,30.0" in lines
-        assert "actions,,qualified/call,lift,3.0" in lines
-        assert "actions,,proposal/contract,lift," in lines
-        assert "actions,,lead/email,deals_without,4" in lines
+        assert "action-conversion,qualified/call,lift_value,3.0" in lines
+        assert "action-conversion,proposal/contract,lift_value," in lines
+        assert "action-conversion,lead/email,deals_without,4" in lines
+        assert "actions,qualified/call,lift,×3.00" in lines
 
-    def test_html_chart(self, report: dict[str, Any]) -> None:
+    def test_html_chart(self, report: Report) -> None:
         """The HTML page draws the section as a chart, with counts in its tooltips."""
         from salesstages.report import render_html
 
@@ -648,7 +653,7 @@ class TestReportSection:
         d.move("discovery", at=day(2))
         other = p.open_deal("Y", at=day(0))
         report = build_report([*d.events, *other.events], p)
-        rows = report["actions"]["stages"][0]["activities"]
+        rows = [r for r in report.section("action-conversion").records() if r["stage"] == "lead"]
         # lead: X (call, the meeting's activities, advanced) against Y (nothing, not
         # advanced): each 1/1 against 0/1 → lift None, so all ranked last, by name
         assert [(a["activity"], a["criterion"]) for a in rows] == [
@@ -663,7 +668,8 @@ class TestReportSection:
         from salesstages.report import build_report, render_html, render_text
 
         report = build_report([], P)
-        assert report["actions"] == {"within_days": 30.0, "level": 0.95, "stages": []}
+        assert report.section("actions").rows == ()
+        assert report.section("action-conversion").rows == ()
         assert "no activities recorded" in render_text(report)
         assert 'data-chart="actions"' in render_html(report)
 
@@ -673,12 +679,8 @@ class TestReportSection:
         from salesstages.report import build_report
 
         events = simulate(INBOUND, deals=400, start=T0, days=90, seed=7, action_effect=0.6)
-        section = build_report(events, INBOUND)["actions"]
-        lifts = {
-            (s["stage"], a["activity"]): a["lift"]
-            for s in section["stages"]
-            for a in s["activities"]
-        }
+        section = build_report(events, INBOUND).section("action-conversion")
+        lifts = {(r["stage"], r["activity"]): r["lift_value"] for r in section.records()}
         stages = [s.name for s in INBOUND.open_stages]
         demo_wins = sum(lifts[(s, "demo")] > lifts[(s, "email")] for s in stages)
         assert demo_wins >= 4

@@ -17,6 +17,7 @@ from salesstages import Event
 from salesstages._files import atomic_open, atomic_path, atomic_write, same_file
 from salesstages._stores import JsonlStore, SqliteStore
 from salesstages.io import write_csv, write_jsonl
+from salesstages.report._model import records
 from salesstages.testing._store_suite import _pipeline, opening
 
 STAGE_TABLE = "id,created,status\nA-1,2026-01-05,Open\n"
@@ -169,7 +170,8 @@ def test_report_out_elsewhere_still_writes(tmp_path: Path, run: Runner) -> None:
     argv = ["report", str(paths["events"]), "-p", str(paths["pipeline"]), "-f", "json"]
     status, _, err = run(*argv, "-o", str(out))
     assert status == 0, err
-    assert json.loads(out.read_text(encoding="utf-8"))["counts"]["deals"] == 1
+    (counts,) = records(json.loads(out.read_text(encoding="utf-8")), "counts")
+    assert counts["deals"] == 1
 
 
 # ----------------------------------------------------------------- atomic writes

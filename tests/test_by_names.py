@@ -141,4 +141,4 @@ def test_cli_python_engine_suggests(tmp_path: Path, run: Runner) -> None:
     spec = tmp_path / "pipeline.json"
     spec.write_text(json.dumps(_pipeline().to_dict()))
     err = cli_error(run("report", str(events), "-p", str(spec), "--by", "ownr"))
-    assert "did you mean 'owner'? --by takes one of: owner, region" in err
+    assert "did you mean 'owner'? the deals' attributes are: owner, region" in err

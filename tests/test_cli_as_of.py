@@ -15,6 +15,7 @@ from _helpers import day
 from salesstages import Event, Pipeline, Stage
 from salesstages import io as sio
 from salesstages.cli._spec import parse_as_of
+from salesstages.report._model import records
 
 Runner = Any
 NOW = datetime(2026, 3, 4, 15, 30, tzinfo=UTC)
@@ -76,7 +77,7 @@ def test_report_as_of_now(tmp_path: Path, run: Runner) -> None:
     as_of = datetime.fromisoformat(report["as_of"])
     assert before <= as_of <= datetime.now(UTC)
     # the deal entered a on day 0 (2026-01-05 09:00 UTC); its age is measured to now
-    (row,) = [r for r in report["time_in_stage"] if r["stage"] == "a"]
+    (row,) = [r for r in records(report, "time-in-stage") if r["stage"] == "a"]
     assert row["open_median_age_days"] == pytest.approx((as_of - day(0)) / timedelta(days=1))
 
 

@@ -14,7 +14,6 @@ import shutil
 import struct
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import attrs
 import pytest
@@ -23,7 +22,7 @@ from salesstages import MemoryStore
 from salesstages.cli import simulate_quarter
 from salesstages.cli._main import DEMO_PERIOD, DEMO_REVIEW, DEMO_TARGET
 from salesstages.presets import inbound_b2b
-from salesstages.report import build_report, render_html
+from salesstages.report import Report, build_report, render_html
 from salesstages.report._html import CHARTS, PERIOD_CHARTS
 
 
@@ -45,7 +44,7 @@ pytestmark = [
         CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)"
     ),
 ]
-WIDTH, HEIGHT = 1280, 4320  # the whole demo page, footer included
+WIDTH, HEIGHT = 1280, 5700  # the whole demo page, footer included
 
 
 def _chrome(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -71,7 +70,7 @@ def _chrome(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 PAGE_CHARTS = (*PERIOD_CHARTS, *CHARTS)
 
 
-def _demo_report(*, finding: bool = False) -> dict[str, Any]:
+def _demo_report(*, finding: bool = False) -> Report:
     """The report ``salesstages demo --html`` writes: its quarter, by lead source,
     reviewed for 2026-Q1 on March 15 against its target; with ``finding``, one lost
     deal loses its reason, so the data-quality section has something to say."""

@@ -6,6 +6,7 @@ import csv
 import io
 import itertools
 import json
+import math
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +22,9 @@ from salesstages.presets import classic_b2b, inbound_b2b
 from salesstages.report import SCHEMA, build_report
 from salesstages.report._build import backtest_dates
 from salesstages.report._html import CHARTS
-from salesstages.report._render import table
+from salesstages.report._model import records
+from salesstages.report._svg import chart_svg
+from salesstages.report._text import table
 
 
 @pytest.fixture(scope="module")
@@ -68,48 +71,62 @@ def test_report_json_schema(files: dict[str, Path], run: Runner) -> None:
     status, out, _ = run("report", str(files["jsonl"]), "-p", "inbound_b2b", "-f", "json")
     assert status == 0
     report = json.loads(out)
-    assert report["schema"] == SCHEMA
+    assert report["schema"] == SCHEMA == "salesstages.report/3"
     assert set(report) == {
         "schema",
         "generator",
-        "source",
+        "title",
         "pipeline",
         "as_of",
+        "source",
         "by",
-        "period",
-        "counts",
+        "engine",
+        "summary",
+        "warnings",
+        "sections",
+    }
+    assert [s["id"] for s in report["sections"]] == [
+        "headline",
+        "data-quality",
         "funnel",
-        "time_in_stage",
-        "time_in_substate",
-        "win_rate",
-        "sales_cycle",
+        "time-in-stage",
+        "time-in-substate",
+        "win-rate",
         "snapshot",
         "stalled",
-        "lost_reasons",
-        "velocity_per_day",
+        "lost-reasons",
         "forecast",
-        "time_to_close",
+        "markov",
+        "time-to-close",
         "backtest",
-        "segments",
-        "data_quality",
+        "backtest-errors",
         "actions",
-        "planning",  # null without --period (issue 14)
-    }
-    counts = report["counts"]
+        "action-conversion",
+        "counts",
+        "pipeline",
+    ]
+    (counts,) = records(report, "counts")
     assert counts["deals"] == 150
     assert counts["open"] + counts["won"] + counts["lost"] == counts["deals"]
-    assert report["funnel"]["rows"][0]["reached"] == 150
-    assert report["win_rate"]["deals"]["numerator"] == counts["won"]
+    assert records(report, "funnel")[0]["reached"] == 150
     assert report["source"] == "events.jsonl"
-    assert {r["substate"] for r in report["time_in_substate"]} == {
+    assert report["engine"] == "python"
+    assert {r["substate"] for r in records(report, "time-in-substate")} == {
         "delivered",
         "review",
         "negotiation",
         "signing",
     }
-    assert report["backtest"]["errors"][0]["mae"] <= report["backtest"]["errors"][-1]["mae"]
-    curve = report["time_to_close"]["curve"]
+    errors = records(report, "backtest-errors")
+    assert errors[0]["mae"] <= errors[-1]["mae"]
+    (chart,) = [s["chart"] for s in report["sections"] if s["id"] == "time-to-close"]
+    curve = [
+        dict(zip([c["name"] for c in chart["columns"]], r, strict=True)) for r in chart["rows"]
+    ]
     assert all(a["survival"] >= b["survival"] for a, b in itertools.pairwise(curve))
+    # at most one point a day (issue 24): the last of each day
+    days = [math.floor(p["days"]) for p in curve]
+    assert len(days) == len(set(days))
 
 
 def test_report_same_figures_from_every_events_form(files: dict[str, Path], run: Runner) -> None:
@@ -119,7 +136,8 @@ def test_report_same_figures_from_every_events_form(files: dict[str, Path], run:
         status, out, _ = run("report", str(files[kind]), "-p", "inbound_b2b", "-f", "json")
         assert status == 0
         report = json.loads(out)
-        report.pop("source")
+        source = report.pop("source")
+        assert report.pop("summary")[0].endswith(f"source {source}")
         reports.append(report)
     assert reports[0] == reports[1] == reports[2] == reports[3]
 
@@ -130,9 +148,9 @@ def test_report_by_adds_segments(files: dict[str, Path], run: Runner) -> None:
         "report", str(files["jsonl"]), "-p", "inbound_b2b", "--by", "region", "-f", "json"
     )
     report = json.loads(out)
-    segments = report["segments"]
+    segments = records(report, "segments")
     assert [s["value"] for s in segments] == ["apac", "emea", "latam", "na"]
-    assert sum(s["deals"] for s in segments) == report["counts"]["deals"]
+    assert sum(s["deals"] for s in segments) == records(report, "counts")[0]["deals"]
     _, text, _ = run("report", str(files["jsonl"]), "-p", "inbound_b2b", "--by", "region")
     assert "By region\n=========" in text
 
@@ -144,23 +162,27 @@ def test_report_as_of_ignores_later_events(files: dict[str, Path], run: Runner) 
     )
     report = json.loads(out)
     assert report["as_of"] == "2026-01-31T23:59:59.999999+00:00"
-    assert report["period"]["last_event"] <= report["as_of"]
+    (counts,) = records(report, "counts")
+    assert counts["last_event"] <= report["as_of"]
     cutoff = datetime(2026, 1, 31, 23, 59, 59, 999999, tzinfo=UTC)
     opened = {e.deal_id for e in demo_events() if e.kind == "opened" and e.at <= cutoff}
-    assert report["counts"]["deals"] == len(opened)
+    assert counts["deals"] == len(opened)
 
 
 def test_report_csv_is_long_and_tidy(files: dict[str, Path], run: Runner) -> None:
-    """``--format csv`` is one table of section, segment, item, metric, value."""
+    """``--format csv`` is one table of section, item, metric, value."""
     _, out, _ = run(
         "report", str(files["sqlite"]), "-p", "inbound_b2b", "-f", "csv", "--by", "owner"
     )
     rows = list(csv.reader(io.StringIO(out)))
-    assert rows[0] == ["section", "segment", "item", "metric", "value"]
-    assert all(len(r) == 5 for r in rows)
+    assert rows[0] == ["section", "item", "metric", "value"]
+    assert all(len(r) == 4 for r in rows)
     sections = {r[0] for r in rows[1:]}
-    assert {"funnel", "time_in_stage", "win_rate", "forecast", "backtest", "segment"} <= sections
-    assert ["counts", "", "", "deals", "150"] in rows
+    assert {"funnel", "time-in-stage", "win-rate", "forecast", "backtest", "segments"} <= sections
+    assert ["counts", "", "deals", "150"] in rows
+    assert ["funnel", "discovery", "reached", "150"] in rows or any(
+        r[:3] == ["funnel", "inbound_lead", "reached"] and r[3] == "150" for r in rows
+    )
 
 
 def test_report_html_out_file(files: dict[str, Path], tmp_path: Path, run: Runner) -> None:
@@ -186,9 +208,10 @@ def test_report_skips_policy(files: dict[str, Path], run: Runner) -> None:
     _, b, _ = run(
         "report", str(files["jsonl"]), "-p", "inbound_b2b", "-f", "json", "--skips", "touched"
     )
-    imputed, touched = json.loads(a)["funnel"], json.loads(b)["funnel"]
-    assert touched["policy"] == "touched"
-    pairs = list(zip(imputed["rows"], touched["rows"], strict=True))
+    imputed, touched = records(json.loads(a), "funnel"), records(json.loads(b), "funnel")
+    titles = {s["id"]: s["title"] for s in json.loads(b)["sections"]}
+    assert titles["funnel"] == "Funnel (skips policy: touched)"
+    pairs = list(zip(imputed, touched, strict=True))
     assert all(t["reached"] <= i["reached"] for i, t in pairs)
     assert any(t["reached"] < i["reached"] for i, t in pairs)
 
@@ -200,7 +223,7 @@ def test_report_on_empty_log(tmp_path: Path, run: Runner) -> None:
     status, out, _ = run("report", str(empty), "-p", "classic_b2b", "-f", "json")
     assert status == 0
     report = json.loads(out)
-    assert report["counts"]["deals"] == 0
+    assert records(report, "counts")[0]["deals"] == 0
     assert report["as_of"] is None
     status, text, _ = run("report", str(empty), "-p", "classic_b2b", "-f", "html")
     assert status == 0
@@ -219,7 +242,7 @@ def test_report_as_of_before_the_first_event(files: dict[str, Path], run: Runner
     assert status == 0
     report = json.loads(out)
     assert report["as_of"].startswith("2025-01-01T23:59")
-    assert report["counts"]["deals"] == 0
+    assert records(report, "counts")[0]["deals"] == 0
 
 
 def test_report_json_has_no_infinities() -> None:
@@ -233,8 +256,9 @@ def test_report_json_has_no_infinities() -> None:
             deal.win(at=t)
         events += deal.events
     report = build_report(events, pipeline)
-    assert report["velocity_per_day"] is None
-    json.dumps(report, allow_nan=False)
+    velocity = {r["figure"]: r["value"] for r in report.section("win-rate").records()}
+    assert velocity["velocity"] is None
+    json.dumps(report.to_dict(), allow_nan=False)
 
 
 def test_html_escapes_data(tmp_path: Path) -> None:
@@ -275,7 +299,7 @@ def test_build_report_matches_metrics() -> None:
     assert isinstance(stats, dict)
     median = stats["discovery"].median
     assert median is not None
-    row = next(r for r in report["time_in_stage"] if r["stage"] == "discovery")
+    row = next(r for r in report.section("time-in-stage").records() if r["stage"] == "discovery")
     assert row["median_days"] == pytest.approx(median.total_seconds() / 86_400)
 
 
@@ -510,8 +534,8 @@ def test_bad_as_of_and_by(files: dict[str, Path], run: Runner) -> None:
     assert "write it as 2026-03-31" in err
     err = cli_error(run("report", str(files["jsonl"]), "-p", "inbound_b2b", "--by", "colour"))
     assert (
-        "--by takes one of: amount, close_date, forecast_category, lead_source, owner, region"
-        in err
+        "the deals' attributes are: amount, close_date, forecast_category, lead_source, "
+        "owner, region" in err
     )
 
 
@@ -527,9 +551,9 @@ def test_unwritable_out(files: dict[str, Path], tmp_path: Path, run: Runner) -> 
 
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     """With ``--debug`` the error propagates (the traceback is shown) instead of exit 2."""
-    from salesstages.cli._spec import CliError
+    from salesstages.io import SourceError
 
-    with pytest.raises(CliError, match="does not exist"):
+    with pytest.raises(SourceError, match="does not exist"):
         main(["--debug", "report", str(tmp_path / "none.jsonl"), "-p", "inbound_b2b"])
 
 
@@ -545,22 +569,17 @@ def test_every_chart_is_well_formed_svg() -> None:
     """Each chart of the HTML report is well-formed SVG with shapes in it, segmented or not."""
     import xml.etree.ElementTree as ET
 
-    from salesstages.report import _html
-
     events = demo_events(80)
     for by in (None, "owner"):
         report = build_report(events, inbound_b2b(), by=by)
-        for fn in (
-            _html.funnel_chart,
-            _html.time_in_stage_chart,
-            _html.win_rate_chart,
-            _html.survival_chart,
-            _html.backtest_chart,
-        ):
-            root = ET.fromstring(fn(report))
+        charted = [s for s in report.sections if s.chart is not None]
+        assert [s.chart.name for s in charted if s.chart] == list(CHARTS)
+        for section in charted:
+            assert section.chart is not None
+            root = ET.fromstring(chart_svg(section.chart, section))
             assert root.tag == "{http://www.w3.org/2000/svg}svg"
             shapes = [el for el in root.iter() if el.tag.split("}")[1] in ("rect", "polyline")]
-            assert shapes, fn.__name__
+            assert shapes, section.id
 
 
 def test_open_median_age_counts_only_visits_still_under_way() -> None:
@@ -580,7 +599,7 @@ def test_open_median_age_counts_only_visits_still_under_way() -> None:
     stuck = p.open_deal("stuck", at=t0)
     late = p.open_deal("late", at=t0 + timedelta(days=20))
     report = build_report([*done.events, *stuck.events, *late.events], p)
-    rows = {r["stage"]: r for r in report["time_in_stage"]}
+    rows = {r["stage"]: r for r in report.section("time-in-stage").records()}
     # as_of = day 20 (the last event): open visits of 'a' are 20 d (stuck) and 0 d (late) → median 10 d
     assert rows["a"]["open_median_age_days"] == pytest.approx(10.0)
     # 'b' has no open visit

@@ -814,7 +814,7 @@ def test_store_open_load_and_iterate(kind: str, tmp_path, p: Pipeline) -> None:
     for did in ("D1", "D2"):
         seqs = [e.seq for e in all_events if e.deal_id == did]
         assert seqs == sorted(seqs)
-    loaded = store.load(p, "D1")
+    loaded = p.load_deal(store, "D1")
     assert (loaded.stage, dict(loaded.attributes), loaded.events) == ("b", {"amount": 1}, d1.events)
     loaded.move("c", at=day(3))
     assert [e.stage for e in store.events("D1")][-1] == "c"
@@ -825,8 +825,8 @@ def test_store_taken_seq_raises_concurrency_error(kind: str, tmp_path, p: Pipeli
     """A second writer whose seq is taken gets ConcurrencyError and writes nothing."""
     store = make_store(kind, tmp_path)
     p.open_deal("D", at=day(0), store=store)
-    a = store.load(p, "D")
-    b = store.load(p, "D")
+    a = p.load_deal(store, "D")
+    b = p.load_deal(store, "D")
     a.record("call", at=day(1))
     with pytest.raises(ConcurrencyError):
         b.record("email", at=day(1))
@@ -866,7 +866,7 @@ def test_store_new_deal_batch_and_taken_seq_zero(kind: str, tmp_path, p: Pipelin
     with pytest.raises(ConcurrencyError):
         store.append([e0])
     assert list(store.events("N")) == [e0, e1]
-    assert store.load(p, "N").stage == "a"
+    assert p.load_deal(store, "N").stage == "a"
 
 
 def test_replay_any_order_and_equal_to_live(p: Pipeline) -> None:
@@ -1419,8 +1419,8 @@ def test_two_store_instances_share_one_file(kind: str, tmp_path, p: Pipeline) ->
     one = make_store(kind, tmp_path)
     two = make_store(kind, tmp_path)
     p.open_deal("D", at=day(0), store=one)
-    a = two.load(p, "D")
-    b = one.load(p, "D")
+    a = p.load_deal(two, "D")
+    b = p.load_deal(one, "D")
     a.record("call", at=day(1))
     with pytest.raises(ConcurrencyError):
         b.record("mail", at=day(1))
@@ -1624,7 +1624,7 @@ def _sqlite_writer(path: str, n: int) -> None:
     store = SqliteStore(path)
     done = 0
     while done < n:
-        deal = store.load(pl, "D")
+        deal = pl.load_deal(store, "D")
         try:
             deal.record("call", at=day(1))
         except ConcurrencyError:
@@ -1844,6 +1844,6 @@ def test_loaded_deal_equals_live_deal_with_sequence_values(
     d = p.open_deal("X", at=day(0), store=store, tags=("a", "b"))
     d.record("call", at=day(1), items=(1, 2))
     again = make_store(kind, tmp_path) if kind != "memory" else store
-    loaded = again.load(p, "X")
+    loaded = p.load_deal(again, "X")
     assert loaded.events == d.events
     assert dict(loaded.attributes) == dict(d.attributes)

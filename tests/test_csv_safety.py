@@ -17,7 +17,7 @@ from salesstages import Event, Pipeline, Stage
 from salesstages._text import FORMULA_START, csv_cell, csv_uncell, terminal
 from salesstages.io import read_csv, write_csv
 from salesstages.report import build_report, render_csv, render_text
-from salesstages.report._render import table
+from salesstages.report._text import table
 
 # ---------------------------------------------------------------------- csv_cell
 ATTACKS = [

@@ -80,7 +80,7 @@ class TestOpen:
         pipeline.open_deal("D1", at=T0, store=store)
         with pytest.raises(
             ConcurrencyError,
-            match=r"deal .D1. already exists in this store \(seq 0 is already taken\); load it with store.load",
+            match=r"deal .D1. already exists in this store \(seq 0 is already taken\); load it with pipeline\.load_deal",
         ):
             pipeline.open_deal("D1", at=T0, store=store)
 
@@ -344,18 +344,18 @@ class TestStoreInteraction:
         """A second copy of the deal that lost the race raises ConcurrencyError and keeps its state."""
         store = MemoryStore()
         plain.open_deal("D1", at=T0, store=store)
-        first = store.load(plain, "D1")
-        second = store.load(plain, "D1")
+        first = plain.load_deal(store, "D1")
+        second = plain.load_deal(store, "D1")
         first.move("b", at=day(1))
         with pytest.raises(ConcurrencyError, match="reload the deal and retry"):
             second.move("c", at=day(1))
         assert (second.stage, len(second.events)) == ("a", 2)
-        assert store.load(plain, "D1").stage == "b"
+        assert plain.load_deal(store, "D1").stage == "b"
 
     def test_load_unknown_deal(self, plain: Pipeline) -> None:
         """Loading an unknown deal raises a KeyError naming it."""
         with pytest.raises(KeyError, match="no deal 'X'"):
-            MemoryStore().load(plain, "X")
+            plain.load_deal(MemoryStore(), "X")
 
     def test_deals_are_not_registered_with_the_machine(self, plain: Pipeline) -> None:
         """The shared machine holds no models and deals get no per-deal attributes."""
@@ -425,23 +425,23 @@ class TestJsonValues:
 
 
 class TestLoadDeal:
-    """pipeline.load_deal: the public way for any store backend to implement load()."""
+    """pipeline.load_deal(store, deal_id): how a deal comes back from any store."""
 
     def test_attaches_to_the_given_store(self, plain: Pipeline) -> None:
         """A loaded deal appends its next events to the store it was attached to."""
         store = MemoryStore()
         plain.open_deal("D1", at=T0, store=store)
-        deal = plain.load_deal("D1", store.events("D1"), store=store)
+        deal = plain.load_deal(store, "D1")
         deal.move("b", at=day(1))
         assert deal.store is store
         assert [e.stage for e in store.events("D1")] == [None, "a", "b"]
 
     def test_unknown_deal(self, plain: Pipeline) -> None:
-        """Events of other deals only: a KeyError naming the deal."""
+        """A store without the deal: a KeyError naming the deal."""
         store = MemoryStore()
         plain.open_deal("D1", at=T0, store=store)
         with pytest.raises(KeyError, match="no deal 'D2'"):
-            plain.load_deal("D2", store.events(), store=store)
+            plain.load_deal(store, "D2")
 
 
 def test_tuples_become_lists_and_non_finite_numbers_are_refused(plain: Pipeline) -> None:
@@ -642,7 +642,7 @@ class TestExtraData:
         b.reopen(at=day(2), reason="budget approved", by="bo")
         store.close()
         again = JsonlStore(tmp_path / "events.jsonl")
-        assert again.load(plain, "A") == a
+        assert plain.load_deal(again, "A") == a
         assert plain.replay(again.events())["B"] == b
         assert plain.check(again.events(), guards=True) == []
         # A is lost for "price" (amount 100); B was reopened, so it is not lost now

@@ -56,7 +56,7 @@ class TestLostToLost:
         replayed = p.replay(deal.events)["D"]
         assert replayed.lost_from == "b"
         assert replayed == deal
-        loaded = store.load(p, "D")
+        loaded = p.load_deal(store, "D")
         assert loaded == deal
         loaded.reopen(at=day(4))
         assert loaded.stage == "b"

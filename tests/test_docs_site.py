@@ -80,7 +80,14 @@ def test_cli_page_commands_run(
         status = main(argv)
         captured = capsys.readouterr()
         assert status == 0, (line, captured.err)
-    for name in ("quarter.html", "february.json", "inbound.dot", "my_pipeline.json", "report.html"):
+    for name in (
+        "quarter.html",
+        "february.json",
+        "stalled.csv",
+        "inbound.dot",
+        "my_pipeline.json",
+        "report.html",
+    ):
         assert (tmp_path / name).stat().st_size > 0
     assert sorted(p.name for p in (tmp_path / "charts").iterdir()) == [
         "actions.svg",

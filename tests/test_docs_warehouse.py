@@ -53,11 +53,13 @@ def test_page_runs_in_order(
                     assert status == 0, (line, capsys.readouterr().err)
                     ran += 1
     out = capsys.readouterr().out
-    assert ran == 6 + engine  # 2 python blocks (3 with the Ibis engine) and 4 commands
+    # 2 python blocks (4 with the Ibis engine: funnel, then a session) and 4 commands
+    assert ran == 6 + 2 * engine
     assert (tmp_path / "quarter.parquet").stat().st_size > 0
     assert (tmp_path / "warehouse.duckdb").stat().st_size > 0
     assert "['deal_id', 'seq', 'at', 'kind', 'stage', 'name', 'data']" in out
     assert "No problems:" in out
+    assert re.search(r"win rate \d+% over \d+ stages", out)
 
 
 def test_snippets_needing_a_server_are_not_run() -> None:

@@ -418,7 +418,7 @@ def test_backend_without_a_function_names_it(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_appended_rows_are_seen() -> None:
-    """The materialised pivots are keyed by the table's size: rows appended count at once."""
+    """Nothing is kept between calls without a session: rows appended count at once."""
     import ibis
 
     log = [
@@ -440,8 +440,8 @@ def test_appended_rows_are_seen() -> None:
     assert (got.numerator, got.denominator) == (1, 2)  # A won, B lost
 
 
-def test_one_scan_scans_a_table_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Within ``one_scan`` (a report) each table is scanned once per ``as_of``; outside
+def test_session_scans_a_table_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Within a session (a report) each table is scanned once per ``as_of``; outside
     it, every call scans again (so appended rows are seen)."""
     from salesstages.metrics._ibis import _pivots
 
@@ -459,7 +459,7 @@ def test_one_scan_scans_a_table_once(monkeypatch: pytest.MonkeyPatch) -> None:
         Event(deal_id="A", seq=2, at=T0 + DAY, kind="stage_entered", stage="closed_won"),
     ]
     table = duckdb_loader()(log)
-    with _pivots.one_scan():
+    with m.session(table):
         first = m.win_rate(table, _SMALL)
         assert m.win_rate(table, _SMALL) == first
         m.funnel(table, _SMALL)

@@ -214,10 +214,10 @@ def test_a_lost_race_is_a_409(app: Any, client: Any, monkeypatch: pytest.MonkeyP
     assert client.post("/deals", json={"id": "A", "at": at(0)}).status_code == 201
     store = app.extensions["salesstages"]["store"]
     pipeline = app.extensions["salesstages"]["pipeline"]
-    stale = store.load(pipeline, "A")
+    stale = pipeline.load_deal(store, "A")
     r = client.post("/deals/A/activities", json={"name": "call", "at": at(1)})
     assert r.status_code == 201
-    monkeypatch.setattr(store, "load", lambda _pipeline, _deal_id: stale)
+    monkeypatch.setattr(type(pipeline), "load_deal", lambda _self, _store, _deal_id: stale)
     r = client.post("/deals/A/lose", json={"reason": "price", "at": at(2)})
     assert (r.status_code, r.get_json()["type"]) == (409, "ConcurrencyError")
     assert "reload the deal and retry" in r.get_json()["error"]

@@ -145,7 +145,7 @@ class TestReportFoldsOnce:
 
         monkeypatch.setattr(_history, "_fold", counting)
         report = build_report(log, p)
-        dates = [row["at"] for row in report["backtest"]["rows"]]
+        dates = report.section("backtest").column("at")
         # one horizon (30 days) apart, from 30 days in to 30 days before the end: 5 dates
         assert len(dates) == 5
         assert cutoffs == [None]
@@ -155,14 +155,16 @@ class TestReportFoldsOnce:
         p = inbound_b2b()
         log = simulate(p, deals=300, start=day(0), days=200, seed=4)
         report = build_report(log, p, horizon=timedelta(days=20))
-        rows = report["backtest"]["rows"]
+        rows = report.section("backtest").records()
         from datetime import datetime
 
-        dates = [datetime.fromisoformat(r["at"]) for r in rows]
+        dates = [datetime.fromisoformat(str(r["at"])) for r in rows]
         bt = forecast.backtest(log, p, dates=dates, horizon=timedelta(days=20))
         assert [r["actual"] for r in rows] == [r.actual for r in bt.rows]
         assert [r["won_new"] for r in rows] == [r.won_new for r in bt.rows]
-        assert [r["forecasts"] for r in rows] == [dict(r.forecasts) for r in bt.rows]
+        assert [{m: r[m] for m in f.forecasts} for r, f in zip(rows, bt.rows, strict=True)] == [
+            dict(f.forecasts) for f in bt.rows
+        ]
 
     def test_counts_from_the_fold(self) -> None:
         """Counts and period come from the fold: 2 deals, 7 events (hand-counted)."""
@@ -172,12 +174,19 @@ class TestReportFoldsOnce:
         other = P.open_deal("B", at=day(1), amount=5, region="us")  # 6
         other.move("qualified", at=day(3))  # 7
         report = build_report([*deal.events, *other.events], P)
-        assert report["counts"] == {"events": 7, "deals": 2, "open": 1, "won": 1, "lost": 0}
-        assert report["period"] == {
+        (counts,) = report.section("counts").records()
+        assert counts == {
+            "events": 7,
+            "deals": 2,
+            "open": 1,
+            "won": 1,
+            "lost": 0,
             "first_event": day(0).isoformat(),
             "last_event": day(3).isoformat(),
         }
-        ages = {r["stage"]: r["open_median_age_days"] for r in report["time_in_stage"]}
+        ages = {
+            r["stage"]: r["open_median_age_days"] for r in report.section("time-in-stage").records()
+        }
         assert ages["qualified"] == 0.0  # B entered qualified at d3, the as_of
 
 

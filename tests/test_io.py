@@ -55,7 +55,7 @@ def sample_events() -> list[Event]:
     d.record("meeting_booked", at=T0 + timedelta(hours=1), meeting="discovery", note="a\nb")
     d.update(at=T0 + timedelta(hours=2), amount=1500, nested={"k": [1, None]})
     pipeline.open_deal("B", at=T0, store=store)
-    b = store.load(pipeline, "B")
+    b = pipeline.load_deal(store, "B")
     b.lose(at=T0 + timedelta(days=1), reason="no budget")
     return list(store.events())
 

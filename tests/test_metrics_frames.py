@@ -70,8 +70,8 @@ class TestRecords:
         assert rows[0]["mean"] == 5 / 3 * timedelta(days=1)
 
     def test_default_names(self) -> None:
-        """A dict of stages names its column 'stage', another level 'key'; the lost reasons
-        get their own column names."""
+        """A dict of stages names its column 'stage', a by= level the attribute; the lost
+        reasons get their own column names."""
         assert set(metrics.records(RESULTS["snapshot"]())[0]) == {"stage", "count", "amount"}
         assert [r["stage"] for r in metrics.records(RESULTS["stage_durations"]())] == [
             "lead",
@@ -79,19 +79,21 @@ class TestRecords:
             "proposal",
         ]
         by = metrics.records(RESULTS["stage_durations_by"]())
-        assert list(by[0])[:3] == ["key", "stage", "count"]
-        assert (by[0]["key"], by[0]["stage"]) == ("eu", "lead")
+        assert list(by[0])[:3] == ["region", "stage", "count"]
+        assert (by[0]["region"], by[0]["stage"]) == ("eu", "lead")
         assert metrics.records(RESULTS["lost_reasons"]())[0] == {
             "reason": "price",
             "deals": 1,
             "amount": 50.0,
         }
-        assert metrics.records(RESULTS["velocity_by"]())[0] == {"key": "eu", "value": 0.0}
+        assert metrics.records(RESULTS["velocity_by"]())[0] == {"region": "eu", "value": 0.0}
 
     def test_bad_input(self) -> None:
         """Something that is no metric result, or names of the wrong length, is refused."""
-        with pytest.raises(TypeError, match="cannot turn int into a table row"):
-            metrics.records([1, 2])
+        with pytest.raises(TypeError, match="cannot turn str into table rows"):
+            metrics.records(["a", "b"])
+        with pytest.raises(TypeError, match="cannot turn tuple into table rows"):
+            metrics.records([("price", 1, 50.0)])
         with pytest.raises(ValueError, match=r"one column name per dict level \(2\)"):
             metrics.records(RESULTS["stage_durations_by"](), names=["stage"])
         with pytest.raises(ValueError, match="names only applies to a dict result"):
@@ -143,10 +145,11 @@ class TestTidy:
         assert {r["method"] for r in rows} == {"weighted", "markov", "conditional"}
 
     def test_win_loss_one_row_per_group(self) -> None:
-        """A win/loss analysis gives one row per group, with the attribute it groups by."""
+        """A win/loss analysis gives one row per group, its key in a column named after the
+        attribute it groups by."""
         rows = metrics.records(RESULTS["win_loss"]())
-        assert {r["key"] for r in rows} == {"eu", "us"}
-        assert {r["by"] for r in rows} == {"region"}
+        assert {r["region"] for r in rows} == {"eu", "us"}
+        assert "key" not in rows[0]
 
 
 @pytest.mark.parametrize("name", sorted(RESULTS))
@@ -200,16 +203,18 @@ class TestKeyNames:
     """Dict results carry the name of their keys (metrics.Keyed), and records() uses it."""
 
     def test_sales_cycle_by_is_keyed_by_the_attribute(self) -> None:
-        """sales_cycle(..., by=) maps attribute values, not stages: its column is 'key'."""
+        """sales_cycle(..., by=) maps attribute values, not stages: its column is the
+        attribute's name."""
         got = metrics.sales_cycle(EVENTS, P, by="region")
         assert isinstance(got, metrics.Keyed)
-        assert got.key_name == "key"
+        assert got.key_name == "region"
         rows = metrics.records(got)
-        assert {r["key"] for r in rows} == set(got)
+        assert {r["region"] for r in rows} == set(got)
         assert "stage" not in rows[0]
 
     def test_substate_durations_is_keyed_by_substate(self) -> None:
-        """substate_durations names its column 'substate' (by=: 'key', then 'substate')."""
+        """substate_durations names its column 'substate' (by=: the attribute, then
+        'substate')."""
         from test_substates import _funnel_log, proposal_pipeline
 
         got = metrics.substate_durations(_funnel_log(), proposal_pipeline(), "proposal")
@@ -221,11 +226,12 @@ class TestKeyNames:
         assert "stage" not in rows[0]
 
     def test_stage_results_are_keyed_by_stage(self) -> None:
-        """stage_durations and snapshot name their column 'stage'; by= adds 'key' in front."""
+        """stage_durations and snapshot name their column 'stage'; by= adds the attribute in
+        front."""
         assert metrics.stage_durations(EVENTS, P).key_name == "stage"
         assert metrics.snapshot(EVENTS, P, day(6)).key_name == "stage"
         by = metrics.records(metrics.stage_durations(EVENTS, P, by="region"))
-        assert list(by[0])[:2] == ["key", "stage"]
+        assert list(by[0])[:2] == ["region", "stage"]
 
     def test_keyed_is_a_plain_dict(self) -> None:
         """A Keyed result equals the dict of its items, prints like one, pickles and copies

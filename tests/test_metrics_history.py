@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import gc
 from types import MappingProxyType
 
 import pytest
 
 from salesstages import Event, NaiveTimeError
-from salesstages.metrics._history import gc_paused, histories, stays
+from salesstages.metrics._history import histories, stays
 from test_metrics import EVENTS, SHUFFLED, P, day
 
 
@@ -126,19 +125,3 @@ class TestHistories:
         evs = [Event.create(deal_id="X", seq=1, at=day(1), kind="stage_entered", stage="lead")]
         x = histories(evs, P).deals["X"]
         assert (x.opened_at, x.opened_attributes) == (day(1), {})
-
-
-def test_gc_paused_restores() -> None:
-    """The collector is back on after the block, even after an error."""
-    assert gc.isenabled()
-    inside: list[bool] = []
-
-    def fail() -> None:
-        with gc_paused():
-            inside.append(gc.isenabled())
-            raise RuntimeError
-
-    with pytest.raises(RuntimeError):
-        fail()
-    assert inside == [False]
-    assert gc.isenabled()

@@ -117,5 +117,5 @@ def test_a_killed_projection_restarts_with_nothing_lost_or_doubled(tmp_path: Pat
     # each stage entry of the log counted once: a doubled or lost event would show here
     assert sum(entries.values()) == sum(1 for _, e in log if e.kind == "stage_entered")
     with SqliteStore(store_path) as store:
-        loaded = [store.load(pipeline, deal_id) for deal_id in store.deal_ids()]
+        loaded = [pipeline.load_deal(store, deal_id) for deal_id in store.deal_ids()]
     assert deals == {d.id: d.stage for d in loaded if d.is_open}

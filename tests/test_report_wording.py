@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from salesstages import MemoryStore, Pipeline, Stage
-from salesstages.report import build_report, render_html, render_text
+from salesstages.report import Report, build_report, render_html, render_text
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -92,7 +92,7 @@ def test_slipping_deals_explain_their_columns(quarter_text: str) -> None:
     slipping = _section(quarter_text, "Slipping deals (1)")
     lines = slipping.split("\n")
     assert lines[2].startswith("Open deals whose close date moved later (pushes:")
-    assert lines[5].split() == ["E", "1", "+24", "2026-03-01", "2026-03-25"]
+    assert lines[5].split() == ["E", "1", "+24", "2026-03-01", "2026-03-25", "10"]
 
 
 def test_funnel_and_time_in_stage_say_what_they_count(quarter_text: str) -> None:
@@ -107,7 +107,7 @@ def test_stalled_deals_name_their_rule(quarter_text: str) -> None:
     """C, D and E have been idle over 3 days in Qualify (D since day 3: 17 days), and the
     line under the table names that limit."""
     stalled = _section(quarter_text, "Stalled deals (3)")
-    assert ["D", "Qualify", "17.0", "d"] in [ln.split() for ln in stalled.split("\n")]
+    assert ["D", "Qualify", "17.0", "d", "20"] in [ln.split() for ln in stalled.split("\n")]
     assert "listed when longer than its stage's rot_after (Qualify 3 d)" in stalled
 
 
@@ -117,7 +117,7 @@ def test_velocity_names_the_mean_cycle(quarter_text: str) -> None:
     assert "÷ won cycle)" not in quarter_text
 
 
-def test_backtest_counts_open_deals(export_report: dict[str, object]) -> None:
+def test_backtest_counts_open_deals(export_report: Report) -> None:
     """The backtest's count column is headed "open deals", not a bare "open" beside amounts."""
     text = render_text(export_report)
     backtest = text[text.index("Forecast backtest") :]
@@ -144,7 +144,7 @@ def test_slipping_not_measured_without_close_dates() -> None:
 
 
 @pytest.fixture(scope="module")
-def export_report() -> dict[str, object]:
+def export_report() -> Report:
     """A CRM export's shape over 100 days: amounts only on closed deals (the final
     value, from the day the deal opened), none on the two open deals."""
     p = _pipeline()
@@ -160,7 +160,7 @@ def export_report() -> dict[str, object]:
     return build_report(store.events(), p, as_of=_day(100))
 
 
-def test_forecast_zero_says_no_amount_known(export_report: dict[str, object]) -> None:
+def test_forecast_zero_says_no_amount_known(export_report: Report) -> None:
     """The forecasts of two open deals without an amount are 0: a note says a 0 there
     means no amount known, and names both deals' share (all 2)."""
     text = render_text(export_report)
@@ -172,12 +172,15 @@ def test_forecast_zero_says_no_amount_known(export_report: dict[str, object]) ->
     assert "Open deals without an amount (all 2) count as 0 in the amounts above" in snapshot
 
 
-def test_backtest_warns_of_hindsight_amounts(export_report: dict[str, object]) -> None:
+def test_backtest_warns_of_hindsight_amounts(export_report: Report) -> None:
     """Amounts only on closed deals: the backtest says it is not a fair test."""
-    assert export_report["backtest"] is not None
+    assert export_report.section("backtest").rows
     text = render_text(export_report)
     backtest = text[text.index("Forecast backtest") : text.index("What moves deals forward")]
     assert "this backtest is not a fair test of the methods" in backtest
+    # and beside the forecast (issue 22: amounts_look_final, at any as_of)
+    forecast = _section(text, "Forecast of the open pipeline")
+    assert "The amounts look like final values written when each deal closed" in forecast
 
 
 def test_html_movement_column_is_a_count() -> None:
@@ -187,20 +190,20 @@ def test_html_movement_column_is_a_count() -> None:
     a = p.open_deal("A", at=_day(0), store=store, amount=100)
     a.lose(at=_day(5), reason="price")
     page = render_html(build_report(store.events(), p, as_of=_day(20), period="2026-Q1"))
-    movement = page[page.index("Movement since") :]
+    movement = page[page.index("<h2>Movement ") :]
     assert '<th class="num">count</th>' in movement[: movement.index("Slipping deals")]
     assert "moves for reopened, won and lost" in movement[: movement.index("Slipping deals")]
 
 
-def test_html_names_what_the_amounts_cannot_show(export_report: dict[str, object]) -> None:
+def test_html_names_what_the_amounts_cannot_show(export_report: Report) -> None:
     """The HTML page shows the win rate by amount as n/a (lost deals at 0), and its
     backtest note says the zero forecasts mean no amount and the test is not fair."""
     page = render_html(export_report)
     kpis = page[page.index('<div class="kpis">') : page.index("</div></div>")]
     assert "<b>–</b><span>open pipeline amount: no open deal has one</span>" in kpis
     assert "<b>–</b><span>weighted forecast: no amounts</span>" in kpis
-    assert "<td>win rate (amount)</td>" not in page  # cells carry a class
-    assert 'win rate (amount)</td><td class="num">n/a (see Data quality)</td>' in page
+    assert '<td>win rate (amount)</td><td class="num">n/a</td>' in page
+    assert "not meaningful: lost deals closed at 0 (see Data quality" in page
     backtest = page[page.index("<h2>Forecast backtest</h2>") :]
     backtest = backtest[: backtest.index("</section>")]
     assert "Open deals without an amount (all 2) count as 0 in the forecasts" in backtest

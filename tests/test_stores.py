@@ -539,24 +539,3 @@ def test_sqlite_damaged_kind_raises_data_error_naming_the_field(tmp_path: Path) 
     conn.close()
     with pytest.raises(DataError, match=r"e\.db, field 'kind': .*unknown kind 'won'"):
         list(SqliteStore(path).events())
-
-
-def test_bulk_read_freezes_what_it_built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Past FREEZE_AFTER events a read moves what it built out of the collector's way, and
-    leaves the collector enabled."""
-    import gc
-
-    from salesstages._stores import sqlite
-
-    monkeypatch.setattr(sqlite, "FREEZE_AFTER", 10)
-    monkeypatch.setattr(sqlite, "_CHUNK", 8)
-    store = SqliteStore(tmp_path / "e.db")
-    store.append([ev("A", s, s, "opened" if s == 0 else "activity") for s in range(40)])
-    before = gc.get_freeze_count()
-    try:
-        events = list(store.events())
-        assert gc.get_freeze_count() > before
-        assert gc.isenabled()
-        assert [e.seq for e in events] == list(range(40))
-    finally:
-        gc.unfreeze()

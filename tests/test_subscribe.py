@@ -115,8 +115,10 @@ class TestDelivery:
         plain.subscribe(seen)
         plain.replay(store.events())
         plain.check(store.events(), guards=True)
-        loaded = store.load(plain, "D1")
-        plain.load_deal("D1", store.events(), store=MemoryStore())
+        loaded = plain.load_deal(store, "D1")
+        copy = MemoryStore()
+        copy.append(list(store.events("D1")))
+        plain.load_deal(copy, "D1")
         assert seen.calls == []
         loaded.move("c", at=day(2))
         assert seen.calls == [("D1", "stage_entered", "c", 3)]
@@ -306,7 +308,7 @@ class TestFailures:
         assert seqs(seen) == [2]
         assert deal.stage == "b"
         assert [e.stage for e in store.events("D1")] == [None, "a", "b"]
-        assert store.load(plain, "D1") == deal
+        assert plain.load_deal(store, "D1") == deal
 
     def test_failure_on_open_deal_carries_the_deal(self, plain: Pipeline) -> None:
         """open_deal's HandlerError carries the new deal, which is stored."""
@@ -319,7 +321,7 @@ class TestFailures:
         with pytest.raises(HandlerError, match="first on its 'opened' event") as caught:
             plain.open_deal("D1", at=T0, store=store)
         assert caught.value.deal.stage == "a"
-        assert caught.value.deal == store.load(plain, "D1")
+        assert caught.value.deal == plain.load_deal(store, "D1")
 
     def test_failures_across_a_calls_events(self) -> None:
         """When handlers raise on several events of one call, .event is the first and

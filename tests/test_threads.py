@@ -95,7 +95,7 @@ def test_win_while_a_guard_is_checked_waits_for_the_move(store: EventStore) -> N
     a.join()
     b.join()
     assert errors == []
-    loaded = store.load(pipeline, "D")
+    loaded = pipeline.load_deal(store, "D")
     assert [e.stage for e in loaded.events] == [None, "a", "b", "won"]
     assert loaded == deal.pipeline.replay(store.events())["D"]
     assert deal.events == loaded.events
@@ -148,7 +148,7 @@ def test_eight_threads_on_one_deal_with_a_slow_guard(store: EventStore) -> None:
         for t in threads:
             t.join()
         assert unexpected == []
-        loaded = store.load(pipeline, deal.id)  # strict replay
+        loaded = pipeline.load_deal(store, deal.id)  # strict replay
         assert loaded.events == deal.events
         assert (loaded.state, loaded.lost_from) == (deal.state, deal.lost_from)
     assert pipeline.check(store.events()) == []

@@ -31,20 +31,36 @@ How it counts:
 * **arrows running up**: the arrows (of any kind) from a module to one of the
   same or a higher rank, i.e. against the eager order: a deferred import that
   reaches up to a module that loads after the importer (or beside it).
+* **private cross-package imports**: the arrows that reach past another
+  package's front into one of its private parts: from a module outside package
+  ``P`` to a module below ``P`` whose path below the nearest package the two
+  share has a private (``_``-prefixed) part, e.g. ``forecast._markov ->
+  metrics._history`` or ``io._arrow -> _stores.sqlite``; ``metrics ->
+  _events`` is not one (``_events`` is a private module of the package both
+  sit in).
 
 The output is one ``name: value`` line per figure, then, with ``--verbose``,
 the details.
+
+``--check BASELINE`` compares the tree with a committed baseline (a JSON file
+written by ``--write-baseline``) and exits 1, naming each, on an import circle
+that is new or larger, an arrow running up that is new, or a module over
+:data:`MAX_LINES` lines; what the baseline already holds passes, so a change
+that does not worsen the layering passes too. ``make test`` runs it.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import json
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 PACKAGE = "salesstages"
+#: The most lines a module may have (split by concept, never by size).
+MAX_LINES = 800
 
 
 def _module_name(path: Path, root: Path) -> str:
@@ -210,6 +226,27 @@ def ranks(arrows: Mapping[str, set[str]]) -> dict[str, int]:
     return {m: rank(c) for m, c in comp_of.items()}
 
 
+def private_reaches(arrows: Mapping[str, set[str]], packages: set[str]) -> list[tuple[str, str]]:
+    """The arrows into another package's private parts (see the module docstring);
+    ``packages`` are the modules that are packages (an ``__init__.py``)."""
+
+    def home(m: str) -> str:
+        return m if m in packages else m.rpartition(".")[0]
+
+    out = []
+    for m, dests in arrows.items():
+        mine = home(m).split(".")
+        for d in dests:
+            parts = d.split(".")
+            shared = 0
+            while shared < min(len(mine), len(parts)) and mine[shared] == parts[shared]:
+                shared += 1
+            below = parts[shared:]
+            if len(below) >= 2 and any(p.startswith("_") for p in below):
+                out.append((m, d))
+    return sorted(out)
+
+
 def measure(arrows: Mapping[str, set[str]], eager: Mapping[str, set[str]]) -> dict[str, object]:
     """The figures (and their details) of one graph."""
     circles = [c for c in components(arrows) if len(c) > 1]
@@ -229,6 +266,97 @@ def measure(arrows: Mapping[str, set[str]], eager: Mapping[str, set[str]]) -> di
     }
 
 
+def baseline(arrows: Mapping[str, set[str]], eager: Mapping[str, set[str]]) -> dict[str, object]:
+    """What ``--check`` compares against: every circle and every arrow running up."""
+    figures = measure(arrows, eager)
+    return {
+        "circles": figures["_circles"],
+        "up": [[m, d] for m, d, _, _ in figures["_up"]],  # type: ignore[attr-defined]
+    }
+
+
+def dump_baseline(data: Mapping[str, object]) -> str:
+    """``data`` as JSON with one circle or arrow a line (so that merges stay clean)."""
+    parts = []
+    for key in ("circles", "up"):
+        rows = [f"    {json.dumps(row)}" for row in data[key]]  # type: ignore[attr-defined]
+        parts.append(f'  "{key}": [\n' + ",\n".join(rows) + "\n  ]")
+    return "{\n" + ",\n".join(parts) + "\n}\n"
+
+
+def check(
+    lines: Mapping[str, int],
+    arrows: Mapping[str, set[str]],
+    eager: Mapping[str, set[str]],
+    base: Mapping[str, object],
+) -> list[str]:
+    """What is worse than ``base``: each new or larger circle, new arrow running up
+    and module over :data:`MAX_LINES` lines, one line each (empty: no worse)."""
+    now = baseline(arrows, eager)
+    known = [set(c) for c in base.get("circles", [])]  # type: ignore[attr-defined]
+    problems = [
+        "new import circle: " + " <-> ".join(c)
+        for c in now["circles"]  # type: ignore[attr-defined]
+        if not any(set(c) <= k for k in known)
+    ]
+    old_up = {tuple(a) for a in base.get("up", [])}  # type: ignore[attr-defined]
+    problems += [
+        f"new arrow running up: {m} -> {d}"
+        for m, d in now["up"]  # type: ignore[attr-defined]
+        if (m, d) not in old_up
+    ]
+    problems += [
+        f"module over {MAX_LINES} lines: {m} ({n} lines); split it by concept"
+        for m, n in sorted(lines.items())
+        if n > MAX_LINES
+    ]
+    return problems
+
+
+def summary(root: Path, *, packages: bool = False) -> list[str]:
+    """The figures of the tree at ``root``, one ``name: value`` line each."""
+    lines, arrows, eager = read_graph(root)
+    fronts = {_module_name(p, root) for p in root.rglob("__init__.py")}
+    reaches = private_reaches(arrows, fronts)
+    if packages:
+        arrows, eager = collapse(arrows), collapse(eager)
+    figures = measure(arrows, eager)
+    out = [f"{key}: {value}" for key, value in figures.items() if not key.startswith("_")]
+    out.append(f"private cross-package imports: {len(reaches)}")
+    biggest = max(lines.items(), key=lambda kv: kv[1])
+    out.append(f"largest module: {biggest[0]} ({biggest[1]} lines)")
+    out.append(f"modules over {MAX_LINES} lines: {sum(n > MAX_LINES for n in lines.values())}")
+    return out
+
+
+#: The markers around the figures ``--update-doc`` writes into a Markdown page.
+DOC_BEGIN = "<!-- tools/imports.py: begin -->"
+DOC_END = "<!-- tools/imports.py: end -->"
+
+
+def doc_block(root: Path) -> str:
+    """The figures as the layout page shows them: per module, then per sub-package."""
+    return "\n".join(
+        [
+            DOC_BEGIN,
+            "```text",
+            "$ python tools/imports.py",
+            *summary(root),
+            "$ python tools/imports.py --packages",
+            *summary(root, packages=True),
+            "```",
+            DOC_END,
+        ]
+    )
+
+
+def doc_figures(page: str) -> str:
+    """The block between the markers of ``page`` (markers included), or ``""``."""
+    start = page.find(DOC_BEGIN)
+    end = page.find(DOC_END)
+    return page[start : end + len(DOC_END)] if 0 <= start < end else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -238,24 +366,62 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--verbose", "-v", action="store_true", help="list circles, up arrows, sizes"
     )
+    parser.add_argument(
+        "--check", type=Path, metavar="BASELINE", help="exit 1 on anything worse than it"
+    )
+    parser.add_argument(
+        "--write-baseline", type=Path, metavar="BASELINE", help="record the tree as it is"
+    )
+    parser.add_argument(
+        "--update-doc",
+        type=Path,
+        metavar="PAGE",
+        help="rewrite the figures between the markers of a Markdown page",
+    )
     args = parser.parse_args(argv)
+    if args.update_doc is not None:
+        page = args.update_doc.read_text(encoding="utf-8")
+        old = doc_figures(page)
+        if not old:
+            print(f"imports: {args.update_doc} has no {DOC_BEGIN} … {DOC_END} block")
+            return 2
+        args.update_doc.write_text(page.replace(old, doc_block(args.src)), encoding="utf-8")
+        print(f"updated {args.update_doc}")
+        return 0
     lines, arrows, eager = read_graph(args.src)
     if args.packages:
         arrows, eager = collapse(arrows), collapse(eager)
-    figures = measure(arrows, eager)
-    for key, value in figures.items():
-        if not key.startswith("_"):
-            print(f"{key}: {value}")
-    biggest = max(lines.items(), key=lambda kv: kv[1])
-    print(f"largest module: {biggest[0]} ({biggest[1]} lines)")
-    print(f"modules over 800 lines: {sum(n > 800 for n in lines.values())}")
+    if args.write_baseline is not None:
+        args.write_baseline.write_text(dump_baseline(baseline(arrows, eager)), encoding="utf-8")
+        print(f"wrote {args.write_baseline}")
+        return 0
+    if args.check is not None:
+        base = json.loads(args.check.read_text(encoding="utf-8"))
+        problems = check(lines, arrows, eager, base)
+        for problem in problems:
+            print(f"imports: {problem}", file=sys.stderr)
+        if problems:
+            print(
+                "imports: the layering got worse than the baseline; fix the import (or, "
+                f"for a deliberate change, refresh {args.check} with --write-baseline)",
+                file=sys.stderr,
+            )
+            return 1
+        print("imports: no new circle, no new arrow running up, no module over "
+              f"{MAX_LINES} lines")  # fmt: skip
+        return 0
+    print("\n".join(summary(args.src, packages=args.packages)))
     if args.verbose:
+        figures = measure(arrows, eager)
         for circle in figures["_circles"]:  # type: ignore[attr-defined]
             print("circle:", " <-> ".join(circle))
         for m, d, rm, rd in figures["_up"]:  # type: ignore[attr-defined]
             print(f"up: {m} ({rm}) -> {d} ({rd})")
         for m, n in sorted(lines.items(), key=lambda kv: -kv[1])[:10]:
             print(f"size: {m} {n}")
+        fronts = {_module_name(p, args.src) for p in args.src.rglob("__init__.py")}
+        for m, d in private_reaches(read_graph(args.src)[1], fronts):
+            print(f"private: {m} -> {d}")
     return 0
 
 

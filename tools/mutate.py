@@ -48,70 +48,108 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = Path("src/salesstages")
 EQUIVALENT_FILE = ROOT / "tools" / "mutate_equivalent.toml"
 
-#: area → (source files under src/salesstages, the tests that guard them).
-#: The mirror modules come first so that ``-x`` stops early on a kill;
-#: test_contract.py (the public contract, every area) comes last.
-AREAS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "replay": (
-        ("_replay.py",),
-        (
-            "tests/test_replay.py",
-            "tests/test_deal_behaviours.py",
-            "tests/test_live_vs_table.py",
-            "tests/test_contract.py",
-        ),
-    ),
-    "pipeline": (
-        ("_pipeline.py",),
-        ("tests/test_pipeline.py", "tests/test_presets.py", "tests/test_contract.py"),
-    ),
-    "deal": (
-        ("_deal.py",),
-        (
-            "tests/test_deal.py",
-            "tests/test_deal_behaviours.py",
-            "tests/test_live_vs_table.py",
-            "tests/test_contract.py",
-        ),
-    ),
-    "guards": (("guards.py",), ("tests/test_guards.py", "tests/test_contract.py")),
-    "metrics": (
-        (
-            "metrics/_common.py",
-            "metrics/_durations.py",
-            "metrics/_engine.py",
-            "metrics/_frames.py",
-            "metrics/_funnel.py",
-            "metrics/_history.py",
-            "metrics/_outcomes.py",
-            "metrics/_types.py",
-            "metrics/_winloss.py",
-        ),
-        (
-            "tests/test_metrics.py",
-            "tests/test_metrics_history.py",
-            "tests/test_metrics_frames.py",
-            "tests/test_winloss.py",
-            "tests/test_metrics_properties.py",
-            "tests/test_contract.py",
-        ),
-    ),
-    "forecast": (
-        ("forecast.py",),
-        ("tests/test_forecast.py", "tests/test_forecast_crosscheck.py", "tests/test_contract.py"),
-    ),
-    "stores": (
-        (
-            "_stores/_codec.py",
-            "_stores/_protocol.py",
-            "_stores/jsonl.py",
-            "_stores/memory.py",
-            "_stores/sqlite.py",
-        ),
-        # the codec also reads canonical event files for salesstages.io
-        ("tests/test_stores.py", "tests/test_io.py", "tests/test_contract.py"),
-    ),
-}
+#: Modules that run nothing worth mutating (entry points, the version).
+_NOT_AREAS = ("__init__.py", "__main__.py")
+#: Suites that cut across every area (both engines on drawn logs, the docs run as
+#: written, a browser, several processes): an area's tests only when named for it.
+_CROSS_CUTTING = ("test_engines", "test_docs", "test_cli_browser", "test_stores_processes")
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Every ``salesstages…`` module a test file imports (``from a import b`` gives
+    both ``a`` and ``a.b``)."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except SyntaxError:
+        return set()
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.add(node.module)
+            out.update(f"{node.module}.{a.name}" for a in node.names)
+    return {m for m in out if m.startswith("salesstages")}
+
+
+def derive_areas(root: Path = ROOT) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """area → (source files under src/salesstages, the tests that guard them), read
+    from the package tree: one area per top-level module (``_replay.py`` is
+    ``replay``) and one per sub-package (``_stores/`` is ``stores``, all its
+    modules). An area's tests are ``tests/test_<name>.py`` and
+    ``tests/test_<name>_*.py`` for the area's name and its modules' names, and
+    every test file that imports one of its private modules directly (a unit
+    test of its insides); ``tests/test_contract.py`` (the public contract, every
+    area) comes last, so that ``-x`` stops early on a kill."""
+    package = root / PACKAGE
+    tests = sorted((root / "tests").glob("test_*.py"))
+    imports = {t.name: _imported_modules(t) for t in tests}
+    areas: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+    for entry in sorted(package.iterdir()):
+        if entry.is_dir() and (entry / "__init__.py").is_file():
+            files = sorted(
+                p.relative_to(package).as_posix()
+                for p in entry.rglob("*.py")
+                if "__pycache__" not in p.parts
+            )
+        elif entry.suffix == ".py" and entry.name not in _NOT_AREAS:
+            files = [entry.name]
+        else:
+            continue
+        name = entry.stem.lstrip("_")
+        names = {name} | {Path(f).stem.lstrip("_") for f in files if Path(f).name != "__init__.py"}
+        modules = {
+            "salesstages." + f.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+            for f in files
+        }
+        fronts = {
+            "salesstages." + f.removesuffix("/__init__.py").replace("/", ".")
+            for f in files
+            if f.endswith("/__init__.py")
+        }
+        private = {m for m in modules - fronts if any(p.startswith("_") for p in m.split(".")[1:])}
+        guards = [
+            t.name
+            for t in tests
+            if t.name != "test_contract.py"
+            and (
+                any(t.name == f"test_{n}.py" or t.name.startswith(f"test_{n}_") for n in names)
+                or (imports[t.name] & private and not t.name.startswith(_CROSS_CUTTING))
+            )
+        ]
+        areas[name] = (tuple(files), tuple(f"tests/{t}" for t in guards))
+    from imports import read_graph  # tools/imports.py, beside this file
+
+    arrows = read_graph(package)[1] if not all(own for _, own in areas.values()) else {}
+    return {
+        name: (files, (*(own or _borrowed(name, areas, arrows)), "tests/test_contract.py"))
+        for name, (files, own) in areas.items()
+    }
+
+
+def _borrowed(
+    name: str,
+    areas: dict[str, tuple[tuple[str, ...], tuple[str, ...]]],
+    arrows: dict[str, set[str]],
+) -> tuple[str, ...]:
+    """For an area without tests of its own (a ground-floor helper, the codec): the
+    tests of the areas whose modules import it directly (``arrows``: every import
+    arrow of the package, from :func:`imports.read_graph`)."""
+
+    def module(f: str) -> str:
+        return "salesstages." + f.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+
+    mine = {module(f) for f in areas[name][0]}
+    out: list[str] = []
+    for other, (files, tests) in areas.items():
+        if other != name and any(arrows.get(module(f), set()) & mine for f in files):
+            out.extend(t for t in tests if t not in out)
+    return tuple(sorted(out))
+
+
+#: area → (source files under src/salesstages, the tests that guard them), derived
+#: from the package tree by :func:`derive_areas` (``--list`` shows them).
+AREAS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = derive_areas()
 
 #: Not copied into the private workspaces.
 _IGNORE = shutil.ignore_patterns(

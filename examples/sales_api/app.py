@@ -204,7 +204,7 @@ def create_app(
 
     @app.get("/deals/<deal_id>")
     def get_deal(deal_id: str) -> tuple[Response, int]:
-        return deal_json(store.load(pipeline, deal_id))
+        return deal_json(pipeline.load_deal(store, deal_id))
 
     @app.post("/deals/<deal_id>/activities")
     def record(deal_id: str) -> tuple[Response, int]:
@@ -214,7 +214,7 @@ def create_app(
         data = body.pop("data", {})
         if not isinstance(data, dict) or body:
             raise DataError('an activity body is {"name": ..., "at": ..., "data": {...}}')
-        deal = store.load(pipeline, deal_id)
+        deal = pipeline.load_deal(store, deal_id)
         deal.record(name, at=at, **data)
         return deal_json(deal, 201)
 
@@ -223,7 +223,7 @@ def create_app(
         body = _body()
         to = _text(body, "to")
         at = _at(body)
-        deal = store.load(pipeline, deal_id)
+        deal = pipeline.load_deal(store, deal_id)
         deal.move(to, at=at, **body)
         return deal_json(deal)
 
@@ -231,7 +231,7 @@ def create_app(
     def win(deal_id: str) -> tuple[Response, int]:
         body = _body()
         at = _at(body)
-        deal = store.load(pipeline, deal_id)
+        deal = pipeline.load_deal(store, deal_id)
         deal.win(at=at, **body)
         return deal_json(deal)
 
@@ -240,7 +240,7 @@ def create_app(
         body = _body()
         reason = _text(body, "reason")
         at = _at(body)
-        deal = store.load(pipeline, deal_id)
+        deal = pipeline.load_deal(store, deal_id)
         deal.lose(at=at, reason=reason, **body)
         return deal_json(deal)
 

@@ -27,6 +27,7 @@ from ._errors import (
     UnknownStageError,
 )
 from ._events import Event
+from ._gc import bulk
 from ._pipeline import Pipeline, Stage, Substate
 from ._replay import Problem
 from ._stores import (
@@ -85,6 +86,7 @@ __all__ = [
     "all_of",
     "any_of",
     "at_least",
+    "bulk",
     "document_sent",
     "field",
     "guard",

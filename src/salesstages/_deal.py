@@ -662,7 +662,7 @@ def open_deal(
     except ConcurrencyError as exc:
         raise ConcurrencyError(
             f"deal {deal_id!r} already exists in this store (seq 0 is already taken); load it with "
-            f"store.load(pipeline, {deal_id!r}) or open the new deal under another id"
+            f"pipeline.load_deal(store, {deal_id!r}) or open the new deal under another id"
         ) from exc
     deal = Deal(
         pipeline,

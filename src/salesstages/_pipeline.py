@@ -7,7 +7,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, TypeAlias, overload
 
 from ._diagram import dot, main_path_targets
 from ._errors import DataError, NaiveTimeError, PipelineError, UnknownStageError, typed_faults
@@ -498,18 +498,31 @@ class Pipeline:
 
         return replay(self, events, strict=strict)
 
-    def load_deal(self, deal_id: str, events: Iterable[Event], *, store: EventStore) -> Deal:
-        """Rebuild deal ``deal_id`` from its events and attach it to ``store``.
+    @overload
+    def load_deal(self, store: EventStore, deal_id: str) -> Deal: ...
 
-        The events are replayed strictly; later changes to the deal are appended
-        to ``store``. Store backends call this from their ``load()``.
+    @overload
+    def load_deal(self, deal_id: str, events: Iterable[Event], *, store: EventStore) -> Deal: ...
+
+    def load_deal(self, *args: Any, **kwargs: Any) -> Deal:
+        """Rebuild deal ``deal_id`` from ``store``'s events; later changes to the deal
+        are appended to ``store``.
+
+        The deal's events are replayed strictly. This is how a deal comes back
+        from any store: stores hold events only, the live layer rebuilds deals.
 
         Raises:
-            UnknownDealError: ``events`` hold no event of ``deal_id``.
+            UnknownDealError: ``store`` holds no event of ``deal_id``.
             InvalidLogError: The events break one of the pipeline's rules.
+
+        The spelling of 0.1, ``load_deal(deal_id, events, store=store)``, still
+        works for one release and warns (:class:`DeprecationWarning`).
         """
         from ._deal import load_deal
 
+        store, deal_id, events = _load_deal_arguments(args, kwargs)
+        if events is None:
+            events = store.events(deal_id)
         return load_deal(self, store, deal_id, events)
 
     def check(self, events: Iterable[Event], *, guards: bool = False) -> list[Problem]:
@@ -647,3 +660,45 @@ class Pipeline:
     def __repr__(self) -> str:
         names = ", ".join(s.name for s in self.stages)
         return f"Pipeline({self.name!r}, stages=[{names}])"
+
+
+def _load_deal_arguments(
+    args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[EventStore, str, Iterable[Event] | None]:
+    """``(store, deal_id, events)`` of a :meth:`Pipeline.load_deal` call, in either
+    spelling (the old one, ``(deal_id, events, store=store)``, warns)."""
+    import warnings
+
+    first = args[0] if args else kwargs.get("deal_id")
+    if isinstance(first, str) and (len(args) >= 2 or "events" in kwargs):
+        if len(args) > 2 or set(kwargs) - {"events", "store"} or "store" not in kwargs:
+            raise TypeError(
+                "load_deal(deal_id, events, store=store) takes the deal id, its events and "
+                "store=; use pipeline.load_deal(store, deal_id)"
+            )
+        warnings.warn(
+            "pipeline.load_deal(deal_id, events, store=store) is deprecated; use "
+            "pipeline.load_deal(store, deal_id)",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        events = args[1] if len(args) == 2 else kwargs["events"]
+        return kwargs["store"], first, events
+    named = dict(zip(("store", "deal_id"), args, strict=False))
+    for key, value in kwargs.items():
+        if key not in ("store", "deal_id"):
+            raise TypeError(
+                f"load_deal() got an unexpected keyword argument {key!r}; it takes store "
+                "and deal_id"
+            )
+        if key in named:
+            raise TypeError(f"load_deal() got multiple values for argument {key!r}")
+        named[key] = value
+    if len(args) > 2 or set(named) != {"store", "deal_id"}:
+        raise TypeError("load_deal() takes a store and a deal id: load_deal(store, deal_id)")
+    store, deal_id = named["store"], named["deal_id"]
+    if not isinstance(deal_id, str):
+        raise TypeError(f"deal_id must be a str, got {type(deal_id).__name__}")
+    if not callable(getattr(store, "events", None)):
+        raise TypeError(f"store must be an event store (with events()), got {type(store).__name__}")
+    return store, deal_id, None

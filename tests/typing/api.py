@@ -53,7 +53,7 @@ def use(pipeline: ss.Pipeline) -> None:
     d: dict[str, Any] = pipeline.to_dict()
     again: ss.Pipeline = ss.Pipeline.from_dict(d)
     text: str = pipeline.to_mermaid()
-    attached: ss.Deal = pipeline.load_deal("D", store.events("D"), store=store)
+    attached: ss.Deal = pipeline.load_deal(store, "D")
     del attached
     outcome: str = deal.outcome
     del reasons, ok, data, deals, problems, again, text, outcome
@@ -127,3 +127,35 @@ def substates() -> None:
         return bool(deal.attributes.get("budget"))
 
     del names, specs, verdict, mermaid, dot, budget
+
+
+def periods() -> None:
+    """Sections 14, 16, 17: planning a period, keyword-only, up to the closing instant."""
+    from datetime import date
+
+    from salesstages import forecast, metrics
+
+    pipeline = presets.inbound_b2b()
+    events: list[ss.Event] = []
+    as_of = datetime(2026, 3, 15, tzinfo=UTC)
+    start, end = date(2026, 1, 1), date(2026, 4, 1)
+    mv: metrics.Movement = metrics.movement(events, pipeline, start=start, end=end, as_of=as_of)
+    status: metrics.PeriodStatus | None = mv.period
+    state: str = metrics.period_status(events, pipeline, start=start, end=end, as_of=as_of).state
+    cats: dict[str, metrics.Tally] = forecast.categories(
+        events, pipeline, start=start, end=end, as_of=as_of
+    )
+    cov: forecast.Coverage = forecast.coverage(
+        events, pipeline, start=start, end=end, target=1e6, as_of=as_of
+    )
+    why: str | None = cov.reason
+    slips: list[metrics.Slip] = metrics.slippage(
+        events, pipeline, start=start, end=end, as_of=as_of
+    )
+    bt: forecast.Backtest = forecast.backtest(
+        events, pipeline, dates=[as_of - timedelta(days=60)], horizon=timedelta(days=30)
+    )
+    estimate: float | None = bt.rows[0].forecasts["markov"] if bt.rows else None
+    scored: int = bt.errors["markov"].count
+    rate: float | None = metrics.win_rate(events, pipeline, by_value=True).rate
+    del status, state, cats, why, slips, estimate, scored, rate

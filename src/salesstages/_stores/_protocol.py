@@ -4,26 +4,30 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, TypeGuard, runtime_checkable
+from typing import Any, Protocol, TypeGuard, TypeVar, runtime_checkable
 
 from .._errors import ConcurrencyError, DataError, OutOfOrderError
 from .._events import EVENT_KINDS, Event
 
-if TYPE_CHECKING:
-    from .._deal import Deal
-    from .._pipeline import Pipeline
-
 __all__ = [
+    "D",
     "EventStore",
+    "RebuildsDeals",
     "check_batch",
     "check_follow",
     "check_position",
     "check_shape",
     "check_text",
     "check_times",
+    "deprecated_load",
     "poll_follow",
 ]
+
+#: What a pipeline's ``load_deal`` returns (a :class:`~salesstages.Deal`), for the
+#: deprecated ``store.load`` without the stores importing the live layer.
+D = TypeVar("D", covariant=True)
 
 
 @runtime_checkable
@@ -47,10 +51,6 @@ class EventStore(Protocol):
         """Every deal id in the store, in order of first append."""
         ...
 
-    def load(self, pipeline: Pipeline, deal_id: str) -> Deal:
-        """Rebuild a deal from its events; further changes are appended to this store."""
-        ...
-
     def events_after(self, position: int = 0) -> Iterator[tuple[int, Event]]:
         """Iterate ``(position, event)`` in append order for positions after ``position``.
 
@@ -69,6 +69,25 @@ class EventStore(Protocol):
         an event with a higher position was already visible.
         """
         ...
+
+
+class RebuildsDeals(Protocol[D]):
+    """What rebuilds a deal from a store (a :class:`~salesstages.Pipeline`)."""
+
+    def load_deal(self, store: Any, deal_id: str, /) -> D:
+        """Rebuild deal ``deal_id`` from ``store``'s events."""
+        ...
+
+
+def deprecated_load(store: object, pipeline: RebuildsDeals[D], deal_id: str) -> D:
+    """The deprecated ``store.load(pipeline, deal_id)``: warns, then rebuilds the deal
+    with ``pipeline.load_deal(store, deal_id)`` (stores hold events only)."""
+    warnings.warn(
+        "store.load(pipeline, deal_id) is deprecated; use pipeline.load_deal(store, deal_id)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return pipeline.load_deal(store, deal_id)
 
 
 def check_position(position: object, name: str = "position") -> int:

@@ -46,33 +46,31 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from json.scanner import make_scanner
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import Any, Final, cast
 
-from .._errors import DataError, StoreUnavailableError
-from .._events import Event
-from ._codec import (
+from .._codec import (
     FieldError,
     Interner,
     event_from_row,
     event_to_row_json,
     events_from_lines,
-    gc_paused,
 )
+from .._errors import DataError, StoreUnavailableError
+from .._events import Event
 from ._protocol import (
+    D,
+    RebuildsDeals,
     check_batch,
     check_follow,
     check_position,
     check_shape,
     check_times,
+    deprecated_load,
     poll_follow,
 )
 
 if sys.platform != "win32":
     import fcntl
-
-if TYPE_CHECKING:
-    from .._deal import Deal
-    from .._pipeline import Pipeline
 
 __all__ = ["MAX_LINE_BYTES", "JsonlStore"]
 
@@ -291,7 +289,7 @@ class JsonlStore:
         scan = _Scan(self.path, 0, 0)
         # Every event is kept until the end (to group them), so without the pause the
         # collector would walk the growing heap again and again.
-        with open(self.path, "rb") as f, gc_paused():
+        with open(self.path, "rb") as f:
             for chunk in scan.chunks(f.fileno()):
                 for e in chunk:
                     did = e.deal_id
@@ -358,10 +356,10 @@ class JsonlStore:
                     seen.setdefault(e.deal_id)
         return list(seen)
 
-    def load(self, pipeline: Pipeline, deal_id: str) -> Deal:
-        """Rebuild deal ``deal_id``; raises ``UnknownDealError`` (a ``KeyError``) when
-        the store has none."""
-        return pipeline.load_deal(deal_id, self.events(deal_id), store=self)
+    def load(self, pipeline: RebuildsDeals[D], deal_id: str) -> D:
+        """Deprecated: rebuild a deal with ``pipeline.load_deal(store, deal_id)`` (a
+        store holds events only); warns, and works until the next release."""
+        return deprecated_load(self, pipeline, deal_id)
 
     def __len__(self) -> int:
         return sum(1 for _ in self.events_after(0))
@@ -463,8 +461,7 @@ class _Scan:
             rest = block[end:]
             parts = [rest] if rest else []
             held = len(rest)
-            with gc_paused():
-                events = self._parse(body)
+            events = self._parse(body)
             self.offset += len(body)
             self.lines += body.count(b"\n")
             yield events

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
 
 from .._events import Event
 from ._protocol import (
+    D,
+    RebuildsDeals,
     check_batch,
     check_follow,
     check_position,
     check_shape,
     check_times,
+    deprecated_load,
     poll_follow,
 )
-
-if TYPE_CHECKING:
-    from .._deal import Deal
-    from .._pipeline import Pipeline
 
 __all__ = ["MemoryStore"]
 
@@ -85,9 +83,10 @@ class MemoryStore:
         with self._lock:
             return list(self._by_deal)
 
-    def load(self, pipeline: Pipeline, deal_id: str) -> Deal:
-        """Rebuild deal ``deal_id``; raises ``KeyError`` when the store has none."""
-        return pipeline.load_deal(deal_id, self.events(deal_id), store=self)
+    def load(self, pipeline: RebuildsDeals[D], deal_id: str) -> D:
+        """Deprecated: rebuild a deal with ``pipeline.load_deal(store, deal_id)`` (a
+        store holds events only); warns, and works until the next release."""
+        return deprecated_load(self, pipeline, deal_id)
 
     def __len__(self) -> int:
         return len(self._log)

@@ -64,27 +64,26 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
+from .._codec import EVENT_SETTERS, dump_data
 from .._errors import ConcurrencyError, DataError, StoreUnavailableError
 from .._events import _EMPTY, Event
 from .._redact import redact
-from ._codec import EVENT_SETTERS, dump_data
 from ._pgfaults import Deadlines, fault, first_line
 from ._pgschema import _CHANNEL, _TEMP_SCHEMA, TableSchema
 from ._protocol import (
+    D,
+    RebuildsDeals,
     check_batch,
     check_follow,
     check_position,
     check_shape,
     check_text,
     check_times,
+    deprecated_load,
     poll_follow,
 )
-
-if TYPE_CHECKING:
-    from .._deal import Deal
-    from .._pipeline import Pipeline
 
 __all__ = ["PostgresStore", "StoreUnavailableError"]
 
@@ -513,10 +512,10 @@ class PostgresStore:
         )
         return [r[0] for r in self._fetch(query)]
 
-    def load(self, pipeline: Pipeline, deal_id: str) -> Deal:
-        """Rebuild deal ``deal_id``; raises ``UnknownDealError`` (a ``KeyError``) when
-        the store has none."""
-        return pipeline.load_deal(deal_id, self.events(deal_id), store=self)
+    def load(self, pipeline: RebuildsDeals[D], deal_id: str) -> D:
+        """Deprecated: rebuild a deal with ``pipeline.load_deal(store, deal_id)`` (a
+        store holds events only); warns, and works until the next release."""
+        return deprecated_load(self, pipeline, deal_id)
 
     def __len__(self) -> int:
         query = self._pg.sql.SQL("SELECT coalesce(max(position), 0) FROM {t}").format(t=self._t)

@@ -37,25 +37,23 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import Any, Final, Literal
 
+from .._codec import _KINDS, EVENT_SETTERS, dump_data
 from .._errors import ConcurrencyError, DataError, SalesStagesError
 from .._events import _EMPTY, EVENT_KINDS, Event
-from .._gc import FREEZE_AFTER, gc_paused_then_frozen
 from .._time import to_utc
-from ._codec import _KINDS, EVENT_SETTERS, dump_data
 from ._protocol import (
+    D,
+    RebuildsDeals,
     check_batch,
     check_follow,
     check_position,
     check_shape,
     check_times,
+    deprecated_load,
     poll_follow,
 )
-
-if TYPE_CHECKING:
-    from .._deal import Deal
-    from .._pipeline import Pipeline
 
 __all__ = ["SqliteStore"]
 
@@ -436,8 +434,7 @@ class SqliteStore:
                 held = conn.execute(_SELECT_HELD).fetchone()[0]
                 cur = conn.execute(_SELECT_ALL)
             while True:
-                # A bulk read freezes what it built, so the collector never walks it.
-                with self._guard(), gc_paused_then_frozen(built >= FREEZE_AFTER):
+                with self._guard():
                     rows = cur.fetchmany(_CHUNK)
                     if not rows:
                         break
@@ -464,9 +461,8 @@ class SqliteStore:
 
     def _stream_after(self, position: int) -> Iterator[tuple[int, Event]]:
         shared = _Shared()
-        built = 0
         while True:
-            with self._lock, self._guard(), gc_paused_then_frozen(built >= FREEZE_AFTER):
+            with self._lock, self._guard():
                 conn = self._connection()
                 conn.execute("BEGIN")  # the rows and the highest position of one snapshot
                 try:
@@ -478,7 +474,6 @@ class SqliteStore:
                 if not rows:
                     return
                 events = _to_events([r[1:] for r in rows], shared)
-            built += len(events)
             for r, e in zip(rows, events, strict=True):
                 yield r[0], e
             position = rows[-1][0]
@@ -564,10 +559,10 @@ class SqliteStore:
                 conn.execute("COMMIT")
             return ids
 
-    def load(self, pipeline: Pipeline, deal_id: str) -> Deal:
-        """Rebuild deal ``deal_id``; raises ``UnknownDealError`` (a ``KeyError``) when
-        the store has none."""
-        return pipeline.load_deal(deal_id, self.events(deal_id), store=self)
+    def load(self, pipeline: RebuildsDeals[D], deal_id: str) -> D:
+        """Deprecated: rebuild a deal with ``pipeline.load_deal(store, deal_id)`` (a
+        store holds events only); warns, and works until the next release."""
+        return deprecated_load(self, pipeline, deal_id)
 
     def __len__(self) -> int:
         with self._lock, self._guard():
@@ -735,7 +730,7 @@ def _to_events(rows: list[Any], shared: _Shared | None = None) -> list[Event]:
 
 
 def _decode(rows: list[Any], shared: _Shared) -> list[Event]:
-    """The hot loop of reading: :func:`~._codec.make_event` inlined, strings shared.
+    """The hot loop of reading: :func:`~salesstages._codec.make_event` inlined, strings shared.
 
     Consecutive rows often repeat the deal id and the timestamp (a deal's rows
     come together; ``opened`` and ``stage_entered`` share their moment), so

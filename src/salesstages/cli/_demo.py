@@ -8,9 +8,11 @@ headline sections so that the whole demo reads in under 120 lines.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, TextIO
+from typing import Final, TextIO
+
+import attrs
 
 from .._deal import Deal
 from .._errors import TransitionRefused
@@ -19,6 +21,7 @@ from .._pipeline import Pipeline
 from .._stores import MemoryStore
 from ..guards import _describe as describe_guard
 from ..presets import PROPOSAL_SUBSTATES, inbound_b2b
+from ..report import Report
 
 __all__ = [
     "DETAIL_SECTIONS",
@@ -157,17 +160,22 @@ def headline(
     return "\n".join(kept) + "\n"
 
 
-def best_actions(report: Mapping[str, Any]) -> dict[str, Any]:
+def best_actions(report: Report) -> Report:
     """A copy of ``report`` whose "what moves deals forward" section keeps, per stage,
     only the activity with the largest lift (the demo's one line per stage)."""
     actions = report.get("actions")
-    if not actions:
-        return dict(report)
-    stages = []
-    for stage in actions["stages"]:
-        shown = [a for a in stage["activities"] if a["lift"] is not None and not a["criterion"]]
-        stages.append({**stage, "activities": shown[:1]})
-    return {**report, "actions": {**actions, "stages": stages}}
+    if actions is None or not actions.rows:
+        return report
+    stages = actions.column("stage")
+    first = [i for i, stage in enumerate(stages) if stage not in stages[:i]]
+    rows = [actions.rows[i] for i in first]
+    notes = tuple(
+        note.replace(
+            "up to 3 activities with the largest lift", "the activity with the largest lift"
+        )
+        for note in actions.notes
+    )
+    return report.replace(attrs.evolve(actions, rows=rows, notes=notes))
 
 
 def _meeting(deal: Deal, meeting: str, at: datetime) -> None:

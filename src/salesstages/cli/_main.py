@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import difflib
 import json
 import os
 import sqlite3
@@ -22,7 +21,7 @@ from .. import __version__
 from .._errors import DataError, SalesStagesError
 from .._events import Event
 from .._files import atomic_write
-from .._json import dumps_indented
+from .._gc import bulk
 from .._pipeline import Pipeline
 from .._redact import redact
 from .._simulate import simulate
@@ -30,9 +29,18 @@ from .._stores import EventStore, SqliteStore
 from .._text import terminal
 from ..metrics._engine import is_ibis_table
 from ..presets import inbound_b2b
-from ..report import build_report, render_csv, render_html, render_text
+from ..report import (
+    LIMIT,
+    build_report,
+    deal_lists,
+    render_csv,
+    render_deals_csv,
+    render_html,
+    render_text,
+)
+from ..report._build import assemble, compute
 from ..report._period import parse_period
-from ..report._render import table
+from ..report._text import table
 from ._demo import best_actions, describe_pipeline, headline, play_demo
 from ._import import IMPORT_KINDS, Progress, _cmd_import
 from ._output import check_outputs
@@ -45,6 +53,7 @@ from ._spec import (
     add_as_of,
     as_of_arg,
     check_as_of,
+    event_source,
     is_store,
     load_pipeline,
 )
@@ -144,9 +153,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     )
     print(_heading("4. The report, headline sections"), file=out)
     left = (parse_period(DEMO_PERIOD).end - DEMO_REVIEW).days
+    deals = report.section("counts").records()[0]["deals"]
     print(
         f"A review on {DEMO_REVIEW:%d %B}, {left} days before {DEMO_PERIOD} ends: the "
-        f"{report['counts']['deals']:,} deals opened by then, against a target of "
+        f"{deals:,} deals opened by then, against a target of "
         f"{DEMO_TARGET:,} (amounts in the deals' own currency).\nThe full report adds win rate "
         "and cycle, segments, stalled deals, time in stage, forecasts and their backtest, with "
         f"charts: {full}\n",
@@ -191,15 +201,13 @@ def _emit(text: str, out_path: str | None) -> None:
         sys.stdout.write(text)
 
 
-def _report_events(source: EventSource, engine: str | None, by: str | None) -> Any:
+def _report_events(source: EventSource, engine: str | None) -> Any:
     """What ``report`` passes to :func:`build_report`: the events, or an Ibis table."""
     if engine is None:
         engine = source.default_engine()
     if engine == "duckdb":
         return source.ibis_table()
-    events = source.read()
-    _check_by(events, by)
-    return events
+    return source.read()  # an unknown ``by`` is the library's error, with its suggestion
 
 
 def _inputs(args: argparse.Namespace) -> dict[str, str | None]:
@@ -212,18 +220,18 @@ def _inputs(args: argparse.Namespace) -> dict[str, str | None]:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    check_outputs({"--out": args.out}, _inputs(args))
+    check_outputs({"--out": args.out, "--deals-csv": args.deals_csv}, _inputs(args))
     pipeline = load_pipeline(args.pipeline)
     as_of = as_of_arg(args.as_of, force=args.force)
-    with EventSource(args.events, table=args.table) as source:
-        events = _report_events(source, args.engine, args.by)
+    with event_source(args.events, table=args.table) as source:
+        events = _report_events(source, args.engine)
         _warn(source)
         if as_of is not None and not args.force:  # issue 22: an as_of before the log
             check_as_of(as_of, first_event(events))
         # the rules are checked where the events are read in Python (a table on its
         # engine is not read: the report's data-quality section says so)
         problems = None if is_ibis_table(events) else pipeline.check(events)
-        report = build_report(
+        figures = compute(
             events,
             pipeline,
             as_of=as_of,
@@ -235,9 +243,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
             torn_tail=source.torn_tail,
             **period_options(args),  # the period view (issue 14)
         )
+    report = assemble(figures, limit=args.limit)
     warn_planning(report)
+    if args.deals_csv:  # the complete lists, whatever --limit shows
+        _write(args.deals_csv, render_deals_csv(deal_lists(assemble(figures, limit=None))))
     if args.format == "json":
-        text = dumps_indented(report) + "\n"  # the C encoder, container by container
+        text = json.dumps(report.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     elif args.format == "csv":
         text = render_csv(report)
     elif args.format == "html":
@@ -262,24 +273,6 @@ def _warn(source: EventSource) -> None:
         print(f"salesstages: warning: {terminal(redact(warning))}", file=sys.stderr)
 
 
-def _check_by(events: Sequence[Event], by: str | None) -> None:
-    if by is None:
-        return
-    seen: set[str] = set()
-    for e in events:
-        if e.kind == "opened":
-            if by in e.data:
-                return
-            seen.update(e.data)
-    if events:
-        known = ", ".join(sorted(seen)) or "none"
-        close = difflib.get_close_matches(by, sorted(seen), n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise CliError(
-            f"no deal has the attribute {by!r} at opening; {hint}--by takes one of: {known}"
-        )
-
-
 def _cmd_export(args: argparse.Namespace) -> int:
     from ..io._arrow import write_parquet_counted
 
@@ -292,7 +285,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if not target.parent.is_dir():
         raise CliError(f"cannot write {args.out!r}: the folder does not exist")
     check_outputs({"--out": args.out}, {"SOURCE": args.events})
-    source = EventSource(args.events, table=args.table)
+    source = event_source(args.events, table=args.table)
     total = source.count()
     events: Any = source
     if total is None and source.kind not in ("duckdb", "postgres"):
@@ -321,7 +314,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def _cmd_check(args: argparse.Namespace) -> int:
     pipeline = load_pipeline(args.pipeline)
-    source = EventSource(args.events, complete=False, table=args.table)
+    source = event_source(args.events, complete=False, table=args.table)
     damage = source.integrity_problems()
     if damage:
         said = "; ".join(damage[:3]) + (f"; … {len(damage) - 3:,} more" if len(damage) > 3 else "")
@@ -395,7 +388,7 @@ def _cmd_diagram(args: argparse.Namespace) -> int:
 
 def _cmd_plot(args: argparse.Namespace) -> int:
     from ..report import save_charts
-    from ..report._plot import CHARTS, PERIOD_CHARTS
+    from ..report._html import CHARTS, PERIOD_CHARTS
 
     folder = Path(args.out)
     if folder.exists() and not folder.is_dir():
@@ -406,13 +399,12 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     }
     check_outputs(charts, _inputs(args))
     pipeline = load_pipeline(args.pipeline)
-    source = EventSource(args.events, table=args.table)
+    source = event_source(args.events, table=args.table)
     events = source.read()
     _warn(source)
     as_of = as_of_arg(args.as_of, force=args.force)
     if as_of is not None and not args.force:  # issue 22: an as_of before the log
         check_as_of(as_of, first_event(events))
-    _check_by(events, args.by)
     report = build_report(events, pipeline, as_of=as_of, by=args.by, **period_options(args))
     warn_planning(report)
     for path in save_charts(report, args.out, fmt=args.format):
@@ -511,6 +503,19 @@ def _parser() -> argparse.ArgumentParser:
         "queries in DuckDB (in PostgreSQL itself for a postgresql:// source) and read "
         "back only aggregates. Default: duckdb for Parquet, DuckDB and PostgreSQL sources "
         "when salesstages[duckdb] is installed, python otherwise",
+    )
+    report.add_argument(
+        "--limit",
+        type=_positive_int,
+        default=LIMIT,
+        metavar="N",
+        help=f"list at most N deals (stalled, slipping), those with the largest amounts "
+        f"(default {LIMIT}); the heading keeps the total",
+    )
+    report.add_argument(
+        "--deals-csv",
+        metavar="FILE",
+        help="also write the complete per-deal lists (stalled, slipping) to FILE as CSV",
     )
     report.add_argument(
         "--lenient",
@@ -632,7 +637,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        result: int = args.func(args)
+        # every command is batch work in a process of its own: the command line,
+        # as the host, pauses the collector for it (the library never does)
+        with bulk():
+            result: int = args.func(args)
     except KeyboardInterrupt:
         if args.debug:
             raise

@@ -11,14 +11,17 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._text import terminal
 from ..metrics._engine import is_ibis_table
 from ..report._period import parse_period, period_between, read_targets
 from ._spec import CliError, day_arg
+
+if TYPE_CHECKING:
+    from ..report._model import Report
 
 __all__ = ["add_period_arguments", "first_event", "period_options", "warn_planning"]
 
@@ -93,9 +96,10 @@ def period_options(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def warn_planning(report: Mapping[str, Any]) -> None:
-    """Print the period view's warnings (targets naming unknown owners) on standard error."""
-    for warning in (report.get("planning") or {}).get("warnings", ()):
+def warn_planning(report: Report) -> None:
+    """Print the report's warnings (targets naming unknown owners, a period with nothing
+    to show) on standard error."""
+    for warning in report.warnings:
         print(f"salesstages: warning: {terminal(warning)}", file=sys.stderr)
 
 

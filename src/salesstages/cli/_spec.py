@@ -1,29 +1,30 @@
-"""What the command line reads: pipeline specs, event files and dates.
+"""What the command line reads: pipeline specs, event sources and dates.
 
-Every failure raises :class:`CliError` (or a library error) with one line that
-says what is wrong and what to do; the command line prints it and exits 2.
+Opening an event source is the library's (:mod:`salesstages.io`'s
+:class:`~salesstages.io.EventSource`); :func:`event_source` only names its
+``table`` argument ``--table`` in messages. Every failure raises
+:class:`CliError` (or a library error) with one line that says what is wrong
+and what to do; the command line prints it and exits 2.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import json
 import os
 import re
-import sqlite3
 import sys
 import tomllib
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Final
 
 from .._errors import DataError, PipelineError, SalesStagesError
-from .._events import Event
 from .._pipeline import Pipeline
-from .._redact import redact, scrub
+from .._redact import redact
+from ..io import EventSource
+from ..io._sources import ENGINES, ibis_available, is_store
 
 __all__ = [
     "ENGINES",
@@ -37,9 +38,9 @@ __all__ = [
     "as_of_arg",
     "check_as_of",
     "day_arg",
+    "event_source",
     "ibis_available",
     "is_store",
-    "load_events",
     "load_mapping",
     "load_pipeline",
     "parse_as_of",
@@ -50,18 +51,6 @@ __all__ = [
 #: Preset names a SPEC may give, each with the function that builds it.
 PRESETS: Final = ("inbound_b2b", "classic_b2b", "modern_b2b")
 _PIPELINE_SUFFIXES: Final = (".json", ".toml", ".yaml", ".yml")
-_SQLITE_MAGIC: Final = b"SQLite format 3\x00"
-_SQLITE_SUFFIXES: Final = (".db", ".sqlite", ".sqlite3")
-_PARQUET_MAGIC: Final = b"PAR1"
-_DUCKDB_MAGIC: Final = b"DUCK"  # at byte 8, after the header's checksum
-_URL_SCHEMES: Final = ("postgresql://", "postgres://")
-#: The engines ``report --engine`` runs: the pure-Python reference, or Ibis on
-#: DuckDB (on PostgreSQL itself for a ``postgresql://`` source).
-ENGINES: Final = ("python", "duckdb")
-#: Sources whose default engine is ``duckdb`` when Ibis and DuckDB are installed.
-_COLUMNAR: Final = ("parquet", "duckdb", "postgres")
-_DUCKDB_EXTRA: Final = "pip install 'salesstages[duckdb]'"
-_POSTGRES_EXTRA: Final = "pip install 'salesstages[postgres]'"
 _SPEC_HELP: Final = (
     "give a preset name (" + ", ".join(PRESETS) + "), a module:attribute, "
     "or a .json/.toml/.yaml file in Pipeline.to_dict form"
@@ -282,424 +271,10 @@ def load_mapping(path_text: str) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------- events
-class EventSource:
-    """An events file, store or database table, read lazily.
-
-    ``kind`` is ``jsonl`` (the interchange format of
-    :func:`salesstages.io.write_jsonl`), ``jsonl-store`` (a :class:`JsonlStore`
-    file), ``csv``, ``sqlite``, ``parquet`` (the canonical table of
-    :func:`salesstages.io.write_parquet`), ``duckdb`` (a DuckDB database file;
-    ``table`` names the table, default ``events``) or ``postgres`` (a
-    ``postgresql://`` URL; ``table`` likewise).
-    """
-
-    def __init__(self, text: str, *, complete: bool = True, table: str | None = None) -> None:
-        self.complete = complete
-        self.text = text
-        self.path: Path | None = None
-        if text.startswith(_URL_SCHEMES):
-            self.kind = "postgres"
-        else:
-            path = Path(text)
-            if not path.exists():
-                raise CliError(
-                    f"events file {redact(text)!r} does not exist; give a JSONL, CSV or Parquet "
-                    "events file, a SQLite store, a DuckDB file or a postgresql:// URL "
-                    "(see `salesstages import` to make one)"
-                )
-            if path.is_dir():
-                raise CliError(
-                    f"{redact(text)!r} is a folder; give an events file or a SQLite store"
-                )
-            self.path = path
-            self.kind = _sniff(path)
-        if table is not None and self.kind not in ("duckdb", "postgres"):
-            raise CliError(
-                f"--table applies to a DuckDB file or a postgresql:// URL; {redact(text)!r} is a "
-                f"{self.kind} source, which holds one log: drop --table"
-            )
-        self.table = table or "events"
-        self._connections: list[Any] = []
-        #: What reading the source skipped or doubted, one line each (a torn last line
-        #: of a JSON Lines store); the command line prints them as warnings.
-        self.warnings: list[str] = []
-        #: Bytes of a torn last line skipped when reading (a JSON Lines store), else 0.
-        self.torn_tail = 0
-        #: Lines of a JSON Lines store read without a checksum (format 1), else 0.
-        self.unverified_lines = 0
-
-    @property
-    def name(self) -> str:
-        """How the source is named in reports and messages (a URL without its password)."""
-        if self.path is None:
-            return f"{redact(self.text)} table {self.table}"
-        if self.kind == "duckdb":
-            return f"{self.path.name} table {self.table}"
-        return self.path.name
-
-    def __iter__(self) -> Iterator[Event]:
-        if self.kind == "sqlite":
-            return _read_sqlite(self._file)
-        if self.kind == "csv":
-            return _read_csv(self._file, self.complete)
-        if self.kind == "jsonl-store":
-            return self._read_jsonl_store()
-        if self.kind == "parquet":
-            return _read_parquet(self._file)
-        if self.kind == "duckdb":
-            return _read_duckdb(self._file, self.table)
-        if self.kind == "postgres":
-            return _read_postgres(self.text, self.table)
-        return _read_jsonl(self._file, self.complete)
-
-    def _read_jsonl_store(self) -> Iterator[Event]:
-        from .._stores import JsonlStore
-
-        store = JsonlStore(self._file, fsync=False)
-        events = store.events()
-        self.unverified_lines = store.unverified_lines
-        if store.torn_tail:
-            self.torn_tail = store.torn_tail
-            self.warnings.append(
-                f"{self.name}: skipped its torn last line ({store.torn_tail:,} bytes without "
-                "a newline: an append that had not finished, or one a crash cut short)"
-            )
-        yield from events
-
-    def integrity_problems(self) -> list[str]:
-        """What ``PRAGMA integrity_check`` finds wrong with a SQLite store (empty when
-        it says ``ok``, and for any other kind of source)."""
-        if self.kind != "sqlite":
-            return []
-        from .._stores.sqlite import integrity_check
-
-        return integrity_check(self._file)
-
-    @property
-    def _file(self) -> Path:
-        assert self.path is not None  # only a URL has none
-        return self.path
-
-    def read(self) -> list[Event]:
-        """Every event, in file order."""
-        return list(self)
-
-    def count(self) -> int | None:
-        """The number of events when known without reading them (for progress bars)."""
-        if self.kind == "sqlite" and self.path is not None and is_store(self.path):
-            from .._stores import SqliteStore
-
-            with SqliteStore(self.path) as store:
-                return len(store)
-        if self.kind == "parquet":
-            pa = _arrow_module("parquet")
-            with pa.parquet.ParquetFile(self._file) as f:
-                rows: int = f.metadata.num_rows
-                return rows
-        return None
-
-    def default_engine(self) -> str:
-        """``duckdb`` for a columnar or database source when Ibis and DuckDB are
-        installed, ``python`` otherwise."""
-        if self.kind in _COLUMNAR and ibis_available():
-            return "duckdb"
-        return "python"
-
-    def ibis_table(self) -> Any:
-        """The source as an Ibis table expression with the canonical columns.
-
-        A Parquet file is read by an in-memory DuckDB, a DuckDB file's table is
-        opened read-only, a PostgreSQL table stays on its server, and any other
-        source is read here and loaded into an in-memory DuckDB (through
-        :func:`salesstages.io.to_arrow`).
-        """
-        with warnings.catch_warnings():
-            # Ibis 12 reads schemas with DuckDB 2's deprecated fetch_arrow_table
-            warnings.filterwarnings("ignore", "fetch_arrow_table", DeprecationWarning)
-            return self._ibis_table()
-
-    def _ibis_table(self) -> Any:
-        ibis = _ibis("duckdb" if self.kind != "postgres" else "postgres")
-        if self.kind == "postgres":
-            con = _postgres_connect(ibis, self.text)
-            self._connections.append(con)
-            return _postgres_table(con, self.text, self.table)
-        if self.kind == "duckdb":
-            _check_duckdb_table(self._file, self.table)
-            con = ibis.duckdb.connect(str(self._file), read_only=True)
-            self._connections.append(con)
-            return con.table(self.table)
-        con = ibis.duckdb.connect()
-        self._connections.append(con)
-        if self.kind == "parquet":
-            import duckdb
-
-            try:
-                return con.read_parquet(self._file)
-            except duckdb.Error as exc:  # not Parquet after all, or a damaged file
-                raise DataError(
-                    f"cannot read the Parquet file ({' '.join(str(exc).split())})",
-                    path=str(self._file),
-                ) from None
-        from ..io import to_arrow
-
-        con.con.register("events", to_arrow(self))
-        return con.table("events")
-
-    def close(self) -> None:
-        """Close the database connections :meth:`ibis_table` opened."""
-        while self._connections:
-            self._connections.pop().disconnect()
-
-    def __enter__(self) -> EventSource:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def _sniff(path: Path) -> str:
-    with path.open("rb") as f:
-        head = f.read(64)
-    if head.startswith(_SQLITE_MAGIC):
-        return "sqlite"
-    if head.startswith(_PARQUET_MAGIC):
-        return "parquet"
-    if head[8:12] == _DUCKDB_MAGIC:
-        return "duckdb"
-    suffix = path.suffix.lower()
-    if suffix in _SQLITE_SUFFIXES:
-        if not head:
-            raise CliError(f"{str(path)!r} is empty, not a SQLite store")
-        if b"\x00" in head:  # binary, without the SQLite header: a damaged store
-            return "sqlite"
-    if b"\x00" in head:
-        raise DataError(
-            "a binary file, neither text nor a SQLite store, a Parquet or a DuckDB file (it "
-            "does not start like one); if it is a SQLite store, its header is damaged: "
-            "restore it from a backup (UTF-16 text: save it as UTF-8)",
-            path=str(path),
-        )
-    if suffix == ".csv":
-        return "csv"
-    first = head.lstrip()[:1]
-    if first == b"[":  # JsonlStore writes each event (or batch) as a JSON array
-        return "jsonl-store"
-    if first == b"{" or not first or suffix in (".jsonl", ".ndjson", ".json"):
-        return "jsonl"  # an empty file: no events
-    return "csv"
-
-
-def load_events(path_text: str, *, complete: bool = True, table: str | None = None) -> list[Event]:
-    """Every event of a JSONL, CSV or Parquet events file, a SQLite store, or a
-    DuckDB or PostgreSQL table.
-
-    With ``complete=True`` a file whose deals have gaps in ``seq`` is refused
-    (see :func:`salesstages.io.read_jsonl`); ``check`` reads with ``False`` so
-    that it can list the gaps as problems.
-    """
-    return EventSource(path_text, complete=complete, table=table).read()
-
-
-def is_store(path: Path) -> bool:
-    """True when the SQLite file has the store's tables (checked read-only, so a
-    foreign database is never changed); False for a damaged file too."""
-    try:
-        return {"events", "deals"} <= _sqlite_tables(path)
-    except DataError:
-        return False
-
-
-def _sqlite_tables(path: Path) -> set[str]:
-    """The tables of a SQLite file, read-only; :class:`DataError` when it does not read."""
-    try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        try:
-            return {
-                row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
-            }
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError as exc:  # a damaged (or truncated) file, or not SQLite
-        raise DataError(
-            f"the SQLite file is damaged ({exc}); restore it from a backup",
-            path=str(path),
-        ) from None
-
-
-def _read_sqlite(path: Path) -> Iterator[Event]:
-    from .._stores import SqliteStore
-
-    if not {"events", "deals"} <= _sqlite_tables(path):
-        raise DataError(
-            "a SQLite file without a salesstages store in it; give a store written by "
-            "SqliteStore (or `salesstages demo --db`)",
-            path=str(path),
-        )
-    try:
-        store = SqliteStore(path)
-    except sqlite3.DatabaseError as exc:
-        raise DataError(f"not a salesstages SQLite store ({exc})", path=str(path)) from None
-    try:
-        yield from store.events()
-    except sqlite3.DatabaseError as exc:
-        raise DataError(f"cannot read the SQLite store ({exc})", path=str(path)) from None
-    finally:
-        store.close()
-
-
-def _read_jsonl(path: Path, complete: bool) -> Iterator[Event]:
-    from ..io import read_jsonl
-
-    yield from read_jsonl(path, complete=complete)
-
-
-def _read_csv(path: Path, complete: bool) -> Iterator[Event]:
-    from ..io import read_csv
-
-    yield from read_csv(path, complete=complete)
-
-
-def _read_parquet(path: Path) -> Iterator[Event]:
-    from ..io import read_parquet
-
-    yield from read_parquet(path)
-
-
-# ------------------------------------------------------- columnar and databases
-def ibis_available() -> bool:
-    """True when Ibis and DuckDB can be imported (the ``salesstages[duckdb]`` extra)."""
-    return all(importlib.util.find_spec(m) is not None for m in ("ibis", "duckdb", "pyarrow"))
-
-
-def _arrow_module(what: str) -> Any:
-    try:
-        import pyarrow  # type: ignore[import-untyped, unused-ignore]
-        import pyarrow.parquet  # type: ignore[import-untyped, unused-ignore]
-    except ImportError:
-        raise ImportError(
-            f"reading a {what} source needs pyarrow; install it with {_DUCKDB_EXTRA}"
-        ) from None
-    return pyarrow
-
-
-def _ibis(backend: str) -> Any:
-    """Ibis, with the backend's driver importable, or ``ImportError`` naming the extra."""
-    extra = _POSTGRES_EXTRA if backend == "postgres" else _DUCKDB_EXTRA
-    driver = "psycopg" if backend == "postgres" else "duckdb"
-    try:
-        import ibis
-
-        importlib.import_module(driver)
-    except ImportError as exc:
-        raise ImportError(
-            f"this source or engine needs ibis-framework and {driver} ({exc.name} is missing); "
-            f"install them with {extra}, or pass --engine python"
-        ) from None
-    return ibis
-
-
-def _postgres_connect(ibis: Any, url: str) -> Any:
-    try:
-        return ibis.connect(url)
-    except Exception as exc:  # the driver's own error types (psycopg.OperationalError …)
-        raise CliError(
-            f"cannot connect to {redact(url)} ({scrub(exc, url)}); check the URL and "
-            "that the server is running and lets you in"
-        ) from None
-
-
-def _postgres_table(con: Any, url: str, table: str) -> Any:
-    try:
-        return con.table(table)
-    except Exception as exc:  # Ibis's TableNotFound, or the driver's error
-        reason = scrub(exc, url)
-        con.disconnect()
-        raise CliError(
-            f"{redact(url)} has no table {table!r}"
-            + (f" ({reason})" if reason != table else "")
-            + "; name the events table with --table"
-        ) from None
-
-
-def _duckdb_tables(path: Path) -> list[str]:
-    try:
-        import duckdb
-    except ImportError:
-        raise ImportError(
-            f"reading a DuckDB file needs the duckdb package; install it with {_DUCKDB_EXTRA}"
-        ) from None
-    try:
-        con = duckdb.connect(str(path), read_only=True)
-    except duckdb.Error as exc:
-        raise DataError(
-            f"cannot open the DuckDB file ({' '.join(str(exc).split())})", path=str(path)
-        ) from None
-    try:
-        rows = con.execute(
-            "SELECT table_name FROM information_schema.tables "
-            "WHERE table_schema = current_schema() ORDER BY table_name"
-        ).fetchall()
-    finally:
-        con.close()
-    return [str(r[0]) for r in rows]
-
-
-def _check_duckdb_table(path: Path, table: str) -> None:
-    tables = _duckdb_tables(path)
-    if table not in tables:
-        known = ", ".join(tables) or "none"
-        raise CliError(
-            f"DuckDB file {str(path)!r} has no table {table!r}; name the events table with "
-            f"--table (its tables: {known})"
-        )
-
-
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-_CANONICAL: Final = ("deal_id", "seq", "at", "kind", "stage", "name", "data")
-_FIELDS_SQL: Final = ", ".join(_quote(c) for c in _CANONICAL)
-
-
-def _read_duckdb(path: Path, table: str) -> Iterator[Event]:
-    import duckdb
-
-    from ..io._arrow import BATCH_SIZE, read_batches
-
-    _check_duckdb_table(path, table)
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        columns = {
-            str(r[0])
-            for r in con.execute(
-                "SELECT column_name FROM information_schema.columns "
-                "WHERE table_name = ? AND table_schema = current_schema()",
-                [table],
-            ).fetchall()
-        }
-        # with a canonical column missing, read them all so that the check names it
-        select = _FIELDS_SQL if columns >= set(_CANONICAL) else "*"
-        reader: Any = con.sql(f"SELECT {select} FROM {_quote(table)}").to_arrow_reader(BATCH_SIZE)
-        yield from read_batches(reader, reader.schema, f"{path.name} table {table}")
-    finally:
-        con.close()
-
-
-def _read_postgres(url: str, table: str) -> Iterator[Event]:
-    from ..io._arrow import BATCH_SIZE, read_batches
-
-    con = _postgres_connect(_ibis("postgres"), url)
-    try:
-        t = _postgres_table(con, url, table)
-        name = f"{redact(url)} table {table}"
-        if set(t.columns) >= set(_CANONICAL):
-            t = t.select(*_CANONICAL).order_by(["deal_id", "seq"])  # grouped: the fold's fast path
-        reader = t.to_pyarrow_batches(chunk_size=BATCH_SIZE)
-        yield from read_batches(reader, reader.schema, name)
-    finally:
-        con.disconnect()
+def event_source(text: str, *, complete: bool = True, table: str | None = None) -> EventSource:
+    """The events file, store or table ``text`` names (see
+    :class:`salesstages.io.EventSource`), its messages naming ``--table``."""
+    return EventSource(text, complete=complete, table=table, table_option="--table")
 
 
 # ---------------------------------------------------------------------- dates

@@ -25,6 +25,7 @@ from .._time import to_utc
 from ..metrics._common import amount_of
 from ..metrics._engine import Events, engine
 from ..metrics._history import Histories, rewind, stay_cells
+from ..metrics._types import Keyed, _amount, _days, _fields_row, _one_row, _pct, _when
 from ._common import (
     _DAY,
     _DAY_US,
@@ -38,7 +39,7 @@ from ._common import (
     _us,
 )
 from ._markov import _markov, _markov_probabilities
-from ._outlook import _binned, _conditional_value
+from ._outlook import _table_sum, _win_tables
 
 if TYPE_CHECKING:
     from .._pipeline import Pipeline
@@ -109,6 +110,24 @@ class BacktestRow:
         """True when the row counts in the error figures (a full window)."""
         return not self.partial
 
+    def to_records(self) -> list[dict[str, Any]]:
+        """One row: ``at``, ``open_deals``, ``open_amount``, ``actual``, ``won_new``, then
+        one ``forecasts_<method>`` column per method."""
+        row = _fields_row(self)
+        forecasts = row.pop("forecasts")
+        row.update({f"forecasts_{m}": v for m, v in forecasts.items()})
+        return [row]
+
+    def __str__(self) -> str:
+        """``2026-03-01 00:00: 12 open (amount 340,000), actual 120,000; weighted 150,000,
+        markov 110,000``."""
+        fc = ", ".join(f"{m} {_amount(v)}" for m, v in self.forecasts.items())
+        partial = " (partial window, not scored)" if self.partial else ""
+        return (
+            f"{_when(self.at)}: {self.open_deals:,} open (amount {_amount(self.open_amount)}), "
+            f"actual {_amount(self.actual)}{partial}; {fc}"
+        )
+
 
 @attrs.frozen(kw_only=True, repr=False)
 class MethodError:
@@ -136,6 +155,15 @@ class MethodError:
 
     def __repr__(self) -> str:
         return _fields_repr(self, ("method", "bias", "mae", "rmse", "mape", "count"))
+
+    to_records = _one_row
+
+    def __str__(self) -> str:
+        """``markov: bias 1,200, MAE 3,400, RMSE 4,100, MAPE 12.0% (8 dates)``."""
+        return (
+            f"{self.method}: bias {_amount(self.bias)}, MAE {_amount(self.mae)}, "
+            f"RMSE {_amount(self.rmse)}, MAPE {_pct(self.mape)} ({self.count:,} dates)"
+        )
 
 
 @attrs.frozen(kw_only=True, repr=False)
@@ -168,12 +196,17 @@ class Backtest:
     def __str__(self) -> str:
         return self.summary()
 
+    def to_records(self) -> list[dict[str, Any]]:
+        """One row per date (see :meth:`BacktestRow.to_records`), with the ``horizon``
+        first; ``records(backtest.errors)`` gives the error table, one row per method."""
+        return [{"horizon": self.horizon, **row} for r in self.rows for row in r.to_records()]
+
     def summary(self) -> str:
         """A printable table: each date's forecasts and actual, then each method's error."""
         methods = list(METHODS)
         head = f"{'as of':<20} {'open':>6} {'actual':>14} " + " ".join(f"{m:>14}" for m in methods)
         lines = [
-            f"Forecast backtest: the amount won within {self.horizon} of each date, "
+            f"Forecast backtest: the amount won within {_days(self.horizon)} of each date, "
             "forecast by each method and actual",
             head,
             "-" * len(head),
@@ -282,12 +315,15 @@ def has_estimate(
 ) -> bool:
     """True when a horizon-form forecast over the open amounts ``wanted`` (by stage and
     whole days in it) has an estimate: nothing is open with an amount (the forecast
-    is then 0), or some stay as old as an open deal was seen to close."""
+    is then 0), or some stay as old as an open deal in its stage was seen to close
+    (what ``_binned`` calls *seen*; ``h_days`` does not change it)."""
+    del h_days  # the same for every horizon
     if not wanted:
         return True
     for stage, amounts in wanted.items():
-        probs = _binned(cells.get(stage, Counter()), sorted(amounts), h_days)
-        if any(p[2] for p in probs.values()):
+        youngest = min(amounts)
+        # a cell is days_in << 32 | days_to << 2 | cause (cause 0: not closed)
+        if any(key & 3 and key >> 32 >= youngest for key in cells.get(stage, ())):
             return True
     return False
 
@@ -372,11 +408,11 @@ def _forecasts(
     if not wanted:
         return dict.fromkeys(METHODS, 0.0)
     w = {k: dict(v) for k, v in wanted.items()}
-    c = dict(cells)
+    tables = _win_tables(w, dict(cells), h_us // _DAY_US)  # once for the three methods
     return {
-        "weighted": _conditional_value(w, c, h_us, _stage_probabilities(pipeline)),
-        "markov": _conditional_value(w, c, h_us, _markov_probabilities(pipeline, model())),
-        "conditional": _conditional_value(w, c, h_us),
+        "weighted": _table_sum(w, tables, _stage_probabilities(pipeline)),
+        "markov": _table_sum(w, tables, _markov_probabilities(pipeline, model())),
+        "conditional": _table_sum(w, tables, None),
     }
 
 
@@ -441,7 +477,7 @@ def backtest_result(
     return Backtest(
         horizon=horizon,
         rows=tuple(rows),
-        errors=_frozen_map({e.method: e for e in errors}),
+        errors=Keyed("method", {e.method: e for e in errors}),
         as_of=as_of,
         overlapping=overlapping,
     )

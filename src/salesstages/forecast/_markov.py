@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -14,6 +14,7 @@ from .._stats import (
 )
 from ..metrics._engine import Events, engine
 from ..metrics._history import Histories
+from ..metrics._types import _pct, _table
 from ._common import (
     _check_horizon,
     _expected_value,
@@ -78,6 +79,38 @@ class MarkovModel:
         moves = sum(sum(m.values()) for m in self.moves.values())
         extra = f", unresolved={list(self.unresolved)!r}" if self.unresolved else ""
         return f"MarkovModel(moves={moves}, win_probability={{{wins}}}{extra})"
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """One row per open stage, in pipeline order: ``stage``, ``support`` (moves
+        observed out of it), ``win_probability``, ``loss_probability`` and
+        ``expected_moves`` (``None`` for a stage without an estimate), then one
+        ``absorption_<closed stage>`` column per closed stage. The moves and the
+        transition probabilities stay in :attr:`moves` and :attr:`transition`."""
+        closed = list(dict.fromkeys(c for row in self.absorption.values() for c in row))
+        return [
+            {
+                "stage": stage,
+                "support": support,
+                "win_probability": self.win_probability.get(stage),
+                "loss_probability": self.loss_probability.get(stage),
+                "expected_moves": self.expected_moves.get(stage),
+                **{f"absorption_{c}": self.absorption.get(stage, {}).get(c) for c in closed},
+            }
+            for stage, support in self.support.items()
+        ]
+
+    def __str__(self) -> str:
+        """A table: per open stage the moves out of it, P(win) and the expected moves left."""
+        rows = [
+            (
+                r["stage"],
+                f"{r['support']:,}",
+                _pct(r["win_probability"]),
+                "–" if r["expected_moves"] is None else f"{r['expected_moves']:.1f}",
+            )
+            for r in self.to_records()
+        ]
+        return _table(("stage", "moves out", "P(win)", "moves to close"), rows)
 
 
 def _count_moves(hist: Histories, pipeline: Pipeline) -> dict[str, dict[str, int]]:

@@ -21,6 +21,7 @@ from .._stats import (
 from ..metrics._common import check_stage
 from ..metrics._engine import Events, engine
 from ..metrics._history import Histories, stay_cells
+from ..metrics._types import _days, _one_row, _pct
 from ._common import (
     _DAY,
     _DAY_US,
@@ -86,6 +87,24 @@ class StageOutlook:
             names += ["horizon", "win_within"]
         names += ["expected_remaining", "median_remaining"]
         return _fields_repr(self, names)
+
+    to_records = _one_row
+
+    def __str__(self) -> str:
+        """``proposal after 10.0 days: 34 stays (10 won, 12 lost, 12 open), win
+        probability 45.5%, within 30.0 days 20.0%, remaining mean 12.3 days, median
+        10.0 days``."""
+        within = (
+            ""
+            if self.horizon is None
+            else f", within {_days(self.horizon)} {_pct(self.win_within)}"
+        )
+        return (
+            f"{self.stage} after {_days(self.age)}: {self.stays:,} stays ({self.won:,} won, "
+            f"{self.lost:,} lost, {self.open:,} open), win probability "
+            f"{_pct(self.win_probability)}{within}, remaining mean "
+            f"{_days(self.expected_remaining)}, median {_days(self.median_remaining)}"
+        )
 
 
 class _Stays:

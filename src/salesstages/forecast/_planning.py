@@ -28,7 +28,7 @@ from ..metrics._planning import (
     period_bounds,
     period_view,
 )
-from ..metrics._types import _repr
+from ..metrics._types import Keyed, _amount, _one_row, _pct, _repr
 
 if TYPE_CHECKING:
     from .._pipeline import Pipeline
@@ -77,6 +77,17 @@ class Coverage:
     reason: str | None = None
 
     __repr__ = _repr
+    to_records = _one_row
+
+    def __str__(self) -> str:
+        """``won 100,000 of 250,000 (40.0%); open 300,000 against 150,000 remaining
+        (coverage 2.00×)``."""
+        cover = "–" if self.coverage is None else f"{self.coverage:.2f}×"
+        return (
+            f"won {_amount(self.won)} of {_amount(self.target)} ({_pct(self.attainment)}); "
+            f"open {_amount(self.open_amount)} against {_amount(self.remaining)} remaining "
+            f"(coverage {cover})" + ("" if self.reason is None else f": {self.reason}")
+        )
 
 
 def _category(h: DealHistory, defaults: Mapping[str, str | None]) -> str:
@@ -103,7 +114,7 @@ def _categories(deals: Any, pipeline: Pipeline, lo: datetime, hi: datetime) -> d
             count["closed"] += 1
             # as movement() counts the win: amount changes at its instant first
             total["closed"] += amount_at(h, h.closed_at)
-    return {k: Tally(count[k], total[k]) for k in CATEGORY_ORDER}
+    return Keyed("category", {k: Tally(count[k], total[k]) for k in CATEGORY_ORDER})
 
 
 def _at_closing(events: Events, pipeline: Pipeline, as_of: datetime | None, hi: datetime) -> Any:
@@ -173,7 +184,7 @@ NOTHING_REMAINS: Final = "nothing remains to win: the amount won reaches the tar
 NO_CLOSE_DATES: Final = "no open deal has a close date in the period: coverage is not known"
 
 
-def _coverage(cats: Mapping[str, tuple[int, float]], target: float) -> Coverage:
+def _coverage(cats: Mapping[str, Tally], target: float) -> Coverage:
     won = cats["closed"][1]
     remaining = max(target - won, 0.0)
     open_amount = cats["commit"][1] + cats["best_case"][1] + cats["pipeline"][1]
@@ -259,9 +270,10 @@ def coverage(
             continue
         if group is not None:
             group.append(h)
-    return {
-        k: _coverage(_categories(groups[k], pipeline, lo, hi), goal) for k, goal in goals.items()
-    }
+    return Keyed(
+        by,
+        {k: _coverage(_categories(groups[k], pipeline, lo, hi), goal) for k, goal in goals.items()},
+    )
 
 
 def coverage_targets(

@@ -19,6 +19,7 @@ from .._stats import (
 )
 from ..metrics._engine import Events, engine
 from ..metrics._history import Histories
+from ..metrics._types import _days, _pct
 from ._common import (
     _US,
     _ZERO,
@@ -68,6 +69,30 @@ class Survival:
         return _fields_repr(
             self, ("deals", "censored", "median", "level"), f", times=<{len(self.times)} times>"
         )
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """One row per closing time, ascending: ``times`` (that time), ``survival``,
+        ``lower``, ``upper``, ``at_risk``, ``closed`` (the summary figures stay on the
+        record)."""
+        return [
+            {"times": t, "survival": s, "lower": lo, "upper": hi, "at_risk": n, "closed": d}
+            for t, s, lo, hi, n, d in zip(
+                self.times,
+                self.survival,
+                self.lower,
+                self.upper,
+                self.at_risk,
+                self.closed,
+                strict=True,
+            )
+        ]
+
+    def __str__(self) -> str:
+        """``time to close: median 42.0 days over 120 deals (30 still open)``."""
+        median = (
+            "the median is not reached" if self.median is None else f"median {_days(self.median)}"
+        )
+        return f"time to close: {median} over {self.deals:,} deals ({self.censored:,} still open)"
 
     def at(self, t: timedelta) -> float:
         """S(t): the estimated share of deals still open ``t`` after opening."""
@@ -201,6 +226,31 @@ class CumulativeIncidence:
     def __repr__(self) -> str:
         return _fields_repr(
             self, ("outcome", "deals", "final"), f", times=<{len(self.times)} times>"
+        )
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """One row per closing time, ascending: ``outcome``, ``times`` (that time),
+        ``incidence``, ``survival``, ``at_risk``, ``events``."""
+        return [
+            {
+                "outcome": self.outcome,
+                "times": t,
+                "incidence": f,
+                "survival": s,
+                "at_risk": n,
+                "events": d,
+            }
+            for t, f, s, n, d in zip(
+                self.times, self.incidence, self.survival, self.at_risk, self.events, strict=True
+            )
+        ]
+
+    def __str__(self) -> str:
+        """``won: 45.0% of 120 deals, by the last closing seen (58.0 days)``."""
+        last = f" ({_days(self.times[-1])})" if self.times else ""
+        return (
+            f"{self.outcome}: {_pct(self.final)} of {self.deals:,} deals, by the last "
+            f"closing seen{last}"
         )
 
     def at(self, t: timedelta) -> float:

@@ -1,5 +1,9 @@
-"""Import and export event logs and CRM histories.
+"""Import and export event logs and CRM histories; open any event source.
 
+- :func:`open_events`: the events of a JSONL, CSV or Parquet file, a SQLite or
+  JSONL store, a DuckDB file or a ``postgresql://`` table, read into Python or
+  as an Ibis table (what the command line opens); :class:`EventSource` is the
+  same as an object that names, counts and closes the source.
 - The canonical event format, both directions: :func:`write_jsonl` /
   :func:`read_jsonl` (one JSON object per event and line) and
   :func:`write_csv` / :func:`read_csv` (one column per :class:`~salesstages.Event`
@@ -25,11 +29,15 @@ from ._arrow import read_parquet, to_arrow, write_parquet
 from ._canonical import read_csv, read_jsonl, write_csv, write_jsonl
 from ._common import ImportProblem, ImportResult
 from ._salesforce import read_opportunity_history
+from ._sources import EventSource, SourceError, open_events
 from ._stage_table import read_stage_table
 
 __all__ = [
+    "EventSource",
     "ImportProblem",
     "ImportResult",
+    "SourceError",
+    "open_events",
     "read_csv",
     "read_jsonl",
     "read_opportunity_history",

@@ -20,11 +20,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, cast
 
+from .._codec import EVENT_SETTERS, FIELDS, Interner, dump_data
 from .._errors import DataError
 from .._events import _EMPTY, EVENT_KINDS, Event, EventKind
 from .._files import atomic_path
-from .._gc import gc_paused
-from .._stores._codec import EVENT_SETTERS, FIELDS, Interner, dump_data
 
 if TYPE_CHECKING:  # pyarrow ships no type information
     import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
@@ -414,10 +413,7 @@ def _decode_all(pa: Any, batches: Iterable[Any], name: str) -> Iterator[Event]:
     intern = Interner()
     first = 1
     for batch in batches:
-        # a batch's objects hold no cycles: building them with the collector
-        # paused saves it walking each new object several times
-        with gc_paused():
-            events = _decode_batch(pa, batch, name, first, intern)
+        events = _decode_batch(pa, batch, name, first, intern)
         yield from events
         first += batch.num_rows
 

@@ -9,10 +9,10 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
+from .._codec import FIELDS, FieldError, Interner, dump_data, event_from_obj, event_to_json
 from .._errors import DataError, typed_faults
 from .._events import Event
 from .._files import atomic_open
-from .._stores._codec import FIELDS, FieldError, Interner, dump_data, event_from_obj, event_to_json
 from .._text import csv_cell, csv_uncell
 from ._common import Source, Target, csv_table, read_source, source_name
 

@@ -23,10 +23,12 @@ from ._history import DealHistory, Histories, histories
 from ._outcomes import NO_REASON, lost_reasons, sales_cycle, snapshot, stalled, velocity, win_rate
 from ._planning import Movement, PeriodStatus, Slip, Tally, movement, period_status, slippage
 from ._quality import DataQuality, Finding, data_quality
+from ._session import Session, session
 from ._types import (
     DurationStats,
     FunnelRow,
     Keyed,
+    LostReason,
     Ratio,
     SnapshotRow,
     StageFlow,
@@ -55,9 +57,11 @@ __all__ = [
     "FunnelRow",
     "Histories",
     "Keyed",
+    "LostReason",
     "Movement",
     "PeriodStatus",
     "Ratio",
+    "Session",
     "Slip",
     "SnapshotRow",
     "StageFlow",
@@ -80,6 +84,7 @@ __all__ = [
     "period_status",
     "records",
     "sales_cycle",
+    "session",
     "skips_and_regressions",
     "slippage",
     "snapshot",

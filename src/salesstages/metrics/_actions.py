@@ -16,7 +16,7 @@ import attrs
 from .._errors import DataError, DataTypeError
 from ._common import load
 from ._engine import Events, engine
-from ._types import _repr
+from ._types import _one_row, _pct, _repr
 
 if TYPE_CHECKING:
     from .._pipeline import Pipeline
@@ -59,6 +59,17 @@ class ActionRow:
     lift: float | None
 
     __repr__ = _repr
+    to_records = _one_row
+
+    def __str__(self) -> str:
+        """``discovery, demo: 60.0% advanced with it (6 of 10), 40.0% without (4 of 10),
+        lift 1.50``."""
+        lift = "–" if self.lift is None else f"{self.lift:.2f}"
+        return (
+            f"{self.stage}, {self.activity}: {_pct(self.rate_with)} advanced with it "
+            f"({self.advanced_with:,} of {self.deals_with:,}), {_pct(self.rate_without)} "
+            f"without ({self.advanced_without:,} of {self.deals_without:,}), lift {lift}"
+        )
 
 
 def check_within(within: object) -> timedelta:

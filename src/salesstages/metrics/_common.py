@@ -188,7 +188,7 @@ def segmented(
             groups[key] = [h]
         else:
             lst.append(h)
-    return Keyed("key", {k: compute(groups[k]) for k in _sort_keys(list(groups))})
+    return Keyed(by, {k: compute(groups[k]) for k in _sort_keys(list(groups))})
 
 
 def amount_of(value: Any) -> float:

@@ -18,7 +18,7 @@ from ._common import (
     segmented,
 )
 from ._engine import Events, engine
-from ._history import DealHistory, gc_paused, visit_records
+from ._history import DealHistory, visit_records
 from ._types import DurationStats, Keyed, SubstateVisit, Visit, _fast_init
 
 __all__ = ["stage_durations", "substate_durations", "substate_visits", "visits"]
@@ -63,21 +63,20 @@ def _visit_durations(
     appends = {n: durations[n].append for n in names}
     get_append = appends.get
     open_count = dict.fromkeys(names, 0)
-    with gc_paused():
-        for h in deals:
-            entries = iter(h.entries)
-            prev_at, prev_stage, _ = next(entries)
-            for at, stage, _ in entries:
-                append = get_append(prev_stage)
-                if append is not None:
-                    append(at - prev_at)
-                prev_at = at
-                prev_stage = stage
-            if prev_stage in opens:
-                open_count[prev_stage] += 1
-                if include_open:
-                    appends[prev_stage](as_of - prev_at)  # type: ignore[operator]
-        return Keyed("stage", {n: duration_stats(durations[n], open_count[n]) for n in names})
+    for h in deals:
+        entries = iter(h.entries)
+        prev_at, prev_stage, _ = next(entries)
+        for at, stage, _ in entries:
+            append = get_append(prev_stage)
+            if append is not None:
+                append(at - prev_at)
+            prev_at = at
+            prev_stage = stage
+        if prev_stage in opens:
+            open_count[prev_stage] += 1
+            if include_open:
+                appends[prev_stage](as_of - prev_at)  # type: ignore[operator]
+    return Keyed("stage", {n: duration_stats(durations[n], open_count[n]) for n in names})
 
 
 def _deal_durations(
@@ -89,25 +88,24 @@ def _deal_durations(
 ) -> dict[str, DurationStats]:
     durations: dict[str, list[timedelta]] = {n: [] for n in names}
     open_count = dict.fromkeys(names, 0)
-    with gc_paused():
-        for h in deals:
-            total: dict[str, timedelta] = {}
-            entries = h.entries
-            prev_at, prev_stage, _ = entries[0]
-            for at, stage, _ in entries[1:]:
-                if prev_stage in opens:
-                    d = at - prev_at
-                    total[prev_stage] = total[prev_stage] + d if prev_stage in total else d
-                prev_at, prev_stage = at, stage
-            current = None
+    for h in deals:
+        total: dict[str, timedelta] = {}
+        entries = h.entries
+        prev_at, prev_stage, _ = entries[0]
+        for at, stage, _ in entries[1:]:
             if prev_stage in opens:
-                current = prev_stage
-                open_count[current] += 1
-                d = as_of - prev_at  # type: ignore[operator]
-                total[current] = total[current] + d if current in total else d
-            for stage, d in total.items():
-                if stage != current or include_open:
-                    durations[stage].append(d)
+                d = at - prev_at
+                total[prev_stage] = total[prev_stage] + d if prev_stage in total else d
+            prev_at, prev_stage = at, stage
+        current = None
+        if prev_stage in opens:
+            current = prev_stage
+            open_count[current] += 1
+            d = as_of - prev_at  # type: ignore[operator]
+            total[current] = total[current] + d if current in total else d
+        for stage, d in total.items():
+            if stage != current or include_open:
+                durations[stage].append(d)
     return Keyed("stage", {n: duration_stats(durations[n], open_count[n]) for n in names})
 
 
@@ -241,8 +239,7 @@ def substate_visits(
     if stage is not None:
         check_stage(pipeline, stage, "stage")
     hist = load(events, pipeline, as_of)
-    with gc_paused():
-        return _substate_visits(hist.deals.values(), hist.as_of, stage)
+    return _substate_visits(hist.deals.values(), hist.as_of, stage)
 
 
 @overload

@@ -12,7 +12,7 @@ from .._pipeline import Pipeline
 from .._time import to_utc
 from ._common import check_by, check_choice, check_stage, check_substate_stage, load, segmented
 from ._engine import Events, engine
-from ._history import DealHistory, Histories, gc_paused
+from ._history import DealHistory, Histories
 from ._planning import period_bounds, period_view
 from ._types import FunnelRow, Ratio, StageFlow
 
@@ -198,16 +198,13 @@ def funnel(
     if stage is not None:
         name, _ = check_substate_stage(pipeline, stage)
     hist = load(events, pipeline, as_of)
-    with gc_paused():
-        if stage is not None:
-            return segmented(
-                hist.deals.values(),
-                by,
-                lambda deals: _substate_funnel_rows(deals, pipeline, name, skips),
-            )
+    if stage is not None:
         return segmented(
-            hist.deals.values(), by, lambda deals: _funnel_rows(deals, pipeline, skips)
+            hist.deals.values(),
+            by,
+            lambda deals: _substate_funnel_rows(deals, pipeline, name, skips),
         )
+    return segmented(hist.deals.values(), by, lambda deals: _funnel_rows(deals, pipeline, skips))
 
 
 def _conversion(deals: list[DealHistory], from_stage: str, to_stage: str) -> Ratio:

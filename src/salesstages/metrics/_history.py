@@ -55,7 +55,8 @@ grouping dictionary and no sorting. The first event that shows otherwise
 switches to grouping all events by deal (in C, one ``dict`` lookup and one
 ``list.append`` an event) and sorting each deal's short list by ``seq``.
 Either way the result is the same. Folding allocates many small records;
-the cyclic garbage collector is paused meanwhile (:func:`gc_paused`).
+a host folding a large log may pause the cyclic garbage collector around it
+(:func:`salesstages.bulk`, opt-in).
 
 Helpers in :mod:`salesstages.metrics._common` (``load``, ``check_stage``,
 ``amount_of``, ``segmented``, ``duration_stats``) sit on top of this and are
@@ -80,7 +81,6 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeVar
 
 from .._errors import InvalidLogError
 from .._events import Event
-from .._gc import gc_paused
 from .._replay import group_events
 from .._time import to_utc
 from ._types import Visit, _fast_init
@@ -94,7 +94,6 @@ __all__ = [
     "Histories",
     "StageEntry",
     "SubstateEntry",
-    "gc_paused",
     "histories",
     "rewind",
     "stay_cells",
@@ -243,6 +242,35 @@ class Histories:
         as_of = self.as_of.isoformat() if self.as_of is not None else None
         return f"Histories({len(self.deals)} deals, as_of={as_of})"
 
+    def to_records(self) -> list[dict[str, Any]]:
+        """One row per deal, in order of first appearance: ``deal_id``, ``stage``,
+        ``substate``, ``outcome``, ``opened_at``, ``closed_at`` (of its latest
+        closing, ``None`` while open), ``amount`` (its ``amount`` attribute at
+        ``as_of``), ``lost_reason``, ``events`` (how many were folded)."""
+        return [
+            {
+                "deal_id": h.deal_id,
+                "stage": h.stage,
+                "substate": h.substate,
+                "outcome": h.outcome,
+                "opened_at": h.opened_at,
+                "closed_at": h.closed_at,
+                "amount": h.attributes.get("amount"),
+                "lost_reason": h.lost_reason,
+                "events": h.events,
+            }
+            for h in self.deals.values()
+        ]
+
+    def __str__(self) -> str:
+        """``7 deals as of 2026-01-17 09:00: 3 open, 2 won, 2 lost``."""
+        counts = Counter(h.outcome for h in self.deals.values())
+        as_of = "" if self.as_of is None else f" as of {self.as_of.strftime('%Y-%m-%d %H:%M')}"
+        return (
+            f"{len(self.deals):,} deals{as_of}: {counts['open']:,} open, {counts['won']:,} won, "
+            f"{counts['lost']:,} lost"
+        )
+
 
 def histories(
     events: Iterable[Event], pipeline: Pipeline, *, as_of: datetime | None = None
@@ -260,13 +288,12 @@ def histories(
     """
     cutoff = None if as_of is None else to_utc(as_of, "as_of")
     outcomes: dict[str, Outcome] = {s.name: s.outcome for s in pipeline.stages}
-    with gc_paused():
-        evs: Sequence[Event] = events if isinstance(events, list | tuple) else list(events)
-        deals = _fold(evs, outcomes, cutoff, True)
-        grouped = deals is not None
-        if deals is None:
-            deals = _fold(_grouped(evs), outcomes, cutoff, False)
-            assert deals is not None
+    evs: Sequence[Event] = events if isinstance(events, list | tuple) else list(events)
+    deals = _fold(evs, outcomes, cutoff, True)
+    grouped = deals is not None
+    if deals is None:
+        deals = _fold(_grouped(evs), outcomes, cutoff, False)
+        assert deals is not None
     latest: datetime | None = cutoff
     if cutoff is None and deals:
         latest = max(h.last_at for h in deals.values())
@@ -448,8 +475,7 @@ def visit_records(hist: Histories) -> list[Visit]:
     make = _make_visit
     out: list[Visit] = []
     append = out.append
-    with gc_paused():
-        _visits_into(hist, opens, make, append)
+    _visits_into(hist, opens, make, append)
     return out
 
 
@@ -475,72 +501,71 @@ def rewind(hist: Histories, as_of: datetime) -> Histories:
     out: dict[str, DealHistory] = {}
     new = DealHistory
     at_of = _AT
-    with gc_paused():
-        for deal_id, h in hist.deals.items():
-            entries = h.entries
-            if entries[0][0] > as_of:  # not entered any stage yet
+    for deal_id, h in hist.deals.items():
+        entries = h.entries
+        if entries[0][0] > as_of:  # not entered any stage yet
+            continue
+        if h.last_at <= as_of and entries[-1][0] <= as_of:
+            # nothing after as_of: the deal as the fold has it
+            out[deal_id] = h
+            continue
+        n = len(entries)
+        if entries[-1][0] > as_of:
+            n = bisect_right(entries, as_of, key=at_of)
+            if n == 0:
                 continue
-            if h.last_at <= as_of and entries[-1][0] <= as_of:
-                # nothing after as_of: the deal as the fold has it
-                out[deal_id] = h
-                continue
-            n = len(entries)
-            if entries[-1][0] > as_of:
-                n = bisect_right(entries, as_of, key=at_of)
-                if n == 0:
-                    continue
-                entries = entries[:n]
-            subs = h.substates
-            if subs and subs[-1][0] > as_of:
-                subs = subs[: bisect_right(subs, as_of, key=at_of)]
-            acts = h.activities
-            if acts and acts[-1][0] > as_of:
-                acts = acts[: bisect_right(acts, as_of, key=at_of)]
-            at, stage, _ = entries[-1]
-            outcome = outcomes[stage]
-            amounts = h.amounts
-            closes = h.close_dates
-            attributes = h.opened_attributes
-            if amounts is not None or closes is not None:
-                attributes = dict(attributes)  # one copy for both
-                if amounts is not None:
-                    if amounts[-1][0] > as_of:
-                        amounts = [a for a in amounts if a[0] <= as_of]
-                    attributes["amount"] = amounts[-1][1] if amounts else None
-                if closes is not None:
-                    if closes[-1][0] > as_of:
-                        closes = [c for c in closes if c[0] <= as_of]
-                    attributes["close_date"] = closes[-1][1] if closes else None
-            closed_at = closed_amount = reason = None
-            for c_at, c_stage, c_data in reversed(entries):
-                oc = outcomes[c_stage]
-                if oc != "open":
-                    closed_at = c_at
-                    closed_amount = (
-                        attributes.get("amount") if amounts is None else _amount_at(amounts, c_at)
-                    )
-                    reason = c_data.get("reason") if oc == "lost" else None
-                    break
-            sub = subs[-1][2] if subs and subs[-1][3] == n - 1 else None
-            out[deal_id] = new(
-                deal_id,
-                h.opened_at,
-                h.opened_attributes,
-                attributes,
-                entries,
-                subs,
-                max(at, subs[-1][0]) if subs else at,
-                stage,
-                sub,
-                outcome,
-                closed_at,
-                closed_amount,
-                reason,
-                n + len(subs),
-                amounts,
-                acts,
-                closes,
-            )
+            entries = entries[:n]
+        subs = h.substates
+        if subs and subs[-1][0] > as_of:
+            subs = subs[: bisect_right(subs, as_of, key=at_of)]
+        acts = h.activities
+        if acts and acts[-1][0] > as_of:
+            acts = acts[: bisect_right(acts, as_of, key=at_of)]
+        at, stage, _ = entries[-1]
+        outcome = outcomes[stage]
+        amounts = h.amounts
+        closes = h.close_dates
+        attributes = h.opened_attributes
+        if amounts is not None or closes is not None:
+            attributes = dict(attributes)  # one copy for both
+            if amounts is not None:
+                if amounts[-1][0] > as_of:
+                    amounts = [a for a in amounts if a[0] <= as_of]
+                attributes["amount"] = amounts[-1][1] if amounts else None
+            if closes is not None:
+                if closes[-1][0] > as_of:
+                    closes = [c for c in closes if c[0] <= as_of]
+                attributes["close_date"] = closes[-1][1] if closes else None
+        closed_at = closed_amount = reason = None
+        for c_at, c_stage, c_data in reversed(entries):
+            oc = outcomes[c_stage]
+            if oc != "open":
+                closed_at = c_at
+                closed_amount = (
+                    attributes.get("amount") if amounts is None else _amount_at(amounts, c_at)
+                )
+                reason = c_data.get("reason") if oc == "lost" else None
+                break
+        sub = subs[-1][2] if subs and subs[-1][3] == n - 1 else None
+        out[deal_id] = new(
+            deal_id,
+            h.opened_at,
+            h.opened_attributes,
+            attributes,
+            entries,
+            subs,
+            max(at, subs[-1][0]) if subs else at,
+            stage,
+            sub,
+            outcome,
+            closed_at,
+            closed_amount,
+            reason,
+            n + len(subs),
+            amounts,
+            acts,
+            closes,
+        )
     return Histories(hist.pipeline, out, as_of, hist.grouped)
 
 

@@ -13,7 +13,7 @@ from .._time import to_utc
 from ._common import amount_of, check_by, check_choice, duration_stats, load, segmented
 from ._engine import Events, engine
 from ._history import DealHistory
-from ._types import DurationStats, Keyed, Ratio, SnapshotRow, Stall
+from ._types import DurationStats, Keyed, LostReason, Ratio, SnapshotRow, Stall
 
 __all__ = [
     "LOST_AT_ZERO",
@@ -227,8 +227,9 @@ def stalled(events: Events, pipeline: Pipeline, *, as_of: datetime | None = None
 @engine
 def lost_reasons(
     events: Events, pipeline: Pipeline, *, as_of: datetime | None = None
-) -> list[tuple[str, int, float]]:
-    """``(reason, deals, amount)`` over deals that are lost now: their lost reason
+) -> list[LostReason]:
+    """A :class:`LostReason` (``reason, deals, amount``) per reason over deals that are
+    lost now: their lost reason
     (from their latest loss; :data:`NO_REASON` when it has none), how many
     deals gave it, and the sum of their ``amount`` at closing. Most deals
     first, then by reason.
@@ -244,8 +245,11 @@ def lost_reasons(
         if h.outcome == "lost":
             reason = NO_REASON if h.lost_reason is None else str(h.lost_reason)
             amounts.setdefault(reason, []).append(amount_of(h.closed_amount))
-    rows = [(reason, len(values), math.fsum(values)) for reason, values in amounts.items()]
-    rows.sort(key=lambda r: (-r[1], r[0]))
+    rows = [
+        LostReason(reason=reason, deals=len(values), amount=math.fsum(values))
+        for reason, values in amounts.items()
+    ]
+    rows.sort(key=lambda r: (-r.deals, r.reason))
     return rows
 
 

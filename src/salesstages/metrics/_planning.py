@@ -19,10 +19,10 @@ amount); within each list the log's order is kept.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple, overload
+from typing import TYPE_CHECKING, Any, Final, Literal, overload
 
 import attrs
 
@@ -32,7 +32,7 @@ from .._time import to_utc
 from ._common import amount_of, check_by, load, segmented
 from ._engine import Events, engine
 from ._history import Histories, rewind
-from ._types import _repr
+from ._types import _amount, _eq_tuple, _hash_tuple, _one_row, _repr, _table, _when
 
 if TYPE_CHECKING:
     from .._pipeline import Outcome, Pipeline
@@ -64,11 +64,38 @@ _TICK: Final = timedelta(microseconds=1)
 PeriodState = Literal["ended", "in_progress", "not_started", "before_data", "no_data"]
 
 
-class Tally(NamedTuple):
-    """A number of deals (or events) and the sum of their amounts."""
+@attrs.frozen(repr=False, eq=False)
+class Tally:
+    """A number of deals (or events) and the sum of their amounts.
 
-    count: int  # type: ignore[assignment]  # the field shadows tuple.count on purpose
+    ``Tally(3, 1200.0)`` or ``Tally(count=3, amount=1200.0)``; it unpacks like
+    the ``(count, amount)`` pair it stands for (``count, amount = tally``) and
+    equals it (``Tally(3, 1200.0) == (3, 1200.0)``).
+
+    Attributes:
+        count: How many deals (or events).
+        amount: The sum of their amounts.
+    """
+
+    count: int
     amount: float
+
+    __repr__ = _repr
+    __eq__ = _eq_tuple
+    __hash__ = _hash_tuple
+    to_records = _one_row
+
+    def __iter__(self) -> Iterator[Any]:
+        """``count, amount``, so that the record unpacks like a pair."""
+        return iter((self.count, self.amount))
+
+    def __getitem__(self, index: int) -> Any:
+        """The field at ``index``, as in the tuple the record replaces."""
+        return tuple(self)[index]
+
+    def __str__(self) -> str:
+        """``12 (amount 340,000)``."""
+        return f"{self.count:,} (amount {_amount(self.amount)})"
 
 
 @attrs.frozen(kw_only=True, repr=False)
@@ -105,6 +132,16 @@ class PeriodStatus:
     def measured(self) -> bool:
         """True when the period has begun inside the log (``ended`` or ``in_progress``)."""
         return self.state in ("ended", "in_progress")
+
+    to_records = _one_row
+
+    def __str__(self) -> str:
+        """``2026-01-01 00:00 → 2026-04-01 00:00: in_progress, closing at 2026-03-05
+        09:00``, then the note when there is one."""
+        text = f"{_when(self.start)} → {_when(self.end)}: {self.state}"
+        if self.closing is not None:
+            text += f", closing at {_when(self.closing)}"
+        return text if self.note is None else f"{text}; {self.note}"
 
 
 @attrs.frozen(kw_only=True, repr=False)
@@ -144,6 +181,38 @@ class Movement:
 
     __repr__ = _repr
 
+    def to_records(self) -> list[dict[str, Any]]:
+        """One row per line, ``opening`` to ``closing``: ``line``, ``count``,
+        ``amount`` (the :attr:`period` stays on the record)."""
+        return [
+            {"line": name, "count": t.count, "amount": t.amount}
+            for name in _LINES
+            for t in (getattr(self, name),)
+        ]
+
+    def __str__(self) -> str:
+        """A table: each line's count and amount, ``opening`` to ``closing``; the
+        period's note below it when the period is not measured."""
+        table = _table(
+            ("line", "count", "amount"),
+            ((r["line"], f"{r['count']:,}", _amount(r["amount"])) for r in self.to_records()),
+        )
+        note = None if self.period is None else self.period.note
+        return table if note is None else f"{table}\n{note}"
+
+
+#: :class:`Movement`'s lines, in order.
+_LINES: Final = (
+    "opening",
+    "created",
+    "reopened",
+    "won",
+    "lost",
+    "increased",
+    "decreased",
+    "closing",
+)
+
 
 @attrs.frozen(kw_only=True, repr=False)
 class Slip:
@@ -170,6 +239,17 @@ class Slip:
     overdue: bool
 
     __repr__ = _repr
+    to_records = _one_row
+
+    def __str__(self) -> str:
+        """``D-3: close date 2026-02-01 → 2026-03-01 (+28 days, pushed 2 times), overdue``."""
+        pushes = "1 time" if self.pushes == 1 else f"{self.pushes:,} times"
+        overdue = ", overdue" if self.overdue else ""
+        return (
+            f"{self.deal_id}: close date {self.first_close_date.isoformat()} → "
+            f"{self.close_date.isoformat()} ({self.days_slipped:+,} days, pushed {pushes})"
+            f"{overdue}"
+        )
 
 
 # ------------------------------------------------------------------ arguments

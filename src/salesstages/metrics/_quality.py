@@ -14,6 +14,7 @@ from .._events import Event
 from ._common import amount_of, load
 from ._engine import Events, engine
 from ._history import DealHistory, Histories, stay_cells
+from ._types import _one_row
 
 if TYPE_CHECKING:
     from .._pipeline import Pipeline
@@ -69,6 +70,8 @@ class Finding:
     count: int
     examples: tuple[str, ...] = ()
 
+    to_records = _one_row
+
     def __str__(self) -> str:
         more = f" (e.g. {', '.join(self.examples)})" if self.examples else ""
         return f"{self.message}{more}"
@@ -100,6 +103,10 @@ class DataQuality:
     def codes(self) -> tuple[str, ...]:
         """The codes of the findings, in order."""
         return tuple(f.code for f in self.findings)
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """One row per finding: ``code``, ``message``, ``count``, ``examples``."""
+        return [row for f in self.findings for row in f.to_records()]
 
     def get(self, code: str) -> Finding | None:
         """The finding with ``code``, or ``None`` when there is none."""

@@ -4,13 +4,16 @@ Every record has a readable ``repr``: timestamps in ISO 8601, durations as
 ``timedelta`` prints them (``3 days, 4:00:00``), rates to four places. Its
 ``str`` is the sentence to print: durations in days with one decimal, rates
 as percentages (``median 5.2 days, p90 12.0 days, mean 6.1 days (n=42)``).
+Its ``to_records()`` is its rows: a list of flat dicts, one column per field
+(durations stay ``timedelta``), which :func:`~salesstages.metrics.records`
+and the DataFrame converters read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, cast, runtime_checkable
 
 import attrs
 
@@ -18,11 +21,13 @@ __all__ = [
     "DurationStats",
     "FunnelRow",
     "Keyed",
+    "LostReason",
     "Ratio",
     "SnapshotRow",
     "StageFlow",
     "Stall",
     "SubstateVisit",
+    "Tabular",
     "Visit",
 ]
 
@@ -44,14 +49,99 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 
+@runtime_checkable
+class Tabular(Protocol):
+    """What :func:`~salesstages.metrics.records` reads: a result that knows its rows."""
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """The result as a list of flat dicts, one column per field."""
+        ...
+
+
+def _fields_row(self: Any) -> dict[str, Any]:
+    """A record's fields as one flat row, in field order."""
+    return {f.name: getattr(self, f.name) for f in attrs.fields(type(self))}
+
+
+def _one_row(self: Any) -> list[dict[str, Any]]:
+    """The record as one row: one column per field, values as they are
+    (durations stay ``timedelta``, times ``datetime``)."""
+    return [_fields_row(self)]
+
+
+def _eq_tuple(self: Any, other: object) -> bool:
+    """Equal to a record of the same type with the same fields, or to the plain
+    tuple it stands for (``Tally(3, 1.0) == (3, 1.0)``)."""
+    mine: tuple[Any, ...] = tuple(self)
+    if isinstance(other, tuple):
+        return mine == other
+    if type(other) is type(self):
+        return mine == tuple(cast("Iterable[Any]", other))
+    return NotImplemented  # type: ignore[no-any-return]  # let the other side answer
+
+
+def _hash_tuple(self: Any) -> int:
+    return hash(tuple(self))
+
+
+def _table(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """A plain-text table: the first column left-aligned, the others right-aligned."""
+    body = [list(columns), *(list(r) for r in rows)]
+    widths = [max(len(r[i]) for r in body) for i in range(len(columns))]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [cells[0].ljust(widths[0])]
+        parts += [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]
+        return "  ".join(parts).rstrip()
+
+    lines = [line(r) for r in body]
+    lines.insert(1, "-" * len(lines[0]))
+    return "\n".join(lines)
+
+
+def _label(key: Any) -> str:
+    return "(missing)" if key is None else str(key)
+
+
+def _text(value: Any) -> str:
+    """A value as :class:`Keyed` prints it: a record by its ``str``, a number with
+    thousands separators."""
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return str(value)
+
+
+def _keyed_lines(mapping: Mapping[Any, Any], indent: str) -> Iterator[str]:
+    for key, value in mapping.items():
+        label = f"{indent}{_label(key)}"
+        if isinstance(value, Mapping):
+            yield f"{label}:"
+            yield from _keyed_lines(value, indent + "  ")
+        elif isinstance(value, list):
+            yield f"{label}:"
+            for item in value:
+                yield from (f"{indent}  {line}" for line in _text(item).splitlines())
+        else:
+            text = _text(value)
+            if "\n" in text:
+                yield f"{label}:"
+                yield from (f"{indent}  {line}" for line in text.splitlines())
+            else:
+                yield f"{label}: {text}"
+
+
 class Keyed(dict[K, V]):
     """A metric's dict result that knows what its keys are: ``key_name`` is
     ``"stage"`` (``stage_durations``, ``snapshot``), ``"substate"``
-    (``substate_durations``) or ``"key"`` (the values of a ``by=`` attribute).
+    (``substate_durations``), ``"category"`` (``forecast.categories``),
+    ``"method"`` (a backtest's ``errors``), or the
+    attribute's name for the values of a ``by=`` attribute (``"region"`` for
+    ``by="region"``).
 
     It is a plain ``dict`` in every other way (equal to a dict with the same
-    items, printed like one); :func:`~salesstages.metrics.records` and the
-    DataFrame converters name the key column after it.
+    items); :func:`~salesstages.metrics.records` and the DataFrame converters
+    name the key column after it, and ``str()`` prints one line per key
+    (``eu: 43.1% (88 of 204)``), nested results indented under their key.
     """
 
     __slots__ = ("key_name",)
@@ -67,6 +157,17 @@ class Keyed(dict[K, V]):
         """A shallow copy that keeps ``key_name``."""
         return type(self)(self.key_name, self)
 
+    def to_records(self) -> list[dict[str, Any]]:
+        """Its rows: a ``key_name`` column, then each value's own columns (see
+        :func:`~salesstages.metrics.records`)."""
+        from ._frames import records  # the converters import this module
+
+        return records(self)
+
+    def __str__(self) -> str:
+        """One line per key, ``key: value``; nested dicts and lists indented."""
+        return "\n".join(_keyed_lines(self, "")) or f"(no {self.key_name})"
+
 
 def _days(value: timedelta | None) -> str:
     """A duration in days with one decimal: ``5.2 days``."""
@@ -77,8 +178,10 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
 
 
-def _amount(value: float) -> str:
+def _amount(value: float | None) -> str:
     """A count or an amount: whole numbers without decimals, with thousands separators."""
+    if value is None:
+        return "–"
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
@@ -117,6 +220,7 @@ class Visit:
     is_open: bool
 
     __repr__ = _repr
+    to_records = _one_row
 
     def __str__(self) -> str:
         """``D-1 in discovery 2026-01-07 09:00 → 2026-01-12 09:00 (5.0 days), then evaluation``."""
@@ -158,6 +262,7 @@ class SubstateVisit:
     is_open: bool
 
     __repr__ = _repr
+    to_records = _one_row
 
     def __str__(self) -> str:
         """``D-1 in proposal/review 2026-01-24 09:00 → 2026-01-27 09:00 (3.0 days)``."""
@@ -193,6 +298,7 @@ class DurationStats:
     max: timedelta | None
 
     __repr__ = _repr
+    to_records = _one_row
 
     def __str__(self) -> str:
         """``median 5.2 days, p90 12.0 days, mean 6.1 days (n=42, 3 open)``; days with
@@ -226,6 +332,7 @@ class FunnelRow:
     win_rate: float | None
 
     __repr__ = _repr
+    to_records = _one_row
 
     def __str__(self) -> str:
         """``discovery: 335 reached, 82.1% converted, 48.9% won``."""
@@ -253,6 +360,7 @@ class Ratio:
     reason: str | None = None
 
     __repr__ = _repr
+    to_records = _one_row
 
     def __str__(self) -> str:
         """``43.1% (88 of 204)``."""
@@ -272,6 +380,7 @@ class SnapshotRow:
     amount: float
 
     __repr__ = _repr
+    to_records = _one_row
 
     def __str__(self) -> str:
         """``52 open deals, amount 1,585,640``."""
@@ -293,6 +402,7 @@ class Stall:
     idle: timedelta
 
     __repr__ = _repr
+    to_records = _one_row
 
     def __str__(self) -> str:
         """``D-7 in evaluation, idle 12.5 days``."""
@@ -325,6 +435,7 @@ class StageFlow:
     reopened: int
 
     __repr__ = _repr
+    to_records = _one_row
 
     def __str__(self) -> str:
         """``discovery: 315 entered, 12 skipped (14 moves), 3 regressed (3 moves), 1 reopened``."""
@@ -333,6 +444,42 @@ class StageFlow:
             f"({self.skip_moves:,} moves), {self.regressed:,} regressed "
             f"({self.regress_moves:,} moves), {self.reopened:,} reopened"
         )
+
+
+@attrs.frozen(kw_only=True, repr=False, eq=False)
+class LostReason:
+    """The lost deals that gave one reason (see :func:`~salesstages.metrics.lost_reasons`).
+
+    It unpacks like the ``(reason, deals, amount)`` tuple it replaces, and equals
+    it: ``for reason, deals, amount in lost_reasons(...)`` keeps working.
+
+    Attributes:
+        reason: The lost reason of their latest loss
+            (:data:`~salesstages.metrics.NO_REASON` when none was given).
+        deals: How many deals are lost now with that reason.
+        amount: The sum of their ``amount`` at closing.
+    """
+
+    reason: str
+    deals: int
+    amount: float
+
+    __repr__ = _repr
+    __eq__ = _eq_tuple
+    __hash__ = _hash_tuple
+    to_records = _one_row
+
+    def __iter__(self) -> Iterator[Any]:
+        """``reason, deals, amount``, so that the record unpacks like a tuple."""
+        return iter((self.reason, self.deals, self.amount))
+
+    def __getitem__(self, index: int) -> Any:
+        """The field at ``index``, as in the tuple the record replaces."""
+        return tuple(self)[index]
+
+    def __str__(self) -> str:
+        """``price: 12 deals, amount 340,000``."""
+        return f"{self.reason}: {self.deals:,} deals, amount {_amount(self.amount)}"
 
 
 def _fast_init(cls: type[Any]) -> Any:

@@ -24,6 +24,7 @@ from .._errors import DataError
 from .._stats import wilson_interval, z_value
 from ._common import check_attribute, load
 from ._engine import Events, engine
+from ._types import _label, _one_row, _pct
 
 if TYPE_CHECKING:
     from .._pipeline import Pipeline
@@ -109,6 +110,20 @@ class WinLossGroup:
         inner = ", ".join(f"{n}={_show(getattr(self, n))}" for n in names)
         return f"WinLossGroup({inner})"
 
+    to_records = _one_row
+
+    def __str__(self) -> str:
+        """``eu: 12 won, 8 lost, win rate 60.0% (38.7%–78.1%), lift 1.20, score 0.85``."""
+        lift = "–" if self.lift is None else f"{self.lift:.2f}"
+        return (
+            f"{_label(self.key)}: {self.won:,} won, {self.lost:,} lost, win rate "
+            f"{_pct(self.win_rate)} ({_pct(self.lower)}–{_pct(self.upper)}), lift {lift}, "
+            f"score {self.score:.2f}"
+        )
+
+
+_GROUP_COLUMNS = frozenset(f.name for f in attrs.fields(WinLossGroup))
+
 
 @attrs.frozen(kw_only=True, repr=False)
 class WinLoss:
@@ -141,6 +156,15 @@ class WinLoss:
 
     def __str__(self) -> str:
         return self.summary()
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """One row per group, strongest pattern first: the group's key in a column
+        named after :attr:`by` (``key`` when that name is one of the other
+        columns), then ``won``, ``lost``, ``deals``, ``win_rate``, ``lower``,
+        ``upper``, ``lift``, ``score``."""
+        rows = [row for g in self.groups for row in g.to_records()]
+        column = self.by if self.by not in _GROUP_COLUMNS else "key"
+        return [{column: row.pop("key"), **row} for row in rows]
 
     def summary(self) -> str:
         """A table: each group's counts, win rate with its interval, lift and score."""

@@ -2,16 +2,15 @@
 
 :func:`actions_section` builds its part of the report dict from
 :func:`salesstages.metrics.action_conversion` (within :data:`WITHIN` of the
-first entry into each stage); :func:`actions_text`, :func:`actions_csv`,
-:func:`actions_svg` and :func:`actions_plot` render it for the text, CSV,
-HTML and ``plot`` forms. Per stage, the activities are ranked by lift (how
+first entry into each stage), and :func:`actions_sections` words it as the
+report's sections. Per stage, the activities are ranked by lift (how
 much likelier the deals that recorded one were to advance than the rest); each
 carries its counts and the 95 % Wilson interval of its ``rate_with``.
 
 Activities that the pipeline's entry criteria ask for (``meeting_accepted``
 before discovery …) are recorded by every deal that moves on, so their lift is
 large by construction: the JSON and CSV keep them, marked ``"criterion":
-true``, and the short forms leave them out.
+true``, and the section every format shows leaves them out.
 """
 
 from __future__ import annotations
@@ -24,16 +23,16 @@ from .._pipeline import Pipeline
 from .._stats import wilson_interval
 from ..metrics._actions import ActionRow, action_conversion
 from ..metrics._engine import Events
-from ._style import AXES, BLUE, INK, LIGHT_BLUE, MUTED, nice_ticks, tick_label
+from ._model import Cell, Chart, Column, Section
+from ._style import AXES
 
 __all__ = [
+    "LEVEL",
     "TOP",
     "WITHIN",
-    "actions_csv",
-    "actions_plot",
+    "actions_note",
     "actions_section",
-    "actions_svg",
-    "actions_text",
+    "actions_sections",
     "empty_actions",
 ]
 
@@ -41,13 +40,13 @@ __all__ = [
 WITHIN: Final = timedelta(days=30)
 #: How many activities per stage the text, HTML and plot forms show (JSON and CSV: all).
 TOP: Final = 3
-_LEVEL: Final = 0.95
+LEVEL: Final = 0.95
 _DAY: Final = timedelta(days=1)
 
 
 def empty_actions() -> dict[str, Any]:
     """The section of a report with no events."""
-    return {"within_days": WITHIN / _DAY, "level": _LEVEL, "stages": []}
+    return {"within_days": WITHIN / _DAY, "level": LEVEL, "stages": []}
 
 
 def actions_section(data: Events, pipeline: Pipeline, as_of: datetime) -> dict[str, Any]:
@@ -87,7 +86,7 @@ def criterion_activities(pipeline: Pipeline) -> frozenset[str]:
 
 def _row(r: ActionRow, criterion: bool) -> dict[str, Any]:
     low, high = (
-        wilson_interval(r.advanced_with, r.deals_with, _LEVEL) if r.deals_with else (None, None)
+        wilson_interval(r.advanced_with, r.deals_with, LEVEL) if r.deals_with else (None, None)
     )
     return {
         "activity": r.activity,
@@ -104,13 +103,14 @@ def _row(r: ActionRow, criterion: bool) -> dict[str, Any]:
     }
 
 
-def title(section: Mapping[str, Any]) -> str:
-    """The section's title, naming its window."""
+def _title(section: Mapping[str, Any] | None) -> str:
+    if section is None:
+        return "What moves deals forward"
     return f"What moves deals forward (advanced within {section['within_days']:g} days)"
 
 
 def _top(section: Mapping[str, Any]) -> Iterable[tuple[Mapping[str, Any], Mapping[str, Any]]]:
-    """(stage, activity) pairs shown in the short forms: the ``TOP`` with a lift,
+    """(stage, activity) pairs the short section shows: the ``TOP`` with a lift,
     entry criteria's activities left out."""
     for s in section["stages"]:
         shown = [a for a in s["activities"] if a["lift"] is not None and not a["criterion"]]
@@ -126,169 +126,154 @@ def _lift(x: float | None) -> str:
     return "–" if x is None else f"×{x:.2f}"
 
 
-def actions_text(section: Mapping[str, Any] | None) -> list[str]:
-    """The section's lines for the text report (a title, a table, a note)."""
-    from ._render import _title, table
+_NUMBERS: Final = (
+    Column("deals_with", "deals with", "count", show=False),
+    Column("advanced_with", "advanced with", "count", show=False),
+    Column("deals_without", "deals without", "count", show=False),
+    Column("advanced_without", "advanced without", "count", show=False),
+    Column("rate_with", "rate with", "rate", show=False),
+    Column("rate_with_low", "rate with, low", "rate", show=False),
+    Column("rate_with_high", "rate with, high", "rate", show=False),
+    Column("rate_without", "rate without", "rate", show=False),
+    Column("lift_value", "lift", "ratio", show=False),
+)
 
-    if section is None:
-        return ["", _title("What moves deals forward"), "not computed on a warehouse table"]
-    lines = ["", _title(title(section))]
-    rows = [
-        [
-            s["label"],
-            a["activity"],
-            f"{a['advanced_with']:,}/{a['deals_with']:,}",
-            f"{_pct(a['rate_with'])} ({_pct(a['rate_with_low'])}–{_pct(a['rate_with_high'])})",
-            f"{a['advanced_without']:,}/{a['deals_without']:,}",
-            _pct(a["rate_without"]),
-            _lift(a["lift"]),
-        ]
-        for s, a in _top(section)
-    ]
-    if not rows:
-        return [*lines, "no activities recorded"]
-    lines.append(
-        table(
-            ["stage", "activity", "with", "advanced (95% CI)", "without", "advanced", "lift"],
-            rows,
-            left=2,
-        )
+
+def _numbers(a: Mapping[str, Any]) -> tuple[Cell, ...]:
+    return (
+        a["deals_with"],
+        a["advanced_with"],
+        a["deals_without"],
+        a["advanced_without"],
+        a["rate_with"],
+        a["rate_with_low"],
+        a["rate_with_high"],
+        a["rate_without"],
+        a["lift"],
     )
-    most = max(sum(1 for t in _top(section) if t[0] is s) for s in section["stages"])
+
+
+def actions_note(most: int, level: float) -> str:
+    """The note under the short section, when a stage shows up to ``most`` activities."""
     shown = (
         "the activity with the largest lift"
         if most == 1
         else f"up to {TOP} activities with the largest lift"
     )
-    lines.append(
+    return (
         f"Per stage, {shown}: deals that recorded it during their first visit to the stage "
-        "(with: advanced/deals) against the rest (without); advanced = entered a later stage or "
-        "won; lift = the ratio of the two rates. Activities an entry criterion asks for are left "
-        "out (every deal that moves records them). A lift is an association, not proof the "
-        "activity caused it."
+        "(with: advanced/deals) against the rest (without); advanced = entered a later "
+        "stage or won; lift = the ratio of the two rates. Activities an entry criterion asks "
+        "for are left out (every deal that moves records them). A lift is an association, "
+        "not proof the activity caused it. The chart's bar is the share that advanced with "
+        f"the activity (whisker: {level:.0%} Wilson interval), the tick the share of "
+        "the other deals."
     )
-    return lines
 
 
-def actions_csv(section: Mapping[str, Any] | None) -> Iterable[tuple[Any, ...]]:
-    """The section's CSV rows (``section, segment, item, metric, value``): every activity."""
-    if section is None:
-        return
-    yield ("actions", "", "", "within_days", section["within_days"])
-    for s in section["stages"]:
-        for a in s["activities"]:
-            item = f"{s['stage']}/{a['activity']}"
-            for key, value in a.items():
-                if key != "activity":
-                    yield ("actions", "", item, key, value)
-
-
-#: The chart's legend, in both renderers: ``(label, colour, mark)``.
-_LEGEND: Final = (
-    ("advanced with the activity", LIGHT_BLUE, "box"),
-    ("95% interval", BLUE, "line"),
-    ("advanced without it", INK, "tick"),
-)
-
-
-def actions_svg(section: Mapping[str, Any] | None) -> str:
-    """The HTML chart: per stage, the top activities' advance rate with (bar, with its
-    95 % interval as a whisker) against the rate without (a dark tick)."""
-    from ._html import _W, _axis_title, _e, _legend, _rect, _svg, _text, _x_grid
-
-    items = list(_top(section)) if section else []
-    label_w, bar_x, axis_w, row_h = 250, 260, _W - 260 - 140, 26
-    y0 = 30.0
-    rows_end = y0 + row_h * max(len(items), 1)
-    ticks = nice_ticks(1.0)
-    body: list[str] = [_legend(bar_x, 14, _LEGEND)]
-    body += _x_grid(bar_x, axis_w, ticks, 1.0, y0 - 4, rows_end + 4, "share")
-    body.append(_axis_title(bar_x + axis_w / 2, rows_end + 34, AXES["actions"][0]))
-    if not items:
-        note = "no activities recorded" if section is not None else "not computed on this engine"
-        body.append(_text(bar_x + 8, y0 + 14, note, fill=MUTED))
-    for i, (s, a) in enumerate(items):
-        y = y0 + i * row_h
-        label = f"{s['label']} · {a['activity']}"
-        body.append(_text(label_w, y + 15, label, anchor="end"))
-        rate = a["rate_with"] or 0.0
-        tip = (
-            f"{label}: {a['advanced_with']}/{a['deals_with']} advanced with it "
-            f"({_pct(a['rate_with'])}, 95% CI {_pct(a['rate_with_low'])}–"
-            f"{_pct(a['rate_with_high'])}), {a['advanced_without']}/{a['deals_without']} "
-            f"without ({_pct(a['rate_without'])}); lift {_lift(a['lift'])}"
-        )
-        body.append(_rect(bar_x, y + 4, max(axis_w * rate, 1.0), 12, LIGHT_BLUE, tip))
-        lo, hi = a["rate_with_low"] or 0.0, a["rate_with_high"] or 0.0
-        body.append(
-            f'<line x1="{bar_x + axis_w * lo:.1f}" y1="{y + 10:.1f}" '
-            f'x2="{bar_x + axis_w * hi:.1f}" y2="{y + 10:.1f}" stroke="{BLUE}" stroke-width="2"/>'
-        )
-        if a["rate_without"] is not None:
-            x = bar_x + axis_w * a["rate_without"]
-            body.append(
-                f'<line x1="{x:.1f}" y1="{y + 1:.1f}" x2="{x:.1f}" y2="{y + 19:.1f}" '
-                f'stroke="{INK}" stroke-width="3"><title>{_e(tip)}</title></line>'
-            )
-        body.append(
-            _text(
-                bar_x + axis_w + 8,
-                y + 15,
+def actions_sections(section: Mapping[str, Any] | None) -> list[Section]:
+    """The short section every format shows (per stage, the activities with the
+    largest lift, entry criteria's left out) and every activity's figures (JSON and
+    CSV). ``section`` is ``None`` when the engine did not compute it."""
+    chart = Chart(
+        kind="intervals",
+        name="actions",
+        title=_title(section),
+        label="name",
+        values=("rate_with", "rate_with_low", "rate_with_high", "rate_without"),
+        legend=("advanced with the activity", "95% interval", "advanced without it"),
+        axes=AXES["actions"],
+        unit="share",
+        note="note",
+        tip="tip",
+        empty="not computed on this engine" if section is None else "no activities recorded",
+        columns=(
+            Column("name", "stage · activity"),
+            Column("rate_with", "advanced with", "rate"),
+            Column("rate_with_low", "low", "rate"),
+            Column("rate_with_high", "high", "rate"),
+            Column("rate_without", "advanced without", "rate"),
+            Column("note", "note"),
+            Column("tip", "tip"),
+        ),
+        rows=[
+            (
+                f"{s['label']} · {a['activity']}",
+                a["rate_with"],
+                a["rate_with_low"],
+                a["rate_with_high"],
+                a["rate_without"],
                 f"{_lift(a['lift'])} · {a['deals_with']:,} deals",
+                f"{s['label']} · {a['activity']}: {a['advanced_with']}/{a['deals_with']} "
+                f"advanced with it ({_pct(a['rate_with'])}, 95% CI {_pct(a['rate_with_low'])}–"
+                f"{_pct(a['rate_with_high'])}), {a['advanced_without']}/{a['deals_without']} "
+                f"without ({_pct(a['rate_without'])}); lift {_lift(a['lift'])}",
             )
-        )
-    name = title(section) if section else "What moves deals forward"
-    return _svg("actions", name, rows_end + 42, body)
-
-
-def actions_plot(ax: Any, report: Mapping[str, Any]) -> None:
-    """The same chart drawn with matplotlib, for ``salesstages plot``: the same legend,
-    round ticks and axis title."""
-    section = report.get("actions")
-    items = list(_top(section)) if section else []
-    ax.set_title(title(section) if section else "What moves deals forward")
-    ticks = nice_ticks(1.0)
-    ax.set_xticks(ticks, [tick_label(t, ticks, "share") for t in ticks])
-    ax.set_xlim(0.0, 1.25)  # room on the right for the lifts
-    ax.set_xlabel(AXES["actions"][0])
-    bar, whisker, tick = _LEGEND
-    if not items:
-        note = "No activities recorded" if section is not None else "Not computed on this engine"
-        ax.text(0.5, 0.5, note, ha="center", transform=ax.transAxes)
-    ys = list(range(len(items)))[::-1]
-    rates = [a["rate_with"] or 0.0 for _, a in items]
-    ax.barh(ys, rates, height=0.6, color=bar[1], label=bar[0])
-    for y, (_, a) in zip(ys, items, strict=True):
-        lo, hi = a["rate_with_low"], a["rate_with_high"]
-        if lo is not None and hi is not None:
-            ax.plot([lo, hi], [y, y], color=whisker[1], linewidth=2)
-    ax.plot([], [], color=whisker[1], linewidth=2, label=whisker[0])
-    without = [
-        (y, a["rate_without"])
-        for y, (_, a) in zip(ys, items, strict=True)
-        if a["rate_without"] is not None
-    ]
-    ax.scatter(
-        [x for _, x in without],
-        [y for y, _ in without],
-        marker="|",
-        s=200,
-        linewidths=3,
-        color=tick[1],
-        label=tick[0],
-        zorder=3,
+            for s, a in (_top(section) if section is not None else ())
+        ],
     )
-    ax.set_yticks(ys, [f"{s['label']} · {a['activity']}" for s, a in items], fontsize=8)
-    for y, (_, a) in zip(ys, items, strict=True):
-        ax.text(1.02, y, f"{_lift(a['lift'])} · {a['deals_with']:,}", va="center", fontsize=8)
-    handles, names = ax.get_legend_handles_labels()
-    order = [names.index(label) for label, _, _ in _LEGEND if label in names]
-    ax.legend(
-        [handles[i] for i in order],
-        [names[i] for i in order],
-        loc="upper center",
-        bbox_to_anchor=(0.5, -0.12),
-        ncols=3,
-        fontsize=8,
-        markerscale=0.6,
+    if section is None:
+        return [
+            Section(
+                id="actions",
+                title=_title(None),
+                empty="not computed on a warehouse table",
+                chart=chart,
+            )
+        ]
+    top = list(_top(section))
+    most = max((sum(1 for t in top if t[0] is s) for s in section["stages"]), default=0)
+    short = Section(
+        id="actions",
+        title=_title(section),
+        columns=(
+            Column("stage", "stage id", show=False),
+            Column("label", "stage"),
+            Column("activity", "activity"),
+            Column("with", "with"),
+            Column("advanced_ci", "advanced (95% CI)"),
+            Column("without", "without"),
+            Column("advanced", "advanced"),
+            Column("lift", "lift"),
+            *_NUMBERS,
+        ),
+        rows=[
+            (
+                s["stage"],
+                s["label"],
+                a["activity"],
+                f"{a['advanced_with']:,}/{a['deals_with']:,}",
+                f"{_pct(a['rate_with'])} ({_pct(a['rate_with_low'])}–{_pct(a['rate_with_high'])})",
+                f"{a['advanced_without']:,}/{a['deals_without']:,}",
+                _pct(a["rate_without"]),
+                _lift(a["lift"]),
+                *_numbers(a),
+            )
+            for s, a in top
+        ],
+        key=("stage", "activity"),
+        notes=(actions_note(most, section["level"]),),
+        empty="no activities recorded",
+        chart=chart,
+        wide=True,
     )
+    full = Section(
+        id="action-conversion",
+        title=f"Every activity, advanced within {section['within_days']:g} days",
+        columns=(
+            Column("stage", "stage"),
+            Column("activity", "activity"),
+            Column("deals", "deals in the stage", "count"),
+            Column("advanced", "of them advanced", "count"),
+            Column("criterion", "asked by an entry criterion", "flag"),
+            *_NUMBERS,
+        ),
+        rows=[
+            (s["stage"], a["activity"], s["deals"], s["advanced"], a["criterion"], *_numbers(a))
+            for s in section["stages"]
+            for a in s["activities"]
+        ],
+        key=("stage", "activity"),
+        formats=("json", "csv"),
+    )
+    return [short, full]

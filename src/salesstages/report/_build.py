@@ -1,16 +1,16 @@
-"""Building the pipeline report: every figure in one JSON-ready dict.
+"""Building the pipeline report: every figure computed once, then worded once.
 
 :func:`build_report` computes the figures with :mod:`salesstages.metrics` and
-:mod:`salesstages.forecast` and returns a plain dict in the stable schema
-documented in ``docs/cli.md`` (``"schema": "salesstages.report/2"``). The text,
-CSV and HTML renderers all read that dict, so the formats never disagree.
-Durations are floats in days (keys end in ``_days``), money is a float in the
-deals' own currency, timestamps are ISO 8601 in UTC, rates are in [0, 1] or
-``null``.
+:mod:`salesstages.forecast` into an internal dict (durations in days, money in
+the deals' own currency, instants in ISO 8601 UTC, rates in [0, 1] or
+``None``), and :mod:`._sections`, :mod:`._period_sections`, :mod:`._actions`
+and :mod:`._quality` word it as the typed :class:`~._model.Report` every
+renderer lays out.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import statistics
 from collections.abc import Hashable, Mapping, Sequence
@@ -20,21 +20,24 @@ from typing import TYPE_CHECKING, Any, Final, Literal, cast
 import attrs
 
 from .. import forecast, metrics
-from .._gc import gc_paused
 from .._pipeline import Pipeline
 from ..forecast._backtest import _backtest_folded
 from ..metrics._engine import Events, is_ibis_table
-from ._actions import actions_section, empty_actions
+from . import _forecast_sections as fsec
+from . import _sections as sec
+from ._actions import actions_section, actions_sections, empty_actions
+from ._format import fmt
+from ._model import SCHEMA, Report, Section
 from ._period import Period, build_planning
-from ._quality import funnel_imputed, quality_section
+from ._period_sections import planning_sections
+from ._quality import funnel_imputed, quality_rows, quality_section
 
 if TYPE_CHECKING:
     from .._replay import Problem
 
-#: The report schema's name and version; a change that breaks a reader bumps it.
-SCHEMA: Final = "salesstages.report/2"
-#: How many rows of the long lists (stalled deals) the text report prints.
-TEXT_LIMIT: Final = 10
+#: How many deals the report lists (stalled, slipping) by default: those with the
+#: largest amounts; the full lists are in the API and ``--deals-csv``.
+LIMIT: Final = 50
 _DAY: Final = timedelta(days=1)
 #: The funnel's policies for skipped stages (see :func:`salesstages.metrics.funnel`).
 Skips = Literal["touched", "imputed", "ordered"]
@@ -113,8 +116,10 @@ def build_report(
     period: Period | str | None = None,
     target: float | Mapping[str, float] | None = None,
     target_by: str = "owner",
-) -> dict[str, Any]:
-    """Every figure of the report as a JSON-ready dict (schema :data:`SCHEMA`).
+    limit: int | None = LIMIT,
+) -> Report:
+    """Every figure of the report, worded, as a typed :class:`~._model.Report`
+    (its JSON form: schema :data:`~._model.SCHEMA`, ``report.to_dict()``).
 
     The ``data_quality`` section lists what the data cannot show (see
     :func:`salesstages.metrics.data_quality`); ``problems`` (from
@@ -132,23 +137,53 @@ def build_report(
     (one amount, or a mapping from each ``target_by`` value to its target),
     movement from the period's start to ``as_of`` and the slipping deals.
 
-    The log is folded once; the backtest's dates are rewound from that fold.
-    The cyclic garbage collector is paused for the whole computation: it
-    allocates millions of short-lived acyclic records, all freed (by reference
-    counting) before the collector runs again.
-    """
-    with gc_paused():
-        if is_ibis_table(events):  # one scan of the table for the whole report
-            from ..metrics._ibis._pivots import one_scan
+    ``limit`` caps the lists of deals (stalled, slipping) to those with the
+    largest amounts (``None``: no cap); the section's ``total`` says how many
+    there are.
 
-            with one_scan():
-                report = _build_report(
-                    events, pipeline, as_of, by, skips, horizon, source, problems, torn_tail
-                )
-        else:
-            report = _build_report(
-                events, pipeline, as_of, by, skips, horizon, source, problems, torn_tail
-            )
+    The log is folded once; the backtest's dates are rewound from that fold.
+    On an Ibis table the report holds a :func:`~salesstages.metrics.session` for
+    its own calls (one scan, pivots computed once), dropped when it returns.
+    """
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be at least 1 (or None for every deal), got {limit!r}")
+    figures = compute(
+        events,
+        pipeline,
+        as_of=as_of,
+        by=by,
+        skips=skips,
+        horizon=horizon,
+        source=source,
+        problems=problems,
+        torn_tail=torn_tail,
+        period=period,
+        target=target,
+        target_by=target_by,
+    )
+    return assemble(figures, limit=limit)
+
+
+def compute(
+    events: Events,
+    pipeline: Pipeline,
+    *,
+    as_of: datetime | None = None,
+    by: str | None = None,
+    skips: Skips = "imputed",
+    horizon: timedelta = timedelta(days=30),
+    source: str | None = None,
+    problems: Sequence[Problem] | None = None,
+    torn_tail: int = 0,
+    period: Period | str | None = None,
+    target: float | Mapping[str, float] | None = None,
+    target_by: str = "owner",
+) -> dict[str, Any]:
+    """The report's figures, unworded, as an internal dict (see the module docstring)."""
+    with metrics.session(events) if is_ibis_table(events) else contextlib.nullcontext():
+        report = _build_report(
+            events, pipeline, as_of, by, skips, horizon, source, problems, torn_tail
+        )
         planned = None
         if period is not None:
             planned = build_planning(
@@ -159,9 +194,73 @@ def build_report(
                 target=target,
                 target_by=target_by,
             )
-        report.pop("_data", None)
+        data = report.pop("_data", None)
+        report["engine"] = _engine(data)
         report["planning"] = _finite(planned)
         return report
+
+
+def _engine(data: Any) -> str:
+    """``python`` for a fold, else the Ibis backend's name."""
+    if data is None or isinstance(data, metrics.Histories):
+        return "python"
+    try:
+        return str(data.get_backend().name)
+    except Exception:
+        return "ibis"
+
+
+def assemble(f: dict[str, Any], *, limit: int | None = LIMIT) -> Report:
+    """The typed report from its figures: every section worded, in order."""
+    limit = limit or max(len(f["stalled"]), len((f.get("planning") or {}).get("slippage", ())), 1)
+    lead, tail, warnings = planning_sections(f, f.get("planning"), limit)
+    c = f["counts"]
+    sections: list[Section] = [
+        sec.headline_section(f),
+        quality_section(f["data_quality"]),
+        *lead,
+        sec.funnel_section(f),
+        *sec.time_in_stage_sections(f),
+        sec.win_rate_section(f),
+        *sec.segment_sections(f),
+        sec.snapshot_section(f),
+        sec.stalled_section(f, limit),
+        *tail,
+        sec.lost_reasons_section(f),
+        *fsec.forecast_sections(f),
+        fsec.time_to_close_section(f, _daily(f["time_to_close"]["curve"])),
+        *fsec.backtest_sections(f),
+        *actions_sections(f.get("actions")),
+        sec.counts_section(f),
+        sec.pipeline_section(f),
+    ]
+    source = f.get("source")
+    as_of = f["as_of"]
+    return Report(
+        title=f"Pipeline report: {f['pipeline']['name']}",
+        pipeline=f["pipeline"]["name"],
+        as_of=as_of,
+        source=source,
+        by=f.get("by"),
+        engine=f["engine"],
+        generator=f["generator"],
+        summary=(
+            f"As of {fmt(as_of, 'time')}" + (f" · source {source}" if source else ""),
+            f"{c['deals']:,} deals ({c['open']:,} open, {c['won']:,} won, {c['lost']:,} lost) "
+            f"from {c['events']:,} events",
+        ),
+        warnings=tuple(warnings),
+        sections=tuple(sections),
+    )
+
+
+def _daily(curve: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """A survival curve with at most one point a day: the last point of each day
+    (the curve's value at the end of that day)."""
+    out: dict[int, Mapping[str, Any]] = {}
+    for p in curve:
+        out[math.floor(p["days"])] = p
+    return list(out.values())
 
 
 def _build_report(
@@ -213,10 +312,10 @@ def _build_report(
         "as_of": _iso(as_of),
         "by": by,
     }
-    report["_data"] = data  # the fold, for the period view (taken out by build_report)
+    report["_data"] = data  # the fold, for the period view (taken out by compute)
     if as_of is None or facts.first is None:  # no events at all, or none by as_of
         report.update(_empty_sections(pipeline, labels, skips))
-        report["data_quality"] = _quality_rows(problems, torn_tail)
+        report["data_quality"] = _log_rows(problems, torn_tail)
         return report
     first = facts.first
     kw: dict[str, Any] = {"as_of": as_of}
@@ -261,7 +360,12 @@ def _build_report(
                 for k, v in snap.items()
             ],
             "stalled": [
-                {"deal_id": s.deal_id, "stage": s.stage, "idle_days": _days(s.idle)}
+                {
+                    "deal_id": s.deal_id,
+                    "stage": s.stage,
+                    "idle_days": _days(s.idle),
+                    "amount": _amount(data, s.deal_id),
+                }
                 for s in metrics.stalled(data, pipeline, **kw)
             ],
             "lost_reasons": [
@@ -324,14 +428,14 @@ def _build_report(
     touched = cast(list[metrics.FunnelRow], metrics.funnel(data, pipeline, skips="touched", **kw))
     entered = {r.stage: r.reached for r in touched}
     funnel_imputed(report["funnel"]["rows"], entered, skips)
-    report["data_quality"] = quality_section(
+    report["data_quality"] = quality_rows(
         data, pipeline, as_of, problems=problems, torn_tail=torn_tail
     )
     finite: dict[str, Any] = _finite(report)
     return finite
 
 
-def _quality_rows(problems: Sequence[Problem] | None, torn_tail: int) -> list[dict[str, Any]]:
+def _log_rows(problems: Sequence[Problem] | None, torn_tail: int) -> list[dict[str, Any]]:
     """The data-quality rows of a report with no events: only the reading and the check."""
     from ..metrics._quality import log_findings
 
@@ -460,6 +564,18 @@ def _facts(hist: metrics.Histories) -> _Facts:
     )
 
 
+def _amount(data: Any, deal_id: str) -> float | None:
+    """An open deal's amount now, from the fold (``None`` on a table, or without one)."""
+    if not isinstance(data, metrics.Histories):
+        return None
+    h = data.deals.get(deal_id)
+    amount = None if h is None else h.attributes.get("amount")
+    try:
+        return None if amount is None else float(amount)
+    except (TypeError, ValueError):
+        return None
+
+
 def _median(durations: list[timedelta]) -> timedelta:
     """The median of some durations, to the microsecond."""
     return timedelta(seconds=statistics.median(d.total_seconds() for d in durations))
@@ -560,3 +676,8 @@ def _segments(
             }
         )
     return out
+
+
+def deal_lists(report: Report) -> list[Section]:
+    """The report's per-deal lists (stalled, slipping): its sections keyed by deal."""
+    return [s for s in report.sections if s.key == ("deal_id",)]

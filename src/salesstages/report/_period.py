@@ -1,9 +1,9 @@
 """The report's period view (issue 14): forecast categories, coverage against a
 target, the pipeline's movement since the period began, and the slipping deals.
 
-:func:`build_planning` computes the ``"planning"`` section of the report dict
-from the fold the report already made; :func:`planning_text`,
-:func:`planning_csv_rows` render it, and :mod:`._period_charts` draws it. A period is
+:func:`build_planning` computes the period view's figures from the fold the
+report already made; :mod:`._period_sections` words them as the report's
+sections. A period is
 written ``2026-Q1``, ``2026-03`` or ``2026`` (:func:`parse_period`), or given by
 its first and last day (:func:`period_between`).
 """
@@ -11,7 +11,7 @@ its first and last day (:func:`period_between`).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -22,7 +22,7 @@ import attrs
 from .. import forecast, metrics
 from .._errors import DataError
 from .._pipeline import Pipeline
-from .._text import terminal
+from ..forecast._planning import coverage_totals
 from ..metrics._engine import is_ibis_table
 
 __all__ = [
@@ -31,8 +31,6 @@ __all__ = [
     "build_planning",
     "parse_period",
     "period_between",
-    "planning_csv_rows",
-    "planning_text",
     "read_targets",
 ]
 
@@ -205,23 +203,8 @@ def _coverage(c: forecast.Coverage) -> dict[str, Any]:
         "open_amount": c.open_amount,
         "coverage": c.coverage,
         "attainment": c.attainment,
+        "reason": c.reason,
     }
-
-
-def _total(parts: list[forecast.Coverage]) -> forecast.Coverage:
-    """The coverage of several segments taken together."""
-    target = sum(c.target for c in parts)
-    won = sum(c.won for c in parts)
-    open_amount = sum(c.open_amount for c in parts)
-    remaining = max(target - won, 0.0)
-    return forecast.Coverage(
-        target=target,
-        won=won,
-        remaining=remaining,
-        open_amount=open_amount,
-        coverage=open_amount / remaining if remaining > 0 else None,
-        attainment=won / target if target > 0 else None,
-    )
 
 
 def _segments(data: Any, pipeline: Pipeline, as_of: datetime | None, by: str) -> list[Any]:
@@ -234,6 +217,18 @@ def _segments(data: Any, pipeline: Pipeline, as_of: datetime | None, by: str) ->
     if pv.as_of_us is None:
         return []
     return [key_value(r, by) for r in pv.keys(pv.deals_with())]
+
+
+def _amount_of(data: Any, deal_id: str) -> float | None:
+    """An open deal's amount now, from the fold (``None`` on a table, or without one)."""
+    if is_ibis_table(data):
+        return None
+    h = data.deals.get(deal_id)
+    amount = None if h is None else h.attributes.get("amount")
+    try:
+        return None if amount is None else float(amount)
+    except (TypeError, ValueError):
+        return None
 
 
 def build_planning(
@@ -268,9 +263,7 @@ def build_planning(
     # every open deal with a close date, whenever it falls: the text names the rest
     dated = forecast.categories(hist, pipeline, start=_EVER[0], end=_EVER[1], **kw)
     warnings: list[str] = []
-    if status is not None and status.note is not None:
-        warnings.append(status.note)
-    coverage = coverage_by = None
+    coverage = coverage_by = coverage_all = None
     if target is not None:
         if isinstance(target, Mapping):
             seen = {str(v): v for v in _segments(hist, pipeline, as_of, target_by)}
@@ -282,7 +275,9 @@ def build_planning(
                     + "; their coverage counts no deals"
                 )
             keyed = {seen.get(str(k), k): v for k, v in target.items()}
-            per = forecast.coverage(
+            # each segment, the targeted segments together, and all deals of the period
+            # against the sum of the targets (the table's rows, issue 22)
+            per, targeted, everyone = coverage_totals(
                 hist, pipeline, start=start, end=end, target=keyed, by=target_by, **kw
             )
             names = {seen.get(str(k), k): str(k) for k in target}
@@ -290,7 +285,8 @@ def build_planning(
                 "attribute": target_by,
                 "rows": [{"segment": names[k], **_coverage(c)} for k, c in per.items()],
             }
-            coverage = _coverage(_total(list(per.values())))
+            coverage = _coverage(targeted)
+            coverage_all = _coverage(everyone)
         else:
             coverage = _coverage(
                 forecast.coverage(hist, pipeline, start=start, end=end, target=target, **kw)
@@ -303,6 +299,7 @@ def build_planning(
         "open_with_close_date": sum(n for k, (n, _) in dated.items() if k != "closed"),
         "coverage": coverage,
         "coverage_by": coverage_by,
+        "coverage_all": coverage_all,
         "movement": {
             "start": _iso(start),
             "end": _iso(moved_to),
@@ -316,6 +313,7 @@ def build_planning(
         "slippage": [
             {
                 "deal_id": s.deal_id,
+                "amount": _amount_of(hist, s.deal_id),
                 "pushes": s.pushes,
                 "days_slipped": s.days_slipped,
                 "first_close_date": s.first_close_date.isoformat(),
@@ -326,205 +324,3 @@ def build_planning(
         ],
         "warnings": warnings,
     }
-
-
-# ----------------------------------------------------------------------- text
-_CATEGORY_LABELS: Final = {
-    "closed": "closed (won)",
-    "commit": "commit",
-    "best_case": "best case",
-    "pipeline": "pipeline",
-    "omitted": "omitted",
-}
-
-
-def _last_day(iso_end: str) -> str:
-    return (datetime.fromisoformat(iso_end) - _DAY).date().isoformat()
-
-
-def planning_text(report: Mapping[str, Any]) -> list[str]:
-    """The period view as text lines (empty without a ``"planning"`` section)."""
-    from ._build import TEXT_LIMIT
-    from ._render import _num, _pct, _title, table
-
-    pl = report.get("planning")
-    if not pl:
-        return []
-    per = pl["period"]
-    parts = [
-        "",
-        _title(f"Period {per['label']} ({per['start'][:10]} to {_last_day(per['end'])})"),
-        table(
-            ["forecast category", "deals", "amount"],
-            [
-                [
-                    _CATEGORY_LABELS.get(r["category"], r["category"]),
-                    f"{r['count']:,}",
-                    _num(r["amount"]),
-                ]
-                for r in pl["categories"]
-            ],
-        ),
-        "Open deals whose close date falls in the period, by category; closed = won in it."
-        + _left_out(report),
-    ]
-    cov = pl["coverage"]
-    if cov is not None:
-        parts += [
-            "",
-            _title("Coverage"),
-            table(
-                ["", "target", "won", "attainment", "remaining", "open", "coverage"],
-                [
-                    ["all", *_coverage_cells(cov, _num, _pct)],
-                    *(
-                        [terminal(r["segment"]), *_coverage_cells(r, _num, _pct)]
-                        for r in (pl["coverage_by"] or {}).get("rows", [])
-                    ),
-                ],
-            ),
-            "coverage = open (commit + best case + pipeline, closing in the period) / remaining "
-            "(target - won)",
-        ]
-    mv = pl["movement"]
-    parts += [
-        "",
-        _title(f"Movement {mv['start'][:10]} to {mv['end'][:16].replace('T', ' ')} UTC"),
-        table(
-            ["", "count", "amount"],
-            [
-                [
-                    (
-                        "+ "
-                        if r["line"] in _ADDS
-                        else "- "
-                        if r["line"] not in ("opening", "closing")
-                        else ""
-                    )
-                    + r["line"],
-                    f"{r['count']:,}",
-                    _num(r["amount"]),
-                ]
-                for r in mv["rows"]
-            ],
-        ),
-        MOVEMENT_NOTE,
-    ]
-    slips = pl["slippage"]
-    parts += ["", _title(f"Slipping deals ({len(slips):,})")]
-    if slips:
-        parts.append(SLIPPING_NOTE)
-        parts.append(
-            table(
-                ["deal", "pushes", "days slipped", "first close", "close", "overdue"],
-                [
-                    [
-                        s["deal_id"],
-                        str(s["pushes"]),
-                        f"{s['days_slipped']:+d}",
-                        s["first_close_date"],
-                        s["close_date"],
-                        "yes" if s["overdue"] else "",
-                    ]
-                    for s in slips[:TEXT_LIMIT]
-                ],
-            )
-        )
-        if len(slips) > TEXT_LIMIT:
-            parts.append(f"… and {len(slips) - TEXT_LIMIT:,} more in --format json")
-    else:
-        parts.append(_no_slips(report))
-    for w in pl["warnings"]:
-        parts.append(f"warning: {terminal(w)}")
-    return parts
-
-
-#: What each line of the movement table counts (its "count" column).
-MOVEMENT_NOTE: Final = (
-    "count: deals for opening, created and closing; moves for reopened, won and lost (a deal "
-    "lost, reopened and lost again counts twice, so lost may exceed the lost deals at the top); "
-    "amount changes for increased and decreased. Counts: opening + created + reopened - won "
-    "- lost = closing; amounts: the same + increased - decreased."
-)
-#: What the slipping deals' columns mean.
-SLIPPING_NOTE: Final = (
-    "Open deals whose close date moved later (pushes: how many times; days slipped: close date "
-    "now - first close date) or has passed (overdue)."
-)
-
-
-def _open_deals(report: Mapping[str, Any]) -> int:
-    return int(report.get("counts", {}).get("open", 0))
-
-
-def _deals(n: int) -> str:
-    return f"{n:,} open deal{'' if n == 1 else 's'}"
-
-
-def _left_out(report: Mapping[str, Any]) -> str:
-    """`` Left out: 123 open deals closing outside the period; 5 open deals without a
-    close date.`` (or nothing when every open deal is in the table)."""
-    pl = report["planning"]
-    dated = pl.get("open_with_close_date")
-    if dated is None:
-        return ""
-    in_period = sum(r["count"] for r in pl["categories"] if r["category"] != "closed")
-    outside = dated - in_period
-    undated = max(_open_deals(report) - dated, 0)
-    parts = [f"{_deals(outside)} closing outside the period"] if outside else []
-    if undated:
-        parts.append(f"{_deals(undated)} without a close date")
-    return f" Left out: {'; '.join(parts)}." if parts else ""
-
-
-def _no_slips(report: Mapping[str, Any]) -> str:
-    """What an empty list of slipping deals means: none slipped, or not measurable."""
-    dated = report["planning"].get("open_with_close_date")
-    if dated == 0 and _open_deals(report):
-        return f"not measured: no open deal has a close_date ({_open_deals(report):,} open)"
-    return "No open deal has had its close date pushed or passed."
-
-
-def _coverage_cells(c: Mapping[str, Any], num: Any, pct: Any) -> list[str]:
-    ratio = "–" if c["coverage"] is None else f"{c['coverage']:.2f}×"
-    return [
-        num(c["target"]),
-        num(c["won"]),
-        pct(c["attainment"]),
-        num(c["remaining"]),
-        num(c["open_amount"]),
-        ratio,
-    ]
-
-
-# ------------------------------------------------------------------------ csv
-def planning_csv_rows(report: Mapping[str, Any]) -> Iterable[tuple[Any, ...]]:
-    """The period view as ``section, segment, item, metric, value`` rows."""
-    pl = report.get("planning")
-    if not pl:
-        return
-    per = pl["period"]
-    yield ("period", "", "", "label", per["label"])
-    yield ("period", "", "", "start", per["start"])
-    yield ("period", "", "", "end", per["end"])
-    for r in pl["categories"]:
-        yield ("forecast_category", "", r["category"], "count", r["count"])
-        yield ("forecast_category", "", r["category"], "amount", r["amount"])
-    if pl["coverage"] is not None:
-        for m, v in pl["coverage"].items():
-            yield ("coverage", "", "", m, v)
-    for r in (pl["coverage_by"] or {}).get("rows", []):
-        for m, v in r.items():
-            if m != "segment":
-                yield ("coverage", r["segment"], "", m, v)
-    for r in pl["movement"]["rows"]:
-        yield ("movement", "", r["line"], "count", r["count"])
-        yield ("movement", "", r["line"], "amount", r["amount"])
-    for s in pl["slippage"]:
-        for m in ("pushes", "days_slipped", "first_close_date", "close_date", "overdue"):
-            yield ("slippage", "", s["deal_id"], m, s[m])
-    for w in pl["warnings"]:
-        yield ("warning", "", "", "planning", w)
-
-
-# ----------------------------------------------------------------------- html

@@ -227,13 +227,13 @@ class StoreSuite:
         pipeline = _pipeline()
         store = self._store(tmp_path)
         pipeline.open_deal("A", at=T0, store=store)
-        one = store.load(pipeline, "A")
-        two = self.reopen(store, tmp_path).load(pipeline, "A")
+        one = pipeline.load_deal(store, "A")
+        two = pipeline.load_deal(self.reopen(store, tmp_path), "A")
         one.move("qualified", at=T0 + timedelta(hours=1))
         with _raises(ConcurrencyError, "already taken"):
             two.move("proposal", at=T0 + timedelta(hours=2))
         assert two.stage == "lead"
-        assert store.load(pipeline, "A").stage == "qualified"
+        assert pipeline.load_deal(store, "A").stage == "qualified"
 
     # ------------------------------------------------------------------ all or nothing
     def test_batch_is_all_or_nothing_on_time(self, tmp_path: Path) -> None:
@@ -464,11 +464,11 @@ class StoreSuite:
         store = self._store(tmp_path)
         deal = pipeline.open_deal("A", at=T0, store=store, amount=100)
         deal.move("qualified", at=T0 + timedelta(days=1))
-        loaded = store.load(pipeline, "A")
+        loaded = pipeline.load_deal(store, "A")
         assert (loaded.stage, dict(loaded.attributes)) == ("qualified", {"amount": 100})
         assert loaded.events == deal.events
         loaded.lose(at=T0 + timedelta(days=2), reason="budget")
-        final = self.reopen(store, tmp_path).load(pipeline, "A")
+        final = pipeline.load_deal(self.reopen(store, tmp_path), "A")
         assert final.outcome == "lost"
         assert final.events[-1].data == {"reason": "budget"}
 
@@ -476,7 +476,7 @@ class StoreSuite:
         """Loading a deal the store does not hold raises a KeyError naming it."""
         store = self._store(tmp_path)
         with _raises(KeyError, "the store has no deal 'ghost'"):
-            store.load(_pipeline(), "ghost")
+            _pipeline().load_deal(store, "ghost")
 
     def test_open_deal_writes_both_events(self, tmp_path: Path) -> None:
         """``open_deal`` appends ``opened`` then ``stage_entered`` in one go."""

@@ -19,6 +19,7 @@ from ..._values import FORECAST_CATEGORIES
 from ...metrics._ibis._columns import ibis, to_us
 from ...metrics._ibis._pivots import KEY_COLUMNS, Pivots, key_value
 from ...metrics._planning import Tally, first_day_on_or_after, period_bounds
+from ...metrics._types import Keyed
 from .._planning import CATEGORY_ORDER, Coverage, _coverage, coverage_targets
 
 __all__ = ["categories", "coverage"]
@@ -79,7 +80,7 @@ def _rows(pv: Pivots, lo: datetime, hi: datetime) -> list[dict[str, Any]]:
 
 
 def _empty() -> dict[str, Tally]:
-    return dict.fromkeys(CATEGORY_ORDER, Tally(0, 0.0))
+    return Keyed("category", dict.fromkeys(CATEGORY_ORDER, Tally(0, 0.0)))
 
 
 def categories(
@@ -124,4 +125,4 @@ def coverage(
             per.setdefault(key, _empty())[r["category"]] = Tally(
                 int(r["n"]), float(r["total"] or 0.0)
             )
-    return {k: _coverage(per.get(k, _empty()), goal) for k, goal in goals.items()}
+    return Keyed(by, {k: _coverage(per.get(k, _empty()), goal) for k, goal in goals.items()})

@@ -7,7 +7,6 @@ from operator import attrgetter
 from typing import Any, Final
 
 from .._common import check_by, check_choice, check_stage, check_substate_stage
-from .._history import gc_paused
 from .._types import DurationStats, Keyed, SubstateVisit, Visit, _fast_init
 from ._columns import from_us, ibis
 from ._common import columns, duration_stats, stats_aggregate, td, with_keys
@@ -30,13 +29,12 @@ def visits(events: Any, pipeline: Any, *, as_of: datetime | None = None) -> list
         v.select("deal_id", "stage", "at_us", "next_at", "next_stage", "dur"), "window functions"
     )
     make = _make_visit
-    with gc_paused():
-        cols = columns(table, times=("at_us", "next_at"), durations=("dur",))
-        out = [
-            make(d, s, at, nxt, ns, dur, nxt is None)
-            for d, s, at, nxt, ns, dur in zip(*cols, strict=True)
-        ]
-        out.sort(key=_DEAL_ID)  # stable: each deal's visits stay in order
+    cols = columns(table, times=("at_us", "next_at"), durations=("dur",))
+    out = [
+        make(d, s, at, nxt, ns, dur, nxt is None)
+        for d, s, at, nxt, ns, dur in zip(*cols, strict=True)
+    ]
+    out.sort(key=_DEAL_ID)  # stable: each deal's visits stay in order
     return out
 
 

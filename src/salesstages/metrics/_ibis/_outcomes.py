@@ -13,7 +13,7 @@ from typing import Any, Final
 from ..._time import to_utc
 from .._common import check_choice
 from .._outcomes import NO_REASON, value_ratio, velocity_value
-from .._types import Keyed, SnapshotRow, Stall
+from .._types import Keyed, LostReason, SnapshotRow, Stall
 from ._columns import ibis
 from ._common import aggregate_by, as_int, duration_stats, ratio, stats_aggregate, td
 from ._pivots import NO_KEY, Pivots, grouped
@@ -118,9 +118,7 @@ def stalled(events: Any, pipeline: Any, *, as_of: datetime | None = None) -> lis
     return out
 
 
-def lost_reasons(
-    events: Any, pipeline: Any, *, as_of: datetime | None = None
-) -> list[tuple[str, int, float]]:
+def lost_reasons(events: Any, pipeline: Any, *, as_of: datetime | None = None) -> list[LostReason]:
     """:func:`salesstages.metrics.lost_reasons` on the table's backend."""
     pv = Pivots(events, pipeline, as_of)
     if pv.as_of_us is None:
@@ -129,14 +127,14 @@ def lost_reasons(
     d = d.filter(d.outcome == "lost")
     agg = d.group_by("reason").aggregate(deals=d.count(), amount=d.closed_amount.sum())
     rows = [
-        (
-            NO_REASON if r["reason"] in (None, NO_KEY) else str(r["reason"]),
-            int(r["deals"]),
-            float(r["amount"] or 0.0),
+        LostReason(
+            reason=NO_REASON if r["reason"] in (None, NO_KEY) else str(r["reason"]),
+            deals=int(r["deals"]),
+            amount=float(r["amount"] or 0.0),
         )
         for r in pv.run(agg, "sum")
     ]
-    rows.sort(key=lambda r: (-r[1], r[0]))
+    rows.sort(key=lambda r: (-r.deals, r.reason))
     return rows
 
 

@@ -28,13 +28,14 @@
     Every setting of the ``amount`` attribute (``deal_id, seq, at_us, amt``):
     what the deal pivot's amounts, and a rewound view's, are read from.
 
-``entries``, ``amounts`` and ``deals`` are materialised once (:data:`CACHE`);
-an ``as_of`` at or after the last event shares the uncut ones. :class:`Rewound`
+Inside a :func:`salesstages.metrics.session` over the table, ``entries``,
+``amounts`` and ``deals`` are materialised once and kept until the session ends
+(an ``as_of`` at or after the last event shares the uncut ones), and the scan
+that checks the stages and settles ``as_of`` runs once per pipeline and
+``as_of``; without one nothing is kept between calls. :class:`Rewound`
 derives the view at an earlier ``as_of`` from them with no pass over the events
 (a backtest's dates, as :func:`salesstages.metrics._history.rewind`: it trusts
-that times never go back within a deal). Inside :func:`one_scan` (a report) the
-scan that checks the stages, fingerprints the table and settles ``as_of`` runs
-once per table, pipeline and ``as_of``.
+that times never go back within a deal).
 
 Times are whole microseconds since the epoch (``at_us``), so durations are
 exact integers on every backend; amounts follow
@@ -47,13 +48,8 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import threading
-import uuid
 import warnings
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable, Hashable, Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -61,6 +57,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 from ..._errors import InvalidLogError, SalesStagesError
 from ..._time import to_utc
 from .._common import check_by, unknown_attribute
+from .._session import Session, current
 from .._types import Keyed
 from ._columns import backend_name, from_us, ibis, missing_function, prepare, to_us
 from ._json import reader
@@ -68,7 +65,7 @@ from ._json import reader
 if TYPE_CHECKING:
     from ..._pipeline import Pipeline
 
-__all__ = ["KEY_COLUMNS", "NO_KEY", "Pivots", "Rewound", "grouped", "one_scan", "rows"]
+__all__ = ["KEY_COLUMNS", "NO_KEY", "Pivots", "Rewound", "grouped", "rows"]
 
 T = TypeVar("T")
 #: The columns that carry a ``by=`` key (see the module docstring).
@@ -153,91 +150,14 @@ def grouped(
                 "cannot segment this log the way the pure-Python engine does: run it on events"
             )
         out[key] = results.get(raw, empty()) if results else empty()
-    return Keyed("key", {k: out[k] for k in _sort_keys(list(out))})
-
-
-def _int(value: Any) -> int:
-    return 0 if value is None else int(value)
-
-
-class _Cache:
-    """The pivots materialised on their backend (Ibis ``.cache()``), most recent last.
-
-    A report asks some thirty questions of one table as of one moment; each
-    would otherwise recompute the same pivots. Entries are keyed by the table
-    expression, the pipeline's stages, ``as_of`` and the table's row count and
-    latest event time (checked on every call, so appended rows start afresh);
-    only the last :attr:`size` keys are kept. ``enabled = False`` turns it off.
-    """
-
-    def __init__(self, size: int = 6) -> None:
-        self.size = size
-        self.enabled = True
-        self._lock = threading.Lock()
-        self._items: OrderedDict[Hashable, Any] = OrderedDict()
-
-    def get(self, key: Hashable, backend: Any, build: Callable[[], Any]) -> Any:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key][2]
-        name = "salesstages_" + uuid.uuid4().hex[:16]
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "fetch_arrow_table", DeprecationWarning)
-            value = backend._create_cached_table(name, build())
-        with self._lock:
-            self._items[key] = (backend, name, value)
-            while len(self._items) > self.size:
-                _, (old_backend, old_name, _) = self._items.popitem(last=False)
-                _drop(old_backend, old_name)
-        return value
-
-    def clear(self) -> None:
-        """Drop every materialised pivot."""
-        with self._lock:
-            items = list(self._items.values())
-            self._items.clear()
-        for backend, name, _ in items:
-            _drop(backend, name)
-
-
-def _drop(backend: Any, name: str) -> None:
-    """Drop a materialised pivot (Ibis 12's own drop_table trips on sqlglot 30)."""
-    try:
-        if hasattr(backend, "_cached_dataframes"):  # PySpark: a cached temp view
-            backend._drop_cached_table(name)
-        else:
-            backend.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
-    except Exception:  # a connection closed meanwhile: nothing left to free
-        pass
-
-
-#: The pivots materialised so far (see :class:`_Cache`).
-CACHE: Final = _Cache(size=16)
-
-#: The scans of the current :func:`one_scan` block, by table, stages and cut.
-_SCANS: ContextVar[dict[Hashable, tuple[int | None, tuple[int, Any], bool]] | None] = ContextVar(
-    "salesstages_scans", default=None
-)
-
-
-@contextmanager
-def one_scan() -> Iterator[None]:
-    """Within this block each table is scanned once per pipeline and ``as_of`` (to
-    check its stages, fingerprint it and settle ``as_of``): the table must not change
-    meanwhile. A report asks some thirty questions of one table at one moment."""
-    token = _SCANS.set({})
-    try:
-        yield
-    finally:
-        _SCANS.reset(token)
+    return Keyed(by, {k: out[k] for k in _sort_keys(list(out))})
 
 
 class Pivots:
     """The pivots of one table for one pipeline and ``as_of`` (see the module docstring)."""
 
     as_of_us: int | None
-    _fingerprint: tuple[int, Any]
+    session: Session | None
     _full: bool
 
     def __init__(
@@ -266,14 +186,13 @@ class Pivots:
         self.lost: tuple[str, ...] = tuple(s.name for s in pipeline.lost_stages)
         self.names: tuple[str, ...] = tuple(s.name for s in pipeline.stages)
         cut = None if as_of is None else to_us(to_utc(as_of, "as_of"))
-        scans = _SCANS.get()
-        memo = None if scans is None else (self.table.op(), self.names, cut)
-        if scans is not None and memo in scans:
-            self.as_of_us, self._fingerprint, self._full = scans[memo]
-        else:
+        self.session = current(table)
+        if self.session is None:
             self.as_of_us = self._scan(cut)
-            if scans is not None:
-                scans[memo] = (self.as_of_us, self._fingerprint, self._full)
+        else:  # one scan per pipeline and as_of while the session is open
+            self.as_of_us, self._full = self.session.scan(
+                ("scan", self.names, cut), lambda: (self._scan(cut), self._full)
+            )
         self.as_of: datetime | None = None if self.as_of_us is None else from_us(self.as_of_us)
         if self.by is not None:
             self.check_attribute(self.by)
@@ -311,10 +230,9 @@ class Pivots:
         return _arrow(expr, self.table, what)
 
     def _scan(self, cut: int | None) -> int | None:
-        """Check the stages, fingerprint the table and settle ``as_of`` in one scan of
-        four narrow columns; ``as_of`` defaults to the latest event of a deal with a
-        stage entry (a second, exact query only when a deal without any stage entry
-        has the latest event)."""
+        """Check the stages and settle ``as_of`` in one scan of three narrow columns;
+        ``as_of`` defaults to the latest event of a deal with a stage entry (a second,
+        exact query only when a deal without any stage entry has the latest event)."""
         t = self.t
         entry = t.kind == "stage_entered"
         unknown = entry & ~t.stage.isin(self.names)
@@ -324,14 +242,12 @@ class Pivots:
             t.aggregate(
                 m=t.at_us.max(),
                 e=t.at_us.max(where=entry),
-                n=t.count(),
                 bad=ibis.ifelse(unknown, 1, 0).sum(),
             ),
             "max",
         )[0]
         if got["bad"]:
             self._refuse_unknown_stage(unknown)
-        self._fingerprint = (_int(got["n"]), got["m"])
         # every event is kept: the pivots are the same as without a cut
         self._full = cut is None or got["m"] is None or cut >= got["m"]
         if cut is not None:
@@ -365,23 +281,22 @@ class Pivots:
         )
 
     def cached(self, name: str, build: Callable[[], Any]) -> Any:
-        """``build()`` materialised on the backend once per table, pipeline, ``as_of``
-        and ``name`` (see :data:`CACHE`), or ``build()`` itself when caching is off.
-        The pivots do not depend on ``as_of`` beyond the events it keeps, so every
-        ``as_of`` at or after the last event shares one."""
-        if not CACHE.enabled:
+        """``build()`` materialised on the backend once per pipeline, ``as_of`` and
+        ``name`` while a :func:`~salesstages.metrics.session` over the table is open;
+        ``build()`` itself (an expression, nothing kept) without one. The pivots do
+        not depend on ``as_of`` beyond the events it keeps, so every ``as_of`` at or
+        after the last event shares one."""
+        if self.session is None:
             return build()
         key = (
-            self.table.op(),
             self.names,
             self.opens,
             self.won,
             self.lost,
             None if self._full else self.as_of_us,
-            self._fingerprint,
             name,
         )
-        return CACHE.get(key, self.table._find_backend(), build)
+        return self.session.materialised(key, self.table._find_backend(), build)
 
     # -------------------------------------------------------- expressions
     @property
@@ -486,8 +401,8 @@ class Pivots:
 
     def deals_with(self, *parts: str) -> Any:
         """One row per deal with (at least) the columns of ``parts`` (see :meth:`_deals`):
-        every column, materialised once, when the cache is on."""
-        if CACHE.enabled:
+        every column, materialised once, inside a session."""
+        if self.session is not None:
             return self.cached(f"deals:{self.by}", lambda: self._deals(*_PARTS))
         return self._deals(*parts)
 
@@ -621,7 +536,7 @@ class Rewound(Pivots):
         self.t = base.t
         self.json = base.json
         self.opens, self.won, self.lost, self.names = base.opens, base.won, base.lost, base.names
-        self._fingerprint = base._fingerprint
+        self.session = base.session
         self._full = False
         self._base = base
         self.as_of_us = as_of_us
@@ -658,7 +573,7 @@ class Rewound(Pivots):
         last entry of each deal (no grouping); materialised (every column) when asked
         for at construction and the cache is on."""
         assert set(parts) <= {"amount", "closed_amount"}, parts
-        if self._materialise and CACHE.enabled:
+        if self._materialise and self.session is not None:
             return self.cached("deals", lambda: self._rewound_deals("closed_amount"))
         return self._rewound_deals(*parts)
 

@@ -17,8 +17,7 @@ from typing import Any, Final, cast
 
 import attrs
 
-from .._events import _EMPTY, EVENT_KINDS, Event, EventKind
-from .._gc import gc_paused
+from ._events import _EMPTY, EVENT_KINDS, Event, EventKind
 
 __all__ = [
     "EVENT_SETTERS",
@@ -31,7 +30,6 @@ __all__ = [
     "event_to_json",
     "event_to_row_json",
     "events_from_lines",
-    "gc_paused",
     "load_data",
     "make_event",
     "parse_at",
@@ -46,7 +44,7 @@ _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=F
 
 
 if tuple(f.name for f in attrs.fields(Event)) != FIELDS:  # pragma: no cover - a guard
-    raise RuntimeError("Event's fields changed: update salesstages._stores._codec.make_event")
+    raise RuntimeError("Event's fields changed: update salesstages._codec.make_event")
 _new = object.__new__
 #: The slot setters of Event's fields, in :data:`FIELDS` order (for hot loops).
 EVENT_SETTERS: Final = tuple(Event.__dict__[name].__set__ for name in FIELDS)
