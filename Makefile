@@ -8,7 +8,7 @@ DOCS_STAMP := $(VENV)/.installed-docs
 # `make demo` on a fresh clone installs no dev tools, and `make test` still does.
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: install test lint typecheck imports pytest demo bench bench-table clean docs docs-serve screenshot mutate
+.PHONY: install test lint typecheck imports pytest differential demo bench bench-table clean docs docs-serve screenshot mutate
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ pytest: $(STAMP)
 	$(BIN)/python -m pytest
 
 test: lint typecheck imports pytest
+
+# The engines' differential suite, slow profile: at least 200 drawn logs per function
+# on DuckDB (make test runs the quick profile).
+differential: $(STAMP)
+	SALESSTAGES_ENGINES=slow $(BIN)/python -m pytest tests/test_engines.py -k "duckdb"
 
 $(DEMO_STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .

@@ -59,17 +59,17 @@ def main(target: int = 1_000_000) -> None:
     _time(
         "stage_outlook(evaluation, 10 days)",
         lambda: forecast.stage_outlook(
-            events, pipeline, "evaluation", age=timedelta(days=10), horizon=horizon
+            events, pipeline, stage="evaluation", age=timedelta(days=10), horizon=horizon
         ),
     )
     _time(
         "conditional_forecast(30 days)",
         lambda: forecast.conditional_forecast(events, pipeline, horizon=horizon),
     )
-    _time("win_loss(region)", lambda: win_loss(events, pipeline, "region"))
+    _time("win_loss(region)", lambda: win_loss(events, pipeline, by="region", at="closing"))
     _time(
         "win_loss(fewer_than)",
-        lambda: win_loss(events, pipeline, fewer_than("stakeholders", 2)),
+        lambda: win_loss(events, pipeline, by=fewer_than("stakeholders", 2), at="closing"),
     )
     dates = [start + timedelta(days=d) for d in (120, 210, 300)]
     _time(

@@ -271,8 +271,8 @@ def run_actions(p: Pipeline, deals: int, seed: int, repeat: int) -> None:
     within = timedelta(days=30)
     suite: dict[str, Callable[[Any], Any]] = {
         "win_rate": lambda evs: metrics.win_rate(evs, p),
-        "action_conversion": lambda evs: metrics.action_conversion(evs, p, within=within),
-        "next_actions": lambda evs: forecast.next_actions(evs, p, deal),
+        "action_conversion": lambda evs: metrics.action_conversion(evs, p, horizon=within),
+        "next_actions": lambda evs: forecast.next_actions(evs, p, deal=deal),
     }
     acts = sum(e.kind == "activity" for e in log)
     print(

@@ -140,7 +140,7 @@ class TestActionConversion:
 
     def test_hand_computed_rows(self) -> None:
         """Every row at the latest event (d20), in stage order then by activity name."""
-        rows = metrics.action_conversion(CONVERSION, P, within=W)
+        rows = metrics.action_conversion(CONVERSION, P, horizon=W)
         assert rows == [
             # lead, first visits: A {call}, B {email}, C {call}, D {}, E {call} (C's email
             # and D's second call came in later visits). Advanced within 10 days of the
@@ -164,7 +164,7 @@ class TestActionConversion:
 
     def test_as_of_counts_first_visits_started_by_then(self) -> None:
         """As of d7: only what had happened by then counts, advancing included."""
-        rows = metrics.action_conversion(CONVERSION, P, within=W, as_of=day(7))
+        rows = metrics.action_conversion(CONVERSION, P, horizon=W, as_of=day(7))
         assert rows == [
             # lead: C is back in lead (qualified only on d8), B still in lead.
             # call: with A (yes), C (no), E (yes) → 2/3; without B (no), D (yes) → 1/2;
@@ -184,8 +184,8 @@ class TestActionConversion:
 
     def test_within_is_inclusive(self) -> None:
         """C's qualified on d8 counts with within = 8 days (8 ≤ 8), not with 7 days."""
-        eight = metrics.action_conversion(CONVERSION, P, within=8 * D)
-        seven = metrics.action_conversion(CONVERSION, P, within=7 * D)
+        eight = metrics.action_conversion(CONVERSION, P, horizon=8 * D)
+        seven = metrics.action_conversion(CONVERSION, P, horizon=7 * D)
         # lead/call with A, C, E: 3/3 at 8 days; A (d3) and E (d4) only at 7 days → 2/3
         assert (eight[0].activity, eight[0].advanced_with) == ("call", 3)
         assert (seven[0].activity, seven[0].advanced_with) == ("call", 2)
@@ -194,55 +194,63 @@ class TestActionConversion:
         """A fold passed in gives the rows the events give, at its own as_of too."""
         for as_of in (None, day(7)):
             hist = metrics.histories(CONVERSION, P, as_of=as_of)
-            assert metrics.action_conversion(hist, P, within=W) == metrics.action_conversion(
-                CONVERSION, P, within=W, as_of=as_of
+            assert metrics.action_conversion(hist, P, horizon=W) == metrics.action_conversion(
+                CONVERSION, P, horizon=W, as_of=as_of
             )
 
     def test_shuffled_events_give_the_same_rows(self) -> None:
         """The order of the events does not matter."""
         shuffled = sorted(CONVERSION, key=lambda e: (e.at, e.deal_id, e.seq), reverse=True)
-        assert metrics.action_conversion(shuffled, P, within=W) == metrics.action_conversion(
-            CONVERSION, P, within=W
+        assert metrics.action_conversion(shuffled, P, horizon=W) == metrics.action_conversion(
+            CONVERSION, P, horizon=W
         )
 
     def test_empty_log_and_no_activities(self) -> None:
         """No events, or no activity recorded: no rows."""
-        assert metrics.action_conversion([], P, within=W) == []
+        assert metrics.action_conversion([], P, horizon=W) == []
         plain = [e for e in CONVERSION if e.kind != "activity"]
-        assert metrics.action_conversion(plain, P, within=W) == []
+        assert metrics.action_conversion(plain, P, horizon=W) == []
 
     def test_rewound_fold_keeps_the_activities_up_to_then(self) -> None:
         """A fold rewound to d7 gives the rows of a fold made at d7."""
         from salesstages.metrics._history import rewind
 
         hist = rewind(metrics.histories(CONVERSION, P), day(7))
-        assert metrics.action_conversion(hist, P, within=W) == metrics.action_conversion(
-            CONVERSION, P, within=W, as_of=day(7)
+        assert metrics.action_conversion(hist, P, horizon=W) == metrics.action_conversion(
+            CONVERSION, P, horizon=W, as_of=day(7)
         )
 
     def test_repr_shows_rates(self) -> None:
         """The row's repr rounds rates to four places."""
-        r = metrics.action_conversion(CONVERSION, P, within=W, as_of=day(7))[0]
+        r = metrics.action_conversion(CONVERSION, P, horizon=W, as_of=day(7))[0]
         assert "lift=1.3333" in repr(r)
         assert "rate_with=0.6667" in repr(r)
 
     @pytest.mark.parametrize("within", [timedelta(0), -D])
     def test_non_positive_within_is_refused(self, within: timedelta) -> None:
         """A zero or negative ``within`` is a DataError saying to pass a positive timedelta."""
-        with pytest.raises(DataError, match=r"within must be a positive timedelta.*days=30"):
-            metrics.action_conversion(CONVERSION, P, within=within)
+        with pytest.raises(DataError, match=r"horizon must be a positive timedelta.*days=30"):
+            metrics.action_conversion(CONVERSION, P, horizon=within)
 
     @pytest.mark.parametrize("within", [30, "30 days", None])
     def test_within_of_another_type_is_refused(self, within: object) -> None:
         """A ``within`` that is not a timedelta is a DataTypeError (also a TypeError)."""
-        with pytest.raises(DataTypeError, match="within must be a timedelta") as info:
-            metrics.action_conversion(CONVERSION, P, within=within)  # type: ignore[arg-type]
+        with pytest.raises(DataTypeError, match="horizon must be a timedelta") as info:
+            metrics.action_conversion(CONVERSION, P, horizon=within)  # type: ignore[arg-type]
         assert isinstance(info.value, TypeError)
 
     def test_naive_as_of_is_refused(self) -> None:
         """A naive ``as_of`` is a NaiveTimeError, as in every metric."""
         with pytest.raises(NaiveTimeError):
-            metrics.action_conversion(CONVERSION, P, within=W, as_of=datetime(2026, 1, 9))
+            metrics.action_conversion(CONVERSION, P, horizon=W, as_of=datetime(2026, 1, 9))
+
+    def test_within_is_the_old_name_of_horizon(self) -> None:
+        """``within=`` still works for one release, warning that it is now ``horizon=``."""
+        with pytest.warns(DeprecationWarning, match="within= is deprecated; use horizon="):
+            old = metrics.action_conversion(CONVERSION, P, within=W)  # type: ignore[call-arg]
+        assert old == metrics.action_conversion(CONVERSION, P, horizon=W)
+        with pytest.raises(TypeError, match=r"both within= .* and horizon="):
+            metrics.action_conversion(CONVERSION, P, within=W, horizon=W)  # type: ignore[call-arg]
 
 
 # ------------------------------------------------------------------ next_actions
@@ -300,7 +308,7 @@ class TestNextActions:
 
     def test_after_a_call_in_lead(self) -> None:
         """O1 is in (lead, call): demo backed by W1, W2, W4; call by W4; email by L1."""
-        got = forecast.next_actions(ADVICE, P, "O1", min_support=1)
+        got = forecast.next_actions(ADVICE, P, deal="O1", min_support=1)
         # Wilson, z = 1.96, z² = 3.8416:
         # demo 3/3: denom = 1 + 3.8416/3 = 2.28053, centre = (1 + 3.8416/6) / 2.28053
         #   = 0.71924, half = 1.96 / 2.28053 × √(3.8416/36) = 0.28076 → [0.43849, 1]
@@ -319,7 +327,7 @@ class TestNextActions:
         """A deal in lead with no activity yet is in (lead, None): each visit's first activity."""
         store = MemoryStore()
         fresh = P.open_deal("N1", at=day(0), store=store)
-        got = forecast.next_actions(ADVICE, P, fresh, min_support=1)
+        got = forecast.next_actions(ADVICE, P, deal=fresh, min_support=1)
         # call: W1, W2, L1, L3 (first visit), W4 → 5 deals, 3 won (W1, W2, W4)
         #   3/5: denom = 1 + 3.8416/5 = 1.76832, centre = (0.6 + 0.38416) / 1.76832
         #   = 0.55655, half = 1.10839 × √(0.048 + 0.038416) = 0.32583 → [0.23072, 0.88238]
@@ -336,8 +344,8 @@ class TestNextActions:
         d = P.open_deal("N2", at=day(0), store=MemoryStore())
         d.record("email", at=day(1))
         d.record("call", at=day(2))
-        assert forecast.next_actions(ADVICE, P, d, min_support=1) == forecast.next_actions(
-            ADVICE, P, "O1", min_support=1
+        assert forecast.next_actions(ADVICE, P, deal=d, min_support=1) == forecast.next_actions(
+            ADVICE, P, deal="O1", min_support=1
         )
 
     def test_other_stage(self) -> None:
@@ -346,80 +354,80 @@ class TestNextActions:
         d.move("qualified", at=day(1))
         assert [
             (a.activity, a.support, a.win_rate)
-            for a in forecast.next_actions(ADVICE, P, d, min_support=1)
+            for a in forecast.next_actions(ADVICE, P, deal=d, min_support=1)
         ] == [("call", 1, 1.0)]
 
     def test_min_support_filters(self) -> None:
         """Only activities backed by at least ``min_support`` deals; none at the default 10."""
-        assert [a.activity for a in forecast.next_actions(ADVICE, P, "O1", min_support=2)] == [
+        assert [a.activity for a in forecast.next_actions(ADVICE, P, deal="O1", min_support=2)] == [
             "demo"
         ]
-        assert forecast.next_actions(ADVICE, P, "O1") == []
-        assert len(forecast.next_actions(ADVICE, P, "O1", min_support=0)) == 3
+        assert forecast.next_actions(ADVICE, P, deal="O1") == []
+        assert len(forecast.next_actions(ADVICE, P, deal="O1", min_support=0)) == 3
 
     def test_as_of_counts_deals_closed_by_then(self) -> None:
         """As of d5 only W3 (won on d4) is closed: it backs demo from (lead, None)."""
         d = P.open_deal("N4", at=day(0), store=MemoryStore())
-        got = forecast.next_actions(ADVICE, P, d, as_of=day(5), min_support=1)
+        got = forecast.next_actions(ADVICE, P, deal=d, as_of=day(5), min_support=1)
         assert [(a.activity, a.support, a.win_rate) for a in got] == [("demo", 1, 1.0)]
 
     def test_histories_give_the_same_advice(self) -> None:
         """A fold passed in gives the advice the events give."""
         hist = metrics.histories(ADVICE, P)
-        assert forecast.next_actions(hist, P, "O1", min_support=1) == forecast.next_actions(
-            ADVICE, P, "O1", min_support=1
+        assert forecast.next_actions(hist, P, deal="O1", min_support=1) == forecast.next_actions(
+            ADVICE, P, deal="O1", min_support=1
         )
 
     def test_unknown_id_is_refused(self) -> None:
         """An id no deal has is an UnknownDealError (a KeyError) saying what to pass."""
         with pytest.raises(UnknownDealError, match=r"no deal 'ghost' in events.*open in events"):
-            forecast.next_actions(ADVICE, P, "ghost")
+            forecast.next_actions(ADVICE, P, deal="ghost")
 
     def test_id_not_yet_opened_at_as_of_is_refused(self) -> None:
         """An id whose deal opened after ``as_of`` is unknown then."""
         late = [*ADVICE, *P.open_deal("LATE", at=day(30), store=MemoryStore()).events]
         with pytest.raises(UnknownDealError, match="no deal 'LATE'"):
-            forecast.next_actions(late, P, "LATE", as_of=day(20))
+            forecast.next_actions(late, P, deal="LATE", as_of=day(20))
 
     @pytest.mark.parametrize("deal_id", ["W1", "L3"])
     def test_closed_id_is_refused(self, deal_id: str) -> None:
         """A won or lost deal is a DataError asking for an open deal."""
         with pytest.raises(DataError, match=rf"deal '{deal_id}' is (won|lost).*pass an open deal"):
-            forecast.next_actions(ADVICE, P, deal_id)
+            forecast.next_actions(ADVICE, P, deal=deal_id)
 
     def test_closed_live_deal_is_refused(self) -> None:
         """A live Deal that is closed is refused the same way."""
         d = P.open_deal("N5", at=day(0), store=MemoryStore())
         d.lose(at=day(1), reason="price")
         with pytest.raises(DataError, match="deal 'N5' is lost"):
-            forecast.next_actions(ADVICE, P, d)
+            forecast.next_actions(ADVICE, P, deal=d)
 
     def test_live_deal_opened_after_as_of_is_refused(self) -> None:
         """A live Deal with no stage by ``as_of`` is an UnknownDealError."""
         d = P.open_deal("N6", at=day(30), store=MemoryStore())
         with pytest.raises(UnknownDealError, match="had entered no stage"):
-            forecast.next_actions(ADVICE, P, d, as_of=day(20))
+            forecast.next_actions(ADVICE, P, deal=d, as_of=day(20))
 
     @pytest.mark.parametrize("deal", [7, None, b"O1"])
     def test_deal_of_another_type_is_refused(self, deal: object) -> None:
         """A deal that is neither a Deal nor an id is a DataTypeError."""
         with pytest.raises(DataTypeError, match=r"deal must be a salesstages\.Deal or the id"):
-            forecast.next_actions(ADVICE, P, deal)  # type: ignore[arg-type]
+            forecast.next_actions(ADVICE, P, deal=deal)  # type: ignore[arg-type]
 
     @pytest.mark.parametrize("min_support", ["10", 2.5, True])
     def test_min_support_of_another_type_is_refused(self, min_support: object) -> None:
         """A ``min_support`` that is not a whole number is a DataTypeError."""
         with pytest.raises(DataTypeError, match="min_support must be a whole number"):
-            forecast.next_actions(ADVICE, P, "O1", min_support=min_support)  # type: ignore[arg-type]
+            forecast.next_actions(ADVICE, P, deal="O1", min_support=min_support)  # type: ignore[arg-type]
 
     def test_negative_min_support_is_refused(self) -> None:
         """A negative ``min_support`` is a DataError."""
         with pytest.raises(DataError, match="min_support must be 0 or more"):
-            forecast.next_actions(ADVICE, P, "O1", min_support=-1)
+            forecast.next_actions(ADVICE, P, deal="O1", min_support=-1)
 
     def test_repr(self) -> None:
         """The advice's repr shows its fields."""
-        got = forecast.next_actions(ADVICE, P, "O1", min_support=3)
+        got = forecast.next_actions(ADVICE, P, deal="O1", min_support=3)
         assert repr(got[0]).startswith("ActionAdvice(activity='demo', support=3, win_rate=1,")
 
 
@@ -430,26 +438,26 @@ def test_next_actions_on_a_duckdb_table() -> None:
     from _engines import duckdb_loader
 
     table = duckdb_loader()(ADVICE)
-    assert forecast.next_actions(table, P, "O1", min_support=1) == forecast.next_actions(
-        ADVICE, P, "O1", min_support=1
+    assert forecast.next_actions(table, P, deal="O1", min_support=1) == forecast.next_actions(
+        ADVICE, P, deal="O1", min_support=1
     )
-    assert [a.activity for a in forecast.next_actions(table, P, "O1", min_support=1)] == [
+    assert [a.activity for a in forecast.next_actions(table, P, deal="O1", min_support=1)] == [
         "demo",  # 3 of 3 won, as test_after_a_call_in_lead computes
         "call",
         "email",
     ]
     fresh = P.open_deal("N7", at=day(0), store=MemoryStore())
-    assert forecast.next_actions(table, P, fresh, as_of=day(5), min_support=1) == (
-        forecast.next_actions(ADVICE, P, fresh, as_of=day(5), min_support=1)
+    assert forecast.next_actions(table, P, deal=fresh, as_of=day(5), min_support=1) == (
+        forecast.next_actions(ADVICE, P, deal=fresh, as_of=day(5), min_support=1)
     )
     with pytest.raises(UnknownDealError, match="no deal 'ghost'"):
-        forecast.next_actions(table, P, "ghost")
+        forecast.next_actions(table, P, deal="ghost")
     with pytest.raises(DataError, match="deal 'W1' is won"):
-        forecast.next_actions(table, P, "W1")
+        forecast.next_actions(table, P, deal="W1")
     with pytest.raises(DataError, match="min_support must be 0 or more"):
-        forecast.next_actions(table, P, "O1", min_support=-1)
+        forecast.next_actions(table, P, deal="O1", min_support=-1)
     with pytest.raises(DataTypeError, match="deal must be a salesstages"):
-        forecast.next_actions(table, P, 7)  # type: ignore[arg-type]
+        forecast.next_actions(table, P, deal=7)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("as_of", [None, day(7)])
@@ -461,8 +469,8 @@ def test_duckdb_engine_agrees(as_of: datetime | None, within: timedelta) -> None
 
     table = duckdb_loader()(CONVERSION)
     assert metrics.action_conversion(
-        table, P, within=within, as_of=as_of
-    ) == metrics.action_conversion(CONVERSION, P, within=within, as_of=as_of)
+        table, P, horizon=within, as_of=as_of
+    ) == metrics.action_conversion(CONVERSION, P, horizon=within, as_of=as_of)
 
 
 def test_duckdb_engine_agrees_on_a_simulated_quarter() -> None:
@@ -473,12 +481,12 @@ def test_duckdb_engine_agrees_on_a_simulated_quarter() -> None:
     events = simulate(INBOUND, deals=150, start=T0, days=90, seed=5, action_effect=0.6)
     table = duckdb_loader()(events)
     for as_of in (None, day(40)):
-        python = metrics.action_conversion(events, INBOUND, within=30 * D, as_of=as_of)
+        python = metrics.action_conversion(events, INBOUND, horizon=30 * D, as_of=as_of)
         assert python
-        assert metrics.action_conversion(table, INBOUND, within=30 * D, as_of=as_of) == python
+        assert metrics.action_conversion(table, INBOUND, horizon=30 * D, as_of=as_of) == python
 
-    with pytest.raises(DataError, match="within must be a positive timedelta"):
-        metrics.action_conversion(table, INBOUND, within=-D)
+    with pytest.raises(DataError, match="horizon must be a positive timedelta"):
+        metrics.action_conversion(table, INBOUND, horizon=-D)
 
 
 # ------------------------------------------------------------------ properties
@@ -508,7 +516,7 @@ def test_conversion_counts_every_first_visit(
     as_of; advanced counts stay within them, rates in [0, 1], rows in order."""
     events, as_of = drawn
     hist = metrics.histories(events, INBOUND, as_of=as_of)
-    rows = metrics.action_conversion(hist, INBOUND, within=within)
+    rows = metrics.action_conversion(hist, INBOUND, horizon=within)
     opens = [s.name for s in INBOUND.open_stages]
     reached = {
         s: sum(any(e[1] == s for e in h.entries) for h in hist.deals.values()) for s in opens
@@ -523,7 +531,7 @@ def test_conversion_counts_every_first_visit(
         for rate in (r.rate_with, r.rate_without):
             assert rate is None or 0.0 <= rate <= 1.0
         assert (r.lift is None) == (r.rate_with is None or not r.rate_without)
-    assert rows == metrics.action_conversion(events, INBOUND, within=within, as_of=as_of)
+    assert rows == metrics.action_conversion(events, INBOUND, horizon=within, as_of=as_of)
 
 
 @settings(max_examples=40, deadline=None)
@@ -537,13 +545,13 @@ def test_advice_is_sorted_and_supported(
     hist = metrics.histories(events, INBOUND, as_of=as_of)
     closed = sum(h.outcome != "open" for h in hist.deals.values())
     for deal_id in [d for d, h in hist.deals.items() if h.is_open][:5]:
-        got = forecast.next_actions(hist, INBOUND, deal_id, min_support=min_support)
+        got = forecast.next_actions(hist, INBOUND, deal=deal_id, min_support=min_support)
         assert [(-a.low, a.activity) for a in got] == sorted((-a.low, a.activity) for a in got)
         for a in got:
             assert min_support <= a.support <= closed
             assert 0.0 <= a.low <= a.win_rate <= a.high <= 1.0
         assert got == forecast.next_actions(
-            events, INBOUND, deal_id, as_of=as_of, min_support=min_support
+            events, INBOUND, deal=deal_id, as_of=as_of, min_support=min_support
         )
 
 

@@ -55,11 +55,11 @@ BY: dict[str, Callable[[Any, Pipeline, str], Any]] = {
     "sales_cycle": lambda ev, p, by: metrics.sales_cycle(ev, p, by=by),
     "velocity": lambda ev, p, by: metrics.velocity(ev, p, by=by),
     "funnel": lambda ev, p, by: metrics.funnel(ev, p, by=by),
-    "conversion": lambda ev, p, by: metrics.conversion(ev, p, "a", "w", by=by),
+    "conversion": lambda ev, p, by: metrics.conversion(ev, p, from_stage="a", to_stage="w", by=by),
     "stage_durations": lambda ev, p, by: metrics.stage_durations(ev, p, by=by),
-    "substate_durations": lambda ev, p, by: metrics.substate_durations(ev, p, "a", by=by),
-    "win_loss": lambda ev, p, by: metrics.win_loss(ev, p, by),
-    "win_loss-opened": lambda ev, p, by: metrics.win_loss(ev, p, by, attributes="opened"),
+    "substate_durations": lambda ev, p, by: metrics.substate_durations(ev, p, stage="a", by=by),
+    "win_loss": lambda ev, p, by: metrics.win_loss(ev, p, by=by, at="closing"),
+    "win_loss-opened": lambda ev, p, by: metrics.win_loss(ev, p, by=by, at="opening"),
 }
 
 

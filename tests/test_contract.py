@@ -132,7 +132,7 @@ def test_naive_timestamp_refused_by_deal_methods(p: Pipeline) -> None:
     [
         lambda ev, p: metrics.visits(ev, p, as_of=datetime(2024, 1, 5)),
         lambda ev, p: metrics.stage_durations(ev, p, as_of=datetime(2024, 1, 5)),
-        lambda ev, p: metrics.snapshot(ev, p, datetime(2024, 1, 5)),
+        lambda ev, p: metrics.snapshot(ev, p, as_of=datetime(2024, 1, 5)),
         lambda ev, p: metrics.stalled(ev, p, as_of=datetime(2024, 1, 5)),
         lambda ev, p: forecast.weighted(ev, p, as_of=datetime(2024, 1, 5)),
         lambda ev, p: forecast.time_to_close(ev, p, as_of=datetime(2024, 1, 5)),
@@ -1111,14 +1111,14 @@ def test_funnel_win_rate_none_when_none_closed(p: Pipeline) -> None:
 
 def test_conversion(log: list[Event], p: Pipeline) -> None:
     """conversion counts deals entering to_stage after their first entry into from_stage."""
-    r = metrics.conversion(log, p, "a", "c")
+    r = metrics.conversion(log, p, from_stage="a", to_stage="c")
     # entered a: 3; entered c afterwards: D1, D2
     assert (r.numerator, r.denominator) == (2, 3)
     assert r.rate == pytest.approx(2 / 3)
-    r = metrics.conversion(log, p, "c", "b")
+    r = metrics.conversion(log, p, from_stage="c", to_stage="b")
     # D1 entered b before c, D2 never entered b
     assert (r.numerator, r.denominator, r.rate) == (0, 2, 0.0)
-    r = metrics.conversion([e for e in log if e.deal_id == "D3"], p, "c", "won")
+    r = metrics.conversion([e for e in log if e.deal_id == "D3"], p, from_stage="c", to_stage="won")
     assert (r.numerator, r.denominator, r.rate) == (0, 0, None)
 
 
@@ -1156,14 +1156,14 @@ def test_sales_cycle_latest_closing(p: Pipeline) -> None:
 
 def test_snapshot(log: list[Event], p: Pipeline) -> None:
     """snapshot: where open deals stood at as_of (events at as_of included)."""
-    snap = metrics.snapshot(log, p, day(2))
+    snap = metrics.snapshot(log, p, as_of=day(2))
     # day 2: D1 in b (entered at day 2, amount 100), D2 in c (200), D3 in a (50)
     assert {k: (v.count, v.amount) for k, v in snap.items() if v.count} == {
         "a": (1, 50),
         "b": (1, 100),
         "c": (1, 200),
     }
-    snap = metrics.snapshot(log, p, day(10))
+    snap = metrics.snapshot(log, p, as_of=day(10))
     assert {k: (v.count, v.amount) for k, v in snap.items() if v.count} == {"b": (1, 50)}
 
 
@@ -1596,10 +1596,11 @@ def test_testing_reaches_guarded_stages() -> None:
     assert {"mql", "meeting", "proposal"} <= seen
 
 
-def test_snapshot_as_of_is_positional() -> None:
-    """snapshot(events, pipeline, as_of) takes a required as_of."""
+def test_snapshot_as_of_is_keyword_only() -> None:
+    """snapshot(events, pipeline, *, as_of=None) takes as_of as every metric does (§16)."""
     param = inspect.signature(metrics.snapshot).parameters["as_of"]
-    assert param.default is inspect.Parameter.empty
+    assert param.kind is inspect.Parameter.KEYWORD_ONLY
+    assert param.default is None
 
 
 def test_time_to_close_ties(p: Pipeline) -> None:
@@ -1781,10 +1782,10 @@ def test_sqlite_data_error_names_row_and_field(tmp_path, p: Pipeline) -> None:
         lambda ev, p: sorted(metrics.visits(ev, p), key=lambda v: (v.deal_id, v.entered_at)),
         lambda ev, p: metrics.stage_durations(ev, p, by="region"),
         lambda ev, p: metrics.funnel(ev, p, by="region"),
-        lambda ev, p: metrics.conversion(ev, p, "a", "c"),
+        lambda ev, p: metrics.conversion(ev, p, from_stage="a", to_stage="c"),
         lambda ev, p: metrics.win_rate(ev, p, by_value=True),
         lambda ev, p: metrics.sales_cycle(ev, p, by="region"),
-        lambda ev, p: metrics.snapshot(ev, p, day(2)),
+        lambda ev, p: metrics.snapshot(ev, p, as_of=day(2)),
         lambda ev, p: metrics.stalled(ev, p, as_of=day(20)),
         lambda ev, p: metrics.lost_reasons(ev, p),
         lambda ev, p: metrics.velocity(ev, p),
@@ -1804,7 +1805,7 @@ def test_as_of_with_other_offset_is_the_same_instant(log: list[Event], p: Pipeli
     """An as_of in another timezone means the same instant as its UTC equivalent."""
     plus5 = day(4).astimezone(timezone(timedelta(hours=5)))
     assert metrics.visits(log, p, as_of=plus5) == metrics.visits(log, p, as_of=day(4))
-    assert metrics.snapshot(log, p, plus5) == metrics.snapshot(log, p, day(4))
+    assert metrics.snapshot(log, p, as_of=plus5) == metrics.snapshot(log, p, as_of=day(4))
 
 
 def test_sales_cycle_by(log: list[Event], p: Pipeline) -> None:

@@ -10,9 +10,12 @@ money within 1e-9 relative).
 
 from __future__ import annotations
 
+import json
+import os
 import random
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -20,6 +23,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from _cli_data import Runner
 from _engines import (
     assert_same,
     close_all,
@@ -69,7 +73,7 @@ def _substate_visits(ev: Any, p: Pipeline, a: datetime | None, b: str | None) ->
 
 
 def _snapshot(ev: Any, p: Pipeline, a: datetime | None, b: str | None) -> Any:
-    return m.snapshot(ev, p, a or T0 + 400 * DAY)
+    return m.snapshot(ev, p, as_of=a or T0 + 400 * DAY)
 
 
 def _backtest(ev: Any, p: Pipeline, a: datetime | None, b: str | None) -> Any:
@@ -82,6 +86,20 @@ def _backtest_dates(ev: Any, p: Pipeline, a: datetime | None, b: str | None) -> 
     # unsorted, repeated, one before the log: each date rewound from one set of pivots
     dates = [at, T0 - DAY, at - 45 * DAY, at - 7 * DAY, at]
     return fc.backtest(ev, p, dates=dates, horizon=10 * DAY)
+
+
+def _period_conversion(ev: Any, p: Pipeline, a: datetime | None, b: str | None) -> Any:
+    end = a or T0 + 30 * DAY
+    return m.period_conversion(ev, p, stage=_open(p, 1), start=end - 20 * DAY, end=end, by=b)
+
+
+def _period_conversion_to(ev: Any, p: Pipeline, a: datetime | None, b: str | None) -> Any:
+    # a fixed window, as_of drawn: before it, inside it (the closing instant), after it
+    won = p.won_stages[0].name
+    start, end = T0 + 15 * DAY, T0 + 60 * DAY
+    return m.period_conversion(
+        ev, p, stage=_open(p, 0), start=start, end=end, as_of=a, to_stage=won, by=b
+    )
 
 
 #: Every function of §10 (and those the report calls), with its options.
@@ -97,7 +115,7 @@ CASES: dict[str, Call] = {
         ev, p, as_of=a, by=b, per="deal", include_open=True
     ),
     "substate_durations": lambda ev, p, a, b: m.substate_durations(
-        ev, p, _with_subs(p), as_of=a, by=b, include_open=True
+        ev, p, stage=_with_subs(p), as_of=a, by=b, include_open=True
     ),
     "funnel-imputed": lambda ev, p, a, b: m.funnel(ev, p, as_of=a, by=b),
     "funnel-touched": lambda ev, p, a, b: m.funnel(ev, p, skips="touched", as_of=a, by=b),
@@ -110,9 +128,11 @@ CASES: dict[str, Call] = {
         ev, p, stage=_with_subs(p), skips="ordered", as_of=a, by=b
     ),
     "conversion": lambda ev, p, a, b: m.conversion(
-        ev, p, _open(p, 0), p.won_stages[0].name, as_of=a, by=b
+        ev, p, from_stage=_open(p, 0), to_stage=p.won_stages[0].name, as_of=a, by=b
     ),
-    "conversion-back": lambda ev, p, a, b: m.conversion(ev, p, _open(p, 1), _open(p, 0), as_of=a),
+    "conversion-back": lambda ev, p, a, b: m.conversion(
+        ev, p, from_stage=_open(p, 1), to_stage=_open(p, 0), as_of=a
+    ),
     "win_rate": lambda ev, p, a, b: m.win_rate(ev, p, as_of=a, by=b),
     "win_rate-value": lambda ev, p, a, b: m.win_rate(ev, p, by_value=True, as_of=a, by=b),
     "sales_cycle": lambda ev, p, a, b: m.sales_cycle(ev, p, as_of=a, by=b),
@@ -121,10 +141,8 @@ CASES: dict[str, Call] = {
     "stalled": lambda ev, p, a, b: m.stalled(ev, p, as_of=a),
     "lost_reasons": lambda ev, p, a, b: m.lost_reasons(ev, p, as_of=a),
     "velocity": lambda ev, p, a, b: m.velocity(ev, p, as_of=a, by=b),
-    "win_loss": lambda ev, p, a, b: m.win_loss(ev, p, "region", as_of=a),
-    "win_loss-opened": lambda ev, p, a, b: m.win_loss(
-        ev, p, "region", as_of=a, attributes="opened"
-    ),
+    "win_loss": lambda ev, p, a, b: m.win_loss(ev, p, by="region", as_of=a, at="closing"),
+    "win_loss-opened": lambda ev, p, a, b: m.win_loss(ev, p, by="region", as_of=a, at="opening"),
     "weighted": lambda ev, p, a, b: fc.weighted(ev, p, as_of=a),
     "markov": lambda ev, p, a, b: fc.markov(ev, p, as_of=a),
     "markov_forecast": lambda ev, p, a, b: fc.markov_forecast(ev, p, as_of=a),
@@ -135,30 +153,39 @@ CASES: dict[str, Call] = {
     "time_to_close": lambda ev, p, a, b: fc.time_to_close(ev, p, as_of=a),
     "cumulative_incidence-won": lambda ev, p, a, b: fc.cumulative_incidence(ev, p, as_of=a),
     "cumulative_incidence-lost": lambda ev, p, a, b: fc.cumulative_incidence(
-        ev, p, "lost", as_of=a
+        ev, p, outcome="lost", as_of=a
     ),
     "conditional_forecast": lambda ev, p, a, b: fc.conditional_forecast(ev, p, as_of=a),
     "conditional_forecast-horizon": lambda ev, p, a, b: fc.conditional_forecast(
         ev, p, as_of=a, horizon=30 * DAY
     ),
     "stage_outlook": lambda ev, p, a, b: fc.stage_outlook(
-        ev, p, _open(p, 1), age=2 * DAY, horizon=20 * DAY, as_of=a
+        ev, p, stage=_open(p, 1), age=2 * DAY, horizon=20 * DAY, as_of=a
     ),
-    "stage_outlook-first": lambda ev, p, a, b: fc.stage_outlook(ev, p, _open(p, 0), as_of=a),
+    "stage_outlook-first": lambda ev, p, a, b: fc.stage_outlook(ev, p, stage=_open(p, 0), as_of=a),
     "backtest": _backtest,
     "backtest-dates": _backtest_dates,
     "data_quality": lambda ev, p, a, b: m.data_quality(ev, p, as_of=a, problems=()),
     "data_quality-no-rot": lambda ev, p, a, b: m.data_quality(
         ev, _without_rot(p), as_of=a, problems=(), torn_tail=3
     ),
-    "action_conversion": lambda ev, p, a, b: m.action_conversion(ev, p, within=5 * DAY, as_of=a),
+    "action_conversion": lambda ev, p, a, b: m.action_conversion(ev, p, horizon=5 * DAY, as_of=a),
+    "period_conversion": _period_conversion,
+    "period_conversion-to": _period_conversion_to,
+    "skips_and_regressions": lambda ev, p, a, b: m.skips_and_regressions(ev, p, as_of=a),
     "action_conversion-long": lambda ev, p, a, b: m.action_conversion(
-        ev, p, within=60 * DAY, as_of=a
+        ev, p, horizon=60 * DAY, as_of=a
     ),
 }
 
-#: Per backend: how many Hypothesis examples a case gets.
-EXAMPLES = {"duckdb": 6, "postgres": 3, "spark": 1}
+#: Per backend: how many Hypothesis examples a case gets. The quick profile (the
+#: default) keeps ``make test`` short; ``SALESSTAGES_ENGINES=slow`` (``make differential``)
+#: draws at least 200 logs per case on DuckDB.
+PROFILES = {
+    "quick": {"duckdb": 6, "postgres": 3, "spark": 1},
+    "slow": {"duckdb": 200, "postgres": 10, "spark": 1},
+}
+EXAMPLES = PROFILES[os.environ.get("SALESSTAGES_ENGINES", "quick")]
 #: The cases Spark also runs on drawn logs (a Spark call costs a second or more;
 #: every case runs on the simulated log).
 SPARK_DRAWN = frozenset(
@@ -343,7 +370,7 @@ def test_bucketing_function_is_refused() -> None:
     """win_loss with a bucketing function names why it needs events."""
     table = duckdb_loader()([Event(deal_id="D", seq=0, at=T0, kind="opened")])
     with pytest.raises(SalesStagesError, match="bucketing function"):
-        m.win_loss(table, _SMALL, m.fewer_than("stakeholders", 2))
+        m.win_loss(table, _SMALL, by=m.fewer_than("stakeholders", 2), at="closing")
 
 
 def test_equal_keys_of_different_types_are_refused() -> None:
@@ -547,10 +574,10 @@ def _same_advice(
     advised = 0
     for deal_id in ids:
         want = _advice_or_refusal(
-            lambda d=deal_id: fc.next_actions(log, p, d, as_of=a, min_support=least)
+            lambda d=deal_id: fc.next_actions(log, p, deal=d, as_of=a, min_support=least)
         )
         got = _advice_or_refusal(
-            lambda d=deal_id: fc.next_actions(table, p, d, as_of=a, min_support=least)
+            lambda d=deal_id: fc.next_actions(table, p, deal=d, as_of=a, min_support=least)
         )
         assert_same(got, want, f"next_actions({deal_id!r})")
         advised += isinstance(want, list) and bool(want)
@@ -596,11 +623,11 @@ def test_next_actions_live_deal_on_a_table() -> None:
     log = simulate(p, deals=120, start=T0, days=90, seed=3, action_effect=0.6)
     table = duckdb_loader()(log)
     deal = p.open_deal("live", at=T0)
-    got = fc.next_actions(table, p, deal, min_support=2)
+    got = fc.next_actions(table, p, deal=deal, min_support=2)
     assert got, "the simulated plays back some first activity in the first stage"
-    assert_same(got, fc.next_actions(log, p, deal, min_support=2))
+    assert_same(got, fc.next_actions(log, p, deal=deal, min_support=2))
     empty = duckdb_loader()([Event(deal_id="x", seq=0, at=T0, kind="opened")])
-    assert fc.next_actions(empty, p, deal) == fc.next_actions([], p, deal) == []
+    assert fc.next_actions(empty, p, deal=deal) == fc.next_actions([], p, deal=deal) == []
 
 
 # ---------------------------------------------------------------- data_quality
@@ -657,3 +684,74 @@ def test_data_quality_refusals_on_a_table() -> None:
     problem = Problem(deal_id="X", seq=1, rule="after_won", message="moved after won")
     q = m.data_quality(table, _SMALL, problems=[problem], torn_tail=2)
     assert q.codes == ("check_problems", "torn_tail")  # no deal entered a stage: no more
+
+
+# ---------------------------------------------------------------- the rules, on both engines
+def _broken_log() -> list[Event]:
+    """A log breaking the pipeline's rules: a seq gap (D1), a first stage that is not
+    open (D2: two problems) and an activity naming another stage (D3); four in all."""
+    p = _SMALL
+    first, second = _open(p, 0), _open(p, 1)
+    return [
+        Event(deal_id="D1", seq=0, at=T0, kind="opened"),
+        Event(deal_id="D1", seq=1, at=T0, kind="stage_entered", stage=first),
+        Event(deal_id="D1", seq=3, at=T0 + DAY, kind="stage_entered", stage=second),
+        Event(deal_id="D2", seq=0, at=T0, kind="opened"),
+        Event(deal_id="D2", seq=1, at=T0, kind="stage_entered", stage=p.won_stages[0].name),
+        Event(deal_id="D3", seq=0, at=T0, kind="opened"),
+        Event(deal_id="D3", seq=1, at=T0, kind="stage_entered", stage=first),
+        Event(deal_id="D3", seq=2, at=T0 + DAY, kind="activity", name="call", stage=second),
+    ]
+
+
+@pytest.mark.parametrize(
+    "log",
+    [[], _broken_log(), simulate(_SMALL, deals=30, start=T0, days=40, seed=3)],
+    ids=["empty", "broken", "clean"],
+)
+def test_rules_are_checked_the_same_on_a_table(log: list[Event]) -> None:
+    """check_rules finds the same problems on a table as Pipeline.check on the events
+    (by deal id on a table: sorted here to compare)."""
+    from salesstages.metrics._rules import check_rules
+
+    shuffled = list(log)
+    random.Random(7).shuffle(shuffled)
+    want = sorted(_SMALL.check(shuffled), key=lambda q: q.deal_id)  # stable within a deal
+    got = check_rules(duckdb_loader()(shuffled), _SMALL)
+    assert [(q.deal_id, q.seq, q.rule) for q in got] == [(q.deal_id, q.seq, q.rule) for q in want]
+    assert len(want) == (4 if len(log) == 8 else 0)
+
+
+def test_rules_check_refuses_histories() -> None:
+    """A fold keeps too little of the log to check it: a TypeError says so."""
+    from salesstages.metrics._rules import check_rules
+
+    with pytest.raises(TypeError, match="pass the events themselves"):
+        check_rules(m.histories([], _SMALL), _SMALL)
+
+
+def test_data_quality_checks_the_rules_on_a_table() -> None:
+    """data_quality lists the broken rules on a table as on a list of events."""
+    log = _broken_log()
+    want = m.data_quality(log, _SMALL)
+    assert want.findings[0].code == "check_problems"
+    assert m.data_quality(duckdb_loader()(log), _SMALL) == want
+
+
+@pytest.mark.parametrize("engine", ["python", "duckdb"])
+def test_report_exits_1_on_broken_rules_on_either_engine(
+    tmp_path: Path, run: Runner, engine: str
+) -> None:
+    """`report` on a Parquet log that breaks the rules exits 1 on both engines, and 0 with
+    --lenient: the exit status never depends on the engine."""
+    from salesstages import io
+
+    path = tmp_path / "events.parquet"
+    io.write_parquet(_broken_log(), path)
+    spec = tmp_path / "pipeline.json"
+    spec.write_text(json.dumps(_SMALL.to_dict()), encoding="utf-8")
+    status, _, err = run("report", str(path), "-p", str(spec), "--engine", engine)
+    assert status == 1, err
+    assert "breaks the pipeline's rules (4 problems" in err
+    status, _, err = run("report", str(path), "-p", str(spec), "--engine", engine, "--lenient")
+    assert status == 0, err

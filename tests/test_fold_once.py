@@ -28,7 +28,7 @@ CALLS: dict[str, Callable[[Any, Any], Any]] = {
     "stage_durations by": lambda ev, p: metrics.stage_durations(ev, p, by="region"),
     "funnel": lambda ev, p: metrics.funnel(ev, p),
     "funnel touched by": lambda ev, p: metrics.funnel(ev, p, skips="touched", by="region"),
-    "conversion": lambda ev, p: metrics.conversion(ev, p, "lead", "proposal"),
+    "conversion": lambda ev, p: metrics.conversion(ev, p, from_stage="lead", to_stage="proposal"),
     "win_rate": lambda ev, p: metrics.win_rate(ev, p),
     "win_rate by value": lambda ev, p: metrics.win_rate(ev, p, by_value=True, by="region"),
     "sales_cycle": lambda ev, p: metrics.sales_cycle(ev, p),
@@ -36,7 +36,7 @@ CALLS: dict[str, Callable[[Any, Any], Any]] = {
     "stalled": lambda ev, p: metrics.stalled(ev, p),
     "lost_reasons": lambda ev, p: metrics.lost_reasons(ev, p),
     "velocity": lambda ev, p: metrics.velocity(ev, p),
-    "win_loss": lambda ev, p: metrics.win_loss(ev, p, by="region"),
+    "win_loss": lambda ev, p: metrics.win_loss(ev, p, by="region", at="closing"),
     "weighted": lambda ev, p: forecast.weighted(ev, p),
     "markov": lambda ev, p: forecast.markov(ev, p).win_probability,
     "markov_forecast": lambda ev, p: forecast.markov_forecast(ev, p),
@@ -48,7 +48,7 @@ CALLS: dict[str, Callable[[Any, Any], Any]] = {
 
 def _snapshot(ev: Any, p: Any) -> Any:
     hist = ev if isinstance(ev, metrics.Histories) else metrics.histories(ev, p)
-    return metrics.snapshot(ev, p, hist.as_of)
+    return metrics.snapshot(ev, p, as_of=hist.as_of)
 
 
 CALLS["snapshot"] = _snapshot

@@ -395,7 +395,7 @@ class TestCumulativeIncidence:
         """F_won = 1/6, 1/6, 7/18, 7/18 and F_lost = 0, 1/6, 1/6, 11/18 (see test_stats)."""
         log, as_of = km_log()
         won = forecast.cumulative_incidence(log.events, log.pipeline, as_of=as_of)
-        lost = forecast.cumulative_incidence(log.events, log.pipeline, "lost", as_of=as_of)
+        lost = forecast.cumulative_incidence(log.events, log.pipeline, outcome="lost", as_of=as_of)
         assert won.incidence == pytest.approx([1 / 6, 1 / 6, 7 / 18, 7 / 18])
         assert lost.incidence == pytest.approx([0, 1 / 6, 1 / 6, 11 / 18])
         assert won.events == (1, 0, 1, 0)
@@ -415,7 +415,7 @@ class TestCumulativeIncidence:
         """Only 'won' and 'lost' are outcomes."""
         log, _ = km_log()
         with pytest.raises(ValueError, match="'won' or 'lost'"):
-            forecast.cumulative_incidence(log.events, log.pipeline, "open")  # type: ignore[arg-type]
+            forecast.cumulative_incidence(log.events, log.pipeline, outcome="open")  # type: ignore[arg-type]
 
     def test_bad_time_refused(self) -> None:
         """A lookup at a negative time raises ValueError."""
@@ -459,7 +459,9 @@ class TestStageOutlook:
         = 2.75 + 0.75 · 0.75 + 2 · 0.5 = 4.3125 days.
         """
         log, as_of = outlook_log(plain)
-        o = forecast.stage_outlook(log.events, plain, "a", age=DAY, horizon=3 * DAY, as_of=as_of)
+        o = forecast.stage_outlook(
+            log.events, plain, stage="a", age=DAY, horizon=3 * DAY, as_of=as_of
+        )
         assert (o.stays, o.won, o.lost, o.open) == (5, 2, 1, 2)
         assert o.win_probability == pytest.approx(3 / 4)
         assert o.win_within == pytest.approx(1 / 4)
@@ -476,7 +478,7 @@ class TestStageOutlook:
     def test_age_zero_takes_every_stay(self, plain: Pipeline) -> None:
         """At age 0 all six stays count, D2's quick loss included."""
         log, as_of = outlook_log(plain)
-        o = forecast.stage_outlook(log.events, plain, "a", as_of=as_of)
+        o = forecast.stage_outlook(log.events, plain, stage="a", as_of=as_of)
         assert (o.stays, o.won, o.lost, o.open) == (6, 2, 2, 2)
         assert o.win_within is None
         assert o.horizon is None
@@ -485,7 +487,7 @@ class TestStageOutlook:
     def test_no_stay_that_long(self, plain: Pipeline) -> None:
         """With no stay as old as ``age``, nothing is estimated."""
         log, as_of = outlook_log(plain)
-        o = forecast.stage_outlook(log.events, plain, "a", age=30 * DAY, as_of=as_of)
+        o = forecast.stage_outlook(log.events, plain, stage="a", age=30 * DAY, as_of=as_of)
         assert o.stays == 0
         assert o.win_probability is None
         assert o.expected_remaining is None
@@ -508,23 +510,23 @@ class TestStageOutlook:
 
     def test_empty_log(self, plain: Pipeline) -> None:
         """An outlook on an empty log has an empty sample."""
-        assert forecast.stage_outlook([], plain, "b").stays == 0
+        assert forecast.stage_outlook([], plain, stage="b").stays == 0
 
     def test_closed_stage_refused(self, plain: Pipeline) -> None:
         """An outlook needs an open stage."""
         with pytest.raises(ValueError, match=r"open stage.*a, b, c"):
-            forecast.stage_outlook([], plain, "won")
+            forecast.stage_outlook([], plain, stage="won")
 
     def test_unknown_stage_refused(self, plain: Pipeline) -> None:
         """An unknown stage raises UnknownStageError."""
         with pytest.raises(UnknownStageError):
-            forecast.stage_outlook([], plain, "nope")
+            forecast.stage_outlook([], plain, stage="nope")
 
     @pytest.mark.parametrize(("age", "horizon"), [(-DAY, None), (DAY, -DAY), (1, None)])
     def test_bad_durations_refused(self, plain: Pipeline, age: Any, horizon: Any) -> None:
         """A negative or non-timedelta age or horizon raises ValueError."""
         with pytest.raises(ValueError, match="timedelta"):
-            forecast.stage_outlook([], plain, "a", age=age, horizon=horizon)
+            forecast.stage_outlook([], plain, stage="a", age=age, horizon=horizon)
 
     def test_conditional_bad_horizon_refused(self, plain: Pipeline) -> None:
         """A negative horizon raises ValueError."""
@@ -672,8 +674,8 @@ def test_survival_properties(events: list[Event]) -> None:
     """KM is non-increasing in [0, 1]; F_won + F_lost = 1 − KM at every time."""
     pipeline = presets.inbound_b2b()
     s = forecast.time_to_close(events, pipeline)
-    won = forecast.cumulative_incidence(events, pipeline, "won")
-    lost = forecast.cumulative_incidence(events, pipeline, "lost")
+    won = forecast.cumulative_incidence(events, pipeline, outcome="won")
+    lost = forecast.cumulative_incidence(events, pipeline, outcome="lost")
     prev = 1.0
     for v in s.survival:
         assert 0.0 <= v <= prev + 1e-15
@@ -730,7 +732,7 @@ def test_conditional_matches_outlooks_at_whole_days(
             continue
         entered = max(e.at for e in d.events if e.kind == "stage_entered")
         o = forecast.stage_outlook(
-            rounded, pipeline, d.stage, age=as_of - entered, horizon=horizon, as_of=as_of
+            rounded, pipeline, stage=d.stage, age=as_of - entered, horizon=horizon, as_of=as_of
         )
         p = o.win_probability if horizon is None else o.win_within
         assert (p is None) == (o.won + o.lost == 0)  # no closing seen: no estimate

@@ -81,7 +81,7 @@ def test_cumulative_incidence_matches_lifelines(
     ajf = lifelines.AalenJohansenFitter(calculate_variance=False)
     ajf.fit(d, codes, event_of_interest=code)
     theirs = ajf.cumulative_density_.iloc[:, 0]
-    ours = forecast.cumulative_incidence(log, pipeline, outcome)  # type: ignore[arg-type]
+    ours = forecast.cumulative_incidence(log, pipeline, outcome=outcome)  # type: ignore[arg-type]
     assert ours.times
     for t, f in zip(ours.times, ours.incidence, strict=True):
         assert f == pytest.approx(float(theirs.loc[t / DAY]), abs=1e-9)

@@ -135,7 +135,7 @@ class TestNoDataIsNotZero:
             *_deal("H3", [(0, "a"), (30, "l")]),
             *_deal("X", [(10, "a")], amount=24_000.0),
         ]
-        o = forecast.stage_outlook(log, p, "a", age=40 * DAY, horizon=DAY, as_of=day(50))
+        o = forecast.stage_outlook(log, p, stage="a", age=40 * DAY, horizon=DAY, as_of=day(50))
         # the sample is X alone (still open): nothing closed
         assert (o.stays, o.won, o.lost, o.open) == (1, 0, 0, 1)
         assert o.win_probability is None

@@ -327,19 +327,21 @@ class TestConversion:
     def test_cohort(self) -> None:
         """Deals entering to_stage after their first entry into from_stage."""
         # lead → proposal: A B C F of 7
-        assert metrics.conversion(EVENTS, P, "lead", "proposal") == Ratio(
+        assert metrics.conversion(EVENTS, P, from_stage="lead", to_stage="proposal") == Ratio(
             numerator=4, denominator=7, rate=4 / 7
         )
         # qualified → won: A C of A C D E
-        assert metrics.conversion(EVENTS, P, "qualified", "won") == Ratio(
+        assert metrics.conversion(EVENTS, P, from_stage="qualified", to_stage="won") == Ratio(
             numerator=2, denominator=4, rate=0.5
         )
         # proposal → qualified (backwards): C of A B C F
-        assert metrics.conversion(EVENTS, P, "proposal", "qualified").rate == 0.25
+        assert (
+            metrics.conversion(EVENTS, P, from_stage="proposal", to_stage="qualified").rate == 0.25
+        )
 
     def test_empty_denominator(self) -> None:
         """Nobody entered proposal by d2.5: the rate is None."""
-        r = metrics.conversion(EVENTS, P, "proposal", "won", as_of=day(2.5))
+        r = metrics.conversion(EVENTS, P, from_stage="proposal", to_stage="won", as_of=day(2.5))
         assert r == Ratio(numerator=0, denominator=0, rate=None)
 
     def test_period(self) -> None:
@@ -433,7 +435,7 @@ class TestState:
 
     def test_snapshot(self) -> None:
         """At d6: D in lead (30), C back in qualified (80), A and F in proposal (100 + 40)."""
-        assert metrics.snapshot(EVENTS, P, day(6)) == {
+        assert metrics.snapshot(EVENTS, P, as_of=day(6)) == {
             "lead": SnapshotRow(count=1, amount=30.0),
             "qualified": SnapshotRow(count=1, amount=80.0),
             "proposal": SnapshotRow(count=2, amount=140.0),
@@ -441,7 +443,7 @@ class TestState:
 
     def test_snapshot_uses_amount_then(self) -> None:
         """At d9.5 A's amount is the updated 120, plus C (80) in proposal."""
-        assert metrics.snapshot(EVENTS, P, day(9.5))["proposal"] == SnapshotRow(
+        assert metrics.snapshot(EVENTS, P, as_of=day(9.5))["proposal"] == SnapshotRow(
             count=3, amount=240.0
         )
 
@@ -490,7 +492,7 @@ class TestBeyond:
                 is_open=True,
             ),
         ]
-        review = metrics.substate_durations(events, P, "proposal")["review"]
+        review = metrics.substate_durations(events, P, stage="proposal")["review"]
         assert (review.count, review.mean) == (1, 1 * D)
 
     def test_substate_visit_ends_at_re_entry_into_the_same_substate(self) -> None:
@@ -543,12 +545,12 @@ class TestBeyond:
 
     def test_substate_durations(self) -> None:
         """review: A 2d (F open); with open ones: [2, 5] → mean 3.5d."""
-        got = metrics.substate_durations(EVENTS, P, "proposal")
+        got = metrics.substate_durations(EVENTS, P, stage="proposal")
         assert got == {
             "review": stats(1, 1, 2, 2, 2, 2, 2),
             "negotiation": stats(1, 0, 2, 2, 2, 2, 2),
         }
-        both = metrics.substate_durations(EVENTS, P, "proposal", include_open=True)
+        both = metrics.substate_durations(EVENTS, P, stage="proposal", include_open=True)
         assert both["review"].mean == 3.5 * D
 
     def test_lost_to_won_is_no_reopening(self) -> None:
@@ -604,11 +606,11 @@ class TestErrors:
     def test_unknown_stage_names(self) -> None:
         """conversion, substate_durations and period_conversion refuse unknown stages."""
         with pytest.raises(UnknownStageError, match="nope"):
-            metrics.conversion(EVENTS, P, "nope", "won")
+            metrics.conversion(EVENTS, P, from_stage="nope", to_stage="won")
         with pytest.raises(UnknownStageError, match="nope"):
-            metrics.conversion(EVENTS, P, "lead", "nope")
+            metrics.conversion(EVENTS, P, from_stage="lead", to_stage="nope")
         with pytest.raises(UnknownStageError, match="nope"):
-            metrics.substate_durations(EVENTS, P, "nope")
+            metrics.substate_durations(EVENTS, P, stage="nope")
         with pytest.raises(UnknownStageError, match="nope"):
             metrics.substate_visits(EVENTS, P, stage="nope")
         with pytest.raises(UnknownStageError, match="nope"):
@@ -629,7 +631,7 @@ class TestErrors:
         for call in (
             lambda: metrics.visits(EVENTS, P, as_of=naive),
             lambda: metrics.stage_durations(EVENTS, P, as_of=naive),
-            lambda: metrics.snapshot(EVENTS, P, naive),
+            lambda: metrics.snapshot(EVENTS, P, as_of=naive),
             lambda: metrics.stalled(EVENTS, P, as_of=naive),
             lambda: metrics.period_conversion(EVENTS, P, stage="lead", start=naive, end=day(3)),
         ):
@@ -639,7 +641,7 @@ class TestErrors:
     def test_substates_on_a_stage_without_them(self) -> None:
         """substate_durations on a stage without sub-states names the ones that have them."""
         with pytest.raises(ValueError, match=r"'lead' has no sub-states; .*proposal"):
-            metrics.substate_durations(EVENTS, P, "lead")
+            metrics.substate_durations(EVENTS, P, stage="lead")
 
     def test_period_arguments(self) -> None:
         """period_conversion needs an open stage and end after start."""
@@ -652,9 +654,9 @@ class TestErrors:
         "call",
         [
             lambda by: metrics.stage_durations(EVENTS, P, by=by),
-            lambda by: metrics.substate_durations(EVENTS, P, "proposal", by=by),
+            lambda by: metrics.substate_durations(EVENTS, P, stage="proposal", by=by),
             lambda by: metrics.funnel(EVENTS, P, by=by),
-            lambda by: metrics.conversion(EVENTS, P, "lead", "won", by=by),
+            lambda by: metrics.conversion(EVENTS, P, from_stage="lead", to_stage="won", by=by),
             lambda by: metrics.period_conversion(
                 EVENTS, P, stage="lead", start=day(0), end=day(12), by=by
             ),
@@ -735,7 +737,7 @@ class TestEmpty:
         assert metrics.stalled([], P) == []
         assert metrics.lost_reasons([], P) == []
         assert metrics.velocity([], P) == 0.0
-        assert metrics.snapshot([], P, T0)["lead"] == SnapshotRow(count=0, amount=0.0)
+        assert metrics.snapshot([], P, as_of=T0)["lead"] == SnapshotRow(count=0, amount=0.0)
 
 
 class TestExports:

@@ -20,20 +20,20 @@ RESULTS: dict[str, Callable[[], Any]] = {
     "stage_durations_by": lambda: metrics.stage_durations(EVENTS, P, by="region"),
     "funnel": lambda: metrics.funnel(EVENTS, P),
     "funnel_by": lambda: metrics.funnel(EVENTS, P, by="region"),
-    "conversion": lambda: metrics.conversion(EVENTS, P, "lead", "won"),
+    "conversion": lambda: metrics.conversion(EVENTS, P, from_stage="lead", to_stage="won"),
     "win_rate_by": lambda: metrics.win_rate(EVENTS, P, by="region"),
     "sales_cycle": lambda: metrics.sales_cycle(EVENTS, P),
-    "snapshot": lambda: metrics.snapshot(EVENTS, P, day(6)),
+    "snapshot": lambda: metrics.snapshot(EVENTS, P, as_of=day(6)),
     "stalled": lambda: metrics.stalled(EVENTS, P),
     "lost_reasons": lambda: metrics.lost_reasons(EVENTS, P, as_of=day(4)),
     "velocity_by": lambda: metrics.velocity(EVENTS, P, by="region"),
     "flows": lambda: metrics.skips_and_regressions(EVENTS, P),
-    "win_loss": lambda: metrics.win_loss(EVENTS, P, "region"),
+    "win_loss": lambda: metrics.win_loss(EVENTS, P, by="region", at="closing"),
     "time_to_close": lambda: forecast.time_to_close(EVENTS, P),
     "cumulative_incidence": lambda: forecast.cumulative_incidence(EVENTS, P),
     "markov": lambda: forecast.markov(EVENTS, P),
     "backtest": lambda: forecast.backtest(EVENTS, P, dates=[day(4), day(6)], horizon=3 * D),
-    "outlook": lambda: forecast.stage_outlook(EVENTS, P, "lead"),
+    "outlook": lambda: forecast.stage_outlook(EVENTS, P, stage="lead"),
 }
 ROWS = {
     "visits": 18,
@@ -217,7 +217,7 @@ class TestKeyNames:
         'substate')."""
         from test_substates import _funnel_log, proposal_pipeline
 
-        got = metrics.substate_durations(_funnel_log(), proposal_pipeline(), "proposal")
+        got = metrics.substate_durations(_funnel_log(), proposal_pipeline(), stage="proposal")
         assert got.key_name == "substate"
         rows = metrics.records(got)
         assert [r["substate"] for r in rows] == list(
@@ -229,7 +229,7 @@ class TestKeyNames:
         """stage_durations and snapshot name their column 'stage'; by= adds the attribute in
         front."""
         assert metrics.stage_durations(EVENTS, P).key_name == "stage"
-        assert metrics.snapshot(EVENTS, P, day(6)).key_name == "stage"
+        assert metrics.snapshot(EVENTS, P, as_of=day(6)).key_name == "stage"
         by = metrics.records(metrics.stage_durations(EVENTS, P, by="region"))
         assert list(by[0])[:2] == ["region", "stage"]
 
@@ -263,7 +263,7 @@ class TestKeyNames:
                 lambda ev: metrics.stage_durations(ev, P),
                 lambda ev: metrics.stage_durations(ev, P, by="region"),
                 lambda ev: metrics.sales_cycle(ev, P, by="region"),
-                lambda ev: metrics.snapshot(ev, P, day(6)),
+                lambda ev: metrics.snapshot(ev, P, as_of=day(6)),
             ):
                 want, got = call(EVENTS), call(table)
                 assert type(got) is type(want) is metrics.Keyed

@@ -40,7 +40,7 @@ def _everything(events: list[Event], p: Pipeline, as_of: datetime | None = None)
             metrics.funnel(events, p, skips=s, as_of=as_of)
             for s in ("touched", "imputed", "ordered")
         ],
-        metrics.conversion(events, p, first, p.won_stages[0].name, as_of=as_of),
+        metrics.conversion(events, p, from_stage=first, to_stage=p.won_stages[0].name, as_of=as_of),
         metrics.win_rate(events, p, as_of=as_of),
         metrics.win_rate(events, p, by_value=True, by="owner", as_of=as_of),
         metrics.sales_cycle(events, p, as_of=as_of),
@@ -149,7 +149,7 @@ def test_as_of_is_the_log_as_it_stood(drawn: Log, data: st.DataObject) -> None:
     opened_later = {e.deal_id for e in events if e.kind == "opened" and e.at > t}
     assert not opened_later & {v.deal_id for v in metrics.visits(events, p, as_of=t)}
     assert not opened_later & set(histories(events, p, as_of=t).deals)
-    assert sum(r.count for r in metrics.snapshot(events, p, t).values()) == sum(
+    assert sum(r.count for r in metrics.snapshot(events, p, as_of=t).values()) == sum(
         1
         for evs in _by_deal(kept).values()
         if [e for e in evs if e.kind == "stage_entered"][-1].stage

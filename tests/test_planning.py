@@ -179,7 +179,7 @@ def test_movement_identity_holds(log: list[Event], a: int, length: int) -> None:
     m = metrics.movement(log, p, start=start, end=end)
     _check_identity(m)
     for moment, tally in ((start, m.opening), (end, m.closing)):
-        rows = metrics.snapshot(log, p, moment).values()
+        rows = metrics.snapshot(log, p, as_of=moment).values()
         assert tally.count == sum(r.count for r in rows)
         assert tally.amount == sum(r.amount for r in rows)
     for segment in metrics.movement(log, p, start=start, end=end, by="owner").values():

@@ -6,6 +6,8 @@ from __future__ import annotations
 import socket
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from _cli_data import Runner
 from salesstages import SalesStagesError
@@ -122,3 +124,29 @@ def test_the_command_line_hides_every_spelling(run: Runner, conninfo: str) -> No
     if not conninfo.startswith("postgres"):
         assert "does not exist" in err
         assert MASK in err
+
+
+# ------------------------------------------------------------------ any password
+_PASSWORDS = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=30
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(password=_PASSWORDS, user=st.sampled_from(["app", "", "a.b-c"]))
+def test_any_url_password_is_hidden(password: str, user: str) -> None:
+    """Whatever characters a URL's password holds, raw, redact() hides all of it."""
+    secret = f"SeCrEt{password}SeCrEt"
+    url = f"postgresql://{user}:{secret}@db.example:5432/crm?sslmode=require"
+    assert "SeCrEt" not in redact(url)
+    assert "SeCrEt" not in scrub(f'invalid URI: "{url}"', url)
+
+
+@settings(max_examples=300, deadline=None)
+@given(password=_PASSWORDS)
+def test_any_quoted_conninfo_password_is_hidden(password: str) -> None:
+    """Whatever a quoted key=value password holds (escaped as libpq wants), it is hidden."""
+    quoted = f"SeCrEt{password}SeCrEt".replace("\\", "\\\\").replace("'", "\\'")
+    conninfo = f"host=db password='{quoted}' user=app"
+    assert "SeCrEt" not in redact(conninfo)
+    assert "SeCrEt" not in scrub(f"bad conninfo {conninfo!r}", conninfo)

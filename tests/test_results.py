@@ -27,10 +27,14 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+import test_people as PEOPLE
 from _helpers import T0, day
 from salesstages import Event, MemoryStore, Pipeline, Stage, forecast, metrics
 from salesstages.metrics import Keyed, LostReason, Tally
+from salesstages.testing import events as event_logs
 
 D = timedelta(days=1)
 AS_OF = day(12)
@@ -98,11 +102,13 @@ def size(deal: metrics.ClosedDeal) -> str:
 #: variant for slippage, a bucketing function for win_loss).
 CASES: dict[str, list[Call]] = {
     "metrics.action_conversion": [
-        lambda: metrics.action_conversion(EV, P, within=10 * D, as_of=AS_OF)
+        lambda: metrics.action_conversion(EV, P, horizon=10 * D, as_of=AS_OF)
     ],
     "metrics.conversion": [
-        lambda: metrics.conversion(EV, P, "lead", "won", as_of=AS_OF),
-        lambda: metrics.conversion(EV, P, "lead", "won", by="region", as_of=AS_OF),
+        lambda: metrics.conversion(EV, P, from_stage="lead", to_stage="won", as_of=AS_OF),
+        lambda: metrics.conversion(
+            EV, P, from_stage="lead", to_stage="won", by="region", as_of=AS_OF
+        ),
     ],
     "metrics.data_quality": [lambda: metrics.data_quality(EV, P, as_of=AS_OF)],
     "metrics.funnel": [
@@ -110,44 +116,56 @@ CASES: dict[str, list[Call]] = {
         lambda: metrics.funnel(EV, P, by="region", as_of=AS_OF),
     ],
     "metrics.histories": [lambda: metrics.histories(EV, P, as_of=AS_OF)],
+    "metrics.conformance": [lambda: metrics.conformance(EV, P, as_of=AS_OF)],
+    "metrics.handovers": [lambda: metrics.handovers(PEOPLE.EV, PEOPLE.P)],
     "metrics.lost_reasons": [lambda: metrics.lost_reasons(EV, P, as_of=AS_OF)],
     "metrics.movement": [
         lambda: metrics.movement(EV, P, **PERIOD),
         lambda: metrics.movement(EV, P, **PERIOD, by="region"),
+    ],
+    "metrics.paths": [
+        lambda: metrics.paths(EV, P, as_of=AS_OF),
+        lambda: metrics.paths(EV, P, by="region", as_of=AS_OF),
     ],
     "metrics.period_conversion": [
         lambda: metrics.period_conversion(EV, P, stage="lead", start=T0, end=AS_OF),
         lambda: metrics.period_conversion(EV, P, stage="lead", start=T0, end=AS_OF, by="region"),
     ],
     "metrics.period_status": [lambda: metrics.period_status(EV, P, **PERIOD, as_of=AS_OF)],
+    "metrics.rework": [lambda: metrics.rework(EV, P, as_of=AS_OF)],
     "metrics.sales_cycle": [
         lambda: metrics.sales_cycle(EV, P, as_of=AS_OF),
         lambda: metrics.sales_cycle(EV, P, by="region", as_of=AS_OF),
     ],
+    "metrics.scorecard": [lambda: metrics.scorecard(EV, P, attribute="region", as_of=AS_OF)],
     "metrics.skips_and_regressions": [lambda: metrics.skips_and_regressions(EV, P, as_of=AS_OF)],
     "metrics.slippage": [
         lambda: metrics.slippage(EV, P, as_of=AS_OF),
         lambda: metrics.slippage(EV, P, **PERIOD, as_of=AS_OF),
     ],
-    "metrics.snapshot": [lambda: metrics.snapshot(EV, P, AS_OF)],
+    "metrics.snapshot": [lambda: metrics.snapshot(EV, P, as_of=AS_OF)],
     "metrics.stage_durations": [
         lambda: metrics.stage_durations(EV, P, as_of=AS_OF),
         lambda: metrics.stage_durations(EV, P, by="region", as_of=AS_OF),
     ],
     "metrics.stalled": [lambda: metrics.stalled(EV, P, as_of=AS_OF)],
     "metrics.substate_durations": [
-        lambda: metrics.substate_durations(EV, P, "lead", as_of=AS_OF, include_open=True),
-        lambda: metrics.substate_durations(EV, P, "lead", by="region", as_of=AS_OF),
+        lambda: metrics.substate_durations(EV, P, stage="lead", as_of=AS_OF, include_open=True),
+        lambda: metrics.substate_durations(EV, P, stage="lead", by="region", as_of=AS_OF),
     ],
     "metrics.substate_visits": [lambda: metrics.substate_visits(EV, P, as_of=AS_OF)],
     "metrics.velocity": [
         lambda: metrics.velocity(EV, P, as_of=AS_OF),
         lambda: metrics.velocity(EV, P, by="region", as_of=AS_OF),
     ],
+    "metrics.transitions": [
+        lambda: metrics.transitions(EV, P, as_of=AS_OF),
+        lambda: metrics.transitions(EV, P, by="region", as_of=AS_OF),
+    ],
     "metrics.visits": [lambda: metrics.visits(EV, P, as_of=AS_OF)],
     "metrics.win_loss": [
-        lambda: metrics.win_loss(EV, P, "region", as_of=AS_OF),
-        lambda: metrics.win_loss(EV, P, size, as_of=AS_OF),
+        lambda: metrics.win_loss(EV, P, by="region", as_of=AS_OF, at="closing"),
+        lambda: metrics.win_loss(EV, P, by=size, as_of=AS_OF, at="closing"),
     ],
     "metrics.win_rate": [
         lambda: metrics.win_rate(EV, P, as_of=AS_OF),
@@ -171,10 +189,10 @@ CASES: dict[str, list[Call]] = {
     "forecast.markov": [lambda: forecast.markov(EV, P, as_of=AS_OF)],
     "forecast.markov_forecast": [lambda: forecast.markov_forecast(EV, P, as_of=AS_OF)],
     "forecast.next_actions": [
-        lambda: forecast.next_actions(EV, P, "F", as_of=AS_OF, min_support=0)
+        lambda: forecast.next_actions(EV, P, deal="F", as_of=AS_OF, min_support=0)
     ],
     "forecast.stage_outlook": [
-        lambda: forecast.stage_outlook(EV, P, "lead", age=D, horizon=10 * D, as_of=AS_OF)
+        lambda: forecast.stage_outlook(EV, P, stage="lead", age=D, horizon=10 * D, as_of=AS_OF)
     ],
     "forecast.time_to_close": [lambda: forecast.time_to_close(EV, P, as_of=AS_OF)],
     "forecast.weighted": [lambda: forecast.weighted(EV, P, as_of=AS_OF)],
@@ -188,6 +206,7 @@ NOT_RESULTS = {
     "metrics.within": "builds a bucketing function for win_loss",
     "metrics.fewer_than": "builds a bucketing function for win_loss",
     "metrics.days_until": "builds a bucketing function for win_loss",
+    "metrics.session": "a context manager that caches a table's pivots, not a result",
 }
 
 
@@ -449,3 +468,62 @@ def test_the_table_engine_returns_the_same_records() -> None:
         assert isinstance(metrics.lost_reasons(table, P)[0], LostReason)
     finally:
         close_all()
+
+
+# ------------------------------------------------------------------ properties
+DRAWN = event_logs(
+    pipeline(),
+    max_deals=6,
+    max_steps=10,
+    span=timedelta(days=40),
+    fields={"amount": st.integers(0, 1_000)},
+    attributes=st.fixed_dictionaries(
+        {"amount": st.integers(0, 1_000), "region": st.sampled_from(["eu", "us", "stage"])}
+    ),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(log=DRAWN)
+def test_rows_keep_every_figure(log: list[Event]) -> None:
+    """For drawn logs: the lost reasons' rows add up to the lost deals; a by= result's
+    rows carry one key column named after the attribute and one row per key and
+    stage; movement's rows are its eight lines and keep its identity."""
+    hist = metrics.histories(log, P)
+    lost = [h for h in hist.deals.values() if h.outcome == "lost"]
+    reasons = metrics.records(metrics.lost_reasons(log, P))
+    assert sum(r["deals"] for r in reasons) == len(lost)
+    assert [tuple(r.values()) for r in reasons] == [tuple(x) for x in metrics.lost_reasons(log, P)]
+
+    by = metrics.stage_durations(log, P, by="region")
+    rows = metrics.records(by)
+    assert len(rows) == sum(len(v) for v in by.values())
+    assert all(list(r)[:2] == ["region", "stage"] for r in rows)
+    assert {r["region"] for r in rows} == set(by)
+
+    moved = metrics.movement(log, P, start=T0, end=T0 + 20 * D)
+    lines = {r["line"]: (r["count"], r["amount"]) for r in metrics.records(moved)}
+    assert len(lines) == 8
+    n = {k: v[0] for k, v in lines.items()}
+    assert n["opening"] + n["created"] + n["reopened"] - n["won"] - n["lost"] == n["closing"]
+    assert all(lines[name] == getattr(moved, name) for name in lines)
+
+
+def test_win_loss_group_column_that_clashes_is_key() -> None:
+    """A bucketing function named like one of the group columns gives a 'key' column."""
+
+    def won(deal: metrics.ClosedDeal) -> str:
+        return deal.outcome
+
+    rows = metrics.records(metrics.win_loss(EV, P, by=won, as_of=AS_OF, at="closing"))
+    # A and E won, B and D lost: one group each, with won 2 / lost 2 deals
+    assert {(r["key"], r["won"], r["lost"]) for r in rows} == {("won", 2, 0), ("lost", 0, 2)}
+
+
+def test_an_empty_keyed_result_prints_what_it_lacks() -> None:
+    """A Keyed dict with nothing in it prints '(no <key name>)' and has no rows."""
+    empty: Keyed[str, Tally] = Keyed("region")
+    assert str(empty) == "(no region)"
+    assert metrics.records(empty) == []
+    assert metrics.records({}, names=["owner", "stage"]) == []
+    assert metrics.to_pandas(metrics.win_rate([], P, by="region")).empty

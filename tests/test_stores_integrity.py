@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from _cli_data import Runner
+from _cli_data import Runner, cli_error
 from salesstages import DataError, Event, SqliteStore
 from salesstages._stores import JsonlStore
 from salesstages._stores import jsonl as jsonl_module
@@ -323,3 +323,43 @@ def test_sqlite_aware_times_still_read(tmp_path: Path) -> None:
     got = [e.at for e in SqliteStore(path).events("D1")]
     assert got[-1] == datetime(2024, 5, 1, 9, 1, tzinfo=UTC)
     assert got[-1].tzinfo is UTC
+
+
+def test_sqlite_a_failed_commit_says_the_outcome_is_unknown(tmp_path: Path) -> None:
+    """When COMMIT itself fails (a disk error), the append raises StoreUnavailableError
+    saying its outcome is unknown and how to check, and the store carries on."""
+    from salesstages import StoreUnavailableError
+
+    store = SqliteStore(tmp_path / "s.db")
+    real = store._connection()
+
+    class FailingCommit:
+        """The store's connection, with COMMIT failing as a full disk would make it."""
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
+
+        def execute(self, sql: str, *args: object) -> object:
+            if sql == "COMMIT":
+                raise sqlite3.OperationalError("disk I/O error")
+            return real.execute(sql, *args)
+
+    store._conn = FailingCommit()  # type: ignore[assignment]
+    with pytest.raises(StoreUnavailableError, match="outcome is unknown") as got:
+        store.append(opening("D1"))
+    assert "store.events('D1') has 2 events if it was" in str(got.value)
+    store._conn = real
+    assert list(store.events()) == []  # rolled back: this time, it was not stored
+    store.append(opening("D1"))
+    assert len(store) == 2
+
+
+def test_the_command_line_names_a_damaged_line(tmp_path: Path, run: Runner) -> None:
+    """``salesstages report`` on a store with a changed byte exits 2 naming the line."""
+    path = tmp_path / "store.jsonl"
+    _log(path)
+    text = path.read_bytes()
+    at = text.index(b"2024-05-01T09:01")
+    path.write_bytes(text[: at + 8] + b"2" + text[at + 9 :])
+    err = cli_error(run("report", str(path), "-p", "inbound_b2b", "--engine", "python"))
+    assert "store.jsonl, line 2: the checksum does not match" in err

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from _cli_data import Runner, cli_error
 from salesstages import (
     DataError,
     PostgresStore,
@@ -325,3 +326,53 @@ def test_a_call_after_a_partition_reconnects(proxy: Proxy, pg_conninfo: str, pg_
     proxy.down.set()
     assert store.deal_ids() == ["A"]
     store.close()
+
+
+def test_a_forked_child_gets_its_own_watchdog(pg_conninfo: str, pg_table: str) -> None:
+    """After ``fork()`` the child's calls are still bounded: its deadlines run on a
+    watchdog thread of its own (the parent's does not exist in the child)."""
+    import multiprocessing
+
+    store = PostgresStore(pg_conninfo, table=pg_table)
+    store.append(opening("A"))  # the parent's watchdog runs
+    assert store._deadlines._thread is not None
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_child_append, args=(store, queue))
+    child.start()
+    child.join(timeout=30)
+    assert queue.get(timeout=5) == ("ok", True)
+    assert [e.deal_id for e in store.events()] == ["A", "A", "B", "B"]
+    store.close()
+
+
+def _child_append(store: PostgresStore, queue: object) -> None:
+    try:
+        store.append(opening("B"))
+        thread = store._deadlines._thread
+        queue.put(("ok", thread is not None and thread.is_alive()))  # type: ignore[attr-defined]
+    except Exception as exc:  # pragma: no cover - reported to the parent
+        queue.put(("error", repr(exc)))  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------- the command line
+@pytest.mark.parametrize("engine", ["python", "duckdb"])
+def test_the_command_line_maps_driver_errors_to_one_line(
+    run: Runner, reader_role: str, pg_conninfo: str, pg_table: str, engine: str
+) -> None:
+    """``report <url>`` with a role lacking SELECT, or naming a table that is not an
+    events table, exits 2 with one line (no psycopg traceback, no AttributeError)."""
+    pytest.importorskip("ibis")
+    port = pg_conninfo.split("port=")[1].split()[0]
+    role = reader_role.split("user=")[1].split()[0]
+    url = f"postgresql://{role}:Xy9SECRET@127.0.0.1:{port}/test"
+    err = cli_error(
+        run("report", url, "--table", pg_table, "-p", "inbound_b2b", "--engine", engine)
+    )
+    assert f"refused access to table '{pg_table}'" in err
+    assert "SECRET" not in err
+    other = "n_" + uuid.uuid4().hex[:12]
+    _sql(pg_conninfo, f"CREATE TABLE {other} (x int)")
+    owner = f"postgresql://postgres@127.0.0.1:{port}/test"
+    err = cli_error(run("report", owner, "--table", other, "-p", "inbound_b2b", "--engine", engine))
+    assert other in err

@@ -506,7 +506,7 @@ class TestFunnelBySubstate:
         """Sub-state visits and durations keep working with the new rules."""
         from salesstages import metrics
 
-        visits = metrics.substate_durations(_funnel_log(), proposal_pipeline(), "proposal")
+        visits = metrics.substate_durations(_funnel_log(), proposal_pipeline(), stage="proposal")
         assert visits["delivered"].count == 1
         assert visits["review"].count == 2
 

@@ -65,7 +65,7 @@ class TestWinLoss:
         Score = (rate − 0.5) / √(0.25 / n): emea and na ±0.3 / 0.1581 = ±1.897,
         apac 0; ties on |score| keep more deals first, then the key.
         """
-        wl = win_loss(regions, plain, "region")
+        wl = win_loss(regions, plain, by="region", at="closing")
         assert (wl.won, wl.lost, wl.win_rate, wl.excluded) == (11, 11, 0.5, 0)
         assert [g.key for g in wl.groups] == ["emea", "na", "apac"]
         emea, na, apac = wl.groups
@@ -81,7 +81,7 @@ class TestWinLoss:
 
     def test_min_deals_drops_small_groups(self, plain: Pipeline, regions: list[Event]) -> None:
         """Groups below ``min_deals`` are left out but still count overall."""
-        wl = win_loss(regions, plain, "region", min_deals=3)
+        wl = win_loss(regions, plain, by="region", min_deals=3, at="closing")
         assert [g.key for g in wl.groups] == ["emea", "na"]
         assert wl.won + wl.lost == 22
 
@@ -96,12 +96,12 @@ class TestWinLoss:
                 ("D", "won", {"tags": {"y": 1, "x": [2]}}),
             ],
         )
-        wl = win_loss(events, plain, "tags")
+        wl = win_loss(events, plain, by="tags", at="closing")
         assert {g.key for g in wl.groups} == {None, ("x", "y"), (("x", (2,)), ("y", 1))}
         assert "(missing)" in wl.summary()
 
     def test_attributes_at_closing_or_opening(self, plain: Pipeline) -> None:
-        """By default the value at closing counts; ``attributes="opened"`` takes the first one."""
+        """By default the value at opening counts (as every by=); ``at="closing"`` the last one."""
         events = closed(plain, [("A", "won", {"tier": "small"})])
         events.insert(
             2,
@@ -110,9 +110,21 @@ class TestWinLoss:
             ),
         )
         events[-1] = Event.create(deal_id="A", seq=3, at=day(10), kind="stage_entered", stage="won")
-        assert [g.key for g in win_loss(events, plain, "tier").groups] == ["big"]
-        opened = win_loss(events, plain, "tier", attributes="opened")
+        assert [g.key for g in win_loss(events, plain, by="tier", at="closing").groups] == ["big"]
+        opened = win_loss(events, plain, by="tier")
         assert [g.key for g in opened.groups] == ["small"]
+
+    def test_old_spellings_warn(self, plain: Pipeline) -> None:
+        """The old positional by and attributes= still work, each with a warning."""
+        events = closed(plain, [("A", "won", {"tier": "small"})])
+        with pytest.warns(DeprecationWarning, match=r"pass by=\.\.\. as keywords"):
+            old = win_loss(events, plain, "tier", at="closing")
+        assert old == win_loss(events, plain, by="tier", at="closing")
+        with pytest.warns(DeprecationWarning, match=r"attributes='opened' is deprecated; use at="):
+            old = win_loss(events, plain, by="tier", attributes="opened")
+        assert old == win_loss(events, plain, by="tier")
+        with pytest.raises(TypeError, match=r"both attributes= .* and at="):
+            win_loss(events, plain, by="tier", attributes="opened", at="opening")
 
     def test_bucketing_function(self, plain: Pipeline, regions: list[Event]) -> None:
         """A function picks the key; returning None leaves the deal out."""
@@ -121,7 +133,7 @@ class TestWinLoss:
             region = deal.attributes["region"]
             return None if region == "apac" else region == "emea"
 
-        wl = win_loss(regions, plain, europe)
+        wl = win_loss(regions, plain, by=europe, at="closing")
         assert wl.by == "europe"
         assert wl.excluded == 2
         assert (wl.won, wl.lost) == (10, 10)
@@ -129,26 +141,31 @@ class TestWinLoss:
 
     def test_as_of(self, plain: Pipeline, regions: list[Event]) -> None:
         """Before the closings on day 10 no deal is closed."""
-        wl = win_loss(regions, plain, "region", as_of=day(5))
+        wl = win_loss(regions, plain, by="region", as_of=day(5), at="closing")
         assert wl.groups == ()
         assert wl.win_rate is None
         assert "n/a" in wl.summary()
 
     def test_all_won_has_no_lift_score(self, plain: Pipeline) -> None:
         """With an overall rate of 1 the score is 0 and the lift is 1."""
-        wl = win_loss(closed(plain, [("A", "won", {"r": 1}), ("B", "won", {"r": 2})]), plain, "r")
+        wl = win_loss(
+            closed(plain, [("A", "won", {"r": 1}), ("B", "won", {"r": 2})]),
+            plain,
+            by="r",
+            at="closing",
+        )
         assert all(g.score == 0.0 for g in wl.groups)
         assert all(g.lift == 1.0 for g in wl.groups)
 
     def test_all_lost_has_no_lift(self, plain: Pipeline) -> None:
         """With an overall rate of 0 the lift is undefined."""
-        wl = win_loss(closed(plain, [("A", "lost", {"r": 1})]), plain, "r")
+        wl = win_loss(closed(plain, [("A", "lost", {"r": 1})]), plain, by="r", at="closing")
         assert wl.groups[0].lift is None
         assert "n/a" in str(wl)
 
     def test_reprs_are_readable(self, plain: Pipeline, regions: list[Event]) -> None:
         """The result and group reprs show the figures that matter."""
-        wl = win_loss(regions, plain, "region")
+        wl = win_loss(regions, plain, by="region", at="closing")
         assert repr(wl) == (
             "WinLoss(by='region', won=11, lost=11, win_rate=0.5, groups=3, excluded=0)"
         )
@@ -161,7 +178,7 @@ class TestWinLoss:
         [
             ({"by": ""}, "attribute"),
             ({"by": 3}, "attribute name or a function"),
-            ({"by": "r", "attributes": "now"}, "attributes"),
+            ({"by": "r", "at": "now"}, "at must be"),
             ({"by": "r", "level": 1.0}, "level"),
             ({"by": "r", "min_deals": 0}, "min_deals"),
             ({"by": "r", "min_deals": True}, "min_deals"),
@@ -194,7 +211,7 @@ class TestBuckets:
     def test_within(self, plain: Pipeline) -> None:
         """Within 120 days of opening: A and B (both won); beyond: C and D; E passed; F missing."""
         bucket = within("critical_event", timedelta(days=120))
-        wl = win_loss(spiced(plain), plain, bucket)
+        wl = win_loss(spiced(plain), plain, by=bucket, at="closing")
         groups = {g.key: (g.won, g.lost) for g in wl.groups}
         assert groups == {
             "critical_event within 120 days": (2, 0),
@@ -207,14 +224,14 @@ class TestBuckets:
     def test_within_of_closing(self, plain: Pipeline) -> None:
         """Counted from the closing on day 10, A's day-30 event is 20 days away."""
         bucket = within("critical_event", timedelta(days=20), of="closed")
-        wl = win_loss(spiced(plain), plain, bucket)
+        wl = win_loss(spiced(plain), plain, by=bucket, at="closing")
         groups = {g.key: g.deals for g in wl.groups}
         assert groups["critical_event within 20 days"] == 1
 
     def test_days_until(self, plain: Pipeline) -> None:
         """Edges (30, 120) give ≤30, 31–120 and >120 buckets."""
         bucket = days_until("critical_event", (30, 120))
-        wl = win_loss(spiced(plain), plain, bucket)
+        wl = win_loss(spiced(plain), plain, by=bucket, at="closing")
         groups = {g.key: g.deals for g in wl.groups}
         assert groups == {
             "critical_event ≤30 days": 1,
@@ -236,7 +253,7 @@ class TestBuckets:
                 ("E", "won", {}),
             ],
         )
-        wl = win_loss(events, plain, fewer_than("stakeholders", 2))
+        wl = win_loss(events, plain, by=fewer_than("stakeholders", 2), at="closing")
         groups = {g.key: (g.won, g.lost) for g in wl.groups}
         assert groups == {
             "stakeholders fewer than 2": (0, 2),
@@ -249,7 +266,7 @@ class TestBuckets:
         """A value that is not a date (or a naive datetime) raises DataError naming the deal."""
         events = closed(plain, [("A", "won", {"critical_event": value})])
         with pytest.raises(DataError, match="'A'"):
-            win_loss(events, plain, within("critical_event", timedelta(days=120)))
+            win_loss(events, plain, by=within("critical_event", timedelta(days=120)), at="closing")
 
     def test_aware_datetime_and_date_accepted(self, plain: Pipeline) -> None:
         """Aware datetimes in another zone and plain dates both work."""
@@ -262,7 +279,7 @@ class TestBuckets:
                 ("C", "won", {"critical_event": "2026-01-20T10:00:00+05:00"}),
             ],
         )
-        wl = win_loss(events, plain, within("critical_event", timedelta(days=30)))
+        wl = win_loss(events, plain, by=within("critical_event", timedelta(days=30)), at="closing")
         assert [g.key for g in wl.groups] == ["critical_event within 30 days"]
 
     @pytest.mark.parametrize("value", ["two", True])
@@ -270,7 +287,7 @@ class TestBuckets:
         """A stakeholder value that is neither a count nor a list (a bool is no count) raises DataError."""
         events = closed(plain, [("A", "won", {"stakeholders": value})])
         with pytest.raises(DataError, match="neither a count nor a list"):
-            win_loss(events, plain, fewer_than("stakeholders", 2))
+            win_loss(events, plain, by=fewer_than("stakeholders", 2), at="closing")
 
     @pytest.mark.parametrize(
         ("make", "match"),

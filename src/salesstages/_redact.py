@@ -89,6 +89,8 @@ def secrets_of(conninfo: str) -> list[str]:
     variants: set[str] = set()
     for s in found:
         variants.update((s, unquote(s), quote(s, safe=""), quote(unquote(s), safe="")))
+    # as a message shows it inside repr() (control characters and backslashes escaped)
+    variants.update([repr(v)[1:-1] for v in variants])
     # what a parser may echo of a password it cut at a separator (``[SECRET]`` read as a host)
     variants.update(p for v in list(variants) for p in _SEPARATORS.split(v) if len(p) >= _PIECE)
     return sorted((v for v in variants if v and v != MASK), key=len, reverse=True)

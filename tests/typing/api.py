@@ -159,3 +159,18 @@ def periods() -> None:
     scored: int = bt.errors["markov"].count
     rate: float | None = metrics.win_rate(events, pipeline, by_value=True).rate
     del status, state, cats, why, slips, estimate, scored, rate
+
+
+def convention(events: list[ss.Event], pipeline: ss.Pipeline) -> None:
+    """The §16 spellings type-check: everything after ``pipeline`` by keyword."""
+    from salesstages import forecast, metrics
+
+    snap: dict[str, metrics.SnapshotRow] = metrics.snapshot(events, pipeline)
+    ratio: metrics.Ratio = metrics.conversion(events, pipeline, from_stage="a", to_stage="b")
+    keyed = metrics.conversion(events, pipeline, from_stage="a", to_stage="b", by="region")
+    wl: metrics.WinLoss = metrics.win_loss(events, pipeline, by="region", at="closing")
+    rows = metrics.action_conversion(events, pipeline, horizon=timedelta(days=30))
+    outlook = forecast.stage_outlook(events, pipeline, stage="a", age=timedelta(days=2))
+    ci = forecast.cumulative_incidence(events, pipeline, outcome="lost")
+    flows = metrics.skips_and_regressions(events, pipeline)
+    del snap, ratio, keyed, wl, rows, outlook, ci, flows

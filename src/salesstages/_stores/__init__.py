@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .._errors import StorePermissionError, StoreUnavailableError
+from ._pgfaults import driver_fault
 from ._protocol import EventStore, check_batch, check_shape, check_times
 from .jsonl import JsonlStore
 from .memory import MemoryStore
@@ -20,4 +21,5 @@ __all__ = [
     "check_batch",
     "check_shape",
     "check_times",
+    "driver_fault",
 ]

@@ -22,15 +22,16 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from typing import Any, Final
 
 from .._errors import DataError, SalesStagesError, StorePermissionError, StoreUnavailableError
-from .._redact import scrub
+from .._redact import redact, scrub
 
-__all__ = ["Deadline", "Deadlines", "fault"]
+__all__ = ["Deadline", "Deadlines", "driver_fault", "fault"]
 
 #: Seconds a watchdog thread waits with nothing to watch before it ends.
 _IDLE_EXIT: Final = 60.0
@@ -50,6 +51,12 @@ class Deadlines:
     """Cut a connection's socket when a round trip on it outlasts its deadline."""
 
     def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        """Start afresh: in a new object, or in a child after ``fork()`` (which has no
+        watchdog thread, and may have copied the lock while the parent's held it)."""
+        self._pid = os.getpid()
         self._cond = threading.Condition(threading.Lock())
         self._armed: dict[Deadline, tuple[float, int]] = {}
         self._thread: threading.Thread | None = None
@@ -67,6 +74,8 @@ class Deadlines:
         except Exception:  # already closed or broken: the call itself will say so
             yield token
             return
+        if self._pid != os.getpid():
+            self._reset()
         due = time.monotonic() + seconds
         with self._cond:
             self._armed[token] = (due, fd)
@@ -152,7 +161,7 @@ def fault(
         )
     if isinstance(exc, errors.InsufficientPrivilege):
         return StorePermissionError(
-            f"PostgreSQL at {where} refused the store's access to table {table!r}: {reason}; "
+            f"PostgreSQL at {where} refused access to table {table!r}: {reason}; "
             "grant the role SELECT (to read) and INSERT (to append) on the table, USAGE on "
             "its schema, and EXECUTE on its append function, or connect as its owner"
         )
@@ -195,3 +204,12 @@ def _connection_level(exc: BaseException) -> bool:
     connection-class one): the statement may have run to its commit."""
     state = getattr(exc, "sqlstate", None)
     return state is None or state.startswith(("08", "57P"))
+
+
+def driver_fault(exc: BaseException, conninfo: str, table: str) -> SalesStagesError | None:
+    """The library's error for a psycopg error raised outside a store (by Ibis reading a
+    ``postgresql://`` source), or ``None`` when ``exc`` is not psycopg's."""
+    pg = sys.modules.get("psycopg")
+    if pg is None or not isinstance(exc, pg.Error):
+        return None
+    return fault(pg, exc, where=redact(conninfo), conninfo=conninfo, table=table)

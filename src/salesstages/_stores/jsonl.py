@@ -95,11 +95,14 @@ class JsonlStore:
             power cut cannot lose it; ``False`` leaves flushing to the OS (a
             process crash still loses nothing that was appended).
 
-    Each append is one line (a batch is a JSON array), written under an
-    exclusive lock on ``<path>.lock`` (POSIX ``flock``; on Windows only
-    threads of one process are serialised). A torn last line, left by a crash
-    in the middle of an append, is ignored by readers and truncated by the next
-    append; any other malformed line raises :class:`~salesstages.DataError`.
+    Each append is one line (a batch is a JSON array) with its CRC-32 checksum
+    (format 2, see the module's notes), written under an exclusive lock on
+    ``<path>.lock`` (POSIX ``flock``; on Windows only threads of one process
+    are serialised). A torn last line, left by a crash in the middle of an
+    append, is ignored by readers and truncated by the next append; any other
+    malformed or changed line raises :class:`~salesstages.DataError` naming it.
+    Lines of a format 1 file (no checksum) still read, counted in
+    :attr:`unverified_lines`.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, fsync: bool = True) -> None:

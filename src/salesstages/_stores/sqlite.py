@@ -40,8 +40,8 @@ from types import MappingProxyType
 from typing import Any, Final, Literal
 
 from .._codec import _KINDS, EVENT_SETTERS, dump_data
-from .._errors import ConcurrencyError, DataError, SalesStagesError
-from .._events import _EMPTY, EVENT_KINDS, Event
+from .._errors import ConcurrencyError, DataError, SalesStagesError, StoreUnavailableError
+from .._events import _EMPTY, Event
 from .._time import to_utc
 from ._protocol import (
     D,
@@ -54,8 +54,9 @@ from ._protocol import (
     deprecated_load,
     poll_follow,
 )
+from ._sqlite_checks import RESTORE, RowError, Runs, check_deal, integrity_check, locate
 
-__all__ = ["SqliteStore"]
+__all__ = ["SqliteStore", "integrity_check"]
 
 _SCHEMA: Final = (
     """CREATE TABLE IF NOT EXISTS events (
@@ -90,26 +91,12 @@ _SELECT_ALL: Final = (
 _SELECT_DEAL: Final = f"SELECT {_COLUMNS} FROM events AS e WHERE e.deal_id = ? ORDER BY e.seq"
 #: What a single-deal read checks its rows against: the deal's row in ``deals``, its
 #: first and last positions, and the store's highest position.
-_SELECT_DEAL_CHECK: Final = (
-    "SELECT (SELECT position FROM deals WHERE deal_id = ?1), "
-    "(SELECT min(position) FROM events WHERE deal_id = ?1), "
-    "(SELECT max(position) FROM events WHERE deal_id = ?1), "
-    "(SELECT coalesce(max(position), 0) FROM events)"
-)
-_COUNT_AFTER: Final = "SELECT count(*) FROM events WHERE position > ?"
 _SELECT_AFTER: Final = (
     f"SELECT e.position, {_COLUMNS} FROM events AS e WHERE e.position > ? "
     "ORDER BY e.position LIMIT ?"
 )
 #: What the store says it holds: positions are 1, 2, 3 … so the highest is the count.
 _SELECT_HELD: Final = "SELECT coalesce(max(position), 0) FROM events"
-_SELECT_FIRSTS: Final = (
-    "SELECT deal_id, count(*), max(seq) FROM events GROUP BY deal_id ORDER BY min(position)"
-)
-_RESTORE: Final = (
-    "the database is damaged: restore it from a backup, or export what still reads with "
-    "salesstages.io"
-)
 _SELECT_LAST: Final = "SELECT seq, at FROM events WHERE deal_id = ? ORDER BY seq DESC LIMIT 1"
 _INSERT: Final = (
     "INSERT INTO events (deal_id, seq, position, at, kind, stage, name, data) "
@@ -307,7 +294,7 @@ class SqliteStore:
                     state[deal_id] = (length + len(batch), batch[-1])
                 conn.executemany("INSERT INTO deals (deal_id, position) VALUES (?, ?)", new_deals)
                 conn.executemany(_INSERT, inserts)
-                conn.execute("COMMIT")
+                self._commit(conn, prepared)
             except sqlite3.IntegrityError as exc:
                 conn.execute("ROLLBACK")
                 if "UNIQUE" not in str(exc):
@@ -321,6 +308,25 @@ class SqliteStore:
                     conn.execute("ROLLBACK")
                 raise
         return len(inserts)
+
+    def _commit(self, conn: sqlite3.Connection, prepared: list[Any]) -> None:
+        """``COMMIT``; when it fails (a disk error while the commit is being written) the
+        append may or may not be stored, and the error says so."""
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            shown = ", ".join(
+                f"store.events({d!r}) has {b[-1].seq + 1} events if it was"
+                for d, b, _ in prepared[:3]
+            )
+            raise StoreUnavailableError(
+                f"{self.path}: committing the append failed ({exc}), so it may or may not "
+                f"have been stored: the outcome is unknown; read the deal back before "
+                f"retrying: {shown}"
+            ) from exc
 
     @contextlib.contextmanager
     def _guard(self) -> Iterator[None]:
@@ -343,7 +349,7 @@ class SqliteStore:
             raise self._damaged(exc) from exc
 
     def _damaged(self, exc: BaseException) -> DataError:
-        if isinstance(exc, _RowError):
+        if isinstance(exc, RowError):
             return DataError(
                 f"{exc}; the database is damaged: restore it from a backup, or export what "
                 "still reads with salesstages.io",
@@ -370,54 +376,12 @@ class SqliteStore:
                 conn.execute("BEGIN")  # the rows and their checks from one snapshot
                 try:
                     rows = conn.execute(_SELECT_DEAL, (deal_id,)).fetchall()
-                    _Runs(self.path).check(rows)
-                    self._check_deal(conn, deal_id, len(rows))
+                    Runs(self.path).check(rows)
+                    check_deal(conn, self.path, deal_id, len(rows))
                 finally:
                     conn.execute("COMMIT")
                 return iter(_to_events(rows))
         return self._stream_all()
-
-    def _check_deal(self, conn: sqlite3.Connection, deal_id: str, count: int) -> None:
-        """Check one deal's ``count`` rows (a run 0 … count-1) against the deals table and
-        the store's positions, as a read of every deal checks them against each other.
-
-        Positions are gapless, so an event of this deal that was deleted after its
-        last remaining one shows as a missing position after it. The cost is one
-        index range scan over the positions after the deal's last event (nothing
-        for a deal appended to last).
-        """
-        first, low, high, held = conn.execute(_SELECT_DEAL_CHECK, (deal_id,)).fetchone()
-        if count == 0:
-            if first is not None:
-                raise DataError(
-                    f"deal {deal_id!r} is in the deals table but has no events; {_RESTORE}",
-                    path=str(self.path),
-                )
-            return
-        if first is None:
-            raise DataError(
-                f"deal {deal_id!r} has events but no row in the deals table; {_RESTORE}",
-                path=str(self.path),
-            )
-        if first != low:
-            raise DataError(
-                f"deal {deal_id!r}: the deals table says its first event is at position "
-                f"{first} but it is at {low}; {_RESTORE}",
-                path=str(self.path),
-            )
-        after = conn.execute(_COUNT_AFTER, (high,)).fetchone()[0]
-        if after != held - high:
-            missing = next(
-                p
-                for p in range(high + 1, held + 1)
-                if conn.execute("SELECT 1 FROM events WHERE position = ?", (p,)).fetchone() is None
-            )
-            raise DataError(
-                f"the store holds positions up to {held} but position {missing}, after deal "
-                f"{deal_id!r}'s last event (position {high}), does not read, so events of "
-                f"this deal may be missing; {_RESTORE}",
-                path=str(self.path),
-            )
 
     def _stream_all(self) -> Iterator[Event]:
         with self._lock:
@@ -426,7 +390,7 @@ class SqliteStore:
             self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
         )
         shared = _Shared()
-        runs = _Runs(self.path)
+        runs = Runs(self.path)
         built = 0
         try:
             with self._guard():
@@ -488,7 +452,7 @@ class SqliteStore:
         missing = next((p for p in expected if p not in read), None)
         if missing is None:  # more rows than positions: one was read twice
             raise DataError(
-                f"position {rows[-1][0]} is read twice or beyond the highest ({held}); " + _RESTORE,
+                f"position {rows[-1][0]} is read twice or beyond the highest ({held}); " + RESTORE,
                 path=str(self.path),
             )
         after_it = next((r for r in rows if r[0] > missing), None)
@@ -499,7 +463,7 @@ class SqliteStore:
         )
         raise DataError(
             f"the store holds positions up to {held} but position {missing} does not read"
-            f"{where}; " + _RESTORE,
+            f"{where}; " + RESTORE,
             path=str(self.path),
         )
 
@@ -543,7 +507,7 @@ class SqliteStore:
                 ).fetchone()
                 if orphan is not None:
                     raise DataError(
-                        f"deal {orphan[0]!r} is in the deals table but has no events; " + _RESTORE,
+                        f"deal {orphan[0]!r} is in the deals table but has no events; " + RESTORE,
                         path=str(self.path),
                     )
                 if firsts != len(ids):
@@ -552,7 +516,7 @@ class SqliteStore:
                         "(SELECT 1 FROM deals AS d WHERE d.deal_id = e.deal_id) LIMIT 1"
                     ).fetchone()
                     raise DataError(
-                        f"deal {lost[0]!r} has events but no row in the deals table; " + _RESTORE,
+                        f"deal {lost[0]!r} has events but no row in the deals table; " + RESTORE,
                         path=str(self.path),
                     )
             finally:
@@ -576,21 +540,6 @@ class SqliteStore:
         return f"SqliteStore({str(self.path)!r})"
 
 
-def integrity_check(path: Path, timeout: float = 30.0) -> list[str]:
-    """``PRAGMA integrity_check`` on a SQLite file opened read-only: what it finds
-    wrong, or an empty list when it says ``ok``."""
-    try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout)
-        try:
-            rows = conn.execute("PRAGMA integrity_check").fetchall()
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError as exc:
-        return [str(exc)]
-    found = [str(r[0]) for r in rows]
-    return [] if found == ["ok"] else found
-
-
 def _transient(exc: sqlite3.OperationalError) -> bool:
     """A lock timeout or an unreachable file: not damage, so not a :class:`DataError`."""
     text = str(exc)
@@ -601,100 +550,8 @@ def _stub(deal_id: str, seq: int, at: str) -> Event:
     try:
         when = to_utc(datetime.fromisoformat(at))
     except (TypeError, ValueError) as exc:
-        raise _RowError(deal_id, seq, "at", exc) from None
+        raise RowError(deal_id, seq, "at", exc) from None
     return Event(deal_id=deal_id, seq=seq, at=when, kind="activity")
-
-
-class _Runs:
-    """Checks that a read yields each deal's events as one run, ``seq`` 0, 1, 2 … with
-    no gap, and finds the first deal that disagrees with the store's own counts."""
-
-    __slots__ = ("deal", "next", "path", "read")
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.deal: object = None
-        self.next = 0
-        self.read: dict[object, int] = {}  # events read per deal
-
-    def check(self, rows: list[Any]) -> None:
-        """Raise :class:`DataError` at the first row that breaks its deal's run."""
-        deal, nxt, read = self.deal, self.next, self.read
-        for row in rows:
-            d = row[0]
-            s = row[1]
-            if d == deal:
-                if s != nxt:
-                    self._broken(d, s, nxt)
-                nxt += 1
-                continue
-            if deal is not None:
-                read[deal] = nxt
-            if s != 0 or d in read:
-                self._broken(d, s, read.get(d, 0))
-            deal, nxt = d, 1
-        self.deal, self.next = deal, nxt
-
-    def _broken(self, deal: object, seq: object, expected: int) -> None:
-        raise DataError(
-            f"deal {deal!r}: seq {seq!r} was read where seq {expected} belongs, so events "
-            f"of this deal are missing or out of place; {_RESTORE}",
-            path=str(self.path),
-        )
-
-    def shortfall(self, conn: sqlite3.Connection, held: int, built: int) -> DataError:
-        """The error for a read that yielded ``built`` events of the ``held`` the store
-        says it holds, naming the first deal whose events do not all read."""
-        if self.deal is not None:
-            self.read[self.deal] = self.next
-        message = f"the store holds {held} events but {built} read"
-        for deal_id, count, top in conn.execute(_SELECT_FIRSTS):
-            got = self.read.get(deal_id, 0)
-            if got != count or top != count - 1:
-                message += (
-                    f"; deal {deal_id!r} has {count} events in the events table but {got} "
-                    "read" + (" (its row in the deals table is missing)" if not got else "")
-                )
-                break
-        return DataError(f"{message}; {_RESTORE}", path=str(self.path))
-
-
-class _RowError(ValueError):
-    """One field of one row does not decode; names the row and the field."""
-
-    def __init__(self, deal_id: object, seq: object, field: str, exc: BaseException) -> None:
-        super().__init__(f"row deal_id={deal_id!r}, seq={seq!r}: field {field!r}: {exc}")
-        self.field = field
-
-
-def _locate(rows: list[Any]) -> _RowError | None:
-    """Find the first row whose fields do not decode (the slow path after a failure)."""
-    for d, s, a, k, st, n, data in rows:
-        problem: tuple[str, BaseException] | None = None
-        if not isinstance(d, str) or not d:
-            problem = ("deal_id", ValueError("not a non-empty string"))
-        elif not isinstance(s, int) or s < 0:
-            problem = ("seq", ValueError("not an int >= 0"))
-        elif k not in EVENT_KINDS:
-            problem = ("kind", ValueError(f"unknown kind {k!r}"))
-        elif not all(v is None or isinstance(v, str) for v in (st, n)):
-            problem = (
-                "stage" if not (st is None or isinstance(st, str)) else "name",
-                ValueError("not a string"),
-            )
-        else:
-            try:
-                to_utc(datetime.fromisoformat(a))
-            except (TypeError, ValueError) as exc:
-                problem = ("at", exc)
-            else:
-                try:
-                    json.loads(data)
-                except (TypeError, ValueError) as exc:
-                    problem = ("data", exc)
-        if problem is not None:
-            return _RowError(d, s, *problem)
-    return None
 
 
 class _Shared:
@@ -725,7 +582,7 @@ def _to_events(rows: list[Any], shared: _Shared | None = None) -> list[Event]:
     try:
         return _decode(rows, shared or _Shared())
     except (ValueError, TypeError, KeyError) as exc:
-        located = _locate(rows)
+        located = locate(rows)
         raise (located or ValueError(f"a row does not decode: {exc!r}")) from exc
 
 

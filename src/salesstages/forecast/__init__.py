@@ -31,7 +31,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from ..metrics._engine import Events, engine
+from ..metrics._engine import Events, engine, is_ibis_table, on_table
 from ._actions import ActionAdvice, next_actions
 from ._backtest import Backtest, BacktestRow, MethodError, backtest
 from ._common import _check_horizon, _expected_value, _hist, _stage_probabilities, _us
@@ -94,6 +94,8 @@ def weighted(
         ValueError: ``horizon`` is not a non-negative timedelta.
     """
     h_us = None if horizon is None else _us(_check_horizon(horizon))
+    if is_ibis_table(events):
+        return on_table(weighted)(events, pipeline, as_of=as_of, horizon=horizon)
     hist = _hist(events, pipeline, as_of)
     if h_us is not None:
         return _conditional_sum(hist, pipeline, h_us, _stage_probabilities(pipeline))

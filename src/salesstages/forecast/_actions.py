@@ -19,7 +19,7 @@ from .._errors import DataError, DataTypeError
 from .._stats import wilson_interval
 from .._time import to_utc
 from ..metrics._common import load
-from ..metrics._engine import Events, engine
+from ..metrics._engine import Events, engine, is_ibis_table, on_table
 from ..metrics._types import _one_row, _pct
 from ._common import _fields_repr
 
@@ -77,12 +77,12 @@ class ActionAdvice:
         )
 
 
-@engine
+@engine(positional=("deal",))
 def next_actions(
     events: Events,
     pipeline: Pipeline,
-    deal: Deal | str,
     *,
+    deal: Deal | str,
     as_of: datetime | None = None,
     min_support: int = 10,
 ) -> list[ActionAdvice]:
@@ -109,6 +109,8 @@ def next_actions(
     """
     support = check_min_support(min_support)
     check_deal(deal)
+    if is_ibis_table(events):
+        return on_table(next_actions)(events, pipeline, deal=deal, as_of=as_of, min_support=support)
     hist = load(events, pipeline, as_of)
     state = _state(hist, pipeline, deal, as_of)
     return advice(hist, state, support)

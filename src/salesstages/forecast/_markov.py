@@ -12,7 +12,7 @@ import attrs
 from .._stats import (
     absorbing_chain,
 )
-from ..metrics._engine import Events, engine
+from ..metrics._engine import Events, engine, is_ibis_table, on_table
 from ..metrics._history import Histories
 from ..metrics._types import _pct, _table
 from ._common import (
@@ -196,6 +196,8 @@ def markov(events: Events, pipeline: Pipeline, *, as_of: datetime | None = None)
     An open stage whose observed moves only lead into stages no deal has left
     yet has no estimate and is listed in :attr:`MarkovModel.unresolved`.
     """
+    if is_ibis_table(events):
+        return on_table(markov)(events, pipeline, as_of=as_of)
     hist = _hist(events, pipeline, as_of)
     return _markov(hist, pipeline)
 
@@ -258,6 +260,10 @@ def markov_forecast(
         ValueError: ``horizon`` is not a non-negative timedelta.
     """
     h_us = None if horizon is None else _us(_check_horizon(horizon))
+    if is_ibis_table(events):
+        return on_table(markov_forecast)(
+            events, pipeline, as_of=as_of, model=model, horizon=horizon
+        )
     hist = _hist(events, pipeline, as_of)
     if model is None:
         model = _markov(hist, pipeline)

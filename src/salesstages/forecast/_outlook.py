@@ -19,7 +19,7 @@ from .._stats import (
     step_value,
 )
 from ..metrics._common import check_stage
-from ..metrics._engine import Events, engine
+from ..metrics._engine import Events, engine, is_ibis_table, on_table
 from ..metrics._history import Histories, stay_cells
 from ..metrics._types import _days, _one_row, _pct
 from ._common import (
@@ -203,12 +203,12 @@ def _outlook(stays: _Stays, stage: str, age_us: int, horizon_us: int | None) -> 
     )
 
 
-@engine
+@engine(positional=("stage",))
 def stage_outlook(
     events: Events,
     pipeline: Pipeline,
-    stage: str,
     *,
+    stage: str,
     age: timedelta = _ZERO,
     horizon: timedelta | None = None,
     as_of: datetime | None = None,
@@ -232,6 +232,10 @@ def stage_outlook(
     stage = check_stage(pipeline, stage, "stage", open_only=True)
     _check_horizon(age, "age")
     h_us = None if horizon is None else _us(_check_horizon(horizon))
+    if is_ibis_table(events):
+        return on_table(stage_outlook)(
+            events, pipeline, stage=stage, age=age, horizon=horizon, as_of=as_of
+        )
     hist = _hist(events, pipeline, as_of)
     return _outlook(_Stays(hist, pipeline, stage), stage, _us(age), h_us)
 
@@ -260,6 +264,8 @@ def conditional_forecast(
     (finding ``older_than_history``) so that the fallback is never silent.
     """
     h_us = None if horizon is None else _us(_check_horizon(horizon))
+    if is_ibis_table(events):
+        return on_table(conditional_forecast)(events, pipeline, as_of=as_of, horizon=horizon)
     hist = _hist(events, pipeline, as_of)
     return _conditional_sum(hist, pipeline, h_us)
 

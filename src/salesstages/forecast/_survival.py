@@ -17,7 +17,7 @@ from .._stats import (
     step_value,
     z_value,
 )
-from ..metrics._engine import Events, engine
+from ..metrics._engine import Events, engine, is_ibis_table, on_table
 from ..metrics._history import Histories
 from ..metrics._types import _days, _pct
 from ._common import (
@@ -169,6 +169,8 @@ def time_to_close(
     the log(−log S) scale, at confidence ``level``.
     """
     z_value(level)
+    if is_ibis_table(events):
+        return on_table(time_to_close)(events, pipeline, as_of=as_of, level=level)
     hist = _hist(events, pipeline, as_of)
     durations, causes = _close_samples(hist)
     return _survival(durations, causes, level)
@@ -265,12 +267,12 @@ def _check_outcome(outcome: Any) -> Literal["won", "lost"]:
     return outcome  # type: ignore[no-any-return]
 
 
-@engine
+@engine(positional=("outcome",))
 def cumulative_incidence(
     events: Events,
     pipeline: Pipeline,
-    outcome: Literal["won", "lost"] = "won",
     *,
+    outcome: Literal["won", "lost"] = "won",
     as_of: datetime | None = None,
 ) -> CumulativeIncidence:
     """Aalen–Johansen estimate of P(a deal reaches ``outcome`` within t of opening).
@@ -283,6 +285,8 @@ def cumulative_incidence(
     one of its latest closing.
     """
     outcome = _check_outcome(outcome)
+    if is_ibis_table(events):
+        return on_table(cumulative_incidence)(events, pipeline, outcome=outcome, as_of=as_of)
     hist = _hist(events, pipeline, as_of)
     durations, causes = _close_samples(hist)
     return _incidence(durations, causes, outcome)

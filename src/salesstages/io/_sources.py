@@ -5,7 +5,8 @@ Python) or an Ibis table (computed on its backend); :class:`EventSource` is the
 same source as an object that also names it, counts it, says which engine
 suits it and what reading it skipped.
 
-What a source is, from its first bytes (never from its name alone):
+What a source is, told from its first bytes (its suffix only decides between
+the text forms):
 
 ========================= ==========================================================
 ``jsonl``                 one canonical event a line (:func:`~salesstages.io.write_jsonl`)
@@ -254,7 +255,14 @@ class EventSource:
         if self.kind == "postgres":
             con = _postgres_connect(ibis, self.text)
             self._connections.append(con)
-            return _postgres_table(con, self.text, self.table, self._option)
+            t = _postgres_table(con, self.text, self.table, self._option)
+            missing = [c for c in _CANONICAL if c not in t.columns]
+            if missing:
+                raise SourceError(
+                    f"{redact(self.text)} table {self.table!r} is not an events table: it has "
+                    f"no column {', '.join(missing)}; name the events table with {self._option}"
+                )
+            return t
         if self.kind == "duckdb":
             _check_duckdb_table(self._file, self.table, self._option)
             con = ibis.duckdb.connect(str(self._file), read_only=True)
@@ -309,11 +317,11 @@ def _sniff(path: Path) -> str:
             "restore it from a backup (UTF-16 text: save it as UTF-8)",
             path=str(path),
         )
+    first = head.lstrip()[:1]
+    if first == b"[":  # JsonlStore writes each event (or batch) as a JSON array, whatever
+        return "jsonl-store"  # the file's name (a CSV header never starts with "[")
     if suffix == ".csv":
         return "csv"
-    first = head.lstrip()[:1]
-    if first == b"[":  # JsonlStore writes each event (or batch) as a JSON array
-        return "jsonl-store"
     if first == b"{" or not first or suffix in (".jsonl", ".ndjson", ".json"):
         return "jsonl"  # an empty file: no events
     return "csv"

@@ -16,11 +16,14 @@ with :meth:`~salesstages.Pipeline.check`).
 from __future__ import annotations
 
 from ._actions import ActionRow, action_conversion
+from ._conformance import Conformance, DeviationRow, conformance
 from ._durations import stage_durations, substate_durations, substate_visits, visits
 from ._frames import records, to_pandas, to_polars
 from ._funnel import conversion, funnel, period_conversion, skips_and_regressions
 from ._history import DealHistory, Histories, histories
 from ._outcomes import NO_REASON, lost_reasons, sales_cycle, snapshot, stalled, velocity, win_rate
+from ._paths import PathRow, Rework, TransitionRow, paths, rework, transitions
+from ._people import Handover, Scorecard, ScorecardRow, handovers, scorecard
 from ._planning import Movement, PeriodStatus, Slip, Tally, movement, period_status, slippage
 from ._quality import DataQuality, Finding, data_quality
 from ._session import Session, session
@@ -50,17 +53,24 @@ __all__ = [
     "NO_REASON",
     "ActionRow",
     "ClosedDeal",
+    "Conformance",
     "DataQuality",
     "DealHistory",
+    "DeviationRow",
     "DurationStats",
     "Finding",
     "FunnelRow",
+    "Handover",
     "Histories",
     "Keyed",
     "LostReason",
     "Movement",
+    "PathRow",
     "PeriodStatus",
     "Ratio",
+    "Rework",
+    "Scorecard",
+    "ScorecardRow",
     "Session",
     "Slip",
     "SnapshotRow",
@@ -68,22 +78,28 @@ __all__ = [
     "Stall",
     "SubstateVisit",
     "Tally",
+    "TransitionRow",
     "Visit",
     "WinLoss",
     "WinLossGroup",
     "action_conversion",
+    "conformance",
     "conversion",
     "data_quality",
     "days_until",
     "fewer_than",
     "funnel",
+    "handovers",
     "histories",
     "lost_reasons",
     "movement",
+    "paths",
     "period_conversion",
     "period_status",
     "records",
+    "rework",
     "sales_cycle",
+    "scorecard",
     "session",
     "skips_and_regressions",
     "slippage",
@@ -94,6 +110,7 @@ __all__ = [
     "substate_visits",
     "to_pandas",
     "to_polars",
+    "transitions",
     "velocity",
     "visits",
     "win_loss",

@@ -3,7 +3,7 @@
 For each open stage, the deals whose first visit to it started by ``as_of``
 are split by whether they recorded an activity during that first visit; each
 side's share of deals that advanced (entered a later open stage or a won
-stage within ``within`` of that first entry) is compared as a ratio, the lift.
+stage within ``horizon`` of that first entry) is compared as a ratio, the lift.
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ import attrs
 
 from .._errors import DataError, DataTypeError
 from ._common import load
-from ._engine import Events, engine
+from ._engine import Events, engine, is_ibis_table, on_table
 from ._types import _one_row, _pct, _repr
 
 if TYPE_CHECKING:
     from .._pipeline import Pipeline
     from ._history import Histories
 
-__all__ = ["ActionRow", "action_conversion", "action_rows", "check_within", "rows_from_counts"]
+__all__ = ["ActionRow", "action_conversion", "action_rows", "check_horizon", "rows_from_counts"]
 
 _ZERO: Final = timedelta(0)
 
@@ -37,7 +37,7 @@ class ActionRow:
         deals_with: Deals whose first visit to ``stage`` started by ``as_of`` and
             that recorded ``activity`` during that visit.
         advanced_with: Of those, the deals that advanced: entered a later open
-            stage or a won stage within ``within`` of that first entry.
+            stage or a won stage within ``horizon`` of that first entry.
         deals_without: The other deals whose first visit to ``stage`` started by
             ``as_of``.
         advanced_without: Of those, the deals that advanced.
@@ -72,29 +72,29 @@ class ActionRow:
         )
 
 
-def check_within(within: object) -> timedelta:
-    """``within`` must be a positive ``timedelta``."""
-    if not isinstance(within, timedelta):
+def check_horizon(horizon: object) -> timedelta:
+    """``horizon`` must be a positive ``timedelta``."""
+    if not isinstance(horizon, timedelta):
         raise DataTypeError(
-            f"within must be a timedelta (for example timedelta(days=30)), got {within!r}",
-            field="within",
+            f"horizon must be a timedelta (for example timedelta(days=30)), got {horizon!r}",
+            field="horizon",
         )
-    if within <= _ZERO:
+    if horizon <= _ZERO:
         raise DataError(
-            f"within must be a positive timedelta (how long after entering a stage a deal "
+            f"horizon must be a positive timedelta (how long after entering a stage a deal "
             f"may take to advance and still count, for example timedelta(days=30)), "
-            f"got {within!r}",
-            field="within",
+            f"got {horizon!r}",
+            field="horizon",
         )
-    return within
+    return horizon
 
 
-@engine
+@engine(renamed={"within": "horizon"})
 def action_conversion(
     events: Events,
     pipeline: Pipeline,
     *,
-    within: timedelta,
+    horizon: timedelta,
     as_of: datetime | None = None,
 ) -> list[ActionRow]:
     """For each open stage and each activity recorded in it, how the deals that
@@ -103,20 +103,22 @@ def action_conversion(
     A deal counts in a stage when its first visit to the stage started at or
     before ``as_of``. It is "with" the activity when it recorded it during that
     first visit (after entering, before its next stage entry), "without"
-    otherwise. It "advanced" when, after that first entry and within ``within``
+    otherwise. It "advanced" when, after that first entry and within ``horizon``
     of it (inclusive), it entered a later open stage or a won stage. One row per
     stage and activity recorded in the stage at least once (in any visit), in
     stage order, then by activity name.
 
     Raises:
-        DataTypeError: ``within`` is not a ``timedelta``.
-        DataError: ``within`` is zero or negative.
+        DataTypeError: ``horizon`` is not a ``timedelta``.
+        DataError: ``horizon`` is zero or negative.
     """
-    check_within(within)
-    return action_rows(load(events, pipeline, as_of), within)
+    check_horizon(horizon)
+    if is_ibis_table(events):
+        return on_table(action_conversion)(events, pipeline, horizon=horizon, as_of=as_of)
+    return action_rows(load(events, pipeline, as_of), horizon)
 
 
-def action_rows(hist: Histories, within: timedelta) -> list[ActionRow]:
+def action_rows(hist: Histories, horizon: timedelta) -> list[ActionRow]:
     """:func:`action_conversion` over a fold."""
     pipeline = hist.pipeline
     opens = [s.name for s in pipeline.open_stages]
@@ -157,7 +159,7 @@ def action_rows(hist: Histories, within: timedelta) -> list[ActionRow]:
         last = len(entries)
         for r, i in first.items():
             start = entries[i][0]
-            deadline = start + within
+            deadline = start + horizon
             moved = False
             for j in range(i + 1, last):
                 at, stage, _ = entries[j]

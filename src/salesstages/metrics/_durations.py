@@ -17,7 +17,7 @@ from ._common import (
     load,
     segmented,
 )
-from ._engine import Events, engine
+from ._engine import Events, engine, is_ibis_table, on_table
 from ._history import DealHistory, visit_records
 from ._types import DurationStats, Keyed, SubstateVisit, Visit, _fast_init
 
@@ -49,6 +49,8 @@ def visits(events: Events, pipeline: Pipeline, *, as_of: datetime | None = None)
         NaiveTimeError: ``as_of`` has no timezone.
         InvalidLogError: An event names a stage the pipeline does not define.
     """
+    if is_ibis_table(events):
+        return on_table(visits)(events, pipeline, as_of=as_of)
     return visit_records(load(events, pipeline, as_of))
 
 
@@ -169,6 +171,10 @@ def stage_durations(
     """
     check_choice("per", per, _PER)
     check_by(by)
+    if is_ibis_table(events):
+        return on_table(stage_durations)(
+            events, pipeline, as_of=as_of, include_open=include_open, per=per, by=by
+        )
     hist = load(events, pipeline, as_of)
     names = tuple(s.name for s in pipeline.open_stages)
     opens = frozenset(names)
@@ -237,7 +243,9 @@ def substate_visits(
         UnknownStageError: ``stage`` is not a stage of the pipeline.
     """
     if stage is not None:
-        check_stage(pipeline, stage, "stage")
+        stage = check_stage(pipeline, stage, "stage")
+    if is_ibis_table(events):
+        return on_table(substate_visits)(events, pipeline, stage=stage, as_of=as_of)
     hist = load(events, pipeline, as_of)
     return _substate_visits(hist.deals.values(), hist.as_of, stage)
 
@@ -246,8 +254,8 @@ def substate_visits(
 def substate_durations(
     events: Events,
     pipeline: Pipeline,
-    stage: str,
     *,
+    stage: str,
     as_of: datetime | None = None,
     include_open: bool = False,
     by: None = None,
@@ -258,20 +266,20 @@ def substate_durations(
 def substate_durations(
     events: Events,
     pipeline: Pipeline,
-    stage: str,
     *,
+    stage: str,
     as_of: datetime | None = None,
     include_open: bool = False,
     by: str,
 ) -> dict[Hashable, dict[str, DurationStats]]: ...
 
 
-@engine
+@engine(positional=("stage",))
 def substate_durations(
     events: Events,
     pipeline: Pipeline,
-    stage: str,
     *,
+    stage: str,
     as_of: datetime | None = None,
     include_open: bool = False,
     by: str | None = None,
@@ -295,6 +303,10 @@ def substate_durations(
     """
     name, substates = check_substate_stage(pipeline, stage)
     check_by(by)
+    if is_ibis_table(events):
+        return on_table(substate_durations)(
+            events, pipeline, stage=name, as_of=as_of, include_open=include_open, by=by
+        )
     hist = load(events, pipeline, as_of)
 
     def compute(deals: list[DealHistory]) -> dict[str, DurationStats]:

@@ -7,11 +7,10 @@ from collections.abc import Hashable
 from datetime import date, datetime, timedelta
 from typing import Literal, overload
 
-from .._compat import spellings
 from .._pipeline import Pipeline
 from .._time import to_utc
 from ._common import check_by, check_choice, check_stage, check_substate_stage, load, segmented
-from ._engine import Events, engine
+from ._engine import Events, engine, is_ibis_table, on_table
 from ._history import DealHistory, Histories
 from ._planning import period_bounds, period_view
 from ._types import FunnelRow, Ratio, StageFlow
@@ -197,6 +196,8 @@ def funnel(
     check_by(by)
     if stage is not None:
         name, _ = check_substate_stage(pipeline, stage)
+    if is_ibis_table(events):
+        return on_table(funnel)(events, pipeline, skips=skips, by=by, as_of=as_of, stage=stage)
     hist = load(events, pipeline, as_of)
     if stage is not None:
         return segmented(
@@ -226,9 +227,9 @@ def _conversion(deals: list[DealHistory], from_stage: str, to_stage: str) -> Rat
 def conversion(
     events: Events,
     pipeline: Pipeline,
+    *,
     from_stage: str,
     to_stage: str,
-    *,
     by: None = None,
     as_of: datetime | None = None,
 ) -> Ratio: ...
@@ -238,21 +239,21 @@ def conversion(
 def conversion(
     events: Events,
     pipeline: Pipeline,
+    *,
     from_stage: str,
     to_stage: str,
-    *,
     by: str,
     as_of: datetime | None = None,
 ) -> dict[Hashable, Ratio]: ...
 
 
-@engine
+@engine(positional=("from_stage", "to_stage"))
 def conversion(
     events: Events,
     pipeline: Pipeline,
+    *,
     from_stage: str,
     to_stage: str,
-    *,
     by: str | None = None,
     as_of: datetime | None = None,
 ) -> Ratio | dict[Hashable, Ratio]:
@@ -277,6 +278,8 @@ def conversion(
     a = check_stage(pipeline, from_stage, "from_stage")
     b = check_stage(pipeline, to_stage, "to_stage")
     check_by(by)
+    if is_ibis_table(events):
+        return on_table(conversion)(events, pipeline, from_stage=a, to_stage=b, by=by, as_of=as_of)
     hist = load(events, pipeline, as_of)
     return segmented(hist.deals.values(), by, lambda deals: _conversion(deals, a, b))
 
@@ -309,8 +312,7 @@ def period_conversion(
 ) -> dict[Hashable, Ratio]: ...
 
 
-@spellings(positional=("stage",))
-@engine
+@engine(positional=("stage",))
 def period_conversion(
     events: Events,
     pipeline: Pipeline,
@@ -364,6 +366,10 @@ def period_conversion(
             "the window is [start, end)"
         )
     check_by(by)
+    if is_ibis_table(events):
+        return on_table(period_conversion)(
+            events, pipeline, stage=name, start=lo, end=hi, as_of=as_of, to_stage=target, by=by
+        )
     if isinstance(events, Histories):
         hist = period_view(load(events, pipeline, as_of), hi)
     else:
@@ -419,6 +425,8 @@ def skips_and_regressions(
         pipeline: The pipeline the events follow.
         as_of: Ignore later events; defaults to the latest event time.
     """
+    if is_ibis_table(events):
+        return on_table(skips_and_regressions)(events, pipeline, as_of=as_of)
     hist = load(events, pipeline, as_of)
     names = [s.name for s in pipeline.open_stages]
     n = len(names)

@@ -10,8 +10,16 @@ from typing import Final, Literal, overload
 
 from .._pipeline import Pipeline
 from .._time import to_utc
-from ._common import amount_of, check_by, check_choice, duration_stats, load, segmented
-from ._engine import Events, engine
+from ._common import (
+    amount_of,
+    amount_sum,
+    check_by,
+    check_choice,
+    duration_stats,
+    load,
+    segmented,
+)
+from ._engine import Events, engine, is_ibis_table, on_table
 from ._history import DealHistory
 from ._types import DurationStats, Keyed, LostReason, Ratio, SnapshotRow, Stall
 
@@ -54,8 +62,8 @@ def _win_ratio(deals: list[DealHistory], by_value: bool) -> Ratio:
     lost: float
     if by_value:
         # fsum: exactly rounded, so the result does not depend on the deals' order
-        won = math.fsum(amount_of(h.closed_amount) for h in deals if h.outcome == "won")
-        lost = math.fsum(amount_of(h.closed_amount) for h in deals if h.outcome == "lost")
+        won = amount_sum(amount_of(h.closed_amount) for h in deals if h.outcome == "won")
+        lost = amount_sum(amount_of(h.closed_amount) for h in deals if h.outcome == "lost")
         return value_ratio(won, lost, sum(1 for h in deals if h.outcome == "lost"))
     else:
         won = sum(1 for h in deals if h.outcome == "won")
@@ -109,6 +117,8 @@ def win_rate(
         as_of: Ignore later events; defaults to the latest event time.
     """
     check_by(by)
+    if is_ibis_table(events):
+        return on_table(win_rate)(events, pipeline, by_value=by_value, by=by, as_of=as_of)
     hist = load(events, pipeline, as_of)
     return segmented(hist.deals.values(), by, lambda deals: _win_ratio(deals, bool(by_value)))
 
@@ -170,20 +180,27 @@ def sales_cycle(
     """
     check_choice("outcome", outcome, ("won", "lost"))
     check_by(by)
+    if is_ibis_table(events):
+        return on_table(sales_cycle)(events, pipeline, outcome=outcome, by=by, as_of=as_of)
     hist = load(events, pipeline, as_of)
     return segmented(hist.deals.values(), by, lambda deals: _cycle(deals, outcome))
 
 
-@engine
-def snapshot(events: Events, pipeline: Pipeline, as_of: datetime) -> dict[str, SnapshotRow]:
+@engine(positional=("as_of",))
+def snapshot(
+    events: Events, pipeline: Pipeline, *, as_of: datetime | None = None
+) -> dict[str, SnapshotRow]:
     """Where the open deals stood at ``as_of``: per open stage (all of them, in
     order) how many deals were there and the sum of their ``amount`` attribute
-    as it was then (missing or non-numeric amounts count as 0).
+    as it was then (missing or non-numeric amounts count as 0). ``as_of``
+    defaults to the latest event time.
 
     Raises:
         NaiveTimeError: ``as_of`` has no timezone.
     """
-    moment = to_utc(as_of, "as_of")
+    moment = None if as_of is None else to_utc(as_of, "as_of")
+    if is_ibis_table(events):
+        return on_table(snapshot)(events, pipeline, as_of=moment)
     hist = load(events, pipeline, moment)
     amounts: dict[str, list[float]] = {s.name: [] for s in pipeline.open_stages}
     for h in hist.deals.values():
@@ -192,7 +209,7 @@ def snapshot(events: Events, pipeline: Pipeline, as_of: datetime) -> dict[str, S
     return Keyed(
         "stage",
         {
-            name: SnapshotRow(count=len(values), amount=math.fsum(values))
+            name: SnapshotRow(count=len(values), amount=amount_sum(values))
             for name, values in amounts.items()
         },
     )
@@ -210,6 +227,8 @@ def stalled(events: Events, pipeline: Pipeline, *, as_of: datetime | None = None
         pipeline: The pipeline the events follow.
         as_of: Ignore later events; defaults to the latest event time.
     """
+    if is_ibis_table(events):
+        return on_table(stalled)(events, pipeline, as_of=as_of)
     hist = load(events, pipeline, as_of)
     rot = {s.name: s.rot_after for s in pipeline.open_stages if s.rot_after is not None}
     now = hist.as_of
@@ -239,6 +258,8 @@ def lost_reasons(
         pipeline: The pipeline the events follow.
         as_of: Ignore later events; defaults to the latest event time.
     """
+    if is_ibis_table(events):
+        return on_table(lost_reasons)(events, pipeline, as_of=as_of)
     hist = load(events, pipeline, as_of)
     amounts: dict[str, list[float]] = {}
     for h in hist.deals.values():
@@ -246,7 +267,7 @@ def lost_reasons(
             reason = NO_REASON if h.lost_reason is None else str(h.lost_reason)
             amounts.setdefault(reason, []).append(amount_of(h.closed_amount))
     rows = [
-        LostReason(reason=reason, deals=len(values), amount=math.fsum(values))
+        LostReason(reason=reason, deals=len(values), amount=amount_sum(values))
         for reason, values in amounts.items()
     ]
     rows.sort(key=lambda r: (-r.deals, r.reason))
@@ -265,7 +286,7 @@ def _velocity(deals: list[DealHistory]) -> float:
             n_lost += 1
     if not won or not n_open:
         return 0.0
-    amount = math.fsum(amount_of(h.closed_amount) for h in won)
+    amount = amount_sum(amount_of(h.closed_amount) for h in won)
     total = sum((h.closed_at - h.opened_at for h in won), timedelta(0))  # type: ignore[operator]
     return velocity_value(n_open, len(won), n_lost, amount, total)
 
@@ -329,5 +350,7 @@ def velocity(
         by: Segment by this attribute's value at opening.
     """
     check_by(by)
+    if is_ibis_table(events):
+        return on_table(velocity)(events, pipeline, as_of=as_of, by=by)
     hist = load(events, pipeline, as_of)
     return segmented(hist.deals.values(), by, _velocity)

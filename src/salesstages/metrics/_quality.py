@@ -12,7 +12,7 @@ import attrs
 
 from .._events import Event
 from ._common import amount_of, load
-from ._engine import Events, engine
+from ._engine import Events, engine, is_ibis_table, on_table
 from ._history import DealHistory, Histories, stay_cells
 from ._types import _one_row
 
@@ -167,9 +167,9 @@ def data_quality(
 
     - ``check_problems``: rules of the pipeline the log breaks, as
       :meth:`Pipeline.check <salesstages.Pipeline.check>` lists them. They are
-      checked here when ``events`` is a list or tuple of events and
-      ``problems`` is not given; pass ``problems`` (say, from a check already
-      run) to use those instead.
+      checked here when ``events`` is a list or tuple of events or an Ibis
+      table and ``problems`` is not given; pass ``problems`` (say, from a
+      check already run) to use those instead.
     - ``torn_tail``: ``torn_tail`` bytes of a torn last line were skipped
       when the log was read (a JSON Lines store's ``torn_tail``).
     - ``open_without_amount`` / ``closed_without_amount``: deals with no
@@ -200,6 +200,10 @@ def data_quality(
         ValueError: ``torn_tail`` is negative.
     """
     check_torn_tail(torn_tail)
+    if is_ibis_table(events):
+        return on_table(data_quality)(
+            events, pipeline, as_of=as_of, problems=problems, torn_tail=torn_tail
+        )
     if problems is None and isinstance(events, list | tuple):
         problems = pipeline.check(_events_only(events))
     hist = load(events, pipeline, as_of)

@@ -6,8 +6,8 @@ one. SPICED fields (situation, pain, impact, critical event, decision
 criteria) and stakeholder lists are ordinary deal attributes; :func:`within`,
 :func:`days_until` and :func:`fewer_than` build the usual buckets from them:
 
->>> win_loss(events, pipeline, within("critical_event", timedelta(days=120)))  # doctest: +SKIP
->>> win_loss(events, pipeline, fewer_than("stakeholders", 2))  # doctest: +SKIP
+>>> win_loss(events, pipeline, by=within("critical_event", timedelta(days=120)))  # doctest: +SKIP
+>>> win_loss(events, pipeline, by=fewer_than("stakeholders", 2))  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import attrs
 
-from .._errors import DataError
+from .._errors import DataError, SalesStagesError
 from .._stats import wilson_interval, z_value
 from ._common import check_attribute, load
-from ._engine import Events, engine
+from ._engine import Events, engine, is_ibis_table, on_table
 from ._types import _label, _one_row, _pct
 
 if TYPE_CHECKING:
@@ -192,14 +192,14 @@ def _hashable(value: Any) -> Hashable:
     return value  # type: ignore[no-any-return]
 
 
-@engine
+@engine(positional=("by",), renamed={"attributes": ("at", {"opened": "opening"})})
 def win_loss(
     events: Events,
     pipeline: Pipeline,
-    by: str | Bucketer,
     *,
+    by: str | Bucketer,
+    at: Literal["opening", "closing"] = "opening",
     as_of: datetime | None = None,
-    attributes: Literal["closing", "opened"] = "closing",
     level: float = 0.95,
     min_deals: int = 1,
 ) -> WinLoss:
@@ -211,11 +211,11 @@ def win_loss(
         by: An attribute name (deals without it form the group ``None``), or a
             function from a :class:`ClosedDeal` to a group key (``None`` leaves
             the deal out), such as :func:`within` or :func:`fewer_than` build.
+        at: With an attribute name, read it when the deal was opened
+            (``"opening"``, like ``by=`` everywhere) or as it was at the
+            deal's end (``"closing"``: its last event up to ``as_of``, what
+            the team knew by then).
         as_of: Ignore events after this moment; deals closed then count.
-        attributes: With an attribute name, read it as it was at the deal's
-            end (``"closing"``: its last event up to ``as_of``, what the team
-            knew by then) or when the deal was opened (``"opened"``, like
-            ``by=`` elsewhere).
         level: Confidence level of the Wilson intervals.
         min_deals: Leave out groups with fewer closed deals than this (they
             still count in the overall rate).
@@ -226,15 +226,25 @@ def win_loss(
         first, then by key).
 
     Raises:
-        ValueError: ``by`` is neither a string nor callable, ``attributes``,
+        ValueError: ``by`` is neither a string nor callable, ``at``,
             ``level`` or ``min_deals`` is out of range.
+        SalesStagesError: ``by`` is a function and ``events`` an Ibis table
+            (the function needs every closed deal in Python).
     """
-    check_win_loss(by, attributes, level, min_deals)
+    check_win_loss(by, at, level, min_deals)
+    if is_ibis_table(events):
+        if not isinstance(by, str):
+            raise SalesStagesError(
+                "win_loss with a bucketing function needs each closed deal in Python, which "
+                "the Ibis engine does not bring back; pass an attribute name, or run it on "
+                "events (salesstages.io.read_parquet, or Event.from_dict over the table's rows)"
+            )
+        return on_table(win_loss)(
+            events, pipeline, by=by, at=at, as_of=as_of, level=level, min_deals=min_deals
+        )
     if isinstance(by, str):
-        if not by:
-            raise ValueError("by must name an attribute, got ''")
         name = by
-        use_opened = attributes == "opened"
+        use_opened = at == "opening"
 
         def by_attribute(d: ClosedDeal) -> Hashable | None:
             attrs_ = d.opened_attributes if use_opened else d.attributes
@@ -252,7 +262,7 @@ def win_loss(
 
     hist = load(events, pipeline, as_of)
     if isinstance(by, str):
-        check_attribute(list(hist.deals.values()), by, opened=attributes == "opened")
+        check_attribute(list(hist.deals.values()), by, opened=at == "opening")
     counts: dict[Hashable | None, list[int]] = {}
     excluded = 0
     for h in hist.deals.values():
@@ -277,11 +287,16 @@ def win_loss(
     return win_loss_result(counts, label, excluded, level, min_deals)
 
 
-def check_win_loss(by: object, attributes: object, level: float, min_deals: object) -> None:
-    """Check :func:`win_loss`'s arguments but ``by`` (shared with the Ibis engine)."""
+def check_win_loss(by: object, at: object, level: float, min_deals: object) -> None:
+    """Check :func:`win_loss`'s arguments."""
     z_value(level)
-    if attributes not in ("closing", "opened"):
-        raise ValueError(f"attributes must be 'closing' or 'opened', got {attributes!r}")
+    if at not in ("opening", "closing"):
+        raise ValueError(f"at must be 'opening' or 'closing', got {at!r}")
+    if isinstance(by, str):
+        if not by:
+            raise ValueError("by must name an attribute, got ''")
+    elif not callable(by):
+        raise ValueError(f"by must be an attribute name or a function, got {by!r}")
     if isinstance(min_deals, bool) or not isinstance(min_deals, int) or min_deals < 1:
         raise ValueError(f"min_deals must be an int >= 1, got {min_deals!r}")
 
@@ -397,7 +412,7 @@ def within(
     :class:`~salesstages.DataError` when the analysis runs.
 
     The classic SPICED question: "do we win more when the critical event is
-    within 120 days?" is ``win_loss(events, pipeline, within("critical_event",
+    within 120 days?" is ``win_loss(events, pipeline, by=within("critical_event",
     timedelta(days=120)))``.
     """
     n = _day_count(limit)

@@ -55,7 +55,7 @@ def actions_section(data: Events, pipeline: Pipeline, as_of: datetime) -> dict[s
     labels = {s.name: s.title for s in pipeline.stages}
     asked = criterion_activities(pipeline)
     stages: dict[str, list[ActionRow]] = {}
-    for r in action_conversion(data, pipeline, within=WITHIN, as_of=as_of):
+    for r in action_conversion(data, pipeline, horizon=WITHIN, as_of=as_of):
         stages.setdefault(r.stage, []).append(r)
     out = []
     for stage, rows in stages.items():

@@ -28,6 +28,7 @@ from . import _sections as sec
 from ._actions import actions_section, actions_sections, empty_actions
 from ._format import fmt
 from ._model import SCHEMA, Report, Section
+from ._paths import empty_paths, paths_figures, paths_sections
 from ._period import Period, build_planning
 from ._period_sections import planning_sections
 from ._quality import funnel_imputed, quality_rows, quality_section
@@ -231,6 +232,7 @@ def assemble(f: dict[str, Any], *, limit: int | None = LIMIT) -> Report:
         fsec.time_to_close_section(f, _daily(f["time_to_close"]["curve"])),
         *fsec.backtest_sections(f),
         *actions_sections(f.get("actions")),
+        *paths_sections(f.get("paths")),
         sec.counts_section(f),
         sec.pipeline_section(f),
     ]
@@ -282,8 +284,11 @@ def _build_report(
         from ..metrics._ibis._facts import report_facts
 
         facts = _Facts(**report_facts(events, pipeline, as_of))
-        data = events
+        data = people = events
     else:
+        if not isinstance(events, metrics.Histories | list | tuple):
+            events = list(events)  # the fold would list them anyway; the team reads them too
+        people = None if isinstance(events, metrics.Histories) else events
         data = (
             events
             if isinstance(events, metrics.Histories)
@@ -327,7 +332,7 @@ def _build_report(
         _Durations, metrics.stage_durations(data, pipeline, include_open=True, **kw)
     )
     open_ages = facts.open_median_ages
-    snap = metrics.snapshot(data, pipeline, as_of)
+    snap = metrics.snapshot(data, pipeline, as_of=as_of)
     cycle_won = cast(
         metrics.DurationStats, metrics.sales_cycle(data, pipeline, outcome="won", **kw)
     )
@@ -423,6 +428,7 @@ def _build_report(
             "backtest": _backtest(data, pipeline, first, as_of, horizon),
             "segments": _segments(data, pipeline, by, as_of, skips, labels) if by else None,
             "actions": actions_section(data, pipeline, as_of),
+            "paths": paths_figures(data, people, pipeline, as_of),
         }
     )
     touched = cast(list[metrics.FunnelRow], metrics.funnel(data, pipeline, skips="touched", **kw))
@@ -529,6 +535,7 @@ def _empty_sections(pipeline: Pipeline, labels: Mapping[str, str], skips: Skips)
         "backtest": None,
         "segments": None,
         "actions": empty_actions(),
+        "paths": empty_paths(),
     }
 
 
@@ -588,7 +595,7 @@ def _substates(
     for s in pipeline.open_stages:
         if not s.substates:
             continue
-        stats = metrics.substate_durations(data, pipeline, s.name, as_of=as_of)
+        stats = metrics.substate_durations(data, pipeline, stage=s.name, as_of=as_of)
         for sub in s.substates:
             rows.append(
                 {"stage": s.name, "label": labels[s.name], "substate": sub, **_stats(stats[sub])}

@@ -9,10 +9,14 @@ functions as the pure-Python engine.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
+from ...metrics._engine import table_kernel
 from ...metrics._ibis._pivots import Pivots
-from .._common import _check_horizon, _stage_probabilities, _us
+from .. import _backtest as _python_backtest
+from .. import _planning as _python_planning
+from .. import weighted as _python_weighted
+from .._common import _stage_probabilities, _us
 from ._actions import next_actions
 from ._backtest import backtest
 from ._common import open_amounts, value
@@ -20,6 +24,11 @@ from ._markov import markov, markov_forecast
 from ._outlook import conditional, conditional_forecast, stage_outlook
 from ._planning import categories, coverage  # issue 14
 from ._survival import cumulative_incidence, time_to_close
+
+if TYPE_CHECKING:
+    from ibis.expr.types import Table
+
+    from ..._pipeline import Pipeline
 
 __all__ = [
     "backtest",
@@ -36,12 +45,24 @@ __all__ = [
 ]
 
 
+@table_kernel(_python_weighted)
 def weighted(
-    events: Any, pipeline: Any, *, as_of: datetime | None = None, horizon: timedelta | None = None
+    events: Table,
+    pipeline: Pipeline,
+    *,
+    as_of: datetime | None = None,
+    horizon: timedelta | None = None,
 ) -> float:
     """:func:`salesstages.forecast.weighted` on the table's backend."""
-    h_us = None if horizon is None else _us(_check_horizon(horizon))
+    h_us = None if horizon is None else _us(horizon)
     pv = Pivots(events, pipeline, as_of)
     if h_us is not None:
         return conditional(pv, h_us, _stage_probabilities(pipeline))
     return value(open_amounts(pv), _stage_probabilities(pipeline))
+
+
+# The planning functions check their own arguments until they follow contract §16
+# (their arguments are changing): registered here, called before the body.
+table_kernel(_python_planning.categories, checks_arguments=True)(categories)
+table_kernel(_python_planning.coverage, checks_arguments=True)(coverage)
+table_kernel(_python_backtest.backtest, checks_arguments=True)(backtest)

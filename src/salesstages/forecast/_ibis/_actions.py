@@ -11,36 +11,41 @@ ranked by the same code as the pure-Python engine.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..._deal import Deal
+from ...metrics._engine import table_kernel
 from ...metrics._ibis._columns import ibis
 from ...metrics._ibis._pivots import Pivots
+from .. import _actions as python
 from .._actions import (
     ActionAdvice,
     State,
-    check_deal,
-    check_min_support,
     closed,
     deal_state,
     ranked,
     unknown_deal,
 )
 
+if TYPE_CHECKING:
+    from ibis.expr.types import Table
+
+    from ..._pipeline import Pipeline
+
 __all__ = ["next_actions"]
 
 
+@table_kernel(python.next_actions)
 def next_actions(
-    events: Any,
-    pipeline: Any,
-    deal: Deal | str,
+    events: Table,
+    pipeline: Pipeline,
     *,
+    deal: Deal | str,
     as_of: datetime | None = None,
     min_support: int = 10,
 ) -> list[ActionAdvice]:
     """:func:`salesstages.forecast.next_actions` on the table's backend."""
-    support = check_min_support(min_support)
-    check_deal(deal)
+    support = min_support
     pv = Pivots(events, pipeline, as_of)
     if isinstance(deal, Deal):
         state = deal_state(pipeline, deal, as_of)

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
+from ...metrics._engine import table_kernel
 from ...metrics._ibis._pivots import Pivots
-from .._common import _check_horizon, _us
+from .. import _markov as python
+from .._common import _us
 from .._markov import MarkovModel, _markov_model, _markov_probabilities
 from ._common import open_amounts, value
 from ._outlook import conditional
+
+if TYPE_CHECKING:
+    from ibis.expr.types import Table
+
+    from ..._pipeline import Pipeline
 
 __all__ = ["count_moves", "markov", "markov_forecast"]
 
@@ -29,21 +36,23 @@ def count_moves(pv: Pivots) -> dict[str, dict[str, int]]:
     return moves
 
 
-def markov(events: Any, pipeline: Any, *, as_of: datetime | None = None) -> MarkovModel:
+@table_kernel(python.markov)
+def markov(events: Table, pipeline: Pipeline, *, as_of: datetime | None = None) -> MarkovModel:
     """:func:`salesstages.forecast.markov` on the table's backend."""
     return _markov_model(count_moves(Pivots(events, pipeline, as_of)), pipeline)
 
 
+@table_kernel(python.markov_forecast)
 def markov_forecast(
-    events: Any,
-    pipeline: Any,
+    events: Table,
+    pipeline: Pipeline,
     *,
     as_of: datetime | None = None,
     model: MarkovModel | None = None,
     horizon: timedelta | None = None,
 ) -> float:
     """:func:`salesstages.forecast.markov_forecast` on the table's backend."""
-    h_us = None if horizon is None else _us(_check_horizon(horizon))
+    h_us = None if horizon is None else _us(horizon)
     pv = Pivots(events, pipeline, as_of)
     if model is None:
         model = _markov_model(count_moves(pv), pipeline)

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from ...metrics._common import check_stage
+from ...metrics._engine import table_kernel
 from ...metrics._ibis._columns import ibis
 from ...metrics._ibis._pivots import Pivots
-from .._common import _DAY_US, _check_horizon, _us
+from .. import _outlook as python
+from .._common import _DAY_US, _us
 from .._outlook import StageOutlook, _conditional_value, _outlook, _Stays
+
+if TYPE_CHECKING:
+    from ibis.expr.types import Table
+
+    from ..._pipeline import Pipeline
 
 __all__ = ["conditional", "conditional_forecast", "stage_outlook", "stays"]
 
@@ -32,19 +38,18 @@ def stays(pv: Pivots, stage: str | None) -> Any:
     )
 
 
+@table_kernel(python.stage_outlook)
 def stage_outlook(
-    events: Any,
-    pipeline: Any,
-    stage: str,
+    events: Table,
+    pipeline: Pipeline,
     *,
+    stage: str,
     age: timedelta = _ZERO,
     horizon: timedelta | None = None,
     as_of: datetime | None = None,
 ) -> StageOutlook:
     """:func:`salesstages.forecast.stage_outlook` on the table's backend."""
-    stage = check_stage(pipeline, stage, "stage", open_only=True)
-    _check_horizon(age, "age")
-    h_us = None if horizon is None else _us(_check_horizon(horizon))
+    h_us = None if horizon is None else _us(horizon)
     pv = Pivots(events, pipeline, as_of)
     length: list[timedelta] = []
     total: list[timedelta] = []
@@ -84,13 +89,14 @@ def conditional(pv: Pivots, horizon_us: int | None, prob: dict[str, float] | Non
     return _conditional_value(wanted, cells, horizon_us, prob)
 
 
+@table_kernel(python.conditional_forecast)
 def conditional_forecast(
-    events: Any,
-    pipeline: Any,
+    events: Table,
+    pipeline: Pipeline,
     *,
     as_of: datetime | None = None,
     horizon: timedelta | None = None,
 ) -> float:
     """:func:`salesstages.forecast.conditional_forecast` on the table's backend."""
-    h_us = None if horizon is None else _us(_check_horizon(horizon))
+    h_us = None if horizon is None else _us(horizon)
     return conditional(Pivots(events, pipeline, as_of), h_us)

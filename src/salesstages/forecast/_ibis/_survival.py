@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Literal
 
-from ..._stats import z_value
+from ...metrics._engine import table_kernel
 from ...metrics._ibis._columns import ibis
 from ...metrics._ibis._pivots import Pivots
-from .._survival import CumulativeIncidence, Survival, _check_outcome, _incidence, _survival
+from .. import _survival as python
+from .._survival import CumulativeIncidence, Survival, _incidence, _survival
+
+if TYPE_CHECKING:
+    from ibis.expr.types import Table
+
+    from ..._pipeline import Pipeline
 
 __all__ = ["cumulative_incidence", "time_to_close"]
 
@@ -32,19 +38,23 @@ def _close_samples(pv: Pivots) -> tuple[list[int], list[str | None]]:
     return durations, causes
 
 
+@table_kernel(python.time_to_close)
 def time_to_close(
-    events: Any, pipeline: Any, *, as_of: datetime | None = None, level: float = 0.95
+    events: Table, pipeline: Pipeline, *, as_of: datetime | None = None, level: float = 0.95
 ) -> Survival:
     """:func:`salesstages.forecast.time_to_close` on the table's backend."""
-    z_value(level)
     durations, causes = _close_samples(Pivots(events, pipeline, as_of))
     return _survival(durations, causes, level)
 
 
+@table_kernel(python.cumulative_incidence)
 def cumulative_incidence(
-    events: Any, pipeline: Any, outcome: str = "won", *, as_of: datetime | None = None
+    events: Table,
+    pipeline: Pipeline,
+    *,
+    outcome: Literal["won", "lost"] = "won",
+    as_of: datetime | None = None,
 ) -> CumulativeIncidence:
     """:func:`salesstages.forecast.cumulative_incidence` on the table's backend."""
-    checked = _check_outcome(outcome)
     durations, causes = _close_samples(Pivots(events, pipeline, as_of))
-    return _incidence(durations, causes, checked)
+    return _incidence(durations, causes, outcome)

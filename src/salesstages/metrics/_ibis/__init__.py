@@ -3,7 +3,8 @@ on its backend (the forecasts' engine, :mod:`salesstages.forecast._ibis`, builds
 on the same pivots).
 
 Each public function here has the name and signature of its pure-Python
-counterpart (:mod:`salesstages.metrics._engine` routes to it by name). Two
+counterpart and registers itself as its table kernel
+(:func:`salesstages.metrics._engine.table_kernel`). Two
 pivots (:mod:`._pivots`: one row per visit, one row per deal) are built as
 Ibis expressions over the canonical table (:mod:`._columns`), each metric is
 a small aggregate over them (in the module named as its pure-Python twin:
@@ -16,31 +17,50 @@ error names ``pip install 'salesstages[duckdb]'``.
 
 from __future__ import annotations
 
+from .. import _planning as _python_planning
+from .._engine import table_kernel
 from ._actions import action_conversion
+from ._conformance import conformance
 from ._durations import stage_durations, substate_durations, substate_visits, visits
-from ._funnel import conversion, funnel
+from ._funnel import conversion, funnel, period_conversion, skips_and_regressions
 from ._outcomes import lost_reasons, sales_cycle, snapshot, stalled, velocity, win_rate
+from ._paths import paths, rework, transitions
+from ._people import handovers, scorecard
 from ._planning import movement, period_status, slippage  # issues 14, 22
 from ._quality import data_quality
 from ._winloss import win_loss
 
 __all__ = [
     "action_conversion",
+    "conformance",
     "conversion",
     "data_quality",
     "funnel",
+    "handovers",
     "lost_reasons",
     "movement",
+    "paths",
+    "period_conversion",
     "period_status",
+    "rework",
     "sales_cycle",
+    "scorecard",
+    "skips_and_regressions",
     "slippage",
     "snapshot",
     "stage_durations",
     "stalled",
     "substate_durations",
     "substate_visits",
+    "transitions",
     "velocity",
     "visits",
     "win_loss",
     "win_rate",
 ]
+
+# The period functions check their own arguments until they follow contract §16
+# (their arguments are changing): registered here, called before the body.
+table_kernel(_python_planning.movement, checks_arguments=True)(movement)
+table_kernel(_python_planning.period_status, checks_arguments=True)(period_status)
+table_kernel(_python_planning.slippage, checks_arguments=True)(slippage)

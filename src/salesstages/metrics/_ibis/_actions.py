@@ -10,30 +10,37 @@ rows are assembled by the same code as the pure-Python engine.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import TYPE_CHECKING, Final
 
-from .._actions import ActionRow, check_within, rows_from_counts
+from .. import _actions as python
+from .._actions import ActionRow, rows_from_counts
+from .._engine import table_kernel
 from ._columns import ibis
 from ._pivots import Pivots
+
+if TYPE_CHECKING:
+    from ibis.expr.types import Table
+
+    from ..._pipeline import Pipeline
 
 __all__ = ["action_conversion"]
 
 _US: Final = timedelta(microseconds=1)
 
 
+@table_kernel(python.action_conversion)
 def action_conversion(
-    events: Any,
-    pipeline: Any,
+    events: Table,
+    pipeline: Pipeline,
     *,
-    within: timedelta,
+    horizon: timedelta,
     as_of: datetime | None = None,
 ) -> list[ActionRow]:
     """:func:`salesstages.metrics.action_conversion` on the table's backend."""
-    check_within(within)
     pv = Pivots(events, pipeline, as_of)
     if pv.as_of_us is None:
         return []
-    window = within // _US
+    window = horizon // _US
     e = pv.entries
     w = ibis.window(group_by="deal_id", order_by="seq")
     ent = e.select(

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from datetime import datetime
 from operator import attrgetter
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 
-from .._common import check_by, check_choice, check_stage, check_substate_stage
+from .. import _durations as python
+from .._engine import table_kernel
 from .._types import DurationStats, Keyed, SubstateVisit, Visit, _fast_init
 from ._columns import from_us, ibis
 from ._common import columns, duration_stats, stats_aggregate, td, with_keys
 from ._pivots import Pivots, grouped
+
+if TYPE_CHECKING:
+    from ibis.expr.types import Table
+
+    from ..._pipeline import Pipeline
 
 __all__ = ["stage_durations", "substate_durations", "substate_visits", "visits"]
 
@@ -19,7 +26,8 @@ _DEAL_ID: Final = attrgetter("deal_id")
 _make_visit = _fast_init(Visit)
 
 
-def visits(events: Any, pipeline: Any, *, as_of: datetime | None = None) -> list[Visit]:
+@table_kernel(python.visits)
+def visits(events: Table, pipeline: Pipeline, *, as_of: datetime | None = None) -> list[Visit]:
     """:func:`salesstages.metrics.visits` on the table's backend (by deal id, then time)."""
     pv = Pivots(events, pipeline, as_of)
     if pv.as_of_us is None:
@@ -38,17 +46,17 @@ def visits(events: Any, pipeline: Any, *, as_of: datetime | None = None) -> list
     return out
 
 
+@table_kernel(python.stage_durations)
 def stage_durations(
-    events: Any,
-    pipeline: Any,
+    events: Table,
+    pipeline: Pipeline,
     *,
     as_of: datetime | None = None,
     include_open: bool = False,
-    per: str = "visit",
+    per: Literal["visit", "deal"] = "visit",
     by: str | None = None,
-) -> Any:
+) -> dict[str, DurationStats] | dict[Hashable, dict[str, DurationStats]]:
     """:func:`salesstages.metrics.stage_durations` on the table's backend."""
-    check_choice("per", per, ("visit", "deal"))
     pv = Pivots(events, pipeline, as_of, by=by)
     names = pv.opens
     results: dict[tuple[Any, ...], dict[str, DurationStats]] = {}
@@ -76,18 +84,18 @@ def stage_durations(
     return grouped(by, keys, full, fill)
 
 
+@table_kernel(python.substate_durations)
 def substate_durations(
-    events: Any,
-    pipeline: Any,
-    stage: str,
+    events: Table,
+    pipeline: Pipeline,
     *,
+    stage: str,
     as_of: datetime | None = None,
     include_open: bool = False,
     by: str | None = None,
-) -> Any:
+) -> dict[str, DurationStats] | dict[Hashable, dict[str, DurationStats]]:
     """:func:`salesstages.metrics.substate_durations` on the table's backend."""
-    name, substates = check_substate_stage(pipeline, stage)
-    check_by(by)
+    name, substates = stage, pipeline.stage(stage).substates
     pv = Pivots(events, pipeline, as_of, by=by)
 
     def fill(found: dict[str, DurationStats] | None = None) -> dict[str, DurationStats]:
@@ -141,12 +149,11 @@ def _substate_rows(pv: Pivots) -> Any:
     )
 
 
+@table_kernel(python.substate_visits)
 def substate_visits(
-    events: Any, pipeline: Any, *, stage: str | None = None, as_of: datetime | None = None
+    events: Table, pipeline: Pipeline, *, stage: str | None = None, as_of: datetime | None = None
 ) -> list[SubstateVisit]:
     """:func:`salesstages.metrics.substate_visits` on the table's backend (by deal, then time)."""
-    if stage is not None:
-        check_stage(pipeline, stage, "stage")
     pv = Pivots(events, pipeline, as_of)
     if pv.as_of_us is None:
         return []

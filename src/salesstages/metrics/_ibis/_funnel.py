@@ -2,34 +2,39 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from collections.abc import Hashable
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
 
-from .._common import check_by, check_choice, check_stage, check_substate_stage
-from .._funnel import _SKIPS, funnel_from_counts
-from .._types import Ratio
-from ._columns import ibis
+from .. import _funnel as python
+from .._engine import table_kernel
+from .._funnel import funnel_from_counts
+from .._types import FunnelRow, Ratio, StageFlow
+from ._columns import ibis, to_us
 from ._common import aggregate_by, as_int, ratio
 from ._durations import _substate_rows
 from ._pivots import KEY_COLUMNS, Pivots, grouped
 
-__all__ = ["conversion", "funnel"]
+if TYPE_CHECKING:
+    from ibis.expr.types import Table
+
+    from ..._pipeline import Pipeline
+
+__all__ = ["conversion", "funnel", "period_conversion", "skips_and_regressions"]
 
 
+@table_kernel(python.funnel)
 def funnel(
-    events: Any,
-    pipeline: Any,
+    events: Table,
+    pipeline: Pipeline,
     *,
-    skips: str = "imputed",
+    skips: Literal["touched", "imputed", "ordered"] = "imputed",
     by: str | None = None,
     as_of: datetime | None = None,
     stage: str | None = None,
-) -> Any:
-    """:func:`salesstages.metrics.funnel` on the table's backend."""
-    check_choice("skips", skips, _SKIPS)
-    check_by(by)
-    if stage is not None:
-        stage, substates = check_substate_stage(pipeline, stage)
+) -> list[FunnelRow] | dict[Hashable, list[FunnelRow]]:
+    """:func:`salesstages.metrics.funnel` on the table's backend (arguments checked)."""
+    substates = () if stage is None else pipeline.stage(stage).substates
     pv = Pivots(events, pipeline, as_of, by=by)
     names = list(pv.opens) if stage is None else list(substates)
     n = len(names)
@@ -120,18 +125,18 @@ def _zero_counts(n: int) -> dict[str, list[int]]:
     return {"won": [0] * (n + 2), "lost": [0] * (n + 2), "open": [0] * (n + 2)}
 
 
+@table_kernel(python.conversion)
 def conversion(
-    events: Any,
-    pipeline: Any,
+    events: Table,
+    pipeline: Pipeline,
+    *,
     from_stage: str,
     to_stage: str,
-    *,
     by: str | None = None,
     as_of: datetime | None = None,
-) -> Any:
-    """:func:`salesstages.metrics.conversion` on the table's backend."""
-    a = check_stage(pipeline, from_stage, "from_stage")
-    b = check_stage(pipeline, to_stage, "to_stage")
+) -> Ratio | dict[Hashable, Ratio]:
+    """:func:`salesstages.metrics.conversion` on the table's backend (arguments checked)."""
+    a, b = from_stage, to_stage
     pv = Pivots(events, pipeline, as_of, by=by)
     if pv.as_of_us is None:
         return grouped(by, [], {}, lambda: ratio(0, 0))
@@ -156,3 +161,99 @@ def conversion(
         for r in pv.run(agg, "sum")
     }
     return grouped(by, pv.keys(d), results, lambda: ratio(0, 0))
+
+
+@table_kernel(python.period_conversion)
+def period_conversion(
+    events: Table,
+    pipeline: Pipeline,
+    *,
+    stage: str,
+    start: date | datetime,
+    end: date | datetime,
+    as_of: datetime | None = None,
+    to_stage: str | None = None,
+    by: str | None = None,
+) -> Ratio | dict[Hashable, Ratio]:
+    """:func:`salesstages.metrics.period_conversion` on the table's backend (``start`` and
+    ``end`` checked, aware datetimes): per deal, whether a visit to ``stage`` overlaps
+    ``[start, closing instant)`` and whether one of those visits moved forward (into
+    ``to_stage``) before the closing instant (contract §17)."""
+    assert isinstance(start, datetime)
+    assert isinstance(end, datetime)
+    lo, hi = to_us(start), to_us(end)
+    cut = end - timedelta(microseconds=1)
+    pv = Pivots(events, pipeline, cut if as_of is None else min(as_of, cut), by=by)
+    if pv.as_of_us is None:
+        return grouped(by, [], {}, lambda: ratio(0, 0))
+    hi = min(hi, pv.as_of_us + 1)
+    if hi <= lo:  # as_of lies before the window: nothing in it yet
+        return grouped(by, pv.keys(pv.deals_with()), {}, lambda: ratio(0, 0))
+    if to_stage is not None:
+        forward = [to_stage]
+    else:
+        opens = list(pv.opens)
+        forward = [*pv.won, *opens[opens.index(stage) + 1 :]]
+    e = pv.entries
+    v = e.filter((e.stage == stage) & (e.at_us < hi))
+    present = v.next_at.isnull() | (v.next_at >= lo)
+    moved = present & (v.next_at < hi) & v.next_stage.isin(forward)
+    per = v.group_by(p_deal="deal_id").aggregate(
+        present=ibis.ifelse(present, 1, 0).max(),
+        moved=ibis.ifelse(moved.fill_null(False), 1, 0).max(),
+    )
+    d = pv.deals_with()
+    j = d.join(per, d.deal_id == per.p_deal)
+    agg = aggregate_by(j, pv.group, present=j.present.sum(), moved=j.moved.sum())
+    results = {
+        pv.key_of(r): ratio(as_int(r["moved"]), as_int(r["present"])) for r in pv.run(agg, "sum")
+    }
+    return grouped(by, pv.keys(d), results, lambda: ratio(0, 0))
+
+
+@table_kernel(python.skips_and_regressions)
+def skips_and_regressions(
+    events: Table, pipeline: Pipeline, *, as_of: datetime | None = None
+) -> list[StageFlow]:
+    """:func:`salesstages.metrics.skips_and_regressions` on the table's backend: each move
+    (an entry and the deal's next one) placed by the funnel positions of its two stages."""
+    pv = Pivots(events, pipeline, as_of)
+    names = list(pv.opens)
+    n = len(names)
+    counts: dict[str, list[int]] = {
+        c: [0] * n
+        for c in ("entered", "skipped", "skip_moves", "regressed", "regress_moves", "reopened")
+    }
+    if pv.as_of_us is not None and n:
+        e = pv.entries
+        entered = e.filter(e.stage.isin(names))
+        for r in pv.run(
+            entered.group_by("stage").aggregate(deals=entered.deal_id.nunique()), "count"
+        ):
+            counts["entered"][names.index(r["stage"])] = int(r["deals"])
+        mv = e.filter(e.next_stage.notnull())
+        mv = mv.select(
+            "deal_id",
+            i=pv.position(mv.stage),
+            j=pv.position(mv.next_stage),
+            from_lost=mv.stage.isin(pv.lost),
+        )
+        ks = ibis.memtable({"k": list(range(n))}, schema={"k": "int64"})
+        over = mv.filter((mv.i >= 0) & (mv.j > mv.i + 1)).cross_join(ks)
+        over = over.filter((over.k > over.i) & (over.k < over.j))
+        agg = over.group_by("k").aggregate(moves=over.count(), deals=over.deal_id.nunique())
+        for r in pv.run(agg, "count"):
+            counts["skip_moves"][int(r["k"])] = int(r["moves"])
+            counts["skipped"][int(r["k"])] = int(r["deals"])
+        back = mv.filter((mv.j >= 0) & (mv.j < mv.i) & (mv.i < n))
+        agg = back.group_by("i").aggregate(moves=back.count(), deals=back.deal_id.nunique())
+        for r in pv.run(agg, "count"):
+            counts["regress_moves"][int(r["i"])] = int(r["moves"])
+            counts["regressed"][int(r["i"])] = int(r["deals"])
+        again = mv.filter(mv.from_lost & (mv.j >= 0) & (mv.j < n))
+        for r in pv.run(again.group_by("j").aggregate(deals=again.deal_id.nunique()), "count"):
+            counts["reopened"][int(r["j"])] = int(r["deals"])
+    return [
+        StageFlow(stage=name, **{c: v[k] for c, v in counts.items()})
+        for k, name in enumerate(names)
+    ]

@@ -7,16 +7,22 @@ travel back.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 
-from ..._time import to_utc
-from .._common import check_choice
+from .. import _outcomes as python
+from .._engine import table_kernel
 from .._outcomes import NO_REASON, value_ratio, velocity_value
-from .._types import Keyed, LostReason, SnapshotRow, Stall
+from .._types import DurationStats, Keyed, LostReason, Ratio, SnapshotRow, Stall
 from ._columns import ibis
 from ._common import aggregate_by, as_int, duration_stats, ratio, stats_aggregate, td
 from ._pivots import NO_KEY, Pivots, grouped
+
+if TYPE_CHECKING:
+    from ibis.expr.types import Table
+
+    from ..._pipeline import Pipeline
 
 __all__ = ["lost_reasons", "sales_cycle", "snapshot", "stalled", "velocity", "win_rate"]
 
@@ -34,14 +40,15 @@ def _outcome_counts(
     return pv.run(agg, "sum")
 
 
+@table_kernel(python.win_rate)
 def win_rate(
-    events: Any,
-    pipeline: Any,
+    events: Table,
+    pipeline: Pipeline,
     *,
     by_value: bool = False,
     by: str | None = None,
     as_of: datetime | None = None,
-) -> Any:
+) -> Ratio | dict[Hashable, Ratio]:
     """:func:`salesstages.metrics.win_rate` on the table's backend."""
     pv = Pivots(events, pipeline, as_of, by=by)
     zero: float = 0.0 if by_value else 0
@@ -64,16 +71,16 @@ def win_rate(
     return grouped(by, pv.keys(d), results, lambda: ratio(zero, zero))
 
 
+@table_kernel(python.sales_cycle)
 def sales_cycle(
-    events: Any,
-    pipeline: Any,
+    events: Table,
+    pipeline: Pipeline,
     *,
-    outcome: str = "won",
+    outcome: Literal["won", "lost"] = "won",
     by: str | None = None,
     as_of: datetime | None = None,
-) -> Any:
+) -> DurationStats | dict[Hashable, DurationStats]:
     """:func:`salesstages.metrics.sales_cycle` on the table's backend."""
-    check_choice("outcome", outcome, ("won", "lost"))
     pv = Pivots(events, pipeline, as_of, by=by)
     if pv.as_of_us is None:
         return grouped(by, [], {}, lambda: duration_stats(None))
@@ -87,9 +94,12 @@ def sales_cycle(
     return grouped(by, pv.keys(d), results, lambda: duration_stats(None))
 
 
-def snapshot(events: Any, pipeline: Any, as_of: datetime) -> dict[str, SnapshotRow]:
+@table_kernel(python.snapshot)
+def snapshot(
+    events: Table, pipeline: Pipeline, *, as_of: datetime | None = None
+) -> dict[str, SnapshotRow]:
     """:func:`salesstages.metrics.snapshot` on the table's backend."""
-    pv = Pivots(events, pipeline, to_utc(as_of, "as_of"))
+    pv = Pivots(events, pipeline, as_of)
     out = Keyed("stage", {name: SnapshotRow(count=0, amount=0.0) for name in pv.opens})
     d = pv.deals_with("amount")
     d = d.filter(d.outcome == "open")
@@ -99,7 +109,8 @@ def snapshot(events: Any, pipeline: Any, as_of: datetime) -> dict[str, SnapshotR
     return out
 
 
-def stalled(events: Any, pipeline: Any, *, as_of: datetime | None = None) -> list[Stall]:
+@table_kernel(python.stalled)
+def stalled(events: Table, pipeline: Pipeline, *, as_of: datetime | None = None) -> list[Stall]:
     """:func:`salesstages.metrics.stalled` on the table's backend."""
     pv = Pivots(events, pipeline, as_of)
     rot = {s.name: s.rot_after // _US for s in pipeline.open_stages if s.rot_after is not None}
@@ -118,7 +129,10 @@ def stalled(events: Any, pipeline: Any, *, as_of: datetime | None = None) -> lis
     return out
 
 
-def lost_reasons(events: Any, pipeline: Any, *, as_of: datetime | None = None) -> list[LostReason]:
+@table_kernel(python.lost_reasons)
+def lost_reasons(
+    events: Table, pipeline: Pipeline, *, as_of: datetime | None = None
+) -> list[LostReason]:
     """:func:`salesstages.metrics.lost_reasons` on the table's backend."""
     pv = Pivots(events, pipeline, as_of)
     if pv.as_of_us is None:
@@ -138,9 +152,10 @@ def lost_reasons(events: Any, pipeline: Any, *, as_of: datetime | None = None) -
     return rows
 
 
+@table_kernel(python.velocity)
 def velocity(
-    events: Any, pipeline: Any, *, as_of: datetime | None = None, by: str | None = None
-) -> Any:
+    events: Table, pipeline: Pipeline, *, as_of: datetime | None = None, by: str | None = None
+) -> float | dict[Hashable, float]:
     """:func:`salesstages.metrics.velocity` on the table's backend."""
     pv = Pivots(events, pipeline, as_of, by=by)
     if pv.as_of_us is None:

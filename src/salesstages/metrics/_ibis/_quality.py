@@ -7,8 +7,9 @@ back (to pick the sorted examples). The imputed stages come from the engine's
 funnels, the median age of the open deals from the one or two middle rows.
 The findings are worded by the same code as the pure-Python engine.
 
-The pipeline's rules (``check_problems``) are not checked on a table: pass
-``problems`` (say, from ``Pipeline.check`` over the events) to list them.
+The pipeline's rules (``check_problems``) are checked as on events when
+``problems`` is not given, by :func:`salesstages.metrics._rules.check_rules`
+(six columns of every row, never ``data``); pass ``problems`` to skip that.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
+from .. import _quality as python
+from .._engine import table_kernel
 from .._quality import (
     DataQuality,
     Finding,
     amount_findings,
-    check_torn_tail,
     final_amounts,
     imputed_stages,
     log_findings,
@@ -32,6 +34,13 @@ from .._quality import (
 )
 from ._columns import ibis
 from ._pivots import Pivots
+from ._rules import check_rules
+
+if TYPE_CHECKING:
+    from ibis.expr.types import Table
+
+    from ..._pipeline import Pipeline
+    from ..._replay import Problem
 
 __all__ = ["data_quality"]
 
@@ -40,18 +49,20 @@ _DAY_US: Final = 86_400_000_000
 _FLAGS: Final = ("open_missing", "closed_missing", "lost_zero", "no_reason", "older")
 
 
+@table_kernel(python.data_quality)
 def data_quality(
-    events: Any,
-    pipeline: Any,
+    events: Table,
+    pipeline: Pipeline,
     *,
     as_of: datetime | None = None,
-    problems: Sequence[Any] | None = None,
+    problems: Sequence[Problem] | None = None,
     torn_tail: int = 0,
 ) -> DataQuality:
     """:func:`salesstages.metrics.data_quality` on the table's backend."""
-    check_torn_tail(torn_tail)
     pv = Pivots(events, pipeline, as_of)
-    findings = list(log_findings(problems or (), torn_tail))
+    if problems is None:
+        problems = check_rules(events, pipeline)
+    findings = list(log_findings(problems, torn_tail))
     if pv.as_of_us is not None:
         findings.extend(_deal_findings(pv, events, as_of))
     return DataQuality(findings=tuple(findings))
@@ -160,7 +171,7 @@ def _deal_findings(pv: Pivots, events: Any, as_of: datetime | None) -> Iterator[
     yield from lost_findings(
         ids["lost_zero"], n_lost, bool(got["won_money"]), ids["no_reason"], final
     )
-    from ._funnel import funnel
+    from .._funnel import funnel  # the public function: typed by its overloads
 
     reached = funnel(events, pv.pipeline, skips="imputed", as_of=as_of)
     entered = funnel(events, pv.pipeline, skips="touched", as_of=as_of)

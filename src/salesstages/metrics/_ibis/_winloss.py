@@ -4,51 +4,42 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from ..._errors import SalesStagesError
-from .._winloss import check_win_loss, win_loss_result
+from .. import _winloss as python
+from .._engine import table_kernel
+from .._winloss import WinLoss, win_loss_result
 from ._columns import ibis
 from ._pivots import KEY_COLUMNS, Pivots, key_value
+
+if TYPE_CHECKING:
+    from ibis.expr.types import Table
+
+    from ..._pipeline import Pipeline
 
 __all__ = ["win_loss"]
 
 
+@table_kernel(python.win_loss)
 def win_loss(
-    events: Any,
-    pipeline: Any,
-    by: Any,
+    events: Table,
+    pipeline: Pipeline,
     *,
+    by: str,
+    at: Literal["opening", "closing"] = "opening",
     as_of: datetime | None = None,
-    attributes: str = "closing",
     level: float = 0.95,
     min_deals: int = 1,
-) -> Any:
-    """:func:`salesstages.metrics.win_loss` on the table's backend (``by`` an attribute name).
-
-    Raises:
-        SalesStagesError: ``by`` is a bucketing function: it needs every closed
-            deal's attributes in Python; run it on events.
-    """
-
-    check_win_loss(by, attributes, level, min_deals)
-    if callable(by) and not isinstance(by, str):
-        raise SalesStagesError(
-            "win_loss with a bucketing function needs each closed deal in Python, which the "
-            "Ibis engine does not bring back; pass an attribute name, or run it on events "
-            "(salesstages.io.read_parquet, or Event.from_dict over the table's rows)"
-        )
-    if not isinstance(by, str):
-        raise ValueError(f"by must be an attribute name or a function, got {by!r}")
-    if not by:
-        raise ValueError("by must name an attribute, got ''")
-    pv = Pivots(events, pipeline, as_of, by=by if attributes == "opened" else None)
-    if attributes == "closing":
+) -> WinLoss:
+    """:func:`salesstages.metrics.win_loss` on the table's backend (``by`` an attribute
+    name; the public function refuses a bucketing function before it gets here)."""
+    pv = Pivots(events, pipeline, as_of, by=by if at == "opening" else None)
+    if at == "closing":
         pv.check_attribute(by, opened=False)
     counts: dict[Hashable | None, list[int]] = {}
     if pv.as_of_us is not None:
         d = pv.deals_with().filter(lambda t: t.outcome != "open")
-        if attributes == "closing":
+        if at == "closing":
             d = _with_closing_key(pv, d, by)
         agg = d.group_by(["outcome", *KEY_COLUMNS]).aggregate(deals=d.count())
         for r in pv.run(agg, "count"):

@@ -1,0 +1,155 @@
+"""One signature convention (contract §16) for every public metric and forecast, and one
+registered table kernel with the very same signature for each function that runs on tables."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from salesstages import forecast, metrics
+from salesstages.metrics import _engine
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Public functions that do not read a log (their first argument is not ``events``).
+NOT_LOG_READERS = frozenset(
+    {
+        "metrics.days_until",
+        "metrics.fewer_than",
+        "metrics.records",
+        "metrics.session",
+        "metrics.to_pandas",
+        "metrics.to_polars",
+        "metrics.within",
+    }
+)
+
+#: The fold itself: it builds the pure-Python engine's input, so it has no table kernel
+#: and is not declared with ``@engine``.
+THE_FOLD = frozenset({"metrics.histories"})
+
+#: Known exceptions, to be emptied when the period functions follow §16 (issue 21: their
+#: arguments and semantics change on both engines in the same round). Each maps to what
+#: it still lacks: "positional" (an argument after ``pipeline`` taken positionally),
+#: "as_of" (no ``as_of`` although its answer depends on time), "checked" (the table
+#: kernel checks its own arguments: the public function does not check them first).
+PENDING: dict[str, frozenset[str]] = {
+    "metrics.movement": frozenset({"checked"}),
+    "metrics.period_status": frozenset({"checked"}),
+    "metrics.slippage": frozenset({"checked"}),
+    "forecast.categories": frozenset({"checked"}),
+    "forecast.coverage": frozenset({"checked"}),
+    "forecast.backtest": frozenset({"checked"}),
+}
+
+
+def _public() -> dict[str, Callable[..., Any]]:
+    out: dict[str, Callable[..., Any]] = {}
+    for module in (metrics, forecast):
+        short = module.__name__.rsplit(".", 1)[-1]
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if inspect.isfunction(obj):
+                out[f"{short}.{name}"] = obj
+    return out
+
+
+PUBLIC = _public()
+READERS = {k: v for k, v in PUBLIC.items() if k not in NOT_LOG_READERS}
+
+
+def _pending(name: str, what: str) -> bool:
+    return what in PENDING.get(name, frozenset())
+
+
+def _shape(fn: Callable[..., Any]) -> list[tuple[str, Any, Any]]:
+    """Each parameter's name, kind and default (annotations differ: events vs a table)."""
+    return [(p.name, p.kind, p.default) for p in inspect.signature(fn).parameters.values()]
+
+
+def test_every_listed_function_exists() -> None:
+    """The exception lists name only public functions (a renamed one must leave them)."""
+    assert NOT_LOG_READERS | THE_FOLD | set(PENDING) <= set(PUBLIC)
+
+
+@pytest.mark.parametrize("name", sorted(READERS))
+def test_events_and_pipeline_then_keywords(name: str) -> None:
+    """``f(events, pipeline, *, ...)``: two positional arguments, then keywords only."""
+    params = list(inspect.signature(READERS[name]).parameters.values())
+    assert [p.name for p in params[:2]] == ["events", "pipeline"]
+    assert all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params[:2])
+    rest = [p.name for p in params[2:] if p.kind is not inspect.Parameter.KEYWORD_ONLY]
+    if _pending(name, "positional"):
+        assert rest, f"{name} follows §16 now: take it off PENDING"
+    else:
+        assert rest == [], f"{name}: {rest} must be keyword-only"
+
+
+@pytest.mark.parametrize("name", sorted(READERS))
+def test_as_of_wherever_time_matters(name: str) -> None:
+    """Every function reading a log answers "as it stood then": ``as_of=None``, keyword-only."""
+    param = inspect.signature(READERS[name]).parameters.get("as_of")
+    if _pending(name, "as_of"):
+        assert param is None, f"{name} takes as_of now: take it off PENDING"
+        return
+    assert param is not None, f"{name} has no as_of"
+    assert param.kind is inspect.Parameter.KEYWORD_ONLY
+    assert param.default is None
+
+
+@pytest.mark.parametrize("name", sorted(READERS))
+def test_shared_names_are_keyword_only(name: str) -> None:
+    """``by``, ``stage``, ``start``, ``end``, ``outcome``, ``horizon`` and ``dates`` are
+    keyword-only wherever they appear, and nothing is still called ``within``."""
+    params = inspect.signature(READERS[name]).parameters
+    assert "within" not in params
+    assert "attributes" not in params
+    if _pending(name, "positional"):
+        return
+    for shared in ("by", "stage", "start", "end", "outcome", "horizon", "dates"):
+        if shared in params:
+            assert params[shared].kind is inspect.Parameter.KEYWORD_ONLY, (name, shared)
+
+
+@pytest.mark.parametrize("name", sorted(set(READERS) - THE_FOLD))
+def test_declared_with_its_engines(name: str) -> None:
+    """Every log reader is declared with ``@engine``: with a table kernel of the very same
+    signature, or as events-only (and then listed in docs/explanation/engines.md)."""
+    fn = READERS[name]
+    declared = _engine.declared()
+    assert fn in declared, f"{name} is not declared with @engine"
+    kernels = _engine.table_kernels()
+    if declared[fn]:
+        assert fn in kernels, f"{name} declares a table engine but none is registered"
+        assert _shape(kernels[fn]) == _shape(fn)
+        checks_itself = fn in _engine._SELF_CHECKING
+        assert checks_itself == _pending(name, "checked"), name
+    else:
+        assert fn not in kernels
+        page = (ROOT / "docs" / "explanation" / "engines.md").read_text(encoding="utf-8")
+        assert f"`{name}`" in page, f"{name} runs on events only: list it in engines.md"
+
+
+def test_every_kernel_belongs_to_a_public_function() -> None:
+    """No kernel is registered for anything but a public metric or forecast."""
+    assert set(_engine.table_kernels()) <= set(READERS.values())
+
+
+def test_a_kernel_registers_once() -> None:
+    """Registering a second kernel for a function, or one for an undeclared function,
+    is refused."""
+    with pytest.raises(TypeError, match="already has a table kernel"):
+        _engine.table_kernel(metrics.funnel)(lambda events, pipeline: None)
+    with pytest.raises(TypeError, match="not declared with a table engine"):
+        _engine.table_kernel(metrics.histories)(lambda events, pipeline: None)
+
+
+@pytest.mark.parametrize("name", sorted(set(READERS) - THE_FOLD))
+def test_unknown_keyword_lists_the_accepted_ones(name: str) -> None:
+    """An unknown keyword is a TypeError listing the accepted keywords, before any work."""
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'nope'; it accepts: events"):
+        READERS[name]([], None, nope=1)
