@@ -93,6 +93,7 @@ def test_cli_page_commands_run(
         "actions.svg",
         "backtest.svg",
         "funnel.svg",
+        "team.svg",
         "time-in-stage.svg",
         "time-to-close.svg",
         "win-rate.svg",
