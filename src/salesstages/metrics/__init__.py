@@ -23,6 +23,8 @@ from ._history import DealHistory, Histories, histories
 from ._outcomes import NO_REASON, lost_reasons, sales_cycle, snapshot, stalled, velocity, win_rate
 from ._planning import Movement, PeriodStatus, Slip, Tally, movement, period_status, slippage
 from ._quality import DataQuality, Finding, data_quality
+from ._revenue import accounts, arr, cohort_retention, retention, revenue_movement
+from ._revenue_types import AccountRow, CohortRow, Retention, RevenueMovement
 from ._session import Session, session
 from ._types import (
     DurationStats,
@@ -48,8 +50,10 @@ from ._winloss import (
 
 __all__ = [
     "NO_REASON",
+    "AccountRow",
     "ActionRow",
     "ClosedDeal",
+    "CohortRow",
     "DataQuality",
     "DealHistory",
     "DurationStats",
@@ -61,6 +65,8 @@ __all__ = [
     "Movement",
     "PeriodStatus",
     "Ratio",
+    "Retention",
+    "RevenueMovement",
     "Session",
     "Slip",
     "SnapshotRow",
@@ -71,7 +77,10 @@ __all__ = [
     "Visit",
     "WinLoss",
     "WinLossGroup",
+    "accounts",
     "action_conversion",
+    "arr",
+    "cohort_retention",
     "conversion",
     "data_quality",
     "days_until",
@@ -83,6 +92,8 @@ __all__ = [
     "period_conversion",
     "period_status",
     "records",
+    "retention",
+    "revenue_movement",
     "sales_cycle",
     "session",
     "skips_and_regressions",

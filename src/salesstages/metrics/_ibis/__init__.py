@@ -25,10 +25,14 @@ from ._funnel import conversion, funnel, period_conversion, skips_and_regression
 from ._outcomes import lost_reasons, sales_cycle, snapshot, stalled, velocity, win_rate
 from ._planning import movement, period_status, slippage  # issues 14, 22
 from ._quality import data_quality
+from ._revenue import accounts, arr, cohort_retention, retention, revenue_movement  # issue 25
 from ._winloss import win_loss
 
 __all__ = [
+    "accounts",
     "action_conversion",
+    "arr",
+    "cohort_retention",
     "conversion",
     "data_quality",
     "funnel",
@@ -36,6 +40,8 @@ __all__ = [
     "movement",
     "period_conversion",
     "period_status",
+    "retention",
+    "revenue_movement",
     "sales_cycle",
     "skips_and_regressions",
     "slippage",
