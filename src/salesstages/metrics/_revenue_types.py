@@ -16,6 +16,7 @@ from ._planning import Tally
 from ._types import _amount, _one_row, _pct, _repr, _table, _when
 
 __all__ = [
+    "MOVEMENT_LINES",
     "PERIODS",
     "AccountRow",
     "AccountStatus",
