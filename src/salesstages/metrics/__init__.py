@@ -16,6 +16,7 @@ with :meth:`~salesstages.Pipeline.check`).
 from __future__ import annotations
 
 from ._actions import ActionRow, action_conversion
+from ._bowtie import BowTie, bowtie
 from ._durations import stage_durations, substate_durations, substate_visits, visits
 from ._frames import records, to_pandas, to_polars
 from ._funnel import conversion, funnel, period_conversion, skips_and_regressions
@@ -52,6 +53,7 @@ __all__ = [
     "NO_REASON",
     "AccountRow",
     "ActionRow",
+    "BowTie",
     "ClosedDeal",
     "CohortRow",
     "DataQuality",
@@ -80,6 +82,7 @@ __all__ = [
     "accounts",
     "action_conversion",
     "arr",
+    "bowtie",
     "cohort_retention",
     "conversion",
     "data_quality",

@@ -20,6 +20,7 @@ from __future__ import annotations
 from .. import _planning as _python_planning
 from .._engine import table_kernel
 from ._actions import action_conversion
+from ._bowtie import bowtie  # issue 25
 from ._durations import stage_durations, substate_durations, substate_visits, visits
 from ._funnel import conversion, funnel, period_conversion, skips_and_regressions
 from ._outcomes import lost_reasons, sales_cycle, snapshot, stalled, velocity, win_rate
@@ -32,6 +33,7 @@ __all__ = [
     "accounts",
     "action_conversion",
     "arr",
+    "bowtie",
     "cohort_retention",
     "conversion",
     "data_quality",
