@@ -30,6 +30,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import test_bowtie
 import test_revenue
 from _helpers import T0, day
 from salesstages import Event, MemoryStore, Pipeline, Stage, forecast, metrics
@@ -105,6 +106,14 @@ def size(deal: metrics.ClosedDeal) -> str:
 CASES: dict[str, list[Call]] = {
     "metrics.accounts": [lambda: metrics.accounts(REV, REV_P)],
     "metrics.arr": [lambda: metrics.arr(REV, REV_P), lambda: metrics.arr(REV, REV_P, by="account")],
+    "metrics.bowtie": [
+        lambda: metrics.bowtie(
+            test_bowtie.SALES,
+            REV_P,
+            success_events=test_bowtie.SUCCESS,
+            success_pipeline=test_bowtie.S,
+        )
+    ],
     "metrics.cohort_retention": [lambda: metrics.cohort_retention(REV, REV_P)],
     "metrics.retention": [
         lambda: metrics.retention(REV, REV_P, **REV_YEAR),
