@@ -355,9 +355,15 @@ def test_check_reports_a_seq_gap(files: dict[str, Path], tmp_path: Path, run: Ru
     assert "problems in 1 deals: " in out
 
 
-def test_check_limits_the_listing(files: dict[str, Path], run: Runner) -> None:
-    """A log of another pipeline gives many problems: ``--limit`` caps the table, the summary counts all."""
-    status, out, _ = run("check", str(files["jsonl"]), "-p", "classic_b2b", "--limit", "5")
+def test_check_limits_the_listing(files: dict[str, Path], tmp_path: Path, run: Runner) -> None:
+    """A log with a problem in every deal (each deal's seq 1 left out): ``--limit`` caps
+    the table, the summary counts all. (A log of another pipeline is one error line.)"""
+    lines = files["jsonl"].read_text(encoding="utf-8").splitlines()
+    path = tmp_path / "gaps.jsonl"
+    path.write_text(
+        "\n".join(line for line in lines if json.loads(line)["seq"] != 1) + "\n", encoding="utf-8"
+    )
+    status, out, _ = run("check", str(path), "-p", "inbound_b2b", "--limit", "5")
     assert status == 1
     assert "… and " in out
     lines = out.split("\n\n")[0].splitlines()

@@ -7,6 +7,7 @@ import csv
 import io
 import unicodedata
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from _helpers import T0, day
 from salesstages import Event, Pipeline, Stage
 from salesstages._text import FORMULA_START, csv_cell, csv_uncell, terminal
+from salesstages.cli import main
 from salesstages.io import read_csv, write_csv
 from salesstages.report import build_report, render_csv, render_text
 from salesstages.report._text import table
@@ -203,3 +205,135 @@ def test_write_csv_neutralises_a_formula_id() -> None:
     buf = io.StringIO(newline="")
     write_csv([Event(deal_id="=cmd", seq=0, at=T0, kind="opened")], buf)
     assert buf.getvalue().splitlines()[1].startswith("'=cmd,0,")
+
+
+# ------------------------------------------------------- line breaks (issue 23)
+CR_ATTACK = "x\r=2+5*cmd|' /C calc'!A0"
+
+
+@pytest.mark.parametrize("text", [CR_ATTACK, "x\n=1+1", "ok\r\n@SUM(1)", "a\rb"])
+def test_a_line_break_anywhere_is_marked_and_quoted(text: str) -> None:
+    """A cell holding CR or LF gets the mark and is quoted by csv_writer (before, a bare
+    CR was written unquoted, so a reader splitting rows there met a formula)."""
+    assert csv_cell(text) == "'" + text
+    buf = io.StringIO()
+    from salesstages._text import csv_writer
+
+    csv_writer(buf).writerow([csv_cell(text), 5, "plain"])
+    written = buf.getvalue()
+    assert written.startswith("\"'" + text.replace('"', '""') + '",')  # quoted and marked
+    assert next(csv.reader(io.StringIO(written, newline=""))) == ["'" + text, "5", "plain"]
+
+
+@given(text=st.text(st.sampled_from("'=+-@\t\r\nab")))
+def test_csv_cell_round_trips_with_line_breaks(text: str) -> None:
+    """The mark is undone exactly, whatever mix of quotes, formula starts and breaks."""
+    assert csv_uncell(csv_cell(text)) == text
+
+
+def test_csv_report_quotes_a_bare_cr() -> None:
+    """A lost reason holding a bare CR before a formula: the report CSV quotes and marks
+    it (before: the CR started a row whose first cell was the formula)."""
+    p = _pipeline()
+    lost = p.open_deal("L1", at=T0, amount=50)
+    lost.lose(at=day(2), reason=CR_ATTACK)
+    report = build_report(list(lost.events), p, as_of=day(10))
+    text = render_csv(report)
+    assert "\"'" + CR_ATTACK.replace('"', '""') + '"' in text
+    cells = [c for row in csv.reader(io.StringIO(text, newline="")) for c in row]
+    assert "'" + CR_ATTACK in cells
+
+
+def test_import_problems_quote_a_bare_cr(tmp_path: Path) -> None:
+    """`import --problems` writes a deal id holding a bare CR quoted and marked."""
+    source = tmp_path / "t.csv"
+    source.write_text(
+        f'id,created,status\n"{CR_ATTACK.replace(chr(34), chr(34) * 2)}",nope,Open\n',
+        encoding="utf-8",
+        newline="",
+    )
+    mapping = tmp_path / "m.json"
+    mapping.write_text(
+        '{"id_column": "id", "opened_column": "created", "stage_columns": {}, '
+        '"status_column": "status", "status_map": {"Open": "lead_generated"}}',
+        encoding="utf-8",
+    )
+    problems = tmp_path / "problems.csv"
+    status = main(
+        ["import", "stage-table", str(source), "-p", "classic_b2b", "-m", str(mapping),
+         "-o", str(tmp_path / "out.jsonl"), "--problems", str(problems)]
+    )  # fmt: skip
+    assert status == 0
+    text = problems.read_bytes().decode("utf-8")
+    assert "\"'" + CR_ATTACK.replace('"', '""') + '"' in text
+
+
+# ------------------------------------------------------- the terminal (issue 23)
+def test_markov_support_line_escapes_labels() -> None:
+    """A stage label holding ESC/OSC is escaped in the "Markov support" line."""
+    p = Pipeline(
+        "p",
+        [
+            Stage("a", label="A\x1b]0;pwned\x07"),
+            Stage("b"),
+            Stage("won", outcome="won"),
+            Stage("lost", outcome="lost"),
+        ],
+    )
+    events: list[Event] = []
+    for i in range(3):
+        deal = p.open_deal(f"D{i}", at=T0)
+        deal.move("b", at=day(1))
+        deal.win(at=day(2))
+        events += deal.events
+    text = render_text(build_report(events, p, as_of=day(10)))
+    support = [line for line in text.splitlines() if line.startswith("Markov support")]
+    assert support
+    assert "A\\x1b]0;pwned\\x07" in support[0]
+    assert "\x1b" not in text
+    assert "\x07" not in text
+
+
+def test_terminal_lines_keeps_breaks_and_escapes_the_rest() -> None:
+    """The last guard of printed reports: line breaks stay, controls are escaped, and
+    escaped text is unchanged."""
+    from salesstages._text import terminal_lines
+
+    assert terminal_lines("a\x1b[2J\nb\x07\n") == "a\\x1b[2J\nb\\x07\n"
+    assert terminal_lines("plain\nlines\n") == "plain\nlines\n"
+    assert terminal_lines("a\\x1b\n") == "a\\x1b\n"
+
+
+def test_plot_prints_matplotlib_warnings_escaped(tmp_path: Path) -> None:
+    """matplotlib's warning about a label's ESC/BEL reaches the terminal escaped, once."""
+    pytest.importorskip("matplotlib")
+    import contextlib
+    import json
+
+    from salesstages.io import write_jsonl
+
+    p = Pipeline(
+        "p",
+        [
+            Stage("a", label="A\x1b]0;pwned\x07"),
+            Stage("b"),
+            Stage("won", outcome="won"),
+            Stage("lost", outcome="lost"),
+        ],
+    )
+    events: list[Event] = []
+    for i in range(3):
+        deal = p.open_deal(f"D{i}", at=T0)
+        deal.move("b", at=day(1))
+        deal.win(at=day(2))
+        events += deal.events
+    write_jsonl(events, tmp_path / "log.jsonl")
+    (tmp_path / "p.json").write_text(json.dumps(p.to_dict()), encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        argv = ["plot", str(tmp_path / "log.jsonl"), "-p", str(tmp_path / "p.json")]
+        status = main([*argv, "-o", str(tmp_path / "charts")])
+    assert status == 0
+    assert "\x1b" not in err.getvalue()
+    assert "\x07" not in err.getvalue()
+    assert err.getvalue().count("Glyph 27 (\\x1b) missing") == 1

@@ -223,13 +223,14 @@ def test_reading_is_lazy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_dates_far_from_now_round_trip_exactly(tmp_path: Path) -> None:
-    """Years 1 and 9999 (outside the fast conversion's range) come back to the microsecond."""
+    """Years 1 and 9998 (outside the fast conversion's range) come back to the microsecond;
+    the year 9999 is refused on read (issue 23: no date computed from it would fit)."""
     events = [
         Event(deal_id="old", seq=0, at=datetime(1, 1, 1, 0, 0, 0, 1, tzinfo=UTC), kind="opened"),
         Event(
             deal_id="new",
             seq=0,
-            at=datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+            at=datetime(9998, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
             kind="opened",
         ),
         Event(
@@ -244,6 +245,12 @@ def test_dates_far_from_now_round_trip_exactly(tmp_path: Path) -> None:
     assert list(read_parquet(path)) == events
     write_parquet(events[2:], path)  # the fast path alone, just before the epoch
     assert list(read_parquet(path)) == events[2:]
+    late = Event(deal_id="late", seq=0, at=datetime(9999, 1, 1, tzinfo=UTC), kind="opened")
+    write_parquet([late], path)
+    with pytest.raises(
+        DataError, match=r"row 1: 9999-01-01T00:00:00\+00:00 is after the year 9998"
+    ):
+        list(read_parquet(path))
 
 
 JSON_VALUES = st.recursive(

@@ -31,6 +31,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import test_bowtie
+import test_people as PEOPLE
 import test_revenue
 from _helpers import T0, day
 from salesstages import Event, MemoryStore, Pipeline, Stage, forecast, metrics
@@ -138,20 +139,28 @@ CASES: dict[str, list[Call]] = {
         lambda: metrics.funnel(EV, P, by="region", as_of=AS_OF),
     ],
     "metrics.histories": [lambda: metrics.histories(EV, P, as_of=AS_OF)],
+    "metrics.conformance": [lambda: metrics.conformance(EV, P, as_of=AS_OF)],
+    "metrics.handovers": [lambda: metrics.handovers(PEOPLE.EV, PEOPLE.P)],
     "metrics.lost_reasons": [lambda: metrics.lost_reasons(EV, P, as_of=AS_OF)],
     "metrics.movement": [
         lambda: metrics.movement(EV, P, **PERIOD),
         lambda: metrics.movement(EV, P, **PERIOD, by="region"),
+    ],
+    "metrics.paths": [
+        lambda: metrics.paths(EV, P, as_of=AS_OF),
+        lambda: metrics.paths(EV, P, by="region", as_of=AS_OF),
     ],
     "metrics.period_conversion": [
         lambda: metrics.period_conversion(EV, P, stage="lead", start=T0, end=AS_OF),
         lambda: metrics.period_conversion(EV, P, stage="lead", start=T0, end=AS_OF, by="region"),
     ],
     "metrics.period_status": [lambda: metrics.period_status(EV, P, **PERIOD, as_of=AS_OF)],
+    "metrics.rework": [lambda: metrics.rework(EV, P, as_of=AS_OF)],
     "metrics.sales_cycle": [
         lambda: metrics.sales_cycle(EV, P, as_of=AS_OF),
         lambda: metrics.sales_cycle(EV, P, by="region", as_of=AS_OF),
     ],
+    "metrics.scorecard": [lambda: metrics.scorecard(EV, P, attribute="region", as_of=AS_OF)],
     "metrics.skips_and_regressions": [lambda: metrics.skips_and_regressions(EV, P, as_of=AS_OF)],
     "metrics.slippage": [
         lambda: metrics.slippage(EV, P, as_of=AS_OF),
@@ -171,6 +180,10 @@ CASES: dict[str, list[Call]] = {
     "metrics.velocity": [
         lambda: metrics.velocity(EV, P, as_of=AS_OF),
         lambda: metrics.velocity(EV, P, by="region", as_of=AS_OF),
+    ],
+    "metrics.transitions": [
+        lambda: metrics.transitions(EV, P, as_of=AS_OF),
+        lambda: metrics.transitions(EV, P, by="region", as_of=AS_OF),
     ],
     "metrics.visits": [lambda: metrics.visits(EV, P, as_of=AS_OF)],
     "metrics.win_loss": [

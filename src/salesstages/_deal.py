@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
 from transitions import MachineError
 
+from ._activity_index import _ActivityIndex
 from ._errors import (
     ConcurrencyError,
     DataError,
@@ -25,7 +26,7 @@ from ._refusal import allowed_sentence, refusal_message, requirements
 from ._stage import SEPARATOR
 from ._time import to_utc
 from ._values import attribute_data, json_data
-from .guards import DealView, Verdict, _ActivityIndex, _Prefix, evaluate
+from .guards import DealView, Verdict, _Prefix, evaluate
 
 if TYPE_CHECKING:
     from ._pipeline import Pipeline

@@ -5,9 +5,11 @@ the command line's tables and messages):
 
 - :func:`csv_cell` makes a cell safe to open in a spreadsheet. A text cell
   starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return would run
-  as a formula (OWASP, "CSV Injection"), so it gets a leading ``'``, which
-  spreadsheets read as "this is text". Numbers stay numbers. :func:`csv_uncell`
-  undoes it exactly, for readers of CSV the library wrote.
+  as a formula (OWASP, "CSV Injection"), and one holding a line break may start
+  a row whose first cell is a formula, so it gets a leading ``'``, which
+  spreadsheets read as "this is text"; :func:`csv_writer` quotes every cell
+  holding a line break. Numbers stay numbers. :func:`csv_uncell` undoes the
+  mark exactly, for readers of CSV the library wrote.
 - :func:`terminal` makes text safe to print: control characters (C0, DEL and
   C1, including ESC, BEL, CR and LF) and the invisible characters that reorder
   or break lines (bidirectional controls, line and paragraph separators) are
@@ -17,10 +19,20 @@ the command line's tables and messages):
 
 from __future__ import annotations
 
+import csv
 import re
-from typing import Final, TypeVar
+from collections.abc import Iterable
+from typing import IO, Any, Final, Protocol, TypeVar
 
-__all__ = ["FORMULA_START", "csv_cell", "csv_uncell", "terminal"]
+__all__ = [
+    "FORMULA_START",
+    "CsvWriter",
+    "csv_cell",
+    "csv_uncell",
+    "csv_writer",
+    "terminal",
+    "terminal_lines",
+]
 
 _T = TypeVar("_T")
 
@@ -31,34 +43,72 @@ _QUOTE: Final = "'"
 _ESCAPED: Final = FORMULA_START | {_QUOTE}
 
 
+def _needs_mark(text: str) -> bool:
+    """Whether :func:`csv_cell` marks ``text``: it starts like a formula, holds a line
+    break (after which a spreadsheet may start a row with a formula), or starts with
+    ``'`` followed by what a mark precedes."""
+    if not text:
+        return False
+    first = text[0]
+    return (
+        first in FORMULA_START
+        or (first == _QUOTE and text[1:2] in _ESCAPED)
+        or "\r" in text
+        or "\n" in text
+    )
+
+
 def csv_cell(value: _T) -> _T | str:
     """``value`` ready for a CSV cell a spreadsheet may open.
 
-    A string starting with a formula character (``= + - @``, tab, CR) gets a
-    leading ``'``: ``"=HYPERLINK(...)"`` is written ``"'=HYPERLINK(...)"``. So
-    that :func:`csv_uncell` can undo it exactly, a string that already starts
-    with ``'`` followed by a formula character or another ``'`` gets one too.
-    Anything else, numbers included (``-5`` stays the number ``-5``), is
-    returned unchanged.
+    A string starting with a formula character (``= + - @``, tab, CR) or holding a
+    line break (CR or LF: a spreadsheet splitting rows there would read what follows
+    as the first cell of a row) gets a leading ``'``: ``"=HYPERLINK(...)"`` is
+    written ``"'=HYPERLINK(...)"``. So that :func:`csv_uncell` can undo it exactly,
+    a string that already starts with ``'`` followed by a formula character or
+    another ``'`` gets one too. Anything else, numbers included (``-5`` stays the
+    number ``-5``), is returned unchanged. Write the cells with :func:`csv_writer`,
+    which also quotes every cell holding a line break.
     """
-    if (
-        isinstance(value, str)
-        and value
-        and (value[0] in FORMULA_START or (value[0] == _QUOTE and value[1:2] in _ESCAPED))
-    ):
+    if isinstance(value, str) and _needs_mark(value):
         return _QUOTE + value
     return value
 
 
 def csv_uncell(text: str) -> str:
-    """The string :func:`csv_cell` was given: one leading ``'`` is dropped when a
-    formula character or another ``'`` follows it; any other text is unchanged.
+    """The string :func:`csv_cell` was given: one leading ``'`` is dropped when what
+    follows it is a string :func:`csv_cell` marks; any other text is unchanged.
 
     ``csv_uncell(csv_cell(s)) == s`` for every string ``s``.
     """
-    if text[:1] == _QUOTE and text[1:2] in _ESCAPED:
+    if text[:1] == _QUOTE and _needs_mark(text[1:]):
         return text[1:]
     return text
+
+
+class _Writer(Protocol):
+    def writerow(self, row: Iterable[Any], /) -> Any: ...
+
+
+class CsvWriter:
+    """A :func:`csv.writer` (``lineterminator="\\n"``) that quotes every cell holding a
+    CR or LF, which the standard writer leaves bare when the line ends in LF alone."""
+
+    def __init__(self, f: IO[str]) -> None:
+        self._plain: _Writer = csv.writer(f, lineterminator="\n")
+        self._quoted: _Writer = csv.writer(f, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
+
+    def writerow(self, row: Iterable[Any]) -> None:
+        """Write one row of cells (already through :func:`csv_cell`)."""
+        cells = list(row)
+        broken = any(isinstance(c, str) and ("\r" in c or "\n" in c) for c in cells)
+        (self._quoted if broken else self._plain).writerow(cells)
+
+
+def csv_writer(f: IO[str]) -> CsvWriter:
+    """The writer every CSV the library writes for people goes through (see
+    :class:`CsvWriter`); apply :func:`csv_cell` to each cell."""
+    return CsvWriter(f)
 
 
 # C0 controls, DEL and C1 controls; the bidirectional embeddings, overrides and isolates
@@ -86,3 +136,13 @@ def terminal(text: str) -> str:
     if _CONTROL.search(text) is None:
         return text
     return _CONTROL.sub(_escape, text)
+
+
+def terminal_lines(text: str) -> str:
+    """``text`` with :func:`terminal` applied to each of its lines: the line breaks
+    stay, every other control character is escaped. The last guard on text printed
+    to a terminal (a report), for any value a renderer did not escape itself; text
+    already escaped is unchanged."""
+    if _CONTROL.search(text.replace("\n", "")) is None:
+        return text
+    return "\n".join(terminal(line) for line in text.split("\n"))

@@ -22,7 +22,6 @@ for example for a stage-date table::
 from __future__ import annotations
 
 import argparse
-import csv
 import inspect
 import sys
 import threading
@@ -35,7 +34,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .._events import Event
 from .._files import atomic_open
-from .._text import csv_cell, terminal
+from .._text import csv_cell, csv_writer, terminal
 from ._output import check_outputs
 from ._spec import CliError, load_mapping, load_pipeline
 
@@ -135,14 +134,28 @@ def _options(kind: str, mapping: Mapping[str, Any], mapping_path: str) -> dict[s
         )
     options = dict(mapping)
     if "tz" in options:
-        try:
-            options["tz"] = ZoneInfo(str(options["tz"]))
-        except (ZoneInfoNotFoundError, ValueError):
-            raise CliError(
-                f"mapping {mapping_path!r}: tz {options['tz']!r} is not a time zone; "
-                "use an IANA name such as 'UTC' or 'Europe/Paris'"
-            ) from None
+        options["tz"] = _zone(options["tz"], mapping_path)
     return options
+
+
+#: The longest IANA zone name is some 30 characters; longer is not a zone.
+_MAX_ZONE_NAME: Final = 64
+
+
+def _zone(value: object, mapping_path: str) -> ZoneInfo:
+    """The time zone a mapping's ``tz`` names; :class:`CliError` saying what is wrong."""
+    text = str(value)
+    shown = repr(text) if len(text) <= 40 else f"{text[:37]!r}... ({len(text):,} characters)"
+    wrong = CliError(
+        f"mapping {mapping_path!r}: tz {shown} is not a time zone; use an IANA name such "
+        "as 'UTC' or 'Europe/Paris'"
+    )
+    if not isinstance(value, str) or len(text) > _MAX_ZONE_NAME:
+        raise wrong
+    try:
+        return ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long
+        raise wrong from None
 
 
 def _counting(events: Iterable[Event], progress: Progress, total: int) -> Iterator[Event]:
@@ -205,7 +218,7 @@ def run_import(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
 def _write_problems(path: str, problems: Iterable[Any]) -> None:
     try:
         with atomic_open(path) as f:
-            w = csv.writer(f, lineterminator="\n")
+            w = csv_writer(f)
             w.writerow(["deal_id", "row", "rule", "message"])
             for p in problems:
                 # A deal id or a message quoting a cell may start like a formula.

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import json
 import os
 import sqlite3
 import sys
 import tempfile
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
@@ -26,7 +28,7 @@ from .._pipeline import Pipeline
 from .._redact import redact
 from .._simulate import simulate
 from .._stores import EventStore, SqliteStore, driver_fault
-from .._text import terminal
+from .._text import terminal, terminal_lines
 from ..metrics._rules import check_rules
 from ..presets import inbound_b2b
 from ..report import (
@@ -206,7 +208,11 @@ def _report_events(source: EventSource, engine: str | None) -> Any:
     if engine is None:
         engine = source.default_engine()
     if engine == "duckdb":
-        return source.ibis_table()
+        from ..metrics._ibis._checks import check_events
+
+        table = source.ibis_table()
+        check_events(table, name=source.name)  # the read rules, naming the source
+        return table
     return source.read()  # an unknown ``by`` is the library's error, with its suggestion
 
 
@@ -230,18 +236,19 @@ def _cmd_report(args: argparse.Namespace) -> int:
             check_as_of(as_of, first_event(events))
         # the same rules, and so the same exit status, on either engine
         problems = check_rules(events, pipeline)
-        figures = compute(
-            events,
-            pipeline,
-            as_of=as_of,
-            by=args.by,
-            skips=args.skips,
-            horizon=timedelta(days=args.horizon),
-            source=source.name,
-            problems=problems,
-            torn_tail=source.torn_tail,
-            **period_options(args),  # the period view (issue 14)
-        )
+        with _dates_in_range():
+            figures = compute(
+                events,
+                pipeline,
+                as_of=as_of,
+                by=args.by,
+                skips=args.skips,
+                horizon=_horizon(args.horizon),
+                source=source.name,
+                problems=problems,
+                torn_tail=source.torn_tail,
+                **period_options(args),  # the period view (issue 14)
+            )
     report = assemble(figures, limit=args.limit)
     warn_planning(report)
     if args.deals_csv:  # the complete lists, whatever --limit shows
@@ -253,7 +260,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     elif args.format == "html":
         text = render_html(report)
     else:
-        text = render_text(report)
+        text = terminal_lines(render_text(report))  # no raw control character gets out
     _emit(text, args.out)
     if problems and not args.lenient:
         print(
@@ -264,6 +271,20 @@ def _cmd_report(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+@contextlib.contextmanager
+def _dates_in_range() -> Iterator[None]:
+    """A date computed past the year 9999 (the horizon after ``--as-of`` or after the
+    last event) as one line saying which options to change."""
+    try:
+        yield
+    except OverflowError:
+        raise CliError(
+            "a date the report computes (the forecast horizon after --as-of, or after the "
+            "last event) falls after the year 9999; give a shorter --horizon or an earlier "
+            "--as-of"
+        ) from None
 
 
 def _warn(source: EventSource) -> None:
@@ -331,6 +352,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
             "to them cannot be detected; appends from now on are checksummed",
             file=sys.stderr,
         )
+    _refuse_foreign_log(events, pipeline)
     problems = pipeline.check(events, guards=args.guards)
     if args.format == "json":
         rows = [
@@ -365,6 +387,28 @@ def _cmd_check(args: argparse.Namespace) -> int:
             f"{terminal(repr(pipeline.name))}."
         )
     return 1 if problems else 0
+
+
+def _refuse_foreign_log(events: Sequence[Event], pipeline: Pipeline) -> None:
+    """One line, as ``report`` says it, when most of the stages the log enters are not
+    the pipeline's: it was written with another pipeline, and listing every event as a
+    problem (some wrongly: a move judged on a stage that does not exist) helps no one.
+    A log entering a few unknown stages among known ones has problems to list."""
+    entered: dict[str, str] = {}  # stage -> the first deal entering it
+    for e in events:
+        if e.kind == "stage_entered" and e.stage is not None and e.stage not in entered:
+            entered[e.stage] = e.deal_id
+    unknown = [s for s in entered if s not in pipeline]
+    if not unknown or 2 * len(unknown) <= len(entered):
+        return
+    shown = ", ".join(terminal(repr(s)) for s in unknown[:5])
+    more = f" and {len(unknown) - 5:,} more" if len(unknown) > 5 else ""
+    raise CliError(
+        f"the log's stages are not the pipeline's: it enters {shown}{more}, which "
+        f"{terminal(repr(pipeline.name))} does not have (its stages are "
+        f"{', '.join(terminal(s.name) for s in pipeline.stages)}); is this the pipeline "
+        "the log was written with?"
+    )
 
 
 def to_dot(pipeline: Pipeline, *, main_path: bool = False) -> str:
@@ -406,7 +450,13 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         check_as_of(as_of, first_event(events))
     report = build_report(events, pipeline, as_of=as_of, by=args.by, **period_options(args))
     warn_planning(report)
-    for path in save_charts(report, args.out, fmt=args.format):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        paths = save_charts(report, args.out, fmt=args.format)
+    # matplotlib's own (a glyph missing for a label's character), once each, escaped
+    for message in dict.fromkeys(str(w.message) for w in caught):
+        print(f"salesstages: warning: {terminal(message)}", file=sys.stderr)
+    for path in paths:
         print(terminal(str(path)))
     return 0
 
@@ -493,7 +543,7 @@ def _parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=30,
         metavar="DAYS",
-        help="forecast horizon (default 30)",
+        help=f"forecast horizon (default 30, at most {MAX_HORIZON_DAYS:,})",
     )
     report.add_argument(
         "--engine",
@@ -624,6 +674,19 @@ def _positive_int(text: str) -> int:
     return value
 
 
+#: The longest forecast horizon ``report --horizon`` takes, in days (a century).
+MAX_HORIZON_DAYS: Final = 36_500
+
+
+def _horizon(days: int) -> timedelta:
+    if days > MAX_HORIZON_DAYS:
+        raise CliError(
+            f"--horizon {days} days is more than {MAX_HORIZON_DAYS:,} (a century); a "
+            "forecast horizon is a few weeks or months"
+        )
+    return timedelta(days=days)
+
+
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     if isinstance(exc, KeyError) and text.startswith(("'", '"')) and text.endswith(("'", '"')):
@@ -631,10 +694,40 @@ def _one_line(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """``parser.parse_args``, but an unknown option is reported by the subcommand's own
+    parser (its usage, not the top level's), with the closest option it has."""
+    args, extra = parser.parse_known_args(argv)
+    if not extra:
+        return args
+    sub = _subparser(parser, args.command)
+    if sub is None:  # pragma: no cover - a command always has its parser
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    known = sorted(o for a in sub._actions for o in a.option_strings if o.startswith("--"))
+    hints = []
+    for word in extra:
+        if word.startswith("-"):
+            close = difflib.get_close_matches(word.split("=", 1)[0], known, n=1, cutoff=0.6)
+            if close:
+                hints.append(f"did you mean {close[0]}?")
+    sub.error(
+        f"unrecognized arguments: {' '.join(extra)}" + (f" ({' '.join(hints)})" if hints else "")
+    )
+    raise AssertionError("unreachable")  # pragma: no cover - error() exits
+
+
+def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser | None:
+    for action in parser._subparsers._group_actions if parser._subparsers else ():
+        if isinstance(action, argparse._SubParsersAction):
+            found: argparse.ArgumentParser | None = action.choices.get(command)
+            return found
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (2 on a usage or data error)."""
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     try:
         # every command is batch work in a process of its own: the command line,
         # as the host, pauses the collector for it (the library never does)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from .._text import terminal
 from ..metrics._engine import is_ibis_table
@@ -71,9 +72,28 @@ def _target(text: str) -> float:
     return value
 
 
+#: The last year a period may fall in (as for --as-of and the events' own times).
+LAST_YEAR: Final = 9998
+_LEADING_YEAR: Final = re.compile(r"\s*(\d{4,})")
+
+
+def _check_year(option: str, text: str | None) -> None:
+    """Refuse a period option whose year is past :data:`LAST_YEAR` (naming it, instead
+    of calling it "not a period" or overflowing)."""
+    m = _LEADING_YEAR.match(text or "")
+    if m and int(m[1]) > LAST_YEAR:
+        raise CliError(
+            f"{option} {text!r}: the year {int(m[1])} is after {LAST_YEAR}, the last year in "
+            "which a period's end and every date computed from it still exist; give an "
+            "earlier period"
+        )
+
+
 def period_options(args: argparse.Namespace) -> dict[str, Any]:
     """The :func:`~salesstages.report.build_report` keywords the options ask for."""
     period, first, last = args.period, args.period_from, args.period_to
+    for option, text in (("--period", period), ("--from", first), ("--to", last)):
+        _check_year(option, text)
     if period is not None and (first is not None or last is not None):
         raise CliError("give either --period or --from/--to, not both")
     if (first is None) != (last is None):
@@ -107,9 +127,10 @@ def first_event(events: Iterable[Any] | Any) -> datetime | None:
     """The earliest event time of ``events`` (a list of events or an Ibis table), for
     :func:`~salesstages.cli._spec.check_as_of`; ``None`` for an empty log."""
     if is_ibis_table(events):
-        from ..metrics._ibis._columns import from_us, prepare
+        from ..metrics._ibis._checks import prepare_checked
+        from ..metrics._ibis._columns import from_us
 
-        t = prepare(events)
+        t = prepare_checked(events)
         value = t.aggregate(m=t.at_us.min()).to_pyarrow().column("m")[0].as_py()
         return None if value is None else from_us(int(value))
     return min((e.at for e in events), default=None)

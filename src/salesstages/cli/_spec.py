@@ -116,6 +116,8 @@ def _read_document(path: Path, what: str, error: ErrorFactory) -> Any:
         raise error(f"not valid TOML: {exc}") from None
     except RecursionError:
         raise error(too_deep) from None
+    except ValueError as exc:  # an integer of more digits than Python converts
+        raise error(f"holds a value that cannot be read ({' '.join(str(exc).split())})") from None
     if _depth(document) > MAX_NESTING:
         raise error(too_deep)
     return document
@@ -390,7 +392,7 @@ def parse_as_of(text: str, *, now: Callable[[], datetime] | None = None) -> date
         return datetime.combine(moment.date(), time.max, tzinfo=UTC)
     day = parse_day(value)
     if day is not None:
-        return datetime.combine(day, time.max, tzinfo=UTC)
+        return _within_years(datetime.combine(day, time.max, tzinfo=UTC), text)
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -400,7 +402,22 @@ def parse_as_of(text: str, *, now: Callable[[], datetime] | None = None) -> date
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    return _within_years(_within_years(moment, text).astimezone(UTC), text)
+
+
+#: The last year an option or an event may name (see salesstages/io/_validate.py).
+LAST_YEAR: Final = 9998
+
+
+def _within_years(moment: datetime, text: str) -> datetime:
+    """``moment`` when it falls in a year up to :data:`LAST_YEAR`, else :class:`CliError`."""
+    if moment.year > LAST_YEAR:
+        raise CliError(
+            f"--as-of {text!r} is after the year {LAST_YEAR}, the last one in which every "
+            "date a report computes (a horizon, a period's end) still exists; give an "
+            "earlier date"
+        )
+    return moment
 
 
 def days(td: timedelta | None) -> float | None:

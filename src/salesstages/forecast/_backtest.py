@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from .._compat import spellings
 from .._errors import DataError
 from .._time import to_utc
 from ..metrics._common import amount_of
@@ -240,8 +239,7 @@ class Backtest:
         return "\n".join(lines)
 
 
-@spellings(renamed={"at": "dates"})
-@engine
+@engine(renamed={"at": "dates"})  # engine\'s own spellings: the table kernel finds it
 def backtest(
     events: Events,
     pipeline: Pipeline,

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, Final, overload
 
 import attrs
 
-from .._compat import spellings
 from .._errors import DataError, DataTypeError
 from .._time import to_utc
 from .._values import FORECAST_CATEGORIES
@@ -127,8 +126,7 @@ def _at_closing(events: Events, pipeline: Pipeline, as_of: datetime | None, hi: 
     return load(events, pipeline, cut)
 
 
-@spellings(positional=("start", "end"))
-@engine
+@engine(positional=("start", "end"))  # engine\'s own spellings: the table kernel finds it
 def categories(
     events: Events,
     pipeline: Pipeline,
@@ -227,8 +225,7 @@ def coverage(
 ) -> dict[Hashable, Coverage]: ...
 
 
-@spellings(positional=("start", "end"))
-@engine
+@engine(positional=("start", "end"))  # engine\'s own spellings: the table kernel finds it
 def coverage(
     events: Events,
     pipeline: Pipeline,

@@ -15,6 +15,8 @@
 - :func:`read_stage_table`: a table with one row per deal and a date column per
   stage entered (HubSpot's "date entered <stage>" export and the like).
 - :func:`read_opportunity_history`: a Salesforce ``OpportunityHistory`` export.
+- :func:`write_xes`: the log as IEEE XES, one trace per deal, for process-mining
+  tools (pm4py, ProM, bupaR, Celonis).
 
 Every reader raises :class:`~salesstages.DataError` naming the file, the line
 and the field for input it cannot read, and nothing else. The importers are
@@ -31,6 +33,7 @@ from ._common import ImportProblem, ImportResult
 from ._salesforce import read_opportunity_history
 from ._sources import EventSource, SourceError, open_events
 from ._stage_table import read_stage_table
+from ._xes import write_xes
 
 __all__ = [
     "EventSource",
@@ -47,4 +50,5 @@ __all__ = [
     "write_csv",
     "write_jsonl",
     "write_parquet",
+    "write_xes",
 ]

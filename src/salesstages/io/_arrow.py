@@ -24,6 +24,8 @@ from .._codec import EVENT_SETTERS, FIELDS, Interner, dump_data
 from .._errors import DataError
 from .._events import _EMPTY, EVENT_KINDS, Event, EventKind
 from .._files import atomic_path
+from .._values import MAX_DEPTH
+from ._validate import event_problem
 
 if TYPE_CHECKING:  # pyarrow ships no type information
     import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
@@ -296,6 +298,11 @@ def _data(pa: Any, array: Any, name: str, first: int) -> list[Any]:
     for j, text in enumerate(texts):
         try:
             value = loads(text)
+        except RecursionError:
+            row = first + array.indices.to_pylist().index(j)
+            raise _row_error(
+                name, row, "data", f"nests deeper than {MAX_DEPTH} levels; flatten it"
+            ) from None
         except ValueError as exc:
             row = first + array.indices.to_pylist().index(j)
             raise _row_error(name, row, "data", f"not valid JSON ({exc})") from None
@@ -365,6 +372,10 @@ def _decode_batch(pa: Any, batch: Any, name: str, first: int, intern: Interner) 
         sn(e, n)
         sdata(e, data)
         append(e)
+    for i, e in enumerate(out):  # what the writers refuse (io/_validate.py)
+        problem = event_problem(e)
+        if problem is not None:
+            raise _row_error(name, first + i, problem[0], problem[1])
     return out
 
 

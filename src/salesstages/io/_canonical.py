@@ -15,6 +15,7 @@ from .._events import Event
 from .._files import atomic_open
 from .._text import csv_cell, csv_uncell
 from ._common import Source, Target, csv_table, read_source, source_name
+from ._validate import event_problem
 
 __all__ = ["read_csv", "read_jsonl", "write_csv", "write_jsonl"]
 
@@ -122,14 +123,24 @@ def read_jsonl(source: Source, *, complete: bool = True) -> list[Event]:
                     path=name,
                     line=n,
                 ) from None
-            try:
-                events.append(event_from_obj(obj, intern))
-            except FieldError as exc:
-                raise DataError(exc.message, path=name, line=n, field=exc.field) from None
+            events.append(_checked(obj, intern, name, n))
             lines.append(n)
     if complete:
         _check_complete(name, events, lines)
     return events
+
+
+def _checked(obj: object, intern: Interner, name: str, line: int) -> Event:
+    """The event ``obj`` describes, refused (naming the file, line and field) when any
+    of its values is one its writer would have refused."""
+    try:
+        event = event_from_obj(obj, intern)
+    except FieldError as exc:
+        raise DataError(exc.message, path=name, line=line, field=exc.field) from None
+    problem = event_problem(event)
+    if problem is not None:
+        raise DataError(problem[1], path=name, line=line, field=problem[0])
+    return event
 
 
 def read_csv(source: Source, *, complete: bool = True) -> list[Event]:
@@ -167,7 +178,7 @@ def read_csv(source: Source, *, complete: bool = True) -> list[Event]:
     n = 0
     with typed_faults(lambda m: DataError(m, path=name, line=n), "the row"):
         for n, cells in rows:
-            assert cells is not None  # csv_table raises for an oversized cell unless lenient
+            assert isinstance(cells, list)  # csv_table raises for a bad row unless lenient
             if len(cells) != len(header):
                 raise DataError(
                     f"expected {len(header)} cells, got {len(cells)}", path=name, line=n
@@ -182,10 +193,7 @@ def read_csv(source: Source, *, complete: bool = True) -> list[Event]:
                 "name": csv_uncell(ev_name) or None,
                 "data": _json_object(data, name, n),
             }
-            try:
-                events.append(event_from_obj(obj, intern))
-            except FieldError as exc:
-                raise DataError(exc.message, path=name, line=n, field=exc.field) from None
+            events.append(_checked(obj, intern, name, n))
             lines.append(n)
     if complete:
         _check_complete(name, events, lines)

@@ -27,6 +27,7 @@ __all__ = [
     "ImportProblem",
     "ImportResult",
     "Reporter",
+    "Skipped",
     "Source",
     "Target",
     "attribute_map",
@@ -53,7 +54,7 @@ class ImportProblem:
         rule: A short, stable name: ``no_dates``, ``date``, ``amount``,
             ``unknown_status``, ``unknown_stage``, ``status_mismatch``,
             ``no_close_date``, ``move_not_allowed``, ``after_won``, ``time``,
-            ``duplicate_id``, ``no_id``, ``columns``, ``cell_too_large``.
+            ``duplicate_id``, ``no_id``, ``columns``, ``cell_too_large``, ``stray_quote``.
         message: What was wrong and what the importer did about it.
     """
 
@@ -133,9 +134,18 @@ def read_source(source: Source) -> tuple[str, str]:
         ) from None
 
 
+@attrs.frozen
+class Skipped:
+    """A row a lenient :func:`csv_table` could not read: the import problem's rule and
+    message (the message says which line was skipped and where reading went on)."""
+
+    rule: str
+    message: str
+
+
 def csv_table(
     name: str, text: str, *, lenient: bool = False
-) -> tuple[list[str], Iterator[tuple[int, list[str] | None]]]:
+) -> tuple[list[str], Iterator[tuple[int, list[str] | Skipped]]]:
     """The header and an iterator of ``(line, cells)`` of a CSV text.
 
     ``line`` is the physical line a row starts on. Raises :class:`DataError` for
@@ -143,9 +153,12 @@ def csv_table(
 
     A row holding a cell larger than the CSV reader's limit (128 KiB,
     :data:`CELL_LIMIT` characters) raises :class:`DataError` naming its line;
-    with ``lenient=True`` it is yielded as ``(line, None)`` instead, and
+    with ``lenient=True`` it is yielded as ``(line, Skipped(...))`` instead, and
     reading goes on with the next row (an importer reports it as a problem of
-    that row and keeps every other row).
+    that row and keeps every other row). So is, leniently, a row whose quote does
+    not close where the row should end (a stray ``"``: the record would run over
+    the following lines with the wrong number of cells, or to the end of the
+    file): only its own line is skipped, and reading resumes at the next line.
     """
     buf = io.StringIO(text, newline="")
     reader = csv.reader(buf, strict=True)
@@ -164,8 +177,22 @@ def csv_table(
             raise DataError("the column appears twice in the header", path=name, line=1, field=h)
         seen.add(h)
 
-    def rows() -> Iterator[tuple[int, list[str] | None]]:
-        skipped = 0  # lines jumped over after an oversized cell, beyond what the reader read
+    skipped = 0  # lines jumped over (or read again) beyond what the reader counted
+
+    def stray(start: int, offset: int, why: str) -> Skipped:
+        """Skip the line ``start`` alone (it holds a stray quote); resume after it."""
+        nonlocal skipped
+        after = text.find("\n", offset)
+        buf.seek(len(text) if after < 0 else after + 1)
+        skipped = start - reader.line_num  # the next row starts on line start + 1
+        return Skipped(
+            "stray_quote",
+            f"line {start}: {why}, so the row cannot be read (a stray '\"'?); line {start} "
+            f"skipped, reading resumed at line {start + 1}",
+        )
+
+    def rows() -> Iterator[tuple[int, list[str] | Skipped]]:
+        nonlocal skipped
         while True:
             start = reader.line_num + skipped + 1
             offset = buf.tell()
@@ -174,6 +201,9 @@ def csv_table(
             except StopIteration:
                 return
             except csv.Error as exc:
+                if lenient and not _oversized(exc):
+                    yield start, stray(start, offset, f"a quote does not close ({exc})")
+                    continue
                 if not _oversized(exc):
                     raise DataError(f"bad CSV: {exc}", path=name, line=start) from None
                 message = (
@@ -182,12 +212,30 @@ def csv_table(
                 )
                 if not lenient:
                     raise DataError(message, path=name, line=start) from None
+                eol = text.find("\n", offset)
+                if eol >= 0 and text.count('"', offset, eol) % 2 and text.find('"', eol) < 0:
+                    # the line opens a quote that nothing below closes: a stray quote
+                    # that ran over the rows below; skip only this line
+                    yield start, stray(start, offset, "a quote opens a cell that never closes")
+                    continue
                 # resume after the whole record, however many lines its quoted cell spans
                 read_to = buf.tell()
                 end = max(_record_end(text, offset), read_to)
                 skipped += text.count("\n", read_to, end)
                 buf.seek(end)
-                yield start, None
+                yield start, Skipped("cell_too_large", TOO_LARGE)
+                continue
+            spans = reader.line_num + skipped > start
+            if lenient and spans and len(cells) != len(header) and '"' in text[offset : buf.tell()]:
+                yield (
+                    start,
+                    stray(
+                        start,
+                        offset,
+                        f"a quoted cell runs over {reader.line_num + skipped - start} "
+                        f"more lines and the row has {len(cells)} cells, the header {len(header)}",
+                    ),
+                )
                 continue
             if cells:
                 yield start, cells

@@ -9,10 +9,10 @@ from typing import Any
 from .._errors import DataError
 from .._pipeline import Pipeline
 from ._common import (
-    TOO_LARGE,
     DealBuilder,
     ImportResult,
     Reporter,
+    Skipped,
     Source,
     attribute_map,
     csv_table,
@@ -141,8 +141,8 @@ def read_opportunity_history(
     n_rows = 0
     for line, row in rows:
         n_rows += 1
-        if row is None:
-            report(None, line, "cell_too_large", TOO_LARGE)
+        if isinstance(row, Skipped):  # a cell too large, a stray quote
+            report(None, line, row.rule, row.message)
             continue
         cells = row
         if len(cells) != len(header):

@@ -316,11 +316,11 @@ def _sniff(path: Path) -> str:
             "restore it from a backup (UTF-16 text: save it as UTF-8)",
             path=str(path),
         )
+    first = head.lstrip()[:1]
+    if first == b"[":  # JsonlStore writes each event (or batch) as a JSON array, whatever
+        return "jsonl-store"  # the file's name (a CSV header never starts with "[")
     if suffix == ".csv":
         return "csv"
-    first = head.lstrip()[:1]
-    if first == b"[":  # JsonlStore writes each event (or batch) as a JSON array
-        return "jsonl-store"
     if first == b"{" or not first or suffix in (".jsonl", ".ndjson", ".json"):
         return "jsonl"  # an empty file: no events
     return "csv"

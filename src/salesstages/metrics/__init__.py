@@ -17,11 +17,14 @@ from __future__ import annotations
 
 from ._actions import ActionRow, action_conversion
 from ._bowtie import BowTie, bowtie
+from ._conformance import Conformance, DeviationRow, conformance
 from ._durations import stage_durations, substate_durations, substate_visits, visits
 from ._frames import records, to_pandas, to_polars
 from ._funnel import conversion, funnel, period_conversion, skips_and_regressions
 from ._history import DealHistory, Histories, histories
 from ._outcomes import NO_REASON, lost_reasons, sales_cycle, snapshot, stalled, velocity, win_rate
+from ._paths import PathRow, Rework, TransitionRow, paths, rework, transitions
+from ._people import Handover, Scorecard, ScorecardRow, handovers, scorecard
 from ._planning import Movement, PeriodStatus, Slip, Tally, movement, period_status, slippage
 from ._quality import DataQuality, Finding, data_quality
 from ._revenue import accounts, arr, cohort_retention, retention, revenue_movement
@@ -56,19 +59,26 @@ __all__ = [
     "BowTie",
     "ClosedDeal",
     "CohortRow",
+    "Conformance",
     "DataQuality",
     "DealHistory",
+    "DeviationRow",
     "DurationStats",
     "Finding",
     "FunnelRow",
+    "Handover",
     "Histories",
     "Keyed",
     "LostReason",
     "Movement",
+    "PathRow",
     "PeriodStatus",
     "Ratio",
     "Retention",
     "RevenueMovement",
+    "Rework",
+    "Scorecard",
+    "ScorecardRow",
     "Session",
     "Slip",
     "SnapshotRow",
@@ -76,6 +86,7 @@ __all__ = [
     "Stall",
     "SubstateVisit",
     "Tally",
+    "TransitionRow",
     "Visit",
     "WinLoss",
     "WinLossGroup",
@@ -84,20 +95,25 @@ __all__ = [
     "arr",
     "bowtie",
     "cohort_retention",
+    "conformance",
     "conversion",
     "data_quality",
     "days_until",
     "fewer_than",
     "funnel",
+    "handovers",
     "histories",
     "lost_reasons",
     "movement",
+    "paths",
     "period_conversion",
     "period_status",
     "records",
     "retention",
     "revenue_movement",
+    "rework",
     "sales_cycle",
+    "scorecard",
     "session",
     "skips_and_regressions",
     "slippage",
@@ -108,6 +124,7 @@ __all__ = [
     "substate_visits",
     "to_pandas",
     "to_polars",
+    "transitions",
     "velocity",
     "visits",
     "win_loss",

@@ -8,7 +8,7 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from .._errors import DataError
+from .._errors import DataError, DataTypeError
 from .._pipeline import Pipeline
 from .._time import to_utc
 from ._engine import Events
@@ -17,6 +17,7 @@ from ._types import DurationStats, Keyed
 
 __all__ = [
     "amount_of",
+    "amount_sum",
     "check_attribute",
     "check_by",
     "check_choice",
@@ -145,9 +146,12 @@ def _hashable(value: Any, by: str, deal_id: str) -> Hashable:
     try:
         hash(value)
     except TypeError:
-        raise TypeError(
-            f"by={by!r}: deal {deal_id!r} has {by}={value!r}, which cannot be a dict key; "
-            "segment on an attribute holding a string, number or boolean"
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        raise DataTypeError(
+            f"by={by!r}: deal {deal_id!r} has {by}={shown}, a {type(value).__name__}, which "
+            "cannot name a segment; segment on an attribute holding a string, number or "
+            "boolean",
+            field=by,
         ) from None
     return value  # type: ignore[no-any-return]
 
@@ -189,6 +193,40 @@ def segmented(
         else:
             lst.append(h)
     return Keyed(by, {k: compute(groups[k]) for k in _sort_keys(list(groups))})
+
+
+def amount_sum(values: Iterable[float]) -> float:
+    """The exactly rounded sum of ``values`` (:func:`math.fsum`), whatever their order.
+
+    Where ``fsum`` overflows part-way (``1e308 + 1e308 - 1e308``) the sum is taken
+    exactly, in fractions; a sum beyond the largest float (about 1.8e308) is a
+    :class:`DataError`, never an ``OverflowError`` or ``inf``.
+    """
+    listed = values if isinstance(values, list | tuple) else list(values)
+    try:
+        result = math.fsum(listed)
+    except OverflowError:
+        result = _exact_sum(listed)
+    if math.isinf(result) and all(math.isfinite(v) for v in listed):
+        raise _too_large()
+    return result
+
+
+def _exact_sum(values: Sequence[float]) -> float:
+    from fractions import Fraction
+
+    try:
+        return float(sum((Fraction(v) for v in values), Fraction(0)))
+    except OverflowError:
+        raise _too_large() from None
+
+
+def _too_large() -> DataError:
+    return DataError(
+        "the amounts add up to more than the largest number a float holds (about 1.8e308); "
+        "check the log for amounts entered wrongly",
+        field="amount",
+    )
 
 
 def amount_of(value: Any) -> float:

@@ -10,7 +10,15 @@ from typing import Final, Literal, overload
 
 from .._pipeline import Pipeline
 from .._time import to_utc
-from ._common import amount_of, check_by, check_choice, duration_stats, load, segmented
+from ._common import (
+    amount_of,
+    amount_sum,
+    check_by,
+    check_choice,
+    duration_stats,
+    load,
+    segmented,
+)
 from ._engine import Events, engine, is_ibis_table, on_table
 from ._history import DealHistory
 from ._types import DurationStats, Keyed, LostReason, Ratio, SnapshotRow, Stall
@@ -54,8 +62,8 @@ def _win_ratio(deals: list[DealHistory], by_value: bool) -> Ratio:
     lost: float
     if by_value:
         # fsum: exactly rounded, so the result does not depend on the deals' order
-        won = math.fsum(amount_of(h.closed_amount) for h in deals if h.outcome == "won")
-        lost = math.fsum(amount_of(h.closed_amount) for h in deals if h.outcome == "lost")
+        won = amount_sum(amount_of(h.closed_amount) for h in deals if h.outcome == "won")
+        lost = amount_sum(amount_of(h.closed_amount) for h in deals if h.outcome == "lost")
         return value_ratio(won, lost, sum(1 for h in deals if h.outcome == "lost"))
     else:
         won = sum(1 for h in deals if h.outcome == "won")
@@ -201,7 +209,7 @@ def snapshot(
     return Keyed(
         "stage",
         {
-            name: SnapshotRow(count=len(values), amount=math.fsum(values))
+            name: SnapshotRow(count=len(values), amount=amount_sum(values))
             for name, values in amounts.items()
         },
     )
@@ -259,7 +267,7 @@ def lost_reasons(
             reason = NO_REASON if h.lost_reason is None else str(h.lost_reason)
             amounts.setdefault(reason, []).append(amount_of(h.closed_amount))
     rows = [
-        LostReason(reason=reason, deals=len(values), amount=math.fsum(values))
+        LostReason(reason=reason, deals=len(values), amount=amount_sum(values))
         for reason, values in amounts.items()
     ]
     rows.sort(key=lambda r: (-r.deals, r.reason))
@@ -278,7 +286,7 @@ def _velocity(deals: list[DealHistory]) -> float:
             n_lost += 1
     if not won or not n_open:
         return 0.0
-    amount = math.fsum(amount_of(h.closed_amount) for h in won)
+    amount = amount_sum(amount_of(h.closed_amount) for h in won)
     total = sum((h.closed_at - h.opened_at for h in won), timedelta(0))  # type: ignore[operator]
     return velocity_value(n_open, len(won), n_lost, amount, total)
 

@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any, Final, Literal, overload
 
 import attrs
 
-from .._compat import spellings
 from .._errors import DataError, DataTypeError
 from .._time import to_utc
 from ._common import amount_of, check_by, load, segmented
@@ -506,8 +505,7 @@ def movement(
 ) -> dict[Hashable, Movement]: ...
 
 
-@spellings(positional=("start", "end"))
-@engine
+@engine(positional=("start", "end"))  # engine's own spellings: the table kernel finds it
 def movement(
     events: Events,
     pipeline: Pipeline,

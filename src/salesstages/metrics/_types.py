@@ -17,6 +17,8 @@ from typing import Any, Protocol, TypeVar, cast, runtime_checkable
 
 import attrs
 
+from ._rows import records
+
 __all__ = [
     "DurationStats",
     "FunnelRow",
@@ -160,8 +162,6 @@ class Keyed(dict[K, V]):
     def to_records(self) -> list[dict[str, Any]]:
         """Its rows: a ``key_name`` column, then each value's own columns (see
         :func:`~salesstages.metrics.records`)."""
-        from ._frames import records  # the converters import this module
-
         return records(self)
 
     def __str__(self) -> str:

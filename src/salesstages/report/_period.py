@@ -145,17 +145,22 @@ def read_targets(path: str | Path) -> tuple[str, dict[str, float]]:
         DataError: The file is not such a table, or a target is not a number >= 0
             (the message names the file, the line and the value).
     """
-    import csv
-
-    from ..io._common import parse_number
+    from ..io._common import csv_table, parse_number
 
     name = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise DataError(f"the targets file is not UTF-8 text ({exc})", path=name) from None
-    rows = list(csv.reader(text.splitlines()))
-    if not rows or len(rows[0]) != 2 or rows[0][1].strip().lower() != "target":
+    except OSError as exc:  # no such file, a folder, no permission
+        raise DataError(
+            f"cannot read the targets file ({exc.strerror or exc}); check the path", path=name
+        ) from None
+    # the importers' CSV reader: a cell over 128 KiB or a broken quote is a DataError
+    header, body = csv_table(name, text) if text.strip() else ([], iter(()))
+    numbered = [(line, cells) for line, cells in body if isinstance(cells, list)]
+    rows = [header]
+    if not header or len(rows[0]) != 2 or rows[0][1].strip().lower() != "target":
         raise DataError(
             "a targets file has two columns, the attribute and 'target', e.g. 'owner,target'",
             path=name,
@@ -165,7 +170,7 @@ def read_targets(path: str | Path) -> tuple[str, dict[str, float]]:
     if not attribute:
         raise DataError("the first column must name the attribute, e.g. 'owner'", path=name, line=1)
     targets: dict[str, float] = {}
-    for line, row in enumerate(rows[1:], start=2):
+    for line, row in numbered:
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != 2:

@@ -4,12 +4,11 @@ computed or worded here."""
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterable, Sequence
 from typing import Final
 
-from .._text import csv_cell, terminal
+from .._text import csv_cell, csv_writer, terminal
 from ._format import cell_kind, fmt
 from ._model import Cell, Column, Report, Section
 
@@ -140,7 +139,7 @@ def render_csv(report: Report) -> str:
     :func:`salesstages._text.csv_cell`.
     """
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = csv_writer(buf)  # quotes a cell holding a line break
     writer.writerow(CSV_COLUMNS)
     for row in _csv_rows(report):
         writer.writerow([_csv_value(v) for v in row])
@@ -157,7 +156,7 @@ def render_deals_csv(sections: Iterable[Section]) -> str:
     sections: see :func:`salesstages.report.deal_lists`). Cells are neutralised
     like :func:`render_csv`'s."""
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = csv_writer(buf)  # quotes a cell holding a line break
     writer.writerow(DEALS_CSV_COLUMNS)
     for s in sections:
         for row in s.records():

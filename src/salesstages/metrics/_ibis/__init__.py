@@ -21,9 +21,12 @@ from .. import _planning as _python_planning
 from .._engine import table_kernel
 from ._actions import action_conversion
 from ._bowtie import bowtie  # issue 25
+from ._conformance import conformance
 from ._durations import stage_durations, substate_durations, substate_visits, visits
 from ._funnel import conversion, funnel, period_conversion, skips_and_regressions
 from ._outcomes import lost_reasons, sales_cycle, snapshot, stalled, velocity, win_rate
+from ._paths import paths, rework, transitions
+from ._people import handovers, scorecard
 from ._planning import movement, period_status, slippage  # issues 14, 22
 from ._quality import data_quality
 from ._revenue import accounts, arr, cohort_retention, retention, revenue_movement  # issue 25
@@ -35,16 +38,21 @@ __all__ = [
     "arr",
     "bowtie",
     "cohort_retention",
+    "conformance",
     "conversion",
     "data_quality",
     "funnel",
+    "handovers",
     "lost_reasons",
     "movement",
+    "paths",
     "period_conversion",
     "period_status",
     "retention",
     "revenue_movement",
+    "rework",
     "sales_cycle",
+    "scorecard",
     "skips_and_regressions",
     "slippage",
     "snapshot",
@@ -52,6 +60,7 @@ __all__ = [
     "stalled",
     "substate_durations",
     "substate_visits",
+    "transitions",
     "velocity",
     "visits",
     "win_loss",

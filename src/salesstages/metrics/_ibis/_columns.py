@@ -15,7 +15,16 @@ from typing import Any, Final
 
 from ..._errors import DataError, SalesStagesError
 
-__all__ = ["EPOCH", "backend_name", "from_us", "ibis", "prepare", "to_us"]
+__all__ = [
+    "EPOCH",
+    "backend_name",
+    "check_columns",
+    "from_us",
+    "ibis",
+    "prepare",
+    "prepare_columns",
+    "to_us",
+]
 
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _US: Final = timedelta(microseconds=1)
@@ -74,12 +83,10 @@ def backend_name(table: Any) -> str:
         return "unbound"
 
 
-def prepare(table: Any) -> Any:
-    """Check ``table`` against the canonical schema and add ``at_us``; ``data`` as JSON.
-
-    Raises:
-        DataError: A canonical column is missing or has the wrong type.
-    """
+def check_columns(table: Any, *, name: str | None = None) -> None:
+    """Refuse (:class:`DataError`, naming the column) a table that lacks a canonical
+    column or has one of the wrong type; ``at`` must carry a time zone and hold at
+    most microseconds, as events do."""
     schema = table.schema()
     for column, (expected, ok) in _COLUMNS.items():
         if column not in schema:
@@ -87,18 +94,60 @@ def prepare(table: Any) -> Any:
                 f"the event table has no column {column!r}; it must hold {expected} "
                 f"(canonical columns: {', '.join(_COLUMNS)}; salesstages.io.to_arrow "
                 "writes them)",
+                path=name,
                 field=column,
             )
         dtype = schema[column]
+        if column == "at" and "TIMESTAMP" in str(dtype) and "_NS" in str(dtype):
+            raise DataError(
+                "column 'at' holds nanosecond timestamps, finer than the microseconds events "
+                "hold; cast it (for example CAST(at AS TIMESTAMPTZ)), or read it with "
+                "--engine python",
+                path=name,
+                field=column,
+            )
         if not ok(dtype):
             raise DataError(
                 f"column {column!r} is {dtype}; it must hold {expected}; cast it in the "
                 "query that builds the table",
+                path=name,
                 field=column,
             )
+    at = schema["at"]
+    # Spark's TIMESTAMP is an instant in the session's zone, typed without one
+    if at.timezone is None and backend_name(table) != "pyspark":
+        raise DataError(
+            f"column 'at' is {at}, without a time zone, which events do not hold; store "
+            "the times as UTC (for example CAST(at AS TIMESTAMPTZ) or a tz='UTC' Arrow type)",
+            path=name,
+            field="at",
+        )
+    if at.scale is not None and at.scale > 6:
+        raise DataError(
+            f"column 'at' is {at}, finer than the microseconds events hold; cast it (for "
+            "example CAST(at AS TIMESTAMPTZ)), or read it with --engine python",
+            path=name,
+            field="at",
+        )
+
+
+def prepare_columns(table: Any) -> Any:
+    """``table`` with ``at_us`` added (and all-null ``stage``/``name`` as strings);
+    ``data`` as it is."""
+    schema = table.schema()
     at = table.at
     if schema["at"].timezone is None:
         at = at.cast("timestamp('UTC')")
+    backend = backend_name(table)
+    text = {c: table[c].cast("string") for c in ("stage", "name") if _all_null(schema[c])}
+    return table.mutate(at_us=_micros(backend, at), **text)
+
+
+def prepare(table: Any) -> Any:
+    """``table`` with ``at_us`` added and ``data`` read as JSON; its columns and values
+    are checked first by :func:`salesstages.metrics._ibis._checks.prepare_checked`.
+    """
+    schema = table.schema()
     backend = backend_name(table)
     # Spark has no JSON type: its reader parses the string itself
     keep = schema["data"].is_json() or backend == "pyspark"
@@ -106,9 +155,7 @@ def prepare(table: Any) -> Any:
     if backend == "postgres" and getattr(schema["data"], "binary", False):
         # jsonb (a PostgresStore's own table): the reader's json_* functions take json
         data = _to_json()(table.data)
-    # a column holding only nulls may come typed as null: read it as strings
-    text = {c: table[c].cast("string") for c in ("stage", "name") if _all_null(schema[c])}
-    return table.mutate(at_us=_micros(backend, at), data=data, **text)
+    return prepare_columns(table).mutate(data=data)
 
 
 #: Each backend's own function for a timestamp in whole microseconds since the

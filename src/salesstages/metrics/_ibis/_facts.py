@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from ._checks import check_events
+
 if TYPE_CHECKING:
     from ..._pipeline import Pipeline
 
@@ -29,6 +31,7 @@ def report_facts(table: Any, pipeline: Pipeline, as_of: datetime | None) -> dict
 
     from ._pivots import Pivots
 
+    check_events(table)  # before any figure: the read rules, once per table
     t = table
     if as_of is None:
         as_of = _utc(t.at.max().to_pyarrow().as_py())

@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import warnings
 from collections.abc import Callable, Hashable, Iterable
 from datetime import datetime
@@ -59,7 +58,8 @@ from ..._time import to_utc
 from .._common import check_by, unknown_attribute
 from .._session import Session, current
 from .._types import Keyed
-from ._columns import backend_name, from_us, ibis, missing_function, prepare, to_us
+from ._checks import prepare_checked
+from ._columns import backend_name, from_us, ibis, missing_function, to_us
 from ._json import reader
 
 if TYPE_CHECKING:
@@ -179,7 +179,7 @@ class Pivots:
         self.table = table
         self.pipeline = pipeline
         self.backend = backend_name(table)
-        self.t = prepare(table)
+        self.t = prepare_checked(table)  # the read rules first, once per table
         self.json = reader(self.backend)
         self.opens: tuple[str, ...] = tuple(s.name for s in pipeline.open_stages)
         self.won: tuple[str, ...] = tuple(s.name for s in pipeline.won_stages)
@@ -615,5 +615,8 @@ class Rewound(Pivots):
 
 
 def fsum_of(values: Iterable[float]) -> float:
-    """An exactly rounded sum (for per-group sums brought back)."""
-    return math.fsum(values)
+    """An exactly rounded sum (for per-group sums brought back); beyond the float range a
+    :class:`DataError` (see :func:`salesstages.metrics._common.amount_sum`)."""
+    from .._common import amount_sum
+
+    return amount_sum(values)

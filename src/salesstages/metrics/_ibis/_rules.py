@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, cast
 
-from ._columns import EPOCH, prepare
+from ._checks import prepare_checked
+from ._columns import EPOCH
 from ._pivots import _arrow
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ class _Row(NamedTuple):
 
 def check_rules(events: Table, pipeline: Pipeline) -> list[Problem]:
     """:func:`salesstages.metrics._rules.check_rules` on the table's backend."""
-    t = prepare(events)
+    t = prepare_checked(events)  # the read rules first, once per table
     got = _arrow(t.select(*_COLUMNS).order_by(["deal_id", "seq"]), events, "order by")
     deal_ids, seqs, ats, kinds, stages, names = (got.column(c).to_pylist() for c in _COLUMNS)
     rows = [
