@@ -175,6 +175,7 @@ def _cohorts(r: Mapping[str, Any]) -> Section:
         ],
         key=("cohort", "periods_since"),
         empty="no account has had ARR yet",
+        wide=True,
     )
 
 
