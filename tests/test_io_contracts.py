@@ -104,3 +104,50 @@ def test_salesforce_reads_type_and_account_id() -> None:
     assert deals["006A"].attributes["account"] == "001X"
     assert deals["006A"].attributes["deal_type"] == "expansion"
     assert deals["006A"].outcome == "won"
+
+
+def _table(text: str, name: str) -> io.StringIO:
+    source = io.StringIO(text)
+    source.name = name
+    return source
+
+
+def test_reference_tables_join_by_key_and_a_missing_key_is_a_problem() -> None:
+    """join=[(accounts.csv, "account")]: the account's sector and employees become
+    attributes usable in by=; an account with no row is a ``join`` problem."""
+    accounts = _table("account,sector,employees\nacme,retail,120\nbolt,software,40\n", "a.csv")
+    deals = _table(
+        "id,a,account\nD1,2026-01-01,acme\nD2,2026-01-02,bolt\nD3,2026-01-03,zeta\n", "d.csv"
+    )
+    result = read_stage_table(
+        deals,
+        P,
+        id_column="id",
+        stage_columns={"a": "a"},
+        account_column="account",
+        join=[(accounts, "account")],
+    )
+    replayed = P.replay(result.events)
+    assert replayed["D1"].attributes["sector"] == "retail"
+    assert replayed["D2"].attributes["employees"] == "40"
+    assert "sector" not in replayed["D3"].attributes
+    assert [(p.deal_id, p.rule) for p in result.problems] == [("D3", "join")]
+    assert set(metrics.funnel(result.events, P, by="sector")) == {"retail", "software", None}
+
+
+def test_a_reference_table_with_a_key_twice_or_without_its_key_is_refused() -> None:
+    """A duplicated key or a missing key column is a DataError naming the table."""
+    deals = "id,a,account\nD1,2026-01-01,acme\n"
+    for text, match in (
+        ("account,sector\nacme,retail\nacme,food\n", "appears twice"),
+        ("name,sector\nacme,retail\n", "no column 'account'"),
+    ):
+        with pytest.raises(DataError, match=match):
+            read_stage_table(
+                _table(deals, "d.csv"),
+                P,
+                id_column="id",
+                stage_columns={"a": "a"},
+                account_column="account",
+                join=[(_table(text, "accounts.csv"), "account")],
+            )

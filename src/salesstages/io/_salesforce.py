@@ -22,6 +22,7 @@ from ._common import (
     require_columns,
 )
 from ._contracts import contract_attributes
+from ._joins import Join, load_joins
 from ._planning import planning_attributes
 
 __all__ = ["read_opportunity_history"]
@@ -45,6 +46,7 @@ def read_opportunity_history(
     arr_column: str | None = None,
     contract_start_column: str | None = None,
     contract_end_column: str | None = None,
+    join: Sequence[Join] | None = None,
     date_format: str | None = None,
     tz: tzinfo = UTC,
     strict: bool = False,
@@ -86,6 +88,8 @@ def read_opportunity_history(
             ``"renewal"``; ignored when the file has no such column).
         arr_column, contract_start_column, contract_end_column: ``arr`` and the
             contract dates, when the export carries them (contract §19).
+        join: Reference tables ``[(table, key attribute), ...]`` joined to each
+            opportunity's first row (see :func:`read_stage_table`).
         date_format: A :meth:`~datetime.datetime.strptime` format for the
             timestamps; ISO 8601 when ``None`` (``2024-05-01T09:30:00.000+0000``).
         tz: The zone of timestamps without an offset.
@@ -103,6 +107,7 @@ def read_opportunity_history(
     for mapped in stage_map.values():
         pipeline.stage(mapped)  # raises UnknownStageError naming it
     attributes = attribute_map(attribute_columns)
+    joins = load_joins(join)
     name, text = read_source(source)
     header, rows = csv_table(name, text, lenient=True)
     if forecast_category_column == "ForecastCategory" and forecast_category_column not in header:
@@ -229,6 +234,7 @@ def read_opportunity_history(
                 for column, attribute in attributes.items():
                     if cell(column):
                         values[attribute] = cell(column)
+                joins.apply(deal_id, line, values, report)
                 builder.open(created, stage, values, line, stage_column)
                 continue
             builder.update(

@@ -22,6 +22,7 @@ from ._common import (
     require_columns,
 )
 from ._contracts import contract_attributes
+from ._joins import Join, load_joins
 from ._planning import planning_attributes
 
 __all__ = ["read_stage_table"]
@@ -50,6 +51,7 @@ def read_stage_table(
     arr_column: str | None = None,
     contract_start_column: str | None = None,
     contract_end_column: str | None = None,
+    join: Sequence[Join] | None = None,
 ) -> ImportResult:
     """Import a CSV table with one row per deal and a column per stage entry date.
 
@@ -92,6 +94,10 @@ def read_stage_table(
             ``"expansion"``, ``… - Replacement``/``Renewal``/``Downgrade`` →
             ``"renewal"``), ``arr`` as a number, the contract dates as
             ``"YYYY-MM-DD"``. A bad cell is reported and left out.
+        join: Reference tables ``[(table, key attribute), ...]``: each deal whose
+            attribute ``key`` names a row of the table (its column ``key``) takes
+            that row's other cells as attributes; a key with no row is a ``join``
+            problem.
         tz: The zone of dates without an offset (a bare date is midnight there).
         strict: Raise :class:`~salesstages.DataError` at the first problem
             instead of collecting them.
@@ -114,6 +120,7 @@ def read_stage_table(
         for stage in statuses.values():
             pipeline.stage(stage)
     attributes = attribute_map(attribute_columns)
+    joins = load_joins(join)
     name, text = read_source(source)
     header, rows = csv_table(name, text, lenient=True)
     require_columns(
@@ -320,6 +327,7 @@ def read_stage_table(
             )
         )
 
+        joins.apply(deal_id, line, attrs_, report)
         builder = DealBuilder(pipeline, deal_id, report)
         if hops and hops[0][0] == opened_at and pipeline.stage(hops[0][2]).is_open:
             builder.open(opened_at, hops[0][2], attrs_, line, hops[0][3])  # opened in that stage
