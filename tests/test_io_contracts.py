@@ -5,13 +5,16 @@ importer's account, deal type, ARR and contract columns, and Salesforce's ``Type
 from __future__ import annotations
 
 import io
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
+from _cli_data import Runner
 from _helpers import plain_pipeline
 from salesstages import DataError, metrics
-from salesstages.io import read_opportunity_history, read_stage_table
+from salesstages.io import read_jsonl, read_opportunity_history, read_stage_table
 from salesstages.io._contracts import deal_type_of
 
 P = plain_pipeline()
@@ -151,3 +154,28 @@ def test_a_reference_table_with_a_key_twice_or_without_its_key_is_refused() -> N
                 account_column="account",
                 join=[(_table(text, "accounts.csv"), "account")],
             )
+
+
+def test_a_mapping_files_join_tables(tmp_path: Path, run: Runner) -> None:
+    """``[[join]]`` in a TOML mapping joins a table read beside the mapping file; the
+    missing key is listed with the problems."""
+    (tmp_path / "accounts.csv").write_text("account,sector\nacme,retail\n", encoding="utf-8")
+    source = tmp_path / "deals.csv"
+    source.write_text("id,a,account\nD1,2026-01-01,acme\nD2,2026-01-02,zeta\n", encoding="utf-8")
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text(
+        'id_column = "id"\naccount_column = "account"\n[stage_columns]\na = "a"\n'
+        '[[join]]\ntable = "accounts.csv"\nkey = "account"\n',
+        encoding="utf-8",
+    )
+    pipeline = tmp_path / "plain.json"
+    pipeline.write_text(json.dumps(P.to_dict()), encoding="utf-8")
+    out = tmp_path / "events.jsonl"
+    status, _, stderr = run(
+        "import", "stage-table", str(source), "-p", str(pipeline), "-m", str(mapping),
+        "-o", str(out),
+    )  # fmt: skip
+    assert status == 0, stderr
+    assert "join 1" in stderr
+    deals = P.replay(read_jsonl(out))
+    assert deals["D1"].attributes["sector"] == "retail"
