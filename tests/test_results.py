@@ -530,3 +530,23 @@ def test_rows_keep_every_figure(log: list[Event]) -> None:
     n = {k: v[0] for k, v in lines.items()}
     assert n["opening"] + n["created"] + n["reopened"] - n["won"] - n["lost"] == n["closing"]
     assert all(lines[name] == getattr(moved, name) for name in lines)
+
+
+def test_win_loss_group_column_that_clashes_is_key() -> None:
+    """A bucketing function named like one of the group columns gives a 'key' column."""
+
+    def won(deal: metrics.ClosedDeal) -> str:
+        return deal.outcome
+
+    rows = metrics.records(metrics.win_loss(EV, P, by=won, as_of=AS_OF, at="closing"))
+    # A and E won, B and D lost: one group each, with won 2 / lost 2 deals
+    assert {(r["key"], r["won"], r["lost"]) for r in rows} == {("won", 2, 0), ("lost", 0, 2)}
+
+
+def test_an_empty_keyed_result_prints_what_it_lacks() -> None:
+    """A Keyed dict with nothing in it prints '(no <key name>)' and has no rows."""
+    empty: Keyed[str, Tally] = Keyed("region")
+    assert str(empty) == "(no region)"
+    assert metrics.records(empty) == []
+    assert metrics.records({}, names=["owner", "stage"]) == []
+    assert metrics.to_pandas(metrics.win_rate([], P, by="region")).empty

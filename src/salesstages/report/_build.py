@@ -28,6 +28,7 @@ from . import _sections as sec
 from ._actions import actions_section, actions_sections, empty_actions
 from ._format import fmt
 from ._model import SCHEMA, Report, Section
+from ._paths import empty_paths, paths_figures, paths_sections
 from ._period import Period, build_planning
 from ._period_sections import planning_sections
 from ._quality import funnel_imputed, quality_rows, quality_section
@@ -237,6 +238,7 @@ def assemble(f: dict[str, Any], *, limit: int | None = LIMIT) -> Report:
         fsec.time_to_close_section(f, _daily(f["time_to_close"]["curve"])),
         *fsec.backtest_sections(f),
         *actions_sections(f.get("actions")),
+        *paths_sections(f.get("paths")),
         sec.counts_section(f),
         sec.pipeline_section(f),
     ]
@@ -288,8 +290,11 @@ def _build_report(
         from ..metrics._ibis._facts import report_facts
 
         facts = _Facts(**report_facts(events, pipeline, as_of))
-        data = events
+        data = people = events
     else:
+        if not isinstance(events, metrics.Histories | list | tuple):
+            events = list(events)  # the fold would list them anyway; the team reads them too
+        people = None if isinstance(events, metrics.Histories) else events
         data = (
             events
             if isinstance(events, metrics.Histories)
@@ -429,6 +434,7 @@ def _build_report(
             "backtest": _backtest(data, pipeline, first, as_of, horizon),
             "segments": _segments(data, pipeline, by, as_of, skips, labels) if by else None,
             "actions": actions_section(data, pipeline, as_of),
+            "paths": paths_figures(data, people, pipeline, as_of),
         }
     )
     touched = cast(list[metrics.FunnelRow], metrics.funnel(data, pipeline, skips="touched", **kw))
@@ -535,6 +541,7 @@ def _empty_sections(pipeline: Pipeline, labels: Mapping[str, str], skips: Skips)
         "backtest": None,
         "segments": None,
         "actions": empty_actions(),
+        "paths": empty_paths(),
     }
 
 

@@ -21,7 +21,15 @@ from ._svg import FONT, chart_svg
 __all__ = ["BESIDE", "CHARTS", "PERIOD_CHARTS", "SHOWN", "render_html"]
 
 #: The charts of a full report, by their ``data-chart`` name, in page order.
-CHARTS: Final = ("funnel", "time-in-stage", "win-rate", "time-to-close", "backtest", "actions")
+CHARTS: Final = (
+    "funnel",
+    "time-in-stage",
+    "win-rate",
+    "time-to-close",
+    "backtest",
+    "actions",
+    "team",
+)
 #: The period view's charts (``period=``); ``coverage`` only with a target.
 PERIOD_CHARTS: Final = ("coverage", "movement")
 #: How many rows a table shows before a "show the others" fold.
