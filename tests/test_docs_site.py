@@ -26,6 +26,7 @@ PAGES = [
     "how-to/react-to-stage-changes.md",
     "how-to/project-with-follow.md",
     "how-to/suggest-the-next-step.md",
+    "how-to/measure-recurring-revenue.md",
 ]
 
 

@@ -32,6 +32,7 @@ from ._paths import empty_paths, paths_figures, paths_sections
 from ._period import Period, build_planning
 from ._period_sections import planning_sections
 from ._quality import funnel_imputed, quality_rows, quality_section
+from ._revenue import revenue_figures, revenue_sections
 
 if TYPE_CHECKING:
     from .._replay import Problem
@@ -185,6 +186,10 @@ def compute(
         report = _build_report(
             events, pipeline, as_of, by, skips, horizon, source, problems, torn_tail
         )
+        data, moment = report.get("_data"), _as_of(report)
+        report["revenue"] = (
+            None if data is None or moment is None else revenue_figures(data, pipeline, moment)
+        )
         planned = None
         if period is not None:
             planned = build_planning(
@@ -228,6 +233,7 @@ def assemble(f: dict[str, Any], *, limit: int | None = LIMIT) -> Report:
         sec.stalled_section(f, limit),
         *tail,
         sec.lost_reasons_section(f),
+        *revenue_sections(f.get("revenue")),
         *fsec.forecast_sections(f),
         fsec.time_to_close_section(f, _daily(f["time_to_close"]["curve"])),
         *fsec.backtest_sections(f),
