@@ -99,3 +99,15 @@ def test_amount_sum_agrees_with_fsum_or_refuses(values: list[float]) -> None:
     else:
         with pytest.raises(DataError):
             amount_sum(values)
+
+
+def test_amounts_past_the_float_range_on_duckdb(tmp_path: Path, run: Runner) -> None:
+    """Two amounts of 1e308 in a Parquet file: one line on the DuckDB engine too (before:
+    the win rate by amount came out null)."""
+    pytest.importorskip("duckdb")
+    from salesstages.io import read_jsonl, write_parquet
+
+    path = tmp_path / "log.parquet"
+    write_parquet(read_jsonl(_log(tmp_path, 1e308)), path)
+    err = cli_error(run("report", str(path), "-p", "classic_b2b", "--engine", "duckdb"))
+    assert "log.parquet, field 'amount': the amounts add up to more than" in err

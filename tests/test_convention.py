@@ -21,6 +21,7 @@ NOT_LOG_READERS = frozenset(
         "metrics.days_until",
         "metrics.fewer_than",
         "metrics.records",
+        "metrics.session",
         "metrics.to_pandas",
         "metrics.to_polars",
         "metrics.within",
@@ -37,12 +38,12 @@ THE_FOLD = frozenset({"metrics.histories"})
 #: "as_of" (no ``as_of`` although its answer depends on time), "checked" (the table
 #: kernel checks its own arguments: the public function does not check them first).
 PENDING: dict[str, frozenset[str]] = {
-    "metrics.movement": frozenset({"positional", "as_of", "checked"}),
-    "metrics.period_conversion": frozenset({"positional", "as_of"}),
+    "metrics.movement": frozenset({"checked"}),
+    "metrics.period_status": frozenset({"checked"}),
     "metrics.slippage": frozenset({"checked"}),
-    "forecast.categories": frozenset({"positional", "checked"}),
-    "forecast.coverage": frozenset({"positional", "checked"}),
-    "forecast.backtest": frozenset({"as_of", "checked"}),
+    "forecast.categories": frozenset({"checked"}),
+    "forecast.coverage": frozenset({"checked"}),
+    "forecast.backtest": frozenset({"checked"}),
 }
 
 

@@ -26,6 +26,7 @@ PAGES = [
     "how-to/react-to-stage-changes.md",
     "how-to/project-with-follow.md",
     "how-to/suggest-the-next-step.md",
+    "how-to/measure-recurring-revenue.md",
 ]
 
 
@@ -94,6 +95,7 @@ def test_cli_page_commands_run(
         "backtest.svg",
         "calibration.svg",
         "funnel.svg",
+        "team.svg",
         "time-in-stage.svg",
         "time-to-close.svg",
         "trends.svg",

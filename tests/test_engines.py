@@ -90,13 +90,16 @@ def _backtest_dates(ev: Any, p: Pipeline, a: datetime | None, b: str | None) -> 
 
 def _period_conversion(ev: Any, p: Pipeline, a: datetime | None, b: str | None) -> Any:
     end = a or T0 + 30 * DAY
-    return m.period_conversion(ev, p, _open(p, 1), start=end - 20 * DAY, end=end, by=b)
+    return m.period_conversion(ev, p, stage=_open(p, 1), start=end - 20 * DAY, end=end, by=b)
 
 
 def _period_conversion_to(ev: Any, p: Pipeline, a: datetime | None, b: str | None) -> Any:
-    end = a or T0 + 60 * DAY
+    # a fixed window, as_of drawn: before it, inside it (the closing instant), after it
     won = p.won_stages[0].name
-    return m.period_conversion(ev, p, _open(p, 0), start=end - 45 * DAY, end=end, to_stage=won)
+    start, end = T0 + 15 * DAY, T0 + 60 * DAY
+    return m.period_conversion(
+        ev, p, stage=_open(p, 0), start=start, end=end, as_of=a, to_stage=won, by=b
+    )
 
 
 #: Every function of §10 (and those the report calls), with its options.

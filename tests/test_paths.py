@@ -21,9 +21,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
 
 from _helpers import day, plain_pipeline
-from salesstages import Event, MemoryStore, Pipeline, metrics
+from salesstages import Event, MemoryStore, Pipeline, metrics, testing
 from salesstages.metrics import Keyed, PathRow, Ratio, Rework, TransitionRow
 
 D = timedelta(days=1)
@@ -235,3 +236,31 @@ def test_paths_agree_with_the_entries() -> None:
     for stages in by_deal.values():
         want[tuple(stages)] = want.get(tuple(stages), 0) + 1
     assert got == want
+
+
+# ------------------------------------------------------------------ properties
+_DRAWN = pipeline()
+
+
+@settings(max_examples=60, deadline=None)
+@given(log=testing.events(_DRAWN, max_deals=6, max_steps=12))
+def test_paths_transitions_and_rework_add_up(log: list[Event]) -> None:
+    """On any valid log: the paths' deals are the deals, the moves are the entries minus
+    one per deal, the extra visits are the entries beyond the first per deal and stage,
+    and every closed deal is either conforming or has a deviation counted."""
+    deals: dict[str, list[str]] = {}
+    for deal, stage in _stage_entries(log):
+        deals.setdefault(deal, []).append(stage)
+    rows = metrics.paths(log, _DRAWN)
+    assert sum(r.deals for r in rows) == len(deals)
+    assert all(r.won + r.lost + r.open == r.deals for r in rows)
+    moves = metrics.transitions(log, _DRAWN)
+    assert sum(m.moves for m in moves) == sum(len(s) - 1 for s in deals.values())
+    assert all(m.deals <= m.moves for m in moves)
+    again = metrics.rework(log, _DRAWN)
+    extra = sum(len(s) - len(set(s)) for s in deals.values())
+    assert sum(r.extra_visits for r in again.values()) == extra
+    conf = metrics.conformance(log, _DRAWN)
+    worst = max((d.deals for d in conf.deviations), default=0)
+    assert conf.closed - conf.conforming >= worst
+    assert sum(r.denominator for r in conf.by_month.values()) == conf.closed

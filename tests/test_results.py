@@ -30,7 +30,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import test_bowtie
 import test_people as PEOPLE
+import test_revenue
 from _helpers import T0, day
 from salesstages import Event, MemoryStore, Pipeline, Stage, forecast, metrics
 from salesstages.metrics import Keyed, LostReason, Tally
@@ -88,6 +90,8 @@ def log() -> list[Event]:
 EV = log()
 P = pipeline()
 PERIOD = {"start": date(2026, 1, 5), "end": date(2026, 2, 1)}
+REV, REV_P = test_revenue.LOG, test_revenue.P  # a log with accounts and contracts
+REV_YEAR = {"start": date(2026, 4, 1), "end": date(2027, 4, 1)}
 
 Call = Callable[[], Any]
 
@@ -101,6 +105,25 @@ def size(deal: metrics.ClosedDeal) -> str:
 #: plain one first, then a by= variant where the function takes by= (a period
 #: variant for slippage, a bucketing function for win_loss).
 CASES: dict[str, list[Call]] = {
+    "metrics.accounts": [lambda: metrics.accounts(REV, REV_P)],
+    "metrics.arr": [lambda: metrics.arr(REV, REV_P), lambda: metrics.arr(REV, REV_P, by="account")],
+    "metrics.bowtie": [
+        lambda: metrics.bowtie(
+            test_bowtie.SALES,
+            REV_P,
+            success_events=test_bowtie.SUCCESS,
+            success_pipeline=test_bowtie.S,
+        )
+    ],
+    "metrics.cohort_retention": [lambda: metrics.cohort_retention(REV, REV_P)],
+    "metrics.retention": [
+        lambda: metrics.retention(REV, REV_P, **REV_YEAR),
+        lambda: metrics.retention(REV, REV_P, **REV_YEAR, by="account"),
+    ],
+    "metrics.revenue_movement": [
+        lambda: metrics.revenue_movement(REV, REV_P, **REV_YEAR),
+        lambda: metrics.revenue_movement(REV, REV_P, **REV_YEAR, by="account"),
+    ],
     "metrics.action_conversion": [
         lambda: metrics.action_conversion(EV, P, horizon=10 * D, as_of=AS_OF)
     ],
@@ -524,3 +547,23 @@ def test_rows_keep_every_figure(log: list[Event]) -> None:
     n = {k: v[0] for k, v in lines.items()}
     assert n["opening"] + n["created"] + n["reopened"] - n["won"] - n["lost"] == n["closing"]
     assert all(lines[name] == getattr(moved, name) for name in lines)
+
+
+def test_win_loss_group_column_that_clashes_is_key() -> None:
+    """A bucketing function named like one of the group columns gives a 'key' column."""
+
+    def won(deal: metrics.ClosedDeal) -> str:
+        return deal.outcome
+
+    rows = metrics.records(metrics.win_loss(EV, P, by=won, as_of=AS_OF, at="closing"))
+    # A and E won, B and D lost: one group each, with won 2 / lost 2 deals
+    assert {(r["key"], r["won"], r["lost"]) for r in rows} == {("won", 2, 0), ("lost", 0, 2)}
+
+
+def test_an_empty_keyed_result_prints_what_it_lacks() -> None:
+    """A Keyed dict with nothing in it prints '(no <key name>)' and has no rows."""
+    empty: Keyed[str, Tally] = Keyed("region")
+    assert str(empty) == "(no region)"
+    assert metrics.records(empty) == []
+    assert metrics.records({}, names=["owner", "stage"]) == []
+    assert metrics.to_pandas(metrics.win_rate([], P, by="region")).empty

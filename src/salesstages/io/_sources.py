@@ -5,7 +5,8 @@ Python) or an Ibis table (computed on its backend); :class:`EventSource` is the
 same source as an object that also names it, counts it, says which engine
 suits it and what reading it skipped.
 
-What a source is, from its first bytes (never from its name alone):
+What a source is, told from its first bytes (its suffix only decides between
+the text forms):
 
 ========================= ==========================================================
 ``jsonl``                 one canonical event a line (:func:`~salesstages.io.write_jsonl`)

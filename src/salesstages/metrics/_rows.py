@@ -91,6 +91,8 @@ def records(result: Any, *, names: Sequence[str] | None = None) -> list[dict[str
         ValueError: ``names`` does not give one name per dict level.
     """
     if isinstance(result, Mapping):
+        if not result:  # an empty dict (a by= result of an empty log): no rows
+            return []
         keys = _key_names(result, names)
         pairs: list[tuple[dict[str, Any], dict[str, Any]]] = []
         _flatten(result, keys, {}, pairs)

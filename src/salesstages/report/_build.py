@@ -30,9 +30,11 @@ from ._accountable import accountable_figures, accountable_sections
 from ._actions import actions_section, actions_sections, empty_actions
 from ._format import fmt
 from ._model import SCHEMA, Report, Section
+from ._paths import empty_paths, paths_figures, paths_sections
 from ._period import Period, build_planning
 from ._period_sections import planning_sections
 from ._quality import funnel_imputed, quality_rows, quality_section
+from ._revenue import revenue_figures, revenue_sections
 
 if TYPE_CHECKING:
     from .._replay import Problem
@@ -194,11 +196,12 @@ def compute(
         report = _build_report(
             events, pipeline, as_of, by, skips, horizon, source, problems, torn_tail
         )
-        folded = report.get("_data")
+        data, moment = report.get("_data"), _as_of(report)
+        report["revenue"] = (
+            None if data is None or moment is None else revenue_figures(data, pipeline, moment)
+        )
         report["accountable"] = (
-            None
-            if folded is None
-            else _finite(accountable_figures(folded, pipeline, _as_of(report), calls))
+            None if data is None else _finite(accountable_figures(data, pipeline, moment, calls))
         )
         planned = None
         if period is not None:
@@ -243,10 +246,12 @@ def assemble(f: dict[str, Any], *, limit: int | None = LIMIT) -> Report:
         sec.stalled_section(f, limit),
         *tail,
         sec.lost_reasons_section(f),
+        *revenue_sections(f.get("revenue")),
         *fsec.forecast_sections(f),
         fsec.time_to_close_section(f, _daily(f["time_to_close"]["curve"])),
         *fsec.backtest_sections(f),
         *actions_sections(f.get("actions")),
+        *paths_sections(f.get("paths")),
         *accountable_sections(f.get("accountable")),
         sec.counts_section(f),
         sec.pipeline_section(f),
@@ -299,8 +304,11 @@ def _build_report(
         from ..metrics._ibis._facts import report_facts
 
         facts = _Facts(**report_facts(events, pipeline, as_of))
-        data = events
+        data = people = events
     else:
+        if not isinstance(events, metrics.Histories | list | tuple):
+            events = list(events)  # the fold would list them anyway; the team reads them too
+        people = None if isinstance(events, metrics.Histories) else events
         data = (
             events
             if isinstance(events, metrics.Histories)
@@ -440,6 +448,7 @@ def _build_report(
             "backtest": _backtest(data, pipeline, first, as_of, horizon),
             "segments": _segments(data, pipeline, by, as_of, skips, labels) if by else None,
             "actions": actions_section(data, pipeline, as_of),
+            "paths": paths_figures(data, people, pipeline, as_of),
         }
     )
     touched = cast(list[metrics.FunnelRow], metrics.funnel(data, pipeline, skips="touched", **kw))
@@ -546,6 +555,7 @@ def _empty_sections(pipeline: Pipeline, labels: Mapping[str, str], skips: Skips)
         "backtest": None,
         "segments": None,
         "actions": empty_actions(),
+        "paths": empty_paths(),
     }
 
 

@@ -28,6 +28,7 @@ CHARTS: Final = (
     "time-to-close",
     "backtest",
     "actions",
+    "team",
     "trends",  # issue 27
     "calibration",
 )

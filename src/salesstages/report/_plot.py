@@ -104,7 +104,10 @@ def _bars(ax: Any, chart: Chart, rows: list[Row]) -> None:
         ax.axvline(m.value, color=_MARK_COLOURS[m.colour], linestyle="--", label=m.label)
     _x_ticks(ax, nice_ticks(1.0), chart.unit)
     ax.set_xlabel(chart.axes[0])
-    ax.legend(loc="lower right", fontsize=8)
+    if chart.colour_by == "row" and len(names) > 6:  # many segments: a legend in rows below
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), fontsize=8, ncol=4)
+    else:
+        ax.legend(loc="lower right", fontsize=8)
 
 
 def _ranges(ax: Any, chart: Chart, rows: list[Row]) -> None:

@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from ._format import fmt, money
 from ._model import Cell, Chart, Column, Mark, Section
+from ._segments import capped
 from ._style import AXES
 
 __all__ = [
@@ -447,14 +448,18 @@ def win_rate_section(f: Mapping[str, Any]) -> Section:
     chart_rows: list[tuple[Cell, ...]]
     if segments:
         title = f"Win rate by {f['by']}"
-        chart_rows = [
-            (
-                _segment_name(s["value"]),
-                s["win_rate"]["rate"],
-                f"{_pct(s['win_rate']['rate'])} ({money(s['win_rate']['numerator'])}/"
-                f"{money(s['win_rate']['denominator'])})",
+        chart_rows = [  # sorted by rate, at most 12 named, the rest pooled as "others"
+            (name, rate, f"{_pct(rate)} ({money(num)}/{money(den)})")
+            for name, rate, num, den in capped(
+                [
+                    (
+                        _segment_name(s["value"]),
+                        s["win_rate"]["numerator"],
+                        s["win_rate"]["denominator"],
+                    )
+                    for s in segments
+                ]
             )
-            for s in segments
         ]
         legend: tuple[str, ...] = ()
         colour_by: Any = "row"

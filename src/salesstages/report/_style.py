@@ -73,9 +73,13 @@ _SEGMENTS: Final = (
     "#ff9da7",
     "#9c755f",
     "#bab0ac",
+    "#17becf",
+    "#6b3fa0",
 )
 #: The colour of the segment of deals without the attribute.
 NO_SEGMENT: Final = "#9ca3af"
+#: The colour of a chart's pooled "others" segment.
+OTHERS_SEGMENT: Final = "#d1d5db"
 
 
 def method_colour(method: str) -> str:
@@ -98,10 +102,14 @@ def segment_colours(names: Iterable[str], *, none: str = "(none)") -> dict[str, 
     ranking), so a segment keeps its colour in every chart of a report; the
     segment of deals without the attribute (``none``) is grey."""
     out: dict[str, str] = {}
-    ordered = sorted({n for n in names if n != none})
+    names = list(names)
+    ordered = sorted({n for n in names if n != none and not n.startswith("others (")})
     for i, name in enumerate(ordered):
         out[name] = _SEGMENTS[i % len(_SEGMENTS)]
     out[none] = NO_SEGMENT
+    for name in names:  # the pooled segments of a capped chart
+        if name.startswith("others ("):
+            out[name] = OTHERS_SEGMENT
     return out
 
 

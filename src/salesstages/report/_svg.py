@@ -110,6 +110,27 @@ def _legend(x: float, y: float, items: Sequence[tuple[str, str, str]]) -> str:
     return '<g class="legend">' + "".join(parts) + "</g>"
 
 
+def _legend_wrapped(
+    x: float, y: float, items: Sequence[tuple[str, str, str]], width: float
+) -> tuple[str, float]:
+    """:func:`_legend` wrapped onto as many lines as ``width`` needs (one legend group);
+    the extra height the lines below the first take."""
+    lines: list[list[tuple[str, str, str]]] = [[]]
+    used = 0.0
+    for item in items:
+        w = 17 + 6.2 * len(item[0]) + 18
+        if lines[-1] and used + w > width:
+            lines.append([])
+            used = 0.0
+        lines[-1].append(item)
+        used += w
+    inner = "".join(
+        _legend(x, y + 16 * i, line)[len('<g class="legend">') : -len("</g>")]
+        for i, line in enumerate(lines)
+    )
+    return '<g class="legend">' + inner + "</g>", 16.0 * (len(lines) - 1)
+
+
 def _axis_title(x: float, y: float, body: str, *, vertical: bool = False) -> str:
     """An axis title: centred under an x axis, or turned up beside a y axis."""
     turn = f' transform="rotate(-90 {x:.1f} {y:.1f})"' if vertical else ""
@@ -193,10 +214,11 @@ def _bars(chart: Chart, rows: list[Row]) -> str:
     )
     legend += [(m.label, _MARK_COLOURS[m.colour], "dash") for m in chart.marks]
     label_w, bar_x, axis_w, row_h = 200, 210, _W - 210 - 120, 26
-    y0 = 28.0
+    legend_svg, extra = _legend_wrapped(bar_x, 14, legend, _W - bar_x - 10)
+    y0 = 28.0 + extra
     rows_end = y0 + row_h * len(rows)
     ticks = nice_ticks(1.0)
-    body: list[str] = [_legend(bar_x, 14, legend)]
+    body: list[str] = [legend_svg]
     body += _x_grid(bar_x, axis_w, ticks, 1.0, y0 - 2, rows_end + 4, chart.unit)
     body.append(_axis_title(bar_x + axis_w / 2, rows_end + 34, chart.axes[0]))
     for m in chart.marks:  # under the bars and their labels

@@ -24,6 +24,7 @@ checked once per process (the check is keyed by its expression).
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable
@@ -174,8 +175,12 @@ def check_events(table: Any, *, name: str | None = None) -> None:
         # the data rules run on each distinct (data, opened-or-updated) pair, in the
         # same query: a log repeats its data texts (1M events, some 55k distinct)
         flag = t.kind.isin(["opened", "updated"]).fill_null(False)
-        d = t.select(raw_data=t.raw_data, amounts=flag).distinct()
-        query = query.cross_join(d.aggregate(**_counts(_data_rules(d.raw_data, d.amounts), "d")))
+        d = t.group_by(raw_data=t.raw_data, amounts=flag).aggregate(rows=t.count())
+        data_counts = _counts(_data_rules(d.raw_data, d.amounts), "d")
+        # every amount the log states, summed (each distinct text times its rows): when
+        # finite, so is any sum of the deals' current amounts (they are part of it)
+        total = (_amount(d.raw_data, d.amounts) * d.rows).sum()
+        query = query.cross_join(d.aggregate(total=total, **data_counts))
         got = query.to_pyarrow().to_pylist()[0]
         on_rows = _data_rules(t.raw_data, flag)
         failing += [(f, m, c, got[f"d{i}"]) for i, (f, m, c) in enumerate(on_rows)]
@@ -185,7 +190,26 @@ def check_events(table: Any, *, name: str | None = None) -> None:
     for field, message, condition, n in failing:
         if n:
             _refuse(t, field, message, condition, name)
+    if got.get("total") is not None and not math.isfinite(got["total"]):
+        raise DataError(
+            "the amounts add up to more than the largest number a float holds (about "
+            "1.8e308); check the log for amounts entered wrongly",
+            path=name,
+            field="amount",
+        )
     _CHECKED.add(key)
+
+
+def _amount(data: Any, amounts: Any) -> Any:
+    """The numeric ``amount`` of an ``opened`` or ``updated`` event's data, else null."""
+    string = ibis.dtype("string")
+    jtype_at = _builtin("json_type", (string, string), string)
+    text = _builtin("json_extract_string", (string, string), string)
+    valid = _builtin("json_valid", (string,), ibis.dtype("boolean"))
+    has = amounts & data.contains('"amount"')
+    ok = ibis.ifelse(has, valid(data), False)
+    numeric = ibis.ifelse(ok, jtype_at(data, "$.amount"), None).isin(_NUMBERS)
+    return ibis.ifelse(numeric, text(data, "$.amount"), None).try_cast("float64")
 
 
 def _refuse(t: Any, field: str, message: str, condition: Any, name: str | None) -> None:
