@@ -57,14 +57,17 @@ def chunks(target_events: int) -> Iterator[Event]:
         yield from evs
 
 
-def run_report(path: Path, spec: Path, engine: str) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of ``salesstages report`` in a fresh process."""
+def run_report(path: Path, spec: Path, engine: str, fmt: str = "text") -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of ``salesstages report`` in a fresh process.
+
+    The report is written next to ``path``, as ``report-ENGINE.FMT``."""
+    out = path.parent / f"report-{engine}.{fmt}"
     code = (
         "import resource, sys, time\n"
         "from salesstages.cli import main\n"
         "t = time.perf_counter()\n"
         f"rc = main(['report', {str(path)!r}, '--pipeline', {str(spec)!r}, "
-        f"'--engine', {engine!r}, '--out', '/dev/null'])\n"
+        f"'--engine', {engine!r}, '--format', {fmt!r}, '--out', {str(out)!r}])\n"
         "dt = time.perf_counter() - t\n"
         # VmHWM: ru_maxrss keeps the forking parent's peak across exec on Linux
         "try:\n"

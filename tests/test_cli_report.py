@@ -106,6 +106,9 @@ def test_report_json_schema(files: dict[str, Path], run: Runner) -> None:
         "conformance",
         "conformance-by-month",
         "team",
+        "trends",
+        "calibration",
+        "suggested-probabilities",
         "counts",
         "pipeline",
     ]

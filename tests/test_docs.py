@@ -24,8 +24,12 @@ def snippets(page: str) -> list[str]:
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_page_snippets_run(page: str, capsys: pytest.CaptureFixture[str]) -> None:
-    """All snippets of a page run in order in one namespace without error."""
+def test_page_snippets_run(
+    page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """All snippets of a page run in order in one namespace without error (in a
+    scratch folder: the tutorial writes a store and a pipeline file)."""
+    monkeypatch.chdir(tmp_path)
     blocks = snippets(page)
     assert blocks, f"{page} has no python snippets"
     namespace: dict[str, object] = {"__name__": f"docs:{page}"}

@@ -86,7 +86,7 @@ class TestSameQuantity:
         assert row.forecasts["weighted"] == pytest.approx(1000 * 0.2 / 3)
         assert row.forecasts["markov"] == pytest.approx(1000 * (2 / 3) / 3)
         assert row.forecasts["conditional"] == pytest.approx(1000 / 3)
-        assert "amount won within 10 days" in bt.summary()
+        assert "amount won within 10.0 days" in bt.summary()
 
     def test_horizon_forms_by_hand(self) -> None:
         """``weighted`` and ``markov_forecast`` with ``horizon`` give the backtest's figures."""
@@ -117,11 +117,19 @@ class TestSameQuantity:
         for row, d in zip(bt.rows, dates, strict=True):
             cut = [e for e in log if e.at <= d]
             kw: dict[str, Any] = {"as_of": d, "horizon": horizon}
-            assert row.forecasts["weighted"] == pytest.approx(forecast.weighted(cut, p, **kw))
-            assert row.forecasts["markov"] == pytest.approx(forecast.markov_forecast(cut, p, **kw))
-            assert row.forecasts["conditional"] == pytest.approx(
-                forecast.conditional_forecast(cut, p, **kw)
-            )
+            forms = {
+                "weighted": forecast.weighted(cut, p, **kw),
+                "markov": forecast.markov_forecast(cut, p, **kw),
+                "conditional": forecast.conditional_forecast(cut, p, **kw),
+            }
+            for method, form in forms.items():
+                if row.forecasts[method] is None:
+                    # no stay as old as an open deal was seen to close: the horizon
+                    # form answers 0, the backtest says "no estimate" and scores nothing
+                    assert form == 0.0
+                    assert any("no estimate" in note for note in row.notes)
+                else:
+                    assert row.forecasts[method] == pytest.approx(form)
 
 
 class TestNoDataIsNotZero:

@@ -30,7 +30,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import test_bowtie
 import test_people as PEOPLE
+import test_revenue
 from _helpers import T0, day
 from salesstages import Event, MemoryStore, Pipeline, Stage, forecast, metrics
 from salesstages.metrics import Keyed, LostReason, Tally
@@ -88,6 +90,8 @@ def log() -> list[Event]:
 EV = log()
 P = pipeline()
 PERIOD = {"start": date(2026, 1, 5), "end": date(2026, 2, 1)}
+REV, REV_P = test_revenue.LOG, test_revenue.P  # a log with accounts and contracts
+REV_YEAR = {"start": date(2026, 4, 1), "end": date(2027, 4, 1)}
 
 Call = Callable[[], Any]
 
@@ -101,6 +105,25 @@ def size(deal: metrics.ClosedDeal) -> str:
 #: plain one first, then a by= variant where the function takes by= (a period
 #: variant for slippage, a bucketing function for win_loss).
 CASES: dict[str, list[Call]] = {
+    "metrics.accounts": [lambda: metrics.accounts(REV, REV_P)],
+    "metrics.arr": [lambda: metrics.arr(REV, REV_P), lambda: metrics.arr(REV, REV_P, by="account")],
+    "metrics.bowtie": [
+        lambda: metrics.bowtie(
+            test_bowtie.SALES,
+            REV_P,
+            success_events=test_bowtie.SUCCESS,
+            success_pipeline=test_bowtie.S,
+        )
+    ],
+    "metrics.cohort_retention": [lambda: metrics.cohort_retention(REV, REV_P)],
+    "metrics.retention": [
+        lambda: metrics.retention(REV, REV_P, **REV_YEAR),
+        lambda: metrics.retention(REV, REV_P, **REV_YEAR, by="account"),
+    ],
+    "metrics.revenue_movement": [
+        lambda: metrics.revenue_movement(REV, REV_P, **REV_YEAR),
+        lambda: metrics.revenue_movement(REV, REV_P, **REV_YEAR, by="account"),
+    ],
     "metrics.action_conversion": [
         lambda: metrics.action_conversion(EV, P, horizon=10 * D, as_of=AS_OF)
     ],
@@ -162,7 +185,12 @@ CASES: dict[str, list[Call]] = {
         lambda: metrics.transitions(EV, P, as_of=AS_OF),
         lambda: metrics.transitions(EV, P, by="region", as_of=AS_OF),
     ],
+    "metrics.trend": [
+        lambda: metrics.trend(EV, P, measure="won", as_of=AS_OF),
+        lambda: metrics.trend(EV, P, measure="win_rate", by="region", as_of=AS_OF),
+    ],
     "metrics.visits": [lambda: metrics.visits(EV, P, as_of=AS_OF)],
+    "metrics.what_if": [lambda: metrics.what_if(EV, P, P, as_of=AS_OF)],
     "metrics.win_loss": [
         lambda: metrics.win_loss(EV, P, by="region", as_of=AS_OF, at="closing"),
         lambda: metrics.win_loss(EV, P, by=size, as_of=AS_OF, at="closing"),
@@ -171,7 +199,9 @@ CASES: dict[str, list[Call]] = {
         lambda: metrics.win_rate(EV, P, as_of=AS_OF),
         lambda: metrics.win_rate(EV, P, by="region", as_of=AS_OF),
     ],
+    "forecast.accuracy": [lambda: _accuracy()],
     "forecast.backtest": [lambda: forecast.backtest(EV, P, dates=[day(4), day(6)], horizon=5 * D)],
+    "forecast.calibration": [lambda: forecast.calibration(EV, P, dates=[day(4)], as_of=AS_OF)],
     "forecast.categories": [lambda: forecast.categories(EV, P, **PERIOD, as_of=AS_OF)],
     "forecast.conditional_forecast": [lambda: forecast.conditional_forecast(EV, P, as_of=AS_OF)],
     "forecast.coverage": [
@@ -194,9 +224,19 @@ CASES: dict[str, list[Call]] = {
     "forecast.stage_outlook": [
         lambda: forecast.stage_outlook(EV, P, stage="lead", age=D, horizon=10 * D, as_of=AS_OF)
     ],
+    "forecast.suggest_probabilities": [lambda: forecast.suggest_probabilities(EV, P, as_of=AS_OF)],
     "forecast.time_to_close": [lambda: forecast.time_to_close(EV, P, as_of=AS_OF)],
     "forecast.weighted": [lambda: forecast.weighted(EV, P, as_of=AS_OF)],
 }
+
+
+def _accuracy() -> Any:
+    """A forecast call scored against the hand log (which has no owners: the call's
+    owner is unknown to it, which warns)."""
+    call = forecast.Call("ana", "2026-01", "commit", 120, day(1))
+    with pytest.warns(forecast.UnknownOwnerWarning):
+        return forecast.accuracy(EV, P, calls=[call], as_of=AS_OF)
+
 
 #: Public functions that do not read a log, and why they have no case.
 NOT_RESULTS = {

@@ -607,7 +607,7 @@ class Deal:
         if not attributes:
             raise DataError("update() needs at least one attribute, e.g. update(at=..., amount=1)")
         self._check_not_won(f"update deal {self.id!r}")
-        attributes = attribute_data(attributes, f"update() of deal {self.id!r}")
+        attributes = attribute_data(attributes, f"update() of deal {self.id!r}", self._attributes)
         event = self._make("updated", when, stage=self.stage, data=attributes)
         self._append([event])
         self._attributes.update(attributes)

@@ -17,6 +17,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
+from ._contract_values import check_contract_attributes
 from ._errors import DataError, DataTypeError
 
 __all__ = [
@@ -229,10 +230,14 @@ def check_forecast_category(value: object, where: str) -> str | None:
     )
 
 
-def attribute_data(attributes: Mapping[str, Any], where: str) -> dict[str, Any]:
+def attribute_data(
+    attributes: Mapping[str, Any], where: str, current: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Deal attributes as JSON values, with ``amount``, ``close_date`` and
     ``forecast_category`` checked (:func:`check_amount`, :func:`check_close_date`,
-    :func:`check_forecast_category`)."""
+    :func:`check_forecast_category`) and the recurring-revenue ones too
+    (:func:`salesstages._contract_values.check_contract_attributes`, which reads
+    ``current``, the deal's attributes before an update)."""
     if not isinstance(attributes, Mapping):
         return json_data(attributes, where)  # refuses it with the usual message
     amount = attributes.get(AMOUNT)
@@ -247,4 +252,5 @@ def attribute_data(attributes: Mapping[str, Any], where: str) -> dict[str, Any]:
             attributes = {**attributes, CLOSE_DATE: day}
     if FORECAST_CATEGORY in attributes:
         check_forecast_category(attributes[FORECAST_CATEGORY], where)
+    attributes = check_contract_attributes(attributes, where, current)
     return json_data(attributes, where)

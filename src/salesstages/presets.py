@@ -20,6 +20,7 @@ __all__ = [
     "PROPOSAL_SUBSTATES",
     "bant_mql",
     "classic_b2b",
+    "customer_success",
     "inbound_b2b",
     "modern_b2b",
 ]
@@ -280,5 +281,41 @@ def modern_b2b() -> Pipeline:
         ],
         allow_skip=True,
         allow_regress=True,
+        allow_reopen=True,
+    )
+
+
+def customer_success() -> Pipeline:
+    """The mirror funnel after the win (the bow-tie's right half): onboarding → first
+    impact → recurring impact → renewed (won) / churned (lost).
+
+    A journey's deal id is the account's name (the ``account`` attribute of the
+    sales deals), so the two logs meet at the win. Onboarding needs its kickoff
+    meeting booked and accepted by both parties (``party="customer"`` and
+    ``party="csm"``); first impact needs an activity ``value_confirmed``;
+    recurring impact has no criterion. The renewal is the won outcome, the churn
+    the lost one (with its reason).
+    """
+    return Pipeline(
+        "customer_success",
+        [
+            Stage(
+                "onboarding",
+                label="Onboarding",
+                entry=meeting_accepted("kickoff", by=("customer", "csm")),
+                rot_after=_days(30),
+            ),
+            Stage(
+                "first_impact",
+                label="First impact",
+                entry=activity("value_confirmed"),
+                rot_after=_days(60),
+            ),
+            Stage("recurring_impact", label="Recurring impact", rot_after=_days(120)),
+            Stage("renewed", label="Renewed", outcome="won", probability=1.0),
+            Stage("churned", label="Churned", outcome="lost", probability=0.0),
+        ],
+        allow_skip=True,
+        allow_regress=False,
         allow_reopen=True,
     )

@@ -16,7 +16,9 @@ for example for a stage-date table::
     Won = "won"
     Lost = "lost"
 
-``tz`` may name an IANA zone (``"Europe/Paris"``).
+``tz`` may name an IANA zone (``"Europe/Paris"``). Reference tables are joined
+with ``[[join]]`` entries (``table = "accounts.csv"``, read beside the mapping file,
+and ``key = "account"``).
 """
 
 from __future__ import annotations
@@ -135,11 +137,28 @@ def _options(kind: str, mapping: Mapping[str, Any], mapping_path: str) -> dict[s
     options = dict(mapping)
     if "tz" in options:
         options["tz"] = _zone(options["tz"], mapping_path)
+    if "join" in options:  # [[join]] tables: table (beside the mapping file) and key
+        options["join"] = _joins(options["join"], mapping_path)
     return options
 
 
 #: The longest IANA zone name is some 30 characters; longer is not a zone.
 _MAX_ZONE_NAME: Final = 64
+
+
+def _joins(value: object, mapping_path: str) -> list[tuple[str, str]]:
+    """The mapping's ``[[join]]`` tables as ``(path, key)`` pairs, a relative path read
+    beside the mapping file; :class:`CliError` when one lacks ``table`` or ``key``."""
+    joins = value if isinstance(value, list) else [value]
+    out = []
+    for item in joins:
+        if not (isinstance(item, Mapping) and {"table", "key"} <= set(item)):
+            raise CliError(
+                f'mapping {mapping_path!r}: each [[join]] needs table = "accounts.csv" and '
+                f'key = "account"; got {item!r}'
+            )
+        out.append((str(Path(mapping_path).parent / str(item["table"])), str(item["key"])))
+    return out
 
 
 def _zone(value: object, mapping_path: str) -> ZoneInfo:

@@ -29,6 +29,7 @@ from .._redact import redact
 from .._simulate import simulate
 from .._stores import EventStore, SqliteStore, driver_fault
 from .._text import terminal, terminal_lines
+from ..io import read_calls
 from ..metrics._rules import check_rules
 from ..presets import inbound_b2b
 from ..report import (
@@ -59,6 +60,7 @@ from ._spec import (
     is_store,
     load_pipeline,
 )
+from ._whatif import add_what_if
 
 __all__ = ["main", "play_demo", "simulate_quarter", "to_dot"]
 
@@ -222,6 +224,7 @@ def _inputs(args: argparse.Namespace) -> dict[str, str | None]:
         "SOURCE": args.events,
         "--pipeline": args.pipeline,
         "--targets": getattr(args, "targets", None),
+        "--calls": getattr(args, "calls", None),
     }
 
 
@@ -248,6 +251,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
                 problems=problems,
                 torn_tail=source.torn_tail,
                 **period_options(args),  # the period view (issue 14)
+                calls=None if args.calls is None else read_calls(args.calls),  # issue 27
             )
     report = assemble(figures, limit=args.limit)
     warn_planning(report)
@@ -573,6 +577,11 @@ def _parser() -> argparse.ArgumentParser:
         "the report's data-quality section still names them",
     )
     add_period_arguments(report)
+    report.add_argument(
+        "--calls",
+        metavar="FILE.csv",
+        help="forecast calls (owner, period, category, amount, at) to score by owner and week",
+    )
     report.set_defaults(func=_cmd_report)
 
     export = sub.add_parser(
@@ -661,6 +670,8 @@ def _parser() -> argparse.ArgumentParser:
     plot.add_argument("--by", metavar="ATTR", help="segment the win-rate chart by this attribute")
     add_period_arguments(plot)  # coverage and movement charts too
     plot.set_defaults(func=_cmd_plot)
+
+    add_what_if(sub, _add_common)  # issue 27
     return parser
 
 

@@ -38,7 +38,7 @@ from ._common import (
     _us,
 )
 from ._markov import _markov, _markov_probabilities
-from ._outlook import _conditional_value
+from ._outlook import _table_sum, _win_tables
 
 if TYPE_CHECKING:
     from .._pipeline import Pipeline
@@ -406,11 +406,11 @@ def _forecasts(
     if not wanted:
         return dict.fromkeys(METHODS, 0.0)
     w = {k: dict(v) for k, v in wanted.items()}
-    c = dict(cells)
+    tables = _win_tables(w, dict(cells), h_us // _DAY_US)  # once for the three methods
     return {
-        "weighted": _conditional_value(w, c, h_us, _stage_probabilities(pipeline)),
-        "markov": _conditional_value(w, c, h_us, _markov_probabilities(pipeline, model())),
-        "conditional": _conditional_value(w, c, h_us),
+        "weighted": _table_sum(w, tables, _stage_probabilities(pipeline)),
+        "markov": _table_sum(w, tables, _markov_probabilities(pipeline, model())),
+        "conditional": _table_sum(w, tables, None),
     }
 
 

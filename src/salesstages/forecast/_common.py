@@ -38,7 +38,10 @@ def _td(us: float) -> timedelta:
 
 
 def _open_amount(h: DealHistory) -> float:
-    return amount_of(h.attributes.get("amount"))
+    value = h.attributes.get("amount")
+    if value.__class__ is float:  # the usual case, without amount_of's checks
+        return value
+    return amount_of(value)
 
 
 def _show(value: Any) -> str:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -277,25 +278,51 @@ def _conditional_sum(
 ) -> float:
     """:func:`conditional_forecast`'s sum; with ``prob`` (P(win) per stage), the
     horizon form of a probability forecast instead: Σ amount × ``prob[stage]`` ×
-    P(closed within the horizon | stage, whole days in it)."""
+    P(closed within the horizon | stage, whole days in it).
+
+    The open amounts by (stage, whole days), the stays' cells and the binned
+    tables are derived once per ``hist`` and shared by every call on it (the
+    report and each backtest date ask for several sums on the same fold)."""
+    wanted = hist._derive(_WANTED, _open_by_stage_day)
+    if not wanted:
+        return 0.0
+    h_days = None if horizon_us is None else horizon_us // _DAY_US
+    tables = hist._derive(
+        (_TABLES, h_days), lambda h: _win_tables(wanted, stay_cells(h, pipeline), h_days)
+    )
+    return _table_sum(wanted, tables, prob)
+
+
+_WANTED: Final = "open_by_stage_day"
+_TABLES: Final = "binned_win_tables"
+
+
+def _open_by_stage_day(hist: Histories) -> dict[str, dict[int, float]]:
+    """The open deals' amounts summed per (stage, whole days in it at ``as_of``);
+    a deal whose stage entry is after ``as_of`` (time running backwards in the
+    log) counts as 0 days in it."""
     as_of = hist.as_of
-    # the open deals' amounts by stage and by whole days in the stage
     parts: dict[str, dict[int, list[float]]] = {}
+    day = _DAY
     for h in hist.deals.values():
         if h.outcome == "open":
             assert as_of is not None
             amount = _open_amount(h)
             if amount:
-                days = (as_of - h.entries[-1][0]) // _DAY
-                parts.setdefault(h.stage, {}).setdefault(days, []).append(amount)
-    if not parts:
-        return 0.0
+                days = (as_of - h.entries[-1][0]) // day
+                row = parts.get(h.stage)
+                if row is None:
+                    row = parts[h.stage] = {}
+                cell = row.get(days if days > 0 else 0)
+                if cell is None:
+                    row[days if days > 0 else 0] = [amount]
+                else:
+                    cell.append(amount)
     # exactly rounded sums: the same whatever order the deals come in
-    wanted = {
+    return {
         stage: {days: math.fsum(amounts) for days, amounts in row.items()}
         for stage, row in parts.items()
     }
-    return _conditional_value(wanted, stay_cells(hist, pipeline), horizon_us, prob)
 
 
 def _conditional_value(
@@ -309,10 +336,30 @@ def _conditional_value(
     the Ibis engine). With
     ``prob``: Σ amount × ``prob[stage]`` × P(closed within the horizon)."""
     h_days = None if horizon_us is None else horizon_us // _DAY_US
+    return _table_sum(wanted, _win_tables(wanted, cells, h_days), prob)
+
+
+def _win_tables(
+    wanted: dict[str, dict[int, float]], cells: dict[str, Counter[int]], h_days: int | None
+) -> dict[str, dict[int, tuple[float, float, bool]]]:
+    """:func:`_binned` for each stage of ``wanted``, at the ages wanted there."""
+    empty: Counter[int] = Counter()
+    return {
+        stage: _binned(cells.get(stage, empty), sorted(amounts), h_days)
+        for stage, amounts in wanted.items()
+    }
+
+
+def _table_sum(
+    wanted: dict[str, dict[int, float]],
+    tables: dict[str, dict[int, tuple[float, float, bool]]],
+    prob: Mapping[str, float] | None,
+) -> float:
+    """Σ amount × P(win), or with ``prob`` Σ amount × ``prob[stage]`` × P(closed)."""
     terms: list[float] = []
     for stage in sorted(wanted):  # a fixed order, whatever order the deals came in
         amounts = wanted[stage]
-        probs = _binned(cells[stage], sorted(amounts), h_days)
+        probs = tables[stage]
         if prob is None:
             terms.append(math.fsum(amounts[d] * probs[d][0] for d in amounts))
         else:
@@ -320,11 +367,6 @@ def _conditional_value(
             if p:
                 terms.append(p * math.fsum(amounts[d] * probs[d][1] for d in amounts))
     return math.fsum(terms)
-
-
-def _binned_win(cells: Counter[int], ages: list[int], h_days: int | None) -> dict[int, float]:
-    """P(win) for each landmark age (whole days): the first part of :func:`_binned`."""
-    return {age: p[0] for age, p in _binned(cells, ages, h_days).items()}
 
 
 def _binned(
@@ -336,21 +378,23 @@ def _binned(
 
     Landmarks are taken from the oldest down, adding the stays that reach
     each one to running per-day counts, so the whole pass costs one count per
-    stay plus one look at each day bin per landmark. With ``h_days``, the
-    probability of winning within that many days (bins up to ``age + h_days``
-    inclusive, which matches :func:`stage_outlook` on whole-day timestamps).
+    stay plus one look at each occupied day bin per landmark. The counts are
+    sparse (keyed by the day bins that occur), so the work and memory are
+    bounded by the number of cells, never by how many days a stay lasted.
+    With ``h_days``, the probability of winning within that many days (bins up
+    to ``age + h_days`` inclusive, which matches :func:`stage_outlook` on
+    whole-day timestamps).
     """
     by_len: dict[int, list[tuple[int, int, int]]] = {}
-    top = 0
     for key, k in cells.items():
         lb, tb, c = key >> 32, (key >> 2) & 0x3FFFFFFF, key & 3
         by_len.setdefault(lb, []).append((tb, c, k))
-        if tb > top:
-            top = tb
     lens = sorted(by_len, reverse=True)
-    count = [0] * (top + 1)
-    won = [0] * (top + 1)
-    closed = [0] * (top + 1)
+    bins = sorted({tb for row in by_len.values() for tb, _, _ in row})
+    rank = {b: r for r, b in enumerate(bins)}  # counts are kept by a bin's rank
+    count = [0] * len(bins)
+    won = [0] * len(bins)
+    closed = [0] * len(bins)
     size = 0
     i = 0
     out: dict[int, tuple[float, float, bool]] = {}
@@ -358,25 +402,27 @@ def _binned(
     for age in reversed(ages):
         while i < len(lens) and lens[i] >= age:
             for tb, c, k in by_len[lens[i]]:
-                count[tb] += k
+                r = rank[tb]
+                count[r] += k
                 size += k
                 if c:
-                    closed[tb] += k
+                    closed[r] += k
                     seen += k
                     if c == 1:
-                        won[tb] += k
+                        won[r] += k
             i += 1
         s = 1.0
         f = 0.0
         n = size
-        end = top + 1 if h_days is None else min(top + 1, age + h_days + 1)
-        for b in range(age, end):
+        j = bisect_left(bins, age)
+        end = len(bins) if h_days is None else bisect_right(bins, age + h_days, lo=j)
+        for r in range(j, end):
             if n <= 0:
                 break
-            d = closed[b]
+            d = closed[r]
             if d:
-                f += s * won[b] / n
+                f += s * won[r] / n
                 s *= 1.0 - d / n
-            n -= count[b]
+            n -= count[r]
         out[age] = (f, 1.0 - s, seen > 0)
     return out

@@ -21,6 +21,8 @@ from ._common import (
     read_source,
     require_columns,
 )
+from ._contracts import contract_attributes
+from ._joins import Join, load_joins
 from ._planning import planning_attributes
 
 __all__ = ["read_opportunity_history"]
@@ -39,6 +41,12 @@ def read_opportunity_history(
     forecast_category_column: str | None = "ForecastCategory",
     attribute_columns: Mapping[str, str] | Sequence[str] = (),
     lost_reason_column: str | None = None,
+    account_column: str | None = "AccountId",
+    deal_type_column: str | None = "Type",
+    arr_column: str | None = None,
+    contract_start_column: str | None = None,
+    contract_end_column: str | None = None,
+    join: Sequence[Join] | None = None,
     date_format: str | None = None,
     tz: tzinfo = UTC,
     strict: bool = False,
@@ -72,6 +80,16 @@ def read_opportunity_history(
         attribute_columns: More attributes taken from the first row: a list of
             columns or ``{column: attribute}``.
         lost_reason_column: Kept as ``{"reason": ...}`` on a lost stage's event.
+        account_column: Kept in ``account`` (``AccountId``; ignored when the file
+            has no such column).
+        deal_type_column: Mapped into ``deal_type`` (``Type``: ``New Business`` →
+            ``"new"``, ``Existing Customer - Upgrade`` → ``"expansion"``,
+            ``Existing Customer - Replacement``/``Renewal``/``Downgrade`` →
+            ``"renewal"``; ignored when the file has no such column).
+        arr_column, contract_start_column, contract_end_column: ``arr`` and the
+            contract dates, when the export carries them (contract §19).
+        join: Reference tables ``[(table, key attribute), ...]`` joined to each
+            opportunity's first row (see :func:`read_stage_table`).
         date_format: A :meth:`~datetime.datetime.strptime` format for the
             timestamps; ISO 8601 when ``None`` (``2024-05-01T09:30:00.000+0000``).
         tz: The zone of timestamps without an offset.
@@ -89,10 +107,22 @@ def read_opportunity_history(
     for mapped in stage_map.values():
         pipeline.stage(mapped)  # raises UnknownStageError naming it
     attributes = attribute_map(attribute_columns)
+    joins = load_joins(join)
     name, text = read_source(source)
     header, rows = csv_table(name, text, lenient=True)
     if forecast_category_column == "ForecastCategory" and forecast_category_column not in header:
         forecast_category_column = None  # older exports have no category column
+    if account_column == "AccountId" and account_column not in header:
+        account_column = None
+    if deal_type_column == "Type" and deal_type_column not in header:
+        deal_type_column = None
+    contract_columns = {
+        "account": account_column,
+        "deal_type": deal_type_column,
+        "arr": arr_column,
+        "contract_start": contract_start_column,
+        "contract_end": contract_end_column,
+    }
     require_columns(
         name,
         header,
@@ -105,6 +135,7 @@ def read_opportunity_history(
             forecast_category_column,
             *attributes,
             lost_reason_column,
+            *(c for c in contract_columns.values() if c is not None),
         ],
     )
     col = {h: i for i, h in enumerate(header)}
@@ -179,6 +210,11 @@ def read_opportunity_history(
                     tz=tz,
                 )
             )
+            values.update(
+                contract_attributes(
+                    deal_id, line, cell, report, contract_columns, date_format=date_format, tz=tz
+                )
+            )
             stage_name = cell(stage_column)
             stage = stage_map.get(stage_name)
             if stage is None:
@@ -198,6 +234,7 @@ def read_opportunity_history(
                 for column, attribute in attributes.items():
                     if cell(column):
                         values[attribute] = cell(column)
+                joins.apply(deal_id, line, values, report)
                 builder.open(created, stage, values, line, stage_column)
                 continue
             builder.update(

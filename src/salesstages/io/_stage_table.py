@@ -21,6 +21,8 @@ from ._common import (
     read_source,
     require_columns,
 )
+from ._contracts import contract_attributes
+from ._joins import Join, load_joins
 from ._planning import planning_attributes
 
 __all__ = ["read_stage_table"]
@@ -44,6 +46,12 @@ def read_stage_table(
     strict: bool = False,
     close_date_column: str | None = None,
     forecast_category_column: str | None = None,
+    account_column: str | None = None,
+    deal_type_column: str | None = None,
+    arr_column: str | None = None,
+    contract_start_column: str | None = None,
+    contract_end_column: str | None = None,
+    join: Sequence[Join] | None = None,
 ) -> ImportResult:
     """Import a CSV table with one row per deal and a column per stage entry date.
 
@@ -79,6 +87,17 @@ def read_stage_table(
         forecast_category_column: Kept in ``forecast_category``; CRM names are
             mapped (``BestCase`` → ``"best_case"``, ``Forecast``/``Commit`` →
             ``"commit"``; ``Closed`` keeps none).
+        account_column, deal_type_column, arr_column, contract_start_column,
+            contract_end_column: The recurring-revenue attributes (contract §19):
+            ``account`` as written, ``deal_type`` mapped from CRM names (``New
+            Business`` → ``"new"``, ``Existing Customer - Upgrade`` →
+            ``"expansion"``, ``… - Replacement``/``Renewal``/``Downgrade`` →
+            ``"renewal"``), ``arr`` as a number, the contract dates as
+            ``"YYYY-MM-DD"``. A bad cell is reported and left out.
+        join: Reference tables ``[(table, key attribute), ...]``: each deal whose
+            attribute ``key`` names a row of the table (its column ``key``) takes
+            that row's other cells as attributes; a key with no row is a ``join``
+            problem.
         tz: The zone of dates without an offset (a bare date is midnight there).
         strict: Raise :class:`~salesstages.DataError` at the first problem
             instead of collecting them.
@@ -101,6 +120,7 @@ def read_stage_table(
         for stage in statuses.values():
             pipeline.stage(stage)
     attributes = attribute_map(attribute_columns)
+    joins = load_joins(join)
     name, text = read_source(source)
     header, rows = csv_table(name, text, lenient=True)
     require_columns(
@@ -117,8 +137,20 @@ def read_stage_table(
             lost_reason_column,
             close_date_column,
             forecast_category_column,
+            account_column,
+            deal_type_column,
+            arr_column,
+            contract_start_column,
+            contract_end_column,
         ],
     )
+    contract_columns = {
+        "account": account_column,
+        "deal_type": deal_type_column,
+        "arr": arr_column,
+        "contract_start": contract_start_column,
+        "contract_end": contract_end_column,
+    }
     col = {h: i for i, h in enumerate(header)}
     report = Reporter(name, strict)
     order = {s.name: i for i, s in enumerate(pipeline.stages)}
@@ -289,7 +321,13 @@ def read_stage_table(
                 tz=tz,
             )
         )
+        attrs_.update(
+            contract_attributes(
+                deal_id, line, cell, report, contract_columns, date_format=date_format, tz=tz
+            )
+        )
 
+        joins.apply(deal_id, line, attrs_, report)
         builder = DealBuilder(pipeline, deal_id, report)
         if hops and hops[0][0] == opened_at and pipeline.stage(hops[0][2]).is_open:
             builder.open(opened_at, hops[0][2], attrs_, line, hops[0][3])  # opened in that stage

@@ -16,6 +16,7 @@ with :meth:`~salesstages.Pipeline.check`).
 from __future__ import annotations
 
 from ._actions import ActionRow, action_conversion
+from ._bowtie import BowTie, bowtie
 from ._conformance import Conformance, DeviationRow, conformance
 from ._durations import stage_durations, substate_durations, substate_visits, visits
 from ._frames import records, to_pandas, to_polars
@@ -26,7 +27,10 @@ from ._paths import PathRow, Rework, TransitionRow, paths, rework, transitions
 from ._people import Handover, Scorecard, ScorecardRow, handovers, scorecard
 from ._planning import Movement, PeriodStatus, Slip, Tally, movement, period_status, slippage
 from ._quality import DataQuality, Finding, data_quality
+from ._revenue import accounts, arr, cohort_retention, retention, revenue_movement
+from ._revenue_types import AccountRow, CohortRow, Retention, RevenueMovement
 from ._session import Session, session
+from ._trend import TrendRow, trend
 from ._types import (
     DurationStats,
     FunnelRow,
@@ -39,6 +43,7 @@ from ._types import (
     SubstateVisit,
     Visit,
 )
+from ._whatif import StoppedDeal, WhatIf, WhatIfGroup, what_if
 from ._winloss import (
     ClosedDeal,
     WinLoss,
@@ -51,8 +56,11 @@ from ._winloss import (
 
 __all__ = [
     "NO_REASON",
+    "AccountRow",
     "ActionRow",
+    "BowTie",
     "ClosedDeal",
+    "CohortRow",
     "Conformance",
     "DataQuality",
     "DealHistory",
@@ -68,6 +76,8 @@ __all__ = [
     "PathRow",
     "PeriodStatus",
     "Ratio",
+    "Retention",
+    "RevenueMovement",
     "Rework",
     "Scorecard",
     "ScorecardRow",
@@ -76,13 +86,21 @@ __all__ = [
     "SnapshotRow",
     "StageFlow",
     "Stall",
+    "StoppedDeal",
     "SubstateVisit",
     "Tally",
     "TransitionRow",
+    "TrendRow",
     "Visit",
+    "WhatIf",
+    "WhatIfGroup",
     "WinLoss",
     "WinLossGroup",
+    "accounts",
     "action_conversion",
+    "arr",
+    "bowtie",
+    "cohort_retention",
     "conformance",
     "conversion",
     "data_quality",
@@ -97,6 +115,8 @@ __all__ = [
     "period_conversion",
     "period_status",
     "records",
+    "retention",
+    "revenue_movement",
     "rework",
     "sales_cycle",
     "scorecard",
@@ -111,8 +131,10 @@ __all__ = [
     "to_pandas",
     "to_polars",
     "transitions",
+    "trend",
     "velocity",
     "visits",
+    "what_if",
     "win_loss",
     "win_rate",
     "within",

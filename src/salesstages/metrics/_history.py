@@ -39,9 +39,10 @@ Interface (stable; other modules build on it):
     The fold as it stood at an earlier ``as_of``, derived from a later one with
     no pass over the events (what a backtest asks at each of its dates). Stage
     and sub-state entries, outcome, closing and the ``amount`` attribute are
-    exact (activities too); ``attributes`` holds the opening's attributes with the
-    amount and the close date then,
-    and ``last_at``/``events`` count stage entries only.
+    exact (activities too); a deal with no event after ``as_of`` is shared as the
+    fold has it (no copy); any other deal's ``attributes`` holds the opening's
+    attributes with the amount and the close date then,
+    and its ``last_at``/``events`` count stage entries only.
 
 ``stays(history, open_stages) -> list[(stage, entered_at, exited_at, next_stage)]``
     The deal's stays in open stages (``exited_at`` and ``next_stage`` are
@@ -70,13 +71,13 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from datetime import datetime
 from functools import partial
 from itertools import chain
 from operator import attrgetter, itemgetter
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeVar
 
 from .._errors import InvalidLogError
 from .._events import Event
@@ -109,6 +110,7 @@ ActivityEntry: TypeAlias = tuple[datetime, str, int]
 #: One stay in an open stage: ``(stage, entered_at, exited_at, next_stage)``.
 Stay: TypeAlias = tuple[str, datetime, "datetime | None", "str | None"]
 
+_T = TypeVar("_T")
 _EMPTY: Final[Mapping[str, Any]] = MappingProxyType({})
 _NO_ACTIVITIES: Final[Sequence[ActivityEntry]] = ()
 _DEAL_ID: Final = attrgetter("deal_id")
@@ -207,7 +209,7 @@ class Histories:
             the fast path folded it without grouping or sorting.
     """
 
-    __slots__ = ("as_of", "deals", "grouped", "pipeline")
+    __slots__ = ("_derived", "as_of", "deals", "grouped", "pipeline")
 
     def __init__(
         self,
@@ -220,6 +222,21 @@ class Histories:
         self.deals = deals
         self.as_of = as_of
         self.grouped = grouped
+        self._derived: dict[Hashable, Any] = {}
+
+    def _derive(self, key: Hashable, make: Callable[[Histories], _T]) -> _T:
+        """``make(self)``, computed on the first call for ``key`` and kept for the next ones.
+
+        What every forecast derives from the same fold (stays counted by day,
+        open amounts by stage and age, binned win tables) is computed once per
+        :class:`Histories` this way, however many forecasts and backtest dates
+        ask for it. The fold is read-only, so what was derived stays true.
+        """
+        try:
+            return self._derived[key]  # type: ignore[no-any-return]
+        except KeyError:
+            value = self._derived[key] = make(self)
+            return value
 
     def __repr__(self) -> str:
         as_of = self.as_of.isoformat() if self.as_of is not None else None
@@ -486,6 +503,12 @@ def rewind(hist: Histories, as_of: datetime) -> Histories:
     at_of = _AT
     for deal_id, h in hist.deals.items():
         entries = h.entries
+        if entries[0][0] > as_of:  # not entered any stage yet
+            continue
+        if h.last_at <= as_of and entries[-1][0] <= as_of:
+            # nothing after as_of: the deal as the fold has it
+            out[deal_id] = h
+            continue
         n = len(entries)
         if entries[-1][0] > as_of:
             n = bisect_right(entries, as_of, key=at_of)
@@ -501,11 +524,18 @@ def rewind(hist: Histories, as_of: datetime) -> Histories:
         at, stage, _ = entries[-1]
         outcome = outcomes[stage]
         amounts = h.amounts
+        closes = h.close_dates
         attributes = h.opened_attributes
-        if amounts is not None:
-            attributes = {**attributes, "amount": _amount_at(amounts, as_of)}
-        if h.close_dates is not None:
-            attributes = {**attributes, "close_date": _amount_at(h.close_dates, as_of)}
+        if amounts is not None or closes is not None:
+            attributes = dict(attributes)  # one copy for both
+            if amounts is not None:
+                if amounts[-1][0] > as_of:
+                    amounts = [a for a in amounts if a[0] <= as_of]
+                attributes["amount"] = amounts[-1][1] if amounts else None
+            if closes is not None:
+                if closes[-1][0] > as_of:
+                    closes = [c for c in closes if c[0] <= as_of]
+                attributes["close_date"] = closes[-1][1] if closes else None
         closed_at = closed_amount = reason = None
         for c_at, c_stage, c_data in reversed(entries):
             oc = outcomes[c_stage]
@@ -532,9 +562,9 @@ def rewind(hist: Histories, as_of: datetime) -> Histories:
             closed_amount,
             reason,
             n + len(subs),
-            None if amounts is None else [a for a in amounts if a[0] <= as_of],
+            amounts,
             acts,
-            None if h.close_dates is None else [c for c in h.close_dates if c[0] <= as_of],
+            closes,
         )
     return Histories(hist.pipeline, out, as_of, hist.grouped)
 
@@ -553,8 +583,21 @@ def stay_cells(hist: Histories, pipeline: Pipeline) -> dict[str, Counter[int]]:
     from entering it to the next closing or to ``as_of``, cause), for the
     stage-conditional forecasts and the data-quality check. Each cell is one int,
     ``days_in << 32 | days_to << 2 | cause`` (cause 1 won, 2 lost, 0 censored), so
-    counting allocates no tuples.
+    counting allocates no tuples. Both day counts are clamped at 0: a log whose
+    times run backwards (a stage entered after ``as_of``, which is the latest event
+    kept) has no negative stay. Computed once per ``hist`` (see
+    :meth:`Histories._derive`); treat the result as read-only.
     """
+    if pipeline is hist.pipeline:
+        return hist._derive(_STAY_CELLS, _stay_cells)
+    return _stay_cells(hist, pipeline)
+
+
+_STAY_CELLS: Final = "stay_cells"
+
+
+def _stay_cells(hist: Histories, pipeline: Pipeline | None = None) -> dict[str, Counter[int]]:
+    pipeline = pipeline or hist.pipeline
     code = {s.name: 0 if s.is_open else 1 if s.outcome == "won" else 2 for s in pipeline.stages}
     keys: dict[str, list[int]] = {s.name: [] for s in pipeline.open_stages}
     if hist.as_of is None:
@@ -569,8 +612,11 @@ def stay_cells(hist: Histories, pipeline: Pipeline) -> dict[str, Counter[int]]:
             if c:
                 close_at, close_code = at, c
             else:
-                keys[stage].append(
-                    (nxt_at - at).days << 32 | (close_at - at).days << 2 | close_code
-                )
+                days_in = (nxt_at - at).days
+                days_to = (close_at - at).days
+                if days_in < 0 or days_to < 0:  # time ran backwards in the log
+                    days_in = max(0, days_in)
+                    days_to = max(days_in, days_to)
+                keys[stage].append(days_in << 32 | days_to << 2 | close_code)
             nxt_at = at
     return {stage: Counter(k) for stage, k in keys.items()}

@@ -20,6 +20,7 @@ from __future__ import annotations
 from .. import _planning as _python_planning
 from .._engine import table_kernel
 from ._actions import action_conversion
+from ._bowtie import bowtie  # issue 25
 from ._conformance import conformance
 from ._durations import stage_durations, substate_durations, substate_visits, visits
 from ._funnel import conversion, funnel, period_conversion, skips_and_regressions
@@ -28,10 +29,17 @@ from ._paths import paths, rework, transitions
 from ._people import handovers, scorecard
 from ._planning import movement, period_status, slippage  # issues 14, 22
 from ._quality import data_quality
+from ._revenue import accounts, arr, cohort_retention, retention, revenue_movement  # issue 25
+from ._trend import trend
+from ._whatif import what_if
 from ._winloss import win_loss
 
 __all__ = [
+    "accounts",
     "action_conversion",
+    "arr",
+    "bowtie",
+    "cohort_retention",
     "conformance",
     "conversion",
     "data_quality",
@@ -42,6 +50,8 @@ __all__ = [
     "paths",
     "period_conversion",
     "period_status",
+    "retention",
+    "revenue_movement",
     "rework",
     "sales_cycle",
     "scorecard",
@@ -53,8 +63,10 @@ __all__ = [
     "substate_durations",
     "substate_visits",
     "transitions",
+    "trend",
     "velocity",
     "visits",
+    "what_if",
     "win_loss",
     "win_rate",
 ]
