@@ -42,6 +42,7 @@ from ..report import (
 )
 from ..report._build import assemble, compute
 from ..report._period import parse_period
+from ..report._revenue import bowtie_figures
 from ..report._text import table
 from ._demo import best_actions, describe_pipeline, headline, play_demo
 from ._import import IMPORT_KINDS, Progress, _cmd_import
@@ -222,6 +223,8 @@ def _inputs(args: argparse.Namespace) -> dict[str, str | None]:
         "SOURCE": args.events,
         "--pipeline": args.pipeline,
         "--targets": getattr(args, "targets", None),
+        "--success-log": getattr(args, "success_log", None),
+        "--success-pipeline": getattr(args, "success_pipeline", None),
     }
 
 
@@ -249,6 +252,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
                 torn_tail=source.torn_tail,
                 **period_options(args),  # the period view (issue 14)
             )
+            figures["bowtie"] = _bowtie(args, events, pipeline, figures)
     report = assemble(figures, limit=args.limit)
     warn_planning(report)
     if args.deals_csv:  # the complete lists, whatever --limit shows
@@ -271,6 +275,22 @@ def _cmd_report(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+def _bowtie(
+    args: argparse.Namespace, events: Any, pipeline: Pipeline, figures: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The bow-tie's figures with ``--success-log`` (issue 25), else ``None``."""
+    if args.success_log is None:
+        return None
+    if args.success_pipeline is None:
+        raise CliError("--success-log needs --success-pipeline (e.g. customer_success)")
+    success_pipeline = load_pipeline(args.success_pipeline)
+    with event_source(args.success_log) as success:
+        success_events = success.read()
+    as_of = figures.get("as_of")
+    moment = None if as_of is None else datetime.fromisoformat(as_of)
+    return bowtie_figures(events, pipeline, success_events, success_pipeline, moment)
 
 
 @contextlib.contextmanager
@@ -565,6 +585,16 @@ def _parser() -> argparse.ArgumentParser:
         "--deals-csv",
         metavar="FILE",
         help="also write the complete per-deal lists (stalled, slipping) to FILE as CSV",
+    )
+    report.add_argument(
+        "--success-log",
+        metavar="FILE",
+        help="the customer-success log (journeys keyed by account): adds the bow-tie section",
+    )
+    report.add_argument(
+        "--success-pipeline",
+        metavar="SPEC",
+        help="the success log's pipeline (a preset name such as customer_success, or a file)",
     )
     report.add_argument(
         "--lenient",
