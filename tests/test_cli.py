@@ -93,7 +93,8 @@ def test_demo_simulates_a_quarter_into_sqlite(
     with SqliteStore(db) as store:
         assert len(store.deal_ids()) == 120
     page = html.read_text(encoding="utf-8")
-    assert page.count('<svg class="chart"') == 8  # six, plus the period's waterfall and bullet
+    # nine, plus the period's waterfall and bullet
+    assert page.count('<svg class="chart"') == 11
     assert "Lost reasons" in page
 
 

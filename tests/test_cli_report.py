@@ -102,6 +102,13 @@ def test_report_json_schema(files: dict[str, Path], run: Runner) -> None:
         "backtest-errors",
         "actions",
         "action-conversion",
+        "paths",
+        "conformance",
+        "conformance-by-month",
+        "team",
+        "trends",
+        "calibration",
+        "suggested-probabilities",
         "counts",
         "pipeline",
     ]

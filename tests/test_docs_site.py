@@ -93,10 +93,12 @@ def test_cli_page_commands_run(
     assert sorted(p.name for p in (tmp_path / "charts").iterdir()) == [
         "actions.svg",
         "backtest.svg",
+        "calibration.svg",
         "funnel.svg",
         "team.svg",
         "time-in-stage.svg",
         "time-to-close.svg",
+        "trends.svg",
         "win-rate.svg",
     ]
     problems = (tmp_path / "problems.csv").read_text(encoding="utf-8").splitlines()

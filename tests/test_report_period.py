@@ -174,8 +174,9 @@ def test_renderers_show_the_period_view(quarter: tuple[MemoryStore, Report]) -> 
     html = render_html(report)
     assert 'data-chart="movement"' in html
     assert 'data-chart="coverage"' in html
-    assert html.count('<svg class="chart"') == 8
-    assert 'data-charts="8"' in html
+    # with the team (issue 26), trends and calibration (issue 27) charts
+    assert html.count('<svg class="chart"') == 11
+    assert 'data-charts="11"' in html
 
 
 def test_no_period_no_planning(quarter: tuple[MemoryStore, Report]) -> None:

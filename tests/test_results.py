@@ -185,7 +185,12 @@ CASES: dict[str, list[Call]] = {
         lambda: metrics.transitions(EV, P, as_of=AS_OF),
         lambda: metrics.transitions(EV, P, by="region", as_of=AS_OF),
     ],
+    "metrics.trend": [
+        lambda: metrics.trend(EV, P, measure="won", as_of=AS_OF),
+        lambda: metrics.trend(EV, P, measure="win_rate", by="region", as_of=AS_OF),
+    ],
     "metrics.visits": [lambda: metrics.visits(EV, P, as_of=AS_OF)],
+    "metrics.what_if": [lambda: metrics.what_if(EV, P, P, as_of=AS_OF)],
     "metrics.win_loss": [
         lambda: metrics.win_loss(EV, P, by="region", as_of=AS_OF, at="closing"),
         lambda: metrics.win_loss(EV, P, by=size, as_of=AS_OF, at="closing"),
@@ -194,7 +199,9 @@ CASES: dict[str, list[Call]] = {
         lambda: metrics.win_rate(EV, P, as_of=AS_OF),
         lambda: metrics.win_rate(EV, P, by="region", as_of=AS_OF),
     ],
+    "forecast.accuracy": [lambda: _accuracy()],
     "forecast.backtest": [lambda: forecast.backtest(EV, P, dates=[day(4), day(6)], horizon=5 * D)],
+    "forecast.calibration": [lambda: forecast.calibration(EV, P, dates=[day(4)], as_of=AS_OF)],
     "forecast.categories": [lambda: forecast.categories(EV, P, **PERIOD, as_of=AS_OF)],
     "forecast.conditional_forecast": [lambda: forecast.conditional_forecast(EV, P, as_of=AS_OF)],
     "forecast.coverage": [
@@ -217,9 +224,19 @@ CASES: dict[str, list[Call]] = {
     "forecast.stage_outlook": [
         lambda: forecast.stage_outlook(EV, P, stage="lead", age=D, horizon=10 * D, as_of=AS_OF)
     ],
+    "forecast.suggest_probabilities": [lambda: forecast.suggest_probabilities(EV, P, as_of=AS_OF)],
     "forecast.time_to_close": [lambda: forecast.time_to_close(EV, P, as_of=AS_OF)],
     "forecast.weighted": [lambda: forecast.weighted(EV, P, as_of=AS_OF)],
 }
+
+
+def _accuracy() -> Any:
+    """A forecast call scored against the hand log (which has no owners: the call's
+    owner is unknown to it, which warns)."""
+    call = forecast.Call("ana", "2026-01", "commit", 120, day(1))
+    with pytest.warns(forecast.UnknownOwnerWarning):
+        return forecast.accuracy(EV, P, calls=[call], as_of=AS_OF)
+
 
 #: Public functions that do not read a log, and why they have no case.
 NOT_RESULTS = {

@@ -47,6 +47,10 @@ DETAIL_SECTIONS: Final = (
     "Lost reasons",
     "Time to close",
     "Forecast backtest",
+    "Trends by month",  # issue 27
+    "Calibration of the stage probabilities",
+    "Stage probabilities: configured",
+    "Forecast calls",
 )
 #: The sections that list deals, which the demo cuts to their first rows.
 _DEAL_LISTS: Final = ("Stalled deals (", "Slipping deals (")

@@ -29,6 +29,7 @@ from .._redact import redact
 from .._simulate import simulate
 from .._stores import EventStore, SqliteStore, driver_fault
 from .._text import terminal, terminal_lines
+from ..io import read_calls
 from ..metrics._rules import check_rules
 from ..presets import inbound_b2b
 from ..report import (
@@ -42,8 +43,8 @@ from ..report import (
 )
 from ..report._build import assemble, compute
 from ..report._period import parse_period
-from ..report._revenue import bowtie_figures
 from ..report._text import table
+from ._bowtie import add_success_arguments, bowtie_of_args
 from ._demo import best_actions, describe_pipeline, headline, play_demo
 from ._import import IMPORT_KINDS, Progress, _cmd_import
 from ._output import check_outputs
@@ -60,6 +61,7 @@ from ._spec import (
     is_store,
     load_pipeline,
 )
+from ._whatif import add_what_if
 
 __all__ = ["main", "play_demo", "simulate_quarter", "to_dot"]
 
@@ -225,6 +227,7 @@ def _inputs(args: argparse.Namespace) -> dict[str, str | None]:
         "--targets": getattr(args, "targets", None),
         "--success-log": getattr(args, "success_log", None),
         "--success-pipeline": getattr(args, "success_pipeline", None),
+        "--calls": getattr(args, "calls", None),
     }
 
 
@@ -251,8 +254,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
                 problems=problems,
                 torn_tail=source.torn_tail,
                 **period_options(args),  # the period view (issue 14)
+                calls=None if args.calls is None else read_calls(args.calls),  # issue 27
             )
-            figures["bowtie"] = _bowtie(args, events, pipeline, figures)
+            figures["bowtie"] = bowtie_of_args(args, events, pipeline, figures)
     report = assemble(figures, limit=args.limit)
     warn_planning(report)
     if args.deals_csv:  # the complete lists, whatever --limit shows
@@ -275,22 +279,6 @@ def _cmd_report(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
-
-
-def _bowtie(
-    args: argparse.Namespace, events: Any, pipeline: Pipeline, figures: dict[str, Any]
-) -> dict[str, Any] | None:
-    """The bow-tie's figures with ``--success-log`` (issue 25), else ``None``."""
-    if args.success_log is None:
-        return None
-    if args.success_pipeline is None:
-        raise CliError("--success-log needs --success-pipeline (e.g. customer_success)")
-    success_pipeline = load_pipeline(args.success_pipeline)
-    with event_source(args.success_log) as success:
-        success_events = success.read()
-    as_of = figures.get("as_of")
-    moment = None if as_of is None else datetime.fromisoformat(as_of)
-    return bowtie_figures(events, pipeline, success_events, success_pipeline, moment)
 
 
 @contextlib.contextmanager
@@ -586,16 +574,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="also write the complete per-deal lists (stalled, slipping) to FILE as CSV",
     )
-    report.add_argument(
-        "--success-log",
-        metavar="FILE",
-        help="the customer-success log (journeys keyed by account): adds the bow-tie section",
-    )
-    report.add_argument(
-        "--success-pipeline",
-        metavar="SPEC",
-        help="the success log's pipeline (a preset name such as customer_success, or a file)",
-    )
+    add_success_arguments(report)
     report.add_argument(
         "--lenient",
         action="store_true",
@@ -603,6 +582,11 @@ def _parser() -> argparse.ArgumentParser:
         "the report's data-quality section still names them",
     )
     add_period_arguments(report)
+    report.add_argument(
+        "--calls",
+        metavar="FILE.csv",
+        help="forecast calls (owner, period, category, amount, at) to score by owner and week",
+    )
     report.set_defaults(func=_cmd_report)
 
     export = sub.add_parser(
@@ -691,6 +675,8 @@ def _parser() -> argparse.ArgumentParser:
     plot.add_argument("--by", metavar="ATTR", help="segment the win-rate chart by this attribute")
     add_period_arguments(plot)  # coverage and movement charts too
     plot.set_defaults(func=_cmd_plot)
+
+    add_what_if(sub, _add_common)  # issue 27
     return parser
 
 

@@ -18,6 +18,13 @@ not a number counts as 0, as in :mod:`salesstages.metrics`).
   stage for some time, its chance to win and the time it has left, learnt
   from the deals that sat there as long; :func:`conditional_forecast` sums it
   over the open deals.
+- :func:`accuracy` → :class:`CallScore`: each forecast :class:`Call` (what an
+  owner said they would win in a period) against what they won;
+  summed up per owner and per week of the period.
+- :func:`calibration` → :class:`Calibration`: are a method's probabilities of
+  winning true? Brier score, skill and a reliability table;
+  :func:`suggest_probabilities` sets each stage's configured probability
+  against the rate its deals won at.
 - :func:`backtest` → :class:`Backtest`: replays the forecasts at past dates
   and compares them with what was actually won. Every method has a horizon
   form (``horizon=``: the amount won within that time), and the backtest
@@ -34,6 +41,14 @@ from typing import TYPE_CHECKING
 from ..metrics._engine import Events, engine, is_ibis_table, on_table
 from ._actions import ActionAdvice, next_actions
 from ._backtest import Backtest, BacktestRow, MethodError, backtest
+from ._calibration import (
+    Calibration,
+    ReliabilityRow,
+    StageProbability,
+    calibration,
+    suggest_probabilities,
+)
+from ._calls import Call, CallScore, CallScores, CallSummary, UnknownOwnerWarning, accuracy
 from ._common import _check_horizon, _expected_value, _hist, _stage_probabilities, _us
 from ._markov import MarkovModel, markov, markov_forecast
 from ._outlook import StageOutlook, _conditional_sum, conditional_forecast, stage_outlook
@@ -47,13 +62,23 @@ __all__ = [
     "ActionAdvice",
     "Backtest",
     "BacktestRow",
+    "Calibration",
+    "Call",
+    "CallScore",
+    "CallScores",
+    "CallSummary",
     "Coverage",
     "CumulativeIncidence",
     "MarkovModel",
     "MethodError",
+    "ReliabilityRow",
     "StageOutlook",
+    "StageProbability",
     "Survival",
+    "UnknownOwnerWarning",
+    "accuracy",
     "backtest",
+    "calibration",
     "categories",
     "conditional_forecast",
     "coverage",
@@ -62,6 +87,7 @@ __all__ = [
     "markov_forecast",
     "next_actions",
     "stage_outlook",
+    "suggest_probabilities",
     "time_to_close",
     "weighted",
 ]

@@ -15,6 +15,8 @@
 - :func:`read_stage_table`: a table with one row per deal and a date column per
   stage entered (HubSpot's "date entered <stage>" export and the like).
 - :func:`read_opportunity_history`: a Salesforce ``OpportunityHistory`` export.
+- :func:`read_calls`: forecast calls (owner, period, category, amount, at) for
+  :func:`salesstages.forecast.accuracy`.
 - :func:`write_xes`: the log as IEEE XES, one trace per deal, for process-mining
   tools (pm4py, ProM, bupaR, Celonis).
 
@@ -28,6 +30,7 @@ raise at the first problem instead.
 from __future__ import annotations
 
 from ._arrow import read_parquet, to_arrow, write_parquet
+from ._calls import read_calls
 from ._canonical import read_csv, read_jsonl, write_csv, write_jsonl
 from ._common import ImportProblem, ImportResult
 from ._salesforce import read_opportunity_history
@@ -41,6 +44,7 @@ __all__ = [
     "ImportResult",
     "SourceError",
     "open_events",
+    "read_calls",
     "read_csv",
     "read_jsonl",
     "read_opportunity_history",

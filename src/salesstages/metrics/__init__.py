@@ -30,6 +30,7 @@ from ._quality import DataQuality, Finding, data_quality
 from ._revenue import accounts, arr, cohort_retention, retention, revenue_movement
 from ._revenue_types import AccountRow, CohortRow, Retention, RevenueMovement
 from ._session import Session, session
+from ._trend import TrendRow, trend
 from ._types import (
     DurationStats,
     FunnelRow,
@@ -42,6 +43,7 @@ from ._types import (
     SubstateVisit,
     Visit,
 )
+from ._whatif import StoppedDeal, WhatIf, WhatIfGroup, what_if
 from ._winloss import (
     ClosedDeal,
     WinLoss,
@@ -84,10 +86,14 @@ __all__ = [
     "SnapshotRow",
     "StageFlow",
     "Stall",
+    "StoppedDeal",
     "SubstateVisit",
     "Tally",
     "TransitionRow",
+    "TrendRow",
     "Visit",
+    "WhatIf",
+    "WhatIfGroup",
     "WinLoss",
     "WinLossGroup",
     "accounts",
@@ -125,8 +131,10 @@ __all__ = [
     "to_pandas",
     "to_polars",
     "transitions",
+    "trend",
     "velocity",
     "visits",
+    "what_if",
     "win_loss",
     "win_rate",
     "within",

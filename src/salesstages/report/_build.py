@@ -22,9 +22,11 @@ import attrs
 from .. import forecast, metrics
 from .._pipeline import Pipeline
 from ..forecast._backtest import _backtest_folded
+from ..forecast._calls import Call
 from ..metrics._engine import Events, is_ibis_table
 from . import _forecast_sections as fsec
 from . import _sections as sec
+from ._accountable import accountable_figures, accountable_sections
 from ._actions import actions_section, actions_sections, empty_actions
 from ._format import fmt
 from ._model import SCHEMA, Report, Section
@@ -119,6 +121,7 @@ def build_report(
     target: float | Mapping[str, float] | None = None,
     target_by: str = "owner",
     limit: int | None = LIMIT,
+    calls: Sequence[Call] | None = None,
 ) -> Report:
     """Every figure of the report, worded, as a typed :class:`~._model.Report`
     (its JSON form: schema :data:`~._model.SCHEMA`, ``report.to_dict()``).
@@ -138,6 +141,11 @@ def build_report(
     the ``planning`` section: forecast categories, coverage against ``target``
     (one amount, or a mapping from each ``target_by`` value to its target),
     movement from the period's start to ``as_of`` and the slipping deals.
+
+    ``calls`` (:class:`~salesstages.forecast.Call` records, e.g. from
+    :func:`salesstages.io.read_calls`) adds the forecast calls' scores by owner and
+    by week; the trends by month and the calibration of the stage probabilities
+    are always there.
 
     ``limit`` caps the lists of deals (stalled, slipping) to those with the
     largest amounts (``None``: no cap); the section's ``total`` says how many
@@ -162,6 +170,7 @@ def build_report(
         period=period,
         target=target,
         target_by=target_by,
+        calls=calls,
     )
     return assemble(figures, limit=limit)
 
@@ -180,6 +189,7 @@ def compute(
     period: Period | str | None = None,
     target: float | Mapping[str, float] | None = None,
     target_by: str = "owner",
+    calls: Sequence[Call] | None = None,
 ) -> dict[str, Any]:
     """The report's figures, unworded, as an internal dict (see the module docstring)."""
     with metrics.session(events) if is_ibis_table(events) else contextlib.nullcontext():
@@ -189,6 +199,9 @@ def compute(
         data, moment = report.get("_data"), _as_of(report)
         report["revenue"] = (
             None if data is None or moment is None else revenue_figures(data, pipeline, moment)
+        )
+        report["accountable"] = (
+            None if data is None else _finite(accountable_figures(data, pipeline, moment, calls))
         )
         planned = None
         if period is not None:
@@ -240,6 +253,7 @@ def assemble(f: dict[str, Any], *, limit: int | None = LIMIT) -> Report:
         *fsec.backtest_sections(f),
         *actions_sections(f.get("actions")),
         *paths_sections(f.get("paths")),
+        *accountable_sections(f.get("accountable")),
         sec.counts_section(f),
         sec.pipeline_section(f),
     ]

@@ -29,6 +29,8 @@ CHARTS: Final = (
     "backtest",
     "actions",
     "team",
+    "trends",  # issue 27
+    "calibration",
 )
 #: The period view's charts (``period=``); ``coverage`` only with a target.
 PERIOD_CHARTS: Final = ("coverage", "movement")

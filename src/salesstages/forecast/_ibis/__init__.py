@@ -19,6 +19,8 @@ from .. import weighted as _python_weighted
 from .._common import _stage_probabilities, _us
 from ._actions import next_actions
 from ._backtest import backtest
+from ._calibration import calibration, suggest_probabilities
+from ._calls import accuracy
 from ._common import open_amounts, value
 from ._markov import markov, markov_forecast
 from ._outlook import conditional, conditional_forecast, stage_outlook
@@ -31,7 +33,9 @@ if TYPE_CHECKING:
     from ..._pipeline import Pipeline
 
 __all__ = [
+    "accuracy",
     "backtest",
+    "calibration",
     "categories",
     "conditional_forecast",
     "coverage",
@@ -40,6 +44,7 @@ __all__ = [
     "markov_forecast",
     "next_actions",
     "stage_outlook",
+    "suggest_probabilities",
     "time_to_close",
     "weighted",
 ]

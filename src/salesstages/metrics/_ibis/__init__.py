@@ -30,6 +30,8 @@ from ._people import handovers, scorecard
 from ._planning import movement, period_status, slippage  # issues 14, 22
 from ._quality import data_quality
 from ._revenue import accounts, arr, cohort_retention, retention, revenue_movement  # issue 25
+from ._trend import trend
+from ._whatif import what_if
 from ._winloss import win_loss
 
 __all__ = [
@@ -61,8 +63,10 @@ __all__ = [
     "substate_durations",
     "substate_visits",
     "transitions",
+    "trend",
     "velocity",
     "visits",
+    "what_if",
     "win_loss",
     "win_rate",
 ]
