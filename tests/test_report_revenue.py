@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from _cli_data import Runner
+from salesstages.io import write_jsonl
 from salesstages.report import build_report, render_csv, render_html, render_text
 from test_report_model import SCHEMA_FILE, validate
 from test_revenue import AS_OF, LOG, P, at, won_deal
@@ -49,3 +51,30 @@ def test_no_section_without_arr() -> None:
     log = won_deal("Z", "2026-01-01", "2026-01-02", amount=100)
     ids = [s.id for s in build_report(log, P).sections]
     assert not any(i in ids for i in IDS)
+
+
+def test_the_cli_adds_the_bowtie_with_a_success_log(tmp_path: Path, run: Runner) -> None:
+    """``report --success-log FILE --success-pipeline customer_success`` adds the bow-tie
+    section (both funnels around the win) in every format."""
+    from test_bowtie import SALES, SUCCESS
+
+    sales, success = tmp_path / "sales.jsonl", tmp_path / "success.jsonl"
+    write_jsonl(SALES, sales)
+    write_jsonl(SUCCESS, success)
+    pipeline = tmp_path / "plain.json"
+    pipeline.write_text(json.dumps(P.to_dict()), encoding="utf-8")
+    status, out, err = run(
+        "report", str(sales), "-p", str(pipeline), "-f", "json", "--as-of", "2027-04-15", "--force",
+        "--success-log", str(success), "--success-pipeline", "customer_success",
+    )  # fmt: skip
+    assert status == 0, err
+    sections = {s["id"]: s for s in json.loads(out)["sections"]}
+    rows = sections["bowtie"]["rows"]
+    assert rows[0][0] == "sales"
+    knot = next(r for r in rows if r[0] == "knot")
+    assert knot[4] == 2 / 3  # A1, B1 won, L2 lost (tests/test_bowtie.py)
+    status, _, err = run(
+        "report", str(sales), "-p", str(pipeline), "--success-log", str(success),
+    )  # fmt: skip
+    assert status == 2
+    assert "--success-pipeline" in err

@@ -44,6 +44,7 @@ from ..report import (
 from ..report._build import assemble, compute
 from ..report._period import parse_period
 from ..report._text import table
+from ._bowtie import add_success_arguments, bowtie_of_args
 from ._demo import best_actions, describe_pipeline, headline, play_demo
 from ._import import IMPORT_KINDS, Progress, _cmd_import
 from ._output import check_outputs
@@ -224,6 +225,8 @@ def _inputs(args: argparse.Namespace) -> dict[str, str | None]:
         "SOURCE": args.events,
         "--pipeline": args.pipeline,
         "--targets": getattr(args, "targets", None),
+        "--success-log": getattr(args, "success_log", None),
+        "--success-pipeline": getattr(args, "success_pipeline", None),
         "--calls": getattr(args, "calls", None),
     }
 
@@ -253,6 +256,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
                 **period_options(args),  # the period view (issue 14)
                 calls=None if args.calls is None else read_calls(args.calls),  # issue 27
             )
+            figures["bowtie"] = bowtie_of_args(args, events, pipeline, figures)
     report = assemble(figures, limit=args.limit)
     warn_planning(report)
     if args.deals_csv:  # the complete lists, whatever --limit shows
@@ -570,6 +574,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="also write the complete per-deal lists (stalled, slipping) to FILE as CSV",
     )
+    add_success_arguments(report)
     report.add_argument(
         "--lenient",
         action="store_true",

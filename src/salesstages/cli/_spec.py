@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 #: Preset names a SPEC may give, each with the function that builds it.
-PRESETS: Final = ("inbound_b2b", "classic_b2b", "modern_b2b")
+PRESETS: Final = ("inbound_b2b", "classic_b2b", "modern_b2b", "customer_success")
 _PIPELINE_SUFFIXES: Final = (".json", ".toml", ".yaml", ".yml")
 _SPEC_HELP: Final = (
     "give a preset name (" + ", ".join(PRESETS) + "), a module:attribute, "

@@ -156,7 +156,9 @@ def revenue_movement(
     at any instant before ``start``, else *reactivation*; ``a > 0 = b`` *churn*
     (``a``); ``0 < a < b`` *expansion* (``b - a``); ``0 < b < a`` *contraction*
     (``a - b``). ``closing = opening + new + reactivation + expansion - contraction
-    - churn``, for counts of accounts and for amounts.
+    - churn``, for counts of accounts and for amounts. With ``by``, each segment
+    reads the contracts of its own deals (keyed at their opening), so an account
+    whose deals fall in two segments shows in both with those deals' ARR.
 
     Args:
         events: The log (events, a :class:`Histories`, or an Ibis table).

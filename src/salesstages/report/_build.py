@@ -34,7 +34,7 @@ from ._paths import empty_paths, paths_figures, paths_sections
 from ._period import Period, build_planning
 from ._period_sections import planning_sections
 from ._quality import funnel_imputed, quality_rows, quality_section
-from ._revenue import revenue_figures, revenue_sections
+from ._revenue import bowtie_sections, revenue_figures, revenue_sections
 
 if TYPE_CHECKING:
     from .._replay import Problem
@@ -247,6 +247,7 @@ def assemble(f: dict[str, Any], *, limit: int | None = LIMIT) -> Report:
         *tail,
         sec.lost_reasons_section(f),
         *revenue_sections(f.get("revenue")),
+        *bowtie_sections(f.get("bowtie")),
         *fsec.forecast_sections(f),
         fsec.time_to_close_section(f, _daily(f["time_to_close"]["curve"])),
         *fsec.backtest_sections(f),

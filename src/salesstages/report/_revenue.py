@@ -199,3 +199,68 @@ def revenue_sections(r: Mapping[str, Any] | None) -> list[Section]:
     if r is None:
         return []
     return [_summary(r), _movement(r), _cohorts(r), _renewals(r)]
+
+
+def bowtie_figures(
+    data: Any,
+    pipeline: Pipeline,
+    success_events: Any,
+    success_pipeline: Pipeline,
+    as_of: datetime | None,
+) -> dict[str, Any]:
+    """The bow-tie's rows (:meth:`salesstages.metrics.BowTie.to_records`)."""
+    tie = metrics.bowtie(
+        data, pipeline, success_events=success_events, success_pipeline=success_pipeline,
+        as_of=as_of,
+    )  # fmt: skip
+    return {"rows": tie.to_records()}
+
+
+_PARTS: Final = {
+    "sales": "sales funnel",
+    "knot": "the win (new business)",
+    "success": "success funnel",
+    "after": "after the win",
+}
+_KINDS: Final = {"time_to_first_impact": "days"}
+
+
+def bowtie_sections(b: Mapping[str, Any] | None) -> list[Section]:
+    """The bow-tie section: the sales funnel, the knot, the success funnel and the
+    figures after the win, left to right (none when ``b`` is ``None``)."""
+    if b is None:
+        return []
+    rows: list[tuple[Cell, ...]] = [
+        (
+            r["part"],
+            _PARTS[r["part"]],
+            r["step"],
+            r["count"],
+            r["value"],
+            _KINDS.get(r["step"], "rate"),
+        )
+        for r in b["rows"]
+    ]
+    return [
+        Section(
+            id="bowtie",
+            title="The bow-tie: both funnels around the win",
+            columns=(
+                Column("part", "part id", show=False),
+                Column("part_label", "part"),
+                Column("step", "step"),
+                Column("count", "deals or accounts", "count"),
+                Column("value", "rate or days", kind_from="kind"),
+                Column("kind", "kind", show=False),
+            ),
+            rows=rows,
+            key=("part", "step"),
+            notes=(
+                "Funnel rows: reached and the rate to the next step; the win: closed "
+                "new-business deals and their win rate; after the win: median days from the "
+                "first win to first impact, renewal and expansion rates, NRR and GRR of the "
+                "last twelve months.",
+            ),
+            wide=True,
+        )
+    ]
