@@ -81,9 +81,15 @@ def _check_year(option: str, text: str | None) -> None:
     """Refuse a period option whose year is past :data:`LAST_YEAR` (naming it, instead
     of calling it "not a period" or overflowing)."""
     m = _LEADING_YEAR.match(text or "")
-    if m and int(m[1]) > LAST_YEAR:
+    if m is None:
+        return
+    digits = m[1]
+    if len(digits) == 8:  # YYYYMMDD
+        digits = digits[:4]
+    if len(digits) > 4 or int(digits) > LAST_YEAR:
+        year = digits if len(digits) <= 12 else digits[:12] + "…"
         raise CliError(
-            f"{option} {text!r}: the year {int(m[1])} is after {LAST_YEAR}, the last year in "
+            f"{option} {text[:40]!r}: the year {year} is after {LAST_YEAR}, the last year in "
             "which a period's end and every date computed from it still exist; give an "
             "earlier period"
         )
