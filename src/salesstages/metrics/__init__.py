@@ -31,6 +31,7 @@ from ._revenue import accounts, arr, cohort_retention, retention, revenue_moveme
 from ._revenue_types import AccountRow, CohortRow, Retention, RevenueMovement
 from ._session import Session, session
 from ._trend import TrendRow, trend
+from ._segments import SegmentKey
 from ._types import (
     DurationStats,
     FunnelRow,
@@ -81,6 +82,7 @@ __all__ = [
     "Rework",
     "Scorecard",
     "ScorecardRow",
+    "SegmentKey",
     "Session",
     "Slip",
     "SnapshotRow",
