@@ -15,7 +15,7 @@ from salesstages.metrics import SegmentKey
 
 pytest.importorskip("ibis")
 
-from _engines import duckdb_loader  # noqa: E402
+from _engines import duckdb_loader
 
 
 def _pipeline() -> Pipeline:
@@ -77,6 +77,7 @@ def test_keys_keep_their_type(
     log = [e for i, (o, out) in enumerate(owners) for e in _deal(f"D{i}", o, out)]
     got = metrics.win_rate(ENGINES[engine](log), _pipeline(), by="owner")
     assert {k: (r.numerator, r.denominator) for k, r in got.items()} == expected
+    assert isinstance(got, metrics.Keyed)
     assert got.key_name == "owner"
 
 
@@ -90,11 +91,7 @@ def test_plain_keys_are_looked_up_by_value() -> None:
 
 def test_engines_agree_on_order() -> None:
     """Keys sort by value, equal values by type name (bool, float, int), None last."""
-    log = [
-        e
-        for i, o in enumerate([1, None, 1.0, True, 0])
-        for e in _deal(f"D{i}", o, "w")
-    ]
+    log = [e for i, o in enumerate([1, None, 1.0, True, 0]) for e in _deal(f"D{i}", o, "w")]
     want = [0, SegmentKey(True), SegmentKey(1.0), SegmentKey(1), None]
     for engine in ENGINES.values():
         assert list(metrics.win_rate(engine(log), _pipeline(), by="owner")) == want
@@ -111,4 +108,4 @@ def test_segment_key() -> None:
     assert repr(SegmentKey(1.0)) == "SegmentKey(1.0)"
     assert pickle.loads(pickle.dumps(SegmentKey((1, True)))) == SegmentKey((1, True))
     with pytest.raises(AttributeError, match="immutable"):
-        SegmentKey(1).value = 2  # type: ignore[misc]
+        SegmentKey(1).value = 2

@@ -29,9 +29,9 @@ from ._planning import Movement, PeriodStatus, Slip, Tally, movement, period_sta
 from ._quality import DataQuality, Finding, data_quality
 from ._revenue import accounts, arr, cohort_retention, retention, revenue_movement
 from ._revenue_types import AccountRow, CohortRow, Retention, RevenueMovement
+from ._segments import SegmentKey
 from ._session import Session, session
 from ._trend import TrendRow, trend
-from ._segments import SegmentKey
 from ._types import (
     DurationStats,
     FunnelRow,
