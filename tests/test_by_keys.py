@@ -8,6 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from _helpers import day
 from salesstages import Event, Pipeline, Stage, metrics
@@ -109,3 +111,38 @@ def test_segment_key() -> None:
     assert pickle.loads(pickle.dumps(SegmentKey((1, True)))) == SegmentKey((1, True))
     with pytest.raises(AttributeError, match="immutable"):
         SegmentKey(1).value = 2
+
+
+@pytest.mark.parametrize("engine", list(ENGINES))
+def test_trend_keys_keep_their_type(engine: str) -> None:
+    """trend(by=) builds its dict the same way: 1, True and 1.0 deals created, 2, 1 and 1."""
+    owners = [(1, "w"), (1, "l"), (True, "w"), (1.0, "l")]
+    log = [e for i, (o, out) in enumerate(owners) for e in _deal(f"D{i}", o, out)]
+    got = metrics.trend(ENGINES[engine](log), _pipeline(), measure="created", by="owner")
+    assert isinstance(got, dict)
+    counts = {k: sum(r.count for r in rows) for k, rows in got.items()}
+    assert counts == {SegmentKey(True): 1, SegmentKey(1.0): 1, SegmentKey(1): 2}
+
+
+_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(-2, 2), st.sampled_from([0.0, 1.0, 2.0, "1", "a"])
+)
+
+
+@given(st.lists(st.tuples(_SCALARS, st.sampled_from(["w", "l"])), min_size=1, max_size=8))
+@settings(max_examples=60, deadline=None)
+def test_one_segment_per_typed_value(owners: list[tuple[Any, str]]) -> None:
+    """Property: one segment per distinct (type, value), every deal in exactly one;
+    a key is a SegmentKey exactly when another type's value equals it."""
+    log = [e for i, (o, out) in enumerate(owners) for e in _deal(f"D{i}", o, out)]
+    got = metrics.win_rate(log, _pipeline(), by="owner")
+    typed = {(type(o), o) for o, _ in owners}
+    assert len(got) == len(typed)
+    assert sum(r.denominator for r in got.values()) == len(owners)
+    for value_type, value in typed:
+        collides = any(v == value and t is not value_type for t, v in typed)
+        key = SegmentKey(value) if collides else value
+        assert key in got
+        assert got[key].denominator == sum(
+            1 for o, _ in owners if (type(o), o) == (value_type, value)
+        )
