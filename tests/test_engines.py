@@ -373,19 +373,6 @@ def test_bucketing_function_is_refused() -> None:
         m.win_loss(table, _SMALL, by=m.fewer_than("stakeholders", 2), at="closing")
 
 
-def test_equal_keys_of_different_types_are_refused() -> None:
-    """by= values 1 and 1.0 are one Python key: the engine refuses rather than split them."""
-    log = [
-        Event(deal_id="A", seq=0, at=T0, kind="opened", data={"size": 1}),
-        Event(deal_id="A", seq=1, at=T0, kind="stage_entered", stage="lead"),
-        Event(deal_id="B", seq=0, at=T0, kind="opened", data={"size": 1.0}),
-        Event(deal_id="B", seq=1, at=T0, kind="stage_entered", stage="lead"),
-    ]
-    table = duckdb_loader()(log)
-    with pytest.raises(SalesStagesError, match="same Python key 1"):
-        m.win_rate(table, _SMALL, by="size")
-
-
 def test_naive_as_of_is_refused() -> None:
     """A naive as_of raises NaiveTimeError on tables too."""
     from salesstages import NaiveTimeError

@@ -29,6 +29,7 @@ from ._planning import Movement, PeriodStatus, Slip, Tally, movement, period_sta
 from ._quality import DataQuality, Finding, data_quality
 from ._revenue import accounts, arr, cohort_retention, retention, revenue_movement
 from ._revenue_types import AccountRow, CohortRow, Retention, RevenueMovement
+from ._segments import SegmentKey
 from ._session import Session, session
 from ._trend import TrendRow, trend
 from ._types import (
@@ -81,6 +82,7 @@ __all__ = [
     "Rework",
     "Scorecard",
     "ScorecardRow",
+    "SegmentKey",
     "Session",
     "Slip",
     "SnapshotRow",

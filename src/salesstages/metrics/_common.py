@@ -13,6 +13,7 @@ from .._pipeline import Pipeline
 from .._time import to_utc
 from ._engine import Events
 from ._history import DealHistory, Histories, histories
+from ._segments import signature, typed_segments
 from ._types import DurationStats, Keyed
 
 __all__ = [
@@ -156,13 +157,6 @@ def _hashable(value: Any, by: str, deal_id: str) -> Hashable:
     return value  # type: ignore[no-any-return]
 
 
-def _sort_keys(keys: list[Hashable]) -> list[Hashable]:
-    try:
-        return sorted(keys, key=lambda k: (k is None, k))
-    except TypeError:  # mixed types: keep the order of first appearance
-        return keys
-
-
 def segmented(
     deals: Iterable[DealHistory],
     by: str | None,
@@ -180,19 +174,23 @@ def segmented(
         return compute(list(deals))
     listed = deals if isinstance(deals, list) else list(deals)
     check_attribute(listed, by)
-    groups: dict[Hashable, list[DealHistory]] = {}
+    # grouped by value *and* type: 1, True and 1.0 are three segments (typed_segments)
+    groups: dict[Hashable, tuple[Hashable, list[DealHistory]]] = {}
     for h in listed:
         key = h.opened_attributes.get(by)
         try:
-            lst = groups.get(key)
+            typed: Hashable = signature(key) if isinstance(key, tuple) else (key.__class__, key)
+            entry = groups.get(typed)
         except TypeError:
             key = _hashable(key, by, h.deal_id)
-            lst = groups.get(key)
-        if lst is None:
-            groups[key] = [h]
+            typed = signature(key)
+            entry = groups.get(typed)
+        if entry is None:
+            groups[typed] = (key, [h])
         else:
-            lst.append(h)
-    return Keyed(by, {k: compute(groups[k]) for k in _sort_keys(list(groups))})
+            entry[1].append(h)
+    pairs = typed_segments(groups.values())
+    return Keyed(by, {k: compute(deals) for k, deals in pairs})
 
 
 def amount_sum(values: Iterable[float]) -> float:

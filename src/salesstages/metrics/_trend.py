@@ -22,6 +22,7 @@ from ._common import check_by, check_choice, check_stage, load, segmented
 from ._engine import Events, engine, is_ibis_table, on_table
 from ._history import DealHistory
 from ._planning import amount_at
+from ._segments import signature, typed_segments
 from ._types import Keyed, _amount, _days, _fields_row, _pct, _repr, _table
 
 if TYPE_CHECKING:
@@ -431,11 +432,8 @@ def keyed_rows(
     """:func:`trend`'s answer from facts carrying their segment key (the table engine)."""
     if by is None:
         return trend_rows(facts, measure, period, as_of)
-    groups: dict[Hashable, list[Fact]] = {}
-    for f in facts:
-        groups.setdefault(f.key, []).append(f)
-    try:
-        keys = sorted(groups, key=lambda k: (k is None, k))
-    except TypeError:
-        keys = list(groups)
-    return Keyed(by, {k: trend_rows(groups[k], measure, period, as_of) for k in keys})
+    groups: dict[Hashable, tuple[Hashable, list[Fact]]] = {}
+    for f in facts:  # by value and type, as segmented: 1, True and 1.0 are three
+        groups.setdefault(signature(f.key), (f.key, []))[1].append(f)
+    pairs = typed_segments(groups.values())
+    return Keyed(by, {k: trend_rows(fs, measure, period, as_of) for k, fs in pairs})

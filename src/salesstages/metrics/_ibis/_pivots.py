@@ -56,6 +56,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 from ..._errors import InvalidLogError, SalesStagesError
 from ..._time import to_utc
 from .._common import check_by, unknown_attribute
+from .._segments import typed_segments
 from .._session import Session, current
 from .._types import Keyed
 from ._checks import prepare_checked
@@ -135,22 +136,13 @@ def grouped(
     """The result with ``by=None`` (``results[()]``), else a dict keyed like
     :func:`salesstages.metrics._common.segmented`: every key of ``keys``, sorted
     (``None`` last), each with its result or ``empty()``."""
-    from .._common import _sort_keys
-
     if by is None:
         return results.get((), empty()) if results else empty()
-    out: dict[Hashable, T] = {}
+    pairs = []
     for row in keys:
         raw = tuple(row[c] for c in KEY_COLUMNS)
-        key = key_value(row, by)
-        if key in out:
-            raise SalesStagesError(
-                f"by={by!r}: two values of the attribute are the same Python key {key!r} "
-                "(for example 1, 1.0 and true); the Ibis engine keeps them apart, so it "
-                "cannot segment this log the way the pure-Python engine does: run it on events"
-            )
-        out[key] = results.get(raw, empty()) if results else empty()
-    return Keyed(by, {k: out[k] for k in _sort_keys(list(out))})
+        pairs.append((key_value(row, by), results.get(raw, empty()) if results else empty()))
+    return Keyed(by, typed_segments(pairs))
 
 
 class Pivots:
