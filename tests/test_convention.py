@@ -32,19 +32,10 @@ NOT_LOG_READERS = frozenset(
 #: and is not declared with ``@engine``.
 THE_FOLD = frozenset({"metrics.histories"})
 
-#: Known exceptions, to be emptied when the period functions follow §16 (issue 21: their
-#: arguments and semantics change on both engines in the same round). Each maps to what
-#: it still lacks: "positional" (an argument after ``pipeline`` taken positionally),
-#: "as_of" (no ``as_of`` although its answer depends on time), "checked" (the table
-#: kernel checks its own arguments: the public function does not check them first).
-PENDING: dict[str, frozenset[str]] = {
-    "metrics.movement": frozenset({"checked"}),
-    "metrics.period_status": frozenset({"checked"}),
-    "metrics.slippage": frozenset({"checked"}),
-    "forecast.categories": frozenset({"checked"}),
-    "forecast.coverage": frozenset({"checked"}),
-    "forecast.backtest": frozenset({"checked"}),
-}
+#: Known exceptions to §16, each mapped to what it still lacks: "positional" (an
+#: argument after ``pipeline`` taken positionally), "as_of" (no ``as_of`` although its
+#: answer depends on time). Empty: every function follows it (issue 21).
+PENDING: dict[str, frozenset[str]] = {}
 
 
 #: Arguments after ``pipeline`` that the contract itself takes positionally (§21:
@@ -132,8 +123,6 @@ def test_declared_with_its_engines(name: str) -> None:
     if declared[fn]:
         assert fn in kernels, f"{name} declares a table engine but none is registered"
         assert _shape(kernels[fn]) == _shape(fn)
-        checks_itself = fn in _engine._SELF_CHECKING
-        assert checks_itself == _pending(name, "checked"), name
     else:
         assert fn not in kernels
         page = (ROOT / "docs" / "explanation" / "engines.md").read_text(encoding="utf-8")

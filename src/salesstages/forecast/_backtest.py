@@ -22,7 +22,7 @@ import attrs
 from .._errors import DataError
 from .._time import to_utc
 from ..metrics._common import amount_of
-from ..metrics._engine import Events, engine
+from ..metrics._engine import Events, engine, is_ibis_table, on_table
 from ..metrics._history import Histories, rewind, stay_cells
 from ..metrics._types import Keyed, _amount, _days, _fields_row, _one_row, _pct, _when
 from ._common import (
@@ -275,6 +275,8 @@ def backtest(
         NaiveTimeError: A date or ``as_of`` has no timezone.
     """
     days = backtest_dates_of(dates, horizon)
+    if is_ibis_table(events):
+        return on_table(backtest)(events, pipeline, dates=days, horizon=horizon, as_of=as_of)
     final = _hist(events, pipeline, as_of)
     _check_dates(days, final.as_of)
     return _backtest_folded(final, pipeline, days, horizon)
