@@ -159,8 +159,8 @@ def test_table_errors(load: Callable[[Sequence[Event]], Any]) -> None:
 
 # ------------------------------------------------------------------ pm4py
 def test_against_pm4py() -> None:
-    """Variants, the directly-follows graph and its mean durations equal pm4py's on the
-    stage-entry log of the simulator."""
+    """Variants, the directly-follows graph and its mean durations, and rework per stage
+    equal pm4py's on the stage-entry log of the simulator."""
     pm4py = pytest.importorskip(
         "pm4py", reason="pm4py is not installed (pip install pm4py) to cross-check paths"
     )
@@ -192,6 +192,17 @@ def test_against_pm4py() -> None:
         mean = r.durations.mean
         assert mean is not None
         assert mean.total_seconds() == pytest.approx(perf[r.from_stage, r.to_stage]["mean"])
+    # Rework: pm4py counts, per activity, the cases where it occurs more than once (it lists
+    # only activities with rework); visits per activity give entered + extra visits.
+    rework = metrics.rework(ev, p)
+    assert {s: r.reentered for s, r in rework.items() if r.reentered} == (
+        pm4py.get_rework_cases_per_activity(frame)
+    )
+    cases = pm4py.get_event_attribute_values(frame, "concept:name", count_once_per_case=True)
+    visits = pm4py.get_event_attribute_values(frame, "concept:name")
+    assert {s: r.entered for s, r in rework.items() if r.entered} == cases
+    assert {s: r.entered + r.extra_visits for s, r in rework.items() if r.entered} == visits
+    assert sum(r.reentered for r in rework.values()) > 0  # the log has rework to compare
 
 
 def test_hand_logs_on_postgres(pg_conninfo: str) -> None:
