@@ -239,7 +239,7 @@ class Backtest:
         return "\n".join(lines)
 
 
-@engine(renamed={"at": "dates"})  # engine\'s own spellings: the table kernel finds it
+@engine(renamed={"at": "dates"})
 def backtest(
     events: Events,
     pipeline: Pipeline,

@@ -126,7 +126,7 @@ def _at_closing(events: Events, pipeline: Pipeline, as_of: datetime | None, hi: 
     return load(events, pipeline, cut)
 
 
-@engine(positional=("start", "end"))  # engine\'s own spellings: the table kernel finds it
+@engine(positional=("start", "end"))
 def categories(
     events: Events,
     pipeline: Pipeline,
@@ -227,7 +227,7 @@ def coverage(
 ) -> dict[Hashable, Coverage]: ...
 
 
-@engine(positional=("start", "end"))  # engine\'s own spellings: the table kernel finds it
+@engine(positional=("start", "end"))
 def coverage(
     events: Events,
     pipeline: Pipeline,

@@ -505,7 +505,7 @@ def movement(
 ) -> dict[Hashable, Movement]: ...
 
 
-@engine(positional=("start", "end"))  # engine's own spellings: the table kernel finds it
+@engine(positional=("start", "end"))
 def movement(
     events: Events,
     pipeline: Pipeline,
