@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from salesstages import forecast, metrics
+from salesstages import forecast, metrics, presets
 from salesstages.metrics import _engine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,19 +33,10 @@ NOT_LOG_READERS = frozenset(
 #: and is not declared with ``@engine``.
 THE_FOLD = frozenset({"metrics.histories"})
 
-#: Known exceptions, to be emptied when the period functions follow §16 (issue 21: their
-#: arguments and semantics change on both engines in the same round). Each maps to what
-#: it still lacks: "positional" (an argument after ``pipeline`` taken positionally),
-#: "as_of" (no ``as_of`` although its answer depends on time), "checked" (the table
-#: kernel checks its own arguments: the public function does not check them first).
-PENDING: dict[str, frozenset[str]] = {
-    "metrics.movement": frozenset({"checked"}),
-    "metrics.period_status": frozenset({"checked"}),
-    "metrics.slippage": frozenset({"checked"}),
-    "forecast.categories": frozenset({"checked"}),
-    "forecast.coverage": frozenset({"checked"}),
-    "forecast.backtest": frozenset({"checked"}),
-}
+#: Known exceptions to §16, each mapped to what it still lacks: "positional" (an
+#: argument after ``pipeline`` taken positionally), "as_of" (no ``as_of`` although its
+#: answer depends on time). Empty: every function follows it (issue 21).
+PENDING: dict[str, frozenset[str]] = {}
 
 
 #: Arguments after ``pipeline`` that the contract itself takes positionally (§21:
@@ -132,8 +124,6 @@ def test_declared_with_its_engines(name: str) -> None:
     if declared[fn]:
         assert fn in kernels, f"{name} declares a table engine but none is registered"
         assert _shape(kernels[fn]) == _shape(fn)
-        checks_itself = fn in _engine._SELF_CHECKING
-        assert checks_itself == _pending(name, "checked"), name
     else:
         assert fn not in kernels
         page = (ROOT / "docs" / "explanation" / "engines.md").read_text(encoding="utf-8")
@@ -159,3 +149,89 @@ def test_unknown_keyword_lists_the_accepted_ones(name: str) -> None:
     """An unknown keyword is a TypeError listing the accepted keywords, before any work."""
     with pytest.raises(TypeError, match=r"unexpected keyword argument 'nope'; it accepts: events"):
         READERS[name]([], None, nope=1)
+
+
+_JAN = (date(2026, 1, 1), date(2026, 2, 1))
+_JAN_UTC = (datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC))
+_WEEK = timedelta(days=7)
+_PERIOD = {"start": _JAN[0], "end": _JAN[1]}
+
+#: For each planning function (issue 21: arguments checked once, before dispatch): a
+#: call (after ``events, pipeline``), the arguments its table kernel receives (checked:
+#: dates as aware UTC datetimes, backtest dates sorted, targets as floats), a bad call
+#: and the error it raises on both engines.
+_CHECKED_ONCE: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any], str]] = {
+    "metrics.movement": (
+        {**_PERIOD, "by": "owner"},
+        {"start": _JAN_UTC[0], "end": _JAN_UTC[1], "as_of": None, "by": "owner"},
+        {"start": _JAN[1], "end": _JAN[0]},
+        "lies before start",
+    ),
+    "metrics.period_status": (
+        _PERIOD,
+        {"start": _JAN_UTC[0], "end": _JAN_UTC[1], "as_of": None},
+        {"start": "2026-01-01", "end": _JAN[1]},
+        "start must be a date",
+    ),
+    "metrics.slippage": (
+        _PERIOD,
+        {"start": _JAN_UTC[0], "end": _JAN_UTC[1], "as_of": None},
+        {"start": _JAN[0]},
+        "give both start= and end=",
+    ),
+    "forecast.categories": (
+        _PERIOD,
+        {"start": _JAN_UTC[0], "end": _JAN_UTC[1], "as_of": None},
+        {"start": _JAN[0], "end": datetime(2026, 2, 1)},  # naive: refused
+        "end",
+    ),
+    "forecast.coverage": (
+        {**_PERIOD, "target": {"ana": 10}, "by": "owner"},
+        {
+            **dict(zip(("start", "end"), _JAN_UTC, strict=True)),
+            "target": {"ana": 10.0},
+            "as_of": None,
+            "by": "owner",
+        },
+        {**_PERIOD, "target": -1},
+        "finite number >= 0",
+    ),
+    "forecast.backtest": (
+        {"dates": [_JAN_UTC[1], _JAN_UTC[0], _JAN_UTC[1]], "horizon": _WEEK},
+        {"dates": list(_JAN_UTC), "horizon": _WEEK, "as_of": None},
+        {"dates": [], "horizon": _WEEK},
+        "at least one date",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_CHECKED_ONCE))
+def test_planning_arguments_checked_before_dispatch(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The planning functions check their arguments once, in the public function: the
+    table kernel receives them checked, and a bad argument is refused on a table with
+    the same error as on events, before the kernel runs."""
+    ibis = pytest.importorskip("ibis")
+    fn = PUBLIC[name]
+    _engine.table_kernels()  # load the kernels before replacing one
+    seen: list[dict[str, Any]] = []
+
+    def kernel(events: Any, pipeline: Any, **kwargs: Any) -> str:
+        seen.append(kwargs)
+        return "kernel"
+
+    monkeypatch.setitem(_engine._KERNELS, fn, kernel)
+    table = ibis.memtable({"deal_id": ["D-1"]})
+    pipeline = presets.inbound_b2b()
+    call, received, bad, message = _CHECKED_ONCE[name]
+    assert fn(table, pipeline, **call) == "kernel"
+    assert seen == [received]
+    assert all(v.tzinfo is UTC for v in seen[0].values() if isinstance(v, datetime))
+    errors = []
+    for events in ([], table):
+        with pytest.raises((ValueError, TypeError), match=message) as raised:
+            fn(events, pipeline, **bad)
+        errors.append(type(raised.value))
+    assert errors[0] is errors[1]
+    assert len(seen) == 1

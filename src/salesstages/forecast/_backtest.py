@@ -22,7 +22,7 @@ import attrs
 from .._errors import DataError
 from .._time import to_utc
 from ..metrics._common import amount_of
-from ..metrics._engine import Events, engine
+from ..metrics._engine import Events, engine, is_ibis_table, on_table
 from ..metrics._history import Histories, rewind, stay_cells
 from ..metrics._types import Keyed, _amount, _days, _fields_row, _one_row, _pct, _when
 from ._common import (
@@ -239,7 +239,7 @@ class Backtest:
         return "\n".join(lines)
 
 
-@engine(renamed={"at": "dates"})  # engine\'s own spellings: the table kernel finds it
+@engine(renamed={"at": "dates"})
 def backtest(
     events: Events,
     pipeline: Pipeline,
@@ -275,6 +275,8 @@ def backtest(
         NaiveTimeError: A date or ``as_of`` has no timezone.
     """
     days = backtest_dates_of(dates, horizon)
+    if is_ibis_table(events):
+        return on_table(backtest)(events, pipeline, dates=days, horizon=horizon, as_of=as_of)
     final = _hist(events, pipeline, as_of)
     _check_dates(days, final.as_of)
     return _backtest_folded(final, pipeline, days, horizon)

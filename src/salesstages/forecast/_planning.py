@@ -17,7 +17,7 @@ from .._errors import DataError, DataTypeError
 from .._time import to_utc
 from .._values import FORECAST_CATEGORIES
 from ..metrics._common import amount_of, check_by, load
-from ..metrics._engine import Events, engine
+from ..metrics._engine import Events, engine, is_ibis_table, on_table
 from ..metrics._history import Histories
 from ..metrics._planning import (
     Tally,
@@ -126,7 +126,7 @@ def _at_closing(events: Events, pipeline: Pipeline, as_of: datetime | None, hi: 
     return load(events, pipeline, cut)
 
 
-@engine(positional=("start", "end"))  # engine\'s own spellings: the table kernel finds it
+@engine(positional=("start", "end"))
 def categories(
     events: Events,
     pipeline: Pipeline,
@@ -154,6 +154,8 @@ def categories(
         DataError: ``end`` lies before ``start``.
     """
     lo, hi = period_bounds(start, end)
+    if is_ibis_table(events):
+        return on_table(categories)(events, pipeline, start=lo, end=hi, as_of=as_of)
     hist = _at_closing(events, pipeline, as_of, hi)
     return _categories(hist.deals.values(), pipeline, lo, hi)
 
@@ -225,7 +227,7 @@ def coverage(
 ) -> dict[Hashable, Coverage]: ...
 
 
-@engine(positional=("start", "end"))  # engine\'s own spellings: the table kernel finds it
+@engine(positional=("start", "end"))
 def coverage(
     events: Events,
     pipeline: Pipeline,
@@ -256,6 +258,11 @@ def coverage(
     """
     lo, hi = period_bounds(start, end)
     by, goal, goals = coverage_targets(target, by)
+    if is_ibis_table(events):
+        on = on_table(coverage)
+        if by is None:
+            return on(events, pipeline, start=lo, end=hi, target=goal, as_of=as_of)
+        return on(events, pipeline, start=lo, end=hi, target=goals, as_of=as_of, by=by)
     hist = _at_closing(events, pipeline, as_of, hi)
     if by is None:
         return _coverage(_categories(hist.deals.values(), pipeline, lo, hi), goal)

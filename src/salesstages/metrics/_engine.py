@@ -17,11 +17,6 @@ themselves with :func:`table_kernel`, keyed by the public function object:
 no name is looked up by string. The engine packages need the optional Ibis
 extra, so they are imported on the first table call, never at import time.
 
-A kernel registered with ``checks_arguments=True`` checks its own arguments
-and is called before the public function's body runs: the transitional
-form of the period and planning functions, whose arguments issue 21 is
-still changing.
-
 A function that runs on events only is declared ``@engine(table=False)``:
 given a table, it says so and how to read the table into events. The docs
 (``docs/explanation/engines.md``) list those functions; a test checks that
@@ -68,7 +63,6 @@ R = TypeVar("R")
 F = TypeVar("F", bound=Callable[..., Any])
 
 _KERNELS: dict[object, Callable[..., Any]] = {}
-_SELF_CHECKING: dict[object, Callable[..., Any]] = {}  # kernels run before the body
 _DECLARED: dict[object, bool] = {}  # public function -> has a table kernel
 _loaded: list[bool] = []
 
@@ -116,10 +110,8 @@ def engine(
     """
 
     def decorate(fn: Callable[P, R]) -> Callable[P, R]:
-        ref: list[object] = []
-        inner = _tables_first(fn, ref) if table else _events_only(fn)
+        inner = fn if table else _events_only(fn)
         public = spellings(positional=positional, renamed=renamed)(inner)
-        ref.append(public)
         _DECLARED[public] = table
         return public
 
@@ -143,28 +135,9 @@ def _events_only(fn: Callable[P, R]) -> Callable[P, R]:
     return run
 
 
-def _tables_first(fn: Callable[P, R], ref: list[object]) -> Callable[P, R]:
-    """``fn``, handing a table to a self-checking kernel before ``fn``'s body runs."""
-
-    @wraps(fn)
-    def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        if is_ibis_table(args[0] if args else kwargs.get("events")):
-            _load()
-            kernel = _SELF_CHECKING.get(ref[0])
-            if kernel is not None:
-                return kernel(*args, **kwargs)  # type: ignore[no-any-return]
-        return fn(*args, **kwargs)
-
-    return run
-
-
-def table_kernel(public: Callable[..., Any], *, checks_arguments: bool = False) -> Callable[[F], F]:
-    """Register the decorated function as the table kernel of ``public``.
-
-    A kernel is called with arguments ``public`` has checked; with
-    ``checks_arguments`` it checks them itself and is called in place of
-    ``public``'s body (see the module docstring).
-    """
+def table_kernel(public: Callable[..., Any]) -> Callable[[F], F]:
+    """Register the decorated function as the table kernel of ``public``: it is
+    called (through :func:`on_table`) with the arguments ``public`` has checked."""
 
     def register(kernel: F) -> F:
         if _DECLARED.get(public) is not True:
@@ -172,8 +145,6 @@ def table_kernel(public: Callable[..., Any], *, checks_arguments: bool = False) 
         if public in _KERNELS:
             raise TypeError(f"{_public_name(public)} already has a table kernel")
         _KERNELS[public] = kernel
-        if checks_arguments:
-            _SELF_CHECKING[public] = kernel
         return kernel
 
     return register

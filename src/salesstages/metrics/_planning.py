@@ -29,7 +29,7 @@ import attrs
 from .._errors import DataError, DataTypeError
 from .._time import to_utc
 from ._common import amount_of, check_by, load, segmented
-from ._engine import Events, engine
+from ._engine import Events, engine, is_ibis_table, on_table
 from ._history import Histories, rewind
 from ._types import _amount, _eq_tuple, _hash_tuple, _one_row, _repr, _table, _when
 
@@ -505,7 +505,7 @@ def movement(
 ) -> dict[Hashable, Movement]: ...
 
 
-@engine(positional=("start", "end"))  # engine's own spellings: the table kernel finds it
+@engine(positional=("start", "end"))
 def movement(
     events: Events,
     pipeline: Pipeline,
@@ -548,6 +548,8 @@ def movement(
     """
     lo, hi = period_bounds(start, end)
     by = check_by(by)
+    if is_ibis_table(events):
+        return on_table(movement)(events, pipeline, start=lo, end=hi, as_of=as_of, by=by)
     hist = load(events, pipeline, as_of)
     status = status_of(lo, hi, hist.as_of, _first_event(hist))
     stop = status.closing if status.closing is not None else lo
@@ -578,6 +580,8 @@ def period_status(
         DataError: ``end`` lies before ``start``.
     """
     lo, hi = period_bounds(start, end)
+    if is_ibis_table(events):
+        return on_table(period_status)(events, pipeline, start=lo, end=hi, as_of=as_of)
     hist = load(events, pipeline, as_of)
     return status_of(lo, hi, hist.as_of, _first_event(hist))
 
@@ -652,6 +656,7 @@ def slippage(
         NaiveTimeError: ``start``, ``end`` or ``as_of`` is a naive datetime.
     """
     since: datetime | None = None
+    hi: datetime | None = None
     if start is not None or end is not None:
         if start is None or end is None:
             raise DataError(
@@ -659,12 +664,13 @@ def slippage(
                 field="start" if start is None else "end",
             )
         since, hi = period_bounds(start, end)
-        hist = load(events, pipeline, as_of)
+    if is_ibis_table(events):
+        return on_table(slippage)(events, pipeline, start=since, end=hi, as_of=as_of)
+    hist = load(events, pipeline, as_of)
+    if since is not None and hi is not None:
         hist = period_view(hist, hi)
         if hist.as_of is not None and hist.as_of < since:
             return []  # not started: no push can have been made in it yet
-    else:
-        hist = load(events, pipeline, as_of)
     if hist.as_of is None:
         return []
     today = hist.as_of.date()

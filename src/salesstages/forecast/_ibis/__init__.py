@@ -13,8 +13,6 @@ from typing import TYPE_CHECKING
 
 from ...metrics._engine import table_kernel
 from ...metrics._ibis._pivots import Pivots
-from .. import _backtest as _python_backtest
-from .. import _planning as _python_planning
 from .. import weighted as _python_weighted
 from .._common import _stage_probabilities, _us
 from ._actions import next_actions
@@ -64,10 +62,3 @@ def weighted(
     if h_us is not None:
         return conditional(pv, h_us, _stage_probabilities(pipeline))
     return value(open_amounts(pv), _stage_probabilities(pipeline))
-
-
-# The planning functions check their own arguments until they follow contract §16
-# (their arguments are changing): registered here, called before the body.
-table_kernel(_python_planning.categories, checks_arguments=True)(categories)
-table_kernel(_python_planning.coverage, checks_arguments=True)(coverage)
-table_kernel(_python_backtest.backtest, checks_arguments=True)(backtest)

@@ -7,29 +7,36 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ...metrics._engine import table_kernel
 from ...metrics._ibis._columns import from_us, ibis, to_us
 from ...metrics._ibis._pivots import Pivots
+from .. import _backtest as python
 from .._backtest import (
     Backtest,
     BacktestRow,
     _check_dates,
     _forecasts,
     _row,
-    backtest_dates_of,
     backtest_result,
     window_end,
 )
+
+if TYPE_CHECKING:
+    from ibis.expr.types import Table
+
+    from ..._pipeline import Pipeline
 from .._common import _DAY_US, METHODS, _us
 from .._markov import _markov_model
 
 __all__ = ["backtest"]
 
 
+@table_kernel(python.backtest)
 def backtest(
-    events: Any,
-    pipeline: Any,
+    events: Table,
+    pipeline: Pipeline,
     *,
     dates: Sequence[datetime],
     horizon: timedelta,
@@ -37,8 +44,9 @@ def backtest(
 ) -> Backtest:
     """:func:`salesstages.forecast.backtest` on the table's backend: per date the
     engine's own forecasts as of that date, and the actual wins in SQL, reading
-    nothing after ``as_of``."""
-    days = backtest_dates_of(dates, horizon)
+    nothing after ``as_of``. ``dates`` and ``horizon`` are checked (the dates sorted,
+    distinct and in UTC)."""
+    days = list(dates)
     # every date's view rewound from the pivots of the log cut at as_of (as the
     # pure-Python engine rewinds one fold): built once, shared with the report's, and
     # every date's aggregates in one query each

@@ -12,15 +12,22 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from datetime import date, datetime, timedelta
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ..._time import to_utc
 from ..._values import FORECAST_CATEGORIES
+from ...metrics._engine import table_kernel
 from ...metrics._ibis._columns import ibis, to_us
 from ...metrics._ibis._pivots import KEY_COLUMNS, Pivots, key_value
-from ...metrics._planning import Tally, first_day_on_or_after, period_bounds
+from ...metrics._planning import Tally, first_day_on_or_after
 from ...metrics._types import Keyed
-from .._planning import CATEGORY_ORDER, Coverage, _coverage, coverage_targets
+from .. import _planning as python
+from .._planning import CATEGORY_ORDER, Coverage, _coverage
+
+if TYPE_CHECKING:
+    from ibis.expr.types import Table
+
+    from ..._pipeline import Pipeline
 
 __all__ = ["categories", "coverage"]
 
@@ -83,28 +90,32 @@ def _empty() -> dict[str, Tally]:
     return Keyed("category", dict.fromkeys(CATEGORY_ORDER, Tally(0, 0.0)))
 
 
+@table_kernel(python.categories)
 def categories(
-    events: Any,
-    pipeline: Any,
+    events: Table,
+    pipeline: Pipeline,
     *,
     start: date | datetime,
     end: date | datetime,
     as_of: datetime | None = None,
 ) -> dict[str, Tally]:
-    """:func:`salesstages.forecast.categories` on the table's backend."""
-    lo, hi = period_bounds(start, end)
-    pv = _at_closing(events, pipeline, as_of, hi)
+    """:func:`salesstages.forecast.categories` on the table's backend (``start`` and
+    ``end`` checked, aware datetimes)."""
+    assert isinstance(start, datetime)
+    assert isinstance(end, datetime)
+    pv = _at_closing(events, pipeline, as_of, end)
     out = _empty()
     if pv.as_of_us is None:
         return out
-    for r in _rows(pv, lo, hi):
+    for r in _rows(pv, start, end):
         out[r["category"]] = Tally(int(r["n"]), float(r["total"] or 0.0))
     return out
 
 
+@table_kernel(python.coverage)
 def coverage(
-    events: Any,
-    pipeline: Any,
+    events: Table,
+    pipeline: Pipeline,
     *,
     start: date | datetime,
     end: date | datetime,
@@ -112,15 +123,18 @@ def coverage(
     as_of: datetime | None = None,
     by: str | None = None,
 ) -> Coverage | dict[Hashable, Coverage]:
-    """:func:`salesstages.forecast.coverage` on the table's backend."""
-    lo, hi = period_bounds(start, end)
-    by, goal, goals = coverage_targets(target, by)
+    """:func:`salesstages.forecast.coverage` on the table's backend (``start`` and
+    ``end`` checked, aware datetimes; ``target`` checked: one number without ``by``,
+    a dict of numbers by segment with it)."""
+    assert isinstance(start, datetime)
+    assert isinstance(end, datetime)
     if by is None:
-        return _coverage(categories(events, pipeline, start=lo, end=hi, as_of=as_of), goal)
-    pv = _at_closing(events, pipeline, as_of, hi, by=by)
+        return _coverage(categories(events, pipeline, start=start, end=end, as_of=as_of), target)
+    goals: dict[Hashable, float] = target
+    pv = _at_closing(events, pipeline, as_of, end, by=by)
     per: dict[Hashable, dict[str, Tally]] = {}
     if pv.as_of_us is not None:
-        for r in _rows(pv, lo, hi):
+        for r in _rows(pv, start, end):
             key = key_value({c: r[c] for c in KEY_COLUMNS}, by)
             per.setdefault(key, _empty())[r["category"]] = Tally(
                 int(r["n"]), float(r["total"] or 0.0)

@@ -17,8 +17,6 @@ error names ``pip install 'salesstages[duckdb]'``.
 
 from __future__ import annotations
 
-from .. import _planning as _python_planning
-from .._engine import table_kernel
 from ._actions import action_conversion
 from ._bowtie import bowtie  # issue 25
 from ._conformance import conformance
@@ -70,9 +68,3 @@ __all__ = [
     "win_loss",
     "win_rate",
 ]
-
-# The period functions check their own arguments until they follow contract §16
-# (their arguments are changing): registered here, called before the body.
-table_kernel(_python_planning.movement, checks_arguments=True)(movement)
-table_kernel(_python_planning.period_status, checks_arguments=True)(period_status)
-table_kernel(_python_planning.slippage, checks_arguments=True)(slippage)

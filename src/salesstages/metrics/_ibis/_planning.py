@@ -9,13 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..._errors import DataError
-from .._common import check_by
-from .._planning import Movement, PeriodStatus, Slip, Tally, period_bounds, status_of
+from .. import _planning as python
+from .._engine import table_kernel
+from .._planning import Movement, PeriodStatus, Slip, Tally, status_of
 from ._columns import from_us, ibis, to_us
 from ._pivots import KEY_COLUMNS, Pivots, Rewound, grouped
+
+if TYPE_CHECKING:
+    from ibis.expr.types import Table
+
+    from ..._pipeline import Pipeline
 
 __all__ = ["movement", "period_status", "slippage"]
 
@@ -30,37 +35,39 @@ def _status(pv: Pivots, lo: datetime, hi: datetime) -> PeriodStatus:
     return status_of(lo, hi, pv.as_of, None if first is None else from_us(int(first)))
 
 
+@table_kernel(python.period_status)
 def period_status(
-    events: Any,
-    pipeline: Any,
+    events: Table,
+    pipeline: Pipeline,
     *,
     start: date | datetime,
     end: date | datetime,
     as_of: datetime | None = None,
 ) -> PeriodStatus:
-    """:func:`salesstages.metrics.period_status` on the table's backend."""
-    lo, hi = period_bounds(start, end)
-    return _status(Pivots(events, pipeline, as_of), lo, hi)
+    """:func:`salesstages.metrics.period_status` on the table's backend (``start`` and
+    ``end`` checked, aware datetimes)."""
+    assert isinstance(start, datetime)
+    assert isinstance(end, datetime)
+    return _status(Pivots(events, pipeline, as_of), start, end)
 
 
+@table_kernel(python.slippage)
 def slippage(
-    events: Any,
-    pipeline: Any,
+    events: Table,
+    pipeline: Pipeline,
     *,
     start: date | datetime | None = None,
     end: date | datetime | None = None,
     as_of: datetime | None = None,
 ) -> list[Slip]:
-    """:func:`salesstages.metrics.slippage` on the table's backend."""
+    """:func:`salesstages.metrics.slippage` on the table's backend (``start`` and
+    ``end`` checked: both aware datetimes, or both ``None``)."""
     since_us: int | None = None
     pv: Pivots = Pivots(events, pipeline, as_of)
-    if start is not None or end is not None:
-        if start is None or end is None:
-            raise DataError(
-                "slippage(): give both start= and end= (a period), or neither",
-                field="start" if start is None else "end",
-            )
-        since, hi = period_bounds(start, end)
+    if start is not None and end is not None:
+        assert isinstance(start, datetime)
+        assert isinstance(end, datetime)
+        since, hi = start, end
         if pv.as_of_us is not None and to_us(hi) <= pv.as_of_us:
             pv = Rewound(pv, to_us(hi) - 1)
         if pv.as_of is not None and pv.as_of < since:
@@ -124,9 +131,10 @@ def _empty(status: PeriodStatus | None = None) -> Movement:
     return Movement(**dict.fromkeys(_LINES, Tally(0, 0.0)), period=status)
 
 
+@table_kernel(python.movement)
 def movement(
-    events: Any,
-    pipeline: Any,
+    events: Table,
+    pipeline: Pipeline,
     *,
     start: date | datetime,
     end: date | datetime,
@@ -139,10 +147,11 @@ def movement(
     order the pure-Python engine takes them (by time; at one instant the opening
     first, then amount changes, then stage entries; then by ``seq``); window
     functions carry the amount and the open state along, and one aggregate adds up
-    the movement.
+    the movement. ``start`` and ``end`` are checked, aware datetimes; ``by`` is checked.
     """
-    lo, hi = period_bounds(start, end)
-    by = check_by(by)
+    assert isinstance(start, datetime)
+    assert isinstance(end, datetime)
+    lo, hi = start, end
     pv = Pivots(events, pipeline, as_of, by=by)
     status = _status(pv, lo, hi)
     if pv.as_of_us is None or status.closing is None:
