@@ -88,8 +88,9 @@ def _check_year(option: str, text: str | None) -> None:
         digits = digits[:4]
     if len(digits) > 4 or int(digits) > LAST_YEAR:
         year = digits if len(digits) <= 12 else digits[:12] + "…"
+        shown = (text or "")[:40]
         raise CliError(
-            f"{option} {(text or '')[:40]!r}: the year {year} is after {LAST_YEAR}, the last year in "
+            f"{option} {shown!r}: the year {year} is after {LAST_YEAR}, the last year in "
             "which a period's end and every date computed from it still exist; give an "
             "earlier period"
         )
