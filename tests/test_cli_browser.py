@@ -130,8 +130,9 @@ def test_legends_and_axis_titles_are_drawn(page: Path, tmp_path: Path) -> None:
     seen = _body_attributes(result.stdout)
     assert seen["data-legends-drawn"] == str(len(PAGE_CHARTS))  # one legend per chart
     # coverage (x), movement (y), time in stage (x), win rate (x), time to close (x and y),
-    # backtest (x and y), actions (x), team (x)
-    assert seen["data-axis-labels-drawn"] == "10"
+    # backtest (x and y), actions (x), team (x), and three for the trends and calibration
+    # charts (issue 27)
+    assert seen["data-axis-labels-drawn"] == "13"
     for title in (
         "share of deals still open",
         "days since the deal was opened",

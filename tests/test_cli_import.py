@@ -261,8 +261,8 @@ def test_maven_import_report_check_diagram(
     assert records(report, "backtest")
     html = tmp_path / "maven.html"
     assert run("report", str(events), "-p", str(pipeline), "-f", "html", "-o", str(html))[0] == 0
-    # six, plus issue 27's trends and calibration
-    assert html.read_text(encoding="utf-8").count('<svg class="chart"') == 8
+    # six, plus issue 27's trends and calibration and issue 26's team chart
+    assert html.read_text(encoding="utf-8").count('<svg class="chart"') == 9
     status, text, _ = run("check", str(events), "-p", str(pipeline))
     assert (status, text.startswith("No problems")) == (0, True)
     status, text, _ = run("diagram", "-p", str(pipeline), "-f", "dot")
