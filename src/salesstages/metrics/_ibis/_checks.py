@@ -31,9 +31,17 @@ from collections.abc import Hashable
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from ..._errors import DataError
+from ..._errors import DataError, SalesStagesError
 from ..._events import EVENT_KINDS
-from ._columns import backend_name, check_columns, ibis, prepare, prepare_columns, to_us
+from ._columns import (
+    backend_name,
+    check_columns,
+    ibis,
+    missing_function,
+    prepare,
+    prepare_columns,
+    to_us,
+)
 from ._json import _builtin
 
 MAX_INT: Final = 1 << 63  # as in salesstages/io/_validate.py (not imported: io needs pyarrow)
@@ -181,11 +189,11 @@ def check_events(table: Any, *, name: str | None = None) -> None:
         # finite, so is any sum of the deals' current amounts (they are part of it)
         total = (_amount(d.raw_data, d.amounts) * d.rows).sum()
         query = query.cross_join(d.aggregate(total=total, **data_counts))
-        got = query.to_pyarrow().to_pylist()[0]
+        got = _first_row(query, table)
         on_rows = _data_rules(t.raw_data, flag)
         failing += [(f, m, c, got[f"d{i}"]) for i, (f, m, c) in enumerate(on_rows)]
     else:
-        got = query.to_pyarrow().to_pylist()[0]
+        got = _first_row(query, table)
     failing = [(f, m, c, got[f"r{i}"]) for i, (f, m, c) in enumerate(rows)] + failing
     for field, message, condition, n in failing:
         if n:
@@ -198,6 +206,20 @@ def check_events(table: Any, *, name: str | None = None) -> None:
             field="amount",
         )
     _CHECKED.add(key)
+
+
+def _first_row(query: Any, table: Any) -> dict[str, Any]:
+    """The one row of the check's aggregate ``query``; a function the backend lacks is
+    the engine's one-line error naming backend and function, as for every figure."""
+    try:
+        rows: list[dict[str, Any]] = query.to_pyarrow().to_pylist()
+    except SalesStagesError:
+        raise
+    except Exception as exc:
+        if type(exc).__module__.startswith("ibis"):
+            raise missing_function(table, "the read check", exc) from exc
+        raise
+    return rows[0]
 
 
 def _amount(data: Any, amounts: Any) -> Any:
