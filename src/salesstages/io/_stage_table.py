@@ -87,13 +87,15 @@ def read_stage_table(
         forecast_category_column: Kept in ``forecast_category``; CRM names are
             mapped (``BestCase`` → ``"best_case"``, ``Forecast``/``Commit`` →
             ``"commit"``; ``Closed`` keeps none).
-        account_column, deal_type_column, arr_column, contract_start_column,
-            contract_end_column: The recurring-revenue attributes (contract §19):
-            ``account`` as written, ``deal_type`` mapped from CRM names (``New
+        account_column: Kept as written in the ``account`` attribute (§19).
+        deal_type_column: Mapped from CRM names into ``deal_type`` (``New
             Business`` → ``"new"``, ``Existing Customer - Upgrade`` →
             ``"expansion"``, ``… - Replacement``/``Renewal``/``Downgrade`` →
-            ``"renewal"``), ``arr`` as a number, the contract dates as
-            ``"YYYY-MM-DD"``. A bad cell is reported and left out.
+            ``"renewal"``).
+        arr_column: Parsed as a number into ``arr``.
+        contract_start_column: Kept as ``"YYYY-MM-DD"`` in ``contract_start``.
+        contract_end_column: Kept as ``"YYYY-MM-DD"`` in ``contract_end``. A bad
+            cell in any of these five is reported and left out.
         join: Reference tables ``[(table, key attribute), ...]``: each deal whose
             attribute ``key`` names a row of the table (its column ``key``) takes
             that row's other cells as attributes; a key with no row is a ``join``
