@@ -146,3 +146,22 @@ def test_one_segment_per_typed_value(owners: list[tuple[Any, str]]) -> None:
         assert got[key].denominator == sum(
             1 for o, _ in owners if (type(o), o) == (value_type, value)
         )
+
+
+@pytest.mark.parametrize("engine", sorted(ENGINES))
+def test_win_loss_keeps_key_types(engine: str) -> None:
+    """``win_loss(by=...)`` groups 1, True, 1.0 and "1" apart too, on both engines."""
+    log: list[Event] = []
+    owners = [(1, "w"), (True, "l"), (1.0, "w"), (1.0, "l"), ("1", "w")]
+    for i, (owner, outcome) in enumerate(owners):
+        log += _deal(f"D{i}", owner, outcome)
+    result = metrics.win_loss(ENGINES[engine](log), _pipeline(), by="owner")
+    got = {g.key: (g.won, g.lost) for g in result.groups}
+    # True: 0 won 1 lost; 1.0: 1 and 1; 1: 1 and 0; "1" (no other type equals it): 1 and 0
+    assert got == {
+        SegmentKey(True): (0, 1),
+        SegmentKey(1.0): (1, 1),
+        SegmentKey(1): (1, 0),
+        "1": (1, 0),
+    }
+    assert (result.won, result.lost) == (3, 2)

@@ -24,6 +24,7 @@ from .._errors import DataError, SalesStagesError
 from .._stats import wilson_interval, z_value
 from ._common import check_attribute, load
 from ._engine import Events, engine, is_ibis_table, on_table
+from ._segments import signature, typed_segments
 from ._types import _label, _one_row, _pct
 
 if TYPE_CHECKING:
@@ -263,7 +264,7 @@ def win_loss(
     hist = load(events, pipeline, as_of)
     if isinstance(by, str):
         check_attribute(list(hist.deals.values()), by, opened=at == "opening")
-    counts: dict[Hashable | None, list[int]] = {}
+    counts: dict[Hashable, tuple[Hashable | None, list[int]]] = {}
     excluded = 0
     for h in hist.deals.values():
         if h.outcome == "open":
@@ -282,9 +283,22 @@ def win_loss(
         if key is None and drop_none:
             excluded += 1
             continue
-        c = counts.setdefault(key, [0, 0])
-        c[0 if h.outcome == "won" else 1] += 1
+        add_count(counts, key, h.outcome == "won", 1)
     return win_loss_result(counts, label, excluded, level, min_deals)
+
+
+def add_count(
+    counts: dict[Hashable, tuple[Hashable | None, list[int]]],
+    key: Hashable | None,
+    won: bool,
+    n: int,
+) -> None:
+    """Add ``n`` won (or lost) deals to ``key``'s group, keyed by value *and* type, so
+    ``1``, ``True`` and ``1.0`` are three groups (shared with the Ibis engine)."""
+    entry = counts.get(signature(key))
+    if entry is None:
+        entry = counts[signature(key)] = (key, [0, 0])
+    entry[1][0 if won else 1] += n
 
 
 def check_win_loss(by: object, at: object, level: float, min_deals: object) -> None:
@@ -302,13 +316,16 @@ def check_win_loss(by: object, at: object, level: float, min_deals: object) -> N
 
 
 def win_loss_result(
-    counts: Mapping[Hashable | None, list[int]],
+    typed: Mapping[Hashable, tuple[Hashable | None, list[int]]],
     label: str,
     excluded: int,
     level: float,
     min_deals: int,
 ) -> WinLoss:
-    """The :class:`WinLoss` from ``[won, lost]`` per group key (shared with the Ibis engine)."""
+    """The :class:`WinLoss` from ``[won, lost]`` per group key, as :func:`add_count`
+    gathers them (shared with the Ibis engine); keys of equal value and different
+    type are each a :class:`~salesstages.metrics.SegmentKey`."""
+    counts = dict(typed_segments(typed.values()))
     won = sum(c[0] for c in counts.values())
     lost = sum(c[1] for c in counts.values())
     total = won + lost

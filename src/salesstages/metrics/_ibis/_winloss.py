@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .. import _winloss as python
 from .._engine import table_kernel
-from .._winloss import WinLoss, win_loss_result
+from .._winloss import WinLoss, add_count, win_loss_result
 from ._columns import ibis
 from ._pivots import KEY_COLUMNS, Pivots, key_value
 
@@ -36,16 +36,14 @@ def win_loss(
     pv = Pivots(events, pipeline, as_of, by=by if at == "opening" else None)
     if at == "closing":
         pv.check_attribute(by, opened=False)
-    counts: dict[Hashable | None, list[int]] = {}
+    counts: dict[Hashable, tuple[Hashable | None, list[int]]] = {}
     if pv.as_of_us is not None:
         d = pv.deals_with().filter(lambda t: t.outcome != "open")
         if at == "closing":
             d = _with_closing_key(pv, d, by)
         agg = d.group_by(["outcome", *KEY_COLUMNS]).aggregate(deals=d.count())
         for r in pv.run(agg, "count"):
-            key = key_value(r, by)
-            c = counts.setdefault(key, [0, 0])
-            c[0 if r["outcome"] == "won" else 1] += int(r["deals"])
+            add_count(counts, key_value(r, by), r["outcome"] == "won", int(r["deals"]))
     return win_loss_result(counts, by, 0, level, min_deals)
 
 
