@@ -161,3 +161,21 @@ def assert_same(got: Any, want: Any, path: str = "result") -> None:
     else:
         assert type(got) is type(want), f"{path}: {got!r} != {want!r} (types)"
         assert got == want, f"{path}: {got!r} != {want!r}"
+
+
+def loader(
+    cache: dict[str, Callable[[Sequence[Event]], Any]], name: str, request: Any
+) -> Callable[[Sequence[Event]], Any]:
+    """The loader of backend ``name`` (``duckdb``, ``postgres`` or ``spark``), made once
+    per ``cache`` (a test module's); PostgreSQL and Spark come from conftest's
+    fixtures through ``request``."""
+    if name not in cache:
+        if name == "duckdb":
+            cache[name] = duckdb_loader()
+        elif name == "postgres":
+            cache[name] = postgres_loader(request.getfixturevalue("pg_conninfo"))
+        elif name == "spark":
+            cache[name] = spark_loader(request.getfixturevalue("spark"))
+        else:
+            raise ValueError(f"unknown backend {name!r}")
+    return cache[name]

@@ -29,8 +29,7 @@ from _engines import (
     close_all,
     duckdb_loader,
     duckdb_query,
-    postgres_loader,
-    spark_loader,
+    loader,
 )
 from _helpers import day, small_pipeline
 from salesstages import DataError, Event, InvalidLogError, Pipeline, SalesStagesError
@@ -231,13 +230,7 @@ SPARK_MARKS = (
 def backend(request: pytest.FixtureRequest) -> str:
     """The name of a backend whose loader is ready (PostgreSQL and Spark from conftest)."""
     name: str = request.param
-    if name not in _LOADERS:
-        if name == "duckdb":
-            _LOADERS[name] = duckdb_loader()
-        elif name == "postgres":
-            _LOADERS[name] = postgres_loader(request.getfixturevalue("pg_conninfo"))
-        else:
-            _LOADERS[name] = spark_loader(request.getfixturevalue("spark"))
+    loader(_LOADERS, name, request)
     return name
 
 

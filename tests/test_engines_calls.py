@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from _engines import assert_same, close_all, duckdb_loader, postgres_loader
+from _engines import assert_same, close_all, loader
 from _helpers import day, plain_pipeline
 from salesstages import Event, forecast, metrics
 from salesstages.forecast import Call
@@ -41,12 +41,7 @@ def _close_connections() -> Iterator[None]:
 def table(request: pytest.FixtureRequest) -> Callable[[Sequence[Event]], Any]:
     """Events → an Ibis table on DuckDB, and on PostgreSQL when the tests have one."""
     name: str = request.param
-    if name not in _LOADERS:
-        if name == "duckdb":
-            _LOADERS[name] = duckdb_loader()
-        else:
-            _LOADERS[name] = postgres_loader(request.getfixturevalue("pg_conninfo"))
-    return _LOADERS[name]
+    return loader(_LOADERS, name, request)
 
 
 def test_accuracy_on_a_table(table: Callable[[Sequence[Event]], Any]) -> None:

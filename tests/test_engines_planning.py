@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from _engines import assert_same, close_all, duckdb_loader, postgres_loader, spark_loader
+from _engines import assert_same, close_all, loader
 from _helpers import T0, day, plain_pipeline
 from salesstages import Event, forecast, metrics
 from salesstages._simulate import simulate
@@ -50,14 +50,7 @@ def _close_connections() -> Iterator[None]:
 def load(request: pytest.FixtureRequest) -> Callable[[Sequence[Event]], Any]:
     """Events → an Ibis table on one backend (PostgreSQL and Spark from conftest)."""
     name: str = request.param
-    if name not in _LOADERS:
-        if name == "duckdb":
-            _LOADERS[name] = duckdb_loader()
-        elif name == "postgres":
-            _LOADERS[name] = postgres_loader(request.getfixturevalue("pg_conninfo"))
-        else:
-            _LOADERS[name] = spark_loader(request.getfixturevalue("spark"))
-    return _LOADERS[name]
+    return loader(_LOADERS, name, request)
 
 
 def test_hand_log_agrees(load: Callable[[Sequence[Event]], Any]) -> None:

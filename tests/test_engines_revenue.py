@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from _engines import assert_same, close_all, duckdb_loader, postgres_loader, spark_loader
+from _engines import assert_same, close_all, loader
 from salesstages import Event, metrics
 from test_revenue import AS_OF, CONTRACTS, LOG, P, _drawn, at, quarter
 
@@ -45,14 +45,7 @@ def _close_connections() -> Iterator[None]:
 def load(request: pytest.FixtureRequest) -> Callable[[Sequence[Event]], Any]:
     """Events → an Ibis table on one backend (PostgreSQL and Spark from conftest)."""
     name: str = request.param
-    if name not in _LOADERS:
-        if name == "duckdb":
-            _LOADERS[name] = duckdb_loader()
-        elif name == "postgres":
-            _LOADERS[name] = postgres_loader(request.getfixturevalue("pg_conninfo"))
-        else:
-            _LOADERS[name] = spark_loader(request.getfixturevalue("spark"))
-    return _LOADERS[name]
+    return loader(_LOADERS, name, request)
 
 
 def _calls(period: dict[str, Any]) -> list[Callable[[Any], Any]]:
